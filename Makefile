@@ -1,0 +1,33 @@
+# The two commands a user needs: `make gameday` (the main job) and `make test`. Both set up a fresh
+# Debian machine themselves (Debian packages, the .venv, the images).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help system-deps venv lint test unit
+
+help:
+	@echo "make test      set up everything, then lint and run the suite's own tests"
+	@echo "make lint      ruff and mypy"
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -U pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[service,dev]'
+	touch $@
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: system-deps venv lint
+	$(BIN)/pytest tests $(PYTEST_ARGS)

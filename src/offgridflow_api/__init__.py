@@ -1,0 +1,1 @@
+"""The reference OffGridFlow API: the system under test."""

@@ -1,0 +1,1 @@
+"""Synthetic verification and chaos suite for the OffGridFlow API Down runbook."""

@@ -1,0 +1,225 @@
+"""The runbook's operations, independent of how a target is reached.
+
+Every platform (``docker`` for the local stack, ``kubernetes`` for kind or any cluster) implements
+:class:`Platform`. Checks, triage, faults and fixes only ever talk to this protocol, so the same
+check or experiment runs on both. The names follow the runbook (``kubectl`` verbs), and each
+method's docstring says what it maps to on each platform.
+
+Values are plain frozen dataclasses so that results can be rendered into reports and JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Protocol, runtime_checkable
+
+__all__ = [
+    "CommandResult",
+    "Event",
+    "NetworkStatus",
+    "Platform",
+    "PlatformError",
+    "Revision",
+    "RolloutStatus",
+    "Termination",
+    "Usage",
+    "Workload",
+]
+
+
+class PlatformError(Exception):
+    """An operation could not be carried out; the message is meant for the user (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Termination:
+    """How a container's previous run ended (``lastState.terminated`` / Docker's ``State``)."""
+
+    reason: str  # "OOMKilled", "Error", "Completed"
+    exit_code: int
+    finished_at: datetime | None = None
+
+    @property
+    def oom_killed(self) -> bool:
+        return self.reason == "OOMKilled"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One API or database instance: a pod (Kubernetes) or a container (Docker)."""
+
+    name: str
+    app: str  # the ``app`` label: "offgridflow-api" or "postgres"
+    phase: str  # "Running", "Pending", "Failed", "Succeeded", "Unknown"
+    ready: bool
+    restart_count: int
+    image: str
+    waiting_reason: str | None = None  # "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", ...
+    waiting_message: str | None = None  # e.g. the registry's "manifest unknown"
+    last_termination: Termination | None = None
+    memory_limit_bytes: int | None = None
+    memory_request_bytes: int | None = None
+    cpu_limit_millicores: int | None = None
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A platform event (namespace events on Kubernetes, engine events on Docker)."""
+
+    at: datetime
+    type: str  # "Normal" or "Warning"
+    reason: str  # "OOMKilled", "Failed", "BackOff", "Killing", "Pulled", "ScalingReplicaSet", ...
+    message: str
+    involved: str  # the object's name
+
+
+@dataclass(frozen=True)
+class Usage:
+    """``kubectl top`` for one workload, with its limit (metrics API / ``docker stats``)."""
+
+    name: str
+    memory_bytes: int
+    cpu_millicores: float
+    memory_limit_bytes: int | None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The outcome of a command run on the API's side (``kubectl exec`` / ``docker exec``)."""
+
+    command: tuple[str, ...]
+    exit_code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class NetworkStatus:
+    """Runbook 2D: how traffic reaches the API."""
+
+    ingresses: tuple[str, ...]  # Ingress names (Kubernetes); empty on Docker
+    ready_endpoints: int  # ready addresses of offgridflow-api-service / answering published ports
+    not_ready_endpoints: int
+    published: tuple[str, ...] = ()  # "127.0.0.1:8080" on Docker
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    """``kubectl rollout status``: whether the latest revision is fully available."""
+
+    complete: bool
+    desired: int
+    updated: int
+    available: int
+    message: str  # the kubectl-style sentence
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entry of ``kubectl rollout history``: what a revision of the API ran with."""
+
+    number: int
+    image: str
+    memory_limit: str | None = None
+    memory_request: str | None = None
+    config: Mapping[str, str] = field(default_factory=dict)
+    change_cause: str | None = None
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """What the runbook does to an environment, one method per runbook command."""
+
+    kind: ClassVar[str]  # "docker" or "kubernetes"
+
+    # -- read (Triage and Verification; never change anything) --------------------------------
+    def api_workloads(self) -> list[Workload]:
+        """``kubectl get pods -l app=offgridflow-api``: every API instance, newest revision included."""
+        ...
+
+    def database_workloads(self) -> list[Workload]:
+        """``kubectl get pods -l app=postgres``."""
+        ...
+
+    def events(self, since: datetime | None = None) -> list[Event]:
+        """Namespace events (oldest first), optionally only those at or after ``since``."""
+        ...
+
+    def api_logs(self, *, tail: int = 100, previous: bool = False) -> dict[str, str]:
+        """``kubectl logs -l app=offgridflow-api --tail=N [--previous]``, keyed by workload name.
+
+        With ``previous``, only workloads that have a previous run appear.
+        """
+        ...
+
+    def database_logs(self, *, tail: int = 50) -> str:
+        """``kubectl logs statefulset/postgres --tail=N``."""
+        ...
+
+    def pg_isready(self) -> CommandResult:
+        """``pg_isready -h postgres-service -p 5432`` run from the API's side."""
+        ...
+
+    def resource_usage(self) -> list[Usage]:
+        """``kubectl top pods -l app=offgridflow-api`` with each limit."""
+        ...
+
+    def network(self) -> NetworkStatus:
+        """``kubectl get ingress`` and ``kubectl get endpoints offgridflow-api-service``."""
+        ...
+
+    def rollout_status(self) -> RolloutStatus:
+        """``kubectl rollout status deployment/offgridflow-api`` without waiting."""
+        ...
+
+    def rollout_history(self) -> list[Revision]:
+        """``kubectl rollout history deployment/offgridflow-api``, oldest first."""
+        ...
+
+    def config(self) -> dict[str, str]:
+        """``kubectl get configmap offgridflow-config``: the configuration the API currently runs with."""
+        ...
+
+    # -- change (faults and the runbook's fixes; only on targets that allow chaos) -------------
+    def rollout_restart(self) -> None:
+        """``kubectl rollout restart deployment/offgridflow-api`` (returns once started)."""
+        ...
+
+    def wait_rollout(self, timeout: float = 120.0) -> RolloutStatus:
+        """``kubectl rollout status --timeout``: wait until complete or the deadline passes."""
+        ...
+
+    def patch_memory(self, *, limit: str = "2Gi", request: str = "1Gi") -> None:
+        """Fix 2: set container ``api``'s memory limit and request (rolls out a new revision)."""
+        ...
+
+    def set_image(self, image: str) -> None:
+        """Fix 4 / the bad-image fault: ``kubectl set image deployment/offgridflow-api api=IMAGE``."""
+        ...
+
+    def rollout_undo(self) -> None:
+        """Fix 3: ``kubectl rollout undo``: roll back to the previous revision's template."""
+        ...
+
+    def update_config(self, changes: Mapping[str, str]) -> None:
+        """Write ``changes`` into ``offgridflow-config`` and roll the API out with it."""
+        ...
+
+    def kill_database(self) -> None:
+        """The DB-kill fault: delete the postgres pod / kill the postgres container (SIGKILL)."""
+        ...
+
+    def restart_database(self) -> None:
+        """Fix 1: ``kubectl rollout restart statefulset/postgres`` (start it if it is down)."""
+        ...
+
+    def wait_database_ready(self, timeout: float = 300.0) -> None:
+        """``kubectl wait --for=condition=ready pod -l app=postgres``; PlatformError on timeout."""
+        ...
+
+    def close(self) -> None:
+        """Release clients and connections."""
+        ...

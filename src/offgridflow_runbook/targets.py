@@ -1,0 +1,89 @@
+"""Targets: where the suite looks, read from ``targets.yaml`` (profiles users add without code)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["DEFAULT_TARGETS_FILE", "Target", "TargetError", "load_target", "load_targets"]
+
+DEFAULT_TARGETS_FILE = Path(os.environ.get("OFFGRIDFLOW_TARGETS", "targets.yaml"))
+_PLATFORMS = ("docker", "kubernetes")
+
+
+class TargetError(Exception):
+    """The targets file or a target profile is wrong; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One environment the suite can check, and what it may do there."""
+
+    name: str
+    platform: str
+    base_url: str
+    metrics_url: str | None = None
+    prometheus_url: str | None = None
+    alertmanager_url: str | None = None
+    kube_context: str | None = None
+    kubeconfig: str | None = None
+    namespace: str = "offgridflow"
+    token_env: str = "OFFGRIDFLOW_TOKEN"
+    allow_chaos: bool = False
+    allow_writes: bool = False
+    description: str = ""
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token from the environment; never stored, printed or reported."""
+        return os.environ.get(self.token_env) or None
+
+    def with_overrides(self, **overrides: Any) -> Target:
+        """A copy with the non-None ``overrides`` applied (the pytest/CLI options)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _from_mapping(name: str, raw: Mapping[str, Any], source: Path) -> Target:
+    known = {f.name for f in fields(Target)} - {"name"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise TargetError(f"{source}: target {name!r} has unknown keys {unknown}; known: {sorted(known)}")
+    if raw.get("platform") not in _PLATFORMS:
+        raise TargetError(
+            f"{source}: target {name!r} needs 'platform' set to one of {list(_PLATFORMS)}, "
+            f"not {raw.get('platform')!r}"
+        )
+    if not raw.get("base_url"):
+        raise TargetError(f"{source}: target {name!r} needs a 'base_url'")
+    return Target(name=name, **raw)
+
+
+def load_targets(path: Path | str = DEFAULT_TARGETS_FILE) -> dict[str, Target]:
+    """Every profile in the targets file, by name."""
+    source = Path(path)
+    try:
+        document = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TargetError(
+            f"targets file {source} not found (set --targets-file or OFFGRIDFLOW_TARGETS)"
+        ) from None
+    except yaml.YAMLError as error:
+        raise TargetError(f"targets file {source} is not valid YAML: {error}") from None
+    profiles = document.get("targets") if isinstance(document, dict) else None
+    if not isinstance(profiles, dict) or not profiles:
+        raise TargetError(f"targets file {source} needs a top-level 'targets:' mapping of profiles")
+    return {name: _from_mapping(name, raw or {}, source) for name, raw in profiles.items()}
+
+
+def load_target(name: str, path: Path | str = DEFAULT_TARGETS_FILE) -> Target:
+    """One profile by name; a clear error lists the known names."""
+    targets = load_targets(path)
+    try:
+        return targets[name]
+    except KeyError:
+        raise TargetError(f"unknown target {name!r}; known targets in {path}: {', '.join(targets)}") from None
