@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from offgridflow_runbook.platforms.base import (
@@ -35,14 +37,21 @@ __all__ = [
 ]
 
 
+# The drivers are imported lazily so that one platform's client library stays optional.
+_DRIVERS = {
+    "docker": ("offgridflow_runbook.platforms._docker", "DockerPlatform"),
+    "kubernetes": ("offgridflow_runbook.platforms._kubernetes", "KubernetesPlatform"),
+}
+
+
 def platform_for(target: Target) -> Platform:
-    """The driver for ``target.platform``; imported lazily so that one platform's client is optional."""
-    if target.platform == "docker":
-        from offgridflow_runbook.platforms._docker import DockerPlatform
-
-        return DockerPlatform(target)
-    if target.platform == "kubernetes":
-        from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
-
-        return KubernetesPlatform(target)
-    raise PlatformError(f"target {target.name!r}: unknown platform {target.platform!r}")
+    """The driver for ``target.platform`` (``docker`` or ``kubernetes``), connected to ``target``."""
+    try:
+        module_name, class_name = _DRIVERS[target.platform]
+    except KeyError:
+        raise PlatformError(
+            f"target {target.name!r}: unknown platform {target.platform!r} "
+            f"(expected one of: {', '.join(sorted(_DRIVERS))})"
+        ) from None
+    driver: Callable[[Target], Platform] = getattr(importlib.import_module(module_name), class_name)
+    return driver(target)
