@@ -1,0 +1,86 @@
+"""The FastAPI application: lifespan (pool, supervisor, assaults), auth, error bodies, request logs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import REGISTRY
+
+from offgridflow_api import routes
+from offgridflow_api.assaults import MemoryAssaults
+from offgridflow_api.auth import token_checker
+from offgridflow_api.config import Settings
+from offgridflow_api.db import Database
+from offgridflow_api.logs import get_logger, log_event
+from offgridflow_api.metrics import PoolCollector, RequestMetricsMiddleware
+
+logger = get_logger("http")
+
+
+def _version() -> str:
+    try:
+        return version("offgridflow-runbook")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def log_request(method: str, path: str, status: int, seconds: float) -> None:
+    # route template and status only: never headers, query strings or bodies
+    level = logging.ERROR if status >= 500 else logging.INFO
+    log_event(logger, level, "request", method=method, path=path, status=status, ms=round(seconds * 1000, 1))
+
+
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = error.errors()
+    summary = "; ".join(
+        f"{'.'.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg', 'invalid')}"
+        for problem in problems[:5]
+    )
+    return JSONResponse(
+        {"message": f"invalid request: {summary}", "detail": jsonable_encoder(problems)}, status_code=422
+    )
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    """Build the application for `settings`; the memory assault route exists only when enabled."""
+    db = database or Database(settings)
+    assaults = MemoryAssaults()
+    collector = PoolCollector(db.pool_stats, lambda: db.available)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        REGISTRY.register(collector)
+        await db.start()
+        log_event(get_logger(), logging.INFO, "service started", version=app.version)
+        try:
+            yield
+        finally:
+            await assaults.stop_all()
+            await db.close()
+            REGISTRY.unregister(collector)
+            log_event(get_logger(), logging.INFO, "service stopped")
+
+    app = FastAPI(
+        title="OffGridFlow API",
+        version=_version(),
+        description="Carbon-activity records for off-grid sites (reference service of the runbook suite).",
+        lifespan=lifespan,
+    )
+    app.state.database = db
+    app.state.memory_assaults = assaults
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(RequestMetricsMiddleware, on_response=log_request)
+    authenticated = [Depends(token_checker(settings.api_tokens))]
+    app.include_router(routes.health)
+    app.include_router(routes.activities, dependencies=authenticated)
+    if "memory" in settings.chaos_assaults:
+        app.include_router(routes.chaos, dependencies=authenticated)
+    return app

@@ -1,0 +1,202 @@
+"""The database: a psycopg connection pool, the schema, and a supervisor that reconnects with backoff.
+
+The service starts whether or not PostgreSQL answers. The supervisor probes the database with a fresh
+connection, creating the schema on first contact, and retries with exponential backoff and jitter while
+it is down; readiness reports the last reason. Pooled connections are checked before use, so broken
+ones (after a database restart) are discarded and replaced without restarting the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from offgridflow_api.backoff import Backoff
+from offgridflow_api.config import Settings
+from offgridflow_api.logs import get_logger, log_event
+
+SCHEMA_LOCK_ID = 0x0FF6_1D_F1  # serialises schema creation between replicas starting together
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS activities (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source TEXT NOT NULL,
+    quantity DOUBLE PRECISION NOT NULL,
+    unit TEXT NOT NULL,
+    occurred_at TIMESTAMPTZ NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
+ACTIVITY_COLUMNS = "id, source, quantity, unit, occurred_at, created_at"
+HEALTHY_PROBE_INTERVAL_SECONDS = 2.0
+# the pool gives up a reconnection chain after this long; the next request starts a fresh one, so a
+# long outage never leaves the pool sleeping through a long backoff after the database is back
+POOL_RECONNECT_TIMEOUT_SECONDS = 5.0
+
+logger = get_logger("db")
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not serve a request within the timeout."""
+
+
+@dataclass(frozen=True)
+class NewActivity:
+    source: str
+    quantity: float
+    unit: str
+    occurred_at: datetime
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, PoolTimeout | TimeoutError):
+        return "no database connection within the timeout"
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class Database:
+    """Connection pool, schema and reconnection supervisor for one service process."""
+
+    def __init__(self, settings: Settings, backoff: Backoff | None = None) -> None:
+        self._conninfo = settings.conninfo()
+        self.timeout_seconds = settings.db_timeout_seconds
+        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=settings.db_pool_max,
+            open=False,
+            timeout=settings.db_timeout_seconds,
+            check=AsyncConnectionPool.check_connection,
+            reconnect_timeout=POOL_RECONNECT_TIMEOUT_SECONDS,
+            name="offgridflow",
+        )
+        self._backoff = backoff or Backoff()
+        self._supervisor: asyncio.Task[None] | None = None
+        self.schema_ready = False
+        self.available = False
+        self.last_error: str | None = "not connected yet"
+
+    async def start(self) -> None:
+        await self.pool.open(wait=False)
+        self._supervisor = asyncio.create_task(self._supervise(), name="database-supervisor")
+
+    async def close(self) -> None:
+        if self._supervisor:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        await self.pool.close(timeout=5.0)
+        log_event(logger, logging.INFO, "database pool closed")
+
+    async def _probe(self) -> None:
+        async with asyncio.timeout(self.timeout_seconds + 1.0):
+            async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=False) as conn:
+                if not self.schema_ready:
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
+                    await conn.execute(SCHEMA)
+                    await conn.commit()
+                    self.schema_ready = True
+                    log_event(logger, logging.INFO, "database schema ready")
+                else:
+                    await conn.execute("SELECT 1")
+
+    async def _supervise(self) -> None:
+        failures = 0
+        outage_started = time.monotonic()
+        while True:
+            try:
+                await self._probe()
+            except (psycopg.Error, OSError, TimeoutError) as error:
+                if failures == 0:
+                    outage_started = time.monotonic()
+                self.available = False
+                self.last_error = _describe(error)
+                delay = self._backoff.delay(failures)
+                failures += 1
+                log_event(
+                    logger,
+                    logging.WARNING,
+                    "database unavailable, retrying",
+                    attempt=failures,
+                    retry_in_seconds=round(delay, 2),
+                    reason=self.last_error,
+                )
+                await asyncio.sleep(delay)
+                continue
+            if failures or not self.available:
+                log_event(
+                    logger,
+                    logging.INFO,
+                    "database available",
+                    failed_attempts=failures,
+                    outage_seconds=round(time.monotonic() - outage_started, 2) if failures else 0.0,
+                )
+                # drop pooled connections that died with the old server instead of serving errors
+                await self.pool.check()
+            failures = 0
+            self.available = True
+            self.last_error = None
+            await asyncio.sleep(HEALTHY_PROBE_INTERVAL_SECONDS)
+
+    async def readiness(self, timeout_seconds: float) -> str | None:
+        """None when the database answers `SELECT 1` within `timeout_seconds`, else the reason."""
+        if not self.schema_ready:
+            return f"database unreachable: {self.last_error}"
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                async with self.pool.connection(timeout=timeout_seconds) as conn:
+                    await conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout, OSError, TimeoutError) as error:
+            reason = self.last_error if not self.available and self.last_error else _describe(error)
+            return f"database unreachable: {reason}"
+        return None
+
+    async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        try:
+            async with self.pool.connection() as conn:
+                cursor = conn.cursor(row_factory=dict_row)
+                await cursor.execute(query, params)
+                return await cursor.fetchall()
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise DatabaseUnavailable(_describe(error)) from error
+
+    async def list_activities(self, limit: int) -> list[dict[str, Any]]:
+        return await self._fetch(
+            f"SELECT {ACTIVITY_COLUMNS} FROM activities ORDER BY id DESC LIMIT %s",  # noqa: S608
+            (limit,),
+        )
+
+    async def get_activity(self, activity_id: int) -> dict[str, Any] | None:
+        rows = await self._fetch(
+            f"SELECT {ACTIVITY_COLUMNS} FROM activities WHERE id = %s",  # noqa: S608
+            (activity_id,),
+        )
+        return rows[0] if rows else None
+
+    async def insert_activity(self, activity: NewActivity) -> int:
+        """Insert and COMMIT; returns the new id only once the row is durable."""
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                cursor = await conn.execute(
+                    "INSERT INTO activities (source, quantity, unit, occurred_at)"
+                    " VALUES (%s, %s, %s, %s) RETURNING id",
+                    (activity.source, activity.quantity, activity.unit, activity.occurred_at),
+                )
+                row = await cursor.fetchone()
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise DatabaseUnavailable(_describe(error)) from error
+        if row is None:
+            raise DatabaseUnavailable("insert returned no id")
+        return int(row[0])
+
+    def pool_stats(self) -> dict[str, int]:
+        return self.pool.get_stats()
