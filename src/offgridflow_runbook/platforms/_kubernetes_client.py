@@ -1,0 +1,151 @@
+"""Connecting to a target's cluster, and turning client failures into messages for the user.
+
+Every platform instance builds its own ``ApiClient`` from the target's kubeconfig and context;
+the ``kubernetes`` package's global default configuration is never read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import urllib3
+import yaml
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import ConfigException, new_client_from_config
+
+from offgridflow_runbook.platforms.base import PlatformError
+from offgridflow_runbook.targets import Target
+
+__all__ = ["Connection", "NotFound", "connect"]
+
+# (connect, read) seconds for every API call: a hung API server must not hang a check.
+REQUEST_TIMEOUT = (5.0, 30.0)
+
+
+class NotFound(PlatformError):
+    """The object asked for does not exist (HTTP 404); callers that expect this catch it."""
+
+
+def _kubeconfig_path(target: Target) -> Path:
+    if target.kubeconfig:
+        return Path(target.kubeconfig).expanduser()
+    from_env = os.environ.get("KUBECONFIG", "")
+    if from_env:
+        return Path(from_env.split(os.pathsep)[0]).expanduser()
+    return Path("~/.kube/config").expanduser()
+
+
+def _context_names(path: Path) -> list[str]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    return [c.get("name", "") for c in document.get("contexts", []) or [] if isinstance(c, dict)]
+
+
+@dataclass
+class Connection:
+    """One target's API client, and what to call it in messages."""
+
+    client: ApiClient
+    target: Target
+    context: str
+    host: str
+
+    @property
+    def where(self) -> str:
+        return f"Kubernetes API {self.host} (context {self.context!r})"
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Turn what can go wrong while doing ``action`` into a one-line PlatformError."""
+        try:
+            yield
+        except ApiException as error:
+            raise self._api_error(error, action) from None
+        except urllib3.exceptions.HTTPError as error:
+            reason = getattr(error, "reason", None) or error
+            raise PlatformError(f"{self.where} is unreachable while trying to {action}: {reason}") from None
+
+    def _api_error(self, error: ApiException, action: str) -> PlatformError:
+        message = _status_message(error)
+        if error.status == 401:
+            return PlatformError(
+                f"{self.where} rejected the credentials (401 Unauthorized) while trying to {action}; "
+                "renew the token or certificate of the kubeconfig user"
+            )
+        if error.status == 403:
+            return PlatformError(
+                f"{self.where}: the kubeconfig user may not {action} in namespace "
+                f"{self.target.namespace!r} (403 Forbidden): {message}"
+            )
+        if error.status == 404:
+            return NotFound(f"{self.where}: not found while trying to {action}: {message}")
+        return PlatformError(f"{self.where}: could not {action} ({error.status} {error.reason}): {message}")
+
+    def call(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call a generated client method and return its response body as plain JSON."""
+        with self.errors(action):
+            response = function(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+            data = response.data
+        if not data:
+            return {}
+        try:
+            return json.loads(data)
+        except ValueError:
+            return data.decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _status_message(error: ApiException) -> str:
+    try:
+        body = json.loads(error.body or "{}")
+    except (TypeError, ValueError):
+        return str(error.body or error.reason or "").strip()
+    return str(body.get("message") or error.reason or "").strip() if isinstance(body, dict) else str(body)
+
+
+def connect(target: Target) -> Connection:
+    """An API client for ``target`` (its kubeconfig and context), or a PlatformError saying why not."""
+    path = _kubeconfig_path(target)
+    if not path.is_file():
+        raise PlatformError(
+            f"target {target.name!r}: kubeconfig {path} not found "
+            "(set 'kubeconfig' for the target in the targets file, or KUBECONFIG)"
+        )
+    contexts = _context_names(path)
+    if target.kube_context and target.kube_context not in contexts:
+        raise PlatformError(
+            f"target {target.name!r}: context {target.kube_context!r} is not in {path} "
+            f"(contexts there: {', '.join(contexts) or 'none'})"
+        )
+    configuration = Configuration()
+    configuration.retries = 1
+    try:
+        client = new_client_from_config(
+            config_file=str(path),
+            context=target.kube_context,
+            persist_config=False,
+            client_configuration=configuration,
+        )
+    except (ConfigException, OSError, ValueError, yaml.YAMLError) as error:
+        raise PlatformError(f"target {target.name!r}: cannot use kubeconfig {path}: {error}") from None
+    context = target.kube_context or _current_context(path)
+    return Connection(client=client, target=target, context=context, host=configuration.host)
+
+
+def _current_context(path: Path) -> str:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return "?"
+    return str(document.get("current-context", "?"))
