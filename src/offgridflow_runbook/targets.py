@@ -13,7 +13,8 @@ import yaml
 __all__ = ["DEFAULT_TARGETS_FILE", "Target", "TargetError", "load_target", "load_targets"]
 
 DEFAULT_TARGETS_FILE = Path(os.environ.get("OFFGRIDFLOW_TARGETS", "targets.yaml"))
-_PLATFORMS = ("docker", "kubernetes")
+# "none": HTTP only (no kube or Docker access); the platform checks are skipped with that reason
+_PLATFORMS = ("docker", "kubernetes", "none")
 
 
 class TargetError(Exception):

@@ -1,0 +1,207 @@
+"""HTTP reads of the OffGridFlow API (the runbook's ``curl`` lines), with one error type per failure.
+
+Every failure to get an HTTP answer becomes a :class:`ProbeError` subclass whose message is one line
+naming the target and the URL, so checks and the CLI can show it without a traceback. An answer with
+an error status is *not* an exception (the caller decides), except 401, which is :class:`Unauthorized`
+because a wrong token must never look like an unhealthy service.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from offgridflow_runbook.targets import Target
+
+__all__ = [
+    "ApiProbe",
+    "DnsFailure",
+    "HttpResult",
+    "ProbeError",
+    "ProbeTimeout",
+    "TlsError",
+    "Unauthorized",
+    "Unreachable",
+    "classify_transport_error",
+]
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+class ProbeError(Exception):
+    """No usable HTTP answer; ``str(error)`` is a one-line message naming the target and the URL."""
+
+    what = "request failed"
+
+    def __init__(self, target: str, url: str, detail: str = "") -> None:
+        self.target = target
+        self.url = url
+        self.detail = detail
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(f"target {target!r}: {self.what}: {url}{suffix}")
+
+
+class Unreachable(ProbeError):
+    """Connection refused or reset: nothing answers at that address."""
+
+    what = "unreachable, connection refused"
+
+
+class DnsFailure(ProbeError):
+    """The host name does not resolve."""
+
+    what = "DNS lookup failed"
+
+
+class TlsError(ProbeError):
+    """The TLS handshake failed (certificate, protocol)."""
+
+    what = "TLS handshake failed"
+
+
+class ProbeTimeout(ProbeError):
+    """No answer within the deadline."""
+
+    what = "timed out"
+
+
+class Unauthorized(ProbeError):
+    """The API answered 401: the bearer token is missing or wrong."""
+
+    what = "unauthorized (HTTP 401), check the bearer token"
+
+
+_DNS_MARKERS = (
+    "name or service not known",
+    "temporary failure in name resolution",
+    "nodename nor servname",
+    "no address associated",
+    "getaddrinfo failed",
+    "name resolution",
+)
+_TLS_MARKERS = ("ssl", "tls", "certificate", "wrong_version_number", "handshake")
+
+
+def _exception_chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def classify_transport_error(target: str, url: str, error: httpx.TransportError) -> ProbeError:
+    """Map an httpx transport error to the distinct :class:`ProbeError` the user should see."""
+    chain = _exception_chain(error)
+    text = " ".join(str(item) for item in chain).lower()
+    detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    if isinstance(error, httpx.TimeoutException):
+        return ProbeTimeout(target, url, detail)
+    if any(isinstance(item, ssl.SSLError) for item in chain) or any(m in text for m in _TLS_MARKERS):
+        return TlsError(target, url, detail)
+    if any(marker in text for marker in _DNS_MARKERS):
+        return DnsFailure(target, url, detail)
+    return Unreachable(target, url, detail)
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """One HTTP answer: status, body text and how long the round trip took."""
+
+    url: str
+    status: int
+    text: str
+    elapsed_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+
+class ApiProbe:
+    """Reads the API of one target; thread-safe, so several reads can run at once."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.target = target
+        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+
+    # -- the runbook's reads ---------------------------------------------------------------------
+    def live(self) -> HttpResult:
+        """Triage 1: ``curl -f $BASE/health/live``."""
+        return self.get(self._url("/health/live"))
+
+    def ready(self) -> HttpResult:
+        """Verification 2: ``curl $BASE/health/ready``."""
+        return self.get(self._url("/health/ready"))
+
+    def activities(self, limit: int = 1) -> HttpResult:
+        """Verification 3: ``GET /v1/activities?limit=N`` with the bearer token; 401 raises."""
+        return self.get(self._url(f"/v1/activities?limit={limit}"), authorized=True)
+
+    def post_activity(self, payload: Mapping[str, Any]) -> HttpResult:
+        """The write path, ``POST /v1/activities`` (only on targets that allow writes)."""
+        if not self.target.allow_writes:
+            raise PermissionError(f"target {self.target.name!r} does not allow writes")
+        return self.request("POST", self._url("/v1/activities"), authorized=True, json_body=payload)
+
+    def metrics(self) -> HttpResult:
+        """Verification 4: ``curl $METRICS_URL`` (port 8081, ``/metrics``)."""
+        if not self.target.metrics_url:
+            raise ValueError(f"target {self.target.name!r} has no metrics_url")
+        return self.get(self.target.metrics_url)
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def get(self, url: str, *, authorized: bool = False) -> HttpResult:
+        return self.request("GET", url, authorized=authorized)
+
+    def request(
+        self, method: str, url: str, *, authorized: bool = False, json_body: Any = None
+    ) -> HttpResult:
+        """One request; transport failures and 401 raise a :class:`ProbeError`."""
+        headers = {}
+        if authorized:
+            token = self.target.token
+            if token is None:
+                raise Unauthorized(self.target.name, url, f"${self.target.token_env} is not set")
+            headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
+        try:
+            response = self._client.request(method, url, headers=headers, json=json_body)
+        except httpx.TransportError as error:
+            raise classify_transport_error(self.target.name, url, error) from None
+        elapsed = time.perf_counter() - started
+        if response.status_code == 401:
+            raise Unauthorized(self.target.name, url)
+        return HttpResult(url=url, status=response.status_code, text=response.text, elapsed_seconds=elapsed)
+
+    def _url(self, path: str) -> str:
+        return self.target.base_url.rstrip("/") + path
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiProbe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

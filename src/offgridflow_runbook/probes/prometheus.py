@@ -1,0 +1,171 @@
+"""Prometheus reads: instant queries, alert states, and the runbook's error-rate expression.
+
+The error-rate check evaluates the very expression of the ``OffGridFlowAPIHighErrorRate`` alert,
+read from ``deploy/prometheus/rules/offgridflow.rules.yml``, so a check and the alert can never
+disagree about what "error rate above 1%" means.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from offgridflow_runbook.probes.http import ProbeError, classify_transport_error
+
+__all__ = [
+    "DEFAULT_RULES_FILE",
+    "ERROR_RATE_ALERT",
+    "RUNBOOK_ALERTS",
+    "Alert",
+    "PrometheusProbe",
+    "Sample",
+    "alert_expression",
+    "strip_threshold",
+]
+
+ERROR_RATE_ALERT = "OffGridFlowAPIHighErrorRate"
+RUNBOOK_ALERTS = ("OffGridFlowAPIDown", "PostgreSQLDown", "PodCrashLooping", ERROR_RATE_ALERT)
+DEFAULT_RULES_FILE = Path(__file__).resolve().parents[3] / "deploy/prometheus/rules/offgridflow.rules.yml"
+
+# ``<ratio expression> > 0.01`` -> the ratio alone, to report the current value next to the verdict.
+_THRESHOLD = re.compile(r"^\s*\(?(?P<ratio>.+?)\)?\s*>=?\s*(?P<limit>[0-9.eE+-]+)\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One series of an instant-query result."""
+
+    labels: dict[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert as Prometheus evaluates it right now (``/api/v1/alerts``)."""
+
+    name: str
+    state: str  # "pending" or "firing" ("inactive" alerts are not listed by Prometheus)
+    active_at: datetime | None
+    labels: dict[str, str]
+
+
+def alert_expression(alert: str = ERROR_RATE_ALERT, rules_file: Path | str = DEFAULT_RULES_FILE) -> str:
+    """The ``expr`` of ``alert`` in the rules file (one string, as the rule file defines it)."""
+    path = Path(rules_file)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LookupError(f"rules file {path} not found; cannot take the {alert} expression") from None
+    for group in (document or {}).get("groups", []):
+        for rule in group.get("rules", []):
+            if rule.get("alert") == alert:
+                return str(rule["expr"]).strip()
+    raise LookupError(f"alert {alert} is not defined in {path}")
+
+
+def strip_threshold(expression: str) -> tuple[str, float] | None:
+    """Split ``ratio > limit`` into the ratio expression and the limit; None if it has another shape."""
+    match = _THRESHOLD.match(expression)
+    if match is None:
+        return None
+    try:
+        return match["ratio"].strip(), float(match["limit"])
+    except ValueError:
+        return None
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class PrometheusProbe:
+    """Reads one Prometheus server's HTTP API."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        target: str = "prometheus",
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.target = target
+        self._client = httpx.Client(timeout=timeout, transport=transport)
+
+    def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        url = f"{self.url}{path}"
+        try:
+            response = self._client.get(url, params=params)
+        except httpx.TransportError as error:
+            raise classify_transport_error(self.target, url, error) from None
+        if response.status_code != 200:
+            raise ProbeError(self.target, url, f"Prometheus answered HTTP {response.status_code}")
+        body = response.json()
+        if body.get("status") != "success":
+            raise ProbeError(self.target, url, f"Prometheus error: {body.get('error', body)}")
+        return body["data"]
+
+    def query(self, expression: str) -> list[Sample]:
+        """An instant query; an empty list when nothing matches."""
+        data = self._get("/api/v1/query", {"query": expression})
+        if data.get("resultType") == "scalar":
+            return [Sample(labels={}, value=float(data["result"][1]))]
+        return [Sample(labels=dict(item["metric"]), value=float(item["value"][1])) for item in data["result"]]
+
+    def alerts(self) -> list[Alert]:
+        """Every pending or firing alert."""
+        data = self._get("/api/v1/alerts")
+        return [
+            Alert(
+                name=item["labels"].get("alertname", "?"),
+                state=item.get("state", "?"),
+                active_at=_parse_time(item.get("activeAt")),
+                labels=dict(item["labels"]),
+            )
+            for item in data.get("alerts", [])
+        ]
+
+    def firing_alerts(self, names: tuple[str, ...] = RUNBOOK_ALERTS) -> list[Alert]:
+        """The runbook's alerts that are firing now."""
+        return [alert for alert in self.alerts() if alert.state == "firing" and alert.name in names]
+
+    def alert_state(self, name: str) -> tuple[str, datetime | None]:
+        """``("inactive" | "pending" | "firing", activeAt)`` of one alert (firing wins over pending)."""
+        states = [alert for alert in self.alerts() if alert.name == name]
+        for state in ("firing", "pending"):
+            for alert in states:
+                if alert.state == state:
+                    return state, alert.active_at
+        return "inactive", None
+
+    def wait_alert_state(self, name: str, state: str, timeout: float, interval: float = 0.5) -> bool:
+        """Poll until ``name`` is in ``state`` or the deadline passes; True when reached."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.alert_state(name)[0] == state:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> PrometheusProbe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,163 @@
+"""One concurrent look at a target: every read the runbook's Triage and Verification steps need.
+
+All HTTP, Prometheus and platform reads run at the same time in a thread pool, so a full check run
+costs about the slowest read rather than the sum of them. Each read is an :class:`Observed`: a value,
+the error that prevented it, or the reason it was skipped (the target lacks that access).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Platform, Usage, Workload
+from offgridflow_runbook.probes.http import ApiProbe, HttpResult
+from offgridflow_runbook.probes.prometheus import (
+    DEFAULT_RULES_FILE,
+    ERROR_RATE_ALERT,
+    Alert,
+    PrometheusProbe,
+    alert_expression,
+    strip_threshold,
+)
+from offgridflow_runbook.targets import Target
+
+__all__ = ["ErrorRate", "Observations", "Observed", "observe"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Observed(Generic[T]):
+    """The outcome of one read: exactly one of value (with ``error`` None), error, or skipped."""
+
+    value: T | None = None
+    error: Exception | None = None
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.skipped is None
+
+    @property
+    def problem(self) -> str:
+        """Why there is no value (one line), or "" when there is one."""
+        if self.skipped is not None:
+            return self.skipped
+        if self.error is not None:
+            return str(self.error).splitlines()[0] if str(self.error) else type(self.error).__name__
+        return ""
+
+
+@dataclass(frozen=True)
+class ErrorRate:
+    """The ``OffGridFlowAPIHighErrorRate`` expression evaluated now."""
+
+    expression: str
+    alerting_series: int  # series the full alert expression returns (0 = below the limit)
+    ratio: float | None  # current 5xx ratio when it can be computed (None: no traffic / other shape)
+    limit: float | None
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Everything read from one target at one moment."""
+
+    target: Target
+    live: Observed[HttpResult]
+    ready: Observed[HttpResult]
+    activities: Observed[HttpResult]
+    metrics: Observed[HttpResult]
+    error_rate: Observed[ErrorRate]
+    alerts: Observed[list[Alert]]
+    api_workloads: Observed[list[Workload]]
+    database_workloads: Observed[list[Workload]]
+    pg_isready: Observed[CommandResult]
+    usage: Observed[list[Usage]]
+    network: Observed[NetworkStatus]
+    platform: Platform | None = field(default=None, compare=False, repr=False)
+    platform_reason: str = ""
+    wall_seconds: float = 0.0
+
+
+def _timed(read: Callable[[], T]) -> Observed[T]:
+    started = time.perf_counter()
+    try:
+        value = read()
+    except Exception as error:  # a check reports what went wrong; it must not crash the run
+        return Observed(error=error, seconds=time.perf_counter() - started)
+    return Observed(value=value, seconds=time.perf_counter() - started)
+
+
+def _error_rate(prometheus: PrometheusProbe, rules_file: Path) -> ErrorRate:
+    expression = alert_expression(ERROR_RATE_ALERT, rules_file)
+    alerting = prometheus.query(expression)
+    ratio: float | None = None
+    limit: float | None = None
+    split = strip_threshold(expression)
+    if split is not None:
+        ratio_expression, limit = split
+        values = [
+            sample.value for sample in prometheus.query(ratio_expression) if sample.value == sample.value
+        ]
+        ratio = max(values) if values else None
+    return ErrorRate(expression=expression, alerting_series=len(alerting), ratio=ratio, limit=limit)
+
+
+def observe(
+    target: Target,
+    *,
+    api: ApiProbe,
+    platform: Platform | None,
+    platform_reason: str = "",
+    prometheus: PrometheusProbe | None = None,
+    rules_file: Path = DEFAULT_RULES_FILE,
+) -> Observations:
+    """Read everything at once; reads the target lacks access for are skipped with the reason."""
+    reads: dict[str, Callable[[], object]] = {
+        "live": api.live,
+        "ready": api.ready,
+    }
+    skipped: dict[str, str] = {}
+    if target.token is None:
+        skipped["activities"] = f"no bearer token: ${target.token_env} is not set"
+    else:
+        reads["activities"] = api.activities
+    if target.metrics_url:
+        reads["metrics"] = api.metrics
+    else:
+        skipped["metrics"] = f"target {target.name!r} has no metrics_url"
+    if prometheus is not None:
+        reads["error_rate"] = lambda: _error_rate(prometheus, rules_file)
+        reads["alerts"] = prometheus.alerts
+    else:
+        skipped["error_rate"] = skipped["alerts"] = f"target {target.name!r} has no prometheus_url"
+    platform_reads = ("api_workloads", "database_workloads", "pg_isready", "usage", "network")
+    if platform is not None:
+        reads.update(
+            api_workloads=platform.api_workloads,
+            database_workloads=platform.database_workloads,
+            pg_isready=platform.pg_isready,
+            usage=platform.resource_usage,
+            network=platform.network,
+        )
+    else:
+        skipped.update(dict.fromkeys(platform_reads, platform_reason or "no platform access"))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="observe") as pool:
+        futures = {name: pool.submit(_timed, read) for name, read in reads.items()}
+        results: dict[str, Observed[object]] = {name: future.result() for name, future in futures.items()}
+    results.update({name: Observed(skipped=reason) for name, reason in skipped.items()})
+    return Observations(
+        target=target,
+        platform=platform,
+        platform_reason=platform_reason,
+        wall_seconds=time.perf_counter() - started,
+        **results,  # type: ignore[arg-type]
+    )
