@@ -1,0 +1,13 @@
+# The monitoring and delivery tools of the local stack, all from Debian packages, in one image:
+# Prometheus, Alertmanager, the PostgreSQL exporter, the image registry and the alert receiver.
+# Each container of the stack runs one of them (its command picks which).
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      prometheus prometheus-alertmanager prometheus-postgres-exporter docker-registry \
+      python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY alert_receiver.py /usr/local/bin/alert-receiver
+RUN chmod 0755 /usr/local/bin/alert-receiver && mkdir -p /data && chown nobody:nogroup /data
+USER nobody
+CMD ["prometheus", "--version"]

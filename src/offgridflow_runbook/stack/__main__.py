@@ -1,0 +1,41 @@
+"""``python -m offgridflow_runbook.stack up [--profile fast|production] | down | clean | status``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from offgridflow_runbook.stack import StackError, clean, down, status, up
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offgridflow_runbook.stack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="bring the local stack up and wait until it is healthy")
+    start.add_argument("--profile", choices=("fast", "production"), default="fast", help="Prometheus timing")
+    commands.add_parser("down", help="remove the containers, keep the data")
+    commands.add_parser("clean", help="remove the containers and the data")
+    commands.add_parser("status", help="list the stack's containers")
+    arguments = parser.parse_args(argv)
+    try:
+        if arguments.command == "up":
+            up(arguments.profile)
+        elif arguments.command == "down":
+            down()
+        elif arguments.command == "clean":
+            clean()
+        else:
+            rows = status()
+            if not rows:
+                print("the local stack is not running (make up)")
+            for row in rows:
+                health = f" ({row.health})" if row.health else ""
+                print(f"{row.name:<18} {row.state}{health:<12} restarts={row.restart_count:<3} {row.image}")
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

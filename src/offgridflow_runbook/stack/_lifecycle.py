@@ -1,0 +1,194 @@
+"""``up``, ``down``, ``clean`` and ``status`` of the local stack."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import docker
+import httpx
+from docker.errors import DockerException, NotFound
+
+from offgridflow_runbook.stack import _containers, _images, _prometheus, _state
+from offgridflow_runbook.stack._layout import (
+    ALERTMANAGER,
+    API,
+    EXPORTER,
+    POSTGRES,
+    PROMETHEUS,
+    RECEIVER,
+    REGISTRY,
+    STACK_LABEL,
+    STACK_VALUE,
+    URLS,
+    VOLUMES,
+    state_dir,
+)
+from offgridflow_runbook.stack._preflight import StackError, check_machine, ensure_engine
+
+Say = Callable[[str], None]
+HEALTH_DEADLINE_SECONDS = 120.0
+
+# What "healthy" means for each service: an HTTP answer below 400 from its own endpoint.
+_HEALTH_URLS = {
+    REGISTRY: "http://127.0.0.1:5000/v2/",
+    API: "http://127.0.0.1:8080/health/ready",
+    EXPORTER: "http://127.0.0.1:9187/metrics",
+    RECEIVER: "http://127.0.0.1:9095/health",
+    ALERTMANAGER: "http://127.0.0.1:9093/-/ready",
+    PROMETHEUS: "http://127.0.0.1:9090/-/ready",
+}
+# Removal order: dependants first.
+_ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API, POSTGRES, REGISTRY)
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    name: str
+    app: str
+    state: str
+    health: str | None
+    restart_count: int
+    image: str
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code < 400
+    except httpx.HTTPError:
+        return False
+
+
+def _postgres_ready(client: docker.DockerClient) -> bool:
+    container = _containers.find(client, POSTGRES)
+    if container is None or container.status != "running":
+        return False
+    return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
+
+
+def _wait(
+    what: str, ready: Callable[[], bool], say: Say, deadline_seconds: float = HEALTH_DEADLINE_SECONDS
+) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    announced = time.monotonic()
+    while not ready():
+        now = time.monotonic()
+        if now > deadline:
+            raise StackError(
+                f"{what} did not become healthy within {deadline_seconds:.0f}s (see: docker logs {what})"
+            )
+        if now - announced >= 5:
+            say(f"  waiting for {what} ...")
+            announced = now
+        time.sleep(0.5)
+
+
+def _report(name: str, action: str, say: Say) -> None:
+    if action != "kept":
+        say(f"{name}: {action}")
+
+
+def up(profile: str = "fast", say: Say = print) -> None:
+    """Bring the stack up (idempotent) and wait until every service is healthy."""
+    check_machine()
+    _prometheus.render(profile)  # a wrong profile fails before anything starts
+    client = ensure_engine(say)
+    try:
+        started = time.monotonic()
+        base_id = _images.ensure_base_image(client, say)
+        _images.ensure_support_images(client, base_id, say)
+        for volume in VOLUMES.values():
+            try:
+                client.volumes.get(volume)
+            except NotFound:
+                client.volumes.create(volume, labels={STACK_LABEL: STACK_VALUE})
+        _report(REGISTRY, _containers.ensure(client, _containers.registry_spec())[1], say)
+        _wait(REGISTRY, lambda: _answers(_HEALTH_URLS[REGISTRY]), say)
+        _images.ensure_api_images(client, base_id, say)
+        _report(POSTGRES, _containers.ensure(client, _containers.postgres_spec())[1], say)
+        _wait(POSTGRES, lambda: _postgres_ready(client), say)
+        _deploy_api(client, say)
+        digest = _prometheus.rendered_digest(_prometheus.render(profile))
+        for spec in (
+            _containers.exporter_spec(),
+            _containers.receiver_spec(),
+            _containers.alertmanager_spec(digest),
+            _containers.prometheus_spec(profile, digest),
+        ):
+            _report(spec["name"], _containers.ensure(client, spec)[1], say)
+        for name, url in _HEALTH_URLS.items():
+            _wait(name, lambda url=url: _answers(url), say)  # type: ignore[misc]
+        env_file = _state.write_env_file()
+        say(f"local stack is up ({time.monotonic() - started:.0f}s, Prometheus profile {profile}):")
+        for name, url in URLS.items():
+            say(f"  {name:<18} {url}")
+        say(f"  bearer token: run `source {env_file}` to export OFFGRIDFLOW_TOKEN (it is not printed)")
+    except DockerException as error:
+        raise StackError(f"the Docker Engine refused: {error}") from None
+    finally:
+        client.close()
+
+
+def _deploy_api(client: docker.DockerClient, say: Say) -> None:
+    with _state.rollout_lock():
+        rollout = _state.read_rollout()
+        revision = rollout.current
+        try:
+            _containers.pull(client, revision.image)
+        except _containers.PullError as error:
+            raise StackError(f"cannot pull {revision.image} from the local registry: {error}") from None
+        _report(API, _containers.ensure(client, _containers.api_spec(revision))[1], say)
+        _state.write_rollout(rollout)
+
+
+def _stack_containers(client: docker.DockerClient) -> list[docker.models.containers.Container]:
+    return list(client.containers.list(all=True, filters={"label": f"{STACK_LABEL}={STACK_VALUE}"}))
+
+
+def down(say: Say = print) -> None:
+    """Remove the stack's containers; volumes (database, registry, alert deliveries) stay."""
+    client = ensure_engine(say)
+    try:
+        order = {name: index for index, name in enumerate(_ALL)}
+        for container in sorted(_stack_containers(client), key=lambda c: order.get(c.name, -1)):
+            _containers.remove(client, container.name)
+            say(f"{container.name}: removed")
+    finally:
+        client.close()
+
+
+def clean(say: Say = print) -> None:
+    """``down`` plus the volumes and the API's rollout history."""
+    down(say)
+    client = ensure_engine(say)
+    try:
+        for volume in client.volumes.list(filters={"label": f"{STACK_LABEL}={STACK_VALUE}"}):
+            volume.remove(force=True)
+            say(f"volume {volume.name}: removed")
+    finally:
+        client.close()
+    for name in (_state.ROLLOUT_FILE, _state.EVENTS_FILE):
+        (state_dir() / name).unlink(missing_ok=True)
+
+
+def status() -> list[ContainerStatus]:
+    """The stack's containers as the engine sees them."""
+    client = ensure_engine(lambda _line: None)
+    try:
+        result = []
+        for container in _stack_containers(client):
+            state = container.attrs["State"]
+            result.append(
+                ContainerStatus(
+                    name=container.name,
+                    app=container.labels.get("app", ""),
+                    state=state["Status"],
+                    health=(state.get("Health") or {}).get("Status"),
+                    restart_count=int(container.attrs.get("RestartCount", 0)),
+                    image=container.attrs["Config"]["Image"],
+                )
+            )
+        return sorted(result, key=lambda item: item.name)
+    finally:
+        client.close()
