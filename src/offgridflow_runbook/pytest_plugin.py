@@ -1,14 +1,290 @@
-"""pytest plugin: the suite's options, markers and fixtures (loaded through the pytest11 entry point)."""
+"""pytest plugin: the suite's options, fixtures and reports (loaded through the pytest11 entry point).
+
+Options live in one group, ``offgridflow``. Session fixtures: ``target``, ``platform_access``,
+``platform`` (skips when the target has no platform access), ``api_probe``, ``prometheus`` (skips
+without a Prometheus URL) and ``runbook_observations`` (one concurrent read of everything the checks
+judge). A check marked ``@pytest.mark.runbook_step("Triage 1")`` gets that step as a column in the
+pytest-html report, as a JUnit property and in its JSON line (``--results-jsonl``). The bearer token
+is redacted from every failure message, captured output, extra and JSON line.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import html
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from offgridflow_runbook.platforms import PlatformError
+from offgridflow_runbook.probes.http import ApiProbe, ProbeError
+from offgridflow_runbook.probes.platform import PlatformAccess, open_platform
+from offgridflow_runbook.probes.prometheus import PrometheusProbe
+from offgridflow_runbook.probes.snapshot import Observations, observe
+from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_from_environment
+from offgridflow_runbook.steps import Outcome, StepResult
+from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
+
+__all__ = ["judge"]
+
+redactor_key = pytest.StashKey[Redactor]()
+access_key = pytest.StashKey[PlatformAccess]()
+target_key = pytest.StashKey[Target]()
+_ONE_LINE_ERRORS = (ProbeError, PlatformError, TargetError)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("offgridflow", "OffGridFlow runbook suite")
     group.addoption(
-        "--target",
-        default="local",
-        help="target profile from the targets file to check (default: local)",
+        "--target", default="local", help="target profile from the targets file to check (default: local)"
     )
+    group.addoption(
+        "--targets-file",
+        default=None,
+        help=f"the targets file (default: $OFFGRIDFLOW_TARGETS or {DEFAULT_TARGETS_FILE})",
+    )
+    group.addoption("--base-url", default=None, help="override the target's API base URL")
+    group.addoption(
+        "--token-env", default=None, help="override the name of the environment variable holding the token"
+    )
+    group.addoption("--kube-context", default=None, help="override the target's kube context")
+    group.addoption("--namespace", default=None, help="override the target's Kubernetes namespace")
+    group.addoption("--prometheus-url", default=None, help="override the target's Prometheus URL")
+    group.addoption(
+        "--keep-cluster",
+        action="store_true",
+        default=False,
+        help="keep the kind cluster / local stack the session started, for the next run",
+    )
+    group.addoption("--kind-bin", default=None, help="the kind binary to use (never downloaded)")
+    group.addoption(
+        "--results-jsonl",
+        default=None,
+        help="write one JSON line per check to this file (for schedulers)",
+    )
+
+
+# -- target and redaction ----------------------------------------------------------------------------
+def _load_target(config: pytest.Config) -> Target:
+    targets_file = config.getoption("targets_file") or DEFAULT_TARGETS_FILE
+    target = load_target(config.getoption("target"), targets_file)
+    return target.with_overrides(
+        base_url=config.getoption("base_url"),
+        token_env=config.getoption("token_env"),
+        kube_context=config.getoption("kube_context"),
+        namespace=config.getoption("namespace"),
+        prometheus_url=config.getoption("prometheus_url"),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    redactor = Redactor(secrets_from_environment("OFFGRIDFLOW_TOKEN", config.getoption("token_env")))
+    # a bad target is reported when a test asks for it; runs that never do need no targets file
+    with contextlib.suppress(TargetError):
+        redactor.add(*secrets_from_environment(_load_target(config).token_env))
+    config.stash[redactor_key] = redactor
+    path = config.getoption("results_jsonl")
+    if path and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(
+            _ResultLines(config, JsonLinesWriter(Path(path), redactor)), "offgridflow-result-lines"
+        )
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(_HtmlColumns(), "offgridflow-html-columns")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    access = config.stash.get(access_key, None)
+    if access is not None:
+        access.close()
+
+
+# -- fixtures ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    """The target profile named by ``--target``, with the command-line overrides applied."""
+    try:
+        chosen = _load_target(pytestconfig)
+    except TargetError as error:
+        pytest.exit(f"offgridflow: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+    pytestconfig.stash[redactor_key].add(chosen.token)
+    pytestconfig.stash[target_key] = chosen
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def platform_access(pytestconfig: pytest.Config, target: Target) -> PlatformAccess:
+    """The target's platform, or the reason there is none (closed at the end of the session)."""
+    access = open_platform(target)
+    pytestconfig.stash[access_key] = access
+    return access
+
+
+@pytest.fixture(scope="session")
+def platform(platform_access: PlatformAccess) -> Any:
+    """The target's :class:`~offgridflow_runbook.platforms.Platform`; skips with the reason if none."""
+    if platform_access.platform is None:
+        pytest.skip(platform_access.reason)
+    return platform_access.platform
+
+
+@pytest.fixture(scope="session")
+def api_probe(target: Target) -> Iterator[ApiProbe]:
+    """HTTP reads of the target's API."""
+    with ApiProbe(target) as probe:
+        yield probe
+
+
+@pytest.fixture(scope="session")
+def prometheus(target: Target) -> Iterator[PrometheusProbe]:
+    """The target's Prometheus; skips when the target has no ``prometheus_url``."""
+    if not target.prometheus_url:
+        pytest.skip(f"target {target.name!r} has no prometheus_url")
+    with PrometheusProbe(target.prometheus_url, target=target.name) as probe:
+        yield probe
+
+
+@pytest.fixture(scope="session")
+def runbook_observations(
+    target: Target, api_probe: ApiProbe, platform_access: PlatformAccess
+) -> Iterator[Observations]:
+    """Everything the Triage and Verification checks judge, read once and concurrently."""
+    prometheus = PrometheusProbe(target.prometheus_url, target=target.name) if target.prometheus_url else None
+    try:
+        yield observe(
+            target,
+            api=api_probe,
+            platform=platform_access.platform,
+            platform_reason=platform_access.reason,
+            prometheus=prometheus,
+        )
+    finally:
+        if prometheus is not None:
+            prometheus.close()
+
+
+def judge(result: StepResult) -> None:
+    """Turn a step's verdict into the test outcome: a one-line failure (no traceback) or a skip."""
+    if result.outcome is Outcome.SKIPPED:
+        pytest.skip(result.message)
+    if result.outcome is Outcome.FAILED:
+        details = "".join(f"\n  {line}" for line in result.evidence)
+        pytest.fail(f"{result.step}: {result.message}{details}", pytrace=False)
+
+
+# -- reports -----------------------------------------------------------------------------------------
+def _step_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("runbook_step")
+    return str(marker.args[0]) if marker and marker.args else None
+
+
+def _message(report: pytest.TestReport) -> str:
+    if report.passed:
+        return ""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: reason")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message)
+    return str(longrepr).strip()
+
+
+def _redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
+    if not redactor:
+        return
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        if redactor(text) != text:
+            report.longrepr = redactor(text)
+    elif isinstance(report.longrepr, tuple):
+        path, line, message = report.longrepr
+        report.longrepr = (path, line, redactor(message))
+    report.sections = [(title, redactor(content)) for title, content in report.sections]
+
+
+def _platform_extras(config: pytest.Config, step: str | None) -> list[tuple[str, str]]:
+    """Events, the last 100 log lines and the previous containers' logs, named, for a failed check."""
+    access = config.stash.get(access_key, None)
+    if access is None or access.platform is None:
+        return []
+    platform = access.platform
+    named: list[tuple[str, str]] = []
+    try:
+        events = platform.events()
+        named.append(
+            (
+                "events",
+                "\n".join(f"{e.at:%H:%M:%S} {e.type} {e.reason} {e.involved}: {e.message}" for e in events)
+                or "no events",
+            )
+        )
+        for name, text in platform.api_logs(tail=100).items():
+            named.append((f"last 100 log lines of {name}", text))
+        if step in ("Triage 1", "Triage 2A", "Verification 1"):
+            for name, text in platform.api_logs(tail=100, previous=True).items():
+                named.append((f"previous logs of {name}", text))
+    except Exception as error:  # the extras explain a failure; they must not replace it
+        named.append(("platform error", f"could not read events/logs: {error}"))
+    return named
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    step = _step_of(item)
+    if step is not None:
+        report.user_properties.append(("runbook_step", step))
+    report.runbook_step = step  # type: ignore[attr-defined]
+    if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, _ONE_LINE_ERRORS):
+        report.longrepr = str(call.excinfo.value)
+    redactor = item.config.stash[redactor_key]
+    if report.failed and step is not None and item.config.pluginmanager.hasplugin("html"):
+        from pytest_html import extras  # type: ignore[import-untyped]
+
+        attached = getattr(report, "extras", [])
+        for name, text in _platform_extras(item.config, step):
+            attached.append(extras.text(redactor(text), name=name))
+        report.extras = attached  # type: ignore[attr-defined]
+    _redact_report(report, redactor)
+    return report
+
+
+class _ResultLines:
+    """One JSON line per check: its target, step, outcome, message and duration."""
+
+    def __init__(self, config: pytest.Config, writer: JsonLinesWriter) -> None:
+        self.config = config
+        self.writer = writer
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        call_result = report.when == "call"
+        setup_or_teardown_problem = (report.when == "setup" and not report.passed) or report.failed
+        if not (call_result or setup_or_teardown_problem):
+            return
+        chosen = self.config.stash.get(target_key, None)
+        self.writer.write(
+            {
+                "target": chosen.name if chosen else self.config.getoption("target"),
+                "check": report.nodeid,
+                "step": getattr(report, "runbook_step", None),
+                "outcome": "error" if not call_result and report.failed else report.outcome,
+                "message": _message(report),
+                "duration_seconds": round(report.duration, 4),
+            }
+        )
+
+
+class _HtmlColumns:
+    """The 'Runbook step' column of the pytest-html results table."""
+
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(1, '<th class="sortable" data-column-type="runbook_step">Runbook step</th>')
+
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        step = getattr(report, "runbook_step", None) or ""
+        cells.insert(1, f'<td class="col-runbook-step">{html.escape(step)}</td>')
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = "OffGridFlow runbook checks"

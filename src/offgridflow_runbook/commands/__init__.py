@@ -1,0 +1,1 @@
+"""Subcommands of ``offgridflow-runbook`` (each module: ``add_parser(subparsers)``)."""
