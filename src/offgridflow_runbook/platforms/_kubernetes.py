@@ -142,7 +142,7 @@ class KubernetesPlatform:
     def _pod_log(self, pod: str, container: str, *, tail: int, previous: bool) -> str:
         options: dict[str, Any] = {"container": container, "tail_lines": tail}
         if previous:
-            options["previous"] = True
+            options["previous"] = "true"  # as kubectl spells it (the client would send "True")
         text = self._call(
             f"read the logs of pod {pod}", self._core.read_namespaced_pod_log, pod, self.namespace, **options
         )

@@ -21,27 +21,32 @@ def run_in_pod(
     """Run ``command`` in ``pod``/``container`` and wait (bounded) for its exit code and output."""
     action = f"exec {' '.join(command)} in pod {pod}"
     try:
-        with connection.errors(action):
-            client = stream(
-                core.connect_get_namespaced_pod_exec,
-                pod,
-                connection.target.namespace,
-                command=list(command),
-                container=container,
-                stderr=True,
-                stdin=False,
-                stdout=True,
-                tty=False,
-                _preload_content=False,
-            )
+        client = stream(
+            core.connect_get_namespaced_pod_exec,
+            pod,
+            connection.target.namespace,
+            command=list(command),
+            container=container,
+            # kubectl's query: lowercase booleans, and stdin/tty left out rather than "false".
+            stderr="true",
+            stdout="true",
+            _preload_content=False,
+        )
+        try:
             client.run_forever(timeout=EXEC_TIMEOUT_SECONDS)
             output = client.read_stdout() + client.read_stderr()
             if client.is_open():
-                client.close()
                 raise PlatformError(f"{action}: no exit within {EXEC_TIMEOUT_SECONDS:.0f}s")
             code = client.returncode
+        finally:
+            client.close()
+            # After the server's close frame the client skips closing its socket; release it.
+            if getattr(client, "sock", None) is not None:
+                client.sock.shutdown()
+    except ApiException as error:
+        # The websocket client reports a refused upgrade as status 0 with the handshake in reason.
+        reason = str(error.reason or error).split(" -+-+- ")[0]
+        raise PlatformError(f"{connection.where}: could not {action}: {reason}") from None
     except (websocket.WebSocketException, OSError) as error:
         raise PlatformError(f"{connection.where}: could not {action}: {error}") from None
-    except ApiException as error:  # the websocket client reports a refused upgrade this way
-        raise PlatformError(f"{connection.where}: could not {action}: {error.reason}") from None
     return CommandResult(command=tuple(command), exit_code=int(code), output=output)
