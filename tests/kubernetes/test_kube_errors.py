@@ -1,0 +1,92 @@
+"""Unreachable, unauthorized, forbidden and misconfigured clusters give one-line messages."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+
+import pytest
+from kube_fake_server import write_kubeconfig
+
+from offgridflow_runbook.platforms import PlatformError
+from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_missing_kubeconfig_names_the_file(kube_fake, tmp_path):
+    target = replace(kube_fake.target, kubeconfig=str(tmp_path / "nope.yaml"))
+    with pytest.raises(PlatformError) as caught:
+        KubernetesPlatform(target)
+    assert str(caught.value) == (
+        f"target 'kube-fake': kubeconfig {tmp_path / 'nope.yaml'} not found "
+        "(set 'kubeconfig' for the target in the targets file, or KUBECONFIG)"
+    )
+
+
+def test_missing_context_lists_the_contexts_there(kube_fake):
+    target = replace(kube_fake.target, kube_context="kind-offgridflow")
+    with pytest.raises(
+        PlatformError, match=r"context 'kind-offgridflow' is not in .*contexts there: kube-fake\)"
+    ):
+        KubernetesPlatform(target)
+
+
+def test_unreachable_api_server(kube_fake, tmp_path):
+    port = _closed_port()
+    kubeconfig = write_kubeconfig(tmp_path / "dead", f"http://127.0.0.1:{port}")
+    platform = KubernetesPlatform(replace(kube_fake.target, kubeconfig=str(kubeconfig)))
+    try:
+        with pytest.raises(PlatformError) as caught:
+            platform.api_workloads()
+    finally:
+        platform.close()
+    message = str(caught.value)
+    assert message.startswith(
+        f"Kubernetes API http://127.0.0.1:{port} (context 'kube-fake') is unreachable "
+        "while trying to list pods -l app=offgridflow-api: "
+    )
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "rejected the credentials (401 Unauthorized) while trying to list pods -l app=offgridflow-api"),
+        (403, "may not list pods -l app=offgridflow-api in namespace 'offgridflow' (403 Forbidden)"),
+        (500, "could not list pods -l app=offgridflow-api (500 Internal Server Error)"),
+    ],
+)
+def test_http_errors_have_distinct_messages(kube_fake, status, expected):
+    kube_fake.fake.fail_with = status
+    with pytest.raises(PlatformError) as caught:
+        kube_fake.platform().api_workloads()
+    assert expected in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+
+
+def test_exec_refused_by_the_server_is_a_platform_error(kube_fake):
+    kube_fake.seed_runbook_namespace()
+    kube_fake.add_api_pod("api-1")
+    platform = kube_fake.platform()
+    kube_fake.fake.fail_with = 403
+    with pytest.raises(PlatformError):
+        platform.pg_isready()
+
+
+def test_each_platform_has_its_own_client_and_never_the_global_default(kube_fake, tmp_path):
+    from kubernetes.client import Configuration
+
+    before = Configuration.get_default_copy().host
+    other = write_kubeconfig(tmp_path / "other", "http://127.0.0.1:1")
+    first = kube_fake.platform()
+    second = KubernetesPlatform(replace(kube_fake.target, kubeconfig=str(other)))
+    try:
+        assert first._connection.host != second._connection.host
+        assert Configuration.get_default_copy().host == before
+    finally:
+        second.close()
