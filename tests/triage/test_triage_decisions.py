@@ -1,0 +1,228 @@
+"""The triage tree, branch by branch and in its order, on fabricated platform and HTTP states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from triage_fakes import (
+    FakeHttp,
+    FakePlatform,
+    api_pod,
+    crashed,
+    event,
+    look,
+    make_target,
+    oom,
+)
+
+from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Usage
+from offgridflow_runbook.triage import Cause, decide
+
+CONFIG_LINE = (
+    '{"level": "error", "event": "invalid configuration", "key": "OFFGRIDFLOW_DB_POOL_MAX", "value": "lots"}'
+)
+PG_DOWN = CommandResult(
+    ("pg_isready", "-h", "postgres-service", "-p", "5432"), 2, "postgres-service:5432 - no response"
+)
+UNREACHABLE = httpx.ConnectError("[Errno 111] Connection refused")
+
+
+def diagnose_fake(
+    platform: FakePlatform | None, rules: Path, http: FakeHttp | None = None, kind: str = "kubernetes"
+):
+    target = make_target(kind if platform is not None else "none")
+    observations = look(target, http, platform, rules=rules)
+    previous = platform.api_logs(previous=True) if platform else {}
+    events = platform.events() if platform else []
+    return decide(observations, previous_logs=previous, events=events)
+
+
+def test_healthy_target_is_diagnosed_healthy_with_exit_0(rules: Path) -> None:
+    diagnosis = diagnose_fake(FakePlatform(), rules)
+    assert (diagnosis.cause, diagnosis.section, diagnosis.exit_code) == (Cause.HEALTHY, "none", 0)
+    assert diagnosis.commands == []
+
+
+def test_image_pull_failure_names_fix_4_and_the_known_good_tag(rules: Path) -> None:
+    platform = FakePlatform(
+        api=[api_pod(waiting_reason="ImagePullBackOff", waiting_message="manifest unknown", ready=False)]
+    )
+    diagnosis = diagnose_fake(platform, rules)
+    assert (diagnosis.cause, diagnosis.section, diagnosis.exit_code) == (Cause.IMAGE_PULL, "Fix 4", 2)
+    assert any("manifest unknown" in line for line in diagnosis.evidence)
+    assert (
+        "kubectl set image deployment/offgridflow-api -n offgridflow --context kind-unit "
+        "api=127.0.0.1:5000/offgridflow-api:v1.2.3"
+    ) in diagnosis.commands
+
+
+def test_failed_to_pull_image_event_alone_is_an_image_pull_failure(rules: Path) -> None:
+    platform = FakePlatform(event_list=[event("Failed", 'Failed to pull image "x:v9": not found')])
+    assert diagnose_fake(platform, rules).cause is Cause.IMAGE_PULL
+
+
+def test_image_pull_wins_over_oom_and_crash_loop(rules: Path) -> None:
+    platform = FakePlatform(
+        api=[api_pod(waiting_reason="ErrImagePull"), api_pod("offgridflow-api-2", **oom())],
+        previous_logs={"offgridflow-api-2": CONFIG_LINE},
+    )
+    assert diagnose_fake(platform, rules).section == "Fix 4"
+
+
+def test_oom_killed_names_fix_2_with_the_2gi_patch(rules: Path) -> None:
+    diagnosis = diagnose_fake(FakePlatform(api=[api_pod(**oom())]), rules)
+    assert (diagnosis.cause, diagnosis.section) == (Cause.OOM, "Fix 2")
+    assert any("OOMKilled (exit 137)" in line for line in diagnosis.evidence)
+    assert any('"limits":{"memory":"2Gi"},"requests":{"memory":"1Gi"}' in c for c in diagnosis.commands)
+
+
+def test_oom_event_alone_is_an_oom(rules: Path) -> None:
+    platform = FakePlatform(event_list=[event("OOMKilled", "container api was OOMKilled")])
+    assert diagnose_fake(platform, rules).cause is Cause.OOM
+
+
+def test_oom_wins_over_config_error(rules: Path) -> None:
+    platform = FakePlatform(
+        api=[api_pod(**oom(restarts=2))], previous_logs={"offgridflow-api-1": CONFIG_LINE}
+    )
+    assert diagnose_fake(platform, rules).cause is Cause.OOM
+
+
+def test_crash_loop_with_invalid_configuration_names_fix_3_and_rollout_undo(rules: Path) -> None:
+    platform = FakePlatform(
+        api=[api_pod(**crashed(exit_code=78))],
+        previous_logs={"offgridflow-api-1": f"starting\n{CONFIG_LINE}"},
+    )
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert (diagnosis.cause, diagnosis.section) == (Cause.CONFIG_ERROR, "Fix 3")
+    assert any(
+        "OFFGRIDFLOW_DB_POOL_MAX" in line and "previous logs of offgridflow-api-1" in line
+        for line in diagnosis.evidence
+    )
+    assert (
+        "kubectl rollout undo deployment/offgridflow-api -n offgridflow --context kind-unit"
+        in diagnosis.commands
+    )
+
+
+def test_config_error_wins_over_database_failure(rules: Path) -> None:
+    platform = FakePlatform(
+        api=[api_pod(**crashed(exit_code=78))],
+        previous_logs={"offgridflow-api-1": CONFIG_LINE},
+        pg_ready=PG_DOWN,
+    )
+    assert diagnose_fake(platform, rules).cause is Cause.CONFIG_ERROR
+
+
+def test_invalid_configuration_in_old_logs_of_a_healthy_api_is_not_a_config_error(rules: Path) -> None:
+    platform = FakePlatform(previous_logs={"offgridflow-api-1": CONFIG_LINE})
+    assert diagnose_fake(platform, rules).cause is Cause.HEALTHY
+
+
+def test_pg_isready_failing_names_fix_1(rules: Path) -> None:
+    diagnosis = diagnose_fake(FakePlatform(pg_ready=PG_DOWN), rules)
+    assert (diagnosis.cause, diagnosis.section) == (Cause.DATABASE, "Fix 1")
+    assert any("no response" in line for line in diagnosis.evidence)
+    assert (
+        "kubectl wait --for=condition=ready pod -l app=postgres -n offgridflow --context kind-unit"
+        " --timeout=300s" in diagnosis.commands
+    )
+
+
+def test_database_wins_over_a_crash_loop_it_causes(rules: Path) -> None:
+    platform = FakePlatform(api=[api_pod(**crashed())], pg_ready=PG_DOWN)
+    assert diagnose_fake(platform, rules).cause is Cause.DATABASE
+
+
+def test_readiness_naming_the_database_is_a_database_failure_without_platform(rules: Path) -> None:
+    http = FakeHttp(
+        ready=(503, {"status": "unhealthy", "checks": {"database": "unavailable"}, "reason": "timeout"})
+    )
+    diagnosis = diagnose_fake(None, rules, http)
+    assert (diagnosis.cause, diagnosis.section) == (Cause.DATABASE, "Fix 1")
+
+
+def test_other_crash_loop_names_the_quick_fix(rules: Path) -> None:
+    platform = FakePlatform(
+        api=[api_pod(**crashed(exit_code=1))], previous_logs={"offgridflow-api-1": "Traceback\nboom"}
+    )
+    diagnosis = diagnose_fake(platform, rules)
+    assert (diagnosis.cause, diagnosis.section) == (Cause.CRASH_LOOP, "Quick Fix")
+    assert "Error (exit code 1)" in diagnosis.summary
+    assert (
+        "kubectl rollout restart deployment/offgridflow-api -n offgridflow --context kind-unit"
+        in diagnosis.commands
+    )
+
+
+def test_failed_pods_with_an_unreachable_api_are_a_crash_not_unreachable(rules: Path) -> None:
+    platform = FakePlatform(api=[api_pod(phase="Failed", ready=False, restart_count=0)])
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert diagnosis.cause is Cause.CRASH_LOOP
+
+
+def test_memory_near_the_limit_is_resource_exhaustion_fix_2(rules: Path) -> None:
+    platform = FakePlatform(usage=[Usage("offgridflow-api-1", int(0.95 * 512 * 2**20), 10.0, 512 * 2**20)])
+    diagnosis = diagnose_fake(platform, rules)
+    assert (diagnosis.cause, diagnosis.section) == (Cause.RESOURCES, "Fix 2")
+    assert "95%" in diagnosis.summary
+
+
+def test_memory_below_ninety_percent_is_healthy(rules: Path) -> None:
+    platform = FakePlatform(usage=[Usage("offgridflow-api-1", int(0.89 * 512 * 2**20), 10.0, 512 * 2**20)])
+    assert diagnose_fake(platform, rules).cause is Cause.HEALTHY
+
+
+def test_cpu_at_the_limit_is_resource_exhaustion(rules: Path) -> None:
+    platform = FakePlatform(usage=[Usage("offgridflow-api-1", 2**20, 495.0, 512 * 2**20)])
+    assert diagnose_fake(platform, rules).cause is Cause.RESOURCES
+
+
+def test_missing_ingress_on_kubernetes_is_a_network_problem(rules: Path) -> None:
+    diagnosis = diagnose_fake(FakePlatform(net=NetworkStatus((), 1, 0)), rules)
+    assert (diagnosis.cause, diagnosis.section) == (Cause.NETWORK, "Triage 2D")
+    assert (
+        "kubectl get endpoints -n offgridflow --context kind-unit offgridflow-api-service"
+        in diagnosis.commands
+    )
+
+
+def test_no_ready_endpoints_is_a_network_problem(rules: Path) -> None:
+    diagnosis = diagnose_fake(FakePlatform(net=NetworkStatus(("offgridflow-api",), 0, 2)), rules)
+    assert diagnosis.cause is Cause.NETWORK
+
+
+def test_silent_published_port_on_docker_is_a_network_problem_with_docker_commands(rules: Path) -> None:
+    platform = FakePlatform(net=NetworkStatus((), 1, 1, ("127.0.0.1:8080", "127.0.0.1:8081")))
+    diagnosis = diagnose_fake(platform, rules, kind="docker")
+    assert diagnosis.cause is Cause.NETWORK
+    assert all("# on docker:" in command for command in diagnosis.commands)
+
+
+def test_unreachable_api_without_platform_exits_3(rules: Path) -> None:
+    diagnosis = diagnose_fake(None, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert (diagnosis.cause, diagnosis.section, diagnosis.exit_code) == (Cause.UNREACHABLE, "Triage 1", 3)
+    assert "unreachable, connection refused: http://api.unit.test/health/live" in diagnosis.summary
+    assert "curl -f http://api.unit.test/health/live" in diagnosis.commands
+
+
+def test_unhealthy_without_a_runbook_branch_is_unknown_not_healthy(rules: Path) -> None:
+    http = FakeHttp(ready=(503, {"status": "unhealthy", "reason": "warming up"}))
+    diagnosis = diagnose_fake(None, rules, http)
+    assert (diagnosis.cause, diagnosis.exit_code) == (Cause.UNKNOWN, 2)
+    assert "warming up" in diagnosis.summary
+
+
+@pytest.mark.parametrize(
+    ("platform", "cause"),
+    [
+        (FakePlatform(api=[api_pod(waiting_reason="ErrImagePull")]), Cause.IMAGE_PULL),
+        (FakePlatform(api=[api_pod(**oom())]), Cause.OOM),
+        (FakePlatform(pg_ready=PG_DOWN), Cause.DATABASE),
+    ],
+)
+def test_triage_never_changes_the_target(platform: FakePlatform, cause: Cause, rules: Path) -> None:
+    # FakePlatform raises on every change method, so reaching a verdict proves triage only read
+    assert diagnose_fake(platform, rules).cause is cause
