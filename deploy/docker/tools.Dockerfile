@@ -8,6 +8,7 @@ RUN apt-get update \
       python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY alert_receiver.py /usr/local/bin/alert-receiver
-RUN chmod 0755 /usr/local/bin/alert-receiver && mkdir -p /data && chown nobody:nogroup /data
+COPY event_recorder.py /usr/local/bin/event-recorder
+RUN chmod 0755 /usr/local/bin/alert-receiver /usr/local/bin/event-recorder && mkdir -p /data && chown nobody:nogroup /data
 USER nobody
 CMD ["prometheus", "--version"]

@@ -20,6 +20,8 @@ from offgridflow_runbook.stack._layout import (
     ALERTMANAGER,
     API,
     CONFIG_HASH_LABEL,
+    ENGINE_EVENTS_FILE,
+    EVENT_RECORDER,
     EXPORTER,
     POSTGRES,
     POSTGRES_IMAGE,
@@ -115,6 +117,22 @@ def registry_spec() -> Spec:
     )
 
 
+def event_recorder_spec() -> Spec:
+    """Streams the stack's container events into ``.state/`` (the engine keeps only its last 256)."""
+    return _base(
+        EVENT_RECORDER,
+        TOOLS_IMAGE,
+        command=["event-recorder"],
+        user="root",  # to read the Docker socket
+        environment={"EVENT_RECORDER_FILE": f"/state/{ENGINE_EVENTS_FILE}"},
+        volumes={
+            "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "ro"},
+            str(state_dir()): {"bind": "/state", "mode": "rw"},
+        },
+        restart_policy={"Name": "unless-stopped"},
+    )
+
+
 def exporter_spec() -> Spec:
     source = f"postgresql://offgridflow:{database_password()}@127.0.0.1:5432/offgridflow?sslmode=disable"
     return _base(
@@ -180,7 +198,9 @@ def alertmanager_spec(digest: str) -> Spec:
 def spec_hash(client: docker.DockerClient, spec: Spec) -> str:
     """The creation arguments and the image's id: what a container must be recreated for."""
     image_id = client.images.get(spec["image"]).id
-    payload = json.dumps({**spec, "labels": spec["labels"]}, sort_keys=True, default=str) + image_id
+    # The revision number is bookkeeping: undoing to the running template must not replace the container.
+    labels = {key: value for key, value in spec["labels"].items() if key != REVISION_LABEL}
+    payload = json.dumps({**spec, "labels": labels}, sort_keys=True, default=str) + image_id
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

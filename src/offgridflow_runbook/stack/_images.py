@@ -83,7 +83,10 @@ def ensure_support_images(client: docker.DockerClient, base_id: str, say: Say) -
     """The tools image (Prometheus, Alertmanager, exporter, registry, receiver) and PostgreSQL."""
     folder = docker_dir()
     wanted = {
-        TOOLS_IMAGE: ("tools.Dockerfile", [folder / "tools.Dockerfile", folder / "alert_receiver.py"]),
+        TOOLS_IMAGE: (
+            "tools.Dockerfile",
+            [folder / "tools.Dockerfile", folder / "alert_receiver.py", folder / "event_recorder.py"],
+        ),
         POSTGRES_IMAGE: (
             "postgres.Dockerfile",
             [folder / "postgres.Dockerfile", folder / "postgres-entrypoint.sh"],

@@ -19,6 +19,8 @@ PROMETHEUS = "prometheus"
 ALERTMANAGER = "alertmanager"
 RECEIVER = "alert-receiver"
 REGISTRY = "registry"
+EVENT_RECORDER = "event-recorder"
+ENGINE_EVENTS_FILE = "engine-events.jsonl"
 
 REGISTRY_ADDRESS = "127.0.0.1:5000"
 API_REPOSITORY = f"{REGISTRY_ADDRESS}/offgridflow-api"

@@ -14,6 +14,8 @@ from offgridflow_runbook.stack import _containers, _images, _prometheus, _state
 from offgridflow_runbook.stack._layout import (
     ALERTMANAGER,
     API,
+    ENGINE_EVENTS_FILE,
+    EVENT_RECORDER,
     EXPORTER,
     POSTGRES,
     PROMETHEUS,
@@ -40,7 +42,7 @@ _HEALTH_URLS = {
     PROMETHEUS: "http://127.0.0.1:9090/-/ready",
 }
 # Removal order: dependants first.
-_ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API, POSTGRES, REGISTRY)
+_ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API, POSTGRES, REGISTRY, EVENT_RECORDER)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
                 client.volumes.get(volume)
             except NotFound:
                 client.volumes.create(volume, labels={STACK_LABEL: STACK_VALUE})
+        _report(EVENT_RECORDER, _containers.ensure(client, _containers.event_recorder_spec())[1], say)
         _report(REGISTRY, _containers.ensure(client, _containers.registry_spec())[1], say)
         _wait(REGISTRY, lambda: _answers(_HEALTH_URLS[REGISTRY]), say)
         _images.ensure_api_images(client, base_id, say)
@@ -168,7 +171,7 @@ def clean(say: Say = print) -> None:
             say(f"volume {volume.name}: removed")
     finally:
         client.close()
-    for name in (_state.ROLLOUT_FILE, _state.EVENTS_FILE):
+    for name in (_state.ROLLOUT_FILE, _state.EVENTS_FILE, ENGINE_EVENTS_FILE):
         (state_dir() / name).unlink(missing_ok=True)
 
 
