@@ -9,9 +9,13 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import Match
 
 from offgridflow_api import routes
 from offgridflow_api.assaults import MemoryAssaults
@@ -39,13 +43,31 @@ def log_request(method: str, path: str, status: int, seconds: float) -> None:
 
 async def validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    problems = error.errors()
-    summary = "; ".join(
-        f"{'.'.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg', 'invalid')}"
-        for problem in problems[:5]
-    )
+    # type, location and message only: echoing the input back could return what is not valid text
+    problems = [
+        {
+            "type": problem.get("type", "invalid"),
+            "loc": list(problem.get("loc", ())),
+            "msg": problem.get("msg", ""),
+        }
+        for problem in error.errors()
+    ]
+    summary = "; ".join(f"{'.'.join(str(part) for part in p['loc'])}: {p['msg']}" for p in problems[:5])
+    return JSONResponse({"message": f"invalid request: {summary}", "detail": jsonable_encoder(problems)}, 422)
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code != 405:
+        return await http_exception_handler(request, error)
+    # Starlette's Allow names only the first route on the path; list the methods of all of them
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        match, _child = route.matches(request.scope)
+        if match is not Match.NONE:
+            allowed |= getattr(route, "methods", None) or set()
     return JSONResponse(
-        {"message": f"invalid request: {summary}", "detail": jsonable_encoder(problems)}, status_code=422
+        {"detail": error.detail}, status_code=405, headers={"Allow": ", ".join(sorted(allowed))}
     )
 
 
@@ -77,6 +99,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.database = db
     app.state.memory_assaults = assaults
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(RequestMetricsMiddleware, on_response=log_request)
     authenticated = [Depends(token_checker(settings.api_tokens))]
     app.include_router(routes.health)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from offgridflow_api.assaults import MAX_HOLD_SECONDS, MAX_MEMORY_MIB, MemoryAssaults
 from offgridflow_api.db import Database, DatabaseUnavailable, NewActivity
@@ -14,9 +16,50 @@ from offgridflow_api.models import Activity, ActivityCreated, ActivityIn, Activi
 READINESS_TIMEOUT_SECONDS = 1.0
 MAX_ACTIVITY_ID = 2**63 - 1
 
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+AUTHENTICATED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorBody,
+        "description": "missing or wrong bearer token (with `WWW-Authenticate: Bearer`)",
+    }
+}
+DATABASE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "the database is unavailable"}
+}
+
+
+def reject_unknown_query_parameters(request: Request) -> None:
+    """A misspelt query parameter (`limt=1`) is a client bug: say so instead of silently ignoring it."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    known = {param.alias for param in getattr(dependant, "query_params", [])}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "unknown query parameter"}
+                for name in unknown
+            ]
+        )
+
+
 health = APIRouter(tags=["health"])
-activities = APIRouter(prefix="/v1/activities", tags=["activities"])
-chaos = APIRouter(prefix="/chaos/assaults", tags=["chaos"])
+activities = APIRouter(
+    prefix="/v1/activities",
+    tags=["activities"],
+    responses={**AUTHENTICATED_RESPONSES, **DATABASE_RESPONSES},
+    dependencies=[Depends(reject_unknown_query_parameters)],
+)
+chaos = APIRouter(
+    prefix="/chaos/assaults",
+    tags=["chaos"],
+    responses=AUTHENTICATED_RESPONSES,
+    dependencies=[Depends(reject_unknown_query_parameters)],
+)
 
 
 def database(request: Request) -> Database:
@@ -59,7 +102,12 @@ async def list_activities(db: DatabaseDep, limit: Annotated[int, Query(ge=1, le=
     return {"items": items, "count": len(items), "limit": limit}
 
 
-@activities.post("", status_code=status.HTTP_201_CREATED, response_model=ActivityCreated)
+@activities.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActivityCreated,
+    responses={400: {"model": ErrorBody, "description": "the body is not JSON"}},
+)
 async def create_activity(db: DatabaseDep, activity: ActivityIn) -> dict[str, int]:
     """Record an activity; answers 201 with its id only after the row is committed."""
     try:

@@ -1,0 +1,85 @@
+"""The service rides out database outages: it starts without the database and recovers without restarts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+if TYPE_CHECKING:
+    from conftest import ApiFactory, ApiProcess, PostgresServer
+
+pytestmark = pytest.mark.integration
+
+RECOVERY_DEADLINE_SECONDS = 20.0
+
+
+@pytest.fixture
+def database_restored(postgres_server: PostgresServer) -> Iterator[PostgresServer]:
+    """The shared database, brought back up after the test whatever happened."""
+    postgres_server.ensure_running()
+    yield postgres_server
+    postgres_server.ensure_running()
+
+
+def readiness(api: ApiProcess) -> httpx.Response:
+    return httpx.get(api.base_url + "/health/ready", timeout=5.0)
+
+
+def seconds_until_ready(api: ApiProcess) -> float:
+    started = time.monotonic()
+    api.wait_ready(RECOVERY_DEADLINE_SECONDS)
+    return time.monotonic() - started
+
+
+def test_started_while_the_database_is_down_it_is_live_not_ready_then_ready_by_itself(
+    api_factory: ApiFactory, database_restored: PostgresServer
+) -> None:
+    database_restored.stop()
+    api = api_factory(wait="live")
+
+    answer = readiness(api)
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["status"] == "unhealthy"
+    assert "database unreachable" in body["reason"]
+    assert "refused" in body["reason"].lower()
+    assert httpx.get(api.base_url + "/health/live").json() == {"status": "alive"}
+
+    database_restored.start()
+    seconds_until_ready(api)
+    assert api.process.poll() is None, "the service must recover without a restart"
+    assert "database unavailable, retrying" in api.logs
+    assert readiness(api).json()["checks"] == {"database": "ok"}
+
+
+def test_after_the_database_is_killed_and_restarted_the_pool_recovers_without_a_restart(
+    api_factory: ApiFactory, database_restored: PostgresServer
+) -> None:
+    api = api_factory(wait="ready")
+    created = httpx.post(
+        api.base_url + "/v1/activities",
+        headers=api.auth_headers,
+        json={"source": "before-kill", "quantity": 1, "unit": "kWh", "occurred_at": "2026-01-01T00:00:00Z"},
+    )
+    assert created.status_code == 201
+
+    database_restored.stop("immediate")
+    assert readiness(api).status_code == 503
+    listing = httpx.get(api.base_url + "/v1/activities?limit=1", headers=api.auth_headers, timeout=5.0)
+    assert listing.status_code == 503
+    assert "database unavailable" in listing.json()["detail"]
+
+    database_restored.start()
+    seconds_until_ready(api)
+    assert api.process.poll() is None
+    # every pooled connection died with the old server; requests must get fresh ones, not errors
+    for _ in range(5):
+        answer = httpx.get(
+            api.base_url + f"/v1/activities/{created.json()['id']}", headers=api.auth_headers, timeout=5.0
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["source"] == "before-kill"
