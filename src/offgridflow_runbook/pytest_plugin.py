@@ -187,7 +187,7 @@ def _message(report: pytest.TestReport) -> str:
         return str(longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None:
-        return str(crash.message)
+        return str(crash.message).removeprefix("Failed: ")
     return str(longrepr).strip()
 
 
