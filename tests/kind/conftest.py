@@ -1,0 +1,40 @@
+"""The ``kind_session`` fixture: the kind cluster from kind-config.yaml with the kind overlay deployed.
+
+Options (declared by the suite's pytest plugin): ``--kind-bin`` (else ``$KIND_BIN``, else ``kind`` on
+PATH; never downloaded) and ``--keep-cluster``. ``$KIND_NODE_IMAGE`` overrides the node image.
+Without a kind binary, Docker, or a pullable node image, every test using it skips with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from offgridflow_runbook.kind import (
+    KindSession,
+    KindUnavailable,
+    kind_settings,
+    start_kind_session,
+    stop_kind_session,
+)
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def kind_session(pytestconfig: pytest.Config) -> Iterator[KindSession]:
+    try:
+        settings = kind_settings(
+            kind_bin_option=pytestconfig.getoption("kind_bin"),
+            keep_cluster=pytestconfig.getoption("keep_cluster"),
+            root=REPOSITORY,
+        )
+        session = start_kind_session(settings)
+    except KindUnavailable as reason:
+        pytest.skip(str(reason))
+    try:
+        yield session
+    finally:
+        stop_kind_session(session)

@@ -1,0 +1,53 @@
+"""The runbook's reads and one fix against the real kind cluster (skipped where kind cannot run)."""
+
+from __future__ import annotations
+
+import pytest
+
+from offgridflow_runbook.platforms import platform_for
+
+pytestmark = pytest.mark.kind
+
+
+@pytest.fixture(scope="module")
+def kind_platform(kind_session):
+    platform = platform_for(kind_session.target(kind_session.settings.config_file.parent / "targets.yaml"))
+    yield platform
+    platform.close()
+
+
+def test_api_pods_are_running_ready_without_restarts(kind_platform):
+    workloads = kind_platform.api_workloads()
+    assert workloads, "no offgridflow-api pods"
+    for workload in workloads:
+        assert (workload.phase, workload.ready, workload.restart_count) == ("Running", True, 0), workload
+
+
+def test_rollout_is_complete(kind_platform):
+    status = kind_platform.rollout_status()
+    assert status.complete, status.message
+
+
+def test_database_is_reachable_from_the_api_pod(kind_platform):
+    kind_platform.wait_database_ready(timeout=120)
+    result = kind_platform.pg_isready()
+    assert result.exit_code == 0, result.output
+
+
+def test_service_has_ready_endpoints_and_an_ingress(kind_platform):
+    network = kind_platform.network()
+    assert network.ready_endpoints >= 1, network.detail
+    assert network.ingresses
+
+
+def test_metrics_server_answers_kubectl_top(kind_platform):
+    usages = kind_platform.resource_usage()
+    assert usages
+    assert all(u.memory_bytes > 0 and u.memory_limit_bytes for u in usages)
+
+
+def test_restart_rolls_out_and_keeps_the_api_healthy(kind_platform):
+    kind_platform.rollout_restart()
+    status = kind_platform.wait_rollout(timeout=180)
+    assert status.complete, status.message
+    assert all(w.ready for w in kind_platform.api_workloads())

@@ -1,0 +1,178 @@
+"""The kind session's skip decision and its guarantee that kind and kubectl are never downloaded."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import pytest_kind.cluster
+
+from offgridflow_runbook import kind
+from offgridflow_runbook.kind import (
+    NO_KIND_REASON,
+    KindSettings,
+    KindUnavailable,
+    NoDownloadKindCluster,
+    check_node_image,
+    find_kind_binary,
+    kind_settings,
+    node_image,
+)
+
+
+def _executable(path: Path) -> Path:
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def repository(tmp_path) -> Path:
+    (tmp_path / "kind-config.yaml").write_text(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nname: offgridflow\n"
+        "nodes:\n- role: control-plane\n  image: kindest/node:v1.32.2\n"
+        "- role: worker\n  image: kindest/node:v1.32.2\n"
+    )
+    overlay = tmp_path / "deploy" / "kubernetes" / "overlays" / "kind"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("resources: []\n")
+    return tmp_path
+
+
+@pytest.fixture
+def bin_dir(tmp_path) -> Path:
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    return directory
+
+
+def test_without_any_kind_the_reason_is_exact(bin_dir):
+    with pytest.raises(KindUnavailable) as caught:
+        find_kind_binary(None, {"PATH": str(bin_dir)})
+    assert str(caught.value) == NO_KIND_REASON
+    assert str(caught.value) == (
+        "kind binary not found: pass --kind-bin or put kind on PATH "
+        "(pytest-kind would download it from GitHub, which this suite never allows)"
+    )
+
+
+def test_kind_bin_option_wins_over_environment_and_path(bin_dir, tmp_path):
+    on_path = _executable(bin_dir / "kind")
+    from_env = _executable(tmp_path / "kind-env")
+    from_option = _executable(tmp_path / "kind-option")
+    environ = {"PATH": str(bin_dir), "KIND_BIN": str(from_env)}
+    assert find_kind_binary(str(from_option), environ) == from_option
+    assert find_kind_binary(None, environ) == from_env
+    assert find_kind_binary(None, {"PATH": str(bin_dir)}) == on_path
+
+
+def test_a_named_kind_that_does_not_exist_is_not_looked_up_elsewhere(bin_dir, tmp_path):
+    _executable(bin_dir / "kind")
+    with pytest.raises(KindUnavailable, match=r"kind binary .*/missing \(from --kind-bin\) does not exist"):
+        find_kind_binary(str(tmp_path / "missing"), {"PATH": str(bin_dir)})
+
+
+def test_settings_need_the_kind_overlay(repository, bin_dir):
+    _executable(bin_dir / "kind")
+    _executable(bin_dir / "kubectl")
+    environ = {"PATH": str(bin_dir)}
+    settings = kind_settings(kind_bin_option=None, keep_cluster=True, root=repository, environ=environ)
+    assert settings.cluster_name == "offgridflow"
+    assert settings.kubeconfig == repository / ".state" / "kind" / "offgridflow.kubeconfig"
+    assert settings.node_image == "kindest/node:v1.32.2"
+    assert settings.keep_cluster
+    (repository / "deploy" / "kubernetes" / "overlays" / "kind" / "kustomization.yaml").unlink()
+    with pytest.raises(KindUnavailable, match=r"kind overlay .* has no kustomization\.yaml"):
+        kind_settings(kind_bin_option=None, keep_cluster=False, root=repository, environ=environ)
+
+
+def test_node_image_can_be_overridden_by_the_environment(repository):
+    config = repository / "kind-config.yaml"
+    assert node_image(config, {}) == "kindest/node:v1.32.2"
+    assert node_image(config, {"KIND_NODE_IMAGE": "kindest/node:v1.31.0"}) == "kindest/node:v1.31.0"
+
+
+def _runner(inspect_code: int, pull_code: int, pull_stderr: str):
+    calls: list[list[str]] = []
+
+    def run(command, **_kwargs):
+        calls.append(command)
+        code = inspect_code if command[1] == "image" else pull_code
+        return subprocess.CompletedProcess(command, code, stdout="", stderr=pull_stderr if code else "")
+
+    return run, calls
+
+
+def test_an_unpullable_node_image_is_the_skip_reason(monkeypatch):
+    monkeypatch.setattr(kind.shutil, "which", lambda name, path=None: f"/usr/bin/{name}")
+    stderr = (
+        'Using default tag\nError response from daemon: Get "https://registry-1.docker.io/v2/": '
+        "dial tcp: lookup registry-1.docker.io: no such host\n"
+    )
+    run, calls = _runner(inspect_code=1, pull_code=1, pull_stderr=stderr)
+    with pytest.raises(KindUnavailable) as caught:
+        check_node_image("kindest/node:v1.32.2", run=run)
+    assert str(caught.value) == (
+        "kind node image kindest/node:v1.32.2 cannot be pulled: Error response from daemon: Get "
+        '"https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host'
+    )
+    assert [c[:2] for c in calls] == [["docker", "image"], ["docker", "pull"]]
+
+
+def test_a_present_node_image_is_not_pulled(monkeypatch):
+    monkeypatch.setattr(kind.shutil, "which", lambda name, path=None: f"/usr/bin/{name}")
+    run, calls = _runner(inspect_code=0, pull_code=1, pull_stderr="must not be called")
+    check_node_image("kindest/node:v1.32.2", run=run)
+    assert len(calls) == 1
+
+
+def _settings(tmp_path: Path, kind_bin: Path, kubectl_bin: Path) -> KindSettings:
+    return KindSettings(
+        kind_bin=kind_bin,
+        kubectl_bin=kubectl_bin,
+        cluster_name="offgridflow",
+        config_file=tmp_path / "kind-config.yaml",
+        kubeconfig=tmp_path / ".state" / "kind" / "offgridflow.kubeconfig",
+        overlay=tmp_path,
+        node_image=None,
+    )
+
+
+@pytest.fixture
+def no_downloads(monkeypatch):
+    """Fail the test if pytest-kind's download code path is ever reached."""
+
+    def forbidden(*args, **kwargs):
+        pytest.fail(f"pytest-kind tried to download: {args}")
+
+    monkeypatch.setattr(pytest_kind.cluster.requests, "get", forbidden)
+
+
+@pytest.mark.usefixtures("no_downloads")
+def test_the_cluster_never_downloads_a_missing_kind(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cluster = NoDownloadKindCluster(_settings(tmp_path, tmp_path / "no-kind", tmp_path / "no-kubectl"))
+    with pytest.raises(KindUnavailable, match="is missing; it is never downloaded"):
+        cluster.create(tmp_path / "kind-config.yaml")
+    with pytest.raises(KindUnavailable, match=r"kubectl binary .* is missing; it is never downloaded"):
+        cluster.kubectl("version")
+    assert not (tmp_path / ".pytest-kind").exists()  # pytest-kind's own directory is never made
+
+
+@pytest.mark.usefixtures("no_downloads")
+def test_the_cluster_keeps_its_files_under_state_kind(tmp_path):
+    kind_bin = _executable(tmp_path / "kind")
+    settings = _settings(tmp_path, kind_bin, _executable(tmp_path / "kubectl"))
+    cluster = NoDownloadKindCluster(settings)
+    assert cluster.kubeconfig_path == settings.kubeconfig
+    assert cluster.kind_path == kind_bin
+    assert settings.kubeconfig.parent.is_dir()
+    cluster.ensure_kind()
+    cluster.ensure_kubectl()
+
+
+def test_pytest_kinds_own_plugin_and_downloading_fixture_are_off(request, pytestconfig):
+    assert pytestconfig.pluginmanager.get_plugin("pytest-kind") is None
+    with pytest.raises(pytest.FixtureLookupError):
+        request.getfixturevalue("kind_cluster")
