@@ -1,0 +1,153 @@
+"""The local Docker stack for end-to-end tests: brought up once per session under the stack lock.
+
+The stack is torn down at the end unless it was already running before the session, or
+``--keep-cluster`` (or ``OFFGRIDFLOW_KEEP_STACK=1``) asks to keep it. Whatever the tests changed in
+the API's rollout is put back to the first revision's template, so the stack is left healthy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from docker.errors import DockerException
+
+from offgridflow_runbook.platforms._docker import DockerPlatform
+from offgridflow_runbook.stack import _state, down, status, up
+from offgridflow_runbook.stack._layout import API, STACK_LABEL, STACK_VALUE
+from offgridflow_runbook.targets import load_target
+
+STACK_LOCK = Path("/tmp/offgridflow-stack.lock")
+LOCK_DEADLINE_SECONDS = 900.0
+
+
+def _why_not_runnable() -> str | None:
+    if os.geteuid() != 0:
+        return "the local Docker stack needs root (run the e2e tests as root)"
+    if shutil.which("dockerd") is None:
+        return "Docker is not installed (apt-get install docker.io)"
+    try:
+        client = docker.from_env(timeout=5)
+        client.ping()
+        client.close()
+    except DockerException as error:
+        return f"the Docker Engine does not answer ({error.__class__.__name__}); start dockerd or run make up"
+    return None
+
+
+@contextlib.contextmanager
+def _stack_lock() -> Iterator[None]:
+    """The same exclusive lock `flock /tmp/offgridflow-stack.lock` takes, held while the stack is used."""
+    with STACK_LOCK.open("a") as handle:
+        deadline = time.monotonic() + LOCK_DEADLINE_SECONDS
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{STACK_LOCK} stayed locked for {LOCK_DEADLINE_SECONDS:.0f}s")
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _keep(config: pytest.Config) -> bool:
+    try:
+        keep = bool(config.getoption("--keep-cluster"))
+    except ValueError:
+        keep = False
+    return keep or os.environ.get("OFFGRIDFLOW_KEEP_STACK") == "1"
+
+
+def restore_first_revision(platform: DockerPlatform) -> None:
+    """Roll the API out with the first revision's template again (image, limits, configuration)."""
+    from offgridflow_runbook.platforms import _docker_rollout
+
+    first = _state.initial_rollout().latest
+    client = docker.from_env()
+    try:
+        _docker_rollout.change(
+            client,
+            "restored by the e2e tests",
+            image=first.image,
+            memory_limit=first.memory_limit,
+            memory_request=first.memory_request,
+            config=first.config,
+        )
+    finally:
+        client.close()
+    platform.wait_rollout(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def local_stack(request: pytest.FixtureRequest) -> Iterator[DockerPlatform]:
+    """The running local stack and a docker platform connected to it."""
+    reason = _why_not_runnable()
+    if reason:
+        pytest.skip(reason)
+    with _stack_lock():
+        was_running = any(row.name == API and row.state == "running" for row in status())
+        up("fast", say=lambda _line: None)
+        platform = DockerPlatform(load_target("local", Path(__file__).parents[2] / "targets.yaml"))
+        try:
+            yield platform
+        finally:
+            restore_first_revision(platform)
+            platform.close()
+            if not was_running and not _keep(request.config):
+                down(say=lambda _line: None)
+                client = docker.from_env()
+                try:
+                    left = client.containers.list(all=True, filters={"label": f"{STACK_LABEL}={STACK_VALUE}"})
+                finally:
+                    client.close()
+                assert not left, f"containers left after teardown: {[c.name for c in left]}"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[docker.DockerClient]:
+    """An independent Docker client: what the tests observe with, apart from the driver under test."""
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def token(local_stack: DockerPlatform) -> str:
+    return _state.api_token()
+
+
+@pytest.fixture
+def healthy_api(local_stack: DockerPlatform) -> Iterator[DockerPlatform]:
+    """The platform with the API on its first revision and ready; put back after the test."""
+    wait_until("the API is ready", _ready, 90)
+    yield local_stack
+    restore_first_revision(local_stack)
+    wait_until("the API is ready again", _ready, 90)
+
+
+def _ready() -> bool:
+    try:
+        return httpx.get("http://127.0.0.1:8080/health/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(what: str, condition: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
+    """Poll ``condition`` until it is true; fail with ``what`` when ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting until {what}")
+        time.sleep(interval)

@@ -1,0 +1,168 @@
+"""Each runbook operation on the local Docker stack, observed independently (Docker SDK and HTTP)."""
+
+from __future__ import annotations
+
+import time
+
+import docker
+import httpx
+import pytest
+
+from offgridflow_runbook.platforms._docker import DockerPlatform
+from offgridflow_runbook.stack import up
+from offgridflow_runbook.stack._layout import API, API_REPOSITORY, POSTGRES, STACK_LABEL, STACK_VALUE
+
+from .conftest import wait_until
+
+pytestmark = pytest.mark.e2e
+
+MiB = 2**20
+STACK_FILTER = {"label": f"{STACK_LABEL}={STACK_VALUE}"}
+STACK = ("offgridflow-api", "postgres", "postgres-exporter", "prometheus", "alertmanager", "alert-receiver")
+
+
+def _answers(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def _inspect(engine: docker.DockerClient, name: str) -> dict:
+    return engine.api.inspect_container(name)
+
+
+def test_stack_runs_on_loopback_with_both_api_tags(local_stack: DockerPlatform, engine: docker.DockerClient):
+    containers = {c.name: c for c in engine.containers.list(filters=STACK_FILTER)}
+    assert set(STACK) | {"registry"} <= set(containers)
+    assert all(c.attrs["HostConfig"]["NetworkMode"] == "host" for c in containers.values())
+    repository = API_REPOSITORY.split("/", 1)[1]
+    tags = httpx.get(f"http://127.0.0.1:5000/v2/{repository}/tags/list", timeout=5).json()
+    assert {"v1.3.0", "v1.2.3"} <= set(tags["tags"])
+    assert _answers("http://127.0.0.1:8080/health/ready") == 200
+    assert _answers("http://127.0.0.1:9090/-/ready") == 200
+
+
+def test_second_up_changes_nothing(local_stack: DockerPlatform, engine: docker.DockerClient):
+    before = {c.name: c.id for c in engine.containers.list(all=True, filters=STACK_FILTER)}
+    started = time.monotonic()
+    up("fast", say=lambda _line: None)
+    assert time.monotonic() - started < 30
+    after = {c.name: c.id for c in engine.containers.list(all=True, filters=STACK_FILTER)}
+    assert after == before
+
+
+def test_patch_memory_then_undo(healthy_api: DockerPlatform, engine: docker.DockerClient):
+    healthy_api.patch_memory(limit="768Mi", request="384Mi")
+    assert healthy_api.wait_rollout(timeout=60).complete
+    host = _inspect(engine, API)["HostConfig"]
+    assert (host["Memory"], host["MemoryReservation"]) == (768 * MiB, 384 * MiB)
+    assert [w.memory_limit_bytes for w in healthy_api.api_workloads()] == [768 * MiB]
+
+    healthy_api.rollout_undo()
+    assert healthy_api.wait_rollout(timeout=60).complete
+    assert _inspect(engine, API)["HostConfig"]["Memory"] == 512 * MiB
+    assert healthy_api.rollout_history()[-1].memory_limit == "512Mi"
+
+
+def test_missing_tag_stalls_the_rollout_and_the_old_container_keeps_serving(
+    healthy_api: DockerPlatform, engine: docker.DockerClient
+):
+    serving = _inspect(engine, API)["Id"]
+    healthy_api.set_image(f"{API_REPOSITORY}:v0.0.0-missing")
+
+    pending = [w for w in healthy_api.api_workloads() if w.waiting_reason]
+    assert [w.waiting_reason for w in pending] == ["ErrImagePull"]
+    assert "manifest unknown" in (pending[0].waiting_message or "")
+    assert not healthy_api.rollout_status().complete
+    assert any(e.reason == "Failed" and "manifest unknown" in e.message for e in healthy_api.events())
+    assert _inspect(engine, API)["Id"] == serving
+    assert _answers("http://127.0.0.1:8080/health/live") == 200
+
+    healthy_api.rollout_undo()
+    assert healthy_api.wait_rollout(timeout=60).complete
+    assert not [w for w in healthy_api.api_workloads() if w.waiting_reason]
+    assert _inspect(engine, API)["Config"]["Image"] == f"{API_REPOSITORY}:v1.3.0"
+
+
+def test_set_known_good_tag_then_undo(healthy_api: DockerPlatform, engine: docker.DockerClient):
+    healthy_api.set_image(f"{API_REPOSITORY}:v1.2.3")
+    assert healthy_api.wait_rollout(timeout=60).complete
+    config = _inspect(engine, API)["Config"]
+    assert config["Image"] == f"{API_REPOSITORY}:v1.2.3"
+    assert "OFFGRIDFLOW_VERSION=1.2.3" in config["Env"]
+
+    healthy_api.rollout_undo()
+    assert healthy_api.wait_rollout(timeout=60).complete
+    assert _inspect(engine, API)["Config"]["Image"] == f"{API_REPOSITORY}:v1.3.0"
+
+
+def test_memory_over_the_limit_is_oom_killed_and_restarts(
+    healthy_api: DockerPlatform, engine: docker.DockerClient, token: str
+):
+    restarts_before = _inspect(engine, API)["RestartCount"]
+    for attempt in range(2):
+        with pytest.raises(httpx.HTTPError):
+            # The process dies while answering: the connection drops instead of a response.
+            httpx.post(
+                "http://127.0.0.1:8080/chaos/assaults/memory",
+                params={"mib": 1024, "hold_seconds": 30},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            ).raise_for_status()
+        wait_until(
+            f"restart {attempt + 1} after the OOM kill",
+            lambda attempt=attempt: _inspect(engine, API)["RestartCount"] > restarts_before + attempt,
+            60,
+        )
+        wait_until("the API answers again", lambda: _answers("http://127.0.0.1:8080/health/live") == 200, 60)
+
+    state = _inspect(engine, API)["State"]
+    assert state["OOMKilled"] is True
+    assert _inspect(engine, API)["RestartCount"] >= restarts_before + 2
+    (workload,) = healthy_api.api_workloads()
+    assert workload.last_termination is not None
+    assert (workload.last_termination.reason, workload.last_termination.exit_code) == ("OOMKilled", 137)
+    assert any(e.reason == "OOMKilled" and e.involved == API for e in healthy_api.events())
+
+
+def test_kill_and_restart_the_database(healthy_api: DockerPlatform, engine: docker.DockerClient):
+    healthy_api.kill_database()
+    wait_until("postgres is down", lambda: _inspect(engine, POSTGRES)["State"]["Status"] == "exited", 30)
+    assert _inspect(engine, POSTGRES)["State"]["ExitCode"] == 137
+    result = healthy_api.pg_isready()
+    assert result.exit_code != 0, result.output
+    wait_until("the API reports not ready", lambda: _answers("http://127.0.0.1:8080/health/ready") != 200, 30)
+
+    healthy_api.restart_database()
+    healthy_api.wait_database_ready(timeout=60)
+    assert healthy_api.pg_isready().exit_code == 0
+    assert _inspect(engine, POSTGRES)["State"]["Running"] is True
+    healthy_api.rollout_restart()
+    wait_until("the API is ready", lambda: _answers("http://127.0.0.1:8080/health/ready") == 200, 60)
+
+
+def test_bad_configuration_crash_loops_with_the_error_in_previous_logs(
+    healthy_api: DockerPlatform, engine: docker.DockerClient
+):
+    healthy_api.update_config({"OFFGRIDFLOW_DB_POOL_MAX": "lots"})
+    assert "OFFGRIDFLOW_DB_POOL_MAX=lots" in _inspect(engine, API)["Config"]["Env"]
+    wait_until("the API has restarted twice", lambda: _inspect(engine, API)["RestartCount"] >= 2, 60)
+    assert _answers("http://127.0.0.1:8080/health/live") is None
+    previous = healthy_api.api_logs(previous=True)
+    assert "invalid configuration" in previous[API]
+    assert not healthy_api.rollout_status().complete
+    assert healthy_api.config()["OFFGRIDFLOW_DB_POOL_MAX"] == "lots"
+
+    healthy_api.rollout_undo()
+    assert healthy_api.wait_rollout(timeout=60).complete
+    assert "OFFGRIDFLOW_DB_POOL_MAX=10" in _inspect(engine, API)["Config"]["Env"]
+
+
+def test_resource_usage_and_network(healthy_api: DockerPlatform):
+    (usage,) = healthy_api.resource_usage()
+    assert usage.memory_limit_bytes == 512 * MiB
+    assert 0 < usage.memory_bytes < usage.memory_limit_bytes
+    network = healthy_api.network()
+    assert network.ready_endpoints == 1
+    assert set(network.published) == {"127.0.0.1:8080", "127.0.0.1:8081"}
