@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help system-deps venv lint test unit
+.PHONY: help system-deps venv lint test unit images up down clean
 
 help:
 	@echo "make test      set up everything, then lint and run the suite's own tests"
 	@echo "make lint      ruff and mypy"
+	@echo "make up        the local stack on Docker (PROFILE=fast|production); make down keeps data, make clean not"
 
 system-deps:
 	@bash scripts/install-system-deps.sh
@@ -31,3 +32,19 @@ lint: venv
 
 test: system-deps venv lint
 	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+# The local stack on Docker. Every command that changes it holds the stack lock that the tests take too.
+STACK := flock -w 900 /tmp/offgridflow-stack.lock $(BIN)/python -m offgridflow_runbook.stack
+PROFILE ?= fast
+
+images: system-deps venv
+	$(STACK) images
+
+up: system-deps venv
+	$(STACK) up --profile $(PROFILE)
+
+down: venv
+	$(STACK) down
+
+clean: venv
+	$(STACK) clean

@@ -2,13 +2,14 @@
 
 ``up()`` builds what is missing, creates what changed and waits until everything is healthy;
 ``down()`` removes the containers and keeps the data; ``clean()`` removes the data too;
-``status()`` lists the containers. ``python -m offgridflow_runbook.stack up|down|clean|status``.
+``status()`` lists the containers. ``images()`` only builds.
+``python -m offgridflow_runbook.stack up|down|clean|status|images``.
 """
 
 from __future__ import annotations
 
 from offgridflow_runbook.stack._layout import URLS
-from offgridflow_runbook.stack._lifecycle import ContainerStatus, clean, down, status, up
+from offgridflow_runbook.stack._lifecycle import ContainerStatus, clean, down, images, status, up
 from offgridflow_runbook.stack._preflight import StackError
 
-__all__ = ["URLS", "ContainerStatus", "StackError", "clean", "down", "status", "up"]
+__all__ = ["URLS", "ContainerStatus", "StackError", "clean", "down", "images", "status", "up"]

@@ -1,11 +1,11 @@
-"""``python -m offgridflow_runbook.stack up [--profile fast|production] | down | clean | status``."""
+"""``python -m offgridflow_runbook.stack up [--profile fast|production] | down | clean | status | images``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from offgridflow_runbook.stack import StackError, clean, down, status, up
+from offgridflow_runbook.stack import StackError, clean, down, images, status, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="remove the containers, keep the data")
     commands.add_parser("clean", help="remove the containers and the data")
     commands.add_parser("status", help="list the stack's containers")
+    commands.add_parser("images", help="build the images and fill the local registry, start nothing else")
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "up":
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
             down()
         elif arguments.command == "clean":
             clean()
+        elif arguments.command == "images":
+            images()
         else:
             rows = status()
             if not rows:

@@ -100,11 +100,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
         started = time.monotonic()
         base_id = _images.ensure_base_image(client, say)
         _images.ensure_support_images(client, base_id, say)
-        for volume in VOLUMES.values():
-            try:
-                client.volumes.get(volume)
-            except NotFound:
-                client.volumes.create(volume, labels={STACK_LABEL: STACK_VALUE})
+        _ensure_volumes(client)
         _report(EVENT_RECORDER, _containers.ensure(client, _containers.event_recorder_spec())[1], say)
         _report(REGISTRY, _containers.ensure(client, _containers.registry_spec())[1], say)
         _wait(REGISTRY, lambda: _answers(_HEALTH_URLS[REGISTRY]), say)
@@ -131,6 +127,32 @@ def up(profile: str = "fast", say: Say = print) -> None:
         raise StackError(f"the Docker Engine refused: {error}") from None
     finally:
         client.close()
+
+
+def images(say: Say = print) -> None:
+    """Build what is missing (base, tools, PostgreSQL, both API tags in the registry); start nothing else."""
+    check_machine()
+    client = ensure_engine(say)
+    try:
+        base_id = _images.ensure_base_image(client, say)
+        _images.ensure_support_images(client, base_id, say)
+        _ensure_volumes(client)
+        _report(REGISTRY, _containers.ensure(client, _containers.registry_spec())[1], say)
+        _wait(REGISTRY, lambda: _answers(_HEALTH_URLS[REGISTRY]), say)
+        _images.ensure_api_images(client, base_id, say)
+        say("images are up to date")
+    except DockerException as error:
+        raise StackError(f"the Docker Engine refused: {error}") from None
+    finally:
+        client.close()
+
+
+def _ensure_volumes(client: docker.DockerClient) -> None:
+    for volume in VOLUMES.values():
+        try:
+            client.volumes.get(volume)
+        except NotFound:
+            client.volumes.create(volume, labels={STACK_LABEL: STACK_VALUE})
 
 
 def _deploy_api(client: docker.DockerClient, say: Say) -> None:
