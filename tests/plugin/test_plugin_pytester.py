@@ -1,0 +1,204 @@
+"""The pytest plugin seen from a user's pytest run (pytester): options, markers, report column,
+JSON lines, one-line connection failures, and a token that never reaches an artifact."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONS = (
+    "--target",
+    "--targets-file",
+    "--base-url",
+    "--token-env",
+    "--kube-context",
+    "--namespace",
+    "--prometheus-url",
+    "--keep-cluster",
+    "--kind-bin",
+    "--results-jsonl",
+)
+SECRET = "plugin-secret-token-7d1e2f9a"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project with the checks' own pytest.ini and a target whose API does not answer."""
+    pytester.makeini((ROOT / "checks/pytest.ini").read_text().replace("reports/checks", "out"))
+    pytester.makefile(
+        ".yaml",
+        targets=f"""
+targets:
+  dead:
+    platform: none
+    base_url: http://127.0.0.1:{closed_port()}
+    metrics_url: http://127.0.0.1:{closed_port()}/metrics
+    token_env: PLUGIN_TEST_TOKEN
+""",
+    )
+    monkeypatch.setenv("PLUGIN_TEST_TOKEN", SECRET)
+    return pytester
+
+
+def test_all_options_are_in_one_group_with_help(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("-p", "no:asyncio", "-p", "no:pytest-kind", "--help")
+    text = result.stdout.str()
+    section = text.split("OffGridFlow runbook suite:", 1)[1].split("\n\n", 1)[0]
+    for option in OPTIONS:
+        line = next((line for line in section.splitlines() if line.strip().startswith(option)), None)
+        assert line is not None, f"{option} not in the offgridflow group"
+        description = section.split(option, 1)[1].split("\n  --", 1)[0]
+        assert len(description.split()) >= 3, f"{option} has no help text"
+
+
+def test_runbook_step_marker_is_registered_in_the_project_config(pytester: pytest.Pytester) -> None:
+    pytester.chdir()
+    result = pytester.runpytest_subprocess("--markers", "-c", str(ROOT / "pyproject.toml"))
+    assert "@pytest.mark.runbook_step(step)" in result.stdout.str()
+
+
+def test_step_column_json_lines_and_junit_property(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_steps="""
+        import pytest
+
+        @pytest.mark.runbook_step("Verification 2")
+        def test_ready():
+            pass
+
+        @pytest.mark.runbook_step("Triage 2B")
+        def test_database():
+            pytest.fail("pg_isready exited 2", pytrace=False)
+
+        def test_without_step():
+            pytest.skip("not a runbook step")
+        """
+    )
+    result = project.runpytest("--targets-file", "targets.yaml", "--target", "dead")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    report = html.unescape((project.path / "out/report.html").read_text())
+    assert "Runbook step</th>" in report
+    row = (
+        '<td class=\\"col-runbook-step\\">Verification 2</td>", '
+        '"<td class=\\"col-testId\\">test_steps.py::test_ready'
+    )
+    assert row in report
+    records = [json.loads(line) for line in (project.path / "out/results.jsonl").read_text().splitlines()]
+    assert [(r["check"], r["step"], r["outcome"], r["message"]) for r in records] == [
+        ("test_steps.py::test_ready", "Verification 2", "passed", ""),
+        ("test_steps.py::test_database", "Triage 2B", "failed", "pg_isready exited 2"),
+        ("test_steps.py::test_without_step", None, "skipped", "not a runbook step"),
+    ]
+    assert all(r["target"] == "dead" for r in records)
+    junit = (project.path / "out/junit.xml").read_text()
+    assert '<property name="runbook_step" value="Triage 2B"' in junit
+
+
+def test_unreachable_target_fails_in_one_line_without_traceback(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_dead="""
+        import pytest
+        from offgridflow_runbook.steps import triage_1_live
+        from offgridflow_runbook.pytest_plugin import judge
+
+        @pytest.mark.runbook_step("Triage 1")
+        def test_live(runbook_observations):
+            judge(triage_1_live(runbook_observations))
+
+        @pytest.mark.runbook_step("Verification 4")
+        def test_metrics_raw(api_probe):
+            api_probe.metrics()
+        """
+    )
+    result = project.runpytest("--targets-file", "targets.yaml", "--target", "dead")
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert re.search(
+        r"Triage 1: target 'dead': unreachable, connection refused: http://127\.0\.0\.1:\d+/health/live", text
+    )
+    assert re.search(r"target 'dead': unreachable, connection refused: http://127\.0\.0\.1:\d+/metrics", text)
+    assert "Traceback" not in text
+    assert "def test_" not in text
+    assert "raise " not in text
+
+
+def test_unknown_target_is_one_usage_error(project: pytest.Pytester) -> None:
+    project.makepyfile(test_any="def test_it(target):\n    pass\n")
+    result = project.runpytest("--targets-file", "targets.yaml", "--target", "nowhere")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "offgridflow: unknown target 'nowhere'; known targets in targets.yaml: dead" in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+
+
+def _all_artifacts(directory: Path, output: str) -> str:
+    texts = [output]
+    for path in directory.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            texts.append(text)
+            texts += [
+                base64.b64decode(b).decode(errors="replace")
+                for b in re.findall(r"base64,([A-Za-z0-9+/=]+)", text)
+            ]
+    return "\n".join(texts)
+
+
+def test_the_token_never_reaches_any_artifact(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_leaky="""
+        import logging, sys
+        import pytest
+
+        @pytest.mark.runbook_step("Verification 3")
+        def test_leaks_everywhere(target):
+            token = target.token
+            print("stdout has", token)
+            print("stderr has", token, file=sys.stderr)
+            logging.getLogger("leak").error("log has %s", token)
+            assert token == "something else"
+
+        @pytest.mark.runbook_step("Verification 3")
+        def test_leaks_in_message(target):
+            pytest.fail(f"bad token {target.token}", pytrace=False)
+
+        def test_leaks_in_skip(target):
+            pytest.skip(f"skip {target.token}")
+        """
+    )
+    result = project.runpytest("--targets-file", "targets.yaml", "--target", "dead", "-rA")
+    result.assert_outcomes(failed=2, skipped=1)
+    everything = _all_artifacts(project.path / "out", result.stdout.str() + result.stderr.str())
+    assert "***" in everything  # the places where it would have been
+    assert SECRET not in everything
+
+
+def test_checks_directory_writes_its_reports_by_default(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = pytester.mkdir("checks")
+    (checks / "pytest.ini").write_text((ROOT / "checks/pytest.ini").read_text())
+    (checks / "test_one.py").write_text(
+        "import pytest\n\n@pytest.mark.runbook_step('Triage 1')\ndef test_one():\n    pass\n"
+    )
+    monkeypatch.chdir(pytester.path)
+    result = pytester.runpytest_subprocess("checks")
+    result.assert_outcomes(passed=1)
+    for name in ("report.html", "junit.xml", "results.jsonl"):
+        assert (pytester.path / "reports/checks" / name).is_file(), name
+    html = (pytester.path / "reports/checks/report.html").read_text()
+    assert '<link rel="stylesheet"' not in html  # self-contained: the CSS is inline
