@@ -46,9 +46,12 @@ NO_KIND_REASON = (
 )
 DEFAULT_CLUSTER_NAME = "offgridflow"
 NODE_IMAGE_ENV = "KIND_NODE_IMAGE"
+IMAGES_ENV = "OFFGRIDFLOW_KIND_IMAGES"
+# The kind overlay keeps the runbook's image names with imagePullPolicy IfNotPresent: both tags are
+# built locally and loaded into the nodes, so a tag that was not loaded fails to pull.
 DEFAULT_IMAGES = (
-    "127.0.0.1:5000/offgridflow-api:v1.3.0",
-    "127.0.0.1:5000/offgridflow-api:v1.2.3",
+    "ghcr.io/your-org/offgridflow-api:v1.3.0",
+    "ghcr.io/your-org/offgridflow-api:v1.2.3",
 )
 # What `kubectl apply -k` must bring up before the tests start, in the runbook's namespace.
 ROLLOUTS = ("deployment/offgridflow-api", "statefulset/postgres")
@@ -154,6 +157,7 @@ def kind_settings(
         kubeconfig=root / ".state" / "kind" / f"{name}.kubeconfig",
         overlay=overlay,
         node_image=node_image(config_file, environ),
+        images=tuple(i for i in environ.get(IMAGES_ENV, "").split(",") if i.strip()) or DEFAULT_IMAGES,
         keep_cluster=keep_cluster,
     )
 

@@ -137,3 +137,39 @@ def test_restart_database_starts_a_scaled_down_statefulset(kube_fake):
     kube_fake.platform().restart_database()
     [patch] = kube_fake.fake.find("PATCH", "/statefulsets/postgres")
     assert patch.body["spec"]["replicas"] == 1
+
+
+def test_adopting_an_in_place_configmap_switches_update_config_to_in_place(kube_fake):
+    kube_fake.seed_runbook_namespace(hashed_config=True)
+    hashed = kube_fake.fake.get("api/v1", "configmaps", "offgridflow-config-aaaaaaaaaa")
+    hashed["metadata"]["labels"] = {"app.kubernetes.io/name": "offgridflow-config"}
+    platform = kube_fake.platform()
+    platform.adopt_in_place_config()
+    plain = kube_fake.fake.get("api/v1", "configmaps", "offgridflow-config")
+    assert plain is not None
+    assert plain["data"] == hashed["data"]
+    assert plain["metadata"]["labels"] == {"app.kubernetes.io/name": "offgridflow-config"}
+    assert platform.config_scheme() == "in-place"
+
+    platform.update_config(BAD_CONFIG)
+    assert platform.last_config_update is not None
+    assert platform.last_config_update.scheme == "in-place"
+    platform.rollout_undo()  # back to the adopting revision, which reads the same, edited ConfigMap
+    assert platform.config_scheme() == "in-place"
+    assert platform.config()["OFFGRIDFLOW_DB_POOL_MAX"] == "lots"
+    assert [r.config.get("OFFGRIDFLOW_DB_POOL_MAX") for r in platform.rollout_history()][-2:] == [
+        "lots",
+        "lots",
+    ]
+
+
+def test_hashed_update_keeps_the_configmaps_labels(kube_fake):
+    kube_fake.seed_runbook_namespace(hashed_config=True)
+    labels = {"app.kubernetes.io/name": "offgridflow-config", "app.kubernetes.io/part-of": "offgridflow"}
+    kube_fake.fake.get("api/v1", "configmaps", "offgridflow-config-aaaaaaaaaa")["metadata"]["labels"] = labels
+    platform = kube_fake.platform()
+    platform.update_config(BAD_CONFIG)
+    [create] = kube_fake.fake.find("POST", "/configmaps")
+    assert create.body["metadata"]["labels"] == labels
+    platform.update_config(BAD_CONFIG)  # same data again: the same name, nothing new created
+    assert len(kube_fake.fake.find("POST", "/configmaps")) == 1

@@ -233,14 +233,17 @@ class KubernetesPlatform:
         owned = [rs for rs in body.get("items", []) if mapping.owned_by(rs, deployment)]
         return sorted(owned, key=mapping.revision_number)
 
-    def _config_map_data(self, name: str) -> dict[str, str] | None:
+    def _config_map(self, name: str) -> JSON | None:
         try:
-            body = self._call(
-                f"get configmap {name}", self._core.read_namespaced_config_map, name, self.namespace
-            )
+            read = self._core.read_namespaced_config_map
+            body: JSON = self._call(f"get configmap {name}", read, name, self.namespace)
         except NotFound:
             return None
-        return dict(body.get("data") or {})
+        return body
+
+    def _config_map_data(self, name: str) -> dict[str, str] | None:
+        body = self._config_map(name)
+        return None if body is None else dict(body.get("data") or {})
 
     def rollout_history(self) -> list[Revision]:
         revisions = []
@@ -340,10 +343,11 @@ class KubernetesPlatform:
         )
 
     def update_config(self, changes: Mapping[str, str]) -> None:
+        """Write ``changes`` the way the Deployment reads its configuration; see :class:`ConfigUpdate`."""
         deployment = self._deployment()
         current = self._config_map_name(deployment)
-        data = self._config_map_data(current)
-        if data is None:
+        config_map = self._config_map(current)
+        if config_map is None:
             raise PlatformError(f"configmap {current} (read by {DEPLOYMENT}) not found in {self.namespace!r}")
         if current == CONFIG_MAP:
             self._call(
@@ -357,27 +361,65 @@ class KubernetesPlatform:
             self.rollout_restart()
             self.last_config_update = ConfigUpdate("in-place", CONFIG_MAP, CONFIG_MAP)
             return
-        new_data = {**data, **changes}
-        new_name = hashed_config_map_name(new_data)
-        if self._config_map_data(new_name) is None:
+        new_name = self._create_config_map(
+            {**(config_map.get("data") or {}), **changes}, config_map, hashed=True
+        )
+        self._point_at_config_map(deployment, current, new_name)
+        self.last_config_update = ConfigUpdate("hashed", new_name, current)
+
+    def adopt_in_place_config(self) -> None:
+        """Make the API read a plain ``offgridflow-config`` (same data) instead of a hashed one.
+
+        Rolls out a new revision. Afterwards :meth:`update_config` edits in place, so the game day
+        can show that ``rollout undo`` then does not restore the configuration.
+        """
+        deployment = self._deployment()
+        current = self._config_map_name(deployment)
+        if current == CONFIG_MAP:
+            return
+        config_map = self._config_map(current)
+        if config_map is None:
+            raise PlatformError(f"configmap {current} (read by {DEPLOYMENT}) not found in {self.namespace!r}")
+        self._create_config_map(dict(config_map.get("data") or {}), config_map, hashed=False)
+        self._point_at_config_map(deployment, current, CONFIG_MAP)
+
+    def _create_config_map(self, data: Mapping[str, str], like: JSON, *, hashed: bool) -> str:
+        """``kubectl create configmap`` (kept if it exists): hashed name, or plain and overwritten."""
+        name = hashed_config_map_name(data) if hashed else CONFIG_MAP
+        existing = self._config_map(name)
+        if existing is not None and hashed:
+            return name  # the same data already has this name
+        if existing is not None:
             self._call(
-                f"create configmap {new_name}",
-                self._core.create_namespaced_config_map,
+                f"edit configmap {name}",
+                self._core.patch_namespaced_config_map,
+                name,
                 self.namespace,
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": new_name, "labels": {"app": mapping.API_APP}},
-                    "data": new_data,
-                },
-                field_manager=_CREATE_MANAGER,
+                {"data": dict(data)},
+                field_manager=_PATCH_MANAGER,
             )
+            return name
+        labels = dict(like.get("metadata", {}).get("labels") or {})
+        self._call(
+            f"create configmap {name}",
+            self._core.create_namespaced_config_map,
+            self.namespace,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": labels},
+                "data": data,
+            },
+            field_manager=_CREATE_MANAGER,
+        )
+        return name
+
+    def _point_at_config_map(self, deployment: JSON, old: str, new: str) -> None:
         self._patch_deployment(
-            f"point {DEPLOYMENT} at configmap {new_name}",
-            self._env_from_patch(deployment, current, new_name),
+            f"point {DEPLOYMENT} at configmap {new}",
+            self._env_from_patch(deployment, old, new),
             _PATCH_MANAGER,
         )
-        self.last_config_update = ConfigUpdate("hashed", new_name, current)
 
     @staticmethod
     def _env_from_patch(deployment: JSON, old: str, new: str) -> JSON:
