@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from offgridflow_runbook.platforms import Event, Platform, Workload
@@ -38,7 +39,7 @@ from offgridflow_runbook.steps import (
 from offgridflow_runbook.targets import Target
 from offgridflow_runbook.verification import look
 
-__all__ = ["CONFIG_ERROR_MARKER", "Cause", "Diagnosis", "decide", "diagnose"]
+__all__ = ["CONFIG_ERROR_MARKER", "Cause", "Diagnosis", "decide", "diagnose", "relevant_events"]
 
 CONFIG_ERROR_MARKER = "invalid configuration"
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
@@ -86,6 +87,25 @@ class Diagnosis:
         }
 
 
+EVENT_WINDOW = timedelta(hours=1)  # Kubernetes keeps events for an hour; older ones are history
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def relevant_events(
+    events: list[Event], workloads: list[Workload], now: datetime | None = None
+) -> list[Event]:
+    """Events since the oldest running API instance started (and within the last hour): an image
+    pull failure or OOM kill that a later, successful start already followed is history, not a cause."""
+    since = _aware(now or datetime.now(UTC)) - EVENT_WINDOW
+    starts = [_aware(w.started_at) for w in workloads if w.started_at is not None]
+    if starts:
+        since = max(since, min(starts))
+    return [e for e in events if _aware(e.at) >= since]
+
+
 def _crashed(workload: Workload) -> bool:
     return crash_looping(workload) or workload.phase == "Failed" or workload.waiting_reason == "Error"
 
@@ -104,8 +124,8 @@ def decide(
     """The triage tree over what was observed (pure: no I/O), see the module docstring."""
     target = observations.target
     previous_logs = previous_logs or {}
-    events = events or []
     workloads = observations.api_workloads.value or []
+    events = relevant_events(events or [], workloads)
     image = workloads[0].image if workloads else None
 
     def found(cause: Cause, section: str, summary: str, evidence: list[str]) -> Diagnosis:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -61,6 +63,24 @@ def test_image_pull_failure_names_fix_4_and_the_known_good_tag(rules: Path) -> N
 def test_failed_to_pull_image_event_alone_is_an_image_pull_failure(rules: Path) -> None:
     platform = FakePlatform(event_list=[event("Failed", 'Failed to pull image "x:v9": not found')])
     assert diagnose_fake(platform, rules).cause is Cause.IMAGE_PULL
+
+
+def test_pull_failure_event_before_the_running_instance_started_is_history(rules: Path) -> None:
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    old = event("Failed", 'Failed to pull image "x:v9": manifest unknown')
+    old = dataclasses.replace(old, at=started - timedelta(minutes=1))
+    recent_oom = dataclasses.replace(
+        event("OOMKilled", "container api was OOMKilled"), at=started + timedelta(seconds=1)
+    )
+    platform = FakePlatform(api=[api_pod(started_at=started)], event_list=[old])
+    assert diagnose_fake(platform, rules).cause is Cause.HEALTHY
+    platform.event_list.append(recent_oom)
+    assert diagnose_fake(platform, rules).cause is Cause.OOM
+
+
+def test_events_older_than_an_hour_are_ignored(rules: Path) -> None:
+    stale = dataclasses.replace(event("OOMKilled", "OOMKilled"), at=datetime.now(UTC) - timedelta(hours=2))
+    assert diagnose_fake(FakePlatform(event_list=[stale]), rules).cause is Cause.HEALTHY
 
 
 def test_image_pull_wins_over_oom_and_crash_loop(rules: Path) -> None:
