@@ -27,10 +27,17 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_no_generated_request_is_a_server_error_or_breaks_the_schema(
     case: Any, api_server: ApiProcess
 ) -> None:
-    # Every check but one: OpenAPI cannot express "between 1900 and 2999" for a date-time, so a
-    # schema-valid year 0988 is rightly refused (422), which positive_data_acceptance would flag.
+    # All checks but two, each with its reason:
+    # - positive_data_acceptance: OpenAPI cannot say "between 1900 and 2999" for a date-time, so a
+    #   schema-valid year 0988 is rightly refused with 422;
+    # - negative_data_rejection: some generated "invalid" queries serialise to valid ones (a blank
+    #   parameter name is dropped on the wire), which it then reports as accepted. Invalid input is
+    #   covered case by case in test_activities_api.py instead.
     case.call_and_validate(
         headers=api_server.auth_headers,
         timeout=10,
-        excluded_checks=[schemathesis.checks.positive_data_acceptance],
+        excluded_checks=[
+            schemathesis.checks.positive_data_acceptance,
+            schemathesis.checks.negative_data_rejection,
+        ],
     )
