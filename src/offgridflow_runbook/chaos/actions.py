@@ -1,0 +1,334 @@
+"""Chaos Toolkit actions (changes) of the OffGridFlow runbook extension: the faults and the
+runbook's fixes, by their runbook names.
+
+Every action first checks the safety guard: a target whose profile does not say
+``allow_chaos: true`` (production, staging) is refused with
+:class:`~chaoslib.exceptions.ActivityFailed` before anything is touched. Actions reach the target
+through its platform driver only, so the same experiment runs on Docker and on Kubernetes.
+
+chaostoolkit-kubernetes offers ``terminate_pods`` and ``scale_deployment``, but not rollout undo,
+set image or memory limits, and nothing for Docker; mixing it in would make half of each experiment
+Kubernetes-only, so the platform drivers carry all of them instead.
+
+Each action records its moment (``fault_at`` or ``fix_started_at``) in the game day's event log.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from offgridflow_runbook.chaos._context import events, guard, opened, progress, resolve_target
+from offgridflow_runbook.chaos._writer import BackgroundWriter
+from offgridflow_runbook.platforms import Platform
+from offgridflow_runbook.probes.http import ApiProbe, ProbeError
+from offgridflow_runbook.targets import Target
+from offgridflow_runbook.verification import verify
+
+__all__ = [
+    "ensure_memory_limit",
+    "fix_1_restart_database_then_api",
+    "fix_2_patch_memory",
+    "fix_3_rollout_undo",
+    "fix_4_set_known_good_image",
+    "kill_database",
+    "memory_assault",
+    "set_image",
+    "start_background_writer",
+    "stop_background_writer",
+    "update_config",
+]
+
+_ALREADY_HEALTHY = "already healthy; nothing to fix"
+_writers: dict[str, BackgroundWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def _image_with_tag(image: str, tag: str) -> str:
+    """``registry:5000/offgridflow-api:v1.3.0`` with ``tag`` instead of ``v1.3.0``."""
+    name, _, last = image.rpartition("/")
+    repository = last.split("@", 1)[0].split(":", 1)[0]
+    return f"{name}/{repository}:{tag}" if name else f"{repository}:{tag}"
+
+
+def _current_image(platform: Platform) -> str:
+    history = platform.rollout_history()
+    if history:
+        return history[-1].image
+    workloads = platform.api_workloads()
+    if not workloads:
+        raise ActivityFailed("no API instance found to take the image name from")
+    return workloads[0].image
+
+
+# -- faults ------------------------------------------------------------------------------------------
+def memory_assault(
+    mib: int = 700,
+    hold_seconds: float = 30.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, object]:
+    """The OOM fault: ask the API to allocate and touch ``mib`` MiB (above its memory limit), so the
+    kernel kills it. The request itself usually dies with the process; that is the expected outcome."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
+    events(configuration).record("fault_at", fault=f"memory assault {mib} MiB")
+    url = f"{chosen.base_url.rstrip('/')}/chaos/assaults/memory?mib={mib}&hold_seconds={hold_seconds:g}"
+    with ApiProbe(chosen, timeout=60.0) as api:
+        try:
+            answer = api.request("POST", url, authorized=True)
+        except ProbeError as error:
+            return {"survived": False, "detail": str(error)}
+    if answer.status == 404:
+        raise ActivityFailed(
+            f"the memory assault is not enabled on {chosen.name!r} (OFFGRIDFLOW_CHAOS_ASSAULTS)"
+        )
+    return {"survived": answer.status == 200, "status": answer.status}
+
+
+def ensure_memory_limit(
+    limit: str = "512Mi",
+    request: str = "256Mi",
+    target: str | None = None,
+    rollout_timeout: float = 120.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Put the API's memory limit/request back to the baseline the OOM fault is sized for (a previous
+    game day's Fix 2 may have raised them); nothing is rolled out when they are already so."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    with opened(chosen) as platform:
+        latest = platform.rollout_history()[-1:] or None
+        if latest and latest[0].memory_limit == limit and latest[0].memory_request == request:
+            return "already at the baseline"
+        progress(configuration, "prepare", f"memory limit {limit} / request {request}")
+        platform.patch_memory(limit=limit, request=request)
+        return platform.wait_rollout(rollout_timeout).message
+
+
+def kill_database(
+    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
+) -> str:
+    """The DB-kill fault: kill the postgres pod/container (SIGKILL)."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "fault", "kill the database")
+    with opened(chosen) as platform:
+        events(configuration).record("fault_at", fault="database killed")
+        platform.kill_database()
+    return "database killed"
+
+
+def set_image(
+    tag: str = "v9.9.9-does-not-exist",
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """The bad-image fault: ``kubectl set image deployment/offgridflow-api api=<repository>:<tag>``."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    with opened(chosen) as platform:
+        image = _image_with_tag(_current_image(platform), tag)
+        progress(configuration, "fault", f"set image {image}")
+        events(configuration).record("fault_at", fault=f"set image {image}")
+        platform.set_image(image)
+    return image
+
+
+def update_config(
+    key: str = "OFFGRIDFLOW_DB_POOL_MAX",
+    value: str = "lots",
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """The bad-config fault: write ``key=value`` into ``offgridflow-config`` and roll the API out."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
+    with opened(chosen) as platform:
+        events(configuration).record("fault_at", fault=f"config {key}={value}")
+        platform.update_config({key: value})
+    return f"{key}={value}"
+
+
+# -- the runbook's fixes -----------------------------------------------------------------------------
+def _apply_fix(
+    target: str | None,
+    configuration: Configuration,
+    only_if_broken: bool,
+    describe: Callable[[Platform], str],
+    apply: Callable[[Platform], None],
+    rollout_timeout: float,
+) -> str:
+    """Guard, skip when a rollback finds nothing to fix, record the fix's start, apply it and wait
+    for the API's rollout."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    with opened(chosen) as platform:
+        if only_if_broken and not _fault_still_present(chosen, configuration, platform):
+            return _ALREADY_HEALTHY
+        fix = describe(platform)
+        events(configuration).record("fix_started_at", fix=fix)
+        progress(configuration, "fix", fix)
+        apply(platform)
+        return platform.wait_rollout(rollout_timeout).message
+
+
+def fix_1_restart_database_then_api(
+    target: str | None = None,
+    timeout: float = 120.0,
+    only_if_broken: bool = False,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Fix 1: restart the database, wait until it is ready, then restart the API.
+
+    With ``only_if_broken`` (rollbacks) nothing is done when Verification already passes."""
+
+    def restart(platform: Platform) -> None:
+        platform.restart_database()
+        platform.wait_database_ready(timeout)
+        platform.rollout_restart()
+
+    describe = "Fix 1: restart postgres, wait until ready, rollout restart offgridflow-api"
+    return _apply_fix(target, configuration, only_if_broken, lambda _: describe, restart, timeout)
+
+
+def fix_2_patch_memory(
+    limit: str = "2Gi",
+    request: str = "1Gi",
+    target: str | None = None,
+    rollout_timeout: float = 120.0,
+    only_if_broken: bool = False,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Fix 2: raise container ``api``'s memory limit/request (2Gi/1Gi) and wait for the rollout.
+
+    With ``only_if_broken`` (rollbacks) nothing is done when Verification already passes."""
+    return _apply_fix(
+        target,
+        configuration,
+        only_if_broken,
+        lambda _: f"Fix 2: memory limit {limit}, request {request}",
+        lambda platform: platform.patch_memory(limit=limit, request=request),
+        rollout_timeout,
+    )
+
+
+def fix_3_rollout_undo(
+    target: str | None = None,
+    rollout_timeout: float = 120.0,
+    only_if_broken: bool = False,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Fix 3: ``kubectl rollout undo deployment/offgridflow-api`` and wait for the rollout.
+
+    With ``only_if_broken`` (rollbacks after the method's fix) nothing is done when the bad value is
+    gone and Verification passes: a second undo would bring the bad configuration back."""
+    return _apply_fix(
+        target,
+        configuration,
+        only_if_broken,
+        lambda _: "Fix 3: rollout undo",
+        lambda platform: platform.rollout_undo(),
+        rollout_timeout,
+    )
+
+
+def fix_4_set_known_good_image(
+    tag: str = "v1.2.3",
+    target: str | None = None,
+    rollout_timeout: float = 120.0,
+    only_if_broken: bool = False,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Fix 4: set the API's image to the last known-good tag (``v1.2.3``) and wait for the rollout.
+
+    With ``only_if_broken`` (rollbacks) nothing is done when Verification already passes."""
+    return _apply_fix(
+        target,
+        configuration,
+        only_if_broken,
+        lambda platform: f"Fix 4: set image {_image_with_tag(_current_image(platform), tag)}",
+        lambda platform: platform.set_image(_image_with_tag(_current_image(platform), tag)),
+        rollout_timeout,
+    )
+
+
+def _fault_still_present(target: Target, configuration: Configuration, platform: Platform) -> bool:
+    """Whether a rollback still has something to fix: the bad configuration value is still set, or
+    Verification does not pass."""
+    fault = events(configuration).first("fault_at")
+    text = str(fault.detail.get("fault", "")) if fault else ""
+    if text.startswith("config "):
+        key, _, value = text.removeprefix("config ").partition("=")
+        if platform.config().get(key) == value:
+            return True
+    return not verify(target, platform).passed
+
+
+# -- the background writer ---------------------------------------------------------------------------
+def start_background_writer(
+    target: str | None = None,
+    max_writes: int = 3000,
+    max_seconds: float = 180.0,
+    interval: float = 0.05,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Post activities in the background (at most ``max_writes`` and ``max_seconds``), remembering
+    every acknowledged id, until :func:`stop_background_writer`."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    if not chosen.allow_writes:
+        raise ActivityFailed(f"target {chosen.name!r} does not allow writes")
+    mode = events(configuration).mode
+    writer = BackgroundWriter(
+        chosen, max_writes=max_writes, max_seconds=max_seconds, interval=interval, source=f"gameday-{mode}"
+    )
+    with _writers_lock:
+        previous = _writers.pop(mode, None)
+        _writers[mode] = writer
+    if previous is not None:
+        previous.stop()
+    writer.start()
+    progress(
+        configuration, "writes", f"background writer started (<= {max_writes} writes, {max_seconds:g} s)"
+    )
+    return "started"
+
+
+def stop_background_writer(
+    target: str | None = None,
+    missing_ok: bool = False,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, int]:
+    """Stop the background writer and record the acknowledged ids for :func:`no_acked_write_lost`
+    (``missing_ok`` for rollbacks, where the method may already have stopped it)."""
+    mode = events(configuration).mode
+    with _writers_lock:
+        writer = _writers.pop(mode, None)
+    if writer is None:
+        if missing_ok:
+            return {"acked": 0, "failed": 0, "attempts": 0}
+        raise ActivityFailed("no background writer is running (start_background_writer first)")
+    result = writer.stop()
+    events(configuration).record(
+        "writes", acked=result.acked_ids, failed=result.failed, attempts=result.attempts
+    )
+    progress(
+        configuration, "writes", f"writer stopped: {len(result.acked_ids)} acked, {result.failed} refused"
+    )
+    return {"acked": len(result.acked_ids), "failed": result.failed, "attempts": result.attempts}

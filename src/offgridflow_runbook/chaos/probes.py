@@ -1,0 +1,413 @@
+"""Chaos Toolkit probes (read only) of the OffGridFlow runbook extension.
+
+Every probe takes ``target``, the name of a profile in ``targets.yaml`` (experiments pass the
+``${target}`` variable, ``local`` by default), and reaches it through its platform driver and the
+suite's HTTP/Prometheus probes, so one experiment runs unchanged on the local Docker stack and on
+Kubernetes. The ``wait_for_*`` probes poll every 0.5 s until the failure shows or their ``deadline``
+(seconds) passes, then record the moment of detection in the game day's event log; on the deadline
+they raise :class:`~chaoslib.exceptions.ActivityFailed`.
+
+chaostoolkit-kubernetes has pod and deployment probes, but none reads OOMKilled terminations,
+image-pull failures or previous logs through one interface that also covers Docker, so these
+probes use the suite's platform drivers instead (the extension stays platform neutral).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from offgridflow_runbook.chaos._context import events, opened, progress, resolve_target, wait_until
+from offgridflow_runbook.platforms import Event, Platform, Workload
+from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
+from offgridflow_runbook.probes.prometheus import PrometheusProbe
+from offgridflow_runbook.targets import Target
+from offgridflow_runbook.triage import CONFIG_ERROR_MARKER, IMAGE_PULL_REASONS, diagnose
+from offgridflow_runbook.verification import verify
+
+__all__ = [
+    "api_is_live",
+    "api_is_ready",
+    "chaos_allowed",
+    "diagnosis_names",
+    "memory_load_survives",
+    "no_acked_write_lost",
+    "verification_passes",
+    "wait_for_alert",
+    "wait_for_crash_loop_with_config_error",
+    "wait_for_database_unreachable",
+    "wait_for_image_pull_failure",
+    "wait_for_oom_killed",
+]
+
+
+def chaos_allowed(
+    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
+) -> bool:
+    """True when the target's profile allows chaos (``allow_chaos: true``); production never does."""
+    return resolve_target(target, configuration).allow_chaos
+
+
+def verification_passes(
+    target: str | None = None,
+    deadline: float = 0.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """The runbook's Verification 1-5 pass on the target.
+
+    With ``deadline`` 0 this answers once (for a steady-state hypothesis). With a deadline it waits
+    until Verification passes and fails the activity, naming the failing steps, when it does not."""
+    chosen = resolve_target(target, configuration)
+    log = events(configuration)
+    with opened(chosen) as platform:
+        if deadline <= 0:
+            report = verify(chosen, platform)
+            if report.passed:
+                log.record("verified_at", steps=len(report.steps))
+            return report.passed
+        progress(configuration, "verify", f"waiting up to {deadline:g} s for Verification 1-5 to pass")
+        last: list[str] = []
+
+        def passed() -> bool | None:
+            report = verify(chosen, platform)
+            if report.passed:
+                return True
+            last[:] = [f"{step.step}: {step.message}" for step in report.failures]
+            return None
+
+        try:
+            wait_until(passed, deadline=deadline, what="Verification 1-5 passing")
+        except ActivityFailed as error:
+            raise ActivityFailed(f"{error}; failing: {'; '.join(last)}") from None
+        log.record("verified_at", steps=6)
+        progress(configuration, "verified", "Verification 1-5 pass")
+        return True
+
+
+def api_is_live(
+    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
+) -> bool:
+    """``GET /health/live`` answers 200."""
+    chosen = resolve_target(target, configuration)
+    with ApiProbe(chosen, timeout=2.0) as api:
+        try:
+            return api.live().status == 200
+        except ProbeError:
+            return False
+
+
+def api_is_ready(
+    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
+) -> bool:
+    """``GET /health/ready`` answers 200 with ``status: healthy``."""
+    chosen = resolve_target(target, configuration)
+    with ApiProbe(chosen, timeout=2.0) as api:
+        return _ready(api)
+
+
+def _ready(api: ApiProbe) -> bool:
+    try:
+        answer = api.ready()
+    except ProbeError:
+        return False
+    body = answer.json()
+    return answer.status == 200 and isinstance(body, dict) and body.get("status") == "healthy"
+
+
+def _since_fault(configuration: Configuration) -> float:
+    fault = events(configuration).first("fault_at")
+    # a little slack: container timestamps are whole seconds on some engines
+    return (fault.at if fault else time.time()) - 2.0
+
+
+def _ended_after(workload: Workload, since: float) -> bool:
+    ended = workload.last_termination
+    if ended is None:
+        return False
+    if ended.finished_at is None:
+        return True
+    finished = ended.finished_at if ended.finished_at.tzinfo else ended.finished_at.replace(tzinfo=UTC)
+    return finished.timestamp() >= since
+
+
+def _detected(configuration: Configuration, signal: str, **detail: Any) -> None:
+    events(configuration).record("detected_at", signal=signal, **detail)
+    progress(configuration, "detected", signal)
+
+
+def oom_signal(platform: Platform, since: float) -> str | None:
+    """An API instance whose last run ended ``OOMKilled`` with exit code 137 at or after ``since``."""
+    for workload in platform.api_workloads():
+        ended = workload.last_termination
+        if ended and ended.oom_killed and ended.exit_code == 137 and _ended_after(workload, since):
+            return f"{workload.name} OOMKilled, exit code 137 (restarts: {workload.restart_count})"
+    return None
+
+
+def image_pull_signal(platform: Platform, since: float) -> str | None:
+    """An API instance waiting in an image-pull reason, or a "Failed to pull image" event since ``since``."""
+    for workload in platform.api_workloads():
+        if workload.waiting_reason in IMAGE_PULL_REASONS:
+            return f"{workload.name} {workload.waiting_reason}: {workload.waiting_message or ''}".strip()
+    for event in platform.events(since=datetime.fromtimestamp(since, UTC)):
+        if "failed to pull image" in event.message.lower():
+            return f"event {event.reason}: {event.message}"
+    return None
+
+
+def config_crash_signal(platform: Platform, since: float) -> str | None:
+    """An API instance that crashed since ``since`` with ``invalid configuration`` in its previous logs."""
+    crashed = [
+        w
+        for w in platform.api_workloads()
+        if w.waiting_reason == "CrashLoopBackOff" or (w.restart_count > 0 and _ended_after(w, since))
+    ]
+    if not crashed:
+        return None
+    for name, text in platform.api_logs(tail=50, previous=True).items():
+        for line in text.splitlines():
+            if CONFIG_ERROR_MARKER in line:
+                return f"{name} crash loop; previous logs: {line.strip()[:200]}"
+    return None
+
+
+def _detect_on_platform(
+    target: str | None,
+    configuration: Configuration,
+    deadline: float,
+    what: str,
+    signal_of: Callable[[Platform, float], str | None],
+) -> bool:
+    chosen = resolve_target(target, configuration)
+    since = _since_fault(configuration)
+    progress(configuration, "detect", f"waiting up to {deadline:g} s for {what}")
+    with opened(chosen) as platform:
+        signal = wait_until(lambda: signal_of(platform, since), deadline=deadline, what=what)
+    _detected(configuration, signal)
+    return True
+
+
+def wait_for_oom_killed(
+    target: str | None = None,
+    deadline: float = 60.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """An API instance was OOM-killed by the kernel (last termination ``OOMKilled``, exit code 137)
+    after the fault started."""
+    return _detect_on_platform(
+        target, configuration, deadline, "an OOMKilled (exit 137) API instance", oom_signal
+    )
+
+
+def wait_for_image_pull_failure(
+    target: str | None = None,
+    deadline: float = 60.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """An API instance cannot pull its image (``ErrImagePull``/``ImagePullBackOff``, or a
+    "Failed to pull image" event since the fault)."""
+    return _detect_on_platform(target, configuration, deadline, "an image pull failure", image_pull_signal)
+
+
+def wait_for_crash_loop_with_config_error(
+    target: str | None = None,
+    deadline: float = 60.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """An API instance crashed after the fault and its previous run logged ``invalid configuration``."""
+    what = f"a crash loop with {CONFIG_ERROR_MARKER!r} in the previous logs"
+    return _detect_on_platform(target, configuration, deadline, what, config_crash_signal)
+
+
+def wait_for_database_unreachable(
+    target: str | None = None,
+    deadline: float = 30.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """``GET /health/ready`` stops answering ``healthy`` because the database does not answer."""
+    chosen = resolve_target(target, configuration)
+    progress(configuration, "detect", f"waiting up to {deadline:g} s for /health/ready to turn unhealthy")
+    with ApiProbe(chosen, timeout=2.0) as api:
+
+        def unhealthy() -> str | None:
+            answer = api.ready()
+            body = answer.json()
+            if answer.status != 200 or not isinstance(body, dict) or body.get("status") != "healthy":
+                return f"/health/ready HTTP {answer.status}: {answer.text[:160]}"
+            return None
+
+        signal = wait_until(unhealthy, deadline=deadline, what="/health/ready unhealthy")
+    _detected(configuration, signal)
+    return True
+
+
+def wait_for_alert(
+    name: str,
+    state: str = "firing",
+    target: str | None = None,
+    deadline: float = 90.0,
+    required: bool = True,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """The Prometheus alert ``name`` reaches ``state``: ``pending``, ``firing``, or ``inactive``
+    (resolved).
+
+    When the deadline passes this is recorded as a finding (the runbook's alert stayed silent); the
+    activity fails only if ``required``, otherwise it answers False."""
+    chosen = resolve_target(target, configuration)
+    if not chosen.prometheus_url:
+        raise ActivityFailed(f"target {chosen.name!r} has no prometheus_url; cannot watch {name}")
+    wanted = "inactive" if state in ("resolved", "inactive") else state
+    progress(configuration, "alert", f"waiting up to {deadline:g} s for {name} to be {wanted}")
+    with PrometheusProbe(chosen.prometheus_url, target=chosen.name) as prometheus:
+
+        def reached() -> bool | None:
+            return True if prometheus.alert_state(name)[0] == wanted else None
+
+        try:
+            wait_until(reached, deadline=deadline, what=f"alert {name} {wanted}")
+        except ActivityFailed:
+            events(configuration).record(
+                "finding", text=f"alert {name} was not {wanted} within {deadline:g} s"
+            )
+            if required:
+                raise
+            return False
+    events(configuration).record("note", text=f"alert {name} {wanted}", alert=name, state=wanted)
+    if wanted == "firing":
+        _detected(configuration, f"alert {name} firing", alert=name)
+    else:
+        progress(configuration, "alert", f"{name} {wanted}")
+    return True
+
+
+def diagnosis_names(
+    section: str,
+    target: str | None = None,
+    deadline: float = 30.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """The runbook's triage (``offgridflow-runbook diagnose``) names ``section``, e.g. ``Fix 2``."""
+    chosen = resolve_target(target, configuration)
+    progress(configuration, "diagnose", f"waiting up to {deadline:g} s for triage to name {section}")
+    seen: list[str] = []
+    with opened(chosen) as platform:
+        recent = cast(
+            Platform, _SinceFault(platform, datetime.fromtimestamp(_since_fault(configuration), UTC))
+        )
+
+        def named() -> bool | None:
+            diagnosis = diagnose(chosen, recent)
+            seen[:] = [f"{diagnosis.section} ({diagnosis.summary})"]
+            if diagnosis.section != section:
+                return None
+            events(configuration).record(
+                "diagnosis", cause=str(diagnosis.cause), section=diagnosis.section, summary=diagnosis.summary
+            )
+            return True
+
+        try:
+            wait_until(named, deadline=deadline, what=f"a diagnosis naming {section}")
+        except ActivityFailed as error:
+            events(configuration).record("diagnosis", cause="other", section=seen[0] if seen else "none")
+            raise ActivityFailed(f"{error}; triage said: {seen[0] if seen else 'nothing'}") from None
+    progress(configuration, "diagnosed", f"triage names {section}")
+    return True
+
+
+class _SinceFault:
+    """The platform with ``events()`` limited to this experiment: an event store that keeps history
+    (Docker's event recorder, a Kubernetes namespace within the event TTL) would otherwise let an
+    earlier run's "Failed to pull image" outvote the fault under test."""
+
+    def __init__(self, platform: Platform, since: datetime) -> None:
+        self._platform = platform
+        self._since = since
+
+    def events(self, since: datetime | None = None) -> list[Event]:
+        return self._platform.events(since=max(since, self._since) if since else self._since)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._platform, name)
+
+
+def _restart_total(platform: Platform) -> int:
+    return sum(workload.restart_count for workload in platform.api_workloads())
+
+
+def memory_load_survives(
+    mib: int = 700,
+    hold_seconds: float = 5.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """The same memory assault no longer kills the API: it answers 200 and no instance restarts
+    while the memory is held (run after Fix 2)."""
+    chosen = resolve_target(target, configuration)
+    progress(configuration, "prove", f"the same load again: {mib} MiB held {hold_seconds:g} s")
+    with opened(chosen) as platform:
+        restarts_before = _restart_total(platform)
+        answer = _post_assault(chosen, mib, hold_seconds)
+        if answer is None or answer.status != 200:
+            what = "no answer" if answer is None else f"HTTP {answer.status}: {answer.text[:160]}"
+            raise ActivityFailed(f"memory assault of {mib} MiB after Fix 2: {what}")
+        time.sleep(
+            hold_seconds + 1.0
+        )  # the load is held for a fixed time; this is not a wait for a condition
+        restarts_after = _restart_total(platform)
+    if restarts_after != restarts_before:
+        raise ActivityFailed(
+            f"the API restarted under {mib} MiB after Fix 2 (restarts {restarts_before} -> {restarts_after})"
+        )
+    events(configuration).record("note", text=f"{mib} MiB held {hold_seconds:g} s without a restart")
+    return True
+
+
+def _post_assault(target: Target, mib: int, hold_seconds: float) -> HttpResult | None:
+    with ApiProbe(target, timeout=60.0) as api:
+        url = f"{target.base_url.rstrip('/')}/chaos/assaults/memory?mib={mib}&hold_seconds={hold_seconds:g}"
+        try:
+            return api.request("POST", url, authorized=True)
+        except ProbeError:
+            return None
+
+
+def no_acked_write_lost(
+    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
+) -> bool:
+    """Every write the API acknowledged during the experiment can be read back (``GET
+    /v1/activities/{id}``); records the acknowledged and lost counts."""
+    chosen = resolve_target(target, configuration)
+    log = events(configuration)
+    stopped = [event for event in log.read() if event.kind == "writes"]
+    if not stopped:
+        raise ActivityFailed("no background writer ran in this experiment (start_background_writer first)")
+    acked = [int(item) for item in stopped[-1].detail.get("acked", [])]
+    lost: list[int] = []
+    with ApiProbe(chosen, timeout=5.0) as api:
+        for activity_id in acked:
+            url = f"{chosen.base_url.rstrip('/')}/v1/activities/{activity_id}"
+            try:
+                answer = api.get(url, authorized=True)
+            except ProbeError as error:
+                raise ActivityFailed(f"cannot read back acknowledged write {activity_id}: {error}") from None
+            if answer.status != 200:
+                lost.append(activity_id)
+    log.record("lost_writes", acked=len(acked), lost=lost)
+    progress(configuration, "writes", f"{len(acked)} acknowledged writes, {len(lost)} lost")
+    if lost:
+        raise ActivityFailed(f"{len(lost)} of {len(acked)} acknowledged writes are missing: {lost[:20]}")
+    return True

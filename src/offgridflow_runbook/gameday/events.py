@@ -1,0 +1,132 @@
+"""The game day's event log: one JSON line per moment that matters (fault, detection, fix, recovery).
+
+Chaos Toolkit's own journal says which activities ran; it does not say *when the failure showed* or
+*when the service came back*. Every activity of the extension therefore appends to
+``<gameday_dir>/<mode>/events.jsonl``, and the scorecard is computed from those lines. Appends are
+single ``write`` calls of one line, so concurrent writers (the background writer thread) never
+interleave within a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_GAMEDAY_DIR",
+    "EVENT_KINDS",
+    "EventLog",
+    "GamedayEvent",
+    "gameday_dir",
+]
+
+DEFAULT_GAMEDAY_DIR = "reports/gameday/runs"
+GAMEDAY_DIR_ENV = "OFFGRIDFLOW_GAMEDAY_DIR"
+
+# What each kind means:
+#   phase          an experiment phase starts (progress output), detail {"phase": ...}
+#   fault_at       the fault was applied
+#   detected_at    a detection probe first saw the failure, detail {"signal": ...}
+#   diagnosis      triage ran, detail {"cause", "section", "summary"}
+#   fix_started_at the runbook's fix started, detail {"fix": ...}
+#   verified_at    Verification 1-5 passed
+#   writes         the background writer stopped, detail {"acked": [...], "failed": n}
+#   lost_writes    acked writes checked afterwards, detail {"acked": n, "lost": [...]}
+#   finding        something the runbook should know (an alert that stayed silent, ...)
+#   note           anything else worth keeping in the timeline
+EVENT_KINDS = (
+    "phase",
+    "fault_at",
+    "detected_at",
+    "diagnosis",
+    "fix_started_at",
+    "verified_at",
+    "writes",
+    "lost_writes",
+    "finding",
+    "note",
+)
+
+
+def gameday_dir(configuration: Mapping[str, Any] | None = None) -> Path:
+    """Where the run's event logs go: the experiment's ``gameday_dir``, else the environment, else
+    ``reports/gameday/runs``."""
+    configured = (configuration or {}).get("gameday_dir")
+    return Path(str(configured or os.environ.get(GAMEDAY_DIR_ENV) or DEFAULT_GAMEDAY_DIR))
+
+
+@dataclass(frozen=True)
+class GamedayEvent:
+    """One line of the event log."""
+
+    kind: str
+    at: float  # Unix time, seconds
+    mode: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromtimestamp(self.at, UTC)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "at": self.at,
+            "at_iso": self.when.isoformat(),
+            "mode": self.mode,
+            "detail": self.detail,
+        }
+
+
+class EventLog:
+    """Appends to and reads one experiment's ``events.jsonl``."""
+
+    def __init__(self, directory: Path | str, mode: str) -> None:
+        self.mode = mode
+        self.path = Path(directory) / mode / "events.jsonl"
+
+    @classmethod
+    def for_configuration(cls, configuration: Mapping[str, Any] | None) -> EventLog:
+        mode = str((configuration or {}).get("mode") or "adhoc")
+        return cls(gameday_dir(configuration), mode)
+
+    def record(self, kind: str, *, at: float | None = None, **detail: Any) -> GamedayEvent:
+        """Append one event (now, unless ``at`` is given) and return it."""
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
+        event = GamedayEvent(kind, time.time() if at is None else at, self.mode, dict(detail))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(event.as_dict(), default=str) + "\n"
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line)
+        return event
+
+    def read(self) -> list[GamedayEvent]:
+        """Every event so far, oldest first (a half-written last line is ignored)."""
+        if not self.path.exists():
+            return []
+        events = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                raw = json.loads(line)
+            except ValueError:
+                continue
+            events.append(GamedayEvent(raw["kind"], float(raw["at"]), raw["mode"], raw.get("detail") or {}))
+        return sorted(events, key=lambda event: event.at)
+
+    def first(self, kind: str, *, after: float | None = None) -> GamedayEvent | None:
+        """The earliest event of ``kind`` (at or after ``after``)."""
+        for event in self.read():
+            if event.kind == kind and (after is None or event.at >= after):
+                return event
+        return None
+
+    def reset(self) -> None:
+        """Start a fresh log for a new run of the experiment."""
+        self.path.unlink(missing_ok=True)
