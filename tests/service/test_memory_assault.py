@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,3 +71,74 @@ def test_the_assault_raises_resident_memory_by_n_mib_then_frees_it(assault_api: 
         time.sleep(0.2)
     assert resident_mib(assault_api.pid) <= during - ASSAULT_MIB * 0.9, "the memory is freed after the hold"
     assert httpx.get(assault_api.base_url + "/health/live").status_code == 200
+
+
+CGROUP_V1_MEMORY = Path("/sys/fs/cgroup/memory")
+CGROUP_V2 = Path("/sys/fs/cgroup")
+
+
+def _v2_has_memory_controller() -> bool:
+    controllers = CGROUP_V2 / "cgroup.controllers"
+    return controllers.exists() and "memory" in controllers.read_text().split()
+
+
+@contextlib.contextmanager
+def memory_limited_cgroup(limit_mib: int) -> Iterator[Path]:
+    """A fresh memory cgroup (v1 or v2) capped at `limit_mib` without swap, removed afterwards."""
+    limit = str(limit_mib * 2**20)
+    if (CGROUP_V1_MEMORY / "memory.limit_in_bytes").exists():
+        group = CGROUP_V1_MEMORY / f"offgridflow-test-{os.getpid()}"
+        files = {"memory.limit_in_bytes": limit, "memory.memsw.limit_in_bytes": limit}
+    elif _v2_has_memory_controller():
+        group = CGROUP_V2 / f"offgridflow-test-{os.getpid()}"
+        files = {"memory.max": limit, "memory.swap.max": "0"}
+    else:
+        pytest.skip("no memory cgroup controller at /sys/fs/cgroup: cannot set a memory limit here")
+    try:
+        group.mkdir()
+    except OSError as error:
+        pytest.skip(f"cannot create a memory cgroup under {group.parent}: {error.strerror}")
+    try:
+        for name, value in files.items():
+            if (group / name).exists():
+                (group / name).write_text(value)
+        yield group
+    finally:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def oom_kills(group: Path) -> int:
+    """The cgroup's OOM-kill count (v1 memory.oom_control, v2 memory.events)."""
+    for name in ("memory.oom_control", "memory.events"):
+        if (group / name).exists():
+            for line in (group / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    return 0
+
+
+def test_above_the_memory_limit_the_assault_is_a_kernel_oom_kill(api_factory: ApiFactory) -> None:
+    api = api_factory(env={"OFFGRIDFLOW_CHAOS_ASSAULTS": "memory"}, wait="ready")
+    with memory_limited_cgroup(limit_mib=192) as group:
+        (group / "cgroup.procs").write_text(str(api.pid))
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(
+                api.base_url + "/chaos/assaults/memory?mib=384&hold_seconds=30",
+                headers=api.auth_headers,
+                timeout=30,
+            )
+        status = api.wait_exit(timeout=30)
+        kills = oom_kills(group)
+    assert kills >= 1, "the kernel's OOM killer acted in that cgroup"
+    assert status == -signal.SIGKILL, (
+        f"expected a kernel OOM kill (SIGKILL), got {status}\n{api.logs[-2000:]}"
+    )
+    assert "memory assault starting" in api.logs
+    assert "memory assault holding" not in api.logs
