@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
+import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,8 @@ redactor_key = pytest.StashKey[Redactor]()
 access_key = pytest.StashKey[PlatformAccess]()
 target_key = pytest.StashKey[Target]()
 _ONE_LINE_ERRORS = (ProbeError, PlatformError, TargetError)
+# where to write how long each read of the snapshot took (benchmarks/bench_checks.py sets it)
+TIMINGS_ENV = "OFFGRIDFLOW_SNAPSHOT_TIMINGS"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -152,13 +156,17 @@ def runbook_observations(
     """Everything the Triage and Verification checks judge, read once and concurrently."""
     prometheus = PrometheusProbe(target.prometheus_url, target=target.name) if target.prometheus_url else None
     try:
-        yield observe(
+        observations = observe(
             target,
             api=api_probe,
             platform=platform_access.platform,
             platform_reason=platform_access.reason,
             prometheus=prometheus,
         )
+        timings_path = os.environ.get(TIMINGS_ENV)
+        if timings_path:
+            Path(timings_path).write_text(json.dumps(observations.timings()), encoding="utf-8")
+        yield observations
     finally:
         if prometheus is not None:
             prometheus.close()

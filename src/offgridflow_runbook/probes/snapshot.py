@@ -84,6 +84,27 @@ class Observations:
     platform_reason: str = ""
     wall_seconds: float = 0.0
 
+    def timings(self) -> dict[str, object]:
+        """How long the whole look and each read took (seconds), for benchmarks."""
+        reads = {
+            name: getattr(self, name).seconds
+            for name in (
+                "live",
+                "ready",
+                "activities",
+                "metrics",
+                "error_rate",
+                "alerts",
+                "api_workloads",
+                "database_workloads",
+                "pg_isready",
+                "usage",
+                "network",
+            )
+            if getattr(self, name).skipped is None
+        }
+        return {"wall_seconds": self.wall_seconds, "reads": reads}
+
 
 def _timed(read: Callable[[], T]) -> Observed[T]:
     started = time.perf_counter()

@@ -1,0 +1,258 @@
+"""Benchmark `pytest checks --target T`: wall time per run, failures and flaky checks over N runs,
+against the sum of the bare HTTP round trips of the same requests, measured in the same loop.
+
+    .venv/bin/python benchmarks/bench_checks.py --target local --runs 50
+    .venv/bin/python benchmarks/bench_checks.py --target local --http-only   # platform: none
+    .venv/bin/python benchmarks/bench_checks.py --self-started   # its own PostgreSQL + offgridflow-api
+
+The local stack is shared: hold its lock while measuring, e.g.
+`flock -w 900 /tmp/offgridflow-stack.lock .venv/bin/python benchmarks/bench_checks.py`.
+
+Goals (issue 3): a full run <= 1.5 s wall and <= 1.3 x the bare round trips; 0 failures, 0 flaky.
+"Bare" = the same GETs (and the POST of the write check, on targets allowing writes) made one after
+the other with plain httpx, no pytest. Each pytest run also reports, through
+$OFFGRIDFLOW_SNAPSHOT_TIMINGS, how long its concurrent look at the target took: that is compared with
+the bare sum too, since the rest of a run's wall time is interpreter and pytest start-up.
+The summary is printed and written to reports/bench/bench_checks.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from offgridflow_runbook.probes.prometheus import ERROR_RATE_ALERT, alert_expression, strip_threshold
+from offgridflow_runbook.pytest_plugin import TIMINGS_ENV
+from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_RUNS = 200
+WALL_GOAL_SECONDS = 1.5
+RATIO_GOAL = 1.3
+
+
+def bare_round_trips(target: Target) -> float:
+    """The checks' HTTP requests, sequentially, with plain httpx: the sum of their durations."""
+    token = target.token
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", f"{target.base_url}/health/live", {}),
+        ("GET", f"{target.base_url}/health/ready", {}),
+    ]
+    if token:
+        requests.append(("GET", f"{target.base_url}/v1/activities?limit=1", {"headers": auth}))
+        if target.allow_writes:
+            body = {
+                "source": "bench",
+                "quantity": 1.0,
+                "unit": "kWh",
+                "occurred_at": datetime.now(UTC).isoformat(),
+            }
+            requests.append(("POST", f"{target.base_url}/v1/activities", {"headers": auth, "json": body}))
+    if target.metrics_url:
+        requests.append(("GET", target.metrics_url, {}))
+    if target.prometheus_url:
+        expression = alert_expression(ERROR_RATE_ALERT)
+        query = f"{target.prometheus_url}/api/v1/query"
+        requests.append(("GET", query, {"params": {"query": expression}}))
+        split = strip_threshold(expression)
+        if split:
+            requests.append(("GET", query, {"params": {"query": split[0]}}))
+        requests.append(("GET", f"{target.prometheus_url}/api/v1/alerts", {}))
+    total = 0.0
+    with httpx.Client(timeout=5.0) as client:
+        for method, url, options in requests:
+            started = time.perf_counter()
+            try:
+                client.request(method, url, **options)
+            except httpx.HTTPError as error:
+                raise SystemExit(
+                    f"bench_checks: target {target.name!r} does not answer {url}: {error}"
+                ) from None
+            total += time.perf_counter() - started
+    return total
+
+
+def run_checks(
+    targets_file: Path, target: str, workdir: Path
+) -> tuple[float, dict[str, str], dict[str, Any]]:
+    timings = workdir / "timings.json"
+    env = {**os.environ, TIMINGS_ENV: str(timings)}
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(ROOT / "checks"),
+        "-q",
+        "--target",
+        target,
+        "--targets-file",
+        str(targets_file),
+    ]
+    started = time.perf_counter()
+    subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False)
+    wall = time.perf_counter() - started
+    lines = (workdir / "reports/checks/results.jsonl").read_text().splitlines()
+    outcomes = {record["check"]: record["outcome"] for record in map(json.loads, lines)}
+    snapshot = json.loads(timings.read_text()) if timings.exists() else {}
+    return wall, outcomes, snapshot
+
+
+def http_only_targets_file(target: Target, directory: Path) -> Path:
+    """The same target with platform `none`, to measure the HTTP part alone."""
+    fields = {f.name: getattr(target, f.name) for f in dataclasses.fields(target) if f.name != "name"}
+    fields["platform"] = "none"
+    path = directory / "targets-http-only.yaml"
+    lines = ["targets:", f"  {target.name}:"] + [
+        f"    {key}: {json.dumps(value)}" for key, value in fields.items() if value is not None
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def self_started_service(directory: Path) -> Iterator[tuple[Target, Path]]:
+    """A real PostgreSQL and `offgridflow-api` on free 127.0.0.1 ports (the test fixtures' classes),
+    and an HTTP-only target file for them."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import API_SCRIPT, PostgresServer, api_environment, free_port  # the tests' own fixtures
+
+    postgres = PostgresServer(root=Path(tempfile.mkdtemp(prefix="bench-pg-")), port=free_port())
+    postgres.init()
+    http_port, metrics_port, token = free_port(), free_port(), secrets.token_urlsafe(24)
+    env = api_environment(postgres, http_port, metrics_port, token, {"OFFGRIDFLOW_LOG_LEVEL": "WARNING"})
+    process = subprocess.Popen(
+        [str(API_SCRIPT)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        target = Target(
+            name="bench",
+            platform="none",
+            base_url=f"http://127.0.0.1:{http_port}",
+            metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
+            token_env="BENCH_CHECKS_TOKEN",
+            allow_writes=True,
+        )
+        os.environ["BENCH_CHECKS_TOKEN"] = token
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{target.base_url}/health/ready", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise SystemExit("bench_checks: the self-started API did not become ready within 30 s")
+        yield target, http_only_targets_file(target, directory)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        postgres.stop("fast")
+        shutil.rmtree(postgres.root, ignore_errors=True)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", default="local")
+    parser.add_argument("--targets-file", type=Path, default=DEFAULT_TARGETS_FILE)
+    parser.add_argument("--runs", type=int, default=50, help=f"number of runs (1..{MAX_RUNS}, default 50)")
+    parser.add_argument(
+        "--deadline", type=float, default=600.0, help="stop starting runs after this many seconds"
+    )
+    parser.add_argument("--http-only", action="store_true", help="treat the target as platform none")
+    parser.add_argument(
+        "--self-started",
+        action="store_true",
+        help="start PostgreSQL + offgridflow-api and measure against them",
+    )
+    parser.add_argument("--output", type=Path, default=ROOT / "reports/bench/bench_checks.json")
+    args = parser.parse_args()
+    if not 1 <= args.runs <= MAX_RUNS:
+        parser.error(f"--runs must be between 1 and {MAX_RUNS}")
+    with tempfile.TemporaryDirectory(prefix="bench-checks-") as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        if args.self_started:
+            target, targets_file = stack.enter_context(self_started_service(workdir))
+            args.target = target.name
+        else:
+            try:
+                target = load_target(args.target, args.targets_file)
+            except TargetError as error:
+                parser.error(str(error))
+            targets_file = (
+                http_only_targets_file(target, workdir) if args.http_only else args.targets_file.resolve()
+            )
+        walls: list[float] = []
+        bares: list[float] = []
+        looks: list[float] = []
+        failures = 0
+        seen: dict[str, set[str]] = defaultdict(set)
+        deadline = time.monotonic() + args.deadline
+        for _ in range(args.runs):
+            if time.monotonic() > deadline:
+                break
+            bares.append(bare_round_trips(target))
+            wall, outcomes, snapshot = run_checks(targets_file, args.target, workdir)
+            walls.append(wall)
+            if snapshot:
+                looks.append(float(snapshot["wall_seconds"]))
+            failures += sum(1 for outcome in outcomes.values() if outcome in ("failed", "error"))
+            for check, outcome in outcomes.items():
+                seen[check].add(outcome)
+    flaky = sorted(check for check, outcomes in seen.items() if len(outcomes) > 1)
+    bare_median = statistics.median(bares)
+    summary = {
+        "target": args.target,
+        "platform": "none" if args.http_only else target.platform,
+        "self_started": args.self_started,
+        "runs": len(walls),
+        "wall_seconds": {
+            "median": statistics.median(walls),
+            "p95": percentile(walls, 0.95),
+            "max": max(walls),
+        },
+        "bare_http_sum_seconds_median": bare_median,
+        "look_seconds_median": statistics.median(looks) if looks else None,
+        "wall_over_bare": statistics.median(walls) / bare_median,
+        "look_over_bare": (statistics.median(looks) / bare_median) if looks else None,
+        "failed_checks_total": failures,
+        "flaky_checks": flaky,
+        "outcomes": {check: sorted(outcomes) for check, outcomes in sorted(seen.items())},
+        "goals": {
+            "wall_max_le_1_5s": max(walls) <= WALL_GOAL_SECONDS,
+            "wall_le_1_3x_bare": statistics.median(walls) <= RATIO_GOAL * bare_median,
+            "look_le_1_3x_bare": bool(looks) and statistics.median(looks) <= RATIO_GOAL * bare_median,
+            "no_failures": failures == 0,
+            "no_flaky": not flaky,
+        },
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "outcomes"}, indent=2))
+    return 0 if all(summary["goals"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
