@@ -48,3 +48,8 @@ down: venv
 
 clean: venv
 	$(STACK) clean
+
+# The kind cluster from kind-config.yaml with the kind overlay (kind from PATH or KIND=; never downloaded).
+.PHONY: kind-up
+kind-up: venv
+	bash scripts/kind-up.sh
