@@ -202,3 +202,57 @@ def test_checks_directory_writes_its_reports_by_default(
         assert (pytester.path / "reports/checks" / name).is_file(), name
     html = (pytester.path / "reports/checks/report.html").read_text()
     assert '<link rel="stylesheet"' not in html  # self-contained: the CSS is inline
+
+
+def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(
+        f"""
+        import sys
+        import pytest
+        sys.path.insert(0, {str(ROOT / "tests/triage")!r})
+        from triage_fakes import FakePlatform, api_pod, crashed, event
+        from offgridflow_runbook.probes.platform import PlatformAccess
+        from offgridflow_runbook.pytest_plugin import access_key
+
+        @pytest.fixture(scope="session")
+        def platform_access(pytestconfig):
+            platform = FakePlatform(
+                api=[api_pod(**crashed(exit_code=78))],
+                event_list=[event("BackOff", "Back-off restarting failed container api")],
+                logs={{"offgridflow-api-1": "starting with token {SECRET}"}},
+                previous_logs={{"offgridflow-api-1": "invalid configuration OFFGRIDFLOW_DB_POOL_MAX"}},
+            )
+            access = PlatformAccess(platform)
+            pytestconfig.stash[access_key] = access
+            return access
+        """
+    )
+    project.makepyfile(
+        test_crash="""
+        import pytest
+        from offgridflow_runbook.steps import triage_2a_crash_loop
+        from offgridflow_runbook.pytest_plugin import judge
+
+        @pytest.mark.runbook_step("Triage 2A")
+        def test_no_crash_loop(runbook_observations):
+            judge(triage_2a_crash_loop(runbook_observations))
+        """
+    )
+    result = project.runpytest("--targets-file", "targets.yaml", "--target", "dead")
+    result.assert_outcomes(failed=1)
+    assert (
+        "crash loop: offgridflow-api-1: 3 restart(s), last termination Error, exit code 78"
+        in result.stdout.str()
+    )
+    report = html.unescape((project.path / "out/report.html").read_text())
+    for name in ("events", "last 100 log lines of offgridflow-api-1", "previous logs of offgridflow-api-1"):
+        assert f'"name": "{name}"' in report, name
+    attachments = "\n".join(
+        base64.b64decode(blob).decode() for blob in re.findall(r"base64,([A-Za-z0-9+/=]+)", report)
+    )
+    assert "Back-off restarting failed container api" in attachments
+    assert "invalid configuration OFFGRIDFLOW_DB_POOL_MAX" in attachments
+    assert "starting with token ***" in attachments
+    assert SECRET not in _all_artifacts(project.path / "out", result.stdout.str())

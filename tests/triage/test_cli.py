@@ -1,0 +1,55 @@
+"""`offgridflow-runbook`: user mistakes are one line and exit 64; the text output names it all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from triage_fakes import TOKEN
+
+from offgridflow_runbook.cli import EXIT_USAGE, main
+
+
+def test_unknown_target_is_one_line_exit_64(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("targets:\n  only:\n    platform: none\n    base_url: http://127.0.0.1:9\n")
+    assert main(["diagnose", "--target", "nope", "--targets-file", str(targets)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == f"offgridflow-runbook: error: unknown target 'nope'; known targets in {targets}: only\n"
+
+
+def test_bad_targets_file_is_one_line_exit_64(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("targets:\n  broken:\n    platform: openstack\n    base_url: http://127.0.0.1:9\n")
+    assert main(["diagnose", "--target", "broken", "--targets-file", str(targets)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "needs 'platform' set to one of ['docker', 'kubernetes', 'none'], not 'openstack'" in err
+
+
+def test_unknown_option_exits_64_not_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["diagnose", "--no-such-option"])
+    assert raised.value.code == EXIT_USAGE
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+def test_unreachable_target_prints_cause_section_commands_and_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNIT_TEST_TOKEN", TOKEN)
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        "targets:\n  gone:\n    platform: none\n    base_url: http://127.0.0.1:9\n"
+        "    token_env: UNIT_TEST_TOKEN\n"
+    )
+    assert main(["diagnose", "--target", "gone", "--targets-file", str(targets)]) == 3
+    out = capsys.readouterr().out
+    assert "cause:    unreachable" in out
+    assert "section:  Triage 1" in out
+    assert "  curl -f http://127.0.0.1:9/health/live" in out
+    assert main(["diagnose", "--target", "gone", "--targets-file", str(targets), "--json"]) == 3
+    body = json.loads(capsys.readouterr().out)
+    assert (body["cause"], body["exit_code"], body["target"]) == ("unreachable", 3, "gone")
+    assert TOKEN not in json.dumps(body)
