@@ -18,6 +18,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -150,6 +151,8 @@ class KubeFake:
     fail_with: int | None = None
     # When False, a template change starts a rollout that never becomes available (bad image).
     rollouts_succeed: bool = True
+    # Seconds the exec websocket upgrade takes (to overlap it with other requests).
+    exec_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     _uid_counter: int = 0
 
@@ -357,6 +360,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        # A slow upgrade: the window in which kubernetes.stream has swapped its client's request().
+        time.sleep(self.fake.exec_seconds)
         accept = base64.b64encode(
             hashlib.sha1((self.headers["Sec-WebSocket-Key"] + _WEBSOCKET_GUID).encode()).digest()  # noqa: S324
         ).decode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -184,3 +186,15 @@ def test_pg_isready_without_a_running_api_pod_says_so(seeded):
     seeded.pending_pod("api-pending")
     with pytest.raises(PlatformError, match="no running offgridflow-api pod"):
         seeded.platform().pg_isready()
+
+
+def test_reads_during_an_exec_are_not_sent_down_the_websocket(seeded):
+    seeded.add_api_pod("api-1")
+    seeded.fake.exec_seconds = 0.5
+    platform = seeded.platform()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        exec_result = pool.submit(platform.pg_isready)
+        time.sleep(0.1)  # let the exec open its websocket first
+        network = pool.submit(platform.network)
+        assert network.result(timeout=10).ready_endpoints == 1
+        assert exec_result.result(timeout=10).exit_code == 0

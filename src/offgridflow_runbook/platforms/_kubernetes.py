@@ -182,7 +182,7 @@ class KubernetesPlatform:
 
     def pg_isready(self) -> CommandResult:
         pod = self._exec_pod()
-        return run_in_pod(self._connection, self._core, pod, mapping.API_CONTAINER, PG_ISREADY)
+        return run_in_pod(self._connection, pod, mapping.API_CONTAINER, PG_ISREADY)
 
     def resource_usage(self) -> list[Usage]:
         selector = f"app={mapping.API_APP}"

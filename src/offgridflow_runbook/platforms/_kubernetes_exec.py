@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import websocket
-from kubernetes.client import CoreV1Api
+from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
@@ -15,10 +15,23 @@ from offgridflow_runbook.platforms.base import CommandResult, PlatformError
 EXEC_TIMEOUT_SECONDS = 20.0
 
 
-def run_in_pod(
+def run_in_pod(connection: Connection, pod: str, container: str, command: Sequence[str]) -> CommandResult:
+    """Run ``command`` in ``pod``/``container`` and wait (bounded) for its exit code and output.
+
+    ``kubernetes.stream`` swaps the ``request`` method of the client it is given while it runs, so
+    the exec gets a client of its own: reads running at the same time on the platform's client
+    (the checks observe concurrently) must not be sent down the websocket.
+    """
+    exec_client = ApiClient(configuration=connection.client.configuration)
+    try:
+        return _run(connection, CoreV1Api(exec_client), pod, container, command)
+    finally:
+        exec_client.close()
+
+
+def _run(
     connection: Connection, core: CoreV1Api, pod: str, container: str, command: Sequence[str]
 ) -> CommandResult:
-    """Run ``command`` in ``pod``/``container`` and wait (bounded) for its exit code and output."""
     action = f"exec {' '.join(command)} in pod {pod}"
     try:
         client = stream(
