@@ -1,0 +1,78 @@
+"""Paths and readers for the deployment files: kustomize renders, rule files, workflows.
+
+Everything here reads files and runs local tools (kubectl kustomize, promtool, amtool,
+check-jsonschema); nothing talks to a cluster or the network.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KUBERNETES = REPO_ROOT / "deploy" / "kubernetes"
+PROMETHEUS = REPO_ROOT / "deploy" / "prometheus"
+RULES_FILE = PROMETHEUS / "rules" / "offgridflow.rules.yml"
+RULE_TESTS_FILE = PROMETHEUS / "tests" / "offgridflow.test.yml"
+RUNBOOK = REPO_ROOT / "docs" / "runbooks" / "offgridflow-api-down.md"
+KIND_CONFIG = REPO_ROOT / "kind-config.yaml"
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+
+KUSTOMIZATIONS = {
+    "base": KUBERNETES / "base",
+    "kind": KUBERNETES / "overlays" / "kind",
+    "kind-inplace-config": KUBERNETES / "overlays" / "kind-inplace-config",
+}
+
+Manifest = dict[str, Any]
+
+
+def require_tool(name: str, why: str) -> str:
+    """The tool's path, or skip the test naming the missing tool and what it is for."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not on PATH; {why}")
+    return path
+
+
+@functools.cache
+def _render(folder: Path) -> tuple[Manifest, ...]:
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(folder)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"kubectl kustomize {folder} failed: {result.stderr.strip()}")
+    return tuple(document for document in yaml.safe_load_all(result.stdout) if document)
+
+
+def render(folder: Path) -> list[Manifest]:
+    """The objects `kubectl kustomize folder` renders (cached per folder; callers get copies)."""
+    require_tool("kubectl", "it renders the kustomizations (kubectl kustomize)")
+    return [yaml.safe_load(yaml.safe_dump(document)) for document in _render(folder)]
+
+
+def find(objects: list[Manifest], kind: str, name: str, namespace: str | None = None) -> Manifest:
+    """The one object of `kind` named `name` (and in `namespace`, if given)."""
+    matches = [
+        item
+        for item in objects
+        if item["kind"] == kind
+        and item["metadata"]["name"] == name
+        and (namespace is None or item["metadata"].get("namespace") == namespace)
+    ]
+    assert len(matches) == 1, f"expected one {kind} {name!r}, found {len(matches)}"
+    return matches[0]
+
+
+def of_kind(objects: list[Manifest], kind: str) -> list[Manifest]:
+    return [item for item in objects if item["kind"] == kind]
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -1,0 +1,194 @@
+"""The alert rules: promtool-checked and -tested, named and annotated as the runbook expects."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from deploy_files import PROMETHEUS, RULE_TESTS_FILE, RULES_FILE, RUNBOOK, load_yaml, require_tool
+
+from offgridflow_runbook.probes.prometheus import alert_expression, strip_threshold
+
+RUNBOOK_URL = (
+    "https://github.com/offgridflow/offgridflow-runbook-suite/blob/main/docs/runbooks/offgridflow-api-down.md"
+)
+PRODUCTION_FOR = {
+    "OffGridFlowAPIDown": "1m",
+    "PostgreSQLDown": "1m",
+    "PodCrashLooping": "5m",
+    "OffGridFlowAPIHighErrorRate": "5m",
+}
+ERROR_RATIO_RECORD = "job:http_requests:error_ratio_rate5m"
+
+
+def promtool() -> str:
+    return require_tool("promtool", "it checks and tests the alert rules (apt-get install prometheus)")
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=60, check=False)
+
+
+def rules() -> list[dict[str, Any]]:
+    return [rule for group in load_yaml(RULES_FILE)["groups"] for rule in group["rules"]]
+
+
+def alerts() -> dict[str, dict[str, Any]]:
+    return {rule["alert"]: rule for rule in rules() if "alert" in rule}
+
+
+def runbook_alert_names() -> set[str]:
+    """The alert the runbook is for and its "Related Alerts"."""
+    text = RUNBOOK.read_text(encoding="utf-8")
+    names = set(re.findall(r"\*\*Alert Name\*\*: `(\w+)`", text))
+    related = text.split("## Related Alerts", 1)[1].split("\n## ", 1)[0]
+    return names | set(re.findall(r"^- `(\w+)`", related, flags=re.MULTILINE))
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives the headings of `markdown`."""
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def test_the_rules_file_passes_promtool_check_rules() -> None:
+    result = run(promtool(), "check", "rules", str(RULES_FILE))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_rule_unit_tests_pass() -> None:
+    result = run(promtool(), "test", "rules", str(RULE_TESTS_FILE))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_rule_tests_are_named_as_sentences() -> None:
+    names = [test["name"] for test in load_yaml(RULE_TESTS_FILE)["tests"]]
+    assert len(names) == len(set(names)) >= 8
+    for name in names:
+        assert re.fullmatch(r"[A-Z][\w%.,' -]+ [\w%.,' -]+", name), name
+
+
+# Each change must make `promtool test rules` fail: the tests sit on the `for` and threshold edges.
+MUTATIONS = {
+    "APIDown for one step longer": ("OffGridFlowAPIDown", "for", "1m15s"),
+    "APIDown for one step shorter": ("OffGridFlowAPIDown", "for", "45s"),
+    "PostgreSQLDown for one step longer": ("PostgreSQLDown", "for", "1m15s"),
+    "CrashLooping for one step shorter": ("PodCrashLooping", "for", "4m45s"),
+    "error-rate threshold just below 1%": ("OffGridFlowAPIHighErrorRate", "threshold", "0.0099"),
+    "error-rate threshold at 1.1%": ("OffGridFlowAPIHighErrorRate", "threshold", "0.011"),
+    "error-rate for one step longer": ("OffGridFlowAPIHighErrorRate", "for", "5m15s"),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_the_rule_tests_catch_a_changed_edge(mutation: str, tmp_path: Path) -> None:
+    alert, field, value = MUTATIONS[mutation]
+    document = load_yaml(RULES_FILE)
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") != alert:
+                continue
+            if field == "for":
+                rule["for"] = value
+            else:
+                rule["expr"] = re.sub(r"> 0\.01$", f"> {value}", rule["expr"])
+                assert rule["expr"].endswith(value)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / RULES_FILE.name).write_text(yaml.safe_dump(document), encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / RULE_TESTS_FILE.name).write_text(RULE_TESTS_FILE.read_text(encoding="utf-8"))
+    result = run(promtool(), "test", "rules", str(tmp_path / "tests" / RULE_TESTS_FILE.name))
+    assert result.returncode != 0, f"promtool tests still pass with {mutation}"
+    assert alert in result.stdout + result.stderr
+
+
+def test_the_alerts_are_the_ones_the_runbook_names() -> None:
+    assert set(alerts()) == runbook_alert_names() == set(PRODUCTION_FOR)
+
+
+def test_the_alerts_use_production_for_durations() -> None:
+    assert {name: rule["for"] for name, rule in alerts().items()} == PRODUCTION_FOR
+
+
+@pytest.mark.parametrize("alert", sorted(PRODUCTION_FOR))
+def test_every_alert_has_severity_summary_description_and_a_runbook_url_that_resolves(alert: str) -> None:
+    rule = alerts()[alert]
+    assert rule["labels"]["severity"] in {"critical", "warning"}
+    assert rule["annotations"]["summary"]
+    assert rule["annotations"]["description"]
+    url = rule["annotations"]["runbook_url"]
+    page, _, anchor = url.partition("#")
+    assert page == RUNBOOK_URL
+    assert RUNBOOK.exists()
+    if anchor:
+        assert anchor in github_anchors(RUNBOOK.read_text(encoding="utf-8")), anchor
+
+
+def test_the_api_down_alert_covers_a_down_and_a_vanished_target() -> None:
+    expression = alerts()["OffGridFlowAPIDown"]["expr"]
+    assert 'up{job="offgridflow-api"} == 0' in expression
+    assert 'absent(up{job="offgridflow-api"})' in expression
+    assert alerts()["OffGridFlowAPIDown"]["labels"]["severity"] == "critical"
+
+
+def test_the_error_rate_alert_is_its_recording_rule_above_one_percent() -> None:
+    recorded = next(rule["expr"] for rule in rules() if rule.get("record") == ERROR_RATIO_RECORD)
+    expression = alerts()["OffGridFlowAPIHighErrorRate"]["expr"]
+    assert isinstance(expression, str)
+    assert expression == f"({recorded}) > 0.01"
+    # The checks evaluate exactly this (offgridflow_runbook.probes.prometheus).
+    assert alert_expression() == expression
+    assert strip_threshold(expression) == (recorded, 0.01)
+
+
+def test_the_local_prometheus_config_is_valid_and_scrapes_on_loopback() -> None:
+    config_file = PROMETHEUS / "prometheus.yml"
+    result = run(promtool(), "check", "config", str(config_file))
+    assert result.returncode == 0, result.stdout + result.stderr
+    targets = {
+        job["job_name"]: target
+        for job in load_yaml(config_file)["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    assert targets["offgridflow-api"] == "127.0.0.1:8081"
+    assert targets["postgres"] == "127.0.0.1:9187"
+    assert all(target.startswith("127.0.0.1:") for target in targets.values())
+
+
+def test_the_alertmanager_config_is_valid() -> None:
+    amtool = require_tool(
+        "amtool", "it checks the Alertmanager configuration (apt-get install prometheus-alertmanager)"
+    )
+    result = run(amtool, "check-config", str(PROMETHEUS / "alertmanager.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["severity=critical", "alertname=OffGridFlowAPIDown"], "oncall-critical"),
+        (["severity=warning", "alertname=OffGridFlowAPIHighErrorRate"], "platform-warning"),
+        (["severity=info"], "blackhole"),
+    ],
+)
+def test_alertmanager_routes_by_severity(labels: list[str], receiver: str) -> None:
+    amtool = require_tool("amtool", "it tests Alertmanager routes (apt-get install prometheus-alertmanager)")
+    config_file = PROMETHEUS / "alertmanager.yml"
+    result = run(amtool, "config", "routes", "test", f"--config.file={config_file}", *labels)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == receiver
+
+
+def test_critical_alerts_reach_the_local_webhook_receiver_quickly() -> None:
+    config = load_yaml(PROMETHEUS / "alertmanager.yml")
+    critical = next(item for item in config["receivers"] if item["name"] == "oncall-critical")
+    assert [hook["url"] for hook in critical["webhook_configs"]] == ["http://127.0.0.1:9095/alerts"]
+    assert config["route"]["group_wait"] in {"5s", "10s"}

@@ -1,0 +1,132 @@
+"""The GitHub workflows: schema-valid, least privilege, no secret in a shell line, current actions."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_files import REPO_ROOT, WORKFLOWS, load_yaml
+
+ACTION_VERSIONS = {
+    "actions/checkout": "v4",
+    "actions/setup-python": "v5",
+    "actions/upload-artifact": "v4",
+    "helm/kind-action": "v1",
+}
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
+EXPECTED = {"pre-deploy-gate.yml", "synthetic-checks.yml", "gameday.yml"}
+
+
+def workflow(name: str) -> dict[str, Any]:
+    # YAML 1.1 reads the key `on` as True.
+    raw: dict[Any, Any] = load_yaml(WORKFLOWS / name)
+    return {"on" if key is True else str(key): value for key, value in raw.items()}
+
+
+def steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in document["jobs"].values() for step in job.get("steps", [])]
+
+
+def run_lines(document: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in steps(document))
+
+
+def test_the_three_workflows_exist() -> None:
+    assert {path.name for path in WORKFLOW_FILES} == EXPECTED
+
+
+def test_the_workflows_match_the_bundled_github_workflow_schema() -> None:
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOW_FILES)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("name: broken\non: push\njobs:\n  job:\n    steps:\n      - run: true\n")
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.github-workflows", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0, "a job without runs-on must not validate"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_job_has_explicit_read_only_or_narrow_permissions(name: str) -> None:
+    document = workflow(name)
+    assert document.get("permissions") == {"contents": "read"}
+    for job_name, job in document["jobs"].items():
+        granted = job.get("permissions", document["permissions"])
+        writes = {scope for scope, level in granted.items() if level == "write"}
+        assert writes <= {"issues"}, f"{job_name} asks for {writes}"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_no_secret_or_untrusted_expression_is_expanded_in_a_shell_line(name: str) -> None:
+    expansions = re.findall(r"\$\{\{(.*?)\}\}", run_lines(workflow(name)))
+    assert not [
+        expression for expression in expansions if "secrets." in expression or "github.event" in expression
+    ]
+    assert "secrets." not in run_lines(workflow(name))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_actions_are_the_chosen_current_versions(name: str) -> None:
+    for step in steps(workflow(name)):
+        if "uses" in step:
+            action, _, version = step["uses"].partition("@")
+            assert ACTION_VERSIONS.get(action) == version, step["uses"]
+
+
+def test_the_gate_runs_the_checks_on_kind_and_rolls_back_on_failure() -> None:
+    document = workflow("pre-deploy-gate.yml")
+    assert {"pull_request", "push"} <= set(document["on"])
+    assert "pytest checks --target kind" in run_lines(document)
+    rollback = [step for step in steps(document) if "rollout undo" in step.get("run", "")]
+    assert len(rollback) == 1
+    assert "failure()" in rollback[0]["if"]
+    assert re.search(r"kubectl .*rollout undo deployment/offgridflow-api", rollback[0]["run"])
+
+
+def test_synthetic_checks_run_every_15_minutes_against_production_and_report_failures() -> None:
+    document = workflow("synthetic-checks.yml")
+    assert document["on"]["schedule"] == [{"cron": "*/15 * * * *"}]
+    assert "workflow_dispatch" in document["on"]
+    assert "pytest checks --target production" in run_lines(document)
+    issue_steps = [step for step in steps(document) if "gh issue" in step.get("run", "")]
+    assert issue_steps
+    assert all(step["if"] == "failure()" for step in issue_steps)
+    uploads = [step for step in steps(document) if step.get("uses", "").startswith("actions/upload-artifact")]
+    assert uploads
+    assert uploads[0]["if"] == "always()"
+
+
+def test_the_game_day_runs_the_chaos_suite_on_kind_quarterly_and_keeps_the_scorecard() -> None:
+    document = workflow("gameday.yml")
+    assert document["on"]["schedule"] == [{"cron": "0 6 1 1,4,7,10 *"}]
+    assert "pytest chaos --target kind" in run_lines(document)
+    assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps(document))
+
+
+def test_the_make_targets_the_workflows_call_exist() -> None:
+    called = {
+        target for name in EXPECTED for target in re.findall(r"\bmake ([\w-]+)", run_lines(workflow(name)))
+    }
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    defined = set(re.findall(r"^([\w-]+):", makefile, flags=re.MULTILINE))
+    assert called, "the workflows call no make target"
+    assert called <= defined, f"missing in the Makefile: {sorted(called - defined)}"
