@@ -40,6 +40,8 @@ HEALTHY_PROBE_INTERVAL_SECONDS = 2.0
 # the pool gives up a reconnection chain after this long; the next request starts a fresh one, so a
 # long outage never leaves the pool sleeping through a long backoff after the database is back
 POOL_RECONNECT_TIMEOUT_SECONDS = 5.0
+# a request never waits longer than this on a hung database (plus psycopg's own cancellation time)
+QUERY_TIMEOUT_SECONDS = 5.0
 
 logger = get_logger("db")
 
@@ -63,6 +65,12 @@ def _describe(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def _consume_outcome(task: asyncio.Task[None]) -> None:
+    # an abandoned readiness check may fail after nobody waits for it; that is expected, not news
+    if not task.cancelled():
+        task.exception()
+
+
 class Database:
     """Connection pool, schema and reconnection supervisor for one service process."""
 
@@ -81,6 +89,7 @@ class Database:
         )
         self._backoff = backoff or Backoff()
         self._supervisor: asyncio.Task[None] | None = None
+        self._pending_check: asyncio.Task[None] | None = None
         self.schema_ready = False
         self.available = False
         self.last_error: str | None = "not connected yet"
@@ -90,10 +99,11 @@ class Database:
         self._supervisor = asyncio.create_task(self._supervise(), name="database-supervisor")
 
     async def close(self) -> None:
-        if self._supervisor:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+        for task in (self._supervisor, self._pending_check):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, timeout=2.0)
         await self.pool.close(timeout=5.0)
         log_event(logger, logging.INFO, "database pool closed")
 
@@ -147,26 +157,40 @@ class Database:
             self.last_error = None
             await asyncio.sleep(HEALTHY_PROBE_INTERVAL_SECONDS)
 
+    async def _select_one(self, timeout_seconds: float) -> None:
+        async with self.pool.connection(timeout=timeout_seconds) as conn:
+            await conn.execute("SELECT 1")
+
     async def readiness(self, timeout_seconds: float) -> str | None:
-        """None when the database answers `SELECT 1` within `timeout_seconds`, else the reason."""
+        """None when the database answers `SELECT 1` within `timeout_seconds`, else the reason.
+
+        The check runs as its own task: on a hung server psycopg spends seconds trying to cancel the
+        query, and a readiness probe must not wait for that. At most one check is in flight.
+        """
         if not self.schema_ready:
             return f"database unreachable: {self.last_error}"
-        try:
-            async with asyncio.timeout(timeout_seconds):
-                async with self.pool.connection(timeout=timeout_seconds) as conn:
-                    await conn.execute("SELECT 1")
-        except (psycopg.Error, PoolTimeout, OSError, TimeoutError) as error:
-            reason = self.last_error if not self.available and self.last_error else _describe(error)
-            return f"database unreachable: {reason}"
-        return None
+        if self._pending_check is not None and not self._pending_check.done():
+            return "database unreachable: the previous check has not answered yet"
+        check = asyncio.create_task(self._select_one(timeout_seconds), name="readiness-check")
+        check.add_done_callback(_consume_outcome)
+        self._pending_check = check
+        done, _pending = await asyncio.wait({check}, timeout=timeout_seconds)
+        if not done:
+            check.cancel()
+            return f"database unreachable: no answer within {timeout_seconds:g} s"
+        error = check.exception()
+        if error is None:
+            return None
+        reason = self.last_error if not self.available and self.last_error else _describe(error)
+        return f"database unreachable: {reason}"
 
     async def _fetch(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         try:
-            async with self.pool.connection() as conn:
+            async with asyncio.timeout(QUERY_TIMEOUT_SECONDS), self.pool.connection() as conn:
                 cursor = conn.cursor(row_factory=dict_row)
                 await cursor.execute(query, params)
                 return await cursor.fetchall()
-        except (psycopg.OperationalError, PoolTimeout) as error:
+        except (psycopg.OperationalError, PoolTimeout, TimeoutError) as error:
             raise DatabaseUnavailable(_describe(error)) from error
 
     async def list_activities(self, limit: int) -> list[dict[str, Any]]:
@@ -185,14 +209,18 @@ class Database:
     async def insert_activity(self, activity: NewActivity) -> int:
         """Insert and COMMIT; returns the new id only once the row is durable."""
         try:
-            async with self.pool.connection() as conn, conn.transaction():
+            async with (
+                asyncio.timeout(QUERY_TIMEOUT_SECONDS),
+                self.pool.connection() as conn,
+                conn.transaction(),
+            ):
                 cursor = await conn.execute(
                     "INSERT INTO activities (source, quantity, unit, occurred_at)"
                     " VALUES (%s, %s, %s, %s) RETURNING id",
                     (activity.source, activity.quantity, activity.unit, activity.occurred_at),
                 )
                 row = await cursor.fetchone()
-        except (psycopg.OperationalError, PoolTimeout) as error:
+        except (psycopg.OperationalError, PoolTimeout, TimeoutError) as error:
             raise DatabaseUnavailable(_describe(error)) from error
         if row is None:
             raise DatabaseUnavailable("insert returned no id")

@@ -83,3 +83,25 @@ def test_after_the_database_is_killed_and_restarted_the_pool_recovers_without_a_
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["source"] == "before-kill"
+
+
+def test_a_hung_database_makes_readiness_fail_within_about_a_second_and_liveness_stays_fast(
+    api_factory: ApiFactory, database_restored: PostgresServer
+) -> None:
+    api = api_factory(wait="ready")
+    database_restored.pause()
+    try:
+        started = time.monotonic()
+        answer = readiness(api)
+        elapsed = time.monotonic() - started
+        live_started = time.monotonic()
+        live = httpx.get(api.base_url + "/health/live", timeout=5.0)
+        live_elapsed = time.monotonic() - live_started
+    finally:
+        database_restored.resume()
+    assert answer.status_code == 503
+    assert "database unreachable" in answer.json()["reason"]
+    assert elapsed < 1.6, f"readiness took {elapsed:.2f}s with a hung database"
+    assert live.status_code == 200
+    assert live_elapsed < 0.5, "the event loop must not be blocked by a hung database"
+    seconds_until_ready(api)
