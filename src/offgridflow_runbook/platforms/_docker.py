@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -86,6 +87,21 @@ def _merge(*sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(unique.values(), key=lambda event: int(event.get("timeNano", 0)))
 
 
+def _unix_socket_problem() -> str | None:
+    """Why the engine's Unix socket refuses a connection (checked first: the SDK leaks the socket then)."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        return None
+    path = host.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5)
+        try:
+            probe.connect(path)
+        except OSError as error:
+            return f"{path}: {error.strerror or error}"
+    return None
+
+
 def _engine_errors(method: Callable[P, R]) -> Callable[P, R]:
     """Docker failures become one-line PlatformErrors naming the operation."""
 
@@ -107,14 +123,23 @@ class DockerPlatform:
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        if problem := _unix_socket_problem():
+            raise PlatformError(
+                f"target {target.name!r}: cannot reach the Docker Engine ({problem}); "
+                "is dockerd running? `make up` starts it and the local stack"
+            )
+        client: docker.DockerClient | None = None
         try:
-            self._client = docker.from_env(timeout=60)
-            self._client.ping()
+            client = docker.from_env(timeout=60)
+            client.ping()
         except DockerException as error:
+            if client is not None:
+                client.close()
             raise PlatformError(
                 f"target {target.name!r}: cannot reach the Docker Engine ({error.__class__.__name__}); "
                 "is dockerd running? `make up` starts it and the local stack"
             ) from None
+        self._client = client
 
     # -- helpers --------------------------------------------------------------------------------
     def _containers(self, app: str) -> list[Container]:

@@ -1,0 +1,112 @@
+"""How the docker driver reads a container as a pod: no engine needed, containers are stand-ins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from offgridflow_runbook.platforms._docker_observe import parse_time, split_runs, workload
+
+STARTED = "2026-11-27T00:00:10.123456789Z"
+
+
+class StandInContainer:
+    """Only what the driver reads of ``docker.models.containers.Container``."""
+
+    def __init__(self, *, status: str, restart_count: int = 0, policy: str = "on-failure", **state: Any):
+        self.id = "c0ffee"
+        self.name = "offgridflow-api"
+        self.status = status
+        self.labels = {"app": "offgridflow-api"}
+        self.log_text = ""
+        self.attrs: dict[str, Any] = {
+            "State": {
+                "Status": status,
+                "ExitCode": 0,
+                "OOMKilled": False,
+                "StartedAt": STARTED,
+                "FinishedAt": "2026-11-27T00:00:09.5Z",
+            }
+            | state,
+            "RestartCount": restart_count,
+            "HostConfig": {"RestartPolicy": {"Name": policy}, "Memory": 512 * 2**20, "MemoryReservation": 0},
+            "Config": {"Image": "127.0.0.1:5000/offgridflow-api:v1.3.0"},
+        }
+
+    def logs(self, **_options: Any) -> bytes:
+        return self.log_text.encode()
+
+
+def _die(exit_code: int) -> dict[str, Any]:
+    return {"id": "c0ffee", "Action": "die", "Actor": {"Attributes": {"exitCode": str(exit_code)}}}
+
+
+def test_parse_time_keeps_microseconds_and_treats_docker_zero_time_as_none():
+    assert parse_time(STARTED) == datetime(2026, 11, 27, 0, 0, 10, 123456, tzinfo=UTC)
+    assert parse_time("0001-01-01T00:00:00Z") is None
+    assert parse_time("") is None
+
+
+def test_a_healthy_running_container_is_a_ready_running_pod_without_termination():
+    container = StandInContainer(status="running", Health={"Status": "healthy"})
+    seen = workload(container, [])  # type: ignore[arg-type]
+    assert (seen.phase, seen.ready, seen.waiting_reason) == ("Running", True, None)
+    assert seen.last_termination is None
+    assert seen.memory_limit_bytes == 512 * 2**20
+    assert seen.memory_request_bytes is None
+
+
+def test_a_container_still_starting_its_health_check_is_not_ready():
+    container = StandInContainer(status="running", Health={"Status": "starting"})
+    assert workload(container, []).ready is False  # type: ignore[arg-type]
+
+
+def test_a_restarted_container_reports_the_oom_kill_of_its_previous_run():
+    healthy = {"Status": "healthy"}
+    container = StandInContainer(status="running", restart_count=2, OOMKilled=True, Health=healthy)
+    seen = workload(container, [_die(1), _die(137)])  # type: ignore[arg-type]
+    assert seen.restart_count == 2
+    assert seen.last_termination is not None
+    assert (seen.last_termination.reason, seen.last_termination.exit_code) == ("OOMKilled", 137)
+    assert seen.last_termination.oom_killed
+
+
+def test_a_restarting_api_is_in_crash_loop_back_off():
+    container = StandInContainer(status="restarting", restart_count=3, ExitCode=78)
+    seen = workload(container, [])  # type: ignore[arg-type]
+    assert (seen.phase, seen.ready, seen.waiting_reason) == ("Running", False, "CrashLoopBackOff")
+    assert seen.last_termination is not None
+    assert (seen.last_termination.reason, seen.last_termination.exit_code) == ("Error", 78)
+
+
+def test_a_killed_database_without_restart_policy_is_failed():
+    container = StandInContainer(status="exited", policy="no", ExitCode=137)
+    seen = workload(container, [])  # type: ignore[arg-type]
+    assert (seen.phase, seen.waiting_reason) == ("Failed", None)
+    assert seen.last_termination is not None
+    assert seen.last_termination.exit_code == 137
+
+
+LOG = (
+    "2026-11-27T00:00:01.000000000Z first run starts\n"
+    "2026-11-27T00:00:09.000000000Z invalid configuration\n"
+    "2026-11-27T00:00:10.200000000Z second run starts\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "previous", "expected"),
+    [
+        ("running", True, ["first run starts", "invalid configuration"]),
+        ("running", False, ["second run starts"]),
+        # Waiting to restart: the run that just ended is the previous one, as in CrashLoopBackOff.
+        ("restarting", True, ["second run starts"]),
+        ("restarting", False, []),
+    ],
+)
+def test_logs_are_split_into_runs_at_started_at(status: str, previous: bool, expected: list[str]):
+    container = StandInContainer(status=status, restart_count=1)
+    container.log_text = LOG
+    assert split_runs(container, previous=previous) == expected  # type: ignore[arg-type]

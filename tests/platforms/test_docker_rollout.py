@@ -1,0 +1,93 @@
+"""The docker driver's revision history: pull first, stall on a missing tag, undo like kubectl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offgridflow_runbook.platforms import _docker_rollout as rollout
+from offgridflow_runbook.platforms.base import PlatformError
+from offgridflow_runbook.stack import _containers, _state
+
+
+class Engine:
+    """Stands in for the Docker client: records pulls and created containers, refuses listed images."""
+
+    def __init__(self, missing: set[str]) -> None:
+        self.missing = missing
+        self.pulled: list[str] = []
+        self.created: list[dict[str, Any]] = []
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("OFFGRIDFLOW_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("OFFGRIDFLOW_TOKEN", raising=False)
+    fake = Engine(missing={"127.0.0.1:5000/offgridflow-api:v0.0.0"})
+
+    def pull(_client: object, reference: str) -> None:
+        fake.pulled.append(reference)
+        if reference in fake.missing:
+            raise _containers.PullError(f"manifest for {reference} not found: manifest unknown")
+
+    def ensure(_client: object, spec: dict[str, Any]) -> tuple[object, str]:
+        fake.created.append(spec)
+        return object(), "created"
+
+    monkeypatch.setattr(_containers, "pull", pull)
+    monkeypatch.setattr(_containers, "ensure", ensure)
+    _state.write_rollout(_state.initial_rollout())
+    return fake
+
+
+def test_a_change_adds_a_revision_and_recreates_the_container_with_it(engine: Engine):
+    rollout.change(engine, "memory", memory_limit="2Gi", memory_request="1Gi")  # type: ignore[arg-type]
+    state = _state.read_rollout()
+    assert [r.number for r in state.revisions] == [1, 2]
+    assert state.deployed == 2
+    assert engine.created[-1]["mem_limit"] == 2 * 2**30
+    assert engine.created[-1]["mem_reservation"] == 2**30
+
+
+def test_the_same_values_add_no_revision(engine: Engine):
+    rollout.change(engine, "again", memory_limit="512Mi")  # type: ignore[arg-type]
+    assert len(_state.read_rollout().revisions) == 1
+    assert engine.created == []
+
+
+def test_a_missing_tag_stalls_the_rollout_and_keeps_the_running_revision(engine: Engine):
+    rollout.change(engine, "bad image", image="127.0.0.1:5000/offgridflow-api:v0.0.0")  # type: ignore[arg-type]
+    state = _state.read_rollout()
+    assert state.deployed == 1
+    assert state.stalled is not None
+    assert "manifest unknown" in state.stalled["message"]
+    assert rollout.stalled_reason(state) == "ErrImagePull"
+    assert engine.created == []
+    assert any(event["reason"] == "Failed" for event in _state.recorded_events())
+
+
+def test_undo_brings_back_the_previous_template_as_a_new_revision(engine: Engine):
+    rollout.change(engine, "memory", memory_limit="2Gi", memory_request="1Gi")  # type: ignore[arg-type]
+    rollout.change(engine, "bad config", config={"OFFGRIDFLOW_DB_POOL_MAX": "lots"})  # type: ignore[arg-type]
+    rollout.undo(engine)  # type: ignore[arg-type]
+    state = _state.read_rollout()
+    assert [r.number for r in state.revisions] == [1, 3, 4]
+    assert state.latest.memory_limit == "2Gi"
+    assert state.latest.config["OFFGRIDFLOW_DB_POOL_MAX"] == "10"
+    assert state.deployed == 4
+    assert state.stalled is None
+
+
+def test_undo_without_history_says_so(engine: Engine):
+    with pytest.raises(PlatformError, match="no previous revision"):
+        rollout.undo(engine)  # type: ignore[arg-type]
+
+
+def test_the_token_file_is_private_and_the_env_file_does_not_hold_the_token(engine: Engine):
+    token = _state.api_token()
+    token_file = _state.state_dir() / _state.TOKEN_FILE
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert token not in _state.write_env_file().read_text(encoding="utf-8")
+    assert _state.api_token() == token

@@ -1,0 +1,68 @@
+"""The local stack's rendered configuration and quantities (no engine needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from offgridflow_runbook.platforms.base import PlatformError
+from offgridflow_runbook.stack import _prometheus
+from offgridflow_runbook.stack._containers import quantity_bytes
+from offgridflow_runbook.targets import Target
+
+
+@pytest.mark.parametrize(
+    ("quantity", "expected"), [("512Mi", 512 * 2**20), ("2Gi", 2 * 2**30), ("1G", 10**9)]
+)
+def test_memory_quantities(quantity: str, expected: int):
+    assert quantity_bytes(quantity) == expected
+
+
+def test_a_wrong_quantity_is_refused_with_an_example():
+    with pytest.raises(ValueError, match="512Mi or 2Gi"):
+        quantity_bytes("lots")
+
+
+@pytest.mark.parametrize(("production", "fast"), [("30s", "3s"), ("1m", "3s"), ("5m", "10s"), ("2h", "15s")])
+def test_fast_profile_scales_for_into_a_few_seconds(production: str, fast: str):
+    assert _prometheus.fast_for(production) == fast
+
+
+def test_render_fast_profile_from_the_repository_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    home = tmp_path / "home"
+    (home / "deploy" / "docker").mkdir(parents=True)
+    rules = home / "deploy" / "prometheus" / "rules"
+    rules.mkdir(parents=True)
+    rule = {"alert": "OffGridFlowAPIDown", "expr": 'up{job="offgridflow-api"} == 0', "for": "1m"}
+    (rules / "offgridflow.rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [rule]}]}))
+    monkeypatch.setenv("OFFGRIDFLOW_HOME", str(home))
+    monkeypatch.setenv("OFFGRIDFLOW_STATE_DIR", str(tmp_path / "state"))
+
+    folder = _prometheus.render("fast")
+
+    rendered = yaml.safe_load((folder / "rules" / "offgridflow.rules.yml").read_text())
+    assert rendered["groups"][0]["rules"][0]["for"] == "3s"
+    config = yaml.safe_load((folder / "prometheus.yml").read_text())
+    assert config["global"]["scrape_interval"] == "1s"
+    assert config["global"]["external_labels"]["profile"] == "fast"
+    assert {job["job_name"] for job in config["scrape_configs"]} >= {"offgridflow-api", "postgres"}
+    alertmanager = yaml.safe_load((folder / "alertmanager.yml").read_text())
+    hooks = [hook["url"] for r in alertmanager["receivers"] for hook in r.get("webhook_configs", [])]
+    assert hooks == ["http://127.0.0.1:9095/alerts"]
+
+
+def test_an_unknown_profile_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OFFGRIDFLOW_STATE_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="fast, production"):
+        _prometheus.render("slow")
+
+
+def test_an_unreachable_engine_is_one_platform_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from offgridflow_runbook.platforms._docker import DockerPlatform
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    target = Target(name="local", platform="docker", base_url="http://127.0.0.1:8080")
+    with pytest.raises(PlatformError, match="cannot reach the Docker Engine"):
+        DockerPlatform(target)
