@@ -9,6 +9,7 @@ from triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_ta
 
 from offgridflow_runbook import steps
 from offgridflow_runbook.platforms import Usage
+from offgridflow_runbook.probes.prometheus import alert_expression, strip_threshold
 from offgridflow_runbook.steps import Outcome
 
 
@@ -154,3 +155,29 @@ def test_without_prometheus_verification_5_is_skipped(rules: Path) -> None:
     observations = look(make_target("none", prometheus_url=None), FakeHttp(), None, rules=rules)
     for check in (steps.verification_5_error_rate, steps.verification_5_alerts):
         assert check(observations).outcome is Outcome.SKIPPED
+
+
+@pytest.mark.parametrize(
+    ("expression", "ratio"),
+    [
+        ("(sum(rate(a[5m])) / sum(rate(b[5m]))) > 0.01", "sum(rate(a[5m])) / sum(rate(b[5m]))"),
+        ("(a) / (b) > 0.01", "(a) / (b)"),
+        ("a / b > 0.01", "a / b"),
+        ("((a / b)) >= 1e-2", "a / b"),
+    ],
+)
+def test_threshold_is_split_off_with_balanced_parentheses(expression: str, ratio: str) -> None:
+    split = strip_threshold(expression)
+    assert split is not None
+    assert split[0] == ratio
+    assert split[1] == pytest.approx(0.01)
+
+
+def test_the_rule_files_error_rate_alert_splits_into_a_ratio() -> None:
+    try:
+        expression = alert_expression()
+    except LookupError as error:
+        pytest.skip(str(error))
+    split = strip_threshold(expression)
+    assert split is not None, expression
+    assert split[1] == pytest.approx(0.01)

@@ -35,7 +35,7 @@ RUNBOOK_ALERTS = ("OffGridFlowAPIDown", "PostgreSQLDown", "PodCrashLooping", ERR
 DEFAULT_RULES_FILE = Path(__file__).resolve().parents[3] / "deploy/prometheus/rules/offgridflow.rules.yml"
 
 # ``<ratio expression> > 0.01`` -> the ratio alone, to report the current value next to the verdict.
-_THRESHOLD = re.compile(r"^\s*\(?(?P<ratio>.+?)\)?\s*>=?\s*(?P<limit>[0-9.eE+-]+)\s*$", re.DOTALL)
+_THRESHOLD = re.compile(r"^\s*(?P<ratio>.+?)\s*>=?\s*(?P<limit>[0-9.eE+-]+)\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,30 @@ def alert_expression(alert: str = ERROR_RATE_ALERT, rules_file: Path | str = DEF
     raise LookupError(f"alert {alert} is not defined in {path}")
 
 
+def _wraps_whole(expression: str) -> bool:
+    """True when the outer parentheses enclose the whole expression: ``(a / b)`` but not ``(a) / (b)``."""
+    if not (expression.startswith("(") and expression.endswith(")")):
+        return False
+    depth = 0
+    for index, char in enumerate(expression):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and index < len(expression) - 1:
+            return False
+    return True
+
+
 def strip_threshold(expression: str) -> tuple[str, float] | None:
     """Split ``ratio > limit`` into the ratio expression and the limit; None if it has another shape."""
     match = _THRESHOLD.match(expression)
     if match is None:
         return None
+    ratio = match["ratio"].strip()
+    if ratio.count("(") != ratio.count(")"):
+        return None
+    while _wraps_whole(ratio):
+        ratio = ratio[1:-1].strip()
     try:
-        return match["ratio"].strip(), float(match["limit"])
+        return ratio, float(match["limit"])
     except ValueError:
         return None
 
