@@ -47,6 +47,64 @@ _KINDS = {
 }
 
 
+def _kind(prefix: str, plural: str) -> str:
+    if prefix.startswith("apis/metrics.k8s.io/"):
+        return "PodMetrics" if plural == "pods" else "NodeMetrics"
+    return _KINDS.get(plural, plural.capitalize())
+
+
+# What the served group versions hold, for clients that discover before they call (kubectl).
+_RESOURCES = {
+    "v1": [
+        ("pods", "Pod"),
+        ("pods/log", "Pod"),
+        ("pods/exec", "PodExecOptions"),
+        ("events", "Event"),
+        ("configmaps", "ConfigMap"),
+        ("endpoints", "Endpoints"),
+    ],
+    "apps/v1": [
+        ("deployments", "Deployment"),
+        ("replicasets", "ReplicaSet"),
+        ("statefulsets", "StatefulSet"),
+    ],
+    "networking.k8s.io/v1": [("ingresses", "Ingress")],
+    "metrics.k8s.io/v1beta1": [("pods", "PodMetrics")],
+}
+_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+
+def _resource_list(group_version: str) -> JSON:
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": [
+            {"name": name, "singularName": "", "namespaced": True, "kind": kind, "verbs": _VERBS}
+            for name, kind in _RESOURCES[group_version]
+        ],
+    }
+
+
+def _group(group_version: str) -> JSON:
+    name, version = group_version.split("/")
+    entry = {"groupVersion": group_version, "version": version}
+    return {"name": name, "versions": [entry], "preferredVersion": entry}
+
+
+_DISCOVERY: dict[str, JSON] = {
+    "/version": {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake"},
+    "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+    "/apis": {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [_group(gv) for gv in _RESOURCES if "/" in gv],
+    },
+    "/api/v1": _resource_list("v1"),
+    **{f"/apis/{gv}": _resource_list(gv) for gv in _RESOURCES if "/" in gv},
+}
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     """One request as the fake received it."""
@@ -176,7 +234,7 @@ class KubeFake:
         metadata.setdefault("uid", self._uid())
         metadata.setdefault("generation", 1)
         metadata.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
-        obj.setdefault("kind", _KINDS.get(plural, plural.capitalize()))
+        obj.setdefault("kind", _kind(prefix, plural))
         obj.setdefault("apiVersion", prefix.removeprefix("api/").removeprefix("apis/"))
         self.objects[(prefix, plural, metadata["namespace"], metadata["name"])] = obj
         return obj
@@ -230,6 +288,8 @@ class KubeFake:
     def _route(
         self, method: str, path: str, params: dict[str, str], content_type: str | None, body: Any
     ) -> tuple[int, Any]:
+        if method == "GET" and path.rstrip("/") in _DISCOVERY:
+            return 200, _DISCOVERY[path.rstrip("/")]
         parts = path.strip("/").split("/")
         prefix_length = 2 if parts[0] == "api" else 3
         prefix = "/".join(parts[:prefix_length])
@@ -249,10 +309,10 @@ class KubeFake:
                 ]
                 if not items and prefix == "apis/metrics.k8s.io/v1beta1" and not self.of_kind(prefix, plural):
                     return 404, _status(404, "NotFound", "the server could not find the requested resource")
-                kind = _KINDS.get(plural, plural.capitalize()) + "List"
+                kind = _kind(prefix, plural) + "List"
                 return 200, {
                     "kind": kind,
-                    "apiVersion": "v1",
+                    "apiVersion": prefix.removeprefix("api/").removeprefix("apis/"),
                     "metadata": {"resourceVersion": "1"},
                     "items": items,
                 }
@@ -369,7 +429,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")
         self.send_header("Sec-WebSocket-Accept", accept)
-        self.send_header("Sec-WebSocket-Protocol", "v4.channel.k8s.io")
+        offered = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        # v5 frames like v4 (it only adds a close channel the server never needs to send here).
+        protocol = next(
+            (p for p in offered if p in ("v5.channel.k8s.io", "v4.channel.k8s.io")), "v4.channel.k8s.io"
+        )
+        self.send_header("Sec-WebSocket-Protocol", protocol)
         self.end_headers()
         code, output = self.fake.exec_result(tuple(query.get("command", [])))
         if code == 0:
