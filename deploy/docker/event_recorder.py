@@ -5,6 +5,10 @@ Health checks add three events every few seconds, so the engine's buffer covers 
 minute; the driver needs the ``die``/``oom``/``kill`` history of a whole game day. This streams
 ``GET /events`` from the Docker socket (filtered to the stack's label, exec events dropped) and
 appends each event as a JSON line to EVENT_RECORDER_FILE.
+
+It also serves the containers' restart counts on 127.0.0.1:9096/metrics as
+``kube_pod_container_status_restarts_total`` (the kube-state-metrics series the ``PodCrashLooping``
+alert reads), so that alert means the same on the local stack as in a cluster.
 """
 
 import http.client
@@ -12,13 +16,20 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 SOCKET = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
 OUTPUT = os.environ.get("EVENT_RECORDER_FILE", "/state/engine-events.jsonl")
 LABEL = os.environ.get("EVENT_RECORDER_LABEL", "com.offgridflow.stack=local")
 RECONNECT_SECONDS = 1.0
+METRICS_PORT = int(os.environ.get("EVENT_RECORDER_METRICS_PORT", "9096"))
+NAMESPACE = "offgridflow"
+# Container names of the runbook's pods: the API pod's container is called `api`.
+CONTAINER_NAMES = {"offgridflow-api": "api"}
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -48,7 +59,62 @@ def stream(since: float) -> float:
     return last
 
 
+def _engine_get(path: str) -> Any:
+    connection = UnixConnection("docker")
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise OSError(f"GET {path} answered {response.status}")
+    return json.loads(body)
+
+
+def restart_metrics() -> str:
+    """One ``kube_pod_container_status_restarts_total`` sample per container of the stack."""
+    query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [LABEL]})})
+    lines = [
+        "# HELP kube_pod_container_status_restarts_total Restarts of the container (Docker RestartCount).",
+        "# TYPE kube_pod_container_status_restarts_total counter",
+    ]
+    for summary in _engine_get(f"/containers/json?{query}"):
+        try:
+            details = _engine_get(f"/containers/{summary['Id']}/json")
+        except OSError:
+            continue  # removed between the listing and the inspection
+        name = details["Name"].lstrip("/")
+        app = details["Config"]["Labels"].get("app", name)
+        labels = (
+            f'namespace="{NAMESPACE}",pod="{name}",container="{CONTAINER_NAMES.get(name, name)}",app="{app}"'
+        )
+        lines.append(f"kube_pod_container_status_restarts_total{{{labels}}} {details['RestartCount']}")
+    return "\n".join(lines) + "\n"
+
+
+class MetricsHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/metrics":
+            self.send_error(404)
+            return
+        try:
+            body, status = restart_metrics().encode(), 200
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            body, status = f"engine unavailable: {error}\n".encode(), 503
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 def main() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", METRICS_PORT), MetricsHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     since = time.time()
     while True:
         try:

@@ -66,3 +66,29 @@ def test_an_unreachable_engine_is_one_platform_error(monkeypatch: pytest.MonkeyP
     target = Target(name="local", platform="docker", base_url="http://127.0.0.1:8080")
     with pytest.raises(PlatformError, match="cannot reach the Docker Engine"):
         DockerPlatform(target)
+
+
+def test_up_refuses_a_machine_without_root_debian_or_docker_in_one_message(monkeypatch: pytest.MonkeyPatch):
+    from offgridflow_runbook.stack import _preflight
+
+    monkeypatch.setattr(_preflight.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(_preflight.shutil, "which", lambda _name: None)
+    with pytest.raises(_preflight.StackError) as refused:
+        _preflight.check_machine()
+    message = str(refused.value)
+    assert "run as root" in message
+    assert "apt-get install docker.io" in message
+    assert "\n" not in message
+
+
+def test_the_stack_command_exits_2_with_one_line_when_the_machine_cannot_run_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from offgridflow_runbook.stack import __main__ as command
+    from offgridflow_runbook.stack import _preflight
+
+    monkeypatch.setattr(_preflight.os, "geteuid", lambda: 1000)
+    assert command.main(["up"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: cannot bring the local stack up: run as root")
+    assert error.count("\n") == 1

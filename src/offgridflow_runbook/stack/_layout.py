@@ -44,6 +44,7 @@ URLS = {
     RECEIVER: "http://127.0.0.1:9095/deliveries",
     EXPORTER: "http://127.0.0.1:9187/metrics",
     REGISTRY: "http://127.0.0.1:5000/v2/",
+    "container-restarts": "http://127.0.0.1:9096/metrics",
     POSTGRES: "postgresql://offgridflow@127.0.0.1:5432/offgridflow",
 }
 

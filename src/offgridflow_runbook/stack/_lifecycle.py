@@ -40,6 +40,7 @@ _HEALTH_URLS = {
     RECEIVER: "http://127.0.0.1:9095/health",
     ALERTMANAGER: "http://127.0.0.1:9093/-/ready",
     PROMETHEUS: "http://127.0.0.1:9090/-/ready",
+    EVENT_RECORDER: "http://127.0.0.1:9096/metrics",
 }
 # Removal order: dependants first.
 _ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API, POSTGRES, REGISTRY, EVENT_RECORDER)

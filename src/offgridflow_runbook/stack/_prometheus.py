@@ -93,6 +93,8 @@ def _prometheus_config(profile: str) -> dict[str, Any]:
             {"job_name": "offgridflow-api", "static_configs": [{"targets": ["127.0.0.1:8081"]}]},
             {"job_name": "postgres", "static_configs": [{"targets": ["127.0.0.1:9187"]}]},
             {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:9090"]}]},
+            # The containers' restart counts as kube-state-metrics names them (PodCrashLooping).
+            {"job_name": "container-restarts", "static_configs": [{"targets": ["127.0.0.1:9096"]}]},
         ],
     }
 
