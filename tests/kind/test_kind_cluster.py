@@ -5,13 +5,20 @@ from __future__ import annotations
 import pytest
 
 from offgridflow_runbook.platforms import platform_for
+from offgridflow_runbook.triage import Cause, diagnose
+from offgridflow_runbook.verification import verify
 
 pytestmark = pytest.mark.kind
 
 
 @pytest.fixture(scope="module")
-def kind_platform(kind_session):
-    platform = platform_for(kind_session.target(kind_session.settings.config_file.parent / "targets.yaml"))
+def kind_target(kind_session):
+    return kind_session.target(kind_session.settings.config_file.parent / "targets.yaml")
+
+
+@pytest.fixture(scope="module")
+def kind_platform(kind_target):
+    platform = platform_for(kind_target)
     yield platform
     platform.close()
 
@@ -51,3 +58,13 @@ def test_restart_rolls_out_and_keeps_the_api_healthy(kind_platform):
     status = kind_platform.wait_rollout(timeout=180)
     assert status.complete, status.message
     assert all(w.ready for w in kind_platform.api_workloads())
+
+
+def test_the_runbooks_verification_passes_on_the_fresh_cluster(kind_target, kind_platform):
+    report = verify(kind_target, kind_platform)
+    assert report.passed, [f"{s.step}: {s.message}" for s in report.failures]
+
+
+def test_diagnose_finds_the_fresh_cluster_healthy(kind_target, kind_platform):
+    diagnosis = diagnose(kind_target, kind_platform)
+    assert diagnosis.cause is Cause.HEALTHY, diagnosis
