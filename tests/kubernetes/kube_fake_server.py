@@ -332,6 +332,17 @@ class KubeFake:
             previous = params.get("previous") in _GO_TRUE
             text = self.pod_logs.get((name or "", container, previous))
             names = [c.get("name") for c in obj.get("spec", {}).get("containers", [])]
+            statuses = obj.get("status", {}).get("containerStatuses") or []
+            status = next((c for c in statuses if c.get("name") == container), {})
+            waiting = (status.get("state") or {}).get("waiting")
+            if (
+                text is None
+                and not previous
+                and waiting
+                and not (status.get("lastState") or {}).get("terminated")
+            ):
+                reason = f"is waiting to start: {waiting.get('reason', 'ContainerCreating')}"
+                return 400, _status(400, "BadRequest", f'container "{container}" in pod "{name}" {reason}')
             if text is None and not previous and container in names:
                 text = ""  # a running container that has not logged anything yet
             if text is None:

@@ -198,3 +198,12 @@ def test_reads_during_an_exec_are_not_sent_down_the_websocket(seeded):
         network = pool.submit(platform.network)
         assert network.result(timeout=10).ready_endpoints == 1
         assert exec_result.result(timeout=10).exit_code == 0
+
+
+def test_logs_skip_a_container_still_waiting_to_start(seeded):
+    seeded.image_pull_backoff_pod("api-bad-image")
+    seeded.add_api_pod("api-healthy")
+    seeded.set_log("api-healthy", "serving\n")
+    assert seeded.platform().api_logs() == {"api-healthy": "serving\n"}
+    [refused] = seeded.fake.find("GET", "/pods/api-bad-image/log")
+    assert refused.params == {"container": "api", "tailLines": "100"}

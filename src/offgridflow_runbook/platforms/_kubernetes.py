@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 from kubernetes.client import AppsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api
 
 from offgridflow_runbook.platforms import _kubernetes_mapping as mapping
-from offgridflow_runbook.platforms._kubernetes_client import NotFound, connect
+from offgridflow_runbook.platforms._kubernetes_client import BadRequest, NotFound, connect
 from offgridflow_runbook.platforms._kubernetes_exec import run_in_pod
 from offgridflow_runbook.platforms.base import (
     CommandResult,
@@ -156,10 +156,10 @@ class KubernetesPlatform:
                 continue  # kubectl would answer "previous terminated container not found"
             try:
                 logs[name] = self._pod_log(name, mapping.API_CONTAINER, tail=tail, previous=previous)
-            except PlatformError:
-                if previous:
-                    continue  # the previous container was garbage-collected meanwhile
-                raise
+            except BadRequest:
+                # A container still waiting to start (ImagePullBackOff) has no logs yet, and a
+                # previous container may be gone meanwhile: the other pods' logs still count.
+                continue
         return logs
 
     def database_logs(self, *, tail: int = 50) -> str:

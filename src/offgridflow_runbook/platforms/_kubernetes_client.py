@@ -23,7 +23,7 @@ from kubernetes.config import ConfigException, new_client_from_config
 from offgridflow_runbook.platforms.base import PlatformError
 from offgridflow_runbook.targets import Target
 
-__all__ = ["Connection", "NotFound", "connect"]
+__all__ = ["BadRequest", "Connection", "NotFound", "connect"]
 
 # (connect, read) seconds for every API call: a hung API server must not hang a check.
 REQUEST_TIMEOUT = (5.0, 30.0)
@@ -31,6 +31,10 @@ REQUEST_TIMEOUT = (5.0, 30.0)
 
 class NotFound(PlatformError):
     """The object asked for does not exist (HTTP 404); callers that expect this catch it."""
+
+
+class BadRequest(PlatformError):
+    """The API refused the request as it stands (HTTP 400), e.g. logs of a container not started yet."""
 
 
 def _kubeconfig_path(target: Target) -> Path:
@@ -88,6 +92,8 @@ class Connection:
             )
         if error.status == 404:
             return NotFound(f"{self.where}: not found while trying to {action}: {message}")
+        if error.status == 400:
+            return BadRequest(f"{self.where}: could not {action} (400 Bad Request): {message}")
         return PlatformError(f"{self.where}: could not {action} ({error.status} {error.reason}): {message}")
 
     def call(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
