@@ -5,7 +5,8 @@
 
 Prints requests/s and p50/p99 latency for `GET /v1/activities?limit=1` and `POST /v1/activities`, each
 for a bounded duration with a fixed number of concurrent keep-alive clients. The client runs on the same
-cores as the service, so the figures are a floor for what the service alone could do.
+cores as the service, so the rates are a floor for what the service alone could do; the service's CPU
+time per request (from /proc) does not depend on what else the machine is doing.
 """
 
 from __future__ import annotations
@@ -51,12 +52,21 @@ SCENARIOS = [
 ]
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time the process has used (Linux /proc), or NaN when unknown."""
+    if pid is None:
+        return float("nan")
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     scenario: Scenario
     seconds: float
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
+    service_cpu_seconds: float = float("nan")
 
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.latencies)
@@ -71,6 +81,7 @@ class Result:
             f"   p50 {self.percentile(0.50) * 1000:6.1f} ms"
             f"   p99 {self.percentile(0.99) * 1000:6.1f} ms"
             f"   mean {mean * 1000:6.1f} ms"
+            f"   service CPU {self.service_cpu_seconds / max(ok, 1) * 1000:5.2f} ms/req"
             f"   n={ok} errors={errors} {dict(self.statuses) if errors else ''}"
         )
 
@@ -96,7 +107,9 @@ async def run_scenario(
     return result
 
 
-async def benchmark(base_url: str, token: str, duration: float, concurrency: int, warmup: float) -> None:
+async def benchmark(
+    base_url: str, token: str, duration: float, concurrency: int, warmup: float, pid: int | None
+) -> None:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=10.0) as client:
@@ -106,7 +119,10 @@ async def benchmark(base_url: str, token: str, duration: float, concurrency: int
         print(f"{base_url}: {concurrency} concurrent clients, {duration:g} s per endpoint")
         for scenario in SCENARIOS:
             await run_scenario(client, scenario, warmup, concurrency)
-            print((await run_scenario(client, scenario, duration, concurrency)).line(), flush=True)
+            cpu_before = cpu_seconds(pid)
+            result = await run_scenario(client, scenario, duration, concurrency)
+            result.service_cpu_seconds = cpu_seconds(pid) - cpu_before
+            print(result.line(), flush=True)
 
 
 def _load_fixtures() -> ModuleType:
@@ -121,7 +137,7 @@ def _load_fixtures() -> ModuleType:
 
 
 @contextlib.contextmanager
-def local_service() -> Iterator[tuple[str, str]]:
+def local_service() -> Iterator[tuple[str, str, int]]:
     """Start PostgreSQL and `offgridflow-api` on free loopback ports; stop both afterwards."""
     import shutil
     import subprocess
@@ -147,7 +163,7 @@ def local_service() -> Iterator[tuple[str, str]]:
             )
         api = fixtures.ApiProcess(process, http_port, metrics_port, token, log_path, env)
         api.wait_ready()
-        yield api.base_url, token
+        yield api.base_url, token, api.pid
     finally:
         if api is not None:
             api.stop()
@@ -161,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", help="benchmark a running service instead of starting one")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint (default 10)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument(
+        "--pid", type=int, help="with --base-url: the service's process id, to report its CPU"
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first (default 1)")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 300 or not 1 <= args.concurrency <= 256:
@@ -169,10 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         token = os.environ.get("OFFGRIDFLOW_TOKEN", "")
         if not token:
             parser.error("set OFFGRIDFLOW_TOKEN to a bearer token of that service")
-        asyncio.run(benchmark(args.base_url, token, args.duration, args.concurrency, args.warmup))
+        asyncio.run(benchmark(args.base_url, token, args.duration, args.concurrency, args.warmup, args.pid))
         return 0
-    with local_service() as (base_url, token):
-        asyncio.run(benchmark(base_url, token, args.duration, args.concurrency, args.warmup))
+    with local_service() as (base_url, token, pid):
+        asyncio.run(benchmark(base_url, token, args.duration, args.concurrency, args.warmup, pid))
     return 0
 
 
