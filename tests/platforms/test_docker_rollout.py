@@ -91,3 +91,11 @@ def test_the_token_file_is_private_and_the_env_file_does_not_hold_the_token(engi
     assert token_file.stat().st_mode & 0o777 == 0o600
     assert token not in _state.write_env_file().read_text(encoding="utf-8")
     assert _state.api_token() == token
+
+
+def test_only_up_adopts_the_token_from_the_environment(engine: Engine, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OFFGRIDFLOW_TOKEN", "chosen-by-the-user")
+    _state.adopt_environment_token()
+    monkeypatch.setenv("OFFGRIDFLOW_TOKEN", "some-other-process")
+    rollout.change(engine, "memory", memory_limit="1Gi")  # type: ignore[arg-type]
+    assert engine.created[-1]["environment"]["OFFGRIDFLOW_API_TOKENS"] == "chosen-by-the-user"

@@ -99,6 +99,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
     client = ensure_engine(say)
     try:
         started = time.monotonic()
+        _state.adopt_environment_token()
         base_id = _images.ensure_base_image(client, say)
         _images.ensure_support_images(client, base_id, say)
         _ensure_volumes(client)

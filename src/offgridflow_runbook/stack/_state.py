@@ -58,9 +58,14 @@ def _secret_file(name: str, preset: str | None = None) -> str:
     return value
 
 
+def adopt_environment_token() -> None:
+    """``up`` only: a token in ``OFFGRIDFLOW_TOKEN`` becomes the stack's token (else one is generated)."""
+    _secret_file(TOKEN_FILE, os.environ.get("OFFGRIDFLOW_TOKEN") or None)
+
+
 def api_token() -> str:
-    """The bearer token: ``OFFGRIDFLOW_TOKEN`` if set, else the one generated on the first ``up``."""
-    return _secret_file(TOKEN_FILE, os.environ.get("OFFGRIDFLOW_TOKEN") or None)
+    """The stack's bearer token (the "Secret"); rollouts reuse it whatever the caller's environment holds."""
+    return _secret_file(TOKEN_FILE)
 
 
 def database_password() -> str:
