@@ -126,6 +126,8 @@ def test_events_oldest_first_and_filtered_by_since(seeded):
         ("OOMKilled", "Warning", "api-1"),
         ("BackOff", "Warning", "api-2"),
     ]
+    naive = platform.events(since=since.replace(tzinfo=None))  # read as UTC, like the API's times
+    assert [e.reason for e in naive] == ["OOMKilled", "BackOff"]
 
 
 def test_top_reads_the_metrics_api_with_each_limit(seeded):

@@ -136,6 +136,7 @@ class KubernetesPlatform:
         body = self._call("list events", self._core.list_namespaced_event, self.namespace)
         events = [event for raw in body.get("items", []) if (event := mapping.to_event(raw)) is not None]
         if since is not None:
+            since = since if since.tzinfo else since.replace(tzinfo=UTC)  # the API's times are UTC
             events = [event for event in events if event.at >= since]
         return sorted(events, key=lambda event: event.at)
 
