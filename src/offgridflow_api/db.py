@@ -108,8 +108,12 @@ class Database:
         log_event(logger, logging.INFO, "database pool closed")
 
     async def _probe(self) -> None:
+        """While healthy, `SELECT 1` through the pool; otherwise a fresh connection, for the real reason."""
         async with asyncio.timeout(self.timeout_seconds + 1.0):
-            async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=False) as conn:
+            if self.schema_ready and self.available:
+                await self._select_one(self.timeout_seconds)
+                return
+            async with await psycopg.AsyncConnection.connect(self._conninfo) as conn:
                 if not self.schema_ready:
                     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
                     await conn.execute(SCHEMA)
@@ -125,7 +129,7 @@ class Database:
         while True:
             try:
                 await self._probe()
-            except (psycopg.Error, OSError, TimeoutError) as error:
+            except Exception as error:  # whatever the failure, the supervisor keeps going
                 if failures == 0:
                     outage_started = time.monotonic()
                 self.available = False
@@ -142,7 +146,7 @@ class Database:
                 )
                 await asyncio.sleep(delay)
                 continue
-            if failures or not self.available:
+            if not self.available:
                 log_event(
                     logger,
                     logging.INFO,
@@ -150,12 +154,17 @@ class Database:
                     failed_attempts=failures,
                     outage_seconds=round(time.monotonic() - outage_started, 2) if failures else 0.0,
                 )
-                # drop pooled connections that died with the old server instead of serving errors
-                await self.pool.check()
+                await self._discard_broken_connections()
             failures = 0
             self.available = True
             self.last_error = None
             await asyncio.sleep(HEALTHY_PROBE_INTERVAL_SECONDS)
+
+    async def _discard_broken_connections(self) -> None:
+        # pooled connections that died with the old server would otherwise each fail one request
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.timeout_seconds + 1.0):
+                await self.pool.check()
 
     async def _select_one(self, timeout_seconds: float) -> None:
         async with self.pool.connection(timeout=timeout_seconds) as conn:
