@@ -50,6 +50,8 @@ def test_unreachable_api_server(kube_fake, tmp_path):
         f"Kubernetes API http://127.0.0.1:{port} (context 'kube-fake') is unreachable "
         "while trying to list pods -l app=offgridflow-api: "
     )
+    assert message.endswith("Connection refused")
+    assert "HTTPConnection(" not in message
     assert "\n" not in message
 
 
@@ -90,3 +92,19 @@ def test_each_platform_has_its_own_client_and_never_the_global_default(kube_fake
         assert Configuration.get_default_copy().host == before
     finally:
         second.close()
+
+
+def test_a_silent_api_server_is_a_timeout_not_unreachable(kube_fake, tmp_path, monkeypatch):
+    from offgridflow_runbook.platforms import _kubernetes_client
+
+    monkeypatch.setattr(_kubernetes_client, "REQUEST_TIMEOUT", (1.0, 0.3))
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        kubeconfig = write_kubeconfig(tmp_path / "silent", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        platform = KubernetesPlatform(replace(kube_fake.target, kubeconfig=str(kubeconfig)))
+        try:
+            with pytest.raises(PlatformError, match=r"did not answer within 0.3s while trying to list pods"):
+                platform.api_workloads()
+        finally:
+            platform.close()

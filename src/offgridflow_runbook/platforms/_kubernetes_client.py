@@ -75,8 +75,23 @@ class Connection:
         except ApiException as error:
             raise self._api_error(error, action) from None
         except urllib3.exceptions.HTTPError as error:
-            reason = getattr(error, "reason", None) or error
-            raise PlatformError(f"{self.where} is unreachable while trying to {action}: {reason}") from None
+            raise self._transport_error(error, action) from None
+
+    def _transport_error(self, error: urllib3.exceptions.HTTPError, action: str) -> PlatformError:
+        reason = getattr(error, "reason", None) or error
+        # "HTTPConnection(host='127.0.0.1', port=1): Failed to ..." -> "Failed to ..."
+        text = str(reason).split("): ", 1)[-1] if str(reason).startswith("HTTP") else str(reason)
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):  # a ConnectTimeoutError subclass
+            return PlatformError(f"{self.where} is unreachable while trying to {action}: {text}")
+        if isinstance(reason, urllib3.exceptions.SSLError):
+            return PlatformError(f"{self.where}: TLS failed while trying to {action}: {text}")
+        if isinstance(reason, urllib3.exceptions.TimeoutError) or isinstance(
+            error, urllib3.exceptions.TimeoutError
+        ):
+            return PlatformError(
+                f"{self.where} did not answer within {REQUEST_TIMEOUT[1]:g}s while trying to {action}: {text}"
+            )
+        return PlatformError(f"{self.where} is unreachable while trying to {action}: {text}")
 
     def _api_error(self, error: ApiException, action: str) -> PlatformError:
         message = _status_message(error)
