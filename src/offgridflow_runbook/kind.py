@@ -256,21 +256,19 @@ def _existing_clusters(settings: KindSettings) -> list[str]:
 
 
 def wait_for_rollouts(session: KindSession, rollouts: Sequence[str] = ROLLOUTS) -> None:
-    """``kubectl rollout status`` for each workload, all within one deadline."""
+    """The runbook's workloads rolled out, then every Deployment available (Prometheus, Alertmanager,
+    kube-state-metrics, metrics-server for ``kubectl top``), all within one deadline."""
     deadline = time.monotonic() + session.settings.rollout_timeout
-    for workload in rollouts:
+    namespace = session.settings.namespace
+    steps = [("rollout", "status", workload, "-n", namespace) for workload in rollouts]
+    steps.append(("wait", "--for=condition=Available", "deployment", "--all", "--all-namespaces"))
+    for step in steps:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise RuntimeError(f"rollouts not complete within {session.settings.rollout_timeout:.0f}s")
-        session.kubectl(
-            "rollout",
-            "status",
-            workload,
-            "-n",
-            session.settings.namespace,
-            f"--timeout={int(remaining)}s",
-            timeout=remaining + 30,
-        )
+            raise RuntimeError(
+                f"the kind overlay was not ready within {session.settings.rollout_timeout:.0f}s"
+            )
+        session.kubectl(*step, f"--timeout={max(1, int(remaining))}s", timeout=remaining + 30)
 
 
 def _export_kubeconfig(settings: KindSettings) -> None:

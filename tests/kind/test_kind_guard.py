@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import subprocess
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from offgridflow_runbook.kind import (
     find_kind_binary,
     kind_settings,
     node_image,
+    start_kind_session,
+    stop_kind_session,
 )
 
 
@@ -176,3 +180,118 @@ def test_pytest_kinds_own_plugin_and_downloading_fixture_are_off(request, pytest
     assert pytestconfig.pluginmanager.get_plugin("pytest-kind") is None
     with pytest.raises(pytest.FixtureLookupError):
         request.getfixturevalue("kind_cluster")
+
+
+FAKE_KIND = """#!/bin/sh
+echo "kind $*" >> "$FAKE_LOG"
+case "$1" in
+  get) cat "$FAKE_CLUSTERS" ;;
+  create)
+    for arg in "$@"; do
+      case "$arg" in --kubeconfig=*) cp "$FAKE_KUBECONFIG" "${arg#--kubeconfig=}" ;; esac
+    done
+    echo offgridflow > "$FAKE_CLUSTERS" ;;
+  export) cp "$FAKE_KUBECONFIG" "$6" ;;
+esac
+exit 0
+"""
+FAKE_KUBECTL = """#!/bin/sh
+echo "kubectl $*" >> "$FAKE_LOG"
+exit "${FAKE_KUBECTL_EXIT:-0}"
+"""
+
+
+@pytest.fixture
+def fake_tools(tmp_path, monkeypatch, repository):
+    """kind and kubectl stand-ins that log their arguments, and settings that use them."""
+    log = tmp_path / "commands.log"
+    clusters = tmp_path / "clusters"
+    clusters.write_text("")
+    kubeconfig_source = tmp_path / "kubeconfig-source"
+    kubeconfig_source.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: kind-offgridflow\n"
+        "clusters: [{name: kind-offgridflow, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+        "users: [{name: kind-offgridflow, user: {token: fake}}]\n"
+        "contexts: [{name: kind-offgridflow, context: {cluster: kind-offgridflow, user: kind-offgridflow}}]\n"
+    )
+    for name, value in {
+        "FAKE_LOG": log,
+        "FAKE_CLUSTERS": clusters,
+        "FAKE_KUBECONFIG": kubeconfig_source,
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    bin_dir = tmp_path / "tools"
+    bin_dir.mkdir()
+    for name, script in (("kind", FAKE_KIND), ("kubectl", FAKE_KUBECTL)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    settings = kind_settings(
+        kind_bin_option=str(bin_dir / "kind"),
+        keep_cluster=False,
+        root=repository,
+        environ={"PATH": str(bin_dir), "OFFGRIDFLOW_KIND_IMAGES": "api:v1,api:v0"},
+    )
+    return dataclasses.replace(settings, node_image=None), log, clusters
+
+
+@pytest.mark.usefixtures("no_downloads")
+def test_a_session_creates_loads_applies_waits_and_deletes(fake_tools):
+    settings, log, _ = fake_tools
+    session = start_kind_session(settings)
+    assert session.created
+    kubeconfig = str(settings.kubeconfig)
+    lines = [
+        line.replace(kubeconfig, "KUBECONFIG").replace(str(settings.config_file.parent), "REPO")
+        for line in log.read_text().splitlines()
+    ]
+    assert lines == [
+        "kind get clusters",
+        "kind get clusters",
+        "kind create cluster --name=offgridflow --kubeconfig=KUBECONFIG --config REPO/kind-config.yaml",
+        "kind load docker-image --name offgridflow api:v1",
+        "kind load docker-image --name offgridflow api:v0",
+        "kubectl --kubeconfig KUBECONFIG apply -k REPO/deploy/kubernetes/overlays/kind",
+        lines[6],
+        lines[7],
+        lines[8],
+    ]
+    assert re.fullmatch(
+        r"kubectl --kubeconfig KUBECONFIG rollout status deployment/offgridflow-api -n offgridflow"
+        r" --timeout=\d+s",
+        lines[6],
+    )
+    assert re.fullmatch(
+        r"kubectl --kubeconfig KUBECONFIG rollout status statefulset/postgres -n offgridflow --timeout=\d+s",
+        lines[7],
+    )
+    assert re.fullmatch(
+        r"kubectl --kubeconfig KUBECONFIG wait --for=condition=Available deployment --all --all-namespaces"
+        r" --timeout=\d+s",
+        lines[8],
+    )
+    assert session.target(Path(__file__).resolve().parents[2] / "targets.yaml").kubeconfig == kubeconfig
+    stop_kind_session(session)
+    assert (
+        log.read_text().splitlines()[-1]
+        == f"kind delete cluster --name=offgridflow --kubeconfig={kubeconfig}"
+    )
+
+
+@pytest.mark.usefixtures("no_downloads")
+def test_an_existing_cluster_is_reused_and_kept(fake_tools):
+    settings, log, clusters = fake_tools
+    clusters.write_text("offgridflow\n")
+    session = start_kind_session(dataclasses.replace(settings, keep_cluster=True))
+    assert not session.created
+    commands = log.read_text()
+    assert "kind create cluster" not in commands
+    assert f"kind export kubeconfig --name offgridflow --kubeconfig {settings.kubeconfig}" in commands
+    stop_kind_session(session)
+    assert "kind delete" not in log.read_text()
+
+
+def test_a_failed_rollout_names_the_command(fake_tools, monkeypatch):
+    settings, _, _ = fake_tools
+    monkeypatch.setenv("FAKE_KUBECTL_EXIT", "1")
+    with pytest.raises(RuntimeError, match=r"kubectl apply -k .* failed"):
+        start_kind_session(settings)
