@@ -99,3 +99,14 @@ def test_only_up_adopts_the_token_from_the_environment(engine: Engine, monkeypat
     monkeypatch.setenv("OFFGRIDFLOW_TOKEN", "some-other-process")
     rollout.change(engine, "memory", memory_limit="1Gi")  # type: ignore[arg-type]
     assert engine.created[-1]["environment"]["OFFGRIDFLOW_API_TOKENS"] == "chosen-by-the-user"
+
+
+def test_history_keeps_ten_old_revisions_and_the_running_one(engine: Engine):
+    engine.missing.add("127.0.0.1:5000/offgridflow-api:v0.0.0")
+    for size in range(600, 615):
+        rollout.change(engine, f"memory {size}", memory_limit=f"{size}Mi")  # type: ignore[arg-type]
+    rollout.change(engine, "bad image", image="127.0.0.1:5000/offgridflow-api:v0.0.0")  # type: ignore[arg-type]
+    state = _state.read_rollout()
+    assert len(state.revisions) == 11
+    assert state.deployed == 16
+    assert state.latest.number == 17

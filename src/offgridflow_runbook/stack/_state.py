@@ -155,7 +155,15 @@ def read_rollout() -> RolloutState:
     )
 
 
+# As a Deployment's default revisionHistoryLimit (plus the latest); the running revision is always kept.
+REVISION_HISTORY_LIMIT = 10
+
+
 def write_rollout(state: RolloutState) -> None:
+    excess = len(state.revisions) - REVISION_HISTORY_LIMIT - 1
+    if excess > 0:
+        old = [r for r in state.revisions[:-1] if r.number != state.deployed][:excess]
+        state.revisions = [r for r in state.revisions if r not in old]
     path = _rollout_path()
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
