@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import ApiProcess, PostgresServer
+    from conftest import ApiFactory, ApiProcess, PostgresServer
 
 pytestmark = pytest.mark.integration
 
@@ -153,3 +153,14 @@ def test_tokens_never_appear_in_the_logs_but_requests_do(api_server: ApiProcess)
     assert api_server.token not in logs
     assert wrong not in logs
     assert api_server.env["OFFGRIDFLOW_DATABASE_PASSWORD"] not in logs
+
+
+def test_even_debug_logs_carry_no_token_and_no_password(api_factory: ApiFactory) -> None:
+    api = api_factory(env={"OFFGRIDFLOW_LOG_LEVEL": "DEBUG"}, wait="ready")
+    post(api, VALID)
+    httpx.get(api.base_url + "/v1/activities?limit=1", headers={"Authorization": "Bearer guessed-token-123"})
+    api.stop()
+    logs = api.logs
+    assert '"level": "debug"' in logs, "DEBUG logging is on"
+    for secret in (api.token, "guessed-token-123", api.env["OFFGRIDFLOW_DATABASE_PASSWORD"]):
+        assert secret not in logs

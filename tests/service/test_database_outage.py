@@ -101,7 +101,8 @@ def test_a_hung_database_makes_readiness_fail_within_about_a_second_and_liveness
         database_restored.resume()
     assert answer.status_code == 503
     assert "database unreachable" in answer.json()["reason"]
-    assert elapsed < 1.6, f"readiness took {elapsed:.2f}s with a hung database"
+    # 1 s budget plus slack for a busy machine; without the abandonable check it took 5-15 s
+    assert elapsed < 2.5, f"readiness took {elapsed:.2f}s with a hung database"
     assert live.status_code == 200
-    assert live_elapsed < 0.5, "the event loop must not be blocked by a hung database"
+    assert live_elapsed < 1.0, "the event loop must not be blocked by a hung database"
     seconds_until_ready(api)
