@@ -70,6 +70,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# -- the checks' report defaults -----------------------------------------------------------------------
+CHECKS_REPORT_OPTIONS = {
+    "--html": "reports/checks/report.html",
+    "--junitxml": "reports/checks/junit.xml",
+    "--results-jsonl": "reports/checks/results.jsonl",
+}
+
+
+def _checks_ini(args: list[str]) -> Path | None:
+    """The ``checks/pytest.ini`` of a checks directory named on the command line, if any."""
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        path = Path(arg.split("::", 1)[0]).resolve()
+        for directory in (path, *path.parents):
+            if directory.name == "checks" and (directory / "pytest.ini").is_file():
+                return directory / "pytest.ini"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    """``pytest checks --targets-file targets.yaml`` makes the repository root the common ancestor,
+    so pytest reads pyproject.toml instead of checks/pytest.ini: give that run the checks' reports anyway."""
+    checks_ini = _checks_ini(args)
+    if checks_ini is None or early_config.inipath == checks_ini:
+        return
+    given = {arg.split("=", 1)[0] for arg in args if arg.startswith("--")}
+    defaults = [f"{option}={value}" for option, value in CHECKS_REPORT_OPTIONS.items() if option not in given]
+    if "--html" not in given:
+        defaults.append("--self-contained-html")
+    args[:0] = defaults
+
+
 # -- target and redaction ----------------------------------------------------------------------------
 def _load_target(config: pytest.Config) -> Target:
     targets_file = config.getoption("targets_file") or DEFAULT_TARGETS_FILE

@@ -204,6 +204,28 @@ def test_checks_directory_writes_its_reports_by_default(
     assert '<link rel="stylesheet"' not in html  # self-contained: the CSS is inline
 
 
+def test_checks_reports_also_when_a_targets_file_argument_makes_pytest_use_pyproject(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `pytest checks --targets-file targets.yaml`: the common ancestor of the two paths is the
+    # project root, so pytest takes pyproject.toml and never reads checks/pytest.ini
+    checks = pytester.mkdir("checks")
+    (checks / "pytest.ini").write_text((ROOT / "checks/pytest.ini").read_text())
+    (checks / "test_one.py").write_text("def test_one():\n    pass\n")
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\naddopts = ["-p", "no:pytest-kind", "-p", "no:asyncio"]\n'
+    )
+    pytester.makefile(
+        ".yaml", targets="targets:\n  x:\n    platform: none\n    base_url: http://127.0.0.1:9\n"
+    )
+    monkeypatch.chdir(pytester.path)
+    result = pytester.runpytest_subprocess("checks", "--targets-file", "targets.yaml", "--target", "x")
+    result.assert_outcomes(passed=1)
+    assert "configfile: pyproject.toml" in result.stdout.str()
+    for name in ("report.html", "junit.xml", "results.jsonl"):
+        assert (pytester.path / "reports/checks" / name).is_file(), name
+
+
 def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
     project: pytest.Pytester,
 ) -> None:
