@@ -96,21 +96,23 @@ def run_checks(
     timings = workdir / "timings.json"
     env = {**os.environ, TIMINGS_ENV: str(timings)}
     env.pop("PYTEST_ADDOPTS", None)
+    # `--targets-file=PATH` in one word: as two words the path would make pytest pick the
+    # repository's pyproject.toml over checks/pytest.ini (and load the test-only plugins)
     command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(ROOT / "checks"),
-        "-q",
-        "--target",
-        target,
-        "--targets-file",
-        str(targets_file),
-    ]
+        sys.executable, "-m", "pytest", str(ROOT / "checks"), "-q",
+        "--target", target, f"--targets-file={targets_file}",
+    ]  # fmt: skip
     started = time.perf_counter()
-    subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     wall = time.perf_counter() - started
-    lines = (workdir / "reports/checks/results.jsonl").read_text().splitlines()
+    results = workdir / "reports/checks/results.jsonl"
+    if not results.exists():
+        raise SystemExit(
+            f"bench_checks: the check run wrote no results:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    lines = results.read_text().splitlines()
     outcomes = {record["check"]: record["outcome"] for record in map(json.loads, lines)}
     snapshot = json.loads(timings.read_text()) if timings.exists() else {}
     return wall, outcomes, snapshot
