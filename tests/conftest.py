@@ -316,6 +316,12 @@ def api_factory(
         http_port, metrics_port = free_port(), free_port()
         token = "t-" + secrets.token_urlsafe(16)
         full_env = api_environment(postgres_server, http_port, metrics_port, token, env or {})
+        # an override of a port or of the tokens is what the handle must report
+        with contextlib.suppress(ValueError):
+            http_port = int(full_env["OFFGRIDFLOW_HTTP_PORT"])
+        with contextlib.suppress(ValueError):
+            metrics_port = int(full_env["OFFGRIDFLOW_METRICS_PORT"])
+        token = full_env["OFFGRIDFLOW_API_TOKENS"].split(",")[0].strip()
         log_path = log_dir / f"api-{len(started)}.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
