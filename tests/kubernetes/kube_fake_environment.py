@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import kube_fake_server as server
+import kube_fake_seed as seed
 from kube_fake_server import JSON, KubeFake
 
 from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
@@ -52,14 +52,14 @@ class KubeFakeEnvironment:
 
     # -- seeding -------------------------------------------------------------------------------
     def seed_runbook_namespace(self, *, hashed_config: bool = False) -> None:
-        server.seed_runbook_namespace(self.fake, hashed_config=hashed_config)
+        seed.seed_runbook_namespace(self.fake, hashed_config=hashed_config)
 
     def add_api_pod(self, name: str, **kwargs: Any) -> JSON:
         kwargs.setdefault(
             "spec_container",
-            server.container(limits={"memory": "512Mi", "cpu": "500m"}, requests={"memory": "256Mi"}),
+            seed.container(limits={"memory": "512Mi", "cpu": "500m"}, requests={"memory": "256Mi"}),
         )
-        return server.add_pod(self.fake, name, **kwargs)
+        return seed.add_pod(self.fake, name, **kwargs)
 
     def set_log(self, pod: str, text: str, *, previous: bool = False, container: str = "api") -> None:
         self.fake.pod_logs[(pod, container, previous)] = text
@@ -78,7 +78,7 @@ class KubeFakeEnvironment:
             name,
             phase="Pending",
             ready=False,
-            spec_container=server.container(image="127.0.0.1:5000/offgridflow-api:v9.9.9"),
+            spec_container=seed.container(image="127.0.0.1:5000/offgridflow-api:v9.9.9"),
             state={"waiting": {"reason": "ImagePullBackOff", "message": PULL_ERROR}},
         )
 

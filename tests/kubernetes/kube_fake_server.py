@@ -26,6 +26,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
+from kube_fake_api import DISCOVERY, kind_of, replica_set_object, without_hash
+from kube_fake_patches import json_patch, merge_patch, strategic_merge
 
 JSON = dict[str, Any]
 ObjectKey = tuple[str, str, str, str]  # (api prefix "api/v1" | "apis/apps/v1", plural, namespace, name)
@@ -33,76 +35,6 @@ ObjectKey = tuple[str, str, str, str]  # (api prefix "api/v1" | "apis/apps/v1", 
 # What the API server's strconv.ParseBool takes as true.
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-# Lists whose items a strategic merge patch merges by key (the Kubernetes patchMergeKey).
-_MERGE_KEYS = {"containers": "name", "initContainers": "name", "volumes": "name", "env": "name"}
-_KINDS = {
-    "pods": "Pod",
-    "events": "Event",
-    "configmaps": "ConfigMap",
-    "endpoints": "Endpoints",
-    "deployments": "Deployment",
-    "replicasets": "ReplicaSet",
-    "statefulsets": "StatefulSet",
-    "ingresses": "Ingress",
-}
-
-
-def _kind(prefix: str, plural: str) -> str:
-    if prefix.startswith("apis/metrics.k8s.io/"):
-        return "PodMetrics" if plural == "pods" else "NodeMetrics"
-    return _KINDS.get(plural, plural.capitalize())
-
-
-# What the served group versions hold, for clients that discover before they call (kubectl).
-_RESOURCES = {
-    "v1": [
-        ("pods", "Pod"),
-        ("pods/log", "Pod"),
-        ("pods/exec", "PodExecOptions"),
-        ("events", "Event"),
-        ("configmaps", "ConfigMap"),
-        ("endpoints", "Endpoints"),
-    ],
-    "apps/v1": [
-        ("deployments", "Deployment"),
-        ("replicasets", "ReplicaSet"),
-        ("statefulsets", "StatefulSet"),
-    ],
-    "networking.k8s.io/v1": [("ingresses", "Ingress")],
-    "metrics.k8s.io/v1beta1": [("pods", "PodMetrics")],
-}
-_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
-
-
-def _resource_list(group_version: str) -> JSON:
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": group_version,
-        "resources": [
-            {"name": name, "singularName": "", "namespaced": True, "kind": kind, "verbs": _VERBS}
-            for name, kind in _RESOURCES[group_version]
-        ],
-    }
-
-
-def _group(group_version: str) -> JSON:
-    name, version = group_version.split("/")
-    entry = {"groupVersion": group_version, "version": version}
-    return {"name": name, "versions": [entry], "preferredVersion": entry}
-
-
-_DISCOVERY: dict[str, JSON] = {
-    "/version": {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake"},
-    "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
-    "/apis": {
-        "kind": "APIGroupList",
-        "apiVersion": "v1",
-        "groups": [_group(gv) for gv in _RESOURCES if "/" in gv],
-    },
-    "/api/v1": _resource_list("v1"),
-    **{f"/apis/{gv}": _resource_list(gv) for gv in _RESOURCES if "/" in gv},
-}
 
 
 @dataclass(frozen=True)
@@ -119,60 +51,6 @@ class RecordedRequest:
     def params(self) -> dict[str, str]:
         """The query with single values (the last one), for readable assertions."""
         return {key: values[-1] for key, values in self.query.items()}
-
-
-def strategic_merge(target: JSON, patch: JSON) -> None:
-    """Apply a strategic merge patch in place (the subset Deployments and ConfigMaps need)."""
-    for key, value in patch.items():
-        if key.startswith("$"):
-            continue  # directives such as $setElementOrder only order the merged list
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            strategic_merge(target[key], value)
-        elif isinstance(value, list) and key in _MERGE_KEYS and isinstance(target.get(key), list):
-            merge_key = _MERGE_KEYS[key]
-            merged = target[key]
-            for item in value:
-                existing = next((m for m in merged if m.get(merge_key) == item.get(merge_key)), None)
-                if existing is None:
-                    merged.append(copy.deepcopy(item))
-                else:
-                    strategic_merge(existing, item)
-        else:
-            target[key] = copy.deepcopy(value)
-
-
-def merge_patch(target: JSON, patch: JSON) -> None:
-    """RFC 7386 JSON merge patch, in place."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            merge_patch(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
-
-
-def json_patch(target: JSON, operations: list[JSON]) -> None:
-    """RFC 6902 add/replace/remove with simple pointers, in place."""
-    for operation in operations:
-        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in operation["path"].split("/")[1:]]
-        node: Any = target
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        if operation["op"] in ("add", "replace"):
-            node[last] = copy.deepcopy(operation["value"])
-        elif operation["op"] == "remove":
-            del node[last]
-        else:
-            raise ValueError(f"unsupported JSON patch op {operation['op']!r}")
-
-
-def _without_hash(template: JSON) -> JSON:
-    template = copy.deepcopy(template)
-    (template.get("metadata", {}).get("labels") or {}).pop("pod-template-hash", None)
-    return template
 
 
 def _matches(labels: dict[str, str], selector: str | None) -> bool:
@@ -234,7 +112,7 @@ class KubeFake:
         metadata.setdefault("uid", self._uid())
         metadata.setdefault("generation", 1)
         metadata.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
-        obj.setdefault("kind", _kind(prefix, plural))
+        obj.setdefault("kind", kind_of(prefix, plural))
         obj.setdefault("apiVersion", prefix.removeprefix("api/").removeprefix("apis/"))
         self.objects[(prefix, plural, metadata["namespace"], metadata["name"])] = obj
         return obj
@@ -247,7 +125,7 @@ class KubeFake:
 
     # -- the minimal Deployment controller ---------------------------------------------------------
     def _on_deployment_change(self, deployment: JSON, old_template: JSON) -> None:
-        if _without_hash(deployment["spec"]["template"]) == _without_hash(old_template):
+        if without_hash(deployment["spec"]["template"]) == without_hash(old_template):
             return
         metadata = deployment["metadata"]
         metadata["generation"] = int(metadata.get("generation", 1)) + 1
@@ -258,11 +136,15 @@ class KubeFake:
         ]
         revisions = [int(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for rs in owned]
         revision = str(max(revisions, default=0) + 1)
-        template = _without_hash(deployment["spec"]["template"])
-        same = next((rs for rs in owned if _without_hash(rs["spec"]["template"]) == template), None)
+        template = without_hash(deployment["spec"]["template"])
+        same = next((rs for rs in owned if without_hash(rs["spec"]["template"]) == template), None)
         if same is None:
             template_hash = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
-            same = add_replica_set(self, deployment, int(revision), template, template_hash)
+            same = self.put(
+                "apis/apps/v1",
+                "replicasets",
+                replica_set_object(deployment, int(revision), template, template_hash),
+            )
         same["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = revision
         metadata.setdefault("annotations", {})["deployment.kubernetes.io/revision"] = revision
         replicas = int(deployment["spec"].get("replicas", 1))
@@ -288,8 +170,8 @@ class KubeFake:
     def _route(
         self, method: str, path: str, params: dict[str, str], content_type: str | None, body: Any
     ) -> tuple[int, Any]:
-        if method == "GET" and path.rstrip("/") in _DISCOVERY:
-            return 200, _DISCOVERY[path.rstrip("/")]
+        if method == "GET" and path.rstrip("/") in DISCOVERY:
+            return 200, DISCOVERY[path.rstrip("/")]
         parts = path.strip("/").split("/")
         prefix_length = 2 if parts[0] == "api" else 3
         prefix = "/".join(parts[:prefix_length])
@@ -309,7 +191,7 @@ class KubeFake:
                 ]
                 if not items and prefix == "apis/metrics.k8s.io/v1beta1" and not self.of_kind(prefix, plural):
                     return 404, _status(404, "NotFound", "the server could not find the requested resource")
-                kind = _kind(prefix, plural) + "List"
+                kind = kind_of(prefix, plural) + "List"
                 return 200, {
                     "kind": kind,
                     "apiVersion": prefix.removeprefix("api/").removeprefix("apis/"),
@@ -513,174 +395,3 @@ def write_kubeconfig(
     }
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     return path
-
-
-# -- seed helpers (objects as the API server would hold them) ----------------------------------------
-
-
-def container(
-    *,
-    name: str = "api",
-    image: str = "127.0.0.1:5000/offgridflow-api:v1.3.0",
-    limits: dict[str, str] | None = None,
-    requests: dict[str, str] | None = None,
-    config_map: str | None = "offgridflow-config",
-) -> JSON:
-    spec: JSON = {"name": name, "image": image, "resources": {}}
-    if limits:
-        spec["resources"]["limits"] = limits
-    if requests:
-        spec["resources"]["requests"] = requests
-    if config_map:
-        spec["envFrom"] = [
-            {"configMapRef": {"name": config_map}},
-            {"secretRef": {"name": "offgridflow-secrets"}},
-        ]
-    return spec
-
-
-def pod_template(app: str, containers: list[JSON]) -> JSON:
-    return {"metadata": {"labels": {"app": app}}, "spec": {"containers": containers}}
-
-
-def add_deployment(fake: KubeFake, template: JSON, *, replicas: int = 2, revision: int = 1) -> JSON:
-    return fake.put(
-        "apis/apps/v1",
-        "deployments",
-        {
-            "metadata": {
-                "name": "offgridflow-api",
-                "labels": {"app": "offgridflow-api"},
-                "annotations": {"deployment.kubernetes.io/revision": str(revision)},
-            },
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": {"app": "offgridflow-api"}},
-                "template": template,
-            },
-            "status": {
-                "observedGeneration": 1,
-                "replicas": replicas,
-                "updatedReplicas": replicas,
-                "availableReplicas": replicas,
-                "readyReplicas": replicas,
-            },
-        },
-    )
-
-
-def add_replica_set(
-    fake: KubeFake, deployment: JSON, revision: int, template: JSON, template_hash: str
-) -> JSON:
-    template = copy.deepcopy(template)
-    template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = template_hash
-    return fake.put(
-        "apis/apps/v1",
-        "replicasets",
-        {
-            "metadata": {
-                "name": f"offgridflow-api-{template_hash}",
-                "labels": dict(template["metadata"]["labels"]),
-                "annotations": {"deployment.kubernetes.io/revision": str(revision)},
-                "ownerReferences": [
-                    {
-                        "apiVersion": "apps/v1",
-                        "kind": "Deployment",
-                        "name": "offgridflow-api",
-                        "uid": deployment["metadata"]["uid"],
-                        "controller": True,
-                    }
-                ],
-            },
-            "spec": {"replicas": 0, "template": template},
-        },
-    )
-
-
-def add_pod(
-    fake: KubeFake,
-    name: str,
-    *,
-    app: str = "offgridflow-api",
-    phase: str = "Running",
-    ready: bool = True,
-    restart_count: int = 0,
-    spec_container: JSON | None = None,
-    state: JSON | None = None,
-    last_state: JSON | None = None,
-) -> JSON:
-    """A pod whose container ``api`` (or ``postgres``) is in ``state`` (default: running)."""
-    spec_container = spec_container or container(name="api" if app == "offgridflow-api" else app)
-    status: JSON = {
-        "phase": phase,
-        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        "containerStatuses": [
-            {
-                "name": spec_container["name"],
-                "image": spec_container["image"],
-                "ready": ready,
-                "restartCount": restart_count,
-                "state": state or {"running": {"startedAt": "2026-01-01T00:00:10Z"}},
-                "lastState": last_state or {},
-            }
-        ],
-    }
-    return fake.put(
-        "api/v1",
-        "pods",
-        {
-            "metadata": {"name": name, "labels": {"app": app}},
-            "spec": {"containers": [spec_container]},
-            "status": status,
-        },
-    )
-
-
-def seed_runbook_namespace(fake: KubeFake, *, hashed_config: bool = False) -> None:
-    """A healthy namespace as the runbook knows it: API at revision 2 (revision 1 ran v1.2.3)."""
-    config = {"OFFGRIDFLOW_DB_POOL_MAX": "10", "OFFGRIDFLOW_LOG_LEVEL": "INFO"}
-    config_name = "offgridflow-config-aaaaaaaaaa" if hashed_config else "offgridflow-config"
-    fake.put("api/v1", "configmaps", {"metadata": {"name": config_name}, "data": config})
-    limits = {"memory": "512Mi", "cpu": "500m"}
-    requests = {"memory": "256Mi"}
-    old = pod_template(
-        "offgridflow-api",
-        [
-            container(
-                image="127.0.0.1:5000/offgridflow-api:v1.2.3",
-                limits=limits,
-                requests=requests,
-                config_map=config_name,
-            )
-        ],
-    )
-    current = pod_template(
-        "offgridflow-api", [container(limits=limits, requests=requests, config_map=config_name)]
-    )
-    deployment = add_deployment(fake, current, revision=2)
-    add_replica_set(fake, deployment, 1, old, "1111111111")
-    add_replica_set(fake, deployment, 2, current, "2222222222")
-    fake.put(
-        "apis/apps/v1",
-        "statefulsets",
-        {
-            "metadata": {"name": "postgres", "labels": {"app": "postgres"}},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "postgres"}}},
-            "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1},
-        },
-    )
-    add_pod(
-        fake,
-        "postgres-0",
-        app="postgres",
-        spec_container=container(name="postgres", image="postgres:15", config_map=None),
-    )
-    fake.put(
-        "api/v1",
-        "endpoints",
-        {
-            "metadata": {"name": "offgridflow-api-service"},
-            "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "notReadyAddresses": [{"ip": "127.0.0.2"}]}],
-        },
-    )
-    fake.put("apis/networking.k8s.io/v1", "ingresses", {"metadata": {"name": "offgridflow-api"}})

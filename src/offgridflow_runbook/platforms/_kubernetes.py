@@ -7,18 +7,27 @@ would do. ``tests/kubernetes`` compares the requests with kubectl's, request by 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from kubernetes.client import AppsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api
 
 from offgridflow_runbook.platforms import _kubernetes_mapping as mapping
 from offgridflow_runbook.platforms._kubernetes_client import BadRequest, NotFound, connect
+from offgridflow_runbook.platforms._kubernetes_config import (
+    CONFIG_MAP,
+    ConfigMaps,
+    ConfigUpdate,
+    Scheme,
+    config_map_name,
+    env_from_patch,
+    hashed_config_map_name,
+    scheme_of,
+)
+from offgridflow_runbook.platforms._kubernetes_database import PostgresStatefulSet
 from offgridflow_runbook.platforms._kubernetes_exec import run_in_pod
 from offgridflow_runbook.platforms.base import (
     CommandResult,
@@ -32,61 +41,18 @@ from offgridflow_runbook.platforms.base import (
 )
 from offgridflow_runbook.targets import Target
 
-__all__ = ["CONFIG_MAP", "ConfigUpdate", "KubernetesPlatform"]
+__all__ = ["CONFIG_MAP", "ConfigUpdate", "KubernetesPlatform", "hashed_config_map_name"]
 
 JSON = dict[str, Any]
 
 DEPLOYMENT = "offgridflow-api"
-STATEFULSET = "postgres"
 SERVICE = "offgridflow-api-service"
-CONFIG_MAP = "offgridflow-config"
 PG_ISREADY = ("pg_isready", "-h", "postgres-service", "-p", "5432")
-# kubectl's --field-manager defaults, so that managedFields name the same manager as kubectl would.
-_ROLLOUT_MANAGER = "kubectl-rollout"
-_PATCH_MANAGER = "kubectl-patch"
-_SET_MANAGER = "kubectl-set"
-_CREATE_MANAGER = "kubectl-create"
 _POLL_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class ConfigUpdate:
-    """How :meth:`KubernetesPlatform.update_config` changed the configuration, for the game day.
-
-    ``hashed``: a new ConfigMap ``offgridflow-config-<hash>`` was created and the Deployment now
-    points at it, so ``rollout undo`` brings the old configuration back. ``in-place``: the data of
-    ``offgridflow-config`` was edited and the API restarted, so ``rollout undo`` does NOT restore
-    the old values (the previous revision reads the same, edited ConfigMap).
-    """
-
-    scheme: Literal["hashed", "in-place"]
-    config_map: str
-    previous_config_map: str
-
-    @property
-    def undo_restores_config(self) -> bool:
-        return self.scheme == "hashed"
-
-
-def _now_rfc3339() -> str:
-    # kubectl writes time.Now().Format(time.RFC3339); in UTC that is second precision with "Z".
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _selector(match_labels: Mapping[str, str]) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(match_labels.items()))
-
-
-def _restart_patch() -> JSON:
-    return {
-        "spec": {"template": {"metadata": {"annotations": {mapping.RESTARTED_AT_ANNOTATION: _now_rfc3339()}}}}
-    }
-
-
-def hashed_config_map_name(data: Mapping[str, str]) -> str:
-    """``offgridflow-config-<hash>``: the name changes whenever the data does (kustomize's scheme)."""
-    digest = hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()
-    return f"{CONFIG_MAP}-{digest[:10]}"
 
 
 class KubernetesPlatform:
@@ -103,6 +69,10 @@ class KubernetesPlatform:
         self._apps = AppsV1Api(client)
         self._networking = NetworkingV1Api(client)
         self._custom = CustomObjectsApi(client)
+        self._config_maps = ConfigMaps(self._call, self._core, self.namespace)
+        self._postgres = PostgresStatefulSet(
+            self._call, self._core, self._apps, self.namespace, lambda: self._pods(mapping.DATABASE_APP)
+        )
         self.last_config_update: ConfigUpdate | None = None
 
     def _call(self, action: str, function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -234,38 +204,22 @@ class KubernetesPlatform:
         owned = [rs for rs in body.get("items", []) if mapping.owned_by(rs, deployment)]
         return sorted(owned, key=mapping.revision_number)
 
-    def _config_map(self, name: str) -> JSON | None:
-        try:
-            read = self._core.read_namespaced_config_map
-            body: JSON = self._call(f"get configmap {name}", read, name, self.namespace)
-        except NotFound:
-            return None
-        return body
-
-    def _config_map_data(self, name: str) -> dict[str, str] | None:
-        body = self._config_map(name)
-        return None if body is None else dict(body.get("data") or {})
-
     def rollout_history(self) -> list[Revision]:
         revisions = []
         for replica_set in self._replica_sets(self._deployment()):
             data: dict[str, str] = {}
             for name in mapping.config_map_names(replica_set.get("spec", {}).get("template", {})):
-                data.update(self._config_map_data(name) or {})
+                data.update(self._config_maps.data(name) or {})
             revisions.append(mapping.to_revision(replica_set, data))
         return revisions
 
-    def _config_map_name(self, deployment: JSON) -> str:
-        names = mapping.config_map_names(deployment.get("spec", {}).get("template", {}))
-        return next((n for n in names if n == CONFIG_MAP or n.startswith(f"{CONFIG_MAP}-")), CONFIG_MAP)
-
-    def config_scheme(self) -> Literal["hashed", "in-place"]:
+    def config_scheme(self) -> Scheme:
         """``hashed`` when the Deployment reads ``offgridflow-config-<hash>``, else ``in-place``."""
-        return "in-place" if self._config_map_name(self._deployment()) == CONFIG_MAP else "hashed"
+        return scheme_of(config_map_name(self._deployment()))
 
     def config(self) -> dict[str, str]:
-        name = self._config_map_name(self._deployment())
-        data = self._config_map_data(name)
+        name = config_map_name(self._deployment())
+        data = self._config_maps.data(name)
         if data is None:
             raise PlatformError(f"configmap {name} (read by {DEPLOYMENT}) not found in {self.namespace!r}")
         return data
@@ -282,7 +236,9 @@ class KubernetesPlatform:
         deployment = self._deployment()
         if deployment.get("spec", {}).get("paused"):
             raise PlatformError(f"can't restart paused deployment {DEPLOYMENT} (run rollout resume first)")
-        self._patch_deployment(f"restart deployment {DEPLOYMENT}", _restart_patch(), _ROLLOUT_MANAGER)
+        self._patch_deployment(
+            f"restart deployment {DEPLOYMENT}", mapping.restart_patch(), mapping.ROLLOUT_MANAGER
+        )
 
     def wait_rollout(self, timeout: float = 120.0) -> RolloutStatus:
         deadline = time.monotonic() + timeout
@@ -309,7 +265,7 @@ class KubernetesPlatform:
                 }
             }
         }
-        self._patch_deployment(f"patch the memory of {DEPLOYMENT}", body, _PATCH_MANAGER)
+        self._patch_deployment(f"patch the memory of {DEPLOYMENT}", body, mapping.PATCH_MANAGER)
 
     def set_image(self, image: str) -> None:
         deployment = self._deployment()
@@ -327,7 +283,7 @@ class KubernetesPlatform:
                 }
             }
         }
-        self._patch_deployment(f"set the image of {DEPLOYMENT}", body, _SET_MANAGER)
+        self._patch_deployment(f"set the image of {DEPLOYMENT}", body, mapping.SET_MANAGER)
 
     def rollout_undo(self) -> None:
         deployment = self._deployment()
@@ -346,25 +302,17 @@ class KubernetesPlatform:
     def update_config(self, changes: Mapping[str, str]) -> None:
         """Write ``changes`` the way the Deployment reads its configuration; see :class:`ConfigUpdate`."""
         deployment = self._deployment()
-        current = self._config_map_name(deployment)
-        config_map = self._config_map(current)
+        current = config_map_name(deployment)
+        config_map = self._config_maps.get(current)
         if config_map is None:
             raise PlatformError(f"configmap {current} (read by {DEPLOYMENT}) not found in {self.namespace!r}")
-        if current == CONFIG_MAP:
-            self._call(
-                f"edit configmap {CONFIG_MAP}",
-                self._core.patch_namespaced_config_map,
-                CONFIG_MAP,
-                self.namespace,
-                {"data": dict(changes)},
-                field_manager=_PATCH_MANAGER,
-            )
+        if scheme_of(current) == "in-place":
+            self._config_maps.edit(CONFIG_MAP, changes)
             self.rollout_restart()
             self.last_config_update = ConfigUpdate("in-place", CONFIG_MAP, CONFIG_MAP)
             return
-        new_name = self._create_config_map(
-            {**(config_map.get("data") or {}), **changes}, config_map, hashed=True
-        )
+        data = {**(config_map.get("data") or {}), **changes}
+        new_name = self._config_maps.create(data, config_map, hashed=True)
         self._point_at_config_map(deployment, current, new_name)
         self.last_config_update = ConfigUpdate("hashed", new_name, current)
 
@@ -375,138 +323,27 @@ class KubernetesPlatform:
         can show that ``rollout undo`` then does not restore the configuration.
         """
         deployment = self._deployment()
-        current = self._config_map_name(deployment)
-        if current == CONFIG_MAP:
+        current = config_map_name(deployment)
+        if scheme_of(current) == "in-place":
             return
-        config_map = self._config_map(current)
+        config_map = self._config_maps.get(current)
         if config_map is None:
             raise PlatformError(f"configmap {current} (read by {DEPLOYMENT}) not found in {self.namespace!r}")
-        self._create_config_map(dict(config_map.get("data") or {}), config_map, hashed=False)
+        self._config_maps.create(dict(config_map.get("data") or {}), config_map, hashed=False)
         self._point_at_config_map(deployment, current, CONFIG_MAP)
 
-    def _create_config_map(self, data: Mapping[str, str], like: JSON, *, hashed: bool) -> str:
-        """``kubectl create configmap`` (kept if it exists): hashed name, or plain and overwritten."""
-        name = hashed_config_map_name(data) if hashed else CONFIG_MAP
-        existing = self._config_map(name)
-        if existing is not None and hashed:
-            return name  # the same data already has this name
-        if existing is not None:
-            self._call(
-                f"edit configmap {name}",
-                self._core.patch_namespaced_config_map,
-                name,
-                self.namespace,
-                {"data": dict(data)},
-                field_manager=_PATCH_MANAGER,
-            )
-            return name
-        labels = dict(like.get("metadata", {}).get("labels") or {})
-        self._call(
-            f"create configmap {name}",
-            self._core.create_namespaced_config_map,
-            self.namespace,
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": name, "labels": labels},
-                "data": data,
-            },
-            field_manager=_CREATE_MANAGER,
-        )
-        return name
-
     def _point_at_config_map(self, deployment: JSON, old: str, new: str) -> None:
-        self._patch_deployment(
-            f"point {DEPLOYMENT} at configmap {new}",
-            self._env_from_patch(deployment, old, new),
-            _PATCH_MANAGER,
-        )
-
-    @staticmethod
-    def _env_from_patch(deployment: JSON, old: str, new: str) -> JSON:
-        template = deployment.get("spec", {}).get("template", {})
-        containers = template.get("spec", {}).get("containers", [])
-        api = next(c for c in containers if c.get("name") == mapping.API_CONTAINER)
-        env_from = [
-            {**ref, "configMapRef": {**ref["configMapRef"], "name": new}}
-            if (ref.get("configMapRef") or {}).get("name") == old
-            else ref
-            for ref in api.get("envFrom", [])
-        ]
-        # envFrom has no merge key, so a strategic merge patch replaces the whole list.
-        return {
-            "spec": {
-                "template": {"spec": {"containers": [{"name": mapping.API_CONTAINER, "envFrom": env_from}]}}
-            }
-        }
+        patch = env_from_patch(deployment, old, new)
+        self._patch_deployment(f"point {DEPLOYMENT} at configmap {new}", patch, mapping.PATCH_MANAGER)
 
     def kill_database(self) -> None:
-        pods = self._pods(mapping.DATABASE_APP)
-        if not pods:
-            raise PlatformError(f"no postgres pod in namespace {self.namespace!r} to kill")
-        for pod in pods:
-            name = pod["metadata"]["name"]
-            try:
-                # kubectl delete pod --grace-period=0 --force: no SIGTERM grace, like a crash.
-                self._call(
-                    f"delete pod {name}",
-                    self._core.delete_namespaced_pod,
-                    name,
-                    self.namespace,
-                    body={"gracePeriodSeconds": 0, "propagationPolicy": "Background"},
-                )
-            except NotFound:
-                continue  # already gone: the goal is reached
+        self._postgres.kill()
 
     def restart_database(self) -> None:
-        action = f"restart statefulset {STATEFULSET}"
-        statefulset = self._call(
-            f"get statefulset {STATEFULSET}",
-            self._apps.read_namespaced_stateful_set,
-            STATEFULSET,
-            self.namespace,
-        )
-        body = _restart_patch()
-        if statefulset.get("spec", {}).get("replicas", 1) == 0:
-            body["spec"]["replicas"] = 1  # "start it if it is down"
-        self._call(
-            action,
-            self._apps.patch_namespaced_stateful_set,
-            STATEFULSET,
-            self.namespace,
-            body,
-            field_manager=_ROLLOUT_MANAGER,
-        )
-
-    def _database_ready(self) -> tuple[bool, str]:
-        statefulset = self._call(
-            f"get statefulset {STATEFULSET}",
-            self._apps.read_namespaced_stateful_set,
-            STATEFULSET,
-            self.namespace,
-        )
-        spec_replicas = int(statefulset.get("spec", {}).get("replicas", 1))
-        status = statefulset.get("status", {})
-        generation = int(statefulset.get("metadata", {}).get("generation", 0))
-        if generation > int(status.get("observedGeneration", 0)):
-            return False, "the statefulset's spec update is not observed yet"
-        update, current = status.get("updateRevision"), status.get("currentRevision")
-        if update and current and update != current:
-            return False, f"the statefulset is still rolling out ({current} → {update})"
-        workloads = self.database_workloads()
-        ready = [w for w in workloads if w.ready]
-        if len(ready) < max(spec_replicas, 1) or len(ready) != len(workloads):
-            return False, f"{len(ready)} of {max(spec_replicas, 1)} postgres pods ready"
-        return True, "postgres ready"
+        self._postgres.restart()
 
     def wait_database_ready(self, timeout: float = 300.0) -> None:
-        deadline = time.monotonic() + timeout
-        ready, why = self._database_ready()
-        while not ready:
-            if time.monotonic() >= deadline:
-                raise PlatformError(f"postgres not ready after {timeout:.0f}s: {why}")
-            time.sleep(min(_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
-            ready, why = self._database_ready()
+        self._postgres.wait_ready(timeout)
 
     def close(self) -> None:
         self._connection.close()

@@ -1,4 +1,5 @@
-"""Pure translations from Kubernetes API objects (plain JSON dicts) to the platform's values.
+"""Pure translations from Kubernetes API objects (plain JSON dicts) to the platform's values, and
+the request bodies and field managers kubectl uses.
 
 Kept apart from the driver so that they can be read against kubectl's own logic: the rollout
 status sentences follow kubectl's ``DeploymentStatusViewer``; the undo body follows kubectl's
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,11 @@ DATABASE_APP = "postgres"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+# kubectl's --field-manager defaults, so that managedFields name the same manager as kubectl would.
+ROLLOUT_MANAGER = "kubectl-rollout"
+PATCH_MANAGER = "kubectl-patch"
+SET_MANAGER = "kubectl-set"
+CREATE_MANAGER = "kubectl-create"
 
 # kubectl rollout undo keeps these Deployment annotations and never copies them from the ReplicaSet
 # (k8s.io/kubectl/pkg/polymorphichelpers/rollback.go, annotationsToSkip).
@@ -38,6 +44,12 @@ _UNDO_SKIPPED_ANNOTATIONS = frozenset(
         "deprecated.deployment.rollback.to",
     }
 )
+
+
+def restart_patch() -> JSON:
+    """``kubectl rollout restart``'s body: the restartedAt annotation, time.RFC3339 in UTC."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT_ANNOTATION: now}}}}}
 
 
 def parse_time(value: str | None) -> datetime | None:
