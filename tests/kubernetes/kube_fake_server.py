@@ -1,12 +1,14 @@
 """An HTTP Kubernetes API server fake on 127.0.0.1, enough of the REST API for the runbook's commands.
 
-Why not kmock: kmock (0.8) serves from an asyncio loop inside async tests, while the
+Why not kmock alone: kmock (0.8) serves from an asyncio loop inside async tests, while the
 ``kubernetes`` client is synchronous (urllib3) and would block that loop; kmock's emulator also
 ignores label selectors, applies patches as plain JSON merges (no strategic merge by name) and
-has no ``log``/``exec`` subresources. This fake runs in a thread, records every request, and
-implements: list (with equality label selectors), get, create, delete, strategic-merge / merge /
-JSON patches, pod logs (``tailLines``, ``previous``), the exec websocket (``v4.channel.k8s.io``)
-and a minimal Deployment controller (new ReplicaSet revision on a template change).
+has no ``log``/``exec`` subresources (``test_kube_kmock.py`` still cross-checks reads and requests
+against it, run in a background loop). This fake runs in a thread, records every request, and
+implements: discovery (enough for the real kubectl), list (with equality label selectors), get,
+create, delete, strategic-merge / merge / JSON patches (``kube_fake_patches``), pod logs
+(``tailLines``, ``previous``), the exec websocket (``v4``/``v5.channel.k8s.io``) and a minimal
+Deployment controller (a ReplicaSet revision per template change). Seed helpers: ``kube_fake_seed``.
 """
 
 from __future__ import annotations
