@@ -7,8 +7,10 @@ for it into ``tmp_path`` and returns a :class:`KubeFakeEnvironment`:
   namespace ``offgridflow``, chaos and writes allowed) — pass it to ``platform_for(target)``;
 - ``env.platform()``: the real ``KubernetesPlatform`` for that target (closed at teardown);
 - ``env.fake``: the server state — ``fake.requests`` (every request: method, path, query,
-  content type, JSON body), ``fake.objects``, ``fake.pod_logs``, ``fake.exec_results``,
-  ``fake.fail_with`` (answer everything with 401/403/500), ``fake.rollouts_succeed``;
+  content type, JSON body; ``fake.writes()``, ``fake.find(method, path_suffix)``), ``fake.objects``
+  (``fake.get(prefix, plural, name)``, ``fake.put(...)``), ``fake.pod_logs``, ``fake.exec_results``
+  (command tuple → (exit code, output)), ``fake.fail_with`` (answer everything with 401/403/500),
+  ``fake.rollouts_succeed`` (False: a template change stalls like a bad image);
 - seeding: ``env.seed_runbook_namespace(hashed_config=False)`` (healthy API at revision 2 whose
   revision 1 ran v1.2.3, postgres-0 ready, endpoints, an Ingress), then the failure modes:
   ``env.add_api_pod(name, ...)`` and the ready-made ``env.oom_killed_pod()``,
