@@ -6,6 +6,8 @@ Deliveries are kept in memory and appended to a JSON file (ALERT_RECEIVER_FILE) 
 
 import json
 import os
+import signal
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,5 +76,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # As PID 1 the process would ignore SIGTERM and `docker stop` would wait for its timeout.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("ALERT_RECEIVER_PORT", "9095"))
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()

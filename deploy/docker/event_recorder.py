@@ -14,6 +14,7 @@ alert reads), so that alert means the same on the local stack as in a cluster.
 import http.client
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -113,6 +114,8 @@ class MetricsHandler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    # As PID 1 the process would ignore SIGTERM and `docker stop` would wait for its timeout.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = ThreadingHTTPServer(("127.0.0.1", METRICS_PORT), MetricsHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     since = time.time()

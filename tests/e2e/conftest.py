@@ -45,7 +45,13 @@ def _why_not_runnable() -> str | None:
 
 @contextlib.contextmanager
 def _stack_lock() -> Iterator[None]:
-    """The same exclusive lock `flock /tmp/offgridflow-stack.lock` takes, held while the stack is used."""
+    """The same exclusive lock `flock /tmp/offgridflow-stack.lock` takes, held while the stack is used.
+
+    ``OFFGRIDFLOW_STACK_LOCK_HELD=1`` says the caller already holds it (``flock ... pytest``).
+    """
+    if os.environ.get("OFFGRIDFLOW_STACK_LOCK_HELD") == "1":
+        yield
+        return
     with STACK_LOCK.open("a") as handle:
         deadline = time.monotonic() + LOCK_DEADLINE_SECONDS
         while True:
@@ -130,7 +136,11 @@ def token(local_stack: DockerPlatform) -> str:
 
 @pytest.fixture
 def healthy_api(local_stack: DockerPlatform) -> Iterator[DockerPlatform]:
-    """The platform with the API on its first revision and ready; put back after the test."""
+    """The platform with the API on the first revision's template and ready; put back after the test.
+
+    Other users of the stack (a game day) may have left another template (e.g. Fix 2's 2Gi) behind.
+    """
+    restore_first_revision(local_stack)
     wait_until("the API is ready", _ready, 90)
     yield local_stack
     restore_first_revision(local_stack)

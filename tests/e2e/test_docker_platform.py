@@ -28,6 +28,21 @@ def _answers(url: str) -> int | None:
         return None
 
 
+def _delivered(alert: str, after: float) -> bool:
+    deliveries = httpx.get("http://127.0.0.1:9095/deliveries", timeout=5).json()
+    return any(
+        delivery["received_at"] >= after
+        and delivery["payload"]["status"] == "firing"
+        and alert in {a["labels"]["alertname"] for a in delivery["payload"]["alerts"]}
+        for delivery in deliveries
+    )
+
+
+def _firing_alerts() -> set[str]:
+    alerts = httpx.get("http://127.0.0.1:9090/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+    return {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
+
+
 def _inspect(engine: docker.DockerClient, name: str) -> dict:
     return engine.api.inspect_container(name)
 
@@ -145,6 +160,7 @@ def test_kill_and_restart_the_database(healthy_api: DockerPlatform, engine: dock
 def test_bad_configuration_crash_loops_with_the_error_in_previous_logs(
     healthy_api: DockerPlatform, engine: docker.DockerClient
 ):
+    changed_at = time.time()
     healthy_api.update_config({"OFFGRIDFLOW_DB_POOL_MAX": "lots"})
     assert "OFFGRIDFLOW_DB_POOL_MAX=lots" in _inspect(engine, API)["Config"]["Env"]
     wait_until("the API has restarted twice", lambda: _inspect(engine, API)["RestartCount"] >= 2, 60)
@@ -153,6 +169,9 @@ def test_bad_configuration_crash_loops_with_the_error_in_previous_logs(
     assert "invalid configuration" in previous[API]
     assert not healthy_api.rollout_status().complete
     assert healthy_api.config()["OFFGRIDFLOW_DB_POOL_MAX"] == "lots"
+    api_down_delivered = lambda: _delivered("OffGridFlowAPIDown", changed_at)  # noqa: E731
+    wait_until("OffGridFlowAPIDown reaches the receiver", api_down_delivered, 60)
+    wait_until("PodCrashLooping fires", lambda: "PodCrashLooping" in _firing_alerts(), 60)
 
     healthy_api.rollout_undo()
     assert healthy_api.wait_rollout(timeout=60).complete
