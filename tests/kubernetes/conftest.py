@@ -10,7 +10,8 @@ for it into ``tmp_path`` and returns a :class:`KubeFakeEnvironment`:
   content type, JSON body; ``fake.writes()``, ``fake.find(method, path_suffix)``), ``fake.objects``
   (``fake.get(prefix, plural, name)``, ``fake.put(...)``), ``fake.pod_logs``, ``fake.exec_results``
   (command tuple → (exit code, output)), ``fake.fail_with`` (answer everything with 401/403/500),
-  ``fake.rollouts_succeed`` (False: a template change stalls like a bad image);
+  ``fake.rollouts_succeed`` (False: a template change stalls like a bad image), ``fake.reactions``
+  (callables run after each write, to play a controller: see ``test_kube_changes``);
 - seeding: ``env.seed_runbook_namespace(hashed_config=False)`` (healthy API at revision 2 whose
   revision 1 ran v1.2.3, postgres-0 ready, endpoints, an Ingress), then the failure modes:
   ``env.add_api_pod(name, ...)`` and the ready-made ``env.oom_killed_pod()``,

@@ -21,6 +21,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -91,6 +92,9 @@ class KubeFake:
     rollouts_succeed: bool = True
     # Seconds the exec websocket upgrade takes (to overlap it with other requests).
     exec_seconds: float = 0.0
+    # Controllers a test plays: called as reaction(fake, request) after each successful write,
+    # e.g. a StatefulSet recreating the pod the DB-kill fault deleted.
+    reactions: list[Callable[[KubeFake, RecordedRequest], None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _uid_counter: int = 0
 
@@ -167,7 +171,13 @@ class KubeFake:
             if self.fail_with is not None:
                 reason = {401: "Unauthorized", 403: "Forbidden"}.get(self.fail_with, "InternalError")
                 return self.fail_with, _status(self.fail_with, reason, f"{reason.lower()} by the fake")
-            return self._route(method, split.path, {k: v[-1] for k, v in query.items()}, content_type, body)
+            status, payload = self._route(
+                method, split.path, {k: v[-1] for k, v in query.items()}, content_type, body
+            )
+            if method != "GET" and status < 300:
+                for reaction in self.reactions:
+                    reaction(self, self.requests[-1])
+            return status, payload
 
     def _route(
         self, method: str, path: str, params: dict[str, str], content_type: str | None, body: Any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import kube_fake_seed as seed
 import pytest
 
 from offgridflow_runbook.platforms import PlatformError
@@ -173,3 +174,23 @@ def test_hashed_update_keeps_the_configmaps_labels(kube_fake):
     assert create.body["metadata"]["labels"] == labels
     platform.update_config(BAD_CONFIG)  # same data again: the same name, nothing new created
     assert len(kube_fake.fake.find("POST", "/configmaps")) == 1
+
+
+def test_reactions_let_a_test_play_the_statefulset_controller(kube_fake):
+    kube_fake.seed_runbook_namespace()
+    recreated = []
+
+    def statefulset_controller(fake, request):
+        if request.method == "DELETE" and request.path.endswith("/pods/postgres-0"):
+            pod = seed.add_pod(
+                fake, "postgres-0", app="postgres", spec_container=seed.container(name="postgres")
+            )
+            recreated.append(pod["metadata"]["uid"])
+
+    kube_fake.fake.reactions.append(statefulset_controller)
+    platform = kube_fake.platform()
+    before = kube_fake.fake.get("api/v1", "pods", "postgres-0")["metadata"]["uid"]
+    platform.kill_database()
+    platform.wait_database_ready(timeout=5)
+    assert recreated
+    assert recreated[0] != before
