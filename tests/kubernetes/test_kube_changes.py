@@ -194,3 +194,23 @@ def test_reactions_let_a_test_play_the_statefulset_controller(kube_fake):
     platform.wait_database_ready(timeout=5)
     assert recreated
     assert recreated[0] != before
+
+
+def test_undo_onto_the_same_template_is_skipped_like_kubectl(kube_fake):
+    kube_fake.seed_runbook_namespace()
+    platform = kube_fake.platform()
+    platform.rollout_undo()
+    assert platform.last_undo == "rolled back to the template of revision 1"
+    deployment = kube_fake.fake.get("apis/apps/v1", "deployments", "offgridflow-api")
+    # Make the previous revision's template equal the current one: kubectl then changes nothing.
+    for replica_set in kube_fake.fake.of_kind("apis/apps/v1", "replicasets"):
+        labels = replica_set["spec"]["template"]["metadata"]["labels"]
+        replica_set["spec"]["template"] = {
+            **deployment["spec"]["template"],
+            "metadata": {"labels": {**labels}},
+        }
+    writes_before = len(kube_fake.fake.writes())
+    platform.rollout_undo()
+    assert platform.last_undo is not None
+    assert platform.last_undo.startswith("skipped rollback (current template already matches revision")
+    assert len(kube_fake.fake.writes()) == writes_before

@@ -74,6 +74,8 @@ class KubernetesPlatform:
             self._call, self._core, self._apps, self.namespace, lambda: self._pods(mapping.DATABASE_APP)
         )
         self.last_config_update: ConfigUpdate | None = None
+        # kubectl's answer to the last rollout_undo, e.g. "skipped rollback (current template ...)".
+        self.last_undo: str | None = None
 
     def _call(self, action: str, function: Any, *args: Any, **kwargs: Any) -> Any:
         return self._connection.call(action, function, *args, **kwargs)
@@ -293,11 +295,14 @@ class KubernetesPlatform:
         if len(replica_sets) < 2:
             raise PlatformError(f"no rollout history found for deployment {DEPLOYMENT}: nothing to undo to")
         previous = replica_sets[-2]
+        number = mapping.revision_number(previous)
         if mapping.templates_equal(deployment, previous):
-            return  # kubectl: "skipped rollback (current template already matches revision N)"
+            self.last_undo = f"skipped rollback (current template already matches revision {number})"
+            return
         self._patch_deployment(
             f"roll back {DEPLOYMENT}", mapping.undo_patch(deployment, previous), manager=None
         )
+        self.last_undo = f"rolled back to the template of revision {number}"
 
     def update_config(self, changes: Mapping[str, str]) -> None:
         """Write ``changes`` the way the Deployment reads its configuration; see :class:`ConfigUpdate`."""
