@@ -295,3 +295,14 @@ def test_a_failed_rollout_names_the_command(fake_tools, monkeypatch):
     monkeypatch.setenv("FAKE_KUBECTL_EXIT", "1")
     with pytest.raises(RuntimeError, match=r"kubectl apply -k .* failed"):
         start_kind_session(settings)
+
+
+def test_the_kind_target_names_the_context_kind_creates():
+    root = Path(__file__).resolve().parents[2]
+    config = root / "kind-config.yaml"
+    if not config.is_file():
+        pytest.skip(f"{config} not written yet")
+    settings_name = kind._read_config(config).get("name") or kind.DEFAULT_CLUSTER_NAME
+    target = kind.load_target("kind", root / "targets.yaml")
+    assert target.platform == "kubernetes"
+    assert target.kube_context == f"kind-{settings_name}"
