@@ -1,0 +1,137 @@
+"""Verification 5 against a real Prometheus scraping the real API, evaluating the project's rules
+file (with `for:` shortened to seconds): the error rate and the alert states the checks report are
+the ones Prometheus computes with the `OffGridFlowAPIHighErrorRate` expression itself."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE, PrometheusProbe
+from offgridflow_runbook.steps import Outcome, verification_5_alerts, verification_5_error_rate
+from offgridflow_runbook.targets import Target
+from offgridflow_runbook.verification import look
+
+pytestmark = pytest.mark.integration
+PROMETHEUS = shutil.which("prometheus")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"{what} not reached within {seconds}s")
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(api_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if PROMETHEUS is None:
+        pytest.skip("prometheus binary not found (apt-get install prometheus)")
+    if not DEFAULT_RULES_FILE.exists():
+        pytest.skip(f"{DEFAULT_RULES_FILE} not found")
+    directory = tmp_path_factory.mktemp("prometheus")
+    rules = directory / "rules.yml"
+    rules.write_text(re.sub(r"for: \d+[smh]", "for: 2s", DEFAULT_RULES_FILE.read_text()))
+    config = directory / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: [{rules}]\n"
+        "scrape_configs:\n"
+        "  - job_name: offgridflow-api\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{api_server.metrics_port}']}}]\n"
+    )
+    port = _free_port()
+    log = (directory / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with PrometheusProbe(url) as probe:
+
+            def api_scraped() -> bool:
+                try:
+                    return any(s.value == 1 for s in probe.query('up{job="offgridflow-api"}'))
+                except Exception:
+                    return False
+
+            _until(api_scraped, 30, "the API scraped by Prometheus")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+def _target(api: Any, prometheus_url: str) -> Target:
+    return Target(
+        name="prom", platform="none", base_url=api.base_url, metrics_url=api.metrics_url,
+        prometheus_url=prometheus_url, token_env="PROM_TEST_UNSET_TOKEN",
+    )  # fmt: skip
+
+
+def test_error_rate_of_a_healthy_api_passes_with_the_rule_expression(
+    api_server: Any, prometheus_url: str
+) -> None:
+    for _ in range(5):
+        httpx.get(f"{api_server.base_url}/health/live", timeout=5)
+    target = _target(api_server, prometheus_url)
+
+    def rate_known() -> bool:
+        rate = look(target).error_rate.value
+        return rate is not None and rate.ratio is not None
+
+    _until(rate_known, 15, "a 5-minute rate with two samples")
+    result = verification_5_error_rate(look(target))
+    assert (result.outcome, result.message) == (Outcome.PASSED, "error rate 0.00%")
+    assert "OffGridFlowAPIHighErrorRate" not in result.message
+    assert result.evidence[0].startswith("expression: (sum by (job) (rate(http_requests_total{")
+
+
+def test_a_firing_runbook_alert_fails_verification_5(api_server: Any, prometheus_url: str) -> None:
+    # no postgres exporter is scraped here, so PostgreSQLDown's absent(up{job="postgres"}) fires
+    with PrometheusProbe(prometheus_url) as probe:
+        assert probe.wait_alert_state("PostgreSQLDown", "firing", timeout=20)
+    result = verification_5_alerts(look(_target(api_server, prometheus_url)))
+    assert result.outcome is Outcome.FAILED
+    assert "PostgreSQLDown" in result.message
+
+
+def test_5xx_above_one_percent_fails_verification_5_and_fires_the_alert(
+    api_server: Any, postgres_server: Any, prometheus_url: str
+) -> None:
+    postgres_server.stop()
+    try:
+        for _ in range(20):  # /health/ready answers 503 while the database is down
+            assert httpx.get(f"{api_server.base_url}/health/ready", timeout=5).status_code == 503
+    finally:
+        postgres_server.start()
+    target = _target(api_server, prometheus_url)
+
+    def failing() -> bool:
+        return verification_5_error_rate(look(target)).failed
+
+    _until(failing, 15, "the error rate above 1% in Prometheus")
+    result = verification_5_error_rate(look(target))
+    assert re.fullmatch(r"error rate \d+\.\d\d% is above the alert limit", result.message), result.message
+    with PrometheusProbe(prometheus_url) as probe:
+        assert probe.wait_alert_state("OffGridFlowAPIHighErrorRate", "firing", timeout=20)
+    api_server.wait_ready()
