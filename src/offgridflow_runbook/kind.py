@@ -302,6 +302,9 @@ def start_kind_session(settings: KindSettings) -> KindSession:
 
 
 def stop_kind_session(session: KindSession) -> None:
-    """Delete the cluster unless ``--keep-cluster`` was given."""
-    if not session.settings.keep_cluster:
+    """Delete the cluster if this session created it, unless ``--keep-cluster`` was given.
+
+    A cluster that already existed (``make kind-up``, a CI step) is someone else's: it is left alone.
+    """
+    if session.created and not session.settings.keep_cluster:
         session.cluster.delete()

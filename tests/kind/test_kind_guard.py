@@ -235,6 +235,15 @@ def fake_tools(tmp_path, monkeypatch, repository):
 
 
 @pytest.mark.usefixtures("no_downloads")
+def test_keep_cluster_keeps_a_created_cluster(fake_tools):
+    settings, log, _ = fake_tools
+    session = start_kind_session(dataclasses.replace(settings, keep_cluster=True))
+    assert session.created
+    stop_kind_session(session)
+    assert "kind delete" not in log.read_text()
+
+
+@pytest.mark.usefixtures("no_downloads")
 def test_a_session_creates_loads_applies_waits_and_deletes(fake_tools):
     settings, log, _ = fake_tools
     session = start_kind_session(settings)
@@ -278,10 +287,11 @@ def test_a_session_creates_loads_applies_waits_and_deletes(fake_tools):
 
 
 @pytest.mark.usefixtures("no_downloads")
-def test_an_existing_cluster_is_reused_and_kept(fake_tools):
+def test_an_existing_cluster_is_reused_and_never_deleted(fake_tools):
     settings, log, clusters = fake_tools
     clusters.write_text("offgridflow\n")
-    session = start_kind_session(dataclasses.replace(settings, keep_cluster=True))
+    assert not settings.keep_cluster
+    session = start_kind_session(settings)
     assert not session.created
     commands = log.read_text()
     assert "kind create cluster" not in commands
