@@ -190,6 +190,17 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def missing_images(images: Sequence[str], run: Runner = subprocess.run, docker: str = "docker") -> list[str]:
+    """The images ``kind load docker-image`` would not find in the local Docker engine."""
+    return [
+        image
+        for image in images
+        if run(
+            [docker, "image", "inspect", image], capture_output=True, text=True, timeout=60, check=False
+        ).returncode
+    ]
+
+
 def check_node_image(image: str | None, run: Runner = subprocess.run, docker: str = "docker") -> None:
     """The node image is present or can be pulled; KindUnavailable with the exact reason if not."""
     if image is None:
@@ -287,6 +298,12 @@ def _export_kubeconfig(settings: KindSettings) -> None:
 def start_kind_session(settings: KindSettings) -> KindSession:
     """Create (or reuse) the cluster, load the images, apply the kind overlay and wait for it."""
     check_node_image(settings.node_image)
+    missing = missing_images(settings.images)
+    if missing:
+        raise RuntimeError(
+            f"not in the local Docker engine, so kind cannot load them: {', '.join(missing)} "
+            f"(build them first, or name others in ${IMAGES_ENV})"
+        )
     cluster = NoDownloadKindCluster(settings)
     created = settings.cluster_name not in _existing_clusters(settings)
     if not created:

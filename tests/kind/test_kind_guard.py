@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -195,6 +196,11 @@ case "$1" in
 esac
 exit 0
 """
+FAKE_DOCKER = """#!/bin/sh
+echo "docker $*" >> "$FAKE_LOG"
+case " ${FAKE_MISSING_IMAGES:-} " in *" $3 "*) exit 1 ;; esac
+exit 0
+"""
 FAKE_KUBECTL = """#!/bin/sh
 echo "kubectl $*" >> "$FAKE_LOG"
 exit "${FAKE_KUBECTL_EXIT:-0}"
@@ -222,9 +228,10 @@ def fake_tools(tmp_path, monkeypatch, repository):
         monkeypatch.setenv(name, str(value))
     bin_dir = tmp_path / "tools"
     bin_dir.mkdir()
-    for name, script in (("kind", FAKE_KIND), ("kubectl", FAKE_KUBECTL)):
+    for name, script in (("kind", FAKE_KIND), ("kubectl", FAKE_KUBECTL), ("docker", FAKE_DOCKER)):
         (bin_dir / name).write_text(script)
         (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     settings = kind_settings(
         kind_bin_option=str(bin_dir / "kind"),
         keep_cluster=False,
@@ -254,29 +261,31 @@ def test_a_session_creates_loads_applies_waits_and_deletes(fake_tools):
         for line in log.read_text().splitlines()
     ]
     assert lines == [
+        "docker image inspect api:v1",
+        "docker image inspect api:v0",
         "kind get clusters",
         "kind get clusters",
         "kind create cluster --name=offgridflow --kubeconfig=KUBECONFIG --config REPO/kind-config.yaml",
         "kind load docker-image --name offgridflow api:v1",
         "kind load docker-image --name offgridflow api:v0",
         "kubectl --kubeconfig KUBECONFIG apply -k REPO/deploy/kubernetes/overlays/kind",
-        lines[6],
-        lines[7],
         lines[8],
+        lines[9],
+        lines[10],
     ]
     assert re.fullmatch(
         r"kubectl --kubeconfig KUBECONFIG rollout status deployment/offgridflow-api -n offgridflow"
         r" --timeout=\d+s",
-        lines[6],
+        lines[8],
     )
     assert re.fullmatch(
         r"kubectl --kubeconfig KUBECONFIG rollout status statefulset/postgres -n offgridflow --timeout=\d+s",
-        lines[7],
+        lines[9],
     )
     assert re.fullmatch(
         r"kubectl --kubeconfig KUBECONFIG wait --for=condition=Available deployment --all --all-namespaces"
         r" --timeout=\d+s",
-        lines[8],
+        lines[10],
     )
     assert session.target(Path(__file__).resolve().parents[2] / "targets.yaml").kubeconfig == kubeconfig
     stop_kind_session(session)
@@ -316,3 +325,15 @@ def test_the_kind_target_names_the_context_kind_creates():
     target = kind.load_target("kind", root / "targets.yaml")
     assert target.platform == "kubernetes"
     assert target.kube_context == f"kind-{settings_name}"
+
+
+def test_images_missing_from_docker_stop_the_session_before_any_cluster(fake_tools, monkeypatch):
+    settings, log, _ = fake_tools
+    monkeypatch.setenv("FAKE_MISSING_IMAGES", "api:v0")
+    with pytest.raises(RuntimeError) as caught:
+        start_kind_session(settings)
+    assert str(caught.value) == (
+        "not in the local Docker engine, so kind cannot load them: api:v0 "
+        "(build them first, or name others in $OFFGRIDFLOW_KIND_IMAGES)"
+    )
+    assert "kind create" not in log.read_text()
