@@ -209,3 +209,18 @@ def test_logs_skip_a_container_still_waiting_to_start(seeded):
     assert seeded.platform().api_logs() == {"api-healthy": "serving\n"}
     [refused] = seeded.fake.find("GET", "/pods/api-bad-image/log")
     assert refused.params == {"container": "api", "tailLines": "100"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"level": "error", "event": "invalid configuration", "key": "OFFGRIDFLOW_DB_POOL_MAX"}\n',
+        "42\n",
+        "",
+        "caf\u00e9 \u2013 not JSON\n",
+    ],
+)
+def test_logs_come_back_exactly_as_written(seeded, text):
+    seeded.crash_looping_pod("api-1")
+    seeded.set_log("api-1", text, previous=True)
+    assert seeded.platform().api_logs(previous=True) == {"api-1": text}

@@ -7,7 +7,6 @@ would do. ``tests/kubernetes`` compares the requests with kubectl's, request by 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -116,10 +115,8 @@ class KubernetesPlatform:
         options: dict[str, Any] = {"container": container, "tail_lines": tail}
         if previous:
             options["previous"] = "true"  # as kubectl spells it (the client would send "True")
-        text = self._call(
-            f"read the logs of pod {pod}", self._core.read_namespaced_pod_log, pod, self.namespace, **options
-        )
-        return text if isinstance(text, str) else json.dumps(text)
+        read = self._core.read_namespaced_pod_log
+        return self._connection.text(f"read the logs of pod {pod}", read, pod, self.namespace, **options)
 
     def api_logs(self, *, tail: int = 100, previous: bool = False) -> dict[str, str]:
         logs: dict[str, str] = {}

@@ -111,17 +111,20 @@ class Connection:
             return BadRequest(f"{self.where}: could not {action} (400 Bad Request): {message}")
         return PlatformError(f"{self.where}: could not {action} ({error.status} {error.reason}): {message}")
 
-    def call(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call a generated client method and return its response body as plain JSON."""
+    def _body(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
         with self.errors(action):
             response = function(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-            data = response.data
-        if not data:
-            return {}
-        try:
-            return json.loads(data)
-        except ValueError:
-            return data.decode("utf-8", errors="replace")
+            data: bytes = response.data
+        return data
+
+    def call(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call a generated client method and return its response body as plain JSON."""
+        data = self._body(action, function, *args, **kwargs)
+        return json.loads(data) if data else {}
+
+    def text(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        """Call a generated client method whose answer is text (pod logs), returned as sent."""
+        return self._body(action, function, *args, **kwargs).decode("utf-8", errors="replace")
 
     def close(self) -> None:
         self.client.close()
