@@ -326,7 +326,12 @@ def verification_5_error_rate(observations: Observations) -> StepResult:
         return early
     rate = observations.error_rate.value
     assert rate is not None
-    shown = "no requests in the window" if rate.ratio is None else f"{100 * rate.ratio:.2f}%"
+    # an empty ratio means no 5xx series (or no traffic) in the window: the alert cannot fire either
+    shown = (
+        "without samples (no 5xx responses or no traffic in 5 minutes)"
+        if rate.ratio is None
+        else (f"{100 * rate.ratio:.2f}%")
+    )
     evidence = (f"expression: {rate.expression}",)
     if rate.alerting_series:
         return StepResult(
