@@ -214,3 +214,9 @@ def test_undo_onto_the_same_template_is_skipped_like_kubectl(kube_fake):
     assert platform.last_undo is not None
     assert platform.last_undo.startswith("skipped rollback (current template already matches revision")
     assert len(kube_fake.fake.writes()) == writes_before
+
+
+def test_setting_the_image_it_already_runs_sends_nothing_like_kubectl(kube_fake):
+    kube_fake.seed_runbook_namespace()
+    kube_fake.platform().set_image("127.0.0.1:5000/offgridflow-api:v1.3.0")
+    assert kube_fake.fake.writes() == []

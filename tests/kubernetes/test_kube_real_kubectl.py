@@ -122,6 +122,11 @@ CASES: list[tuple[str, str, Operation]] = [
         "set image deployment/offgridflow-api api=ghcr.io/your-org/offgridflow-api:v1.2.3",
         lambda p: p.set_image("ghcr.io/your-org/offgridflow-api:v1.2.3"),
     ),
+    (
+        "Fix 4 same tag",
+        "set image deployment/offgridflow-api api=127.0.0.1:5000/offgridflow-api:v1.3.0",
+        lambda p: p.set_image("127.0.0.1:5000/offgridflow-api:v1.3.0"),
+    ),
     ("DB kill", "delete pod -l app=postgres --grace-period=0 --force", lambda p: p.kill_database()),
     ("Triage 1 pods", "get pods -l app=offgridflow-api", lambda p: p.api_workloads()),
     ("Triage 1 logs", "logs -l app=offgridflow-api --tail=100", lambda p: p.api_logs(tail=100)),

@@ -269,8 +269,11 @@ class KubernetesPlatform:
     def set_image(self, image: str) -> None:
         deployment = self._deployment()
         containers = deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-        if not any(c.get("name") == mapping.API_CONTAINER for c in containers):
+        api = next((c for c in containers if c.get("name") == mapping.API_CONTAINER), None)
+        if api is None:
             raise PlatformError(f"deployment {DEPLOYMENT} has no container {mapping.API_CONTAINER!r}")
+        if api.get("image") == image:
+            return  # kubectl sends nothing when the patch would be empty
         # kubectl set image sends the two-way strategic merge patch between the old and new object.
         body = {
             "spec": {
