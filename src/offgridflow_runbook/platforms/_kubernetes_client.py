@@ -128,6 +128,8 @@ class Connection:
 
     def close(self) -> None:
         self.client.close()
+        # ApiClient.close() stops its thread pool only; the pooled HTTP connections stay open.
+        self.client.rest_client.pool_manager.clear()
 
 
 def _status_message(error: ApiException) -> str:

@@ -27,6 +27,7 @@ def run_in_pod(connection: Connection, pod: str, container: str, command: Sequen
         return _run(connection, CoreV1Api(exec_client), pod, container, command)
     finally:
         exec_client.close()
+        exec_client.rest_client.pool_manager.clear()
 
 
 def _run(
