@@ -53,3 +53,26 @@ def test_unreachable_target_prints_cause_section_commands_and_exits_3(
     body = json.loads(capsys.readouterr().out)
     assert (body["cause"], body["exit_code"], body["target"]) == ("unreachable", 3, "gone")
     assert TOKEN not in json.dumps(body)
+
+
+def test_check_runs_the_pytest_checks_and_fails_on_a_dead_target(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("targets:\n  gone:\n    platform: none\n    base_url: http://127.0.0.1:9\n")
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("offgridflow-runbook")), "check", "--target", "gone",
+         "--checks-dir", str(root / "checks"), "--", f"--targets-file={targets}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    assert (
+        "Triage 1: target 'gone': unreachable, connection refused: http://127.0.0.1:9/health/live"
+        in result.stdout
+    )
+    records = [
+        json.loads(line) for line in (tmp_path / "reports/checks/results.jsonl").read_text().splitlines()
+    ]
+    assert {r["outcome"] for r in records} == {"failed", "skipped"}
