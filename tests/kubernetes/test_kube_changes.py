@@ -20,6 +20,7 @@ def test_hashed_configmap_update_creates_a_new_configmap_and_undo_restores_it(ku
     assert update is not None
     assert update.scheme == "hashed"
     assert update.undo_restores_config
+    assert update.finding is None
     assert update.previous_config_map == "offgridflow-config-aaaaaaaaaa"
     assert update.config_map.startswith("offgridflow-config-")
     assert update.config_map != update.previous_config_map
@@ -44,6 +45,9 @@ def test_in_place_configmap_edit_restarts_and_undo_does_not_restore_it(kube_fake
     assert update is not None
     assert update.scheme == "in-place"
     assert not update.undo_restores_config
+    assert update.finding is not None
+    assert "rollout undo" in update.finding
+    assert "configMapGenerator" in update.finding
     [edit] = kube_fake.fake.find("PATCH", "/configmaps/offgridflow-config")
     assert (edit.content_type, edit.body) == ("application/strategic-merge-patch+json", {"data": BAD_CONFIG})
     [restart] = kube_fake.fake.find("PATCH", "/deployments/offgridflow-api")

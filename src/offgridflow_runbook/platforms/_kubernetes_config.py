@@ -41,6 +41,20 @@ class ConfigUpdate:
     def undo_restores_config(self) -> bool:
         return self.scheme == "hashed"
 
+    @property
+    def finding(self) -> str | None:
+        """What the game day reports about the runbook's Fix 3 for this scheme (None: nothing)."""
+        return None if self.undo_restores_config else IN_PLACE_FINDING
+
+
+IN_PLACE_FINDING = (
+    "Fix 3 (`kubectl rollout undo`) restores the previous pod template only: with ConfigMap "
+    "offgridflow-config edited in place, the previous revision reads the same, edited data and keeps "
+    "crashing. Suggested runbook change: generate the ConfigMap with a content hash (kustomize "
+    "configMapGenerator) so every config change is a new revision, or restore the previous ConfigMap "
+    "(`kubectl apply -f` it from version control) before `kubectl rollout restart`."
+)
+
 
 def hashed_config_map_name(data: Mapping[str, str]) -> str:
     """``offgridflow-config-<hash>``: the name changes whenever the data does (kustomize's scheme)."""
