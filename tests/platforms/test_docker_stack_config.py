@@ -92,3 +92,22 @@ def test_the_stack_command_exits_2_with_one_line_when_the_machine_cannot_run_it(
     error = capsys.readouterr().err
     assert error.startswith("error: cannot bring the local stack up: run as root")
     assert error.count("\n") == 1
+
+
+def test_the_stack_lock_times_out_while_another_holder_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import fcntl
+
+    from offgridflow_runbook.stack import _lock
+    from offgridflow_runbook.stack._preflight import StackError
+
+    monkeypatch.setattr(_lock, "STACK_LOCK", tmp_path / "stack.lock")
+    monkeypatch.delenv(_lock.LOCK_HELD_ENV, raising=False)
+    with (tmp_path / "stack.lock").open("a") as other_holder:
+        fcntl.flock(other_holder, fcntl.LOCK_EX)
+        with pytest.raises(StackError, match="stayed locked"), _lock.stack_lock(deadline_seconds=0.5):
+            pass
+        monkeypatch.setenv(_lock.LOCK_HELD_ENV, "1")
+        with _lock.stack_lock(deadline_seconds=0.5):
+            pass  # the caller says it holds the lock: no wait

@@ -2,7 +2,8 @@
 
 ``up()`` builds what is missing, creates what changed and waits until everything is healthy;
 ``down()`` removes the containers and keeps the data; ``clean()`` removes the data too;
-``status()`` lists the containers. ``images()`` only builds.
+``status()`` lists the containers; ``images()`` only builds; ``stack_lock()`` is the lock every
+change holds.
 ``python -m offgridflow_runbook.stack up|down|clean|status|images``.
 """
 
@@ -10,6 +11,19 @@ from __future__ import annotations
 
 from offgridflow_runbook.stack._layout import URLS
 from offgridflow_runbook.stack._lifecycle import ContainerStatus, clean, down, images, status, up
+from offgridflow_runbook.stack._lock import LOCK_HELD_ENV, STACK_LOCK, stack_lock
 from offgridflow_runbook.stack._preflight import StackError
 
-__all__ = ["URLS", "ContainerStatus", "StackError", "clean", "down", "images", "status", "up"]
+__all__ = [
+    "LOCK_HELD_ENV",
+    "STACK_LOCK",
+    "URLS",
+    "ContainerStatus",
+    "StackError",
+    "clean",
+    "down",
+    "images",
+    "stack_lock",
+    "status",
+    "up",
+]
