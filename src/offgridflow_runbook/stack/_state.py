@@ -168,8 +168,9 @@ def write_rollout(state: RolloutState) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
     temporary.replace(path)
+    # The "ConfigMap" for people to read: what the latest revision asks for, running or not.
     (state_dir() / "offgridflow-config.env").write_text(
-        "".join(f"{key}={value}\n" for key, value in sorted(state.current.config.items())), encoding="utf-8"
+        "".join(f"{key}={value}\n" for key, value in sorted(state.latest.config.items())), encoding="utf-8"
     )
 
 
