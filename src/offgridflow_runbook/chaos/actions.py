@@ -21,12 +21,19 @@ from collections.abc import Callable
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from offgridflow_runbook.chaos._context import events, guard, opened, progress, resolve_target
+from offgridflow_runbook.chaos._context import (
+    events,
+    guard,
+    opened,
+    progress,
+    resolve_target,
+    tolerated_alerts,
+    verified,
+)
 from offgridflow_runbook.chaos._writer import BackgroundWriter
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.targets import Target
-from offgridflow_runbook.verification import verify
 
 __all__ = [
     "ensure_memory_limit",
@@ -267,15 +274,18 @@ def fix_4_set_known_good_image(
 
 
 def _fault_still_present(target: Target, configuration: Configuration, platform: Platform) -> bool:
-    """Whether a rollback still has something to fix: the bad configuration value is still set, or
-    Verification does not pass."""
+    """Whether a rollback has something of *this run* to fix: a fault was applied, and the bad
+    configuration value is still set or Verification does not pass. Without a fault there is nothing
+    to undo: a rollout undo of a healthy API would bring back whatever the previous revision ran."""
     fault = events(configuration).first("fault_at")
-    text = str(fault.detail.get("fault", "")) if fault else ""
+    if fault is None:
+        return False
+    text = str(fault.detail.get("fault", ""))
     if text.startswith("config "):
         key, _, value = text.removeprefix("config ").partition("=")
         if platform.config().get(key) == value:
             return True
-    return not verify(target, platform).passed
+    return not verified(target, platform, tolerated_alerts(configuration))
 
 
 # -- the background writer ---------------------------------------------------------------------------

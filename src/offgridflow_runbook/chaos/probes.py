@@ -22,7 +22,16 @@ from typing import Any, cast
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from offgridflow_runbook.chaos._context import events, opened, progress, resolve_target, wait_until
+from offgridflow_runbook.chaos._context import (
+    events,
+    lingering_alerts,
+    opened,
+    progress,
+    resolve_target,
+    tolerated_alerts,
+    wait_until,
+)
+from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.platforms import Event, Platform, Workload
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
@@ -62,32 +71,53 @@ def verification_passes(
     """The runbook's Verification 1-5 pass on the target.
 
     With ``deadline`` 0 this answers once (for a steady-state hypothesis). With a deadline it waits
-    until Verification passes and fails the activity, naming the failing steps, when it does not."""
+    until Verification passes and fails the activity, naming the failing steps, when it does not.
+    Alerts named in the experiment's ``tolerate_alerts`` (comma-separated) may still be firing; that
+    is recorded as a finding."""
     chosen = resolve_target(target, configuration)
+    tolerated = tolerated_alerts(configuration)
     log = events(configuration)
     with opened(chosen) as platform:
         if deadline <= 0:
-            report = verify(chosen, platform)
-            if report.passed:
-                log.record("verified_at", steps=len(report.steps))
-            return report.passed
+            return lingering_alerts(verify(chosen, platform), tolerated) is not None
         progress(configuration, "verify", f"waiting up to {deadline:g} s for Verification 1-5 to pass")
         last: list[str] = []
+        waited_on: set[str] = set()
 
-        def passed() -> bool | None:
+        def passed() -> list[str] | None:
             report = verify(chosen, platform)
-            if report.passed:
-                return True
+            lingering = lingering_alerts(report, tolerated)
+            if lingering is not None:
+                return lingering
             last[:] = [f"{step.step}: {step.message}" for step in report.failures]
+            waited_on.update(f"{step.step}: {step.title}" for step in report.failures)
+            # the service is back once only Verification 5 (alerts, 5-minute error rate) lags behind
+            if all(step.step == "Verification 5" for step in report.failures) and not log.first(
+                "recovered_at", after=_last_fix_started(log)
+            ):
+                log.record("recovered_at", lagging=last[:])
             return None
 
         try:
-            wait_until(passed, deadline=deadline, what="Verification 1-5 passing")
+            lingering = wait_until(passed, deadline=deadline, what="Verification 1-5 passing")
         except ActivityFailed as error:
             raise ActivityFailed(f"{error}; failing: {'; '.join(last)}") from None
-        log.record("verified_at", steps=6)
+        if not log.first("recovered_at", after=_last_fix_started(log)):
+            log.record("recovered_at", lagging=[])
+        log.record("verified_at", steps=6, waited_on=sorted(waited_on), lingering_alerts=lingering)
+        if lingering:
+            log.record(
+                "finding",
+                text=f"{', '.join(lingering)} still firing when everything else in Verification passed "
+                "(the alert's window outlasts the failure)",
+            )
         progress(configuration, "verified", "Verification 1-5 pass")
         return True
+
+
+def _last_fix_started(log: EventLog) -> float:
+    fixes = [event.at for event in log.read() if event.kind in ("fix_started_at", "fault_at")]
+    return max(fixes) if fixes else 0.0
 
 
 def api_is_live(
@@ -141,27 +171,40 @@ def _detected(configuration: Configuration, signal: str, **detail: Any) -> None:
     progress(configuration, "detected", signal)
 
 
-def oom_signal(platform: Platform, since: float) -> str | None:
+# What a detection saw, and when the platform says it happened (None when it does not say).
+Signal = tuple[str, datetime | None]
+
+
+def _shown(workload: Workload) -> datetime | None:
+    return workload.last_termination.finished_at if workload.last_termination else None
+
+
+def oom_signal(platform: Platform, since: float) -> Signal | None:
     """An API instance whose last run ended ``OOMKilled`` with exit code 137 at or after ``since``."""
     for workload in platform.api_workloads():
         ended = workload.last_termination
         if ended and ended.oom_killed and ended.exit_code == 137 and _ended_after(workload, since):
-            return f"{workload.name} OOMKilled, exit code 137 (restarts: {workload.restart_count})"
+            return f"{workload.name} OOMKilled, exit code 137 (restarts: {workload.restart_count})", _shown(
+                workload
+            )
     return None
 
 
-def image_pull_signal(platform: Platform, since: float) -> str | None:
+def image_pull_signal(platform: Platform, since: float) -> Signal | None:
     """An API instance waiting in an image-pull reason, or a "Failed to pull image" event since ``since``."""
     for workload in platform.api_workloads():
         if workload.waiting_reason in IMAGE_PULL_REASONS:
-            return f"{workload.name} {workload.waiting_reason}: {workload.waiting_message or ''}".strip()
+            return (
+                f"{workload.name} {workload.waiting_reason}: {workload.waiting_message or ''}".strip(),
+                None,
+            )
     for event in platform.events(since=datetime.fromtimestamp(since, UTC)):
         if "failed to pull image" in event.message.lower():
-            return f"event {event.reason}: {event.message}"
+            return f"event {event.reason}: {event.message}", event.at
     return None
 
 
-def config_crash_signal(platform: Platform, since: float) -> str | None:
+def config_crash_signal(platform: Platform, since: float) -> Signal | None:
     """An API instance that crashed since ``since`` with ``invalid configuration`` in its previous logs."""
     crashed = [
         w
@@ -173,7 +216,7 @@ def config_crash_signal(platform: Platform, since: float) -> str | None:
     for name, text in platform.api_logs(tail=50, previous=True).items():
         for line in text.splitlines():
             if CONFIG_ERROR_MARKER in line:
-                return f"{name} crash loop; previous logs: {line.strip()[:200]}"
+                return f"{name} crash loop; previous logs: {line.strip()[:200]}", _shown(crashed[0])
     return None
 
 
@@ -182,14 +225,14 @@ def _detect_on_platform(
     configuration: Configuration,
     deadline: float,
     what: str,
-    signal_of: Callable[[Platform, float], str | None],
+    signal_of: Callable[[Platform, float], Signal | None],
 ) -> bool:
     chosen = resolve_target(target, configuration)
     since = _since_fault(configuration)
     progress(configuration, "detect", f"waiting up to {deadline:g} s for {what}")
     with opened(chosen) as platform:
-        signal = wait_until(lambda: signal_of(platform, since), deadline=deadline, what=what)
-    _detected(configuration, signal)
+        signal, shown_at = wait_until(lambda: signal_of(platform, since), deadline=deadline, what=what)
+    _detected(configuration, signal, shown_at=shown_at.timestamp() if shown_at else None)
     return True
 
 

@@ -35,7 +35,9 @@ GAMEDAY_DIR_ENV = "OFFGRIDFLOW_GAMEDAY_DIR"
 #   detected_at    a detection probe first saw the failure, detail {"signal": ...}
 #   diagnosis      triage ran, detail {"cause", "section", "summary"}
 #   fix_started_at the runbook's fix started, detail {"fix": ...}
-#   verified_at    Verification 1-5 passed
+#   recovered_at   the service is back: Verification 1-4 pass (5 may lag: alerts resolving, the
+#                  5-minute error rate still counting the outage's 5xx answers)
+#   verified_at    Verification 1-5 passed, detail {"waited_on": [steps that were failing]}
 #   writes         the background writer stopped, detail {"acked": [...], "failed": n}
 #   lost_writes    acked writes checked afterwards, detail {"acked": n, "lost": [...]}
 #   finding        something the runbook should know (an alert that stayed silent, ...)
@@ -46,6 +48,7 @@ EVENT_KINDS = (
     "detected_at",
     "diagnosis",
     "fix_started_at",
+    "recovered_at",
     "verified_at",
     "writes",
     "lost_writes",

@@ -1,0 +1,102 @@
+"""The game day under pytest: ``pytest chaos --target local`` (or ``--target kind``).
+
+One :class:`GameDay` per session runs the experiments in order under the stack lock and keeps
+``reports/gameday/`` (scorecard.json, index.html, post-incident records) current after each one.
+Each test's pytest-html row links to the scorecard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offgridflow_runbook.gameday.safety import ChaosNotAllowed, require_chaos_allowed
+from offgridflow_runbook.gameday.session import GameDay
+from offgridflow_runbook.targets import Target
+
+CHAOS_DIR = Path(__file__).parent
+EXPERIMENTS_DIR = CHAOS_DIR / "experiments"
+STACK_LOCK = Path("/tmp/offgridflow-stack.lock")  # noqa: S108 - the path flock(1) users share
+LOCK_DEADLINE_S = 900.0
+
+
+def reports_dir(config: pytest.Config) -> Path:
+    return config.rootpath / "reports" / "gameday"
+
+
+@contextlib.contextmanager
+def stack_lock() -> Iterator[None]:
+    """The lock every run that changes the local stack holds (``flock /tmp/offgridflow-stack.lock``);
+    ``OFFGRIDFLOW_STACK_LOCK_HELD=1`` says the caller already holds it."""
+    if os.environ.get("OFFGRIDFLOW_STACK_LOCK_HELD") == "1":
+        yield
+        return
+    with STACK_LOCK.open("a") as handle:
+        deadline = time.monotonic() + LOCK_DEADLINE_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{STACK_LOCK} stayed locked for {LOCK_DEADLINE_S:.0f} s", pytrace=False)
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def chaos_target(target: Target) -> Target:
+    """The target, refused before anything runs when it does not allow chaos."""
+    try:
+        require_chaos_allowed(target)
+    except ChaosNotAllowed as error:
+        pytest.exit(f"offgridflow: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+    if target.token is None:
+        pytest.skip(
+            f"${target.token_env} is not set (for the local stack: source .state/env, written by make up)"
+        )
+    return target
+
+
+@pytest.fixture(scope="session")
+def gameday(pytestconfig: pytest.Config, chaos_target: Target) -> Iterator[GameDay]:
+    """The session's game day; its reports are written after every experiment and at the end."""
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+
+    def say(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+
+    with stack_lock():
+        day = GameDay(
+            chaos_target, experiments_dir=EXPERIMENTS_DIR, reports_dir=reports_dir(pytestconfig), say=say
+        )
+        try:
+            yield day
+        finally:
+            written = day.write()
+            say(f"[gameday] scorecard: {written['scorecard']}  report: {written['index']}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    config = item.config
+    if report.when == "call" and config.pluginmanager.hasplugin("html"):
+        from pytest_html import extras  # type: ignore[import-untyped]
+
+        html_path = config.getoption("htmlpath", None)
+        index = reports_dir(config) / "index.html"
+        link = os.path.relpath(index, Path(html_path).resolve().parent) if html_path else index.as_uri()
+        report.extras = [*getattr(report, "extras", []), extras.url(link, name="game day scorecard")]
+    return report

@@ -1,0 +1,153 @@
+"""Alert history from Prometheus itself: the ``ALERTS`` series says when each alert was pending,
+firing and gone, so the scorecard does not depend on a probe having polled at the right moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import yaml
+
+from offgridflow_runbook.probes.http import ProbeError, classify_transport_error
+from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
+
+__all__ = ["AlertTimeline", "AlertTiming", "alert_history", "alert_timing", "timelines_from_series"]
+
+
+@dataclass(frozen=True)
+class AlertTimeline:
+    """One alert during one experiment (Unix times; None when it never reached that state)."""
+
+    name: str
+    pending_at: float | None = None
+    firing_at: float | None = None
+    resolved_at: float | None = None
+
+    @property
+    def fired(self) -> bool:
+        return self.firing_at is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pending_at": self.pending_at,
+            "firing_at": self.firing_at,
+            "resolved_at": self.resolved_at,
+        }
+
+
+@dataclass(frozen=True)
+class AlertTiming:
+    """How fast Prometheus can possibly alert: scrape + evaluation interval + each rule's ``for``."""
+
+    scrape_interval_s: float
+    evaluation_interval_s: float
+    for_s: dict[str, float]
+
+    def floor_s(self, alert: str) -> float:
+        return self.scrape_interval_s + self.evaluation_interval_s + self.for_s.get(alert, 0.0)
+
+    @property
+    def profile(self) -> str:
+        """``fast`` when the rules' ``for`` values are shortened (the local game day), else ``production``."""
+        down = self.for_s.get("OffGridFlowAPIDown")
+        return "fast" if down is not None and down < 60 else "production"
+
+
+def _get(client: httpx.Client, url: str, params: dict[str, str] | None = None) -> Any:
+    try:
+        response = client.get(url, params=params)
+    except httpx.TransportError as error:
+        raise classify_transport_error("prometheus", url, error) from None
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    if response.status_code != 200 or body.get("status") != "success":
+        raise ProbeError("prometheus", url, f"HTTP {response.status_code}: {body.get('error', '')}")
+    return body["data"]
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(text: str) -> float:
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(text[: -len(unit)]) * _UNITS[unit]
+    return 0.0
+
+
+def alert_timing(prometheus_url: str, *, timeout: float = 5.0) -> AlertTiming:
+    """Read the intervals and each alert's ``for`` from the running Prometheus."""
+    base = prometheus_url.rstrip("/")
+    with httpx.Client(timeout=timeout) as client:
+        config_yaml = str(_get(client, f"{base}/api/v1/status/config").get("yaml", ""))
+        rules = _get(client, f"{base}/api/v1/rules", {"type": "alert"})
+    config = yaml.safe_load(config_yaml) or {}
+    defaults = config.get("global") or {}
+    scrape = _duration(str(defaults.get("scrape_interval", "1m")))
+    evaluation = _duration(str(defaults.get("evaluation_interval", "1m")))
+    jobs = [
+        _duration(str(job["scrape_interval"]))
+        for job in config.get("scrape_configs") or []
+        if job.get("scrape_interval")
+    ]
+    scrape = max([scrape, *jobs]) if jobs else scrape
+    for_s: dict[str, float] = {}
+    for group in rules.get("groups", []):
+        for rule in group.get("rules", []):
+            if rule.get("type") == "alerting":
+                for_s[str(rule["name"])] = float(rule.get("duration", 0.0))
+    return AlertTiming(scrape, evaluation, for_s)
+
+
+def timelines_from_series(
+    series: list[dict[str, Any]], *, names: tuple[str, ...], step: float, end: float
+) -> list[AlertTimeline]:
+    """Turn ``ALERTS`` range-query series into one timeline per alert name.
+
+    ``resolved_at`` is the first step after the last firing sample, when that is before ``end``."""
+    found: dict[str, dict[str, list[float]]] = {}
+    for item in series:
+        labels = item.get("metric", {})
+        name, state = labels.get("alertname"), labels.get("alertstate")
+        if name not in names or state not in ("pending", "firing"):
+            continue
+        times = [float(point[0]) for point in item.get("values", [])]
+        found.setdefault(name, {}).setdefault(state, []).extend(times)
+    timelines = []
+    for name in names:
+        states = found.get(name, {})
+        pending, firing = sorted(states.get("pending", [])), sorted(states.get("firing", []))
+        last_active = max([*pending, *firing], default=None)
+        resolved = last_active + step if last_active is not None and last_active + step <= end else None
+        timelines.append(
+            AlertTimeline(
+                name,
+                pending_at=pending[0] if pending else None,
+                firing_at=firing[0] if firing else None,
+                resolved_at=resolved,
+            )
+        )
+    return timelines
+
+
+def alert_history(
+    prometheus_url: str,
+    start: float,
+    end: float,
+    *,
+    names: tuple[str, ...] = RUNBOOK_ALERTS,
+    step: float = 1.0,
+    timeout: float = 10.0,
+) -> list[AlertTimeline]:
+    """Each runbook alert's pending/firing/resolved times between ``start`` and ``end`` (Unix times)."""
+    base = prometheus_url.rstrip("/")
+    params = {
+        "query": "ALERTS",
+        "start": f"{start:.3f}",
+        "end": f"{end:.3f}",
+        "step": f"{step:g}s",
+    }
+    with httpx.Client(timeout=timeout) as client:
+        data = _get(client, f"{base}/api/v1/query_range", params)
+    return timelines_from_series(list(data.get("result", [])), names=names, step=step, end=end)

@@ -1,0 +1,170 @@
+"""The game day's files: ``scorecard.json``, a self-contained ``index.html`` (charts embedded as
+base64 PNG) and one post-incident record per experiment (``<mode>-postmortem.md``)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard, iso
+from offgridflow_runbook.gameday.timeline import timeline_png
+
+__all__ = ["postmortem_markdown", "write_reports"]
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} s"
+
+
+def _yes(met: bool) -> str:
+    return "yes" if met else "NO"
+
+
+def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
+    """The post-incident record: root cause, time to detect, time to resolve, impact."""
+    alerts = [
+        f"- {a.name}: pending {iso(a.pending_at) or '-'}, firing {iso(a.firing_at) or '-'}, "
+        f"resolved {iso(a.resolved_at) or '-'}"
+        for a in score.alerts
+        if a.pending_at is not None
+    ] or ["- none of the runbook's alerts became pending"]
+    budgets = [
+        f"| {name} | {b['budget_s'] / 60:.0f} min | {_seconds(b['actual_s'])} | {_yes(b['met'])} |"
+        for name, b in score.budgets.items()
+    ]
+    writes = (
+        f"{score.acked_writes} acknowledged writes, {score.lost_writes} lost"
+        if score.acked_writes is not None
+        else "no write load in this experiment"
+    )
+    lines = [
+        f"# Post-incident record: {score.mode} (game day on {scorecard.target})",
+        "",
+        f"Status: **{score.status}** · platform {scorecard.platform} · alert profile {scorecard.profile}",
+        "",
+        "## Root cause",
+        "",
+        f"Injected fault: {score.fault} at {iso(score.fault_at) or 'n/a'}.",
+        f"Triage diagnosis: {score.diagnosis.get('cause', 'none')} -> runbook section "
+        f"**{score.diagnosis.get('section', 'none')}**.",
+        "",
+        "## Timeline",
+        "",
+        f"- detected {iso(score.detected_at) or 'never'} by: {score.detection_signal or 'n/a'}",
+        f"- fix started {iso(score.fix_started_at) or 'never'}: {score.fix or 'n/a'}",
+        f"- service recovered {iso(score.recovered_at) or 'never'}",
+        f"- Verification 1-5 passed {iso(score.verified_at) or 'never'}",
+        "",
+        "## Alerts",
+        "",
+        *alerts,
+        "",
+        "## Time to detect, time to resolve, impact",
+        "",
+        f"- time to detect (MTTD): {_seconds(score.mttd_s)}",
+        f"- time to resolve (MTTR, fault -> service recovered): {_seconds(score.mttr_s)}",
+        f"- impact duration (outage seen by a synthetic client): {_seconds(score.outage_s)}; "
+        f"SLA (under 5 minutes) {'met' if score.sla_met else 'NOT met'}",
+        f"- data: {writes}",
+        "",
+        "| runbook budget | limit | actual | met |",
+        "|---|---|---|---|",
+        *budgets,
+        "",
+        "## Findings",
+        "",
+        *([f"- {finding}" for finding in score.findings] or ["- none"]),
+        "",
+    ]
+    if score.failures:
+        lines += ["## Why it failed", "", *[f"- {failure}" for failure in score.failures], ""]
+    return "\n".join(lines)
+
+
+def _row(score: ExperimentScore) -> str:
+    cells = [
+        score.mode,
+        score.status,
+        _seconds(score.mttd_s),
+        _seconds(score.mttr_s),
+        _seconds(score.outage_s),
+        "yes" if score.sla_met else "no",
+        score.diagnosis.get("section", "-"),
+        ", ".join(a.name for a in score.alerts if a.fired) or "none",
+        "-" if score.acked_writes is None else f"{score.acked_writes} / {score.lost_writes}",
+    ]
+    status_class = "passed" if score.status == "passed" else "failed"
+    return (
+        "<tr>"
+        + "".join(
+            f'<td class="{status_class}">{html.escape(c)}</td>' if i == 1 else f"<td>{html.escape(c)}</td>"
+            for i, c in enumerate(cells)
+        )
+        + "</tr>"
+    )
+
+
+def _section(score: ExperimentScore, outages: list[tuple[float, float]] | None) -> str:
+    chart = base64.b64encode(timeline_png(score, outages)).decode("ascii")
+    findings = "".join(f"<li>{html.escape(f)}</li>" for f in score.findings) or "<li>none</li>"
+    failures = "".join(f"<li>{html.escape(f)}</li>" for f in score.failures)
+    return (
+        f'<section id="{html.escape(score.mode)}">'
+        f"<h2>{html.escape(score.mode)}: {html.escape(score.status)}</h2>"
+        f'<img alt="timeline of {html.escape(score.mode)}" src="data:image/png;base64,{chart}">'
+        f"<p>Detected by: {html.escape(score.detection_signal or 'nothing')}<br>"
+        f"Fix: {html.escape(score.fix or 'none')}</p>"
+        f"<h3>Findings</h3><ul>{findings}</ul>"
+        + (f'<h3>Failures</h3><ul class="failed">{failures}</ul>' if failures else "")
+        + f'<p><a href="{html.escape(score.mode)}-postmortem.md">post-incident record</a></p></section>'
+    )
+
+
+_STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:1000px}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:4px 8px}.passed{color:#1b5e20;font-weight:bold}"
+    ".failed{color:#b71c1c;font-weight:bold}img{max-width:100%}"
+)
+
+
+def write_reports(
+    scorecard: Scorecard,
+    directory: Path,
+    outages: dict[str, list[tuple[float, float]]] | None = None,
+) -> dict[str, Path]:
+    """Write scorecard.json, index.html and the post-incident records into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {"scorecard": scorecard.write_json(directory / "scorecard.json")}
+    for score in scorecard.experiments:
+        path = directory / f"{score.mode}-postmortem.md"
+        path.write_text(postmortem_markdown(score, scorecard), encoding="utf-8")
+        written[f"{score.mode}-postmortem"] = path
+    header = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "mode",
+            "status",
+            "MTTD",
+            "MTTR",
+            "outage",
+            "SLA met",
+            "diagnosis",
+            "alerts fired",
+            "acked / lost",
+        )
+    )
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Game day scorecard</title>"
+        f"<style>{_STYLE}</style></head><body><h1>OffGridFlow game day</h1>"
+        f"<p>target {html.escape(scorecard.target)} · platform {html.escape(scorecard.platform)} · "
+        f"alert profile {html.escape(scorecard.profile)} · started {iso(scorecard.started_at)} · "
+        f'<a href="scorecard.json">scorecard.json</a></p>'
+        f"<table><tr>{header}</tr>{''.join(_row(s) for s in scorecard.experiments)}</table>"
+        + "".join(_section(s, (outages or {}).get(s.mode)) for s in scorecard.experiments)
+        + "</body></html>\n"
+    )
+    index = directory / "index.html"
+    index.write_text(body, encoding="utf-8")
+    written["index"] = index
+    return written

@@ -1,0 +1,319 @@
+"""The game day's scorecard: per experiment, when the fault started, when it was detected, what
+triage said, when the fix started, when service came back and Verification passed, the alerts, and
+whether the runbook's time budgets and the SLA held.
+
+Definitions (seconds, from the event log; see :mod:`offgridflow_runbook.gameday.events`):
+
+- ``mttd_s`` = first detection - fault; ``mttr_s`` = service recovered - fault
+- ``outage_s`` = how long a synthetic user saw failures (when the game day probed availability),
+  else fault -> recovered; ``sla_met`` = outage under 5 minutes
+- budgets (the runbook's): confirm (fault -> detection) 2 min, identify (detection -> diagnosis)
+  5 min, fix (fix start -> recovered) 2 min, verify (recovered -> Verification 1-5) 3 min
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
+from offgridflow_runbook.gameday.events import GamedayEvent
+
+__all__ = [
+    "BUDGETS_S",
+    "SLA_S",
+    "Expectation",
+    "ExperimentScore",
+    "Scorecard",
+    "expectation_from_experiment",
+    "score_experiment",
+]
+
+SLA_S = 300.0
+BUDGETS_S = {"confirm": 120.0, "identify": 300.0, "fix": 120.0, "verify": 180.0}
+# Verification 5 lagging this long behind the service coming back is worth telling the runbook's owners.
+_LAG_FINDING_S = 10.0
+
+
+def iso(at: float | None) -> str | None:
+    return datetime.fromtimestamp(at, UTC).isoformat() if at is not None else None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What an experiment must show, from its ``offgridflow-gameday`` extension."""
+
+    mode: str
+    fix: str
+    fault: str = ""
+    detection: str = ""
+    must_fire: tuple[str, ...] = ()
+    must_not_fire: tuple[str, ...] = ()
+    silent_is_finding: tuple[str, ...] = ()
+
+
+def expectation_from_experiment(experiment: dict[str, Any], platform: str) -> Expectation:
+    """Read the ``offgridflow-gameday`` extension; alert lists are per platform kind."""
+    extension = next(
+        (item for item in experiment.get("extensions", []) if item.get("name") == "offgridflow-gameday"), None
+    )
+    if extension is None:
+        raise ValueError(f"experiment {experiment.get('title')!r} has no 'offgridflow-gameday' extension")
+    alerts = extension.get("alerts", {})
+    return Expectation(
+        mode=str(extension["mode"]),
+        fix=str(extension["fix"]),
+        fault=str(extension.get("fault", "")),
+        detection=str(extension.get("detection", "")),
+        must_fire=tuple(alerts.get("must_fire", {}).get(platform, [])),
+        must_not_fire=tuple(alerts.get("must_not_fire", {}).get(platform, [])),
+        silent_is_finding=tuple(alerts.get("silent_is_finding", [])),
+    )
+
+
+@dataclass
+class ExperimentScore:
+    mode: str
+    status: str  # "passed" / "failed"
+    fault: str
+    fault_at: float | None
+    detected_at: float | None
+    detection_signal: str | None
+    detection_lag_s: float | None  # detection - when the platform says the failure showed
+    alerts: list[AlertTimeline]
+    alert_lag_s: dict[str, float]  # firing - (fault + Prometheus' floor), per alert that fired
+    diagnosis: dict[str, str]
+    fix: str | None
+    fix_started_at: float | None
+    recovered_at: float | None
+    verified_at: float | None
+    mttd_s: float | None
+    mttr_s: float | None
+    outage_s: float | None
+    sla_met: bool
+    budgets: dict[str, dict[str, Any]]
+    acked_writes: int | None
+    lost_writes: int | None
+    findings: list[str]
+    failures: list[str]
+    chaos_status: str | None = None
+    duration_s: float | None = None
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "status": self.status,
+            "fault": self.fault,
+            "fault_at": iso(self.fault_at),
+            "detected_at": iso(self.detected_at),
+            "detection_signal": self.detection_signal,
+            "detection_lag_s": _round(self.detection_lag_s),
+            "alerts": [
+                {key: iso(value) if key.endswith("_at") else value for key, value in alert.as_dict().items()}
+                for alert in self.alerts
+            ],
+            "alert_lag_s": {name: _round(lag) for name, lag in self.alert_lag_s.items()},
+            "diagnosis": self.diagnosis,
+            "fix": self.fix,
+            "fix_started_at": iso(self.fix_started_at),
+            "recovered_at": iso(self.recovered_at),
+            "verified_at": iso(self.verified_at),
+            "mttd_s": _round(self.mttd_s),
+            "mttr_s": _round(self.mttr_s),
+            "outage_s": _round(self.outage_s),
+            "sla_met": self.sla_met,
+            "budgets": self.budgets,
+            "acked_writes": self.acked_writes,
+            "lost_writes": self.lost_writes,
+            "findings": self.findings,
+            "failures": self.failures,
+            "chaos_status": self.chaos_status,
+            "duration_s": _round(self.duration_s),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
+def _span(start: float | None, end: float | None) -> float | None:
+    return end - start if start is not None and end is not None else None
+
+
+def _first(events: list[GamedayEvent], kind: str, after: float | None = None) -> GamedayEvent | None:
+    return next((e for e in events if e.kind == kind and (after is None or e.at >= after)), None)
+
+
+def _chaos_failures(journal: dict[str, Any] | None) -> list[str]:
+    if journal is None:
+        return ["no Chaos Toolkit journal (the experiment did not finish)"]
+    failures = []
+    if journal.get("status") != "completed":
+        failures.append(f"Chaos Toolkit status {journal.get('status')!r}")
+    runs = [*journal.get("run", []), *journal.get("rollbacks", [])]
+    for run in runs:
+        if run.get("status") != "succeeded":
+            name = run.get("activity", {}).get("name", "?")
+            failures.append(
+                f"activity {name} {run.get('status')}: {str(run.get('exception', ''))[-300:].strip()}"
+            )
+    return failures
+
+
+def score_experiment(
+    expectation: Expectation,
+    events: list[GamedayEvent],
+    *,
+    journal: dict[str, Any] | None,
+    alerts: list[AlertTimeline],
+    timing: AlertTiming | None = None,
+    outage_s: float | None = None,
+) -> ExperimentScore:
+    """Compute one experiment's score from its event log, Chaos Toolkit journal and alert history."""
+    events = sorted(events, key=lambda e: e.at)
+    failures = _chaos_failures(journal)
+    findings = [str(e.detail.get("text", "")) for e in events if e.kind == "finding"]
+
+    fault = _first(events, "fault_at")
+    fault_at = fault.at if fault else None
+    detected = _first(events, "detected_at", after=fault_at) if fault_at else None
+    fix = _first(events, "fix_started_at", after=fault_at) if fault_at else None
+    fix_at = fix.at if fix else None
+    recovered = _first(events, "recovered_at", after=fix_at) if fix_at else None
+    verified = _first(events, "verified_at", after=fix_at) if fix_at else None
+    diagnosis_event = _first(events, "diagnosis", after=fault_at) if fault_at else None
+    diagnosis = (
+        {
+            "cause": str(diagnosis_event.detail.get("cause", "")),
+            "section": str(diagnosis_event.detail.get("section", "")),
+        }
+        if diagnosis_event
+        else {}
+    )
+
+    if fault_at is None:
+        failures.append("the fault was never applied")
+    if detected is None:
+        failures.append(f"the failure was not detected ({expectation.detection or 'no detection event'})")
+    if diagnosis.get("section") != expectation.fix:
+        failures.append(f"triage named {diagnosis.get('section') or 'nothing'}, not {expectation.fix}")
+    if verified is None:
+        failures.append("Verification 1-5 did not pass after the fix")
+
+    by_name = {alert.name: alert for alert in alerts}
+    for name in expectation.must_fire:
+        if not (name in by_name and by_name[name].fired):
+            failures.append(f"alert {name} must fire but stayed silent")
+    for name in expectation.must_not_fire:
+        if name in by_name and by_name[name].fired:
+            failures.append(f"alert {name} must not fire but fired")
+    for name in expectation.silent_is_finding:
+        if name not in expectation.must_fire and not (name in by_name and by_name[name].fired):
+            findings.append(f"{name} stayed silent during '{expectation.fault or expectation.mode}'")
+
+    written = _first(events, "lost_writes")
+    acked = int(written.detail.get("acked", 0)) if written else None
+    lost = len(written.detail.get("lost", [])) if written else None
+    if lost:
+        failures.append(f"{lost} of {acked} acknowledged writes were lost")
+
+    recovered_at = recovered.at if recovered else (verified.at if verified else None)
+    mttr = _span(fault_at, recovered_at)
+    outage = outage_s if outage_s is not None else mttr
+    verify_s = _span(recovered_at, verified.at if verified else None)
+    if verify_s is not None and verify_s > _LAG_FINDING_S and verified is not None:
+        lagging = ", ".join(verified.detail.get("waited_on", [])) or "Verification 5"
+        findings.append(
+            f"Verification lagged {verify_s:.0f} s behind the service's recovery (still failing: {lagging})"
+        )
+    measured = {
+        "confirm": _span(fault_at, detected.at if detected else None),
+        "identify": _span(detected.at if detected else None, diagnosis_event.at if diagnosis_event else None),
+        "fix": _span(fix_at, recovered_at),
+        "verify": verify_s,
+    }
+    budgets = {
+        name: {
+            "budget_s": BUDGETS_S[name],
+            "actual_s": _round(actual),
+            "met": actual is not None and actual <= BUDGETS_S[name],
+        }
+        for name, actual in measured.items()
+    }
+
+    detection_lag = None
+    if detected is not None and detected.detail.get("shown_at") is not None:
+        detection_lag = detected.at - float(detected.detail["shown_at"])
+    alert_lag = {}
+    if timing is not None and fault_at is not None:
+        for alert in alerts:
+            if alert.firing_at is not None and alert.firing_at >= fault_at:
+                alert_lag[alert.name] = alert.firing_at - (fault_at + timing.floor_s(alert.name))
+
+    started, ended = (events[0].at, events[-1].at) if events else (None, None)
+    return ExperimentScore(
+        mode=expectation.mode,
+        status="failed" if failures else "passed",
+        fault=str(fault.detail.get("fault", expectation.fault)) if fault else expectation.fault,
+        fault_at=fault_at,
+        detected_at=detected.at if detected else None,
+        detection_signal=str(detected.detail.get("signal")) if detected else None,
+        detection_lag_s=detection_lag,
+        alerts=alerts,
+        alert_lag_s=alert_lag,
+        diagnosis=diagnosis,
+        fix=str(fix.detail.get("fix")) if fix else None,
+        fix_started_at=fix_at,
+        recovered_at=recovered_at,
+        verified_at=verified.at if verified else None,
+        mttd_s=_span(fault_at, detected.at if detected else None),
+        mttr_s=mttr,
+        outage_s=outage,
+        sla_met=outage is not None and outage < SLA_S,
+        budgets=budgets,
+        acked_writes=acked,
+        lost_writes=lost,
+        findings=findings,
+        failures=failures,
+        chaos_status=journal.get("status") if journal else None,
+        duration_s=_span(started, ended),
+        phases=[
+            {"at": e.at, "phase": e.detail.get("phase"), "message": e.detail.get("message")}
+            for e in events
+            if e.kind == "phase"
+        ],
+    )
+
+
+@dataclass
+class Scorecard:
+    target: str
+    platform: str
+    profile: str
+    started_at: float
+    experiments: list[ExperimentScore] = field(default_factory=list)
+    finished_at: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.experiments) and all(e.status == "passed" for e in self.experiments)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "platform": self.platform,
+            "profile": self.profile,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration_s": _round(_span(self.started_at, self.finished_at)),
+            "experiments": [experiment.as_dict() for experiment in self.experiments],
+        }
+
+    def write_json(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+        return path

@@ -1,0 +1,115 @@
+"""The game day as a whole: run experiments one after another, score each, keep the reports current.
+
+Used by ``chaos/test_gameday.py`` (``pytest chaos --target local``); nothing here knows whether the
+target is Docker or Kubernetes - the experiments reach it through the platform drivers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, alert_history, alert_timing
+from offgridflow_runbook.gameday.availability import AvailabilityProbe
+from offgridflow_runbook.gameday.report import write_reports
+from offgridflow_runbook.gameday.runner import RunningExperiment, start_experiment
+from offgridflow_runbook.gameday.scorecard import (
+    ExperimentScore,
+    Scorecard,
+    expectation_from_experiment,
+    score_experiment,
+)
+from offgridflow_runbook.probes.http import ProbeError
+from offgridflow_runbook.targets import Target
+
+__all__ = ["EXPERIMENT_TIMEOUT_S", "GameDay"]
+
+EXPERIMENT_TIMEOUT_S = 300.0
+
+
+class GameDay:
+    """Runs ``<experiments_dir>/<mode>.json`` against ``target`` and writes ``reports_dir``."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        experiments_dir: Path,
+        reports_dir: Path,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.target = target
+        self.experiments_dir = experiments_dir
+        self.reports_dir = reports_dir
+        self.runs_dir = reports_dir / "runs"
+        self.say = say
+        self.timing = self._timing()
+        self.scorecard = Scorecard(
+            target=target.name,
+            platform=target.platform,
+            profile=self.timing.profile if self.timing else "unknown (Prometheus not readable)",
+            started_at=time.time(),
+        )
+        self.outages: dict[str, list[tuple[float, float]]] = {}
+
+    def _timing(self) -> AlertTiming | None:
+        if not self.target.prometheus_url:
+            return None
+        try:
+            return alert_timing(self.target.prometheus_url)
+        except ProbeError as error:
+            self.say(f"[gameday] cannot read the alert timing from Prometheus: {error}")
+            return None
+
+    def start(self, mode: str, *, gameday_dir: Path | None = None) -> RunningExperiment:
+        """Start one experiment (for tests that interrupt it)."""
+        return start_experiment(
+            self.experiments_dir / f"{mode}.json",
+            target=self.target.name,
+            gameday_dir=gameday_dir or self.runs_dir,
+        )
+
+    def run(self, mode: str) -> ExperimentScore:
+        """Run one experiment to its end, score it, and rewrite the reports."""
+        self.say(f"[gameday] {mode:<10} start     target {self.target.name} ({self.target.platform})")
+        with AvailabilityProbe(self.target) as availability:
+            running = self.start(mode)
+            running.wait(EXPERIMENT_TIMEOUT_S, self.say)
+            outages = availability.stop()
+        events = running.events.read()
+        alerts = self._alerts(running.started - 2.0)
+        self.outages[mode] = [(o.started, o.ended) for o in outages]
+        # the synthetic client's view starts at the fault (the stack may have rolled out before it)
+        fault = next((e.at for e in events if e.kind == "fault_at"), None)
+        seen = sum(o.ended - max(o.started, fault) for o in outages if fault is not None and o.ended > fault)
+        score = score_experiment(
+            expectation_from_experiment(running.experiment_document, self.target.platform),
+            events,
+            journal=running.journal(),
+            alerts=alerts,
+            timing=self.timing,
+            outage_s=seen if fault is not None else None,
+        )
+        self.scorecard.experiments = [e for e in self.scorecard.experiments if e.mode != mode] + [score]
+        self.write()
+        self.say(
+            f"[gameday] {mode:<10} {score.status:<9} MTTD {score.mttd_s or 0:.1f}s"
+            f"  MTTR {score.mttr_s or 0:.1f}s  outage {score.outage_s or 0:.1f}s"
+            f"  ({running.events.path.parent})"
+        )
+        return score
+
+    def _alerts(self, start: float) -> list[AlertTimeline]:
+        if not self.target.prometheus_url:
+            return []
+        step = self.timing.evaluation_interval_s if self.timing else 1.0
+        try:
+            return alert_history(self.target.prometheus_url, start, time.time(), step=step)
+        except ProbeError as error:
+            self.say(f"[gameday] cannot read the alert history: {error}")
+            return []
+
+    def write(self) -> dict[str, Path]:
+        self.scorecard.finished_at = time.time()
+        return write_reports(self.scorecard, self.reports_dir, self.outages)
