@@ -10,6 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help system-deps venv lint test unit images up down clean
 
 help:
+	@echo "make gameday   the game day: the local stack up, then the four chaos experiments and the scorecard"
 	@echo "make test      set up everything, then lint and run the suite's own tests"
 	@echo "make lint      ruff and mypy"
 	@echo "make up        the local stack on Docker (PROFILE=fast|production); make down keeps data, make clean not"
@@ -53,3 +54,9 @@ clean: venv
 .PHONY: kind-up
 kind-up: venv
 	bash scripts/kind-up.sh
+
+# The game day (the main job): the local stack up, then the four experiments; reports/gameday/ gets
+# scorecard.json, index.html, the post-incident records and the pytest-html report.
+.PHONY: gameday
+gameday: up
+	source .state/env && $(BIN)/pytest chaos --target local --html reports/gameday/pytest.html $(PYTEST_ARGS)

@@ -8,9 +8,7 @@ Each test's pytest-html row links to the scorecard.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,39 +17,15 @@ import pytest
 
 from offgridflow_runbook.gameday.safety import ChaosNotAllowed, require_chaos_allowed
 from offgridflow_runbook.gameday.session import GameDay
+from offgridflow_runbook.stack import StackError, stack_lock
 from offgridflow_runbook.targets import Target
 
 CHAOS_DIR = Path(__file__).parent
 EXPERIMENTS_DIR = CHAOS_DIR / "experiments"
-STACK_LOCK = Path("/tmp/offgridflow-stack.lock")  # noqa: S108 - the path flock(1) users share
-LOCK_DEADLINE_S = 900.0
 
 
 def reports_dir(config: pytest.Config) -> Path:
     return config.rootpath / "reports" / "gameday"
-
-
-@contextlib.contextmanager
-def stack_lock() -> Iterator[None]:
-    """The lock every run that changes the local stack holds (``flock /tmp/offgridflow-stack.lock``);
-    ``OFFGRIDFLOW_STACK_LOCK_HELD=1`` says the caller already holds it."""
-    if os.environ.get("OFFGRIDFLOW_STACK_LOCK_HELD") == "1":
-        yield
-        return
-    with STACK_LOCK.open("a") as handle:
-        deadline = time.monotonic() + LOCK_DEADLINE_S
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{STACK_LOCK} stayed locked for {LOCK_DEADLINE_S:.0f} s", pytrace=False)
-                time.sleep(1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -77,15 +51,17 @@ def gameday(pytestconfig: pytest.Config, chaos_target: Target) -> Iterator[GameD
         if reporter is not None:
             reporter.write_line(line)
 
-    with stack_lock():
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(stack_lock())
+        except StackError as error:
+            pytest.fail(f"offgridflow: {error}", pytrace=False)
         day = GameDay(
             chaos_target, experiments_dir=EXPERIMENTS_DIR, reports_dir=reports_dir(pytestconfig), say=say
         )
-        try:
-            yield day
-        finally:
-            written = day.write()
-            say(f"[gameday] scorecard: {written['scorecard']}  report: {written['index']}")
+        yield day
+        written = day.write()
+        say(f"[gameday] scorecard: {written['scorecard']}  report: {written['index']}")
 
 
 @pytest.hookimpl(wrapper=True)

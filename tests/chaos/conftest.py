@@ -1,0 +1,33 @@
+"""Fixtures for the chaos extension's unit tests: the real targets file, a recording platform in
+place of the drivers, and a per-test event-log directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chaos_fakes import RecordingPlatform
+
+from offgridflow_runbook.chaos import _context
+
+TARGETS_FILE = Path(__file__).parents[2] / "targets.yaml"
+
+
+@pytest.fixture
+def fake_platform(monkeypatch: pytest.MonkeyPatch) -> RecordingPlatform:
+    platform = RecordingPlatform()
+    opened: list[str] = []
+
+    def platform_for(target: Any) -> RecordingPlatform:
+        opened.append(target.name)
+        return platform
+
+    monkeypatch.setattr(_context, "platform_for", platform_for)
+    platform.opened_for = opened  # type: ignore[attr-defined]
+    return platform
+
+
+@pytest.fixture
+def configuration(tmp_path: Path) -> dict[str, str]:
+    return {"targets_file": str(TARGETS_FILE), "gameday_dir": str(tmp_path), "mode": "unit"}

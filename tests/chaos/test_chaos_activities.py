@@ -1,0 +1,194 @@
+"""The extension's probes and actions against a recording platform (no Docker, no network)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from chaos_fakes import RecordingPlatform
+from chaoslib.exceptions import ActivityFailed
+
+from offgridflow_runbook.chaos import _context, actions, probes
+from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.platforms import Event, Termination, Workload
+from offgridflow_runbook.probes.http import Unreachable
+
+NOW = datetime.now(UTC)
+
+
+def api(**changes: object) -> Workload:
+    values: dict[str, object] = {
+        "name": "offgridflow-api",
+        "app": "offgridflow-api",
+        "phase": "Running",
+        "ready": True,
+        "restart_count": 0,
+        "image": "127.0.0.1:5000/offgridflow-api:v1.3.0",
+    }
+    return Workload(**(values | changes))  # type: ignore[arg-type]
+
+
+def test_oom_signal_needs_a_kill_after_the_fault() -> None:
+    platform = RecordingPlatform(
+        workloads=[api(restart_count=1, last_termination=Termination("OOMKilled", 137, NOW))]
+    )
+    signal = probes.oom_signal(platform, since=(NOW - timedelta(seconds=5)).timestamp())
+    assert signal is not None
+    assert "OOMKilled, exit code 137" in signal[0]
+    assert signal[1] == NOW
+    assert probes.oom_signal(platform, since=(NOW + timedelta(seconds=5)).timestamp()) is None
+
+
+def test_oom_signal_ignores_other_terminations() -> None:
+    platform = RecordingPlatform(workloads=[api(last_termination=Termination("Error", 1, NOW))])
+    assert probes.oom_signal(platform, since=0.0) is None
+
+
+def test_image_pull_signal_from_a_waiting_reason_or_an_event() -> None:
+    waiting = RecordingPlatform(
+        workloads=[api(waiting_reason="ImagePullBackOff", waiting_message="manifest unknown")]
+    )
+    found = probes.image_pull_signal(waiting, since=0.0)
+    assert found is not None
+    assert "ImagePullBackOff: manifest unknown" in found[0]
+    message = 'Failed to pull image "x:v0": not found'
+    stale = Event(NOW - timedelta(minutes=5), "Warning", "Failed", message, "offgridflow-api")
+    fresh = Event(NOW, "Warning", "Failed", message, "offgridflow-api")
+    assert probes.image_pull_signal(RecordingPlatform(recorded_events=[stale]), NOW.timestamp() - 10) is None
+    assert (
+        probes.image_pull_signal(RecordingPlatform(recorded_events=[fresh]), NOW.timestamp() - 10) is not None
+    )
+
+
+def test_config_crash_signal_needs_the_crash_and_the_marker() -> None:
+    crashing = api(
+        waiting_reason="CrashLoopBackOff", restart_count=3, last_termination=Termination("Error", 78, NOW)
+    )
+    marker = '{"level": "error", "event": "invalid configuration", "key": "OFFGRIDFLOW_DB_POOL_MAX"}'
+    with_marker = RecordingPlatform(workloads=[crashing], previous_logs={"offgridflow-api": marker})
+    without_marker = RecordingPlatform(
+        workloads=[crashing], previous_logs={"offgridflow-api": "Traceback ..."}
+    )
+    healthy = RecordingPlatform(workloads=[api()], previous_logs={"offgridflow-api": marker})
+    found = probes.config_crash_signal(with_marker, since=0.0)
+    assert found is not None
+    assert "invalid configuration" in found[0]
+    assert probes.config_crash_signal(without_marker, since=0.0) is None
+    assert probes.config_crash_signal(healthy, since=0.0) is None
+
+
+def test_wait_until_gives_up_at_the_deadline_naming_the_last_error() -> None:
+    def never() -> None:
+        raise Unreachable("local", "http://127.0.0.1:8080/health/ready")
+
+    started = time.monotonic()
+    with pytest.raises(ActivityFailed, match=r"the thing not seen within 0.3 s \(last error: .*unreachable"):
+        _context.wait_until(never, deadline=0.3, what="the thing", interval=0.05)
+    assert time.monotonic() - started < 2
+
+
+def test_wait_until_returns_the_first_value() -> None:
+    answers = iter([None, None, "seen"])
+    assert _context.wait_until(lambda: next(answers), deadline=5, what="x", interval=0.01) == "seen"
+
+
+def test_detection_records_detected_at_with_the_signal(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    log = EventLog.for_configuration(configuration)
+    log.record("fault_at", fault="memory assault 700 MiB")
+    fake_platform.workloads = [api(restart_count=1, last_termination=Termination("OOMKilled", 137, NOW))]
+    assert probes.wait_for_oom_killed("local", deadline=2, configuration=configuration) is True
+    detected = log.first("detected_at")
+    assert detected is not None
+    assert "OOMKilled" in detected.detail["signal"]
+    assert detected.detail["shown_at"] == pytest.approx(NOW.timestamp())
+
+
+def test_fix_2_records_its_start_and_waits_for_the_rollout(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    actions.fix_2_patch_memory(target="local", configuration=configuration)
+    assert fake_platform.calls == ["patch_memory 2Gi 1Gi", "wait_rollout"]
+    fix = EventLog.for_configuration(configuration).first("fix_started_at")
+    assert fix is not None
+    assert fix.detail["fix"] == "Fix 2: memory limit 2Gi, request 1Gi"
+
+
+def test_fix_1_restarts_the_database_before_the_api(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    actions.fix_1_restart_database_then_api(target="local", configuration=configuration)
+    assert fake_platform.calls == [
+        "restart_database",
+        "wait_database_ready",
+        "rollout_restart",
+        "wait_rollout",
+    ]
+
+
+def test_fix_4_keeps_the_repository_and_sets_the_known_good_tag(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    actions.fix_4_set_known_good_image(target="local", configuration=configuration)
+    assert fake_platform.calls == ["set_image 127.0.0.1:5000/offgridflow-api:v1.2.3", "wait_rollout"]
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("127.0.0.1:5000/offgridflow-api:v1.3.0", "127.0.0.1:5000/offgridflow-api:v9"),
+        ("offgridflow-api:v1.3.0", "offgridflow-api:v9"),
+        ("ghcr.io/o/offgridflow-api@sha256:abc", "ghcr.io/o/offgridflow-api:v9"),
+        ("offgridflow-api", "offgridflow-api:v9"),
+    ],
+)
+def test_image_with_tag(image: str, expected: str) -> None:
+    assert actions._image_with_tag(image, "v9") == expected
+
+
+@pytest.mark.parametrize(
+    "fix",
+    [
+        "fix_1_restart_database_then_api",
+        "fix_2_patch_memory",
+        "fix_3_rollout_undo",
+        "fix_4_set_known_good_image",
+    ],
+)
+def test_rollback_fix_without_a_fault_in_this_run_does_nothing(
+    fix: str, fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    """An interrupted or refused run applied no fault: undoing a healthy rollout would break it."""
+    assert getattr(actions, fix)(target="local", only_if_broken=True, configuration=configuration) == (
+        "already healthy; nothing to fix"
+    )
+    assert fake_platform.calls == []
+
+
+def test_rollback_undo_runs_while_the_bad_value_is_still_configured(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    EventLog.for_configuration(configuration).record("fault_at", fault="config OFFGRIDFLOW_DB_POOL_MAX=lots")
+    fake_platform.configuration = {"OFFGRIDFLOW_DB_POOL_MAX": "lots"}
+    actions.fix_3_rollout_undo(target="local", only_if_broken=True, configuration=configuration)
+    assert fake_platform.calls == ["rollout_undo", "wait_rollout"]
+
+
+def test_stop_background_writer_without_one(configuration: dict[str, str]) -> None:
+    with pytest.raises(ActivityFailed, match="no background writer is running"):
+        actions.stop_background_writer(target="local", configuration=configuration)
+    assert actions.stop_background_writer(target="local", missing_ok=True, configuration=configuration) == {
+        "acked": 0,
+        "failed": 0,
+        "attempts": 0,
+    }
+
+
+def test_tolerated_alerts_from_the_configuration() -> None:
+    assert _context.tolerated_alerts({"tolerate_alerts": "PodCrashLooping, OffGridFlowAPIDown"}) == (
+        "PodCrashLooping",
+        "OffGridFlowAPIDown",
+    )
+    assert _context.tolerated_alerts(None) == ()

@@ -1,0 +1,89 @@
+"""The four experiments: valid for Chaos Toolkit, platform neutral, and shaped as the game day needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chaoslib.experiment import ensure_experiment_is_valid
+
+from offgridflow_runbook.chaos import actions, probes
+from offgridflow_runbook.gameday.scorecard import expectation_from_experiment
+
+EXPERIMENTS = Path(__file__).parents[2] / "chaos" / "experiments"
+MODES = {"oom": "Fix 2", "db-kill": "Fix 1", "bad-image": "Fix 4", "bad-config": "Fix 3"}
+FAULTS = {"memory_assault", "kill_database", "set_image", "update_config"}
+
+
+def load(mode: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EXPERIMENTS / f"{mode}.json").read_text())
+    return document
+
+
+def activities(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        *document["steady-state-hypothesis"]["probes"],
+        *document["method"],
+        *document["rollbacks"],
+    ]
+
+
+def test_exactly_the_four_modes_exist() -> None:
+    assert {path.stem for path in EXPERIMENTS.glob("*.json")} == set(MODES)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chaos_toolkit_accepts_the_experiment(mode: str) -> None:
+    ensure_experiment_is_valid(load(mode))  # what `chaos validate` runs, argument names included
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_activity_is_ours_and_takes_the_target_variable(mode: str) -> None:
+    for activity in activities(load(mode)):
+        provider = activity["provider"]
+        module = {"offgridflow_runbook.chaos.probes": probes, "offgridflow_runbook.chaos.actions": actions}[
+            provider["module"]
+        ]
+        assert provider["func"] in module.__all__
+        assert provider["arguments"]["target"] == "${target}"
+        assert (activity["type"] == "action") == (module is actions)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_shape_fault_detection_fix_verification(mode: str) -> None:
+    document = load(mode)
+    functions = [a["provider"]["func"] for a in document["method"]]
+    fault = next(i for i, f in enumerate(functions) if f in FAULTS)
+    detection = next(i for i, f in enumerate(functions) if f.startswith("wait_for_"))
+    diagnosis = functions.index("diagnosis_names")
+    fix = next(i for i, f in enumerate(functions) if f.startswith("fix_"))
+    assert fault < detection < diagnosis < fix
+    assert "verification_passes" in functions[fix:]
+    assert document["method"][diagnosis]["provider"]["arguments"]["section"] == MODES[mode]
+    rollbacks = [a["provider"] for a in document["rollbacks"]]
+    assert rollbacks[-1]["func"] == "verification_passes"
+    assert rollbacks[-2]["func"].startswith("fix_")
+    assert rollbacks[-2]["arguments"]["only_if_broken"] is True
+    assert document["configuration"]["mode"] == mode
+    assert [p["provider"]["func"] for p in document["steady-state-hypothesis"]["probes"]] == [
+        "chaos_allowed",
+        "verification_passes",
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("platform", ["docker", "kubernetes"])
+def test_expectation_names_the_runbook_fix(mode: str, platform: str) -> None:
+    expectation = expectation_from_experiment(load(mode), platform)
+    assert expectation.mode == mode
+    assert expectation.fix == MODES[mode]
+    assert not set(expectation.must_fire) & set(expectation.must_not_fire)
+
+
+def test_db_kill_requires_postgresql_down_and_bad_config_api_down_on_docker() -> None:
+    assert "PostgreSQLDown" in expectation_from_experiment(load("db-kill"), "kubernetes").must_fire
+    assert "OffGridFlowAPIDown" in expectation_from_experiment(load("bad-config"), "docker").must_fire
+    # a RollingUpdate keeps the old pod serving on Kubernetes: the API-down alert may stay silent there
+    assert "OffGridFlowAPIDown" not in expectation_from_experiment(load("bad-config"), "kubernetes").must_fire

@@ -1,0 +1,218 @@
+"""Scorecard arithmetic, alert history parsing, outages and the written reports (no network)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, timelines_from_series
+from offgridflow_runbook.gameday.availability import outages
+from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
+from offgridflow_runbook.gameday.report import write_reports
+from offgridflow_runbook.gameday.scorecard import Expectation, Scorecard, score_experiment
+
+T0 = 1_800_000_000.0
+EXPECT = Expectation(
+    mode="db-kill",
+    fix="Fix 1",
+    fault="database killed",
+    must_fire=("PostgreSQLDown",),
+    must_not_fire=("PodCrashLooping",),
+    silent_is_finding=("OffGridFlowAPIDown",),
+)
+COMPLETED = {
+    "status": "completed",
+    "run": [{"status": "succeeded", "activity": {"name": "x"}}],
+    "rollbacks": [],
+}
+
+
+def event(kind: str, offset: float, **detail: Any) -> GamedayEvent:
+    return GamedayEvent(kind, T0 + offset, "db-kill", detail)
+
+
+def run_events(*, section: str = "Fix 1", lost: list[int] | None = None) -> list[GamedayEvent]:
+    return [
+        event("phase", -1, phase="writes", message="started"),
+        event("fault_at", 0, fault="database killed"),
+        event("detected_at", 1.5, signal="/health/ready HTTP 503", shown_at=T0 + 0.5),
+        event("diagnosis", 4, cause="database", section=section),
+        event("fix_started_at", 6, fix="Fix 1: restart"),
+        event("recovered_at", 12),
+        event("verified_at", 40, waited_on=["Verification 5: error rate below 1% over 5 minutes"]),
+        event("lost_writes", 41, acked=800, lost=lost or []),
+    ]
+
+
+def fired(name: str, at: float, resolved: float | None = None) -> AlertTimeline:
+    return AlertTimeline(
+        name, pending_at=T0 + at - 3, firing_at=T0 + at, resolved_at=resolved and T0 + resolved
+    )
+
+
+def test_a_good_run_passes_with_its_figures() -> None:
+    timing = AlertTiming(1.0, 1.0, {"PostgreSQLDown": 3.0})
+    score = score_experiment(
+        EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5.5, 20)], timing=timing
+    )
+    assert score.status == "passed", score.failures
+    assert score.mttd_s == pytest.approx(1.5)
+    assert score.mttr_s == pytest.approx(12)
+    assert score.outage_s == pytest.approx(12)
+    assert score.detection_lag_s == pytest.approx(1.0)
+    assert score.alert_lag_s == {"PostgreSQLDown": pytest.approx(0.5)}
+    assert score.sla_met
+    assert score.budgets["confirm"] == {"budget_s": 120.0, "actual_s": 1.5, "met": True}
+    assert score.budgets["identify"]["actual_s"] == pytest.approx(2.5)
+    assert score.budgets["fix"]["actual_s"] == pytest.approx(6)
+    assert score.budgets["verify"]["actual_s"] == pytest.approx(28)
+    assert (score.acked_writes, score.lost_writes) == (800, 0)
+    assert score.diagnosis == {"cause": "database", "section": "Fix 1"}
+    assert any("OffGridFlowAPIDown stayed silent" in f for f in score.findings)
+    assert any("Verification lagged 28 s" in f for f in score.findings)
+
+
+@pytest.mark.parametrize(
+    ("events", "alerts", "journal", "failure"),
+    [
+        (
+            run_events(section="Fix 3"),
+            [fired("PostgreSQLDown", 5)],
+            COMPLETED,
+            "triage named Fix 3, not Fix 1",
+        ),
+        (run_events(), [], COMPLETED, "alert PostgreSQLDown must fire but stayed silent"),
+        (
+            run_events(),
+            [fired("PostgreSQLDown", 5), fired("PodCrashLooping", 8)],
+            COMPLETED,
+            "alert PodCrashLooping must not fire but fired",
+        ),
+        (
+            run_events(lost=[7, 9]),
+            [fired("PostgreSQLDown", 5)],
+            COMPLETED,
+            "2 of 800 acknowledged writes were lost",
+        ),
+        (run_events(), [fired("PostgreSQLDown", 5)], None, "no Chaos Toolkit journal"),
+        (
+            run_events(),
+            [fired("PostgreSQLDown", 5)],
+            {
+                "status": "completed",
+                "run": [{"status": "failed", "activity": {"name": "probe-x"}, "exception": ["boom"]}],
+            },
+            "activity probe-x failed",
+        ),
+        (
+            [e for e in run_events() if e.kind != "verified_at"],
+            [fired("PostgreSQLDown", 5)],
+            COMPLETED,
+            "did not pass",
+        ),
+    ],
+)
+def test_a_broken_run_fails_and_says_why(
+    events: list[GamedayEvent], alerts: list[AlertTimeline], journal: dict[str, Any] | None, failure: str
+) -> None:
+    score = score_experiment(EXPECT, events, journal=journal, alerts=alerts)
+    assert score.status == "failed"
+    assert any(failure in text for text in score.failures), score.failures
+
+
+def test_outage_from_a_synthetic_client_wins_and_decides_the_sla() -> None:
+    score = score_experiment(
+        EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5)], outage_s=301.0
+    )
+    assert score.outage_s == 301.0
+    assert score.sla_met is False
+
+
+def test_alert_series_become_pending_firing_resolved() -> None:
+    series = [
+        {
+            "metric": {"alertname": "PostgreSQLDown", "alertstate": "pending"},
+            "values": [[T0 + 2, "1"], [T0 + 3, "1"]],
+        },
+        {
+            "metric": {"alertname": "PostgreSQLDown", "alertstate": "firing"},
+            "values": [[T0 + 4, "1"], [T0 + 9, "1"]],
+        },
+        {"metric": {"alertname": "Unrelated", "alertstate": "firing"}, "values": [[T0 + 1, "1"]]},
+    ]
+    timelines = {
+        t.name: t
+        for t in timelines_from_series(
+            series, names=("PostgreSQLDown", "OffGridFlowAPIDown"), step=1, end=T0 + 30
+        )
+    }
+    assert timelines["PostgreSQLDown"] == AlertTimeline("PostgreSQLDown", T0 + 2, T0 + 4, T0 + 10)
+    assert timelines["OffGridFlowAPIDown"] == AlertTimeline("OffGridFlowAPIDown")
+    still_firing = timelines_from_series(series, names=("PostgreSQLDown",), step=1, end=T0 + 9.5)
+    assert still_firing[0].resolved_at is None
+
+
+def test_alert_timing_floor_and_profile() -> None:
+    fast = AlertTiming(1.0, 1.0, {"OffGridFlowAPIDown": 3.0})
+    production = AlertTiming(15.0, 15.0, {"OffGridFlowAPIDown": 60.0})
+    assert fast.floor_s("OffGridFlowAPIDown") == 5.0
+    assert (fast.profile, production.profile) == ("fast", "production")
+
+
+def test_outages_are_runs_of_failed_samples() -> None:
+    points = [(0.0, True), (1.0, False), (1.5, False), (2.0, True), (3.0, False), (4.0, False)]
+    found = [(o.started, o.ended) for o in outages(points)]
+    assert found == [(1.0, 2.0), (3.0, 4.0)]
+    assert outages([(0.0, True), (1.0, True)]) == []
+
+
+def test_event_log_round_trip(tmp_path: Path) -> None:
+    log = EventLog(tmp_path, "oom")
+    log.record("fault_at", at=T0, fault="memory assault")
+    log.record("detected_at", at=T0 + 1, signal="OOMKilled")
+    with log.path.open("a") as handle:
+        handle.write('{"kind": "half a li')  # a writer killed mid-line must not break the reader
+    assert [e.kind for e in log.read()] == ["fault_at", "detected_at"]
+    first = log.first("detected_at", after=T0)
+    assert first is not None
+    assert first.detail == {"signal": "OOMKilled"}
+    with pytest.raises(ValueError, match="unknown event kind"):
+        log.record("nonsense")
+
+
+def test_reports_are_written_self_contained(tmp_path: Path) -> None:
+    scorecard = Scorecard(target="local", platform="docker", profile="fast", started_at=T0 - 5)
+    scorecard.experiments.append(
+        score_experiment(EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5.5, 20)])
+    )
+    scorecard.finished_at = T0 + 60
+    written = write_reports(scorecard, tmp_path, {"db-kill": [(T0 + 0.2, T0 + 11)]})
+    document = json.loads(written["scorecard"].read_text())
+    assert {"target", "platform", "profile", "started_at", "experiments"} <= set(document)
+    entry = document["experiments"][0]
+    for key in (
+        "mode", "status", "fault_at", "detected_at", "detection_signal", "alerts", "diagnosis", "fix",
+        "fix_started_at", "verified_at", "mttd_s", "mttr_s", "outage_s", "sla_met", "budgets",
+        "acked_writes", "lost_writes", "findings",
+    ):  # fmt: skip
+        assert key in entry
+    assert entry["alerts"][0]["firing_at"].startswith("2027-01-15T")
+    page = written["index"].read_text()
+    assert (
+        len(
+            re.findall(
+                r'<img alt="timeline of db-kill" src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', page
+            )
+        )
+        == 1
+    )
+    assert "http://" not in page
+    assert "https://" not in page
+    postmortem = (tmp_path / "db-kill-postmortem.md").read_text()
+    for heading in ("## Root cause", "## Time to detect, time to resolve, impact", "## Findings"):
+        assert heading in postmortem
+    assert "time to detect (MTTD): 1.5 s" in postmortem
