@@ -46,9 +46,13 @@ def chaos_target(target: Target) -> Target:
 def gameday(pytestconfig: pytest.Config, chaos_target: Target) -> Iterator[GameDay]:
     """The session's game day; its reports are written after every experiment and at the end."""
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
 
     def say(line: str) -> None:
-        if reporter is not None:
+        """A progress line on the terminal, past pytest's output capture."""
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.write_line(line)
 
     with contextlib.ExitStack() as held:

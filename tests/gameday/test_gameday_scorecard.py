@@ -216,3 +216,12 @@ def test_reports_are_written_self_contained(tmp_path: Path) -> None:
     for heading in ("## Root cause", "## Time to detect, time to resolve, impact", "## Findings"):
         assert heading in postmortem
     assert "time to detect (MTTD): 1.5 s" in postmortem
+
+
+def test_an_alert_still_firing_from_an_earlier_experiment_is_not_this_faults() -> None:
+    lingering = AlertTimeline("PodCrashLooping", pending_at=None, firing_at=T0 - 60)
+    score = score_experiment(
+        EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5), lingering]
+    )
+    assert score.status == "passed", score.failures
+    assert "PodCrashLooping" not in score.alert_lag_s

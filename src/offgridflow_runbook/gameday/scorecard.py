@@ -36,6 +36,7 @@ SLA_S = 300.0
 BUDGETS_S = {"confirm": 120.0, "identify": 300.0, "fix": 120.0, "verify": 180.0}
 # Verification 5 lagging this long behind the service coming back is worth telling the runbook's owners.
 _LAG_FINDING_S = 10.0
+_STEP_SLACK_S = 2.0
 
 
 def iso(at: float | None) -> str | None:
@@ -204,15 +205,23 @@ def score_experiment(
     if verified is None:
         failures.append("Verification 1-5 did not pass after the fix")
 
-    by_name = {alert.name: alert for alert in alerts}
+    # only what this fault caused counts: an alert still firing from an earlier experiment does not
+    # (the slack covers the range query's step grid)
+    caused = {
+        alert.name
+        for alert in alerts
+        if fault_at is not None
+        and alert.firing_at is not None
+        and alert.firing_at >= fault_at - _STEP_SLACK_S
+    }
     for name in expectation.must_fire:
-        if not (name in by_name and by_name[name].fired):
+        if name not in caused:
             failures.append(f"alert {name} must fire but stayed silent")
     for name in expectation.must_not_fire:
-        if name in by_name and by_name[name].fired:
+        if name in caused:
             failures.append(f"alert {name} must not fire but fired")
     for name in expectation.silent_is_finding:
-        if name not in expectation.must_fire and not (name in by_name and by_name[name].fired):
+        if name not in expectation.must_fire and name not in caused:
             findings.append(f"{name} stayed silent during '{expectation.fault or expectation.mode}'")
 
     written = _first(events, "lost_writes")
@@ -251,7 +260,7 @@ def score_experiment(
     alert_lag = {}
     if timing is not None and fault_at is not None:
         for alert in alerts:
-            if alert.firing_at is not None and alert.firing_at >= fault_at:
+            if alert.name in caused and alert.firing_at is not None:
                 alert_lag[alert.name] = alert.firing_at - (fault_at + timing.floor_s(alert.name))
 
     started, ended = (events[0].at, events[-1].at) if events else (None, None)
@@ -277,7 +286,7 @@ def score_experiment(
         budgets=budgets,
         acked_writes=acked,
         lost_writes=lost,
-        findings=findings,
+        findings=list(dict.fromkeys(findings)),
         failures=failures,
         chaos_status=journal.get("status") if journal else None,
         duration_s=_span(started, ended),
