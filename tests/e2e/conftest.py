@@ -8,7 +8,6 @@ the API's rollout is put back to the first revision's template, so the stack is 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import time
@@ -21,12 +20,9 @@ import pytest
 from docker.errors import DockerException
 
 from offgridflow_runbook.platforms._docker import DockerPlatform
-from offgridflow_runbook.stack import _state, down, status, up
+from offgridflow_runbook.stack import StackError, _state, down, stack_lock, status, up
 from offgridflow_runbook.stack._layout import API, STACK_LABEL, STACK_VALUE
 from offgridflow_runbook.targets import load_target
-
-STACK_LOCK = Path("/tmp/offgridflow-stack.lock")
-LOCK_DEADLINE_SECONDS = 900.0
 
 
 def _why_not_runnable() -> str | None:
@@ -41,31 +37,6 @@ def _why_not_runnable() -> str | None:
     except DockerException as error:
         return f"the Docker Engine does not answer ({error.__class__.__name__}); start dockerd or run make up"
     return None
-
-
-@contextlib.contextmanager
-def _stack_lock() -> Iterator[None]:
-    """The same exclusive lock `flock /tmp/offgridflow-stack.lock` takes, held while the stack is used.
-
-    ``OFFGRIDFLOW_STACK_LOCK_HELD=1`` says the caller already holds it (``flock ... pytest``).
-    """
-    if os.environ.get("OFFGRIDFLOW_STACK_LOCK_HELD") == "1":
-        yield
-        return
-    with STACK_LOCK.open("a") as handle:
-        deadline = time.monotonic() + LOCK_DEADLINE_SECONDS
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{STACK_LOCK} stayed locked for {LOCK_DEADLINE_SECONDS:.0f}s")
-                time.sleep(1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _keep(config: pytest.Config) -> bool:
@@ -102,9 +73,13 @@ def local_stack(request: pytest.FixtureRequest) -> Iterator[DockerPlatform]:
     reason = _why_not_runnable()
     if reason:
         pytest.skip(reason)
-    with _stack_lock():
-        was_running = any(row.name == API and row.state == "running" for row in status())
-        up("fast", say=lambda _line: None)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(stack_lock())
+            was_running = any(row.name == API and row.state == "running" for row in status())
+            up("fast", say=lambda _line: None)
+        except StackError as error:
+            pytest.fail(f"the local stack could not be brought up: {error}", pytrace=False)
         platform = DockerPlatform(load_target("local", Path(__file__).parents[2] / "targets.yaml"))
         try:
             yield platform

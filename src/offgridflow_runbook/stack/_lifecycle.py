@@ -119,7 +119,10 @@ def up(profile: str = "fast", say: Say = print) -> None:
         ):
             _report(spec["name"], _containers.ensure(client, spec)[1], say)
         for name, url in _HEALTH_URLS.items():
-            _wait(name, lambda url=url: _answers(url), say)  # type: ignore[misc]
+            try:
+                _wait(name, lambda url=url: _answers(url), say)  # type: ignore[misc]
+            except StackError as error:
+                raise StackError(f"{error}{_rollout_hint() if name == API else ''}") from None
         env_file = _state.write_env_file()
         say(f"local stack is up ({time.monotonic() - started:.0f}s, Prometheus profile {profile}):")
         for name, url in URLS.items():
@@ -155,6 +158,16 @@ def _ensure_volumes(client: docker.DockerClient) -> None:
             client.volumes.get(volume)
         except NotFound:
             client.volumes.create(volume, labels={STACK_LABEL: STACK_VALUE})
+
+
+def _rollout_hint() -> str:
+    """What the API runs, when it is not healthy: a game day may have left a faulty revision behind."""
+    rollout = _state.read_rollout()
+    revision = rollout.current
+    return (
+        f"; it runs revision {revision.number} ({revision.change_cause}): roll back with the platform's "
+        "rollout_undo, or start afresh with make clean && make up"
+    )
 
 
 def _deploy_api(client: docker.DockerClient, say: Say) -> None:
