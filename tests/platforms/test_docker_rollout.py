@@ -110,3 +110,10 @@ def test_history_keeps_ten_old_revisions_and_the_running_one(engine: Engine):
     assert len(state.revisions) == 11
     assert state.deployed == 16
     assert state.latest.number == 17
+
+
+def test_restart_keeps_the_running_container_when_its_image_cannot_be_pulled(engine: Engine):
+    engine.missing.add(_state.read_rollout().current.image)
+    with pytest.raises(PlatformError, match="manifest unknown"):
+        rollout.restart(engine)  # type: ignore[arg-type]
+    assert engine.created == []

@@ -80,6 +80,10 @@ def restart(client: docker.DockerClient) -> None:
     """``kubectl rollout restart``: a fresh container from the running revision."""
     with _state.rollout_lock():
         state = _state.read_rollout()
+        try:
+            _containers.pull(client, state.current.image)  # before the running container goes away
+        except _containers.PullError as error:
+            raise PlatformError(f"rollout restart: cannot pull {state.current.image}: {error}") from None
         _containers.remove(client, API)
         _containers.ensure(client, _containers.api_spec(state.current))
         _state.record_event("Killing", "restarted by rollout restart", API, warning=False)
