@@ -31,6 +31,7 @@ from offgridflow_runbook.chaos._context import (
     tolerated_alerts,
     wait_until,
 )
+from offgridflow_runbook.gameday.alerts import alert_timing
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.platforms import Event, Platform, Workload
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
@@ -306,12 +307,16 @@ def wait_for_alert(
     """The Prometheus alert ``name`` reaches ``state``: ``pending``, ``firing``, or ``inactive``
     (resolved).
 
-    When the deadline passes this is recorded as a finding (the runbook's alert stayed silent); the
-    activity fails only if ``required``, otherwise it answers False."""
+    The deadline is at least what this Prometheus needs (scrape + evaluation interval, plus the
+    rule's ``for`` when waiting for ``firing``, with a margin), so the same experiment works with the
+    fast profile and with production timings. When the deadline passes this is recorded as a
+    finding (the runbook's alert stayed silent); the activity fails only if ``required``, otherwise
+    it answers False."""
     chosen = resolve_target(target, configuration)
     if not chosen.prometheus_url:
         raise ActivityFailed(f"target {chosen.name!r} has no prometheus_url; cannot watch {name}")
     wanted = "inactive" if state in ("resolved", "inactive") else state
+    deadline = max(deadline, _alert_floor_s(chosen.prometheus_url, name, wanted) + _ALERT_MARGIN_S)
     progress(configuration, "alert", f"waiting up to {deadline:g} s for {name} to be {wanted}")
     with PrometheusProbe(chosen.prometheus_url, target=chosen.name) as prometheus:
 
@@ -333,6 +338,20 @@ def wait_for_alert(
     else:
         progress(configuration, "alert", f"{name} {wanted}")
     return True
+
+
+_ALERT_MARGIN_S = 15.0
+
+
+def _alert_floor_s(prometheus_url: str, name: str, wanted: str) -> float:
+    """How long this Prometheus needs at best to move ``name`` to ``wanted`` (0 when unreadable)."""
+    try:
+        timing = alert_timing(prometheus_url)
+    except ProbeError:
+        return 0.0
+    if wanted == "inactive":
+        return 2 * timing.scrape_interval_s + timing.evaluation_interval_s
+    return timing.floor_s(name) + timing.scrape_interval_s
 
 
 def diagnosis_names(
