@@ -85,7 +85,7 @@ class ExperimentScore:
     detection_signal: str | None
     detection_lag_s: float | None  # detection - when the platform says the failure showed
     alerts: list[AlertTimeline]
-    alert_lag_s: dict[str, float]  # firing - (fault + Prometheus' floor), per alert that fired
+    alert_lag_s: dict[str, float]  # firing - (fault + Prometheus' floor), per must-fire alert
     diagnosis: dict[str, str]
     fix: str | None
     fix_started_at: float | None
@@ -260,7 +260,8 @@ def score_experiment(
     alert_lag = {}
     if timing is not None and fault_at is not None:
         for alert in alerts:
-            if alert.name in caused and alert.firing_at is not None:
+            # only the alerts the fault itself trips: an error-rate alert waits for traffic, not the fault
+            if alert.name in caused and alert.name in expectation.must_fire and alert.firing_at is not None:
                 alert_lag[alert.name] = alert.firing_at - (fault_at + timing.floor_s(alert.name))
 
     started, ended = (events[0].at, events[-1].at) if events else (None, None)
