@@ -225,3 +225,13 @@ def test_an_alert_still_firing_from_an_earlier_experiment_is_not_this_faults() -
     )
     assert score.status == "passed", score.failures
     assert "PodCrashLooping" not in score.alert_lag_s
+
+
+def test_a_run_that_never_reached_its_fault_still_gets_a_chart(tmp_path: Path) -> None:
+    phases_only = [event("phase", 0, phase="verify", message="steady state")]
+    score = score_experiment(EXPECT, phases_only, journal=None, alerts=[])
+    assert score.status == "failed"
+    scorecard = Scorecard(
+        target="local", platform="docker", profile="fast", started_at=T0, experiments=[score]
+    )
+    assert "data:image/png;base64," in write_reports(scorecard, tmp_path)["index"].read_text()

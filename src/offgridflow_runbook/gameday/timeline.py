@@ -58,9 +58,12 @@ def timeline_png(score: ExperimentScore, outages: list[tuple[float, float]] | No
     axes.set_title(
         f"{score.mode}: {score.status}, MTTD {score.mttd_s or 0:.1f} s, MTTR {score.mttr_s or 0:.1f} s"
     )
-    axes.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(rows) < 3 else -0.18), ncol=5, fontsize=7
-    )
+    if any(
+        getattr(score, attribute) is not None for _, attribute, _ in _MOMENTS
+    ):  # a failed run may have none
+        axes.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(rows) < 3 else -0.18), ncol=5, fontsize=7
+        )
     axes.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()
