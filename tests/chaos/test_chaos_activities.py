@@ -98,12 +98,14 @@ def test_detection_records_detected_at_with_the_signal(
 ) -> None:
     log = EventLog.for_configuration(configuration)
     log.record("fault_at", fault="memory assault 700 MiB")
-    fake_platform.workloads = [api(restart_count=1, last_termination=Termination("OOMKilled", 137, NOW))]
+    # The kill must come after the fault: NOW (import time) can precede it by seconds in a long run.
+    killed_at = datetime.now(UTC)
+    fake_platform.workloads = [api(restart_count=1, last_termination=Termination("OOMKilled", 137, killed_at))]
     assert probes.wait_for_oom_killed("local", deadline=2, configuration=configuration) is True
     detected = log.first("detected_at")
     assert detected is not None
     assert "OOMKilled" in detected.detail["signal"]
-    assert detected.detail["shown_at"] == pytest.approx(NOW.timestamp())
+    assert detected.detail["shown_at"] == pytest.approx(killed_at.timestamp())
 
 
 def test_fix_2_records_its_start_and_waits_for_the_rollout(
