@@ -100,7 +100,8 @@ def test_detection_records_detected_at_with_the_signal(
     log.record("fault_at", fault="memory assault 700 MiB")
     # The kill must come after the fault: NOW (import time) can precede it by seconds in a long run.
     killed_at = datetime.now(UTC)
-    fake_platform.workloads = [api(restart_count=1, last_termination=Termination("OOMKilled", 137, killed_at))]
+    oom_killed = Termination("OOMKilled", 137, killed_at)
+    fake_platform.workloads = [api(restart_count=1, last_termination=oom_killed)]
     assert probes.wait_for_oom_killed("local", deadline=2, configuration=configuration) is True
     detected = log.first("detected_at")
     assert detected is not None
