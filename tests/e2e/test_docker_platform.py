@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import docker
@@ -9,7 +10,7 @@ import httpx
 import pytest
 
 from offgridflow_runbook.platforms._docker import DockerPlatform
-from offgridflow_runbook.stack import up
+from offgridflow_runbook.stack import _state, up
 from offgridflow_runbook.stack._layout import API, API_REPOSITORY, POSTGRES, STACK_LABEL, STACK_VALUE
 
 from .conftest import wait_until
@@ -65,6 +66,21 @@ def test_second_up_changes_nothing(local_stack: DockerPlatform, engine: docker.D
     assert time.monotonic() - started < 30
     after = {c.name: c.id for c in engine.containers.list(all=True, filters=STACK_FILTER)}
     assert after == before
+
+
+def test_a_checkout_with_another_database_password_still_gets_a_ready_api(local_stack: DockerPlatform):
+    # A second clone on the same engine finds the first clone's data volume with its own new secret.
+    password_file = _state.state_dir() / _state.DB_PASSWORD_FILE
+    password_file.write_text("another-checkout-" + secrets.token_urlsafe(8) + "\n", encoding="utf-8")
+
+    up("fast", say=lambda _line: None)
+
+    assert _answers("http://127.0.0.1:8080/health/ready") == 200
+    wait_until(
+        "postgres_exporter logs in with the new password",
+        lambda: "pg_up 1" in httpx.get("http://127.0.0.1:9187/metrics", timeout=5).text,
+        timeout=30,
+    )
 
 
 def test_patch_memory_then_undo(healthy_api: DockerPlatform, engine: docker.DockerClient):

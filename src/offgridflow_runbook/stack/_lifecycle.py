@@ -70,6 +70,46 @@ def _postgres_ready(client: docker.DockerClient) -> bool:
     return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
 
 
+def _sync_database_password(client: docker.DockerClient) -> None:
+    """Set the application role's password to this checkout's secret.
+
+    The data volume outlives a checkout: another clone on the same engine (or a deleted ``.state/``)
+    created the role with a different password, and the API would never turn ready.
+    """
+    container = _containers.find(client, POSTGRES)
+    if container is None:
+        raise StackError(f"{POSTGRES} disappeared while the stack was coming up")
+    literal = _state.database_password().replace("'", "''")
+    result = container.exec_run(
+        [
+            "psql",
+            "-q",
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "/var/run/postgresql",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            f"ALTER ROLE offgridflow PASSWORD '{literal}'",
+        ],
+    )
+    if result.exit_code != 0:
+        output = result.output.decode("utf-8", "replace").strip()
+        raise StackError(f"could not set the database password in {POSTGRES}: {output}")
+
+
+def _last_log_lines(client: docker.DockerClient, name: str, lines: int = 5) -> str:
+    container = _containers.find(client, name)
+    if container is None:
+        return ""
+    tail = container.logs(tail=lines).decode("utf-8", "replace").strip()
+    return f"\nits last log lines:\n{tail}" if tail else ""
+
+
 def _wait(
     what: str, ready: Callable[[], bool], say: Say, deadline_seconds: float = HEALTH_DEADLINE_SECONDS
 ) -> None:
@@ -109,6 +149,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
         _images.ensure_api_images(client, base_id, say)
         _report(POSTGRES, _containers.ensure(client, _containers.postgres_spec())[1], say)
         _wait(POSTGRES, lambda: _postgres_ready(client), say)
+        _sync_database_password(client)
         _deploy_api(client, say)
         digest = _prometheus.rendered_digest(_prometheus.render(profile))
         for spec in (
@@ -122,7 +163,8 @@ def up(profile: str = "fast", say: Say = print) -> None:
             try:
                 _wait(name, lambda url=url: _answers(url), say)  # type: ignore[misc]
             except StackError as error:
-                raise StackError(f"{error}{_rollout_hint() if name == API else ''}") from None
+                hint = f"{_rollout_hint()}{_last_log_lines(client, API)}" if name == API else ""
+                raise StackError(f"{error}{hint}") from None
         env_file = _state.write_env_file()
         say(f"local stack is up ({time.monotonic() - started:.0f}s, Prometheus profile {profile}):")
         for name, url in URLS.items():
