@@ -101,6 +101,10 @@ def verification_3_write(api: ApiProbe, *, source: str = "offgridflow-runbook-ch
         return StepResult(
             "Verification 3", title, Outcome.SKIPPED, f"target {api.target.name!r} does not allow writes"
         )
+    if api.target.token is None:
+        return StepResult(
+            "Verification 3", title, Outcome.SKIPPED, f"no bearer token: ${api.target.token_env} is not set"
+        )
     payload = {"source": source, "quantity": 1.0, "unit": "kWh", "occurred_at": datetime.now(UTC).isoformat()}
     try:
         answer = api.post_activity(payload)

@@ -48,10 +48,12 @@ def write_targets(directory: Path, api: Any) -> Path:
 
 
 def run_checks(
-    workdir: Path, targets: Path, token: str
+    workdir: Path, targets: Path, token: str | None
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]:
-    env = {**os.environ, "LIVE_TEST_TOKEN": token}
+    env = {**os.environ, "LIVE_TEST_TOKEN": token} if token is not None else dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)
+    if token is None:
+        env.pop("LIVE_TEST_TOKEN", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(CHECKS), "--target", "live", "--targets-file", str(targets)],
         cwd=workdir,
@@ -146,6 +148,21 @@ def test_wrong_token_fails_exactly_the_token_checks_as_unauthorized(api_server: 
     everything = artifacts_text(tmp_path, result.stdout + result.stderr)
     assert wrong not in everything
     assert "Traceback" not in result.stdout
+
+
+def test_without_a_token_the_token_checks_are_skipped_with_the_reason(
+    api_server: Any, tmp_path: Path
+) -> None:
+    result, records = run_checks(tmp_path, write_targets(tmp_path, api_server), None)
+    token_checks = {
+        "test_verification.py::test_activities_answer_with_the_token",
+        "test_verification.py::test_activity_write_path",
+    }
+    assert {check: records[check]["outcome"] for check in token_checks} == dict.fromkeys(
+        token_checks, "skipped"
+    )
+    assert all("no bearer token: $LIVE_TEST_TOKEN is not set" in records[c]["message"] for c in token_checks)
+    assert result.returncode == 0, result.stdout[-2000:]
 
 
 def test_stopped_api_fails_every_http_check_as_unreachable_and_diagnoses_exit_3(

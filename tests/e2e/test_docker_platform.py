@@ -194,10 +194,15 @@ def test_bad_configuration_crash_loops_with_the_error_in_previous_logs(
     assert "OFFGRIDFLOW_DB_POOL_MAX=10" in _inspect(engine, API)["Config"]["Env"]
 
 
-def test_resource_usage_and_network(healthy_api: DockerPlatform):
+def test_resource_usage_and_network(healthy_api: DockerPlatform, engine: docker.DockerClient):
     (usage,) = healthy_api.resource_usage()
     assert usage.memory_limit_bytes == 512 * MiB
     assert 0 < usage.memory_bytes < usage.memory_limit_bytes
+    # The driver reads the cgroup itself; the engine's own stats must agree on the working set.
+    memory = engine.containers.get(API).stats(stream=False)["memory_stats"]
+    engine_working_set = memory["usage"] - memory["stats"].get("total_inactive_file", 0)
+    assert usage.memory_bytes == pytest.approx(engine_working_set, rel=0.2)
+    assert usage.cpu_millicores >= 0
     network = healthy_api.network()
     assert network.ready_endpoints == 1
     assert set(network.published) == {"127.0.0.1:8080", "127.0.0.1:8081"}

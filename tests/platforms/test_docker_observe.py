@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from offgridflow_runbook.platforms._docker_observe import parse_time, split_runs, workload
+from offgridflow_runbook.platforms._docker_usage import CgroupSample
 
 STARTED = "2026-11-27T00:00:10.123456789Z"
 
@@ -110,3 +111,15 @@ def test_logs_are_split_into_runs_at_started_at(status: str, previous: bool, exp
     container = StandInContainer(status=status, restart_count=1)
     container.log_text = LOG
     assert split_runs(container, previous=previous) == expected  # type: ignore[arg-type]
+
+
+def test_a_cgroup_sample_gives_the_working_set_and_cpu_over_its_window():
+    # 300 MiB used, 100 MiB inactive cache; 50 ms of CPU in a 200 ms window = 250 millicores.
+    sample = CgroupSample.parse(f"{300 * 2**20} {100 * 2**20} 1000000000 5000000000 1050000000 5200000000\n")
+    assert sample.working_set_bytes == 200 * 2**20
+    assert sample.cpu_millicores == pytest.approx(250.0)
+
+
+def test_a_cgroup_sample_with_missing_numbers_is_refused():
+    with pytest.raises(ValueError, match="expected 6 numbers"):
+        CgroupSample.parse("123 456\n")

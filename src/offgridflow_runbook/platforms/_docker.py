@@ -22,6 +22,7 @@ from docker.models.containers import Container
 
 from offgridflow_runbook.platforms import _docker_observe as observe
 from offgridflow_runbook.platforms import _docker_rollout as rollout
+from offgridflow_runbook.platforms import _docker_usage as usage
 from offgridflow_runbook.platforms.base import (
     CommandResult,
     Event,
@@ -153,10 +154,11 @@ class DockerPlatform:
             return None
 
     def _engine_events(self, since: datetime) -> list[dict[str, Any]]:
-        until = datetime.now(UTC) + timedelta(seconds=1)
+        # The engine holds the stream open until ``until``: a whole second when it lay in the future.
+        # A string keeps the fraction that the SDK's datetime conversion would drop.
         stream = self._client.api.events(
             since=since,
-            until=until,
+            until=f"{time.time():.9f}",
             filters={"type": "container", "label": f"{STACK_LABEL}={STACK_VALUE}"},
             decode=True,
         )
@@ -265,31 +267,7 @@ class DockerPlatform:
 
     @_engine_errors
     def resource_usage(self) -> list[Usage]:
-        usages = []
-        for container in self._containers(API):
-            if container.status != "running":
-                continue
-            stats = container.stats(stream=False)
-            memory = stats.get("memory_stats", {})
-            inactive = memory.get("stats", {}).get(
-                "total_inactive_file", memory.get("stats", {}).get("cache", 0)
-            )
-            cpu, before = stats.get("cpu_stats", {}), stats.get("precpu_stats", {})
-            cpu_delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - before.get("cpu_usage", {}).get(
-                "total_usage", 0
-            )
-            system_delta = cpu.get("system_cpu_usage", 0) - before.get("system_cpu_usage", 0)
-            cores = cpu.get("online_cpus") or 1
-            millicores = (cpu_delta / system_delta) * cores * 1000 if system_delta > 0 else 0.0
-            usages.append(
-                Usage(
-                    name=container.name,
-                    memory_bytes=max(int(memory.get("usage", 0)) - int(inactive), 0),
-                    cpu_millicores=millicores,
-                    memory_limit_bytes=container.attrs["HostConfig"].get("Memory") or None,
-                )
-            )
-        return usages
+        return [usage.container_usage(c) for c in self._containers(API) if c.status == "running"]
 
     @_engine_errors
     def network(self) -> NetworkStatus:

@@ -170,22 +170,11 @@ def observe(
     else:
         skipped.update(dict.fromkeys(platform_reads, platform_reason or "no platform access"))
 
-    # The exec behind pg_isready must not overlap other platform calls: the kubernetes client's
-    # stream() swaps the shared ApiClient's transport to a websocket while it runs, and a REST call
-    # made at that moment fails. So it runs after the other platform reads, still beside the HTTP ones.
-    exclusive = {name: reads.pop(name) for name in ("pg_isready",) if name in reads}
+    # Platform execs run beside the other reads too: the Kubernetes driver gives each exec a client of
+    # its own (see _kubernetes_exec), so nothing here is serialised.
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=len(reads) + 1, thread_name_prefix="observe") as pool:
+    with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="observe") as pool:
         futures = {name: pool.submit(_timed, read) for name, read in reads.items()}
-        platform_futures = [futures[name] for name in platform_reads if name in futures]
-
-        def after_platform_reads(read: Callable[[], object]) -> Observed[object]:
-            for future in platform_futures:
-                future.result()
-            return _timed(read)
-
-        for name, read in exclusive.items():
-            futures[name] = pool.submit(after_platform_reads, read)
         results: dict[str, Observed[object]] = {name: future.result() for name, future in futures.items()}
     results.update({name: Observed(skipped=reason) for name, reason in skipped.items()})
     return Observations(
