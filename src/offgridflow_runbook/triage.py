@@ -133,8 +133,14 @@ def decide(
 
     # 1. image pull failure
     pulling = [w for w in workloads if w.waiting_reason in IMAGE_PULL_REASONS]
+    # A pull failure of a pod (or stalled Docker revision) that is gone was undone by a rollout: the
+    # namespace keeps its events for an hour, but it is history.
+    current = {w.name for w in workloads}
     pull_events = [
-        e for e in events if "failed to pull image" in e.message.lower() or e.reason in IMAGE_PULL_REASONS
+        e
+        for e in events
+        if ("failed to pull image" in e.message.lower() or e.reason in IMAGE_PULL_REASONS)
+        and (not current or e.involved in current)
     ]
     if pulling or pull_events:
         evidence = [describe_workload(w) for w in pulling] + [

@@ -78,6 +78,19 @@ def test_pull_failure_event_before_the_running_instance_started_is_history(rules
     assert diagnose_fake(platform, rules).cause is Cause.OOM
 
 
+def test_pull_failure_event_of_a_pod_that_is_gone_is_history(rules: Path) -> None:
+    # After Fix 4 or a rollout undo the failing pod is deleted; its events stay for an hour.
+    gone = dataclasses.replace(
+        event("Failed", 'Failed to pull image "x:v9": manifest unknown'), involved="gone-1"
+    )
+    platform = FakePlatform(
+        api=[api_pod(started_at=datetime.now(UTC) - timedelta(minutes=5))], event_list=[gone]
+    )
+    assert diagnose_fake(platform, rules).cause is Cause.HEALTHY
+    platform.event_list.append(event("Failed", 'Failed to pull image "x:v9": manifest unknown'))
+    assert diagnose_fake(platform, rules).cause is Cause.IMAGE_PULL
+
+
 def test_events_older_than_an_hour_are_ignored(rules: Path) -> None:
     stale = dataclasses.replace(event("OOMKilled", "OOMKilled"), at=datetime.now(UTC) - timedelta(hours=2))
     assert diagnose_fake(FakePlatform(event_list=[stale]), rules).cause is Cause.HEALTHY
