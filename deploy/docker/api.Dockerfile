@@ -1,7 +1,8 @@
 # The reference OffGridFlow API, installed from a wheelhouse built on the host (no index inside the build).
+# postgresql-client: the runbook's Triage 2B runs `pg_isready -h postgres-service` inside an API pod.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv postgresql-client \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/offgridflow \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin offgridflow

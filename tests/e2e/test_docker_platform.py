@@ -59,6 +59,14 @@ def test_stack_runs_on_loopback_with_both_api_tags(local_stack: DockerPlatform, 
     assert _answers("http://127.0.0.1:9090/-/ready") == 200
 
 
+def test_the_api_image_carries_pg_isready_for_triage_2b(
+    local_stack: DockerPlatform, engine: docker.DockerClient
+):
+    # On Kubernetes the runbook runs it with `kubectl exec` in an API pod, so the image must have it.
+    result = engine.containers.get(API).exec_run(["pg_isready", "-h", "127.0.0.1", "-p", "5432"])
+    assert (result.exit_code, result.output.decode().strip()) == (0, "127.0.0.1:5432 - accepting connections")
+
+
 def test_second_up_changes_nothing(local_stack: DockerPlatform, engine: docker.DockerClient):
     before = {c.name: c.id for c in engine.containers.list(all=True, filters=STACK_FILTER)}
     started = time.monotonic()

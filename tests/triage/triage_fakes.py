@@ -34,7 +34,7 @@ from offgridflow_runbook.targets import Target
 TOKEN = "unit-test-token-5f3a9c"
 IMAGE = "127.0.0.1:5000/offgridflow-api:v1.3.0"
 ERROR_RATE_EXPR = (
-    'sum(rate(http_requests_total{job="offgridflow-api",status=~"5.."}[5m]))'
+    'sum(rate(http_requests_total{job="offgridflow-api",path!~"/health/.*",status=~"5.."}[5m]))'
     ' / sum(rate(http_requests_total{job="offgridflow-api"}[5m])) > 0.01'
 )
 
