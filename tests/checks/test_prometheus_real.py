@@ -120,8 +120,11 @@ def test_5xx_above_one_percent_fails_verification_5_and_fires_the_alert(
 ) -> None:
     postgres_server.stop()
     try:
-        for _ in range(20):  # /health/ready answers 503 while the database is down
-            assert httpx.get(f"{api_server.base_url}/health/ready", timeout=5).status_code == 503
+        # User traffic: /v1 answers 503 while the database is down (health probes do not count).
+        auth = {"Authorization": f"Bearer {api_server.token}"}
+        for _ in range(20):
+            answer = httpx.get(f"{api_server.base_url}/v1/activities?limit=1", headers=auth, timeout=5)
+            assert answer.status_code == 503
     finally:
         postgres_server.start()
     target = _target(api_server, prometheus_url)
