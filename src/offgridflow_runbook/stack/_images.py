@@ -77,6 +77,9 @@ def _build(client: docker.DockerClient, dockerfile: str, tag: str, inputs: str, 
     except BuildError as error:
         tail = "\n".join(str(line.get("stream", line.get("error", ""))).rstrip() for line in error.build_log)
         raise StackError(f"building {tag} from deploy/docker/{dockerfile} failed:\n{tail[-2000:]}") from None
+    # The build took the tag from the previous build of these inputs: without this, every change to
+    # the API's source would leave a few hundred MB behind. Images a container still uses are kept.
+    client.images.prune(filters={"dangling": True, "label": INPUTS_HASH_LABEL})
 
 
 def ensure_support_images(client: docker.DockerClient, base_id: str, say: Say) -> None:
