@@ -176,6 +176,15 @@ def decide(
             crash_evidence + config_lines[:5],
         )
 
+    # No API instance at all: whatever else is down, nothing runs to be fixed (never deployed, scaled
+    # to zero, or the local stack is not up); the database branch would misname it Fix 1.
+    if observations.api_workloads.ok and not workloads and isinstance(observations.live.error, ProbeError):
+        live = triage_1_live(observations)
+        where = "containers (is the local stack up? make up)" if target.platform == "docker" else "pods"
+        return found(
+            Cause.UNREACHABLE, "Triage 1", f"unreachable: {live.message}", [live.message, f"no API {where}"]
+        )
+
     # 4. database
     database = triage_2b_database(observations)
     ready_problem = readiness_problem(observations)

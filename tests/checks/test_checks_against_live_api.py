@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+import diagnose_cli
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,23 +70,7 @@ def run_checks(
 
 
 def run_diagnose(targets: Path, token: str) -> tuple[int, dict[str, Any], str]:
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("offgridflow-runbook")),
-            "diagnose",
-            "--target",
-            "live",
-            "--targets-file",
-            str(targets),
-            "--json",
-        ],
-        env={**os.environ, "LIVE_TEST_TOKEN": token},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return result.returncode, json.loads(result.stdout), result.stderr
+    return diagnose_cli.run_diagnose("live", targets, {"LIVE_TEST_TOKEN": token})
 
 
 def outcomes(records: dict[str, dict[str, Any]]) -> dict[str, str]:

@@ -196,6 +196,13 @@ def test_failed_pods_with_an_unreachable_api_are_a_crash_not_unreachable(rules: 
     assert diagnosis.cause is Cause.CRASH_LOOP
 
 
+def test_no_api_instance_at_all_is_unreachable_even_with_the_database_down(rules: Path) -> None:
+    platform = FakePlatform(api=[], pg_ready=PG_DOWN)
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert (diagnosis.cause, diagnosis.section, diagnosis.exit_code) == (Cause.UNREACHABLE, "Triage 1", 3)
+    assert "no API pods" in diagnosis.evidence
+
+
 def test_memory_near_the_limit_is_resource_exhaustion_fix_2(rules: Path) -> None:
     platform = FakePlatform(usage=[Usage("offgridflow-api-1", int(0.95 * 512 * 2**20), 10.0, 512 * 2**20)])
     diagnosis = diagnose_fake(platform, rules)

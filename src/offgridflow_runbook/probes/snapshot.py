@@ -117,17 +117,15 @@ def _timed(read: Callable[[], T]) -> Observed[T]:
 
 def _error_rate(prometheus: PrometheusProbe, rules_file: Path) -> ErrorRate:
     expression = alert_expression(ERROR_RATE_ALERT, rules_file)
-    alerting = prometheus.query(expression)
-    ratio: float | None = None
-    limit: float | None = None
     split = strip_threshold(expression)
-    if split is not None:
-        ratio_expression, limit = split
-        values = [
-            sample.value for sample in prometheus.query(ratio_expression) if sample.value == sample.value
-        ]
-        ratio = max(values) if values else None
-    return ErrorRate(expression=expression, alerting_series=len(alerting), ratio=ratio, limit=limit)
+    if split is None:
+        return ErrorRate(expression, len(prometheus.query(expression)), ratio=None, limit=None)
+    ratio_expression, limit = split
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="observe-ratio") as pool:
+        ratio_samples = pool.submit(prometheus.query, ratio_expression)  # beside the alert's query
+        alerting = prometheus.query(expression)
+        values = [sample.value for sample in ratio_samples.result() if sample.value == sample.value]
+    return ErrorRate(expression, len(alerting), ratio=max(values) if values else None, limit=limit)
 
 
 def observe(

@@ -1,0 +1,53 @@
+"""``diagnose`` on the real Docker stack, run as a user runs it (the console script, exit code, JSON).
+
+The game day seeds OOM, database, image pull and configuration failures for real and asserts the
+diagnosis of each; these are the states it does not seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from diagnose_cli import run_diagnose
+from offgridflow_runbook.platforms._docker import DockerPlatform
+
+from .conftest import wait_until
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def diagnose(token: str) -> tuple[int, dict[str, Any]]:
+    code, diagnosis, _ = run_diagnose("local", ROOT / "targets.yaml", {"OFFGRIDFLOW_TOKEN": token})
+    return code, diagnosis
+
+
+def test_a_healthy_stack_is_diagnosed_healthy(healthy_api: DockerPlatform, token: str):
+    code, diagnosis = diagnose(token)
+    assert (code, diagnosis["cause"], diagnosis["section"]) == (0, "healthy", "none")
+
+
+def test_memory_held_near_the_limit_is_resource_exhaustion_naming_fix_2(
+    healthy_api: DockerPlatform, token: str
+):
+    # 512Mi limit: the API's ~45 MiB plus 440 MiB is above the 90% line (461 MiB), below the limit.
+    answer = httpx.post(
+        "http://127.0.0.1:8080/chaos/assaults/memory",
+        params={"mib": 440, "hold_seconds": 20},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    code, diagnosis = diagnose(token)
+    assert (code, diagnosis["cause"], diagnosis["section"]) == (2, "resources", "Fix 2"), diagnosis
+    assert "memory at" in diagnosis["summary"]
+    assert any("2Gi" in command for command in diagnosis["commands"])
+    (workload,) = healthy_api.api_workloads()
+    assert workload.restart_count == 0  # held, not killed
+
+    wait_until("the assault's memory is released", lambda: diagnose(token)[0] == 0, timeout=45, interval=2)
