@@ -15,7 +15,7 @@ from docker.models.containers import Container
 
 from offgridflow_runbook.platforms.base import Usage
 
-CPU_SAMPLE_SECONDS = 0.2
+CPU_SAMPLE_SECONDS = 0.1
 
 # Prints: memory usage, inactive file cache, then CPU nanoseconds and wall nanoseconds twice. Inside
 # the sampling window only shell builtins and ``sleep`` run: the script's own processes are in the
