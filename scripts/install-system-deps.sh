@@ -28,7 +28,15 @@ ensure_dockerd() {
   fi
   mkdir -p .state
   echo "dockerd is not running: starting it (log: .state/dockerd.log)"
-  setsid dockerd --bridge=none --iptables=false --ip6tables=false >>.state/dockerd.log 2>&1 < /dev/null &
+  local runtime=()
+  # kind starts its nodes --privileged; on a VM whose capability bounding set is short (no
+  # CAP_SYS_RESOURCE) runc refuses that. offgridflow-runc drops the missing capabilities, then runs runc.
+  if shim="$(bash tools/cluster/build-capshim.sh 2>>.state/dockerd.log)"; then
+    runtime=(--add-runtime "offgridflow-runc=$shim" --default-runtime offgridflow-runc)
+  else
+    echo "note: offgridflow-runc could not be built (see .state/dockerd.log): kind nodes will not start here" >&2
+  fi
+  setsid dockerd --bridge=none --iptables=false --ip6tables=false "${runtime[@]}" >>.state/dockerd.log 2>&1 < /dev/null &
   for _ in $(seq 1 120); do
     docker info >/dev/null 2>&1 && { echo "dockerd is running"; return 0; }
     sleep 0.5

@@ -1,0 +1,3 @@
+module offgridflow.local/tools/cluster/capshim
+
+go 1.24
