@@ -1,55 +1,140 @@
 #!/usr/bin/env bash
-# Create (or reuse) the kind cluster "offgridflow" from kind-config.yaml, build the API images and load
-# them into it, apply the kind overlay and wait until everything is rolled out.
-#   KIND             the kind binary (default: kind from PATH; never downloaded)
-#   KIND_NODE_IMAGE  node image instead of the one pinned in kind-config.yaml
-#   KIND_OVERLAY     overlay to apply (default deploy/kubernetes/overlays/kind;
-#                    deploy/kubernetes/overlays/kind-inplace-config for the un-hashed ConfigMap)
+# make kind-up: the kind cluster "offgridflow" from kind-config.yaml, the registry it pulls from, the
+# images, the overlay, everything rolled out. Idempotent: a second run reuses what exists.
+#   KIND_NODE_IMAGE  a node image to use as is (GitHub Actions: kind's upstream image). Unset: the
+#                    offline node image is built here (scripts/kind-node-image.sh, long the first time)
+#   KIND             the kind binary (default: ours from tools/cluster, else kind on PATH; never downloaded)
+#   KIND_OVERLAY     overlay to apply (default: overlays/kind-offline with our node image, else overlays/kind)
 #   ROLLOUT_TIMEOUT  per rollout (default 300s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-kind_bin="${KIND:-kind}"
+cache="${OFFGRIDFLOW_CLUSTER_CACHE:-/var/cache/offgridflow-cluster}"
 cluster=offgridflow
 context="kind-$cluster"
-overlay="${KIND_OVERLAY:-deploy/kubernetes/overlays/kind}"
+registry=offgridflow-kind-registry
+registry_port=5001
 timeout="${ROLLOUT_TIMEOUT:-300s}"
-repository=ghcr.io/your-org/offgridflow-api
 python="${PYTHON:-.venv/bin/python}"
+kubeconfig="${KUBECONFIG_OUT:-.state/kind/$cluster.kubeconfig}"
+api_repository=ghcr.io/your-org/offgridflow-api
+started=$SECONDS
 
 fail() { echo "error: $*" >&2; exit 2; }
+step() { echo "[kind-up +$((SECONDS - started))s] $*"; }
 
-command -v "$kind_bin" >/dev/null || fail "kind is not on PATH (set KIND=/path/to/kind); this script never downloads it"
-command -v kubectl >/dev/null || fail "kubectl is not on PATH"
-docker info >/dev/null 2>&1 || fail "the Docker Engine does not answer (docker info failed)"
-[ -x "$python" ] || fail "$python is missing; run make venv first"
+command -v docker >/dev/null || fail "docker is not installed: run make system-deps"
+docker info >/dev/null 2>&1 || fail "the Docker Engine does not answer (docker info failed): run make system-deps"
+[ -x "$python" ] || fail "$python is missing: run make venv first"
+
+offline=0
+if [ -z "${KIND_NODE_IMAGE:-}" ]; then
+  offline=1
+  command -v go >/dev/null || fail "Go is not installed and KIND_NODE_IMAGE is unset: the offline node image is built from Go modules (install Go 1.24+, or set KIND_NODE_IMAGE to a node image you can pull)"
+  step "offline node image (toolchain from tools/cluster; the first build takes long)"
+  KIND_NODE_IMAGE="$(bash scripts/kind-node-image.sh | tail -n1)"
+fi
+kind_bin="${KIND:-}"
+if [ -z "$kind_bin" ]; then
+  if [ -x "$cache/bin/kind" ]; then kind_bin="$cache/bin/kind"; else kind_bin="$(command -v kind || true)"; fi
+fi
+[ -n "$kind_bin" ] && [ -x "$kind_bin" ] || fail "no kind binary: set KIND=/path/to/kind or run with KIND_NODE_IMAGE unset to build ours (never downloaded)"
+kubectl_bin="${KUBECTL:-}"
+if [ -z "$kubectl_bin" ]; then
+  if [ -x "$cache/bin/kubectl" ]; then kubectl_bin="$cache/bin/kubectl"; else kubectl_bin="$(command -v kubectl || true)"; fi
+fi
+[ -n "$kubectl_bin" ] || fail "no kubectl: set KUBECTL=/path/to/kubectl"
+overlay="${KIND_OVERLAY:-deploy/kubernetes/overlays/$([ "$offline" = 1 ] && echo kind-offline || echo kind)}"
 [ -d "$overlay" ] || fail "overlay $overlay does not exist"
+mkdir -p "$(dirname "$kubeconfig")"
+kubectl() { "$kubectl_bin" --kubeconfig "$kubeconfig" --context "$context" "$@"; }
 
+# A cluster whose node container is gone or stopped is half-made: remove it so the create starts clean.
 if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
-  echo "reusing kind cluster $cluster"
-else
-  create=(create cluster --config kind-config.yaml --wait 180s)
-  if [ -n "${KIND_NODE_IMAGE:-}" ]; then
-    create+=(--image "$KIND_NODE_IMAGE")
+  if [ "$(docker inspect -f '{{.State.Running}}' "$cluster-control-plane" 2>/dev/null)" != "true" ]; then
+    step "cluster $cluster exists but its node is not running: deleting it"
+    "$kind_bin" delete cluster --name "$cluster" >/dev/null 2>&1 || true
   fi
-  "$kind_bin" "${create[@]}"
+fi
+if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
+  step "reusing kind cluster $cluster"
+  "$kind_bin" export kubeconfig --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null
+else
+  step "creating kind cluster $cluster from $KIND_NODE_IMAGE"
+  if ! "$kind_bin" create cluster --config kind-config.yaml --image "$KIND_NODE_IMAGE" \
+      --kubeconfig "$kubeconfig" --wait 240s; then
+    "$kind_bin" delete cluster --name "$cluster" >/dev/null 2>&1 || true
+    fail "kind create cluster failed (see above); the half-made cluster was removed"
+  fi
 fi
 
-# The runbook's two tags: v1.3.0 is deployed, v1.2.3 is the known-good tag of Fix 4.
+# The registry the kubelet pulls from: on the kind network for the nodes, 127.0.0.1:$registry_port for us.
+registry_image=offgridflow.local/kind/registry-debian:2.8
 bash scripts/build-base-image.sh
-"$python" -c 'from offgridflow_runbook.stack._images import _build_wheelhouse; _build_wheelhouse(print)'
+if ! docker image inspect "$registry_image" >/dev/null 2>&1; then
+  step "building $registry_image"
+  docker build --quiet --network host -f deploy/kind-images/registry.Dockerfile -t "$registry_image" deploy/kind-images >/dev/null
+fi
+if [ "$(docker inspect -f '{{.State.Running}}' "$registry" 2>/dev/null)" != "true" ]; then
+  docker rm -f "$registry" >/dev/null 2>&1 || true
+  step "starting registry $registry (127.0.0.1:$registry_port)"
+  docker run -d --name "$registry" --restart unless-stopped --network kind \
+    -p "127.0.0.1:$registry_port:5000" -v offgridflow-kind-registry:/var/lib/docker-registry \
+    "$registry_image" >/dev/null
+fi
+for _ in $(seq 1 60); do
+  curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null || fail "registry $registry does not answer on 127.0.0.1:$registry_port"
+
+# Each node's containerd: ghcr.io (the runbook's API image name) and offgridflow.local (our builds) come
+# from that registry and nowhere else, so a tag missing there is a real pull failure.
+for node in $("$kind_bin" get nodes --name "$cluster"); do
+  for host in ghcr.io offgridflow.local; do
+    docker exec "$node" mkdir -p "/etc/containerd/certs.d/$host"
+    printf 'server = "http://%s:5000"\n\n[host."http://%s:5000"]\n  capabilities = ["pull", "resolve"]\n' \
+      "$registry" "$registry" | docker exec -i "$node" cp /dev/stdin "/etc/containerd/certs.d/$host/hosts.toml"
+  done
+done
+
+push() { # local image, path in the registry
+  docker tag "$1" "127.0.0.1:$registry_port/$2" && docker push -q "127.0.0.1:$registry_port/$2" >/dev/null
+  docker rmi "127.0.0.1:$registry_port/$2" >/dev/null
+}
+
+step "building and pushing the API images (v1.3.0 deployed, v1.2.3 Fix 4's known-good tag)"
+"$python" -m offgridflow_runbook.stack wheelhouse
 for tag in v1.3.0 v1.2.3; do
   docker build --quiet --network host -f deploy/docker/api.Dockerfile \
-    --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$repository:$tag" deploy/docker
-  "$kind_bin" load docker-image --name "$cluster" "$repository:$tag"
+    --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker >/dev/null
+  push "$api_repository:$tag" "your-org/offgridflow-api:$tag"
 done
 
-kubectl --context "$context" apply -k "$overlay"
+if [ "$offline" = 1 ]; then
+  step "building and pushing the monitoring images (Debian packages, Go modules)"
+  for name in prometheus:2.42 alertmanager:0.25 postgres-exporter:0.11 postgres:15; do
+    image="offgridflow.local/kind/${name%%:*}-debian:${name#*:}"
+    docker build --quiet --network host -f "deploy/kind-images/${name%%:*}.Dockerfile" -t "$image" deploy/kind-images >/dev/null
+    push "$image" "kind/${name%%:*}-debian:${name#*:}"
+  done
+  for name in kube-state-metrics:v2.15.0 metrics-server:v0.8.0; do
+    binary="${name%%:*}"
+    context_dir="$(mktemp -d)"
+    cp "$cache/bin/$binary" deploy/kind-images/gomod-binary.Dockerfile "$context_dir/"
+    image="offgridflow.local/kind/$binary-gomod:${name#*:}"
+    docker build --quiet --build-arg "BINARY=$binary" -f "$context_dir/gomod-binary.Dockerfile" -t "$image" "$context_dir" >/dev/null
+    rm -rf "$context_dir"
+    push "$image" "kind/$binary-gomod:${name#*:}"
+  done
+fi
 
-kubectl --context "$context" -n offgridflow rollout status statefulset/postgres --timeout="$timeout"
-kubectl --context "$context" -n offgridflow rollout status deployment/offgridflow-api --timeout="$timeout"
+step "applying $overlay"
+kubectl apply -k "$overlay" >/dev/null
+kubectl -n offgridflow rollout status statefulset/postgres --timeout="$timeout"
+kubectl -n offgridflow rollout status deployment/offgridflow-api --timeout="$timeout"
 for deployment in prometheus alertmanager kube-state-metrics; do
-  kubectl --context "$context" -n monitoring rollout status "deployment/$deployment" --timeout="$timeout"
+  kubectl -n monitoring rollout status "deployment/$deployment" --timeout="$timeout"
 done
-kubectl --context "$context" -n kube-system rollout status deployment/metrics-server --timeout="$timeout"
-echo "kind cluster $cluster is up: API http://127.0.0.1:8080, metrics :8081, Prometheus :9090, Alertmanager :9093 (context $context)"
+kubectl -n kube-system rollout status deployment/metrics-server --timeout="$timeout"
+step "kind cluster $cluster is up: API http://127.0.0.1:18080, metrics :18081, Prometheus :19090, Alertmanager :19093 (kubeconfig $kubeconfig, context $context)"

@@ -1,14 +1,18 @@
-"""The kind cluster for the ``kind`` tests and the game day: create or reuse, load, deploy, wait.
+"""The kind cluster for the ``kind`` tests and the game day: create or reuse, deploy, tear down.
 
-Built on pytest-kind's ``KindCluster`` with one hard rule: nothing is ever downloaded. pytest-kind
-fetches kind from GitHub (``ensure_kind``) and kubectl from dl.k8s.io (``ensure_kubectl``) when
-its paths do not exist; :class:`NoDownloadKindCluster` always gets explicit, existing binaries and
-replaces both methods with checks that raise :class:`KindUnavailable` instead. (pytest-kind's own
-pytest plugin, whose ``kind_cluster`` fixture would download, is disabled in pyproject's addopts.)
+One way to make the cluster: ``scripts/kind-up.sh`` (``make kind-up``) builds the offline node image
+and the images, starts the registry the nodes pull from, creates or reuses the cluster and rolls the
+overlay out. :func:`start_kind_session` runs that script with its progress on the terminal and then
+holds the cluster through pytest-kind's ``KindCluster``, with one hard rule: nothing is ever
+downloaded. pytest-kind fetches kind from GitHub (``ensure_kind``) and kubectl from dl.k8s.io
+(``ensure_kubectl``) when its paths do not exist; :class:`NoDownloadKindCluster` always gets explicit,
+existing binaries and replaces both methods with checks that raise :class:`KindUnavailable` instead.
+(pytest-kind's own pytest plugin, whose ``kind_cluster`` fixture would download, is disabled in
+pyproject's addopts.)
 
-When the cluster cannot be had here — no kind binary, no Docker, a node image that cannot be
-pulled — :func:`start_kind_session` raises :class:`KindUnavailable` with the exact reason, and
-the ``kind`` tests skip with it.
+When the cluster cannot be had here (no Docker Engine, no Go to build kind and the node image, no
+kind binary given) :func:`kind_settings` raises :class:`KindUnavailable` with the exact reason and the
+``kind`` tests skip with it. A build or deploy that fails is an error, not a skip.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ import os
 import platform as host_platform
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,6 +32,7 @@ from pytest_kind import KindCluster
 from offgridflow_runbook.targets import Target, load_target
 
 __all__ = [
+    "CLUSTER_CACHE",
     "NO_KIND_REASON",
     "KindSession",
     "KindSettings",
@@ -35,30 +40,24 @@ __all__ = [
     "NoDownloadKindCluster",
     "find_kind_binary",
     "kind_settings",
-    "node_image",
+    "kind_up",
     "start_kind_session",
     "stop_kind_session",
 ]
 
 NO_KIND_REASON = (
-    "kind binary not found: pass --kind-bin or put kind on PATH "
-    "(pytest-kind would download it from GitHub, which this suite never allows)"
+    "kind binary not found: pass --kind-bin, set KIND_BIN, put kind on PATH, or install Go so that "
+    "make kind-up builds it (pytest-kind would download it from GitHub, which this suite never allows)"
 )
 DEFAULT_CLUSTER_NAME = "offgridflow"
 NODE_IMAGE_ENV = "KIND_NODE_IMAGE"
-IMAGES_ENV = "OFFGRIDFLOW_KIND_IMAGES"
-# The kind overlay keeps the runbook's image names with imagePullPolicy IfNotPresent: both tags are
-# built locally and loaded into the nodes, so a tag that was not loaded fails to pull.
-DEFAULT_IMAGES = (
-    "ghcr.io/your-org/offgridflow-api:v1.3.0",
-    "ghcr.io/your-org/offgridflow-api:v1.2.3",
-)
-# What `kubectl apply -k` must bring up before the tests start, in the runbook's namespace.
-ROLLOUTS = ("deployment/offgridflow-api", "statefulset/postgres")
-PULL_TIMEOUT_SECONDS = 300.0
+CACHE_ENV = "OFFGRIDFLOW_CLUSTER_CACHE"
+# Where tools/cluster builds kind, kubectl and the rest (outside the checkout, shared by clones).
+CLUSTER_CACHE = Path("/var/cache/offgridflow-cluster")
+KIND_UP_TIMEOUT_SECONDS = 3600.0
 COMMAND_TIMEOUT_SECONDS = 600.0
 
-Runner = Callable[..., subprocess.CompletedProcess[str]]
+Say = Callable[[str], None]
 
 
 class KindUnavailable(Exception):
@@ -69,16 +68,14 @@ class KindUnavailable(Exception):
 class KindSettings:
     """Everything the session needs, resolved from options, environment and kind-config.yaml."""
 
-    kind_bin: Path
-    kubectl_bin: Path
+    root: Path
+    kind_bin: Path | None  # None: make kind-up builds ours into the cluster cache
+    kubectl_bin: Path | None
     cluster_name: str
     config_file: Path
     kubeconfig: Path
-    overlay: Path
-    node_image: str | None
-    images: tuple[str, ...] = DEFAULT_IMAGES
+    node_image: str | None  # None: the offline node image built here
     keep_cluster: bool = False
-    rollout_timeout: float = 300.0
     namespace: str = "offgridflow"
 
 
@@ -86,8 +83,15 @@ def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def find_kind_binary(option: str | None, environ: Mapping[str, str] = os.environ) -> Path:
-    """``--kind-bin``, else ``$KIND_BIN``, else ``kind`` on PATH; KindUnavailable when there is none."""
+def cluster_cache(environ: Mapping[str, str] = os.environ) -> Path:
+    return Path(environ.get(CACHE_ENV) or CLUSTER_CACHE)
+
+
+def find_kind_binary(option: str | None, environ: Mapping[str, str] = os.environ) -> Path | None:
+    """``--kind-bin``, else ``$KIND_BIN``, else ours in the cluster cache, else ``kind`` on PATH.
+
+    None when there is none yet but Go can build ours; KindUnavailable when neither.
+    """
     for source, candidate in (("--kind-bin", option), ("KIND_BIN", environ.get("KIND_BIN"))):
         if candidate:
             path = Path(candidate).expanduser()
@@ -96,20 +100,23 @@ def find_kind_binary(option: str | None, environ: Mapping[str, str] = os.environ
                     f"kind binary {path} (from {source}) does not exist or is not executable"
                 )
             return path
+    ours = cluster_cache(environ) / "bin" / "kind"
+    if _executable(ours):
+        return ours
     found = shutil.which("kind", path=environ.get("PATH", ""))
-    if not found:
-        raise KindUnavailable(NO_KIND_REASON)
-    return Path(found)
+    if found:
+        return Path(found)
+    if shutil.which("go", path=environ.get("PATH", "")):
+        return None
+    raise KindUnavailable(NO_KIND_REASON)
 
 
-def find_kubectl(environ: Mapping[str, str] = os.environ) -> Path:
-    found = environ.get("KUBECTL_BIN") or shutil.which("kubectl", path=environ.get("PATH", ""))
-    if not found or not _executable(Path(found)):
-        raise KindUnavailable(
-            "kubectl not found: put kubectl on PATH or set KUBECTL_BIN "
-            "(pytest-kind would download it, which this suite never allows)"
-        )
-    return Path(found)
+def _find_kubectl(environ: Mapping[str, str]) -> Path | None:
+    for candidate in (environ.get("KUBECTL_BIN"), str(cluster_cache(environ) / "bin" / "kubectl")):
+        if candidate and _executable(Path(candidate)):
+            return Path(candidate)
+    found = shutil.which("kubectl", path=environ.get("PATH", ""))
+    return Path(found) if found else None
 
 
 def _read_config(config_file: Path) -> dict[str, object]:
@@ -122,19 +129,6 @@ def _read_config(config_file: Path) -> dict[str, object]:
     return document if isinstance(document, dict) else {}
 
 
-def node_image(config_file: Path, environ: Mapping[str, str] = os.environ) -> str | None:
-    """``$KIND_NODE_IMAGE``, else the image pinned on the nodes of kind-config.yaml (None: kind's default)."""
-    if environ.get(NODE_IMAGE_ENV):
-        return environ[NODE_IMAGE_ENV]
-    nodes = _read_config(config_file).get("nodes") or []
-    images = (
-        [n.get("image") for n in nodes if isinstance(n, dict) and n.get("image")]
-        if isinstance(nodes, list)
-        else []
-    )
-    return str(images[0]) if images else None
-
-
 def kind_settings(
     *,
     kind_bin_option: str | None,
@@ -143,21 +137,18 @@ def kind_settings(
     environ: Mapping[str, str] = os.environ,
 ) -> KindSettings:
     """Resolve the settings; KindUnavailable (the skip reason) when a prerequisite is missing."""
-    kind_bin = find_kind_binary(kind_bin_option, environ)
+    if shutil.which("docker", path=environ.get("PATH", "")) is None:
+        raise KindUnavailable("docker not found: kind runs its nodes on a Docker Engine (make system-deps)")
     config_file = root / "kind-config.yaml"
     name = str(_read_config(config_file).get("name") or DEFAULT_CLUSTER_NAME)
-    overlay = root / "deploy" / "kubernetes" / "overlays" / "kind"
-    if not (overlay / "kustomization.yaml").is_file():
-        raise KindUnavailable(f"kind overlay {overlay} has no kustomization.yaml")
     return KindSettings(
-        kind_bin=kind_bin,
-        kubectl_bin=find_kubectl(environ),
+        root=root,
+        kind_bin=find_kind_binary(kind_bin_option, environ),
+        kubectl_bin=_find_kubectl(environ),
         cluster_name=name,
         config_file=config_file,
         kubeconfig=root / ".state" / "kind" / f"{name}.kubeconfig",
-        overlay=overlay,
-        node_image=node_image(config_file, environ),
-        images=tuple(i for i in environ.get(IMAGES_ENV, "").split(",") if i.strip()) or DEFAULT_IMAGES,
+        node_image=environ.get(NODE_IMAGE_ENV) or None,
         keep_cluster=keep_cluster,
     )
 
@@ -165,15 +156,15 @@ def kind_settings(
 class NoDownloadKindCluster(KindCluster):  # type: ignore[misc]
     """pytest-kind's KindCluster that never downloads and keeps its files under ``.state/kind``."""
 
-    def __init__(self, settings: KindSettings) -> None:
+    def __init__(self, name: str, kubeconfig: Path, kind_bin: Path, kubectl_bin: Path) -> None:
         # pytest-kind's __init__ would create .pytest-kind/<name>; the same attributes, our paths.
-        self.name = settings.cluster_name
-        self.image = settings.node_image
-        self.path = settings.kubeconfig.parent
+        self.name = name
+        self.image = None
+        self.path = kubeconfig.parent
         self.path.mkdir(parents=True, exist_ok=True)
-        self.kubeconfig_path = settings.kubeconfig
-        self.kind_path = settings.kind_bin
-        self.kubectl_path = settings.kubectl_bin
+        self.kubeconfig_path = kubeconfig
+        self.kind_path = kind_bin
+        self.kubectl_path = kubectl_bin
         self.platform = host_platform.system().lower()
 
     def ensure_kind(self) -> None:
@@ -190,42 +181,6 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def missing_images(images: Sequence[str], run: Runner = subprocess.run, docker: str = "docker") -> list[str]:
-    """The images ``kind load docker-image`` would not find in the local Docker engine."""
-    return [
-        image
-        for image in images
-        if run(
-            [docker, "image", "inspect", image], capture_output=True, text=True, timeout=60, check=False
-        ).returncode
-    ]
-
-
-def check_node_image(image: str | None, run: Runner = subprocess.run, docker: str = "docker") -> None:
-    """The node image is present or can be pulled; KindUnavailable with the exact reason if not."""
-    if image is None:
-        return  # kind's built-in default; `kind create` reports a pull failure itself
-    if shutil.which(docker) is None:
-        raise KindUnavailable(f"docker not found: kind needs a container engine to run node image {image}")
-    present = run(
-        [docker, "image", "inspect", image], capture_output=True, text=True, timeout=60, check=False
-    )
-    if present.returncode == 0:
-        return
-    try:
-        pulled = run(
-            [docker, "pull", image], capture_output=True, text=True, timeout=PULL_TIMEOUT_SECONDS, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise KindUnavailable(
-            f"kind node image {image} cannot be pulled: no answer within {PULL_TIMEOUT_SECONDS:.0f}s"
-        ) from None
-    if pulled.returncode != 0:
-        raise KindUnavailable(
-            f"kind node image {image} cannot be pulled: {_last_line(pulled.stderr or pulled.stdout)}"
-        )
-
-
 @dataclass
 class KindSession:
     """A running cluster with the overlay deployed, and how to reach it."""
@@ -237,7 +192,7 @@ class KindSession:
     def kubectl(self, *args: str, timeout: float = COMMAND_TIMEOUT_SECONDS) -> str:
         """kubectl against this cluster's own kubeconfig (never the user's)."""
         result = subprocess.run(
-            [str(self.settings.kubectl_bin), "--kubeconfig", str(self.settings.kubeconfig), *args],
+            [str(self.cluster.kubectl_path), "--kubeconfig", str(self.settings.kubeconfig), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -257,65 +212,67 @@ class KindSession:
         )
 
 
-def _existing_clusters(settings: KindSettings) -> list[str]:
+def _cluster_exists(kind_bin: Path | None, name: str) -> bool:
+    if kind_bin is None:
+        return False
     result = subprocess.run(
-        [str(settings.kind_bin), "get", "clusters"], capture_output=True, text=True, timeout=60, check=False
+        [str(kind_bin), "get", "clusters"], capture_output=True, text=True, timeout=60, check=False
     )
     if result.returncode != 0:
         raise KindUnavailable(f"kind get clusters failed: {_last_line(result.stderr)}")
-    return result.stdout.split()
+    return name in result.stdout.split()
 
 
-def wait_for_rollouts(session: KindSession, rollouts: Sequence[str] = ROLLOUTS) -> None:
-    """The runbook's workloads rolled out, then every Deployment available (Prometheus, Alertmanager,
-    kube-state-metrics, metrics-server for ``kubectl top``), all within one deadline."""
-    deadline = time.monotonic() + session.settings.rollout_timeout
-    namespace = session.settings.namespace
-    steps = [("rollout", "status", workload, "-n", namespace) for workload in rollouts]
-    steps.append(("wait", "--for=condition=Available", "deployment", "--all", "--all-namespaces"))
-    for step in steps:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise RuntimeError(
-                f"the kind overlay was not ready within {session.settings.rollout_timeout:.0f}s"
-            )
-        session.kubectl(*step, f"--timeout={max(1, int(remaining))}s", timeout=remaining + 30)
+def _print_past_capture(line: str) -> None:
+    # pytest captures sys.stdout during fixtures; the build's progress belongs on the terminal.
+    stream = sys.__stderr__
+    if stream is not None:
+        stream.write(line + "\n")
+        stream.flush()
 
 
-def _export_kubeconfig(settings: KindSettings) -> None:
-    command = [str(settings.kind_bin), "export", "kubeconfig", "--name", settings.cluster_name]
-    result = subprocess.run(
-        [*command, "--kubeconfig", str(settings.kubeconfig)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"kind export kubeconfig failed: {_last_line(result.stderr)}")
+def kind_up(settings: KindSettings, say: Say = _print_past_capture) -> None:
+    """Run ``scripts/kind-up.sh`` (idempotent), its output line by line through ``say``."""
+    environ = dict(os.environ)
+    environ["KUBECONFIG_OUT"] = str(settings.kubeconfig)
+    environ["PYTHON"] = sys.executable
+    if settings.kind_bin is not None:
+        environ["KIND"] = str(settings.kind_bin)
+    if settings.kubectl_bin is not None:
+        environ["KUBECTL"] = str(settings.kubectl_bin)
+    if settings.node_image:
+        environ[NODE_IMAGE_ENV] = settings.node_image
+    command = ["bash", str(settings.root / "scripts" / "kind-up.sh")]
+    tail: list[str] = []
+    with subprocess.Popen(
+        command, cwd=settings.root, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.rstrip()
+            tail = [*tail[-19:], line]
+            say(line)
+        try:
+            process.wait(timeout=KIND_UP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    if process.returncode != 0:
+        detail = " | ".join(line for line in tail if line.startswith("error:")) or " | ".join(tail[-3:])
+        raise RuntimeError(f"make kind-up failed (exit {process.returncode}): {detail}")
 
 
-def start_kind_session(settings: KindSettings) -> KindSession:
-    """Create (or reuse) the cluster, load the images, apply the kind overlay and wait for it."""
-    check_node_image(settings.node_image)
-    missing = missing_images(settings.images)
-    if missing:
-        raise RuntimeError(
-            f"not in the local Docker engine, so kind cannot load them: {', '.join(missing)} "
-            f"(build them first, or name others in ${IMAGES_ENV})"
-        )
-    cluster = NoDownloadKindCluster(settings)
-    created = settings.cluster_name not in _existing_clusters(settings)
-    if not created:
-        # pytest-kind reads the kubeconfig of a reused cluster; ours may be stale or missing.
-        _export_kubeconfig(settings)
-    cluster.create(settings.config_file)
-    session = KindSession(settings=settings, cluster=cluster, created=created)
-    for image in settings.images:
-        cluster.load_docker_image(image)
-    session.kubectl("apply", "-k", str(settings.overlay))
-    wait_for_rollouts(session)
-    return session
+def start_kind_session(settings: KindSettings, say: Say = _print_past_capture) -> KindSession:
+    """Create (or reuse) the cluster with everything deployed, through ``scripts/kind-up.sh``."""
+    created = not _cluster_exists(settings.kind_bin, settings.cluster_name)
+    kind_up(settings, say)
+    cache = cluster_cache()
+    kind_bin = settings.kind_bin or cache / "bin" / "kind"
+    kubectl_bin = settings.kubectl_bin or _find_kubectl(os.environ) or cache / "bin" / "kubectl"
+    cluster = NoDownloadKindCluster(settings.cluster_name, settings.kubeconfig, kind_bin, kubectl_bin)
+    cluster.ensure_kind()
+    cluster.ensure_kubectl()
+    return KindSession(settings=settings, cluster=cluster, created=created)
 
 
 def stop_kind_session(session: KindSession) -> None:

@@ -61,7 +61,12 @@ def _from_mapping(name: str, raw: Mapping[str, Any], source: Path) -> Target:
         )
     if not raw.get("base_url"):
         raise TargetError(f"{source}: target {name!r} needs a 'base_url'")
-    return Target(name=name, **raw)
+    values = dict(raw)
+    kubeconfig = values.get("kubeconfig")
+    if isinstance(kubeconfig, str) and not Path(kubeconfig).expanduser().is_absolute():
+        # Relative to the targets file, so the profile means the same from any working directory.
+        values["kubeconfig"] = str(source.parent / kubeconfig)
+    return Target(name=name, **values)
 
 
 def load_targets(path: Path | str = DEFAULT_TARGETS_FILE) -> dict[str, Target]:

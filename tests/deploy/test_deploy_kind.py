@@ -20,22 +20,33 @@ from deploy_files import (
 )
 
 KIND_MONITORING = KUBERNETES / "overlays" / "kind" / "monitoring"
-# NodePort in the overlay -> host port of the runbook's URLs on 127.0.0.1.
+# NodePort in the overlay -> host port of the kind target's URLs on 127.0.0.1 (beside the local
+# stack's 8080/8081/9090/9093, so both can run at once).
 HOST_PORTS = {
-    ("offgridflow", "offgridflow-api-service", "http"): 8080,
-    ("offgridflow", "offgridflow-api-service", "metrics"): 8081,
-    ("monitoring", "prometheus", "web"): 9090,
-    ("monitoring", "alertmanager", "web"): 9093,
+    ("offgridflow", "offgridflow-api-service", "http"): 18080,
+    ("offgridflow", "offgridflow-api-service", "metrics"): 18081,
+    ("monitoring", "prometheus", "web"): 19090,
+    ("monitoring", "alertmanager", "web"): 19093,
 }
 
 
-def test_kind_config_has_one_control_plane_and_one_worker_on_a_pinned_node_image() -> None:
+def test_kind_config_has_one_control_plane_node_on_a_pinned_node_image() -> None:
     config = load_yaml(KIND_CONFIG)
     assert config["name"] == "offgridflow"
-    assert sorted(node["role"] for node in config["nodes"]) == ["control-plane", "worker"]
+    assert [node["role"] for node in config["nodes"]] == ["control-plane"]
     for node in config["nodes"]:
         assert node["image"].startswith("kindest/node:v1.31.0@sha256:"), node["image"]
     assert config["networking"]["apiServerAddress"] == "127.0.0.1"
+
+
+def test_the_kind_target_uses_the_host_ports_kind_maps() -> None:
+    target = load_yaml(REPO_ROOT / "targets.yaml")["targets"]["kind"]
+    mapped = {
+        m["hostPort"] for node in load_yaml(KIND_CONFIG)["nodes"] for m in node.get("extraPortMappings", [])
+    }
+    for key in ("base_url", "metrics_url", "prometheus_url", "alertmanager_url"):
+        port = int(target[key].split(":")[2].split("/")[0])
+        assert port in mapped, key
 
 
 def test_kind_maps_each_nodeport_to_its_host_port_on_loopback_only(kind_overlay: list[Manifest]) -> None:

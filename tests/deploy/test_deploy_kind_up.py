@@ -1,8 +1,9 @@
-"""scripts/kind-up.sh run against recording stand-ins for kind, docker, kubectl and python."""
+"""scripts/kind-up.sh refuses a machine that lacks a prerequisite with one clear line, before it
+changes anything. (What it builds and deploys is proven on the real cluster by tests/kind.)"""
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,81 +11,82 @@ import pytest
 from deploy_files import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "kind-up.sh"
-IMAGE = "ghcr.io/your-org/offgridflow-api"
-CREATE = "kind create cluster --config kind-config.yaml --wait 180s"
-APPLY = "kubectl --context kind-offgridflow apply -k"
-Run = tuple[subprocess.CompletedProcess[str], list[str]]
 RECORDER = """#!/bin/sh
 echo "$(basename "$0") $*" >> "$CALLS"
-exit 0
+exit ${EXIT_CODE:-0}
 """
 
 
 @pytest.fixture
-def stand_ins(tmp_path: Path) -> Path:
+def tools(tmp_path: Path) -> Path:
+    """A PATH folder of recording stand-ins; each test removes or breaks the one it is about."""
     folder = tmp_path / "bin"
     folder.mkdir()
-    for name in ("kind", "docker", "kubectl", "python"):
+    for name in ("docker", "go", "python"):
         tool = folder / name
         tool.write_text(RECORDER)
         tool.chmod(0o755)
+    # The few host tools the script needs before its checks; nothing else of the host is on PATH.
+    for name in ("dirname", "basename", "grep", "cat", "head", "tail"):
+        (folder / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
     return folder
 
 
-def run_kind_up(
-    stand_ins: Path, tmp_path: Path, **extra: str
-) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def run_kind_up(tools: Path, tmp_path: Path, **extra: str) -> tuple[subprocess.CompletedProcess[str], str]:
     calls = tmp_path / "calls.txt"
     calls.touch()
     environment = {
-        "PATH": f"{stand_ins}:/usr/bin:/bin",
+        "PATH": str(tools),
         "HOME": str(tmp_path),
         "CALLS": str(calls),
-        "PYTHON": str(stand_ins / "python"),
+        "PYTHON": str(tools / "python"),
+        "OFFGRIDFLOW_CLUSTER_CACHE": str(tmp_path / "cache"),
         **extra,
     }
     result = subprocess.run(
-        ["bash", str(SCRIPT)], capture_output=True, text=True, timeout=60, env=environment, check=False
+        [shutil.which("bash") or "/bin/bash", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        check=False,
     )
-    return result, calls.read_text().splitlines()
+    return result, calls.read_text()
 
 
-def test_kind_up_creates_the_cluster_loads_both_tags_applies_the_overlay_and_waits(
-    stand_ins: Path, tmp_path: Path
+def test_without_docker_kind_up_names_the_missing_engine_and_changes_nothing(
+    tools: Path, tmp_path: Path
 ) -> None:
-    result, calls = run_kind_up(stand_ins, tmp_path)
-    assert result.returncode == 0, result.stderr
-    create = calls.index(CREATE)
-    loads = [
-        calls.index(f"kind load docker-image --name offgridflow ghcr.io/your-org/offgridflow-api:{tag}")
-        for tag in ("v1.3.0", "v1.2.3")
-    ]
-    apply = calls.index("kubectl --context kind-offgridflow apply -k deploy/kubernetes/overlays/kind")
-    waits = [index for index, call in enumerate(calls) if " rollout status " in call]
-    assert create < min(loads)
-    assert max(loads) < apply < min(waits)
-    assert len(waits) == 6
-    assert any("_build_wheelhouse" in call for call in calls[:apply])
-
-
-def test_kind_up_passes_the_node_image_and_overlay_it_is_given(stand_ins: Path, tmp_path: Path) -> None:
-    overlay = "deploy/kubernetes/overlays/kind-inplace-config"
-    result, calls = run_kind_up(
-        stand_ins, tmp_path, KIND_NODE_IMAGE="kindest/node:v1.32.0", KIND_OVERLAY=overlay
-    )
-    assert result.returncode == 0, result.stderr
-    assert "kind create cluster --config kind-config.yaml --wait 180s --image kindest/node:v1.32.0" in calls
-    assert f"kubectl --context kind-offgridflow apply -k {overlay}" in calls
-
-
-def test_kind_up_without_kind_says_so_and_downloads_nothing(stand_ins: Path, tmp_path: Path) -> None:
-    (stand_ins / "kind").unlink()
-    result, calls = run_kind_up(stand_ins, tmp_path, PATH=f"{stand_ins}:/usr/bin:/bin")
-    if os.path.exists("/usr/bin/kind") or os.path.exists("/bin/kind"):
-        pytest.skip("a real kind is installed in /usr/bin or /bin, so it cannot be made missing here")
+    (tools / "docker").unlink()
+    result, calls = run_kind_up(tools, tmp_path)
     assert result.returncode == 2
-    assert (
-        result.stderr.strip()
-        == "error: kind is not on PATH (set KIND=/path/to/kind); this script never downloads it"
-    )
-    assert calls == []
+    assert result.stderr.strip() == "error: docker is not installed: run make system-deps"
+    assert calls == ""
+
+
+def test_with_the_engine_down_kind_up_says_so_in_one_line(tools: Path, tmp_path: Path) -> None:
+    result, calls = run_kind_up(tools, tmp_path, EXIT_CODE="1")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: the Docker Engine does not answer (docker info failed): run make system-deps"
+    ]
+    assert calls.splitlines() == ["docker info"]
+
+
+def test_without_go_and_without_a_node_image_kind_up_says_how_to_get_one(tools: Path, tmp_path: Path) -> None:
+    (tools / "go").unlink()
+    result, _ = run_kind_up(tools, tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: Go is not installed and KIND_NODE_IMAGE is unset")
+    assert "Traceback" not in result.stderr
+
+
+def test_with_a_node_image_but_no_kind_binary_kind_up_never_downloads_one(
+    tools: Path, tmp_path: Path
+) -> None:
+    result, calls = run_kind_up(tools, tmp_path, KIND_NODE_IMAGE="kindest/node:v1.34.0")
+    assert result.returncode == 2
+    assert "no kind binary" in result.stderr
+    assert "curl" not in calls
+    assert "wget" not in calls

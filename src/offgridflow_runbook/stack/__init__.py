@@ -2,13 +2,15 @@
 
 ``up()`` builds what is missing, creates what changed and waits until everything is healthy;
 ``down()`` removes the containers and keeps the data; ``clean()`` removes the data too;
-``status()`` lists the containers; ``images()`` only builds; ``stack_lock()`` is the lock every
+``status()`` lists the containers; ``images()`` only builds; ``build_wheelhouse()`` makes the API
+image's wheels (the kind images use it too); ``stack_lock()`` is the lock every
 change holds.
-``python -m offgridflow_runbook.stack up|down|clean|status|images``.
+``python -m offgridflow_runbook.stack up|down|clean|status|images|wheelhouse``.
 """
 
 from __future__ import annotations
 
+from offgridflow_runbook.stack._images import build_wheelhouse
 from offgridflow_runbook.stack._layout import URLS
 from offgridflow_runbook.stack._lifecycle import ContainerStatus, clean, down, images, status, up
 from offgridflow_runbook.stack._lock import LOCK_HELD_ENV, STACK_LOCK, stack_lock
@@ -20,6 +22,7 @@ __all__ = [
     "URLS",
     "ContainerStatus",
     "StackError",
+    "build_wheelhouse",
     "clean",
     "down",
     "images",

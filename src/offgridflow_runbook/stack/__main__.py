@@ -1,11 +1,12 @@
-"""``python -m offgridflow_runbook.stack up [--profile fast|production] | down | clean | status | images``."""
+"""``python -m offgridflow_runbook.stack up [--profile fast|production] | down | clean | status | images``
+(and ``wheelhouse``: only the API image's wheels, for the kind images)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from offgridflow_runbook.stack import StackError, clean, down, images, status, up
+from offgridflow_runbook.stack import StackError, build_wheelhouse, clean, down, images, status, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("clean", help="remove the containers and the data")
     commands.add_parser("status", help="list the stack's containers")
     commands.add_parser("images", help="build the images and fill the local registry, start nothing else")
+    commands.add_parser("wheelhouse", help="build only the API image's wheels (deploy/docker/wheelhouse)")
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "up":
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
             clean()
         elif arguments.command == "images":
             images()
+        elif arguments.command == "wheelhouse":
+            build_wheelhouse(print)
         else:
             rows = status()
             if not rows:

@@ -110,7 +110,7 @@ def _api_inputs(base_id: str) -> str:
     return _hash_files([root / "pyproject.toml", docker_dir() / "api.Dockerfile", *sources], base_id)
 
 
-def _build_wheelhouse(say: Say) -> None:
+def build_wheelhouse(say: Say) -> None:
     """The project's wheel plus the ``service`` extra's wheels, built here with the project's pip."""
     root = project_root()
     wheelhouse = docker_dir() / "wheelhouse"
@@ -152,7 +152,7 @@ def ensure_api_images(client: docker.DockerClient, base_id: str, say: Say) -> No
     if up_to_date and all(registry_has(f"{API_REPOSITORY}:{tag}") for tag in tags):
         return
     if not up_to_date:
-        _build_wheelhouse(say)
+        build_wheelhouse(say)
         for tag, version in tags.items():
             say(f"building {API_REPOSITORY}:{tag}")
             reference = f"{API_REPOSITORY}:{tag}"
