@@ -31,8 +31,11 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The kind tier is on here: it builds the kind toolchain and node image the first time (long; cached
+# in /var/cache/offgridflow-cluster) and reuses a running cluster.
 test: system-deps venv lint
-	$(BIN)/pytest tests $(PYTEST_ARGS)
+	cd tools/cluster/capshim && go test ./...
+	OFFGRIDFLOW_KIND_TIER=1 $(BIN)/pytest tests $(PYTEST_ARGS)
 
 # The local stack on Docker. Every command that changes it holds the stack lock that the tests take too.
 STACK := flock -w 900 /tmp/offgridflow-stack.lock $(BIN)/python -m offgridflow_runbook.stack

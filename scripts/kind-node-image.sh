@@ -12,6 +12,17 @@ cache="${OFFGRIDFLOW_CLUSTER_CACHE:-/var/cache/offgridflow-cluster}"
 bin="$cache/bin"
 fail() { echo "error: $*" >&2; exit 2; }
 step() { echo "[kind-node-image $(date +%T)] $*" >&2; }
+# docker build, quiet: its output (and the CLI's legacy-builder notice) only when it fails.
+build() {
+  local log
+  log="$(mktemp)"
+  if ! docker build "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    fail "docker build failed: docker build $*"
+  fi
+  rm -f "$log"
+}
 
 command -v docker >/dev/null || fail "docker is not installed: make system-deps"
 docker info >/dev/null 2>&1 || fail "the Docker Engine does not answer: make system-deps starts it"
@@ -28,7 +39,8 @@ mapfile -t wanted < <("$bin/kubeadm" config images list --kubernetes-version "$v
 [ "${#wanted[@]}" -ge 6 ] || fail "kubeadm config images list gave no list: $bin/kubeadm is broken"
 image_named() { printf '%s\n' "${wanted[@]}" | grep -E "/$1:" | head -n1; }
 
-inputs="$( (cat deploy/kind-node/Dockerfile deploy/kind-node/files/*; sha256sum "$bin"/* ; echo "$version") | sha256sum | cut -c1-16)"
+node_binaries=(kubelet kubeadm kubectl crictl offgridflow-runc kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns pause)
+inputs="$( (cat deploy/kind-node/Dockerfile deploy/kind-node/files/* "$0"; cd "$bin" && sha256sum "${node_binaries[@]}"; echo "$version") | sha256sum | cut -c1-16)"
 if docker image inspect "$node_image" --format '{{index .Config.Labels "offgridflow.inputs"}}' 2>/dev/null | grep -qx "$inputs"; then
   step "$node_image is up to date"
   echo "$node_image"
@@ -52,7 +64,7 @@ static_image() { # image binary [entrypoint]
     echo "LABEL org.opencontainers.image.description=\"$binary built from Go modules by the offgridflow runbook suite (tools/cluster)\""
     [ -n "$entrypoint" ] && echo "ENTRYPOINT [\"/usr/local/bin/$binary\"]"
   } > "$dir/Dockerfile"
-  docker build --quiet -t "$image" "$dir" >/dev/null
+  build -t "$image" "$dir"
 }
 
 step "control-plane images for $version"
@@ -77,7 +89,7 @@ RUN apt-get update \
 COPY kube-proxy /usr/local/bin/kube-proxy
 LABEL org.opencontainers.image.description="kube-proxy built from Go modules by the offgridflow runbook suite (tools/cluster)"
 DOCKERFILE
-docker build --quiet --network host -t "$proxy_image" "$context/img-kube-proxy" >/dev/null
+build --network host -t "$proxy_image" "$context/img-kube-proxy"
 images+=("$proxy_image")
 
 step "saving ${#images[@]} images for preloading"
@@ -87,7 +99,7 @@ step "node image $node_image"
 cp -r deploy/kind-node/files deploy/kind-node/Dockerfile "$context/"
 for binary in kubelet kubeadm kubectl crictl offgridflow-runc; do cp "$bin/$binary" "$context/bin/"; done
 echo "$version" > "$context/version"
-docker build --network host --label "offgridflow.inputs=$inputs" -t "$node_image" "$context" >&2
+build --network host --label "offgridflow.inputs=$inputs" -t "$node_image" "$context"
 docker image prune --force --filter "label=offgridflow.inputs" >/dev/null 2>&1 || true
 step "built $node_image"
 echo "$node_image"

@@ -22,6 +22,17 @@ started=$SECONDS
 
 fail() { echo "error: $*" >&2; exit 2; }
 step() { echo "[kind-up +$((SECONDS - started))s] $*"; }
+# docker build, quiet: its output (and the CLI's legacy-builder notice) only when it fails.
+build() {
+  local log
+  log="$(mktemp)"
+  if ! docker build "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    fail "docker build failed: docker build $*"
+  fi
+  rm -f "$log"
+}
 
 command -v docker >/dev/null || fail "docker is not installed: run make system-deps"
 docker info >/dev/null 2>&1 || fail "the Docker Engine does not answer (docker info failed): run make system-deps"
@@ -71,11 +82,9 @@ fi
 # The registry the kubelet pulls from: on the kind network for the nodes, 127.0.0.1:$registry_port for us.
 registry_image=offgridflow.local/kind/registry-debian:2.8
 bash scripts/build-base-image.sh
-if ! docker image inspect "$registry_image" >/dev/null 2>&1; then
-  step "building $registry_image"
-  docker build --quiet --network host -f deploy/kind-images/registry.Dockerfile -t "$registry_image" deploy/kind-images >/dev/null
-fi
-if [ "$(docker inspect -f '{{.State.Running}}' "$registry" 2>/dev/null)" != "true" ]; then
+build --network host -f deploy/kind-images/registry.Dockerfile -t "$registry_image" deploy/kind-images
+if [ "$(docker inspect -f '{{.State.Running}} {{.Image}}' "$registry" 2>/dev/null)" \
+    != "true $(docker image inspect -f '{{.Id}}' "$registry_image")" ]; then
   docker rm -f "$registry" >/dev/null 2>&1 || true
   step "starting registry $registry (127.0.0.1:$registry_port)"
   docker run -d --name "$registry" --restart unless-stopped --network kind \
@@ -106,8 +115,8 @@ push() { # local image, path in the registry
 step "building and pushing the API images (v1.3.0 deployed, v1.2.3 Fix 4's known-good tag)"
 "$python" -m offgridflow_runbook.stack wheelhouse
 for tag in v1.3.0 v1.2.3; do
-  docker build --quiet --network host -f deploy/docker/api.Dockerfile \
-    --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker >/dev/null
+  build --network host -f deploy/docker/api.Dockerfile \
+    --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker
   push "$api_repository:$tag" "your-org/offgridflow-api:$tag"
 done
 
@@ -115,7 +124,7 @@ if [ "$offline" = 1 ]; then
   step "building and pushing the monitoring images (Debian packages, Go modules)"
   for name in prometheus:2.42 alertmanager:0.25 postgres-exporter:0.11 postgres:15; do
     image="offgridflow.local/kind/${name%%:*}-debian:${name#*:}"
-    docker build --quiet --network host -f "deploy/kind-images/${name%%:*}.Dockerfile" -t "$image" deploy/kind-images >/dev/null
+    build --network host -f "deploy/kind-images/${name%%:*}.Dockerfile" -t "$image" deploy/kind-images
     push "$image" "kind/${name%%:*}-debian:${name#*:}"
   done
   for name in kube-state-metrics:v2.15.0 metrics-server:v0.8.0; do
@@ -123,7 +132,7 @@ if [ "$offline" = 1 ]; then
     context_dir="$(mktemp -d)"
     cp "$cache/bin/$binary" deploy/kind-images/gomod-binary.Dockerfile "$context_dir/"
     image="offgridflow.local/kind/$binary-gomod:${name#*:}"
-    docker build --quiet --build-arg "BINARY=$binary" -f "$context_dir/gomod-binary.Dockerfile" -t "$image" "$context_dir" >/dev/null
+    build --build-arg "BINARY=$binary" -f "$context_dir/gomod-binary.Dockerfile" -t "$image" "$context_dir"
     rm -rf "$context_dir"
     push "$image" "kind/$binary-gomod:${name#*:}"
   done

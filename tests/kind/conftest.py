@@ -9,6 +9,7 @@ Without a kind binary, Docker, or a pullable node image, every test using it ski
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +26,15 @@ from offgridflow_runbook.kind import (
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
+# The kind tier builds the toolchain and the node image the first time (long) and runs a cluster
+# beside the local stack: `make test` turns it on; a plain `pytest tests` leaves it off.
+KIND_TIER_ENV = "OFFGRIDFLOW_KIND_TIER"
+
+
 @pytest.fixture(scope="session")
 def kind_session(pytestconfig: pytest.Config) -> Iterator[KindSession]:
+    if os.environ.get(KIND_TIER_ENV) != "1":
+        pytest.skip(f"the kind tier is off: make test turns it on ({KIND_TIER_ENV}=1)")
     try:
         settings = kind_settings(
             kind_bin_option=pytestconfig.getoption("kind_bin"),

@@ -24,6 +24,7 @@ builds=(
   "cri-tools|sigs.k8s.io/cri-tools/cmd/crictl|crictl"
   "metrics-server|sigs.k8s.io/metrics-server/cmd/metrics-server|metrics-server"
   "kube-state-metrics|k8s.io/kube-state-metrics/v2|kube-state-metrics"
+  "prometheus|github.com/prometheus/prometheus/cmd/prometheus|prometheus"
   "pause|.|pause"
   "capshim|.|offgridflow-runc"
 )

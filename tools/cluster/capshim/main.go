@@ -5,6 +5,10 @@
 // the --process file (exec), every capability that the bounding set of this process lacks, and then
 // hands over to the real runc with the same arguments. Where nothing is missing it changes nothing.
 //
+// Without CAP_SYS_RESOURCE a process may not lower an oom_score_adj either: the kubelet asks for -998
+// on pod sandboxes and runc's init dies on the write ("can't get final child's PID from pipe: EOF").
+// Such a request is raised to this process's own oom_score_adj, the lowest value it may set.
+//
 // Real runc: $OFFGRIDFLOW_REAL_RUNC, else the first of /usr/bin/runc, /usr/sbin/runc, /usr/local/sbin/runc.
 package main
 
@@ -95,7 +99,11 @@ func rewrite(path string, bounding uint64, processKey bool) error {
 			return nil
 		}
 	}
-	if !filterProcess(process, bounding) {
+	changed := filterProcess(process, bounding)
+	if bounding&(1<<capabilityBits["CAP_SYS_RESOURCE"]) == 0 && clampOOMScoreAdj(process, ownOOMScoreAdj()) {
+		changed = true
+	}
+	if !changed {
 		return nil
 	}
 	out, err := json.Marshal(document)
@@ -107,6 +115,29 @@ func rewrite(path string, bounding uint64, processKey bool) error {
 		return err
 	}
 	return os.WriteFile(path, out, info.Mode().Perm())
+}
+
+// ownOOMScoreAdj is this process's oom_score_adj (0 when it cannot be read).
+func ownOOMScoreAdj() int {
+	data, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return 0
+	}
+	value, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0
+	}
+	return value
+}
+
+// clampOOMScoreAdj raises a requested oomScoreAdj below floor to floor; reports whether it changed.
+func clampOOMScoreAdj(process map[string]any, floor int) bool {
+	requested, ok := process["oomScoreAdj"].(float64)
+	if !ok || int(requested) >= floor {
+		return false
+	}
+	process["oomScoreAdj"] = floor
+	return true
 }
 
 // flagValue returns the value of --name/-short in args ("--name v" or "--name=v").
