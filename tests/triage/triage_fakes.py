@@ -239,4 +239,5 @@ def look(
             platform_reason="" if platform else "no platform access (platform: none)",
             prometheus=prometheus,
             rules_file=rules,
+            history=True,
         )
