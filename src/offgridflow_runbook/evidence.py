@@ -209,15 +209,13 @@ def api_readings(observations: Observations, since: timedelta = DEFAULT_SINCE) -
     pods = observations.api_workloads
     if not _declared(observations, pods):
         return readings
-    if not pods.ok:
-        return [_unknown("API pods", pods)]
     workloads = pods.value or []
-    if not workloads:
-        return [
-            Reading(
-                "API pods", Seen.BAD, "no API pods/containers (app=offgridflow-api)", Signal.NO_API_INSTANCE
-            )
-        ]
+    if not pods.ok:
+        readings.append(_unknown("API pods", pods))
+    elif not workloads:
+        where = " (is the local stack up? make up)" if observations.target.platform == "docker" else ""
+        detail = f"no API pods/containers (app=offgridflow-api){where}"
+        readings.append(Reading("API pods", Seen.BAD, detail, Signal.NO_API_INSTANCE))
     for workload in workloads:
         line = describe_workload(workload)
         if image_pull_failing(workload):
@@ -248,9 +246,14 @@ def api_readings(observations: Observations, since: timedelta = DEFAULT_SINCE) -
                     Reading("previous logs", Seen.BAD, line, Signal.CONFIG_ERROR) for line in lines[:5]
                 ]
             else:
+                crashing = {w.name for w in workloads if crashed(w)}
                 for name, text in (previous.value or {}).items():
                     last = text.strip().splitlines()[-1][:240] if text.strip() else "(empty)"
-                    readings.append(Reading("previous logs", Seen.FINE, f"{name}: last line {last}"))
+                    line = f"previous logs of {name}: {last}"
+                    if name in crashing:  # how the crash ended, for the Quick Fix's evidence
+                        readings.append(Reading("previous logs", Seen.BAD, line, Signal.CRASH_LOOP))
+                    else:
+                        readings.append(Reading("previous logs", Seen.FINE, line))
     current = observations.api_logs
     if _declared(observations, current) and not current.ok:
         readings.append(_unknown("logs", current))

@@ -16,7 +16,7 @@ Outcomes (and ``diagnose``'s exit status):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 
@@ -177,7 +177,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         explained_by=tuple(s for s in Signal if s is not Signal.UNHEALTHY),
     ),
 )
-_RULES = {rule.signal: rule for rule in DECISION_TABLE}
+_RULES_BY_CAUSE = {rule.cause: rule for rule in reversed(DECISION_TABLE)}  # the first rule of a cause
 
 
 @dataclass(frozen=True)
@@ -271,22 +271,24 @@ def decide(observations: Observations, *, since: timedelta = DEFAULT_SINCE) -> D
     bad = [r for r in readings if r.seen is Seen.BAD and r.signal is not None]
     present = {r.signal for r in bad}
 
-    candidates = []
+    candidates: list[Candidate] = []
+    explained: list[tuple[Rule, tuple[Reading, ...]]] = []
     for rule in DECISION_TABLE:
-        if rule.signal not in present or present.intersection(rule.explained_by):
+        if rule.signal not in present:
             continue
         shown = tuple(r for r in bad if r.signal is rule.signal)
-        first = shown[0].detail
-        summary = f"{rule.title}: {first}"
+        if present.intersection(rule.explained_by):
+            explained.append((rule, shown))  # a consequence: its readings back the cause that explains it
+            continue
+        commands = tuple(render_commands(rule.section, target, image=image))
         candidates.append(
-            Candidate(
-                rule.cause,
-                rule.section,
-                summary,
-                shown,
-                tuple(render_commands(rule.section, target, image=image)),
-            )
+            Candidate(rule.cause, rule.section, f"{rule.title}: {shown[0].detail}", shown, commands)
         )
+    for rule, shown in explained:
+        for index, candidate in enumerate(candidates):
+            if _RULES_BY_CAUSE[candidate.cause].signal in rule.explained_by:
+                candidates[index] = replace(candidate, evidence=candidate.evidence + shown)
+                break
     # Two signals of one Fix (an OOM kill and memory near the limit) are one thing to do.
     merged: dict[str, Candidate] = {}
     for candidate in candidates:

@@ -15,3 +15,26 @@ def unit_token(monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
     return rules_file(tmp_path)
+
+
+_CORPUS = pytest.StashKey[list[tuple[str, bool, str]]]()
+
+
+@pytest.fixture
+def corpus_results(request: pytest.FixtureRequest) -> list[tuple[str, bool, str]]:
+    """Where the corpus tests put (scenario, right, what happened) for the accuracy line."""
+    return request.config.stash.setdefault(_CORPUS, [])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    results = config.stash.get(_CORPUS, [])
+    if not results:
+        return
+    right = sum(1 for _, ok, _ in results if ok)
+    terminalreporter.write_sep("-", "triage scenario corpus")
+    terminalreporter.write_line(
+        f"triage accuracy: {right}/{len(results)} scenarios right ({100 * right / len(results):.0f}%)"
+    )
+    for name, ok, what in results:
+        if not ok:
+            terminalreporter.write_line(f"  wrong: {name}: {what}")
