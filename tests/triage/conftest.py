@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -38,3 +42,29 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     for name, ok, what in results:
         if not ok:
             terminalreporter.write_line(f"  wrong: {name}: {what}")
+
+
+class _HealthyApi(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"status": "healthy"} if self.path == "/health/ready" else {"status": "alive"})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def api_answering() -> Iterator[str]:
+    """A stand-in API on 127.0.0.1 whose health endpoints answer healthy (its base URL)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HealthyApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -16,45 +16,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.gameday.verdicts import VerdictRecorder
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ProbeError
 from offgridflow_runbook.targets import Target
-from offgridflow_runbook.triage import Diagnosis, diagnose
+from offgridflow_runbook.triage import diagnose
 
-__all__ = ["VerdictRecorder", "VerdictWatch", "start_watch", "stop_watch"]
+__all__ = ["VerdictWatch", "start_watch", "stop_watch"]
 
 WATCH_INTERVAL_S = 2.0
 WATCH_MAX_S = 600.0  # bounded: a fix never started within 10 minutes ends the watch anyway
 
 _watches: dict[str, VerdictWatch] = {}
 _watches_lock = threading.Lock()
-
-
-class VerdictRecorder:
-    """Records a verdict when it differs from the previous one recorded for this experiment."""
-
-    def __init__(self, log: EventLog, source: str) -> None:
-        self.log = log
-        self.source = source
-        self._last: tuple[object, ...] | None = None
-        self._lock = threading.Lock()
-
-    def record(self, diagnosis: Diagnosis) -> None:
-        key = (str(diagnosis.outcome), tuple(diagnosis.sections), str(diagnosis.cause))
-        with self._lock:
-            if key == self._last:
-                return
-            self._last = key
-        self.log.record(
-            "verdict",
-            source=self.source,
-            outcome=str(diagnosis.outcome),
-            cause=str(diagnosis.cause),
-            section=diagnosis.section,
-            sections=list(diagnosis.sections),
-            summary=diagnosis.summary,
-            unknown=[f"{r.source}: {r.detail}" for r in diagnosis.unknowns],
-        )
 
 
 class VerdictWatch:

@@ -31,7 +31,6 @@ from offgridflow_runbook.chaos._context import (
     tolerated_alerts,
     wait_until,
 )
-from offgridflow_runbook.chaos._verdicts import VerdictRecorder
 from offgridflow_runbook.evidence import (
     CONFIG_ERROR_MARKER,
     config_error_lines,
@@ -41,6 +40,7 @@ from offgridflow_runbook.evidence import (
 )
 from offgridflow_runbook.gameday.alerts import alert_timing
 from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.gameday.verdicts import VerdictRecorder
 from offgridflow_runbook.platforms import Platform, Workload
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe

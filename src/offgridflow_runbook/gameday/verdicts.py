@@ -8,12 +8,14 @@ its first candidate is the experiment's fix; an inconclusive verdict is not wron
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from offgridflow_runbook.gameday.events import GamedayEvent
+from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
+from offgridflow_runbook.triage import Diagnosis
 
-__all__ = ["TriageVerdicts", "triage_verdicts"]
+__all__ = ["TriageVerdicts", "VerdictRecorder", "triage_verdicts"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,30 @@ def triage_verdicts(
         right_s=right_s,
         wrong=wrong,
     )
+
+
+class VerdictRecorder:
+    """Records a verdict when it differs from the previous one recorded for this experiment."""
+
+    def __init__(self, log: EventLog, source: str) -> None:
+        self.log = log
+        self.source = source
+        self._last: tuple[object, ...] | None = None
+        self._lock = threading.Lock()
+
+    def record(self, diagnosis: Diagnosis) -> None:
+        key = (str(diagnosis.outcome), tuple(diagnosis.sections), str(diagnosis.cause))
+        with self._lock:
+            if key == self._last:
+                return
+            self._last = key
+        self.log.record(
+            "verdict",
+            source=self.source,
+            outcome=str(diagnosis.outcome),
+            cause=str(diagnosis.cause),
+            section=diagnosis.section,
+            sections=list(diagnosis.sections),
+            summary=diagnosis.summary,
+            unknown=[f"{r.source}: {r.detail}" for r in diagnosis.unknowns],
+        )
