@@ -84,15 +84,20 @@ def _targets(tmp_path: Path, body: str) -> Path:
     return targets
 
 
-def test_a_kubernetes_target_without_a_kubeconfig_is_inconclusive_exit_4_not_healthy(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], api_answering: str
-) -> None:
-    targets = _targets(
+@pytest.fixture
+def cluster_targets(tmp_path: Path, api_answering: str) -> Path:
+    """A Kubernetes target whose kubeconfig does not exist and whose API answers healthy."""
+    return _targets(
         tmp_path,
         f"  cluster:\n    platform: kubernetes\n    base_url: {api_answering}\n"
         f"    kubeconfig: {tmp_path / 'nowhere'}\n",
     )
-    assert main(["diagnose", "--target", "cluster", "--targets-file", str(targets)]) == 4
+
+
+def test_a_kubernetes_target_without_a_kubeconfig_is_inconclusive_exit_4_not_healthy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cluster_targets: Path
+) -> None:
+    assert main(["diagnose", "--target", "cluster", "--targets-file", str(cluster_targets)]) == 4
     out = capsys.readouterr().out
     assert "outcome:  inconclusive" in out
     assert "could not see:" in out
@@ -100,15 +105,18 @@ def test_a_kubernetes_target_without_a_kubeconfig_is_inconclusive_exit_4_not_hea
 
 
 def test_the_kubeconfig_option_overrides_the_targets_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], api_answering: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cluster_targets: Path
 ) -> None:
-    targets = _targets(
-        tmp_path,
-        f"  cluster:\n    platform: kubernetes\n    base_url: {api_answering}\n"
-        f"    kubeconfig: {tmp_path / 'nowhere'}\n",
-    )
     other = tmp_path / "other-kubeconfig"
-    argv = ["diagnose", "--target", "cluster", "--targets-file", str(targets), "--kubeconfig", str(other)]
+    argv = [
+        "diagnose",
+        "--target",
+        "cluster",
+        "--targets-file",
+        str(cluster_targets),
+        "--kubeconfig",
+        str(other),
+    ]
     assert main(argv) == 4
     assert f"kubeconfig {other} not found" in capsys.readouterr().out
 
