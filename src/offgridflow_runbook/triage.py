@@ -88,6 +88,8 @@ class Rule:
     shows: str
     # signals that, when also present, explain this one (it is then a consequence, not a candidate)
     explained_by: tuple[Signal, ...] = ()
+    # sources that could show a more specific cause: when one is unknown, the candidate is tentative
+    tentative_without: tuple[str, ...] = ()
 
 
 _SPECIFIC = (Signal.DATABASE_DOWN, Signal.OOM_KILLED, Signal.CONFIG_ERROR, Signal.IMAGE_PULL)
@@ -149,6 +151,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "crash loop",
         "an API instance in CrashLoopBackOff/Error, Failed, or restarted, that no Fix above explains",
         explained_by=_SPECIFIC,
+        tentative_without=("previous logs", "events", "database pods", "pg_isready"),
     ),
     Rule(
         Signal.NETWORK,
@@ -166,6 +169,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "API not answering",
         "/health/live refused or timed out (a hung process times out) and nothing above explains it",
         explained_by=(*_SPECIFIC, Signal.CRASH_LOOP, Signal.NO_API_INSTANCE, Signal.NETWORK),
+        tentative_without=("API pods", "ingress and endpoints", "database pods", "pg_isready"),
     ),
     Rule(
         Signal.UNHEALTHY,
@@ -271,6 +275,7 @@ def decide(observations: Observations, *, since: timedelta = DEFAULT_SINCE) -> D
     bad = [r for r in readings if r.seen is Seen.BAD and r.signal is not None]
     present = {r.signal for r in bad}
 
+    unknown_sources = {r.source for r in readings if r.seen is Seen.UNKNOWN}
     candidates: list[Candidate] = []
     explained: list[tuple[Rule, tuple[Reading, ...]]] = []
     for rule in DECISION_TABLE:
@@ -281,9 +286,11 @@ def decide(observations: Observations, *, since: timedelta = DEFAULT_SINCE) -> D
             explained.append((rule, shown))  # a consequence: its readings back the cause that explains it
             continue
         commands = tuple(render_commands(rule.section, target, image=image))
-        candidates.append(
-            Candidate(rule.cause, rule.section, f"{rule.title}: {shown[0].detail}", shown, commands)
-        )
+        summary = f"{rule.title}: {shown[0].detail}"
+        unseen = [source for source in rule.tentative_without if source in unknown_sources]
+        if unseen:
+            summary = f"tentative, could not see {', '.join(unseen)}: {summary}"
+        candidates.append(Candidate(rule.cause, rule.section, summary, shown, commands))
     for rule, shown in explained:
         for index, candidate in enumerate(candidates):
             if _RULES_BY_CAUSE[candidate.cause].signal in rule.explained_by:

@@ -19,7 +19,7 @@ from triage_fakes import (
     oom,
 )
 
-from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Usage
+from offgridflow_runbook.platforms import CommandResult, NetworkStatus, PlatformError, Usage
 from offgridflow_runbook.triage import Cause, decide
 
 CONFIG_LINE = (
@@ -269,3 +269,14 @@ def test_unhealthy_without_a_runbook_branch_is_unknown_not_healthy(rules: Path) 
 def test_triage_never_changes_the_target(platform: FakePlatform, cause: Cause, rules: Path) -> None:
     # FakePlatform raises on every change method, so reaching a verdict proves triage only read
     assert diagnose_fake(platform, rules).cause is cause
+
+
+def test_a_crash_loop_whose_previous_logs_could_not_be_read_is_a_tentative_quick_fix(rules: Path) -> None:
+    class LogsRefused(FakePlatform):
+        def api_logs(self, *, tail: int = 100, previous: bool = False) -> dict[str, str]:
+            raise PlatformError("logs of offgridflow-api-1: 403 Forbidden")
+
+    diagnosis = diagnose_fake(LogsRefused(api=[api_pod(**crashed(exit_code=78))]), rules)
+    assert (diagnosis.section, diagnosis.outcome) == ("Quick Fix", "diagnosed")
+    assert diagnosis.summary.startswith("tentative, could not see previous logs: crash loop")
+    assert any("403 Forbidden" in line for line in diagnosis.evidence)
