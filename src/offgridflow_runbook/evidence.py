@@ -22,6 +22,7 @@ from typing import Any
 
 from offgridflow_runbook.platforms import Event, Workload
 from offgridflow_runbook.probes.http import ProbeError, ProbeTimeout
+from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
 from offgridflow_runbook.steps import (
     crash_looping,
@@ -442,8 +443,10 @@ def monitoring_readings(observations: Observations) -> list[Reading]:
                 f"monitoring is down or unreachable, so no alert can page: {alerts.problem}",
             )
         ]
-    firing = sorted({a.name for a in alerts.value or [] if a.state == "firing"})
-    return [Reading("Prometheus", Seen.FINE, f"alerts firing: {', '.join(firing) or 'none'}")]
+    firing = sorted({a.name for a in alerts.value or [] if a.state == "firing" and a.name in RUNBOOK_ALERTS})
+    if firing:  # a page is out: whatever else was seen, this is not an all-clear
+        return [Reading("Prometheus", Seen.BAD, f"firing: {', '.join(firing)}", Signal.UNHEALTHY)]
+    return [Reading("Prometheus", Seen.FINE, f"none of {', '.join(RUNBOOK_ALERTS)} firing")]
 
 
 def read_everything(observations: Observations, since: timedelta = DEFAULT_SINCE) -> list[Reading]:

@@ -280,3 +280,10 @@ def test_a_crash_loop_whose_previous_logs_could_not_be_read_is_a_tentative_quick
     assert (diagnosis.section, diagnosis.outcome) == ("Quick Fix", "diagnosed")
     assert diagnosis.summary.startswith("tentative, could not see previous logs: crash loop")
     assert any("403 Forbidden" in line for line in diagnosis.evidence)
+
+
+def test_a_runbook_alert_firing_is_no_all_clear(rules: Path) -> None:
+    firing = {"labels": {"alertname": "OffGridFlowAPIHighErrorRate"}, "state": "firing", "activeAt": None}
+    diagnosis = diagnose_fake(FakePlatform(), rules, FakeHttp(alerts=[firing]))
+    assert (diagnosis.outcome, diagnosis.section) == ("diagnosed", "Triage 1")
+    assert "firing: OffGridFlowAPIHighErrorRate" in diagnosis.summary
