@@ -67,9 +67,12 @@ class VerdictWatch:
             self._stop.wait(self.interval)
 
 
-def start_watch(target: Target, configuration: Mapping[str, Any] | None) -> VerdictWatch:
+def start_watch(target: Target, configuration: Mapping[str, Any] | None) -> VerdictWatch | None:
     """Start watching verdicts for this experiment (any watch still running is stopped first: one
-    experiment runs at a time)."""
+    experiment runs at a time). The configuration's ``watch_verdicts: false`` turns it off (the
+    extension's unit tests, which must not read a real target)."""
+    if str((configuration or {}).get("watch_verdicts", "true")).lower() in ("false", "0", "no"):
+        return None
     log = EventLog.for_configuration(configuration)
     watch = VerdictWatch(target, log)
     with _watches_lock:
