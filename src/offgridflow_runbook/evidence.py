@@ -175,20 +175,22 @@ def _span(since: timedelta) -> str:
 
 
 def event_window(observations: Observations, since: timedelta = DEFAULT_SINCE) -> EventWindow:
-    """Weigh events of the API's current instances since ``since`` before the look (and since the
-    oldest of them started: a pull failure or OOM kill a later successful start followed is history)."""
+    """Weigh events of the API's current instances since ``since`` before the look. Before an
+    instance's current start, only an OOM kill of an instance that restarted counts (how its previous
+    run ended); anything else there - a pull failure its start followed, an event of an instance of
+    the same name that was replaced (Docker recreates ``offgridflow-api``) - is history."""
     events = observations.events.value or []
-    workloads = observations.api_workloads.value or []
+    workloads = {w.name: w for w in observations.api_workloads.value or []}
     start = _aware(observations.at) - since
-    current = {w.name for w in workloads}
-    starts = [_aware(w.started_at) for w in workloads if w.started_at is not None]
-    begun = min(starts) if starts else start
     weighed, outside, history = [], [], []
     for event in events:
         at = _aware(event.at)
+        workload = workloads.get(event.involved)
+        began = _aware(workload.started_at) if workload and workload.started_at else None
+        previous_run = workload is not None and workload.restart_count > 0 and _is_oom(event)
         if at < start:
             outside.append(event)
-        elif at < begun or (current and event.involved not in current):
+        elif (workloads and workload is None) or (began is not None and at < began and not previous_run):
             history.append(event)
         else:
             weighed.append(event)

@@ -185,12 +185,19 @@ def monitoring_down(platform: Platform, engine: docker.DockerClient) -> None:
         except httpx.HTTPError:
             return False
 
+    def recreate() -> None:
+        # `docker start` of the stopped container fails (its tmpfs /prometheus comes back without
+        # mode 1777: "permission denied"), so the stack recreates it as `make up` does.
+        prometheus.remove(force=True)
+        subprocess.run([sys.executable, "-m", "offgridflow_runbook.stack", "up"], cwd=ROOT, check=True)
+        wait("Prometheus is ready again", prometheus_ready, 60)
+
     recorded(
         "monitoring-down",
         "Prometheus is stopped: the API is fine, but no alert could page",
         {"outcome": "inconclusive", "sections": [], "unknown": ["Prometheus"]},
         apply=lambda: prometheus.stop(timeout=10),
-        restore=lambda: (prometheus.start(), wait("Prometheus is ready again", prometheus_ready, 60)),
+        restore=recreate,
     )
 
 

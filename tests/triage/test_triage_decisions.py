@@ -287,3 +287,13 @@ def test_a_runbook_alert_firing_is_no_all_clear(rules: Path) -> None:
     diagnosis = diagnose_fake(FakePlatform(), rules, FakeHttp(alerts=[firing]))
     assert (diagnosis.outcome, diagnosis.section) == ("diagnosed", "Triage 1")
     assert "firing: OffGridFlowAPIHighErrorRate" in diagnosis.summary
+
+
+def test_an_oom_event_before_a_start_counts_only_for_an_instance_that_restarted(rules: Path) -> None:
+    # Docker recreates a container under the same name: a fresh one (0 restarts) did not run then
+    started = datetime.now(UTC) - timedelta(minutes=2)
+    killed = dataclasses.replace(event("OOMKilled", "OOM killer"), at=started - timedelta(seconds=5))
+    fresh = FakePlatform(api=[api_pod(started_at=started)], event_list=[killed])
+    assert diagnose_fake(fresh, rules).cause is Cause.HEALTHY
+    restarted = FakePlatform(api=[api_pod(started_at=started, restart_count=1)], event_list=[killed])
+    assert diagnose_fake(restarted, rules).section == "Fix 2"
