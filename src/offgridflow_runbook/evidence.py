@@ -174,18 +174,30 @@ def _span(since: timedelta) -> str:
     return f"{seconds}s"
 
 
+def _instance(event: Event, workloads: list[Workload]) -> Workload | None:
+    """The current instance an event is about: by UID when both carry one (Docker recreates
+    ``offgridflow-api`` under the same name), else by name."""
+    for workload in workloads:
+        if event.involved_uid and workload.uid:
+            if event.involved_uid == workload.uid:
+                return workload
+        elif event.involved == workload.name:
+            return workload
+    return None
+
+
 def event_window(observations: Observations, since: timedelta = DEFAULT_SINCE) -> EventWindow:
     """Weigh events of the API's current instances since ``since`` before the look. Before an
     instance's current start, only an OOM kill of an instance that restarted counts (how its previous
-    run ended); anything else there - a pull failure its start followed, an event of an instance of
-    the same name that was replaced (Docker recreates ``offgridflow-api``) - is history."""
+    run ended); a pull failure its start followed is history, as is any event of an instance that
+    is gone or was replaced."""
     events = observations.events.value or []
-    workloads = {w.name: w for w in observations.api_workloads.value or []}
+    workloads = observations.api_workloads.value or []
     start = _aware(observations.at) - since
     weighed, outside, history = [], [], []
     for event in events:
         at = _aware(event.at)
-        workload = workloads.get(event.involved)
+        workload = _instance(event, workloads)
         began = _aware(workload.started_at) if workload and workload.started_at else None
         previous_run = workload is not None and workload.restart_count > 0 and _is_oom(event)
         if at < start:

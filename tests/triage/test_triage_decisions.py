@@ -297,3 +297,15 @@ def test_an_oom_event_before_a_start_counts_only_for_an_instance_that_restarted(
     assert diagnose_fake(fresh, rules).cause is Cause.HEALTHY
     restarted = FakePlatform(api=[api_pod(started_at=started, restart_count=1)], event_list=[killed])
     assert diagnose_fake(restarted, rules).section == "Fix 2"
+
+
+def test_an_event_of_a_replaced_instance_of_the_same_name_is_history(rules: Path) -> None:
+    # Docker recreates offgridflow-api under its name: the container ID tells the two apart
+    started = datetime.now(UTC) - timedelta(minutes=2)
+    killed = dataclasses.replace(
+        event("OOMKilled", "OOM killer"), at=started - timedelta(seconds=5), involved_uid="old-container"
+    )
+    current = api_pod(started_at=started, uid="new-container", **crashed(78))
+    diagnosis = diagnose_fake(FakePlatform(api=[current], event_list=[killed]), rules)
+    assert diagnosis.section == "Quick Fix"
+    assert any("of instances that are gone or were replaced" in r.detail for r in diagnosis.readings)

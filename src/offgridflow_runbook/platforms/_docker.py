@@ -234,7 +234,16 @@ class DockerPlatform:
             else:
                 message = f"container {action}"
             at = datetime.fromtimestamp(int(raw["timeNano"]) / 1e9, UTC)
-            found.append(Event(at=at, type=kind, reason=reason, message=message, involved=attributes["name"]))
+            found.append(
+                Event(
+                    at=at,
+                    type=kind,
+                    reason=reason,
+                    message=message,
+                    involved=attributes["name"],
+                    involved_uid=raw.get("id"),
+                )
+            )
         for entry in _state.recorded_events():
             at = datetime.fromisoformat(entry["at"])
             if at >= start:
