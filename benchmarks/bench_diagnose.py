@@ -46,12 +46,14 @@ def main() -> int:
     runs = max(1, min(args.runs, MAX_RUNS))
     target = load_target(args.target, args.targets_file)
 
-    in_process, outcomes = [], []
+    in_process, outcomes, not_healthy = [], [], []
     for _ in range(runs):
         started = time.perf_counter()
         diagnosis = diagnose(target)
         in_process.append(time.perf_counter() - started)
         outcomes.append(str(diagnosis.outcome))
+        if str(diagnosis.outcome) != "healthy":
+            not_healthy.append(diagnosis.summary)
     script = Path(sys.executable).with_name("offgridflow-runbook")
     command = [str(script), "diagnose", "--target", args.target, "--targets-file", args.targets_file]
     console = []
@@ -65,6 +67,7 @@ def main() -> int:
         "target": args.target,
         "runs": runs,
         "outcomes": sorted(set(outcomes)),
+        "not_healthy": sorted(set(not_healthy)),
         "in_process": _summary(in_process),
         "console_script": _summary(console),
         "goal_s": GOAL_SECONDS,
