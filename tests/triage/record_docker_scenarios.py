@@ -150,29 +150,61 @@ def config_crash(platform: Platform, engine: docker.DockerClient) -> None:
     )
 
 
-def oom(platform: Platform, engine: docker.DockerClient) -> None:
-    def assault() -> None:
-        with contextlib.suppress(httpx.HTTPError):  # the process dies with the request: that is the fault
-            httpx.post(
-                "http://127.0.0.1:8080/chaos/assaults/memory",
-                params={"mib": 700, "hold_seconds": 30},
-                headers={"Authorization": f"Bearer {os.environ['OFFGRIDFLOW_TOKEN']}"},
-                timeout=60,
-            )
+def _assault() -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the process dies with the request: that is the fault
+        httpx.post(
+            "http://127.0.0.1:8080/chaos/assaults/memory",
+            params={"mib": 700, "hold_seconds": 30},
+            headers={"Authorization": f"Bearer {os.environ['OFFGRIDFLOW_TOKEN']}"},
+            timeout=60,
+        )
 
-    def killed_and_back() -> bool:
+
+def _baseline_memory(platform: Platform) -> None:
+    """The 512Mi limit the assault is sized for (a game day's Fix 2 leaves 2Gi behind)."""
+    latest = platform.rollout_history()[-1]
+    if (latest.memory_limit, latest.memory_request) != ("512Mi", "256Mi"):
+        platform.patch_memory(limit="512Mi", request="256Mi")
+        platform.wait_rollout(120)
+        wait("the API is ready at the baseline", ready, 120)
+
+
+def _oom_killed(platform: Platform, *, back: bool = True) -> Callable[[], bool]:
+    def check() -> bool:
         workloads = platform.api_workloads()
         oom_killed = any(w.last_termination is not None and w.last_termination.oom_killed for w in workloads)
-        return oom_killed and live()
+        return oom_killed and (live() or not back)
 
+    return check
+
+
+def oom(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "oom",
         "a 700 MiB memory assault over the 512Mi limit: the kernel OOM-kills the API, Docker restarts it",
         {"outcome": "diagnosed", "sections": ["Fix 2"]},
-        apply=assault,
+        apply=lambda: (_baseline_memory(platform), _assault()),
         # a fresh container: the restart count back to 0
         restore=lambda: (platform.rollout_restart(), platform.wait_rollout(120)),
-        shows=("the API was OOM-killed and answers again", killed_and_back),
+        shows=("the API was OOM-killed and answers again", _oom_killed(platform)),
+    )
+
+
+def oom_and_db_down(platform: Platform, engine: docker.DockerClient) -> None:
+    def restore() -> None:
+        platform.restart_database()
+        platform.wait_database_ready(120)
+        platform.rollout_restart()
+        platform.wait_rollout(120)
+
+    recorded(
+        "oom-and-db-down",
+        "two causes at once: the API OOM-killed by a memory assault, then the postgres container killed",
+        {"outcome": "diagnosed", "sections": ["Fix 1", "Fix 2"]},
+        apply=lambda: (_baseline_memory(platform), _assault(), platform.kill_database()),
+        restore=restore,
+        # without its database the restarted API may not answer yet: the kill itself is the state
+        shows=("the API was OOM-killed", _oom_killed(platform, back=False)),
     )
 
 
@@ -203,7 +235,7 @@ def monitoring_down(platform: Platform, engine: docker.DockerClient) -> None:
 
 SCENARIOS = {
     f.__name__.replace("_", "-"): f
-    for f in (healthy, api_hung, db_killed, image_pull, config_crash, oom, monitoring_down)
+    for f in (healthy, api_hung, db_killed, image_pull, config_crash, oom, oom_and_db_down, monitoring_down)
 }
 
 
