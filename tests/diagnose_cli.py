@@ -10,11 +10,23 @@ from pathlib import Path
 from typing import Any
 
 
-def run_diagnose(target: str, targets_file: Path, env: dict[str, str]) -> tuple[int, dict[str, Any], str]:
-    """Exit code, the JSON diagnosis and stderr; ``env`` is added to this process's environment."""
+def run_diagnose(
+    target: str, targets_file: Path, env: dict[str, str], *options: str
+) -> tuple[int, dict[str, Any], str]:
+    """Exit code, the JSON diagnosis and stderr; ``env`` is added to this process's environment,
+    ``options`` to the command line."""
     script = Path(sys.executable).with_name("offgridflow-runbook")
     result = subprocess.run(
-        [str(script), "diagnose", "--target", target, "--targets-file", str(targets_file), "--json"],
+        [
+            str(script),
+            "diagnose",
+            "--target",
+            target,
+            "--targets-file",
+            str(targets_file),
+            "--json",
+            *options,
+        ],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

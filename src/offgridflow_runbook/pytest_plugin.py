@@ -54,6 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--token-env", default=None, help="override the name of the environment variable holding the token"
     )
     group.addoption("--kube-context", default=None, help="override the target's kube context")
+    group.addoption("--kubeconfig", default=None, help="override the target's kubeconfig file")
     group.addoption("--namespace", default=None, help="override the target's Kubernetes namespace")
     group.addoption("--prometheus-url", default=None, help="override the target's Prometheus URL")
     group.addoption(
@@ -114,6 +115,7 @@ def _load_target(config: pytest.Config) -> Target:
         base_url=config.getoption("base_url"),
         token_env=config.getoption("token_env"),
         kube_context=config.getoption("kube_context"),
+        kubeconfig=config.getoption("kubeconfig"),
         namespace=config.getoption("namespace"),
         prometheus_url=config.getoption("prometheus_url"),
     )

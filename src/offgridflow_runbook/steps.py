@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from offgridflow_runbook.platforms import Workload
+from offgridflow_runbook.platforms import NetworkStatus, Usage, Workload
 from offgridflow_runbook.probes.http import Unauthorized
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
@@ -23,12 +23,14 @@ __all__ = [
     "Outcome",
     "StepResult",
     "describe_workload",
+    "network_problems",
     "triage_1_live",
     "triage_1_pods",
     "triage_2a_crash_loop",
     "triage_2b_database",
     "triage_2c_resources",
     "triage_2d_network",
+    "usage_near_limit",
     "verification_1_pods",
     "verification_2_ready",
     "verification_3_activities",
@@ -164,6 +166,24 @@ def _percent(used: float, limit: float) -> str:
     return f"{100 * used / limit:.0f}%"
 
 
+def usage_near_limit(usage: Usage, workload: Workload | None) -> tuple[str, list[str]]:
+    """One ``kubectl top`` line against the limits, and what is at or above 90% of its limit."""
+    limit = usage.memory_limit_bytes or (workload.memory_limit_bytes if workload else None)
+    cpu_limit = workload.cpu_limit_millicores if workload else None
+    line = f"{usage.name}: memory {usage.memory_bytes / 2**20:.0f}Mi"
+    near = []
+    if limit:
+        line += f" of {limit / 2**20:.0f}Mi ({_percent(usage.memory_bytes, limit)})"
+        if usage.memory_bytes >= MEMORY_NEAR_LIMIT * limit:
+            near.append(f"memory at {_percent(usage.memory_bytes, limit)} of its limit")
+    line += f", cpu {usage.cpu_millicores:.0f}m"
+    if cpu_limit:
+        line += f" of {cpu_limit}m"
+        if usage.cpu_millicores >= CPU_NEAR_LIMIT * cpu_limit:
+            near.append(f"CPU at {_percent(usage.cpu_millicores, cpu_limit)} of its limit")
+    return line, near
+
+
 def triage_2c_resources(observations: Observations) -> StepResult:
     """2C: memory limits are set, and memory/CPU use is below 90% of them."""
     title = "resource limits set and not exhausted"
@@ -174,25 +194,24 @@ def triage_2c_resources(observations: Observations) -> StepResult:
     problems = [f"{name}: no memory limit" for name, w in workloads.items() if w.memory_limit_bytes is None]
     evidence = []
     for usage in observations.usage.value or []:
-        workload = workloads.get(usage.name)
-        limit = usage.memory_limit_bytes or (workload.memory_limit_bytes if workload else None)
-        line = f"{usage.name}: memory {usage.memory_bytes / 2**20:.0f}Mi"
-        if limit:
-            line += f" of {limit / 2**20:.0f}Mi ({_percent(usage.memory_bytes, limit)})"
-            if usage.memory_bytes >= MEMORY_NEAR_LIMIT * limit:
-                problems.append(f"{usage.name}: memory at {_percent(usage.memory_bytes, limit)} of its limit")
-        line += f", cpu {usage.cpu_millicores:.0f}m"
-        cpu_limit = workload.cpu_limit_millicores if workload else None
-        if cpu_limit:
-            line += f" of {cpu_limit}m"
-            if usage.cpu_millicores >= CPU_NEAR_LIMIT * cpu_limit:
-                problems.append(
-                    f"{usage.name}: CPU at {_percent(usage.cpu_millicores, cpu_limit)} of its limit"
-                )
+        line, near = usage_near_limit(usage, workloads.get(usage.name))
+        problems += [f"{usage.name}: {what}" for what in near]
         evidence.append(line)
     if problems:
         return StepResult("Triage 2C", title, Outcome.FAILED, "; ".join(problems), tuple(evidence))
     return StepResult("Triage 2C", title, Outcome.PASSED, "limits set, use below 90%", tuple(evidence))
+
+
+def network_problems(observations: Observations, network: NetworkStatus) -> list[str]:
+    """2D's judgement: no Ingress (Kubernetes), no ready endpoints, published ports silent (Docker)."""
+    problems = []
+    if observations.target.platform == "kubernetes" and not network.ingresses:
+        problems.append(f"no Ingress in namespace {observations.target.namespace}")
+    if network.ready_endpoints == 0:
+        problems.append("offgridflow-api-service has no ready endpoints")
+    if observations.target.platform == "docker" and network.not_ready_endpoints:
+        problems.append(f"{network.not_ready_endpoints} published port(s) do not answer")
+    return problems
 
 
 def triage_2d_network(observations: Observations) -> StepResult:
@@ -208,13 +227,7 @@ def triage_2d_network(observations: Observations) -> StepResult:
         *([f"published: {', '.join(network.published)}"] if network.published else []),
         *([network.detail] if network.detail else []),
     )
-    problems = []
-    if observations.target.platform == "kubernetes" and not network.ingresses:
-        problems.append(f"no Ingress in namespace {observations.target.namespace}")
-    if network.ready_endpoints == 0:
-        problems.append("offgridflow-api-service has no ready endpoints")
-    if observations.target.platform == "docker" and network.not_ready_endpoints:
-        problems.append(f"{network.not_ready_endpoints} published port(s) do not answer")
+    problems = network_problems(observations, network)
     if problems:
         return StepResult("Triage 2D", title, Outcome.FAILED, "; ".join(problems), evidence)
     return StepResult(

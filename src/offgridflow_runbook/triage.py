@@ -1,48 +1,56 @@
-"""The runbook's triage tree as code: from one look at a target to a cause, its evidence, and the
-runbook section (with its commands rendered for the target) that fixes it.
+"""The runbook's triage tree as code: from one look at a target to every candidate cause, ranked, with
+its evidence and the runbook section (its commands rendered for the target) that fixes it.
 
-Decision order (the first that matches wins), from the most specific signal to the most generic:
+The decision table (:data:`DECISION_TABLE`, shown in docs/triage.md) maps each signal a bad reading
+shows to a cause and a runbook section; its order is the order the runbook says to act in. Readings
+come from :mod:`offgridflow_runbook.evidence`: seen bad, seen fine, or unknown with the reason.
 
-1. image pull failure (``ErrImagePull``/``ImagePullBackOff``, "Failed to pull image") -> Fix 4
-2. OOMKilled as the last termination (or an OOMKilled event) -> Fix 2
-3. crash loop with ``invalid configuration`` in the previous container's logs -> Fix 3
-4. database not answering (``pg_isready`` fails, or ``/health/ready`` names the database) -> Fix 1
-5. any other crash loop / Error state -> Quick Fix
-6. memory or CPU use near the limit -> Fix 2
-7. no Ingress / no ready endpoints / published ports silent -> Triage 2D (the runbook has no Fix)
-8. the API does not answer at all and nothing above explains it -> unreachable (Triage 1)
-9. something else is unhealthy -> unknown (Triage 1); otherwise healthy.
+Outcomes (and ``diagnose``'s exit status):
+
+- ``diagnosed`` (2): at least one candidate; the first is what to do first.
+- ``unreachable`` (3): the API does not answer and nothing the runbook fixes explains it.
+- ``inconclusive`` (4): nothing seen bad, but something the target declares could not be read
+  (named with the reason). "Could not see" is never "healthy" and never a cause.
+- ``healthy`` (0): nothing seen bad and every source the target declares was read.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import StrEnum
 
-from offgridflow_runbook.platforms import Event, Platform, Workload
-from offgridflow_runbook.probes.http import ProbeError
+from offgridflow_runbook.evidence import (
+    CONFIG_ERROR_MARKER,
+    DEFAULT_SINCE,
+    IMAGE_PULL_REASONS,
+    Reading,
+    Seen,
+    Signal,
+    read_everything,
+)
+from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.probes.platform import PlatformAccess, open_platform
 from offgridflow_runbook.probes.snapshot import Observations
 from offgridflow_runbook.runbook_commands import render_commands
-from offgridflow_runbook.steps import (
-    crash_looping,
-    describe_workload,
-    readiness_problem,
-    triage_1_live,
-    triage_2b_database,
-    triage_2c_resources,
-    triage_2d_network,
-    verification_1_pods,
-)
 from offgridflow_runbook.targets import Target
 from offgridflow_runbook.verification import look
 
-__all__ = ["CONFIG_ERROR_MARKER", "Cause", "Diagnosis", "decide", "diagnose", "relevant_events"]
-
-CONFIG_ERROR_MARKER = "invalid configuration"
-IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+__all__ = [
+    "CONFIG_ERROR_MARKER",
+    "DECISION_TABLE",
+    "EXIT_CODES",
+    "IMAGE_PULL_REASONS",
+    "Candidate",
+    "Cause",
+    "Diagnosis",
+    "Outcome",
+    "Rule",
+    "decide",
+    "decision_table_markdown",
+    "diagnose",
+    "look_for_triage",
+]
 
 
 class Cause(StrEnum):
@@ -56,224 +64,304 @@ class Cause(StrEnum):
     NETWORK = "network"
     UNREACHABLE = "unreachable"
     UNKNOWN = "unknown"
+    INCONCLUSIVE = "inconclusive"
 
 
-EXIT_CODES = {Cause.HEALTHY: 0, Cause.UNREACHABLE: 3}
+class Outcome(StrEnum):
+    HEALTHY = "healthy"
+    DIAGNOSED = "diagnosed"
+    UNREACHABLE = "unreachable"
+    INCONCLUSIVE = "inconclusive"
+
+
+EXIT_CODES = {Outcome.HEALTHY: 0, Outcome.DIAGNOSED: 2, Outcome.UNREACHABLE: 3, Outcome.INCONCLUSIVE: 4}
 
 
 @dataclass(frozen=True)
-class Diagnosis:
-    """What triage concluded: the cause, why, and what to do (the runbook section and its commands)."""
+class Rule:
+    """One row of the decision table: a signal, what shows it, and the runbook section that fixes it."""
+
+    signal: Signal
+    cause: Cause
+    section: str
+    title: str
+    shows: str
+    # signals that, when also present, explain this one (it is then a consequence, not a candidate)
+    explained_by: tuple[Signal, ...] = ()
+    # sources that could show a more specific cause: when one is unknown, the candidate is tentative
+    tentative_without: tuple[str, ...] = ()
+
+
+_SPECIFIC = (Signal.DATABASE_DOWN, Signal.OOM_KILLED, Signal.CONFIG_ERROR, Signal.IMAGE_PULL)
+
+# In the order the runbook says to act: nothing can be fixed before an API exists; then the Fixes
+# in the runbook's order (1-4); the Quick Fix only for a crash no Fix explains (restarting a pod
+# that a Fix explains just crashes again); then Triage 2D and Triage 1, which have no Fix.
+DECISION_TABLE: tuple[Rule, ...] = (
+    Rule(
+        Signal.NO_API_INSTANCE,
+        Cause.UNREACHABLE,
+        "Triage 1",
+        "no API instance",
+        "no pod/container with app=offgridflow-api at all (never deployed, scaled to 0, stack not up)",
+    ),
+    Rule(
+        Signal.DATABASE_DOWN,
+        Cause.DATABASE,
+        "Fix 1",
+        "database failure",
+        "no postgres pod or none ready; pg_isready answers `no response`/`rejecting connections` "
+        "(exit 2/1); /health/ready or the API's latest log line names the database",
+    ),
+    Rule(
+        Signal.OOM_KILLED,
+        Cause.OOM,
+        "Fix 2",
+        "OOM kill",
+        "an API instance's last termination is OOMKilled (exit 137); an OOMKilled event of a current "
+        "instance within --since",
+    ),
+    Rule(
+        Signal.NEAR_LIMIT,
+        Cause.RESOURCES,
+        "Fix 2",
+        "resource exhaustion",
+        "memory or CPU use at or above 90% of the limit (kubectl top / the container's cgroup)",
+        explained_by=(Signal.OOM_KILLED,),
+    ),
+    Rule(
+        Signal.CONFIG_ERROR,
+        Cause.CONFIG_ERROR,
+        "Fix 3",
+        "configuration error",
+        f"an API instance crashed and its previous logs say `{CONFIG_ERROR_MARKER}`",
+    ),
+    Rule(
+        Signal.IMAGE_PULL,
+        Cause.IMAGE_PULL,
+        "Fix 4",
+        "image pull failure",
+        "an API instance waiting in ErrImagePull/ImagePullBackOff/InvalidImageName (the registry's "
+        "answer); a `Failed to pull image` event of a current instance within --since",
+    ),
+    Rule(
+        Signal.CRASH_LOOP,
+        Cause.CRASH_LOOP,
+        "Quick Fix",
+        "crash loop",
+        "an API instance in CrashLoopBackOff/Error, Failed, or restarted, that no Fix above explains",
+        explained_by=_SPECIFIC,
+        tentative_without=("previous logs", "events", "database pods", "pg_isready"),
+    ),
+    Rule(
+        Signal.NETWORK,
+        Cause.NETWORK,
+        "Triage 2D",
+        "network/ingress",
+        "no Ingress (Kubernetes); no ready endpoints of offgridflow-api-service; published ports "
+        "silent (Docker)",
+        explained_by=(*_SPECIFIC, Signal.CRASH_LOOP, Signal.NO_API_INSTANCE),
+    ),
+    Rule(
+        Signal.API_NOT_ANSWERING,
+        Cause.UNREACHABLE,
+        "Triage 1",
+        "API not answering",
+        "/health/live refused or timed out (a hung process times out) and nothing above explains it",
+        explained_by=(*_SPECIFIC, Signal.CRASH_LOOP, Signal.NO_API_INSTANCE, Signal.NETWORK),
+        tentative_without=("API pods", "ingress and endpoints", "database pods", "pg_isready"),
+    ),
+    Rule(
+        Signal.UNHEALTHY,
+        Cause.UNKNOWN,
+        "Triage 1",
+        "unhealthy",
+        "/health/live or /health/ready not healthy, or an instance not ready, for a reason the runbook "
+        "has no branch for",
+        explained_by=tuple(s for s in Signal if s is not Signal.UNHEALTHY),
+    ),
+)
+_RULES_BY_CAUSE = {rule.cause: rule for rule in reversed(DECISION_TABLE)}  # the first rule of a cause
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate cause: its runbook section, the readings that show it, and the commands."""
 
     cause: Cause
-    section: str  # "none", "Quick Fix", "Fix 1".."Fix 4", "Triage 1", "Triage 2D"
+    section: str
     summary: str
-    evidence: list[str] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        """0 healthy, 3 unreachable, 2 any problem diagnosed."""
-        return EXIT_CODES.get(self.cause, 2)
+    evidence: tuple[Reading, ...]
+    commands: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
             "cause": str(self.cause),
             "section": self.section,
             "summary": self.summary,
+            "evidence": [reading.detail for reading in self.evidence],
+            "commands": list(self.commands),
+        }
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What triage concluded: every candidate (first: what to do first), everything it read (seen bad,
+    seen fine, unknown with the reason) and the outcome."""
+
+    cause: Cause
+    section: str  # "none", "Quick Fix", "Fix 1".."Fix 4", "Triage 1", "Triage 2D"
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
+    outcome: Outcome = Outcome.DIAGNOSED
+
+    @property
+    def exit_code(self) -> int:
+        """0 healthy, 2 problem diagnosed, 3 unreachable, 4 inconclusive."""
+        return EXIT_CODES[self.outcome]
+
+    @property
+    def unknowns(self) -> list[Reading]:
+        return [reading for reading in self.readings if reading.seen is Seen.UNKNOWN]
+
+    @property
+    def sections(self) -> list[str]:
+        """The candidates' sections, first what to do first."""
+        return [candidate.section for candidate in self.candidates]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "outcome": str(self.outcome),
+            "cause": str(self.cause),
+            "section": self.section,
+            "summary": self.summary,
             "evidence": list(self.evidence),
             "commands": list(self.commands),
+            "candidates": [candidate.as_dict() for candidate in self.candidates],
+            "unknown": [f"{r.source}: {r.detail}" for r in self.unknowns],
+            "readings": [
+                {"source": r.source, "seen": str(r.seen), "detail": r.detail} for r in self.readings
+            ],
             "exit_code": self.exit_code,
         }
 
 
-EVENT_WINDOW = timedelta(hours=1)  # Kubernetes keeps events for an hour; older ones are history
+def decision_table_markdown() -> str:
+    """The decision table as the Markdown table docs/triage.md shows (a test keeps them equal)."""
+    lines = ["| rank | signal | shown by | cause | runbook section |", "|---|---|---|---|---|"]
+    for rank, rule in enumerate(DECISION_TABLE, start=1):
+        lines.append(f"| {rank} | `{rule.signal}` | {rule.shows} | `{rule.cause}` | {rule.section} |")
+    return "\n".join(lines)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def _unknown_summary(unknowns: list[Reading]) -> str:
+    by_reason: dict[str, list[str]] = {}
+    for reading in unknowns:
+        by_reason.setdefault(reading.detail, []).append(reading.source)
+    return "; ".join(
+        f"{', '.join(dict.fromkeys(sources))} ({reason})" for reason, sources in by_reason.items()
+    )
 
 
-def relevant_events(
-    events: list[Event], workloads: list[Workload], now: datetime | None = None
-) -> list[Event]:
-    """Events since the oldest running API instance started (and within the last hour): an image
-    pull failure or OOM kill that a later, successful start already followed is history, not a cause."""
-    since = _aware(now or datetime.now(UTC)) - EVENT_WINDOW
-    starts = [_aware(w.started_at) for w in workloads if w.started_at is not None]
-    if starts:
-        since = max(since, min(starts))
-    return [e for e in events if _aware(e.at) >= since]
-
-
-def _crashed(workload: Workload) -> bool:
-    return crash_looping(workload) or workload.phase == "Failed" or workload.waiting_reason == "Error"
-
-
-def _termination(workload: Workload) -> str:
-    ended = workload.last_termination
-    return f"{ended.reason} (exit code {ended.exit_code})" if ended else workload.waiting_reason or "unknown"
-
-
-def decide(
-    observations: Observations,
-    *,
-    previous_logs: dict[str, str] | None = None,
-    events: list[Event] | None = None,
-) -> Diagnosis:
-    """The triage tree over what was observed (pure: no I/O), see the module docstring."""
+def decide(observations: Observations, *, since: timedelta = DEFAULT_SINCE) -> Diagnosis:
+    """The triage over one look (pure: no I/O), see the module docstring."""
     target = observations.target
-    previous_logs = previous_logs or {}
+    readings = read_everything(observations, since)
     workloads = observations.api_workloads.value or []
-    events = relevant_events(events or [], workloads)
-    image = workloads[0].image if workloads else None
+    image = next((w.image for w in workloads if w.image), None)
+    bad = [r for r in readings if r.seen is Seen.BAD and r.signal is not None]
+    present = {r.signal for r in bad}
 
-    def found(cause: Cause, section: str, summary: str, evidence: list[str]) -> Diagnosis:
-        return Diagnosis(cause, section, summary, evidence, render_commands(section, target, image=image))
-
-    # 1. image pull failure
-    pulling = [w for w in workloads if w.waiting_reason in IMAGE_PULL_REASONS]
-    # A pull failure of a pod (or stalled Docker revision) that is gone was undone by a rollout: the
-    # namespace keeps its events for an hour, but it is history.
-    current = {w.name for w in workloads}
-    pull_events = [
-        e
-        for e in events
-        if ("failed to pull image" in e.message.lower() or e.reason in IMAGE_PULL_REASONS)
-        and (not current or e.involved in current)
-    ]
-    if pulling or pull_events:
-        evidence = [describe_workload(w) for w in pulling] + [
-            f"event {e.reason}: {e.message}" for e in pull_events
-        ]
-        what = pulling[0].image if pulling else "the API image"
-        return found(Cause.IMAGE_PULL, "Fix 4", f"image pull failure: {what} cannot be pulled", evidence)
-
-    # 2. OOM kill
-    oom = [w for w in workloads if w.last_termination is not None and w.last_termination.oom_killed]
-    oom_events = [e for e in events if "oomkill" in (e.reason + " " + e.message).lower()]
-    if oom or oom_events:
-        evidence = [describe_workload(w) for w in oom] + [
-            f"event {e.reason}: {e.message}" for e in oom_events
-        ]
-        return found(Cause.OOM, "Fix 2", "OOM kill: the API exceeded its memory limit (exit 137)", evidence)
-
-    crashed = [w for w in workloads if _crashed(w)]
-    crash_evidence = [describe_workload(w) for w in crashed]
-
-    # 3. configuration error in the previous run's logs
-    config_lines = [
-        f"previous logs of {name}: {line.strip()}"
-        for name, text in previous_logs.items()
-        for line in text.splitlines()
-        if CONFIG_ERROR_MARKER in line
-    ]
-    if config_lines and (crashed or not observations.live.ok):
-        return found(
-            Cause.CONFIG_ERROR,
-            "Fix 3",
-            "configuration error: the API exits at start with 'invalid configuration'",
-            crash_evidence + config_lines[:5],
+    unknown_sources = {r.source for r in readings if r.seen is Seen.UNKNOWN}
+    candidates: list[Candidate] = []
+    explained: list[tuple[Rule, tuple[Reading, ...]]] = []
+    for rule in DECISION_TABLE:
+        if rule.signal not in present:
+            continue
+        shown = tuple(r for r in bad if r.signal is rule.signal)
+        if present.intersection(rule.explained_by):
+            explained.append((rule, shown))  # a consequence: its readings back the cause that explains it
+            continue
+        commands = tuple(render_commands(rule.section, target, image=image))
+        summary = f"{rule.title}: {shown[0].detail}"
+        unseen = [source for source in rule.tentative_without if source in unknown_sources]
+        if unseen:
+            summary = f"tentative, could not see {', '.join(unseen)}: {summary}"
+        candidates.append(Candidate(rule.cause, rule.section, summary, shown, commands))
+    for rule, shown in explained:
+        for index, candidate in enumerate(candidates):
+            if _RULES_BY_CAUSE[candidate.cause].signal in rule.explained_by:
+                candidates[index] = replace(candidate, evidence=candidate.evidence + shown)
+                break
+    # Two signals of one Fix (an OOM kill and memory near the limit) are one thing to do.
+    merged: dict[str, Candidate] = {}
+    for candidate in candidates:
+        key = (
+            candidate.section
+            if candidate.section.startswith("Fix")
+            else f"{candidate.section}/{candidate.cause}"
         )
+        if key in merged:
+            kept = merged[key]
+            candidate = Candidate(
+                kept.cause, kept.section, kept.summary, kept.evidence + candidate.evidence, kept.commands
+            )
+        merged[key] = candidate
+    candidates = list(merged.values())
 
-    # No API instance at all: whatever else is down, nothing runs to be fixed (never deployed, scaled
-    # to zero, or the local stack is not up); the database branch would misname it Fix 1.
-    if observations.api_workloads.ok and not workloads and isinstance(observations.live.error, ProbeError):
-        live = triage_1_live(observations)
-        where = "containers (is the local stack up? make up)" if target.platform == "docker" else "pods"
-        return found(
-            Cause.UNREACHABLE, "Triage 1", f"unreachable: {live.message}", [live.message, f"no API {where}"]
+    unknowns = [r for r in readings if r.seen is Seen.UNKNOWN]
+    if candidates:
+        top = candidates[0]
+        evidence = [r.detail for r in top.evidence]
+        if unknowns:
+            evidence.append(f"could not see: {_unknown_summary(unknowns)}")
+        outcome = Outcome.UNREACHABLE if top.cause is Cause.UNREACHABLE else Outcome.DIAGNOSED
+        return Diagnosis(
+            top.cause, top.section, top.summary, evidence, list(top.commands), candidates, readings, outcome
         )
-
-    # 4. database
-    database = triage_2b_database(observations)
-    ready_problem = readiness_problem(observations)
-    db_evidence = []
-    if database.failed:
-        db_evidence.append(database.message)
-    if ready_problem and observations.ready.ok and "database" in ready_problem.lower():
-        db_evidence.append(ready_problem)
-    if db_evidence:
-        db_pods = [describe_workload(w) for w in observations.database_workloads.value or []]
-        return found(
-            Cause.DATABASE,
-            "Fix 1",
-            "database failure: the database does not answer the API",
-            db_evidence + db_pods,
+    if unknowns:
+        what = _unknown_summary(unknowns)
+        return Diagnosis(
+            Cause.INCONCLUSIVE,
+            "Triage 1",
+            f"inconclusive: nothing seen wrong, but could not see {what}",
+            [f"could not see: {r.source}: {r.detail}" for r in unknowns],
+            render_commands("Triage 1", target, image=image),
+            [],
+            readings,
+            Outcome.INCONCLUSIVE,
         )
-
-    # 5. crash loop for another reason
-    if crashed:
-        reasons = ", ".join(f"{w.name}: {_termination(w)}" for w in crashed)
-        last_lines = [
-            f"previous logs of {name}: {text.strip().splitlines()[-1]}"
-            for name, text in previous_logs.items()
-            if text.strip()
-        ]
-        return found(Cause.CRASH_LOOP, "Quick Fix", f"crash loop: {reasons}", crash_evidence + last_lines)
-
-    # 6. resources near the limit
-    resources = triage_2c_resources(observations)
-    if resources.failed and ("memory at" in resources.message or "CPU at" in resources.message):
-        return found(
-            Cause.RESOURCES, "Fix 2", f"resource exhaustion: {resources.message}", list(resources.evidence)
-        )
-
-    # 7. network / ingress
-    running = bool(workloads) and all(w.phase == "Running" for w in workloads)
-    network = triage_2d_network(observations)
-    if network.failed and (running or observations.target.platform == "kubernetes"):
-        return found(
-            Cause.NETWORK, "Triage 2D", f"network/ingress: {network.message}", list(network.evidence)
-        )
-
-    # 8. nothing answers
-    live = triage_1_live(observations)
-    if isinstance(observations.live.error, ProbeError):
-        evidence = [live.message, *(describe_workload(w) for w in workloads)]
-        if observations.platform_reason:
-            evidence.append(f"platform: {observations.platform_reason}")
-        return found(Cause.UNREACHABLE, "Triage 1", f"unreachable: {live.message}", evidence)
-
-    # 9. unhealthy without a runbook branch, or healthy
-    pods = verification_1_pods(observations)
-    problems = [step.message for step in (live, pods) if step.failed]
-    if ready_problem:
-        problems.append(ready_problem)
-    if problems:
-        return found(Cause.UNKNOWN, "Triage 1", "unhealthy: " + "; ".join(problems), problems)
-    evidence = [live.message, *(describe_workload(w) for w in workloads)]
+    evidence = [f"{r.source}: {r.detail}" for r in readings]
     if observations.platform_reason:
         evidence.append(f"platform checks skipped: {observations.platform_reason}")
-    return Diagnosis(Cause.HEALTHY, "none", "healthy: the API answers and is ready", evidence, [])
+    return Diagnosis(
+        Cause.HEALTHY,
+        "none",
+        "healthy: the API answers and is ready",
+        evidence,
+        [],
+        [],
+        readings,
+        Outcome.HEALTHY,
+    )
 
 
-def _platform_history(platform: Platform) -> tuple[dict[str, str], list[Event]]:
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="triage") as pool:
-        logs = pool.submit(platform.api_logs, tail=100, previous=True)
-        events = pool.submit(platform.events)
-        try:
-            previous = logs.result()
-        except Exception:  # the evidence is best effort: a platform without previous logs still triages
-            previous = {}
-        try:
-            recent = events.result()
-        except Exception:
-            recent = []
-    return previous, recent
+def look_for_triage(target: Target, platform: Platform | None, *, platform_reason: str = "") -> Observations:
+    """One look with the history triage needs (logs, previous logs, every event still kept)."""
+    return look(target, platform, platform_reason=platform_reason, history=True)
 
 
-def diagnose(target: Target, platform: Platform | None = None) -> Diagnosis:
+def diagnose(
+    target: Target, platform: Platform | None = None, *, since: timedelta = DEFAULT_SINCE
+) -> Diagnosis:
     """Walk Triage 1 -> 2A-2D on ``target`` (read-only). Without ``platform`` the target's own is
-    opened; a target without platform access is diagnosed from HTTP alone."""
+    opened; a target that names a platform it cannot reach is judged with those reads unknown."""
     access = open_platform(target) if platform is None else PlatformAccess(platform)
     try:
-        observations = look(target, access.platform, platform_reason=access.reason)
-        previous: dict[str, str] = {}
-        events: list[Event] = []
-        if access.platform is not None:
-            previous, events = _platform_history(access.platform)
-        return decide(observations, previous_logs=previous, events=events)
+        return decide(look_for_triage(target, access.platform, platform_reason=access.reason), since=since)
     finally:
         if platform is None:
             access.close()

@@ -60,7 +60,11 @@ class VerificationReport:
 
 
 def look(
-    target: Target, platform: Platform | None = None, *, platform_reason: str | None = None
+    target: Target,
+    platform: Platform | None = None,
+    *,
+    platform_reason: str | None = None,
+    history: bool = False,
 ) -> Observations:
     """Read everything once (concurrently). Without ``platform`` (and without a ``platform_reason``
     saying why there is none) the target's own is opened and closed again; a target without
@@ -77,6 +81,7 @@ def look(
                 platform=platform,
                 platform_reason=platform_reason or "",
                 prometheus=prometheus,
+                history=history,
             )
     finally:
         if prometheus is not None:

@@ -30,4 +30,10 @@ def fake_platform(monkeypatch: pytest.MonkeyPatch) -> RecordingPlatform:
 
 @pytest.fixture
 def configuration(tmp_path: Path) -> dict[str, str]:
-    return {"targets_file": str(TARGETS_FILE), "gameday_dir": str(tmp_path), "mode": "unit"}
+    # no verdict watch: it would diagnose the real local target in the background
+    return {
+        "targets_file": str(TARGETS_FILE),
+        "gameday_dir": str(tmp_path),
+        "mode": "unit",
+        "watch_verdicts": "false",
+    }

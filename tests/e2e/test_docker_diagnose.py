@@ -14,6 +14,8 @@ import pytest
 
 from diagnose_cli import run_diagnose
 from offgridflow_runbook.platforms._docker import DockerPlatform
+from offgridflow_runbook.probes import record
+from offgridflow_runbook.triage import decide
 
 from .conftest import wait_until
 
@@ -51,3 +53,17 @@ def test_memory_held_near_the_limit_is_resource_exhaustion_naming_fix_2(
     assert workload.restart_count == 0  # held, not killed
 
     wait_until("the assault's memory is released", lambda: diagnose(token)[0] == 0, timeout=45, interval=2)
+
+
+def test_a_recorded_look_at_the_real_stack_reads_back_healthy(
+    healthy_api: DockerPlatform, token: str, tmp_path: Path
+):
+    saved = tmp_path / "look.json"
+    code, _, _ = run_diagnose(
+        "local", ROOT / "targets.yaml", {"OFFGRIDFLOW_TOKEN": token}, "--record", str(saved)
+    )
+    assert code == 0
+    observations, raw = record.load(saved)
+    assert decide(observations).outcome == "healthy"
+    assert raw["target"]["token_set"] is True
+    assert token not in saved.read_text()

@@ -86,6 +86,8 @@ class KubeFake:
     requests: list[RecordedRequest] = field(default_factory=list)
     pod_logs: dict[tuple[str, str, bool], str] = field(default_factory=dict)
     exec_results: dict[tuple[str, ...], tuple[int, str]] = field(default_factory=dict)
+    # HTTP status refusing every exec (403: RBAC forbids pods/exec), None to allow it.
+    exec_refused: int | None = None
     # Answer every request with this HTTP status (401, 403, 500) to test error messages.
     fail_with: int | None = None
     # When False, a template change starts a rollout that never becomes available (bad image).
@@ -247,6 +249,8 @@ class KubeFake:
             tail = int(params.get("tailLines", "0") or 0)
             lines = text.splitlines(keepends=True)
             return 200, "".join(lines[-tail:] if tail else lines)
+        if sub == "exec" and self.exec_refused is not None:
+            return self.exec_refused, _status(self.exec_refused, "Forbidden", "pods/exec is forbidden")
         if sub == "exec":
             return (
                 (200, "") if method == "GET" else (400, _status(400, "BadRequest", "exec needs a websocket"))

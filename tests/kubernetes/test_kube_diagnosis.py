@@ -4,13 +4,17 @@ client in the real KubernetesPlatform: one test per runbook cause, seeded as a c
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kube_fake_environment import KubeFakeEnvironment
 
 from offgridflow_runbook import steps
+from offgridflow_runbook.cli import main
+from offgridflow_runbook.probes import record
 from offgridflow_runbook.triage import Cause, diagnose
 from offgridflow_runbook.verification import look
 
@@ -106,3 +110,31 @@ def test_oom_event_in_the_namespace_is_an_oom(cluster: KubeFakeEnvironment) -> N
         involved="offgridflow-api-7d9f-abcde",
     )
     assert diagnosis_for(cluster).cause is Cause.OOM
+
+
+def test_a_refused_exec_is_unknown_never_a_database_failure(cluster: KubeFakeEnvironment) -> None:
+    cluster.fake.exec_refused = 403
+    diagnosis = diagnosis_for(cluster)
+    assert diagnosis.section != "Fix 1", diagnosis
+    unknown = {reading.source: reading.detail for reading in diagnosis.unknowns}
+    assert "403 Forbidden" in unknown["pg_isready"]
+
+
+def test_diagnose_records_a_kubernetes_look_that_reads_back_to_the_same_verdict(
+    cluster: KubeFakeEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster.oom_killed_pod()
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        "targets:\n  cluster:\n    platform: kubernetes\n    base_url: http://127.0.0.1:9\n"
+        f"    kubeconfig: {cluster.kubeconfig}\n    kube_context: kube-fake\n"
+    )
+    saved = tmp_path / "look.json"
+    argv = ["diagnose", "--target", "cluster", "--targets-file", str(targets), "--json"]
+    assert main([*argv, "--record", str(saved)]) == 2
+    live = json.loads(capsys.readouterr().out)
+    assert live["candidates"][0]["section"] == "Fix 2"
+    observations, _ = record.load(saved)
+    assert any(w.name == "offgridflow-api-oom" for w in observations.api_workloads.value or [])
+    assert main(["diagnose", "--from-record", str(saved), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out) == live

@@ -21,6 +21,7 @@ OPTIONS = (
     "--base-url",
     "--token-env",
     "--kube-context",
+    "--kubeconfig",
     "--namespace",
     "--prometheus-url",
     "--keep-cluster",

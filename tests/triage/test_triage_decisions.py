@@ -19,7 +19,7 @@ from triage_fakes import (
     oom,
 )
 
-from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Usage
+from offgridflow_runbook.platforms import CommandResult, NetworkStatus, PlatformError, Usage
 from offgridflow_runbook.triage import Cause, decide
 
 CONFIG_LINE = (
@@ -35,10 +35,7 @@ def diagnose_fake(
     platform: FakePlatform | None, rules: Path, http: FakeHttp | None = None, kind: str = "kubernetes"
 ):
     target = make_target(kind if platform is not None else "none")
-    observations = look(target, http, platform, rules=rules)
-    previous = platform.api_logs(previous=True) if platform else {}
-    events = platform.events() if platform else []
-    return decide(observations, previous_logs=previous, events=events)
+    return decide(look(target, http, platform, rules=rules))
 
 
 def test_healthy_target_is_diagnosed_healthy_with_exit_0(rules: Path) -> None:
@@ -91,17 +88,22 @@ def test_pull_failure_event_of_a_pod_that_is_gone_is_history(rules: Path) -> Non
     assert diagnose_fake(platform, rules).cause is Cause.IMAGE_PULL
 
 
-def test_events_older_than_an_hour_are_ignored(rules: Path) -> None:
+def test_events_older_than_an_hour_are_not_weighed_but_counted_and_mentioned(rules: Path) -> None:
     stale = dataclasses.replace(event("OOMKilled", "OOMKilled"), at=datetime.now(UTC) - timedelta(hours=2))
-    assert diagnose_fake(FakePlatform(event_list=[stale]), rules).cause is Cause.HEALTHY
+    diagnosis = diagnose_fake(FakePlatform(event_list=[stale]), rules)
+    assert diagnosis.cause is Cause.HEALTHY
+    assert any("1 event(s) older than --since 1h not weighed" in line for line in diagnosis.evidence)
 
 
-def test_image_pull_wins_over_oom_and_crash_loop(rules: Path) -> None:
+def test_several_causes_are_all_candidates_in_the_runbooks_order(rules: Path) -> None:
     platform = FakePlatform(
         api=[api_pod(waiting_reason="ErrImagePull"), api_pod("offgridflow-api-2", **oom())],
         previous_logs={"offgridflow-api-2": CONFIG_LINE},
     )
-    assert diagnose_fake(platform, rules).section == "Fix 4"
+    diagnosis = diagnose_fake(platform, rules)
+    assert diagnosis.sections == ["Fix 2", "Fix 3", "Fix 4"]
+    assert diagnosis.section == "Fix 2"
+    assert any("ErrImagePull" in reading.detail for reading in diagnosis.candidates[2].evidence)
 
 
 def test_oom_killed_names_fix_2_with_the_2gi_patch(rules: Path) -> None:
@@ -140,13 +142,13 @@ def test_crash_loop_with_invalid_configuration_names_fix_3_and_rollout_undo(rule
     )
 
 
-def test_config_error_wins_over_database_failure(rules: Path) -> None:
+def test_database_and_config_error_together_list_fix_1_first(rules: Path) -> None:
     platform = FakePlatform(
         api=[api_pod(**crashed(exit_code=78))],
         previous_logs={"offgridflow-api-1": CONFIG_LINE},
         pg_ready=PG_DOWN,
     )
-    assert diagnose_fake(platform, rules).cause is Cause.CONFIG_ERROR
+    assert diagnose_fake(platform, rules).sections == ["Fix 1", "Fix 3"]
 
 
 def test_invalid_configuration_in_old_logs_of_a_healthy_api_is_not_a_config_error(rules: Path) -> None:
@@ -183,7 +185,7 @@ def test_other_crash_loop_names_the_quick_fix(rules: Path) -> None:
     )
     diagnosis = diagnose_fake(platform, rules)
     assert (diagnosis.cause, diagnosis.section) == (Cause.CRASH_LOOP, "Quick Fix")
-    assert "Error (exit code 1)" in diagnosis.summary
+    assert "last terminated Error (exit 1)" in diagnosis.summary
     assert (
         "kubectl rollout restart deployment/offgridflow-api -n offgridflow --context kind-unit"
         in diagnosis.commands
@@ -200,7 +202,8 @@ def test_no_api_instance_at_all_is_unreachable_even_with_the_database_down(rules
     platform = FakePlatform(api=[], pg_ready=PG_DOWN)
     diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
     assert (diagnosis.cause, diagnosis.section, diagnosis.exit_code) == (Cause.UNREACHABLE, "Triage 1", 3)
-    assert "no API pods" in diagnosis.evidence
+    assert "no API pods/containers (app=offgridflow-api)" in diagnosis.evidence
+    assert diagnosis.sections == ["Triage 1", "Fix 1"]
 
 
 def test_memory_near_the_limit_is_resource_exhaustion_fix_2(rules: Path) -> None:
@@ -266,3 +269,43 @@ def test_unhealthy_without_a_runbook_branch_is_unknown_not_healthy(rules: Path) 
 def test_triage_never_changes_the_target(platform: FakePlatform, cause: Cause, rules: Path) -> None:
     # FakePlatform raises on every change method, so reaching a verdict proves triage only read
     assert diagnose_fake(platform, rules).cause is cause
+
+
+def test_a_crash_loop_whose_previous_logs_could_not_be_read_is_a_tentative_quick_fix(rules: Path) -> None:
+    class LogsRefused(FakePlatform):
+        def api_logs(self, *, tail: int = 100, previous: bool = False) -> dict[str, str]:
+            raise PlatformError("logs of offgridflow-api-1: 403 Forbidden")
+
+    diagnosis = diagnose_fake(LogsRefused(api=[api_pod(**crashed(exit_code=78))]), rules)
+    assert (diagnosis.section, diagnosis.outcome) == ("Quick Fix", "diagnosed")
+    assert diagnosis.summary.startswith("tentative, could not see previous logs: crash loop")
+    assert any("403 Forbidden" in line for line in diagnosis.evidence)
+
+
+def test_a_runbook_alert_firing_is_no_all_clear(rules: Path) -> None:
+    firing = {"labels": {"alertname": "OffGridFlowAPIHighErrorRate"}, "state": "firing", "activeAt": None}
+    diagnosis = diagnose_fake(FakePlatform(), rules, FakeHttp(alerts=[firing]))
+    assert (diagnosis.outcome, diagnosis.section) == ("diagnosed", "Triage 1")
+    assert "firing: OffGridFlowAPIHighErrorRate" in diagnosis.summary
+
+
+def test_an_oom_event_before_a_start_counts_only_for_an_instance_that_restarted(rules: Path) -> None:
+    # Docker recreates a container under the same name: a fresh one (0 restarts) did not run then
+    started = datetime.now(UTC) - timedelta(minutes=2)
+    killed = dataclasses.replace(event("OOMKilled", "OOM killer"), at=started - timedelta(seconds=5))
+    fresh = FakePlatform(api=[api_pod(started_at=started)], event_list=[killed])
+    assert diagnose_fake(fresh, rules).cause is Cause.HEALTHY
+    restarted = FakePlatform(api=[api_pod(started_at=started, restart_count=1)], event_list=[killed])
+    assert diagnose_fake(restarted, rules).section == "Fix 2"
+
+
+def test_an_event_of_a_replaced_instance_of_the_same_name_is_history(rules: Path) -> None:
+    # Docker recreates offgridflow-api under its name: the container ID tells the two apart
+    started = datetime.now(UTC) - timedelta(minutes=2)
+    killed = dataclasses.replace(
+        event("OOMKilled", "OOM killer"), at=started - timedelta(seconds=5), involved_uid="old-container"
+    )
+    current = api_pod(started_at=started, uid="new-container", **crashed(78))
+    diagnosis = diagnose_fake(FakePlatform(api=[current], event_list=[killed]), rules)
+    assert diagnosis.section == "Quick Fix"
+    assert any("of instances that are gone or were replaced" in r.detail for r in diagnosis.readings)

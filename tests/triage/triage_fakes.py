@@ -20,6 +20,7 @@ from offgridflow_runbook.platforms import (
     CommandResult,
     Event,
     NetworkStatus,
+    Platform,
     Revision,
     RolloutStatus,
     Termination,
@@ -153,11 +154,14 @@ class FakeHttp:
     error_series: list[float] = field(default_factory=list)  # values the alert expression returns
     ratio: float | None = 0.0
     alerts: list[dict[str, object]] = field(default_factory=list)
+    prometheus_down: bool = False  # Prometheus refuses connections
     requests: list[httpx.Request] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path
+        if self.prometheus_down and path.startswith("/api/v1/"):
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
         routes: Mapping[str, Callable[[], httpx.Response]] = {
             "/health/live": lambda: self._answer(self.live, request),
             "/health/ready": lambda: self._answer(self.ready, request),
@@ -224,7 +228,12 @@ def make_target(platform: str = "kubernetes", **changes: object) -> Target:
 
 
 def look(
-    target: Target, http: FakeHttp | None = None, platform: FakePlatform | None = None, *, rules: Path
+    target: Target,
+    http: FakeHttp | None = None,
+    platform: Platform | None = None,
+    *,
+    rules: Path,
+    platform_reason: str = "no platform access (platform: none)",
 ) -> Observations:
     http = http or FakeHttp()
     transport = httpx.MockTransport(http.handler)
@@ -236,7 +245,8 @@ def look(
             target,
             api=api,
             platform=platform,
-            platform_reason="" if platform else "no platform access (platform: none)",
+            platform_reason="" if platform else platform_reason,
             prometheus=prometheus,
             rules_file=rules,
+            history=True,
         )

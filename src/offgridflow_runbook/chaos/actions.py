@@ -30,6 +30,7 @@ from offgridflow_runbook.chaos._context import (
     tolerated_alerts,
     verified,
 )
+from offgridflow_runbook.chaos._verdicts import start_watch, stop_watch
 from offgridflow_runbook.chaos._writer import BackgroundWriter
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
@@ -85,6 +86,7 @@ def memory_assault(
     guard(chosen)
     progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
     events(configuration).record("fault_at", fault=f"memory assault {mib} MiB")
+    start_watch(chosen, configuration)
     url = f"{chosen.base_url.rstrip('/')}/chaos/assaults/memory?mib={mib}&hold_seconds={hold_seconds:g}"
     with ApiProbe(chosen, timeout=60.0) as api:
         try:
@@ -128,6 +130,7 @@ def kill_database(
     progress(configuration, "fault", "kill the database")
     with opened(chosen) as platform:
         events(configuration).record("fault_at", fault="database killed")
+        start_watch(chosen, configuration)
         platform.kill_database()
     return "database killed"
 
@@ -145,6 +148,7 @@ def set_image(
         image = _image_with_tag(_current_image(platform), tag)
         progress(configuration, "fault", f"set image {image}")
         events(configuration).record("fault_at", fault=f"set image {image}")
+        start_watch(chosen, configuration)
         platform.set_image(image)
     return image
 
@@ -162,6 +166,7 @@ def update_config(
     progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
     with opened(chosen) as platform:
         events(configuration).record("fault_at", fault=f"config {key}={value}")
+        start_watch(chosen, configuration)
         platform.update_config({key: value})
     return f"{key}={value}"
 
@@ -179,6 +184,7 @@ def _apply_fix(
     for the API's rollout."""
     chosen = resolve_target(target, configuration)
     guard(chosen)
+    stop_watch(configuration)  # the verdicts that count are those before the fix
     with opened(chosen) as platform:
         if only_if_broken and not _fault_still_present(chosen, configuration, platform):
             return _ALREADY_HEALTHY

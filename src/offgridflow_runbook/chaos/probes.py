@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -31,13 +31,21 @@ from offgridflow_runbook.chaos._context import (
     tolerated_alerts,
     wait_until,
 )
+from offgridflow_runbook.evidence import (
+    CONFIG_ERROR_MARKER,
+    config_error_lines,
+    crashed,
+    image_pull_failing,
+    oom_killed,
+)
 from offgridflow_runbook.gameday.alerts import alert_timing
 from offgridflow_runbook.gameday.events import EventLog
-from offgridflow_runbook.platforms import Event, Platform, Workload
+from offgridflow_runbook.gameday.verdicts import VerdictRecorder
+from offgridflow_runbook.platforms import Platform, Workload
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
 from offgridflow_runbook.targets import Target
-from offgridflow_runbook.triage import CONFIG_ERROR_MARKER, IMAGE_PULL_REASONS, diagnose
+from offgridflow_runbook.triage import diagnose
 from offgridflow_runbook.verification import verify
 
 __all__ = [
@@ -184,7 +192,7 @@ def oom_signal(platform: Platform, since: float) -> Signal | None:
     """An API instance whose last run ended ``OOMKilled`` with exit code 137 at or after ``since``."""
     for workload in platform.api_workloads():
         ended = workload.last_termination
-        if ended and ended.oom_killed and ended.exit_code == 137 and _ended_after(workload, since):
+        if oom_killed(workload) and ended and ended.exit_code == 137 and _ended_after(workload, since):
             return f"{workload.name} OOMKilled, exit code 137 (restarts: {workload.restart_count})", _shown(
                 workload
             )
@@ -194,7 +202,7 @@ def oom_signal(platform: Platform, since: float) -> Signal | None:
 def image_pull_signal(platform: Platform, since: float) -> Signal | None:
     """An API instance waiting in an image-pull reason, or a "Failed to pull image" event since ``since``."""
     for workload in platform.api_workloads():
-        if workload.waiting_reason in IMAGE_PULL_REASONS:
+        if image_pull_failing(workload):
             return (
                 f"{workload.name} {workload.waiting_reason}: {workload.waiting_message or ''}".strip(),
                 None,
@@ -207,18 +215,16 @@ def image_pull_signal(platform: Platform, since: float) -> Signal | None:
 
 def config_crash_signal(platform: Platform, since: float) -> Signal | None:
     """An API instance that crashed since ``since`` with ``invalid configuration`` in its previous logs."""
-    crashed = [
+    # a crash since the fault: waiting to restart now, or a termination that ended after it
+    recent = [
         w
         for w in platform.api_workloads()
-        if w.waiting_reason == "CrashLoopBackOff" or (w.restart_count > 0 and _ended_after(w, since))
+        if crashed(w) and (w.waiting_reason == "CrashLoopBackOff" or _ended_after(w, since))
     ]
-    if not crashed:
+    if not recent:
         return None
-    for name, text in platform.api_logs(tail=50, previous=True).items():
-        for line in text.splitlines():
-            if CONFIG_ERROR_MARKER in line:
-                return f"{name} crash loop; previous logs: {line.strip()[:200]}", _shown(crashed[0])
-    return None
+    lines = config_error_lines(platform.api_logs(tail=50, previous=True))
+    return (f"crash loop; {lines[0]}", _shown(recent[0])) if lines else None
 
 
 def _detect_on_platform(
@@ -361,21 +367,24 @@ def diagnosis_names(
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> bool:
-    """The runbook's triage (``offgridflow-runbook diagnose``) names ``section``, e.g. ``Fix 2``."""
+    """The runbook's triage (``offgridflow-runbook diagnose``) names ``section`` first, e.g. ``Fix 2``.
+
+    Triage here sees exactly what ``diagnose`` run by hand sees (no filter on events); every verdict
+    it gives on the way is recorded with its time."""
     chosen = resolve_target(target, configuration)
     progress(configuration, "diagnose", f"waiting up to {deadline:g} s for triage to name {section}")
+    log = events(configuration)
+    recorder = VerdictRecorder(log, "probe")
     seen: list[str] = []
     with opened(chosen) as platform:
-        recent = cast(
-            Platform, _SinceFault(platform, datetime.fromtimestamp(_since_fault(configuration), UTC))
-        )
 
         def named() -> bool | None:
-            diagnosis = diagnose(chosen, recent)
+            diagnosis = diagnose(chosen, platform)
+            recorder.record(diagnosis)
             seen[:] = [f"{diagnosis.section} ({diagnosis.summary})"]
             if diagnosis.section != section:
                 return None
-            events(configuration).record(
+            log.record(
                 "diagnosis", cause=str(diagnosis.cause), section=diagnosis.section, summary=diagnosis.summary
             )
             return True
@@ -383,26 +392,10 @@ def diagnosis_names(
         try:
             wait_until(named, deadline=deadline, what=f"a diagnosis naming {section}")
         except ActivityFailed as error:
-            events(configuration).record("diagnosis", cause="other", section=seen[0] if seen else "none")
+            log.record("diagnosis", cause="other", section=seen[0] if seen else "none")
             raise ActivityFailed(f"{error}; triage said: {seen[0] if seen else 'nothing'}") from None
     progress(configuration, "diagnosed", f"triage names {section}")
     return True
-
-
-class _SinceFault:
-    """The platform with ``events()`` limited to this experiment: an event store that keeps history
-    (Docker's event recorder, a Kubernetes namespace within the event TTL) would otherwise let an
-    earlier run's "Failed to pull image" outvote the fault under test."""
-
-    def __init__(self, platform: Platform, since: datetime) -> None:
-        self._platform = platform
-        self._since = since
-
-    def events(self, since: datetime | None = None) -> list[Event]:
-        return self._platform.events(since=max(since, self._since) if since else self._since)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._platform, name)
 
 
 def _restart_total(platform: Platform) -> int:

@@ -19,6 +19,12 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", default=None, help="override the target's API base URL")
     parser.add_argument("--token-env", default=None, help="override the token's environment variable name")
     parser.add_argument("--kube-context", default=None, help="override the target's kube context")
+    parser.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="override the target's kubeconfig file (default: the target's 'kubeconfig', "
+        "else $KUBECONFIG, else ~/.kube/config)",
+    )
     parser.add_argument("--namespace", default=None, help="override the target's namespace")
     parser.add_argument("--prometheus-url", default=None, help="override the target's Prometheus URL")
 
@@ -30,6 +36,7 @@ def target_from(args: argparse.Namespace) -> Target:
         base_url=args.base_url,
         token_env=args.token_env,
         kube_context=args.kube_context,
+        kubeconfig=args.kubeconfig,
         namespace=args.namespace,
         prometheus_url=args.prometheus_url,
     )

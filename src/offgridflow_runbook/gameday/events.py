@@ -33,7 +33,10 @@ GAMEDAY_DIR_ENV = "OFFGRIDFLOW_GAMEDAY_DIR"
 #   phase          an experiment phase starts (progress output), detail {"phase": ...}
 #   fault_at       the fault was applied
 #   detected_at    a detection probe first saw the failure, detail {"signal": ...}
-#   diagnosis      triage ran, detail {"cause", "section", "summary"}
+#   diagnosis      triage named the expected section, detail {"cause", "section", "summary"}
+#   verdict        triage's verdict changed (from the fault to the fix), detail {"source", "outcome",
+#                  "cause", "section", "sections" (every candidate, first what to do first),
+#                  "summary", "unknown" (what it could not see)}
 #   fix_started_at the runbook's fix started, detail {"fix": ...}
 #   recovered_at   the service is back: Verification 1-4 pass (5 may lag: alerts resolving, the
 #                  5-minute error rate still counting the outage's 5xx answers)
@@ -47,6 +50,7 @@ EVENT_KINDS = (
     "fault_at",
     "detected_at",
     "diagnosis",
+    "verdict",
     "fix_started_at",
     "recovered_at",
     "verified_at",

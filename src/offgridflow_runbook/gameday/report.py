@@ -49,6 +49,10 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
         f"Triage diagnosis: {score.diagnosis.get('cause', 'none')} -> runbook section "
         f"**{score.diagnosis.get('section', 'none')}**.",
         "",
+        "## Triage verdicts (what `diagnose` said from the fault to the fix)",
+        "",
+        *_verdict_lines(score),
+        "",
         "## Timeline",
         "",
         f"- detected {iso(score.detected_at) or 'never'} by: {score.detection_signal or 'n/a'}",
@@ -82,6 +86,23 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
     return "\n".join(lines)
 
 
+def _verdict_lines(score: ExperimentScore) -> list[str]:
+    triage = score.triage
+    if not triage.verdicts:
+        return ["- no verdict was recorded between the fault and the fix"]
+    lines = [
+        f"- +{v['at_s']:.1f} s: {v['section']} ({v['outcome']})"
+        f"{' - right' if v['right'] else ''}: {v['summary']}"
+        for v in triage.verdicts
+    ]
+    right = _seconds(triage.right_s) if triage.right_s is not None else "never"
+    lines.append(
+        f"- first verdict after {_seconds(triage.first_s)}; the right one after {right}; "
+        f"wrong ones seen: {', '.join(triage.wrong) or 'none'}"
+    )
+    return lines
+
+
 def _row(score: ExperimentScore) -> str:
     cells = [
         score.mode,
@@ -109,12 +130,14 @@ def _section(score: ExperimentScore, outages: list[tuple[float, float]] | None) 
     chart = base64.b64encode(timeline_png(score, outages)).decode("ascii")
     findings = "".join(f"<li>{html.escape(f)}</li>" for f in score.findings) or "<li>none</li>"
     failures = "".join(f"<li>{html.escape(f)}</li>" for f in score.failures)
+    verdicts = "".join(f"<li>{html.escape(line[2:])}</li>" for line in _verdict_lines(score))
     return (
         f'<section id="{html.escape(score.mode)}">'
         f"<h2>{html.escape(score.mode)}: {html.escape(score.status)}</h2>"
         f'<img alt="timeline of {html.escape(score.mode)}" src="data:image/png;base64,{chart}">'
         f"<p>Detected by: {html.escape(score.detection_signal or 'nothing')}<br>"
         f"Fix: {html.escape(score.fix or 'none')}</p>"
+        f"<h3>Triage verdicts</h3><ul>{verdicts}</ul>"
         f"<h3>Findings</h3><ul>{findings}</ul>"
         + (f'<h3>Failures</h3><ul class="failed">{failures}</ul>' if failures else "")
         + f'<p><a href="{html.escape(score.mode)}-postmortem.md">post-incident record</a></p></section>'

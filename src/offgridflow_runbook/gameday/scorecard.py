@@ -21,6 +21,7 @@ from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
 from offgridflow_runbook.gameday.events import GamedayEvent
+from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
 
 __all__ = [
     "BUDGETS_S",
@@ -103,6 +104,7 @@ class ExperimentScore:
     chaos_status: str | None = None
     duration_s: float | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
+    triage: TriageVerdicts = field(default_factory=TriageVerdicts)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,7 @@ class ExperimentScore:
             ],
             "alert_lag_s": {name: _round(lag) for name, lag in self.alert_lag_s.items()},
             "diagnosis": self.diagnosis,
+            "triage": self.triage.as_dict(),
             "fix": self.fix,
             "fix_started_at": iso(self.fix_started_at),
             "recovered_at": iso(self.recovered_at),
@@ -204,6 +207,8 @@ def score_experiment(
         failures.append(f"triage named {diagnosis.get('section') or 'nothing'}, not {expectation.fix}")
     if verified is None:
         failures.append("Verification 1-5 did not pass after the fix")
+    verdicts = triage_verdicts(events, fault_at=fault_at, fix_at=fix_at, expected=expectation.fix)
+    findings += verdicts.findings(expectation.fix)
 
     # only what this fault caused counts: an alert still firing from an earlier experiment does not
     # (the slack covers the range query's step grid)
@@ -296,6 +301,7 @@ def score_experiment(
             for e in events
             if e.kind == "phase"
         ],
+        triage=verdicts,
     )
 
 

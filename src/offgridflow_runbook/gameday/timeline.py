@@ -1,6 +1,7 @@
 """One timeline chart per experiment (matplotlib, rendered to PNG bytes): the outage, each alert's
-pending and firing spans, and the moments of fault, detection, diagnosis, fix, recovery and
-verification, in seconds since the fault."""
+pending and firing spans, triage's verdicts from the fault to the fix (green right, red wrong, grey
+healthy-so-far or inconclusive), and the moments of fault, detection, fix, recovery and verification,
+in seconds since the fault."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ _MOMENTS = (
 )
 
 
+def _verdict_colour(verdict: dict[str, object]) -> str:
+    if verdict["right"]:
+        return "#a5d6a7"
+    return "#ef5350" if verdict["outcome"] in ("diagnosed", "unreachable") else "#e0e0e0"
+
+
 def timeline_png(score: ExperimentScore, outages: list[tuple[float, float]] | None = None) -> bytes:
     """The experiment's timeline as PNG bytes (x axis: seconds since the fault)."""
     zero = score.fault_at or (score.phases[0]["at"] if score.phases else 0.0)
@@ -43,9 +50,22 @@ def timeline_png(score: ExperimentScore, outages: list[tuple[float, float]] | No
             bars = [(alert.firing_at - zero, (alert.resolved_at or end) - alert.firing_at)]
             rows.append((f"{alert.name} firing", bars, "#ffb74d"))
 
+    verdicts = score.triage.verdicts
+    if verdicts:
+        ends = [v["at_s"] for v in verdicts[1:]] + [
+            (score.fix_started_at - zero) if score.fix_started_at else verdicts[-1]["at_s"] + 2
+        ]
+        bars = [(v["at_s"], max(end - v["at_s"], 0.5)) for v, end in zip(verdicts, ends, strict=True)]
+        colours = [_verdict_colour(v) for v in verdicts]
+        rows.append(("triage verdict", bars, colours[0]))
     figure, axes = plt.subplots(figsize=(9, 1.2 + 0.45 * len(rows)), dpi=90)
-    for index, (_, bars, colour) in enumerate(rows):
-        axes.broken_barh(bars, (index - 0.35, 0.7), facecolors=colour)
+    for index, (label, bars, colour) in enumerate(rows):
+        if label == "triage verdict":  # one colour per verdict: right, wrong, neither
+            axes.broken_barh(bars, (index - 0.35, 0.7), facecolors=colours)
+            for (start, width), verdict in zip(bars, verdicts, strict=True):
+                axes.text(start + width / 2, index, verdict["section"], ha="center", va="center", fontsize=6)
+        else:
+            axes.broken_barh(bars, (index - 0.35, 0.7), facecolors=colour)
     axes.set_yticks(range(len(rows)), [label for label, _, _ in rows])
     for label, attribute, colour in _MOMENTS:
         at = getattr(score, attribute)

@@ -174,11 +174,24 @@ class DockerPlatform:
         return [observe.workload(container, engine_events) for container in containers]
 
     # -- read ----------------------------------------------------------------------------------
+    def _pull_answer(self, image: str) -> str | None:
+        """What the engine answers, asking the registry now, about pulling ``image`` (None: it can)."""
+        try:
+            self._client.api.inspect_distribution(image)
+        except docker.errors.APIError as error:
+            return str(error.explanation or error)
+        return None
+
     @_engine_errors
     def api_workloads(self) -> list[Workload]:
         workloads = self._workloads(API)
         state = _state.read_rollout()
         if state.stalled:
+            # The stalled revision is the Deployment's wish (kept in .state/); whether its image can
+            # be pulled is the engine's answer from the registry, asked on every read like a kubelet.
+            image = state.stalled["image"]
+            answer = self._pull_answer(image)
+            failing = answer is not None
             workloads.append(
                 Workload(
                     name=f"{API}-rev{state.stalled['revision']}",
@@ -186,9 +199,13 @@ class DockerPlatform:
                     phase="Pending",
                     ready=False,
                     restart_count=0,
-                    image=state.stalled["image"],
-                    waiting_reason=rollout.stalled_reason(state),
-                    waiting_message=state.stalled["message"],
+                    image=image,
+                    waiting_reason=rollout.stalled_reason(state) if failing else "ContainerCreating",
+                    waiting_message=(
+                        f'Failed to pull image "{image}": {answer}'
+                        if failing
+                        else "the image is in the registry now; the stalled rollout was not retried"
+                    ),
                 )
             )
         return workloads
@@ -217,7 +234,16 @@ class DockerPlatform:
             else:
                 message = f"container {action}"
             at = datetime.fromtimestamp(int(raw["timeNano"]) / 1e9, UTC)
-            found.append(Event(at=at, type=kind, reason=reason, message=message, involved=attributes["name"]))
+            found.append(
+                Event(
+                    at=at,
+                    type=kind,
+                    reason=reason,
+                    message=message,
+                    involved=attributes["name"],
+                    involved_uid=raw.get("id"),
+                )
+            )
         for entry in _state.recorded_events():
             at = datetime.fromisoformat(entry["at"])
             if at >= start:

@@ -89,6 +89,7 @@ def workload(container: Container, engine_events: list[dict[str, Any]]) -> Workl
         memory_request_bytes=host.get("MemoryReservation") or None,
         cpu_limit_millicores=(cpu_quota * 1000 // cpu_period) if cpu_quota else None,
         started_at=parse_time(state.get("StartedAt")),
+        uid=container.id,
     )
 
 

@@ -120,6 +120,7 @@ def pod_to_workload(pod: JSON, app: str) -> Workload:
         memory_request_bytes=quantity_bytes(requests.get("memory")),
         cpu_limit_millicores=quantity_millicores(limits.get("cpu")),
         started_at=parse_time(running.get("startedAt")),
+        uid=metadata.get("uid") or None,
     )
 
 
@@ -143,6 +144,7 @@ def to_event(event: JSON) -> Event | None:
         reason=event.get("reason", ""),
         message=event.get("message", ""),
         involved=(event.get("involvedObject") or {}).get("name", ""),
+        involved_uid=(event.get("involvedObject") or {}).get("uid") or None,
     )
 
 

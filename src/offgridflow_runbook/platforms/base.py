@@ -63,6 +63,7 @@ class Workload:
     memory_request_bytes: int | None = None
     cpu_limit_millicores: int | None = None
     started_at: datetime | None = None
+    uid: str | None = None  # the pod's UID / the container's ID: one instance, whatever its name
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Event:
     reason: str  # "OOMKilled", "Failed", "BackOff", "Killing", "Pulled", "ScalingReplicaSet", ...
     message: str
     involved: str  # the object's name
+    involved_uid: str | None = None  # its UID / container ID, when the platform says
 
 
 @dataclass(frozen=True)

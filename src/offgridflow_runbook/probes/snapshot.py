@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Platform, Usage, Workload
+from offgridflow_runbook.platforms import CommandResult, Event, NetworkStatus, Platform, Usage, Workload
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult
 from offgridflow_runbook.probes.prometheus import (
     DEFAULT_RULES_FILE,
@@ -26,9 +27,13 @@ from offgridflow_runbook.probes.prometheus import (
 )
 from offgridflow_runbook.targets import Target
 
-__all__ = ["ErrorRate", "Observations", "Observed", "observe"]
+__all__ = ["HISTORY_READS", "ErrorRate", "Observations", "Observed", "observe"]
 
 T = TypeVar("T")
+
+_NOT_ASKED = "not read (the checks do not need it)"
+# The reads triage adds to the checks' look: logs of the current and the previous run, and events.
+HISTORY_READS = ("api_logs", "previous_logs", "events")
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,14 @@ class Observations:
     pg_isready: Observed[CommandResult]
     usage: Observed[list[Usage]]
     network: Observed[NetworkStatus]
+    # Triage's history (``kubectl logs``, ``--previous``, ``kubectl get events``); read only when asked.
+    api_logs: Observed[dict[str, str]] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
+    previous_logs: Observed[dict[str, str]] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
+    events: Observed[list[Event]] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
     platform: Platform | None = field(default=None, compare=False, repr=False)
     platform_reason: str = ""
     wall_seconds: float = 0.0
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def timings(self) -> dict[str, object]:
         """How long the whole look and each read took (seconds), for benchmarks."""
@@ -100,6 +110,7 @@ class Observations:
                 "pg_isready",
                 "usage",
                 "network",
+                *HISTORY_READS,
             )
             if getattr(self, name).skipped is None
         }
@@ -136,8 +147,13 @@ def observe(
     platform_reason: str = "",
     prometheus: PrometheusProbe | None = None,
     rules_file: Path = DEFAULT_RULES_FILE,
+    history: bool = False,
 ) -> Observations:
-    """Read everything at once; reads the target lacks access for are skipped with the reason."""
+    """Read everything at once; reads the target lacks access for are skipped with the reason.
+
+    With ``history`` (triage) the API's logs (``--tail=100``, current and ``--previous``) and every
+    event the platform still keeps are read in the same look. Events are not filtered here: what a
+    window leaves out is for the judge to count and mention, not for the reader to drop."""
     reads: dict[str, Callable[[], object]] = {
         "live": api.live,
         "ready": api.ready,
@@ -167,9 +183,18 @@ def observe(
         )
     else:
         skipped.update(dict.fromkeys(platform_reads, platform_reason or "no platform access"))
+    if history and platform is not None:
+        reads.update(
+            api_logs=lambda: platform.api_logs(tail=100),
+            previous_logs=lambda: platform.api_logs(tail=100, previous=True),
+            events=platform.events,
+        )
+    elif history:
+        skipped.update(dict.fromkeys(HISTORY_READS, platform_reason or "no platform access"))
 
     # Platform execs run beside the other reads too: the Kubernetes driver gives each exec a client of
     # its own (see _kubernetes_exec), so nothing here is serialised.
+    at = datetime.now(UTC)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="observe") as pool:
         futures = {name: pool.submit(_timed, read) for name, read in reads.items()}
@@ -180,5 +205,6 @@ def observe(
         platform=platform,
         platform_reason=platform_reason,
         wall_seconds=time.perf_counter() - started,
+        at=at,
         **results,  # type: ignore[arg-type]
     )
