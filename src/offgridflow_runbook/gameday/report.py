@@ -7,7 +7,7 @@ import base64
 import html
 from pathlib import Path
 
-from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard, iso
+from offgridflow_runbook.gameday.scorecard import SLA_S, ExperimentScore, Scorecard, iso
 from offgridflow_runbook.gameday.timeline import timeline_png
 
 __all__ = ["postmortem_markdown", "write_reports"]
@@ -65,7 +65,7 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
         f"- time to detect (MTTD): {_seconds(score.mttd_s)}",
         f"- time to resolve (MTTR, fault -> service recovered): {_seconds(score.mttr_s)}",
         f"- impact duration (outage seen by a synthetic client): {_seconds(score.outage_s)}; "
-        f"SLA (under 5 minutes) {'met' if score.sla_met else 'NOT met'}",
+        f"SLA (under {SLA_S / 60:.0f} minutes) {'met' if score.sla_met else 'NOT met'}",
         f"- data: {writes}",
         "",
         "| runbook budget | limit | actual | met |",
