@@ -18,6 +18,16 @@ from offgridflow_runbook.runbook.coverage import coverage
 EXIT_BELOW = 1
 
 
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a percentage 0..100, not {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a percentage 0..100, not {text!r}")
+    return value
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "coverage",
@@ -27,17 +37,13 @@ def add_parser(subparsers: Any) -> None:
     )
     add_runbook_option(parser)
     parser.add_argument(
-        "--min-coverage", type=float, default=0.0, metavar="N", help="fail below N percent (default: 0)"
+        "--min-coverage", type=_percent, default=0.0, metavar="N", help="fail below N percent (default: 0)"
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 <= args.min_coverage <= 100:
-        raise SystemExit(
-            f"offgridflow-runbook: error: --min-coverage must be 0..100, not {args.min_coverage:g}"
-        )
     report = coverage(load_runbook(args.runbook))
     below = report.percent < args.min_coverage
     if args.json:

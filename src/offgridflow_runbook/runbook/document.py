@@ -336,6 +336,13 @@ def parse_runbook(text: str, path: Path | str = "runbook.md") -> Runbook:
 
     for number, raw in enumerate(lines, start=1):
         if fence is not None:
+            opening = _FENCE.match(raw)
+            if opening is not None and opening.group(2):
+                # a closing fence has no language: this opens another block, so ours was never closed
+                raise RunbookError(
+                    f"{source}:{fence[0]}: the code block opened here is never closed "
+                    f"(another opens at line {number})"
+                )
             if raw.strip() == "```":
                 opened_at, _, language = fence
                 fence = None
