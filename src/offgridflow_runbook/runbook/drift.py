@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -144,7 +145,7 @@ def _curl(command: Command, target: Target, run: Runner, timeout: float) -> Drif
     if any(TOKEN_VARIABLE in arg for arg in argv) and token is None:
         return DriftResult(command, Outcome.UNKNOWN, f"no bearer token: ${target.token_env} is not set")
     argv = [target_url(arg, target) if arg.startswith(("http://", "https://")) else arg for arg in argv]
-    shown = " ".join(argv)
+    shown = shlex.join(argv)
     argv = [arg.replace(TOKEN_VARIABLE, token or "") for arg in argv]
     # quiet but with errors, bounded, and the status code written after the body
     executed = [argv[0], "-sS", "--max-time", f"{timeout:.0f}", "-w", "\n%{http_code}", *argv[1:]]
@@ -276,7 +277,7 @@ def _kubectl(
     if binary is None:
         return DriftResult(command, Outcome.UNKNOWN, f"no kubectl: set ${KUBECTL_ENV} or put kubectl on PATH")
     argv = _kubectl_argv(command, target, binary, timeout)
-    shown = " ".join(["kubectl", *argv[1:]])
+    shown = shlex.join(["kubectl", *argv[1:]])
     done = run(argv, None, timeout + 5)
     error = (done.stderr.strip().splitlines() or [""])[-1]
     lowered = done.stderr.lower()
