@@ -128,7 +128,9 @@ class Runbook:
         try:
             return self.budgets_s[heading]
         except KeyError:
-            raise RunbookError(f"{self.path}: no time budget '({heading}: N minutes)' found") from None
+            raise RunbookError(
+                f"{self.path}: no time budget '(N minutes)' on the {heading} heading"
+            ) from None
 
 
 # -- read-only or changing ---------------------------------------------------------------------------

@@ -166,7 +166,7 @@ def _curl(command: Command, target: Target, run: Runner, timeout: float) -> Drif
     problem = _expected_problem(command, status, body)
     if problem:
         return DriftResult(command, Outcome.DRIFT, problem, shown)
-    return _filtered(command, body, run, timeout, f"HTTP {status}", shown)
+    return _filtered(command, body, run, timeout, f"HTTP {status}", shown, expected_checked=True)
 
 
 def _json(body: str) -> Any:
@@ -191,9 +191,18 @@ def _expected_problem(command: Command, status: int, body: str) -> str | None:
 
 
 def _filtered(
-    command: Command, output: str, run: Runner, timeout: float, seen: str, shown: str
+    command: Command,
+    output: str,
+    run: Runner,
+    timeout: float,
+    seen: str,
+    shown: str,
+    *,
+    expected_checked: bool = False,
 ) -> DriftResult:
-    """Apply the pipeline's filters (``grep ...``) to ``output``."""
+    """Apply the pipeline's filters (``grep ...``) to ``output``. Only an answer whose Expected
+    shape was checked (``expected_checked``) says so: kubectl lines are judged by the names they
+    find; their state (Running, restarts) is the checks' business."""
     for segment in command.pipeline[1:]:
         done = run(list(segment), output, timeout)
         if done.returncode == 1 and segment[0] == "grep":
@@ -212,7 +221,10 @@ def _filtered(
             )
         output = done.stdout
     lines = len(output.strip().splitlines())
-    return DriftResult(command, Outcome.PASSED, f"{seen}, {lines} line(s) of output", shown)
+    expected = (
+        f", as expected: {'; '.join(command.expected)}" if command.expected and expected_checked else ""
+    )
+    return DriftResult(command, Outcome.PASSED, f"{seen}, {lines} line(s) of output{expected}", shown)
 
 
 # -- kubectl -------------------------------------------------------------------------------------------
