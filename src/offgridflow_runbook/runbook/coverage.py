@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from offgridflow_runbook.runbook.document import PROJECT_ROOT, Command, Runbook
+from offgridflow_runbook.triage import Cause
 
 __all__ = [
     "COVERAGE",
@@ -141,8 +142,6 @@ class TriageRule(Proof):
     section: str
 
     def resolve(self, project: Project, step: str) -> tuple[bool, str]:
-        from offgridflow_runbook.triage import Cause  # the triage tree imports this package's model
-
         if self.cause not in {str(c) for c in Cause}:
             return False, f"triage has no cause {self.cause!r}"
         return True, f"triage rule {self.cause} -> {self.section}"
