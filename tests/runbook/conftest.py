@@ -1,25 +1,14 @@
-"""Copies of the project's runbook with one edit each, for the parser, coverage and drift tests."""
+"""The ``runbook_copy`` fixture: a parsed copy of the project's runbook with one edit."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from runbook_copies import edited
 
 from offgridflow_runbook.runbook import Runbook, parse_runbook
-from offgridflow_runbook.runbook.document import DEFAULT_RUNBOOK
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-RUNBOOK_TEXT = DEFAULT_RUNBOOK.read_text(encoding="utf-8")
-
-
-def edited(old: str, new: str) -> str:
-    """The runbook's text with ``old`` (which must be there exactly once) replaced by ``new``."""
-    assert RUNBOOK_TEXT.count(old) == 1, f"the runbook no longer contains {old!r} once"
-    return RUNBOOK_TEXT.replace(old, new)
 
 
 @pytest.fixture
