@@ -28,8 +28,6 @@ from offgridflow_runbook.probes.platform import PlatformAccess, open_platform
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
 from offgridflow_runbook.probes.snapshot import Observations, observe
 from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_from_environment
-from offgridflow_runbook.runbook import RunbookError, load_runbook
-from offgridflow_runbook.runbook.coverage import coverage
 from offgridflow_runbook.steps import Outcome, StepResult
 from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
 
@@ -326,6 +324,11 @@ class _ResultLines:
 
 def runbook_coverage_line() -> str:
     """``runbook coverage: 46/52 steps and commands proved (88%)``, or why it is unknown."""
+    # imported here: resolving the proofs reads the experiments and their Chaos Toolkit modules,
+    # which a run without runbook steps (the suite's own tests) should not pay for at start-up
+    from offgridflow_runbook.runbook import RunbookError, load_runbook
+    from offgridflow_runbook.runbook.coverage import coverage
+
     try:
         return coverage(load_runbook()).summary()
     except RunbookError as error:

@@ -1,12 +1,12 @@
 """Which part of the suite proves each runbook step, and which steps nothing proves.
 
-:data:`COVERAGE` is the map: per runbook step, and per command line of each step (matched by its
-text, whitespace collapsed), the proofs — a check in ``checks/`` (by function name and runbook step),
-a triage rule (a :class:`~offgridflow_runbook.triage.Cause`), an experiment's fault, detection probe
-or fix (by mode and Chaos Toolkit function, with the arguments the runbook's command implies), an
-alert rule — or a reason why it is not covered. :func:`coverage` resolves every proof against the
-project (a check that was deleted, an experiment that no longer calls the fix, proves nothing) and
-reports both ways:
+:data:`STEPS` and :data:`COMMANDS` are the map: per runbook step, and per command line of each
+step (matched by its text, whitespace collapsed), the proofs — a check in ``checks/`` (by function
+name and runbook step), a triage rule (a :class:`~offgridflow_runbook.triage.Cause`), an
+experiment's fault, detection probe or fix (by mode and Chaos Toolkit function, with the arguments
+the runbook's command implies), an alert rule — or a reason why it is not covered.
+:func:`coverage` resolves every proof against the project (a check that was deleted, an experiment
+that no longer calls the fix, proves nothing) and reports both ways:
 
 - ``unmapped``: a step or command of the runbook that no entry matches (a step was added, a name
   changed): drift of the runbook away from the suite;
@@ -31,7 +31,8 @@ from offgridflow_runbook.runbook.document import PROJECT_ROOT, Command, Runbook
 from offgridflow_runbook.triage import Cause
 
 __all__ = [
-    "COVERAGE",
+    "COMMANDS",
+    "STEPS",
     "Alert",
     "Check",
     "CommandRule",
@@ -451,8 +452,6 @@ COMMANDS: tuple[CommandRule, ...] = (
         (Check("test_metrics_expose_http_requests_total"),),
     ),
 )
-
-COVERAGE = (STEPS, COMMANDS)
 
 
 # -- the report ----------------------------------------------------------------------------------------

@@ -275,7 +275,7 @@ def _commands(block: _Block, step: str, source: Path) -> tuple[list[Command], li
         elif line.startswith("#"):
             if match := _EXPECTED.match(line):
                 expected.append(match.group(1).strip())
-                if commands and commands[-1].line >= block.line:
+                if commands:  # "# Expected:" under a command is that command's expected answer
                     last = commands[-1]
                     commands[-1] = replace(last, expected=(*last.expected, match.group(1).strip()))
             else:
