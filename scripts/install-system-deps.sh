@@ -11,6 +11,7 @@ packages=(
   docker-registry       # the local image registry (also installed inside the stack's tools image)
   prometheus-postgres-exporter  # PostgreSQL metrics for the PostgreSQLDown alert
   debootstrap           # builds debian:bookworm-slim when it cannot be pulled
+  curl                  # runs the runbook's curl lines (offgridflow-runbook drift)
 )
 
 missing=()

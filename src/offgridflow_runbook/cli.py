@@ -2,7 +2,8 @@
 
 To add a subcommand, write a module with ``add_parser(subparsers)`` that registers its parser and
 sets ``run=<function(args) -> exit code>`` as a default, then add the module's name below.
-User mistakes (unknown target, bad targets file) print one line and exit 64, without a traceback.
+User mistakes (unknown target, bad targets file, unreadable runbook) print one line and exit 64,
+without a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from typing import NoReturn
 
 from offgridflow_runbook.platforms import PlatformError
+from offgridflow_runbook.runbook import RunbookError
 from offgridflow_runbook.targets import TargetError
 
 __all__ = ["COMMAND_MODULES", "EXIT_USAGE", "main"]
@@ -20,6 +22,8 @@ __all__ = ["COMMAND_MODULES", "EXIT_USAGE", "main"]
 COMMAND_MODULES = (
     "offgridflow_runbook.commands.diagnose",
     "offgridflow_runbook.commands.check",
+    "offgridflow_runbook.commands.coverage",
+    "offgridflow_runbook.commands.drift",
 )
 EXIT_USAGE = 64  # EX_USAGE: 2 and 3 are taken by `diagnose` (problem found / unreachable)
 
@@ -45,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (TargetError, PlatformError) as error:
+    except (TargetError, PlatformError, RunbookError) as error:
         print(f"offgridflow-runbook: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -5,7 +5,9 @@ Options live in one group, ``offgridflow``. Session fixtures: ``target``, ``plat
 without a Prometheus URL) and ``runbook_observations`` (one concurrent read of everything the checks
 judge). A check marked ``@pytest.mark.runbook_step("Triage 1")`` gets that step as a column in the
 pytest-html report, as a JUnit property and in its JSON line (``--results-jsonl``). The bearer token
-is redacted from every failure message, captured output, extra and JSON line.
+is redacted from every failure message, captured output, extra and JSON line. A run with runbook
+steps ends with the runbook's coverage (how many of its steps and commands the suite proves), in the
+terminal summary and at the top of the pytest-html report.
 """
 
 from __future__ import annotations
@@ -322,8 +324,37 @@ class _ResultLines:
         )
 
 
+def runbook_coverage_line() -> str:
+    """``runbook coverage: 46/52 steps and commands proved (88%)``, or why it is unknown."""
+    # imported here: resolving the proofs reads the experiments and their Chaos Toolkit modules,
+    # which a run without runbook steps (the suite's own tests) should not pay for at start-up
+    from offgridflow_runbook.runbook import RunbookError, load_runbook
+    from offgridflow_runbook.runbook.coverage import coverage
+
+    try:
+        return coverage(load_runbook()).summary()
+    except RunbookError as error:
+        return f"runbook coverage: unknown ({error})"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    ran_steps = any(
+        getattr(report, "runbook_step", None)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport)
+    )
+    if ran_steps:
+        terminalreporter.write_line(
+            runbook_coverage_line() + " (offgridflow-runbook coverage lists each step)"
+        )
+
+
 class _HtmlColumns:
-    """The 'Runbook step' column of the pytest-html results table."""
+    """The 'Runbook step' column of the pytest-html results table, and the runbook's coverage."""
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+        prefix.append(f"<p>{html.escape(runbook_coverage_line())} (offgridflow-runbook coverage)</p>")
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="runbook_step">Runbook step</th>')

@@ -102,6 +102,13 @@ def test_the_gate_runs_the_checks_on_kind_and_rolls_back_on_failure() -> None:
     assert re.search(r"kubectl .*rollout undo deployment/offgridflow-api", rollback[0]["run"])
 
 
+def test_the_gate_fails_below_the_runbook_coverage_bar_and_reports_drift_without_blocking() -> None:
+    document = workflow("pre-deploy-gate.yml")
+    assert re.search(r"offgridflow-runbook coverage --min-coverage \d+", run_lines(document))
+    (drift,) = [step for step in steps(document) if "offgridflow-runbook drift" in step.get("run", "")]
+    assert drift["continue-on-error"] is True
+
+
 def test_synthetic_checks_run_every_15_minutes_against_production_and_report_failures() -> None:
     document = workflow("synthetic-checks.yml")
     assert document["on"]["schedule"] == [{"cron": "*/15 * * * *"}]

@@ -235,3 +235,19 @@ def test_a_run_that_never_reached_its_fault_still_gets_a_chart(tmp_path: Path) -
         target="local", platform="docker", profile="fast", started_at=T0, experiments=[score]
     )
     assert "data:image/png;base64," in write_reports(scorecard, tmp_path)["index"].read_text()
+
+
+def test_the_game_day_report_shows_how_much_of_the_runbook_is_proved(tmp_path: Path) -> None:
+    from offgridflow_runbook.runbook import load_runbook
+    from offgridflow_runbook.runbook.coverage import coverage
+
+    scorecard = Scorecard(target="local", platform="docker", profile="fast", started_at=T0)
+    written = write_reports(scorecard, tmp_path)
+    proved = coverage(load_runbook())
+    assert json.loads(written["runbook-coverage"].read_text())["percent"] == round(proved.percent, 1)
+    page = written["index"].read_text()
+    assert proved.summary() in page
+    # every gap is listed with its line and reason
+    for gap in (item for item in proved.items if not item.covered):
+        assert f"<td>{gap.line}</td>" in page
+    assert "needs registry credentials for ghcr.io" in page

@@ -110,6 +110,27 @@ def test_step_column_json_lines_and_junit_property(project: pytest.Pytester) -> 
     assert '<property name="runbook_step" value="Triage 2B"' in junit
 
 
+def test_a_run_of_runbook_steps_ends_with_the_runbooks_coverage(project: pytest.Pytester) -> None:
+    from offgridflow_runbook.runbook import load_runbook
+    from offgridflow_runbook.runbook.coverage import coverage
+
+    project.makepyfile(
+        test_steps="""
+        import pytest
+
+        @pytest.mark.runbook_step("Verification 2")
+        def test_ready():
+            pass
+        """
+    )
+    result = project.runpytest("--targets-file", "targets.yaml", "--target", "dead")
+    summary = coverage(load_runbook()).summary()
+    result.stdout.fnmatch_lines([f"{summary} (offgridflow-runbook coverage lists each step)"])
+    assert (
+        f"<p>{summary} (offgridflow-runbook coverage)</p>" in (project.path / "out/report.html").read_text()
+    )
+
+
 def test_unreachable_target_fails_in_one_line_without_traceback(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_dead="""

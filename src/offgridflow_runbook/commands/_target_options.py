@@ -1,12 +1,14 @@
-"""The target options every subcommand shares (the same names as the pytest options)."""
+"""The options subcommands share: the target's (the same names as the pytest options), the runbook's."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from offgridflow_runbook.runbook.document import DEFAULT_RUNBOOK, RUNBOOK_ENV
 from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, load_target
 
-__all__ = ["add_target_options", "target_from"]
+__all__ = ["add_runbook_option", "add_target_options", "target_from"]
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -39,4 +41,13 @@ def target_from(args: argparse.Namespace) -> Target:
         kubeconfig=args.kubeconfig,
         namespace=args.namespace,
         prometheus_url=args.prometheus_url,
+    )
+
+
+def add_runbook_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runbook",
+        type=Path,
+        default=None,
+        help=f"the runbook to read (default: ${RUNBOOK_ENV} or {DEFAULT_RUNBOOK.name} of the project)",
     )

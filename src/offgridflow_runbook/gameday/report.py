@@ -1,14 +1,18 @@
 """The game day's files: ``scorecard.json``, a self-contained ``index.html`` (charts embedded as
-base64 PNG) and one post-incident record per experiment (``<mode>-postmortem.md``)."""
+base64 PNG), one post-incident record per experiment (``<mode>-postmortem.md``) and
+``runbook-coverage.json`` (how much of the runbook the suite proves, shown in ``index.html`` too)."""
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 
-from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard, iso
+from offgridflow_runbook.gameday.scorecard import SLA_S, ExperimentScore, Scorecard, iso
 from offgridflow_runbook.gameday.timeline import timeline_png
+from offgridflow_runbook.runbook import RunbookError, load_runbook
+from offgridflow_runbook.runbook.coverage import CoverageReport, coverage
 
 __all__ = ["postmortem_markdown", "write_reports"]
 
@@ -69,7 +73,7 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
         f"- time to detect (MTTD): {_seconds(score.mttd_s)}",
         f"- time to resolve (MTTR, fault -> service recovered): {_seconds(score.mttr_s)}",
         f"- impact duration (outage seen by a synthetic client): {_seconds(score.outage_s)}; "
-        f"SLA (under 5 minutes) {'met' if score.sla_met else 'NOT met'}",
+        f"SLA (under {SLA_S / 60:.0f} minutes) {'met' if score.sla_met else 'NOT met'}",
         f"- data: {writes}",
         "",
         "| runbook budget | limit | actual | met |",
@@ -144,6 +148,30 @@ def _section(score: ExperimentScore, outages: list[tuple[float, float]] | None) 
     )
 
 
+def _coverage_section(report: CoverageReport | None, problem: str | None) -> str:
+    if report is None:
+        return f"<h2>Runbook coverage</h2><p class='failed'>{html.escape(problem or '')}</p>"
+    gaps = "".join(
+        f"<tr><td>{i.line}</td><td>{html.escape(i.step)}</td><td><code>{html.escape(i.text)}</code></td>"
+        f"<td>{html.escape(i.status)}: {html.escape('; '.join(i.proofs) or 'nothing maps to it')}</td></tr>"
+        for i in report.items
+        if not i.covered
+    )
+    drift = "".join(f"<li>{html.escape(line)}</li>" for line in report.stale)
+    return (
+        f'<section id="runbook-coverage"><h2>Runbook coverage</h2><p>{html.escape(report.summary())} · '
+        f'<a href="runbook-coverage.json">runbook-coverage.json</a> · '
+        "<code>offgridflow-runbook coverage</code> prints every step</p>"
+        + (
+            f"<table><tr><th>line</th><th>step</th><th>not proved</th><th>why</th></tr>{gaps}</table>"
+            if gaps
+            else ""
+        )
+        + (f'<ul class="failed">{drift}</ul>' if drift else "")
+        + "</section>"
+    )
+
+
 _STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:1000px}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:4px 8px}.passed{color:#1b5e20;font-weight:bold}"
@@ -163,6 +191,15 @@ def write_reports(
         path = directory / f"{score.mode}-postmortem.md"
         path.write_text(postmortem_markdown(score, scorecard), encoding="utf-8")
         written[f"{score.mode}-postmortem"] = path
+    try:
+        proved: CoverageReport | None = coverage(load_runbook())
+        problem = None
+    except RunbookError as error:  # the game day's results stand; the report says why coverage is missing
+        proved, problem = None, str(error)
+    written["runbook-coverage"] = directory / "runbook-coverage.json"
+    written["runbook-coverage"].write_text(
+        json.dumps(proved.as_dict() if proved else {"error": problem}, indent=2) + "\n", encoding="utf-8"
+    )
     header = "".join(
         f"<th>{h}</th>"
         for h in (
@@ -185,6 +222,7 @@ def write_reports(
         f'<a href="scorecard.json">scorecard.json</a></p>'
         f"<table><tr>{header}</tr>{''.join(_row(s) for s in scorecard.experiments)}</table>"
         + "".join(_section(s, (outages or {}).get(s.mode)) for s in scorecard.experiments)
+        + _coverage_section(proved, problem)
         + "</body></html>\n"
     )
     index = directory / "index.html"

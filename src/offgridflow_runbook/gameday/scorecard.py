@@ -7,8 +7,10 @@ Definitions (seconds, from the event log; see :mod:`offgridflow_runbook.gameday.
 - ``mttd_s`` = first detection - fault; ``mttr_s`` = service recovered - fault
 - ``outage_s`` = how long a synthetic user saw failures (when the game day probed availability),
   else fault -> recovered; ``sla_met`` = outage under 5 minutes
-- budgets (the runbook's): confirm (fault -> detection) 2 min, identify (detection -> diagnosis)
-  5 min, fix (fix start -> recovered) 2 min, verify (recovered -> Verification 1-5) 3 min
+- budgets (the runbook's, read from it): confirm (fault -> detection) = Triage 1's "(2 minutes)",
+  identify (detection -> diagnosis) = Triage 2's "(5 minutes)", fix (fix start -> recovered) = the
+  Quick Fix's "(Immediate - 2 minutes)", verify (recovered -> Verification 1-5) = Verification's
+  "(3 minutes)"; the SLA is its "SLA breach after 5 minutes"
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
 from offgridflow_runbook.gameday.events import GamedayEvent
 from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
+from offgridflow_runbook.runbook import load_runbook
 
 __all__ = [
     "BUDGETS_S",
@@ -33,8 +36,16 @@ __all__ = [
     "score_experiment",
 ]
 
-SLA_S = 300.0
-BUDGETS_S = {"confirm": 120.0, "identify": 300.0, "fix": 120.0, "verify": 180.0}
+_RUNBOOK = load_runbook()
+SLA_S = _RUNBOOK.sla_s
+# scorecard budget -> the runbook heading whose "(N minutes)" sets it
+BUDGET_HEADINGS = {
+    "confirm": "Triage 1",
+    "identify": "Triage 2",
+    "fix": "Quick Fix",
+    "verify": "Verification",
+}
+BUDGETS_S = {name: _RUNBOOK.budget(heading) for name, heading in BUDGET_HEADINGS.items()}
 # Verification 5 lagging this long behind the service coming back is worth telling the runbook's owners.
 _LAG_FINDING_S = 10.0
 _STEP_SLACK_S = 2.0

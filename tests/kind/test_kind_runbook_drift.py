@@ -1,0 +1,30 @@
+"""``drift`` against the real kind cluster: the runbook's read-only kubectl and curl lines run with
+the cluster's kubeconfig and context. The kind overlay generates ``offgridflow-config-<hash>``, so the
+runbook's ``kubectl get configmap offgridflow-config`` (Fix 3) names a ConfigMap that does not exist:
+that, and only that, is drift."""
+
+from __future__ import annotations
+
+import pytest
+
+from offgridflow_runbook.runbook import load_runbook
+from offgridflow_runbook.runbook.drift import Outcome, drift
+
+pytestmark = pytest.mark.kind
+
+
+def test_the_hashed_configmap_is_the_runbooks_only_drift_on_kind(kind_session):
+    target = kind_session.target(kind_session.settings.config_file.parent / "targets.yaml")
+    runbook = load_runbook()
+    configmap = next(c for c in runbook.commands if c.argv[:3] == ("kubectl", "get", "configmap"))
+    kubectl = kind_session.settings.kubectl_bin  # None: $KUBECTL or PATH
+    report = drift(runbook, target, kubectl=str(kubectl) if kubectl else None, timeout=30)
+    summary = report.table()
+    drifted = [r.command.line for r in report.results if r.outcome == Outcome.DRIFT]
+    assert drifted == [configmap.line], summary
+    unknown = [r.command.line for r in report.results if r.outcome == Outcome.UNKNOWN]
+    # without $OFFGRIDFLOW_TOKEN, Verification 3's authorized call cannot be made: unknown, not passed
+    without_token = [] if target.token else [runbook.step("Verification 3").commands[0].line]
+    assert unknown == without_token, summary
+    assert report.exit_code == 1  # drift wins over unknown
+    assert all(r.outcome == Outcome.NOT_RUN for r in report.results if not r.command.read_only)
