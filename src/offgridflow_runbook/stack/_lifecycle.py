@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import docker
-import httpx
 from docker.errors import DockerException, NotFound
 
 from offgridflow_runbook.stack import _containers, _images, _ports, _prometheus, _state
+from offgridflow_runbook.stack._health import HEALTH_URLS, answers, postgres_ready
 from offgridflow_runbook.stack._layout import (
     ALERTMANAGER,
     API,
@@ -32,16 +32,6 @@ from offgridflow_runbook.stack._preflight import StackError, check_machine, ensu
 Say = Callable[[str], None]
 HEALTH_DEADLINE_SECONDS = 120.0
 
-# What "healthy" means for each service: an HTTP answer below 400 from its own endpoint.
-_HEALTH_URLS = {
-    REGISTRY: "http://127.0.0.1:5000/v2/",
-    API: "http://127.0.0.1:8080/health/ready",
-    EXPORTER: "http://127.0.0.1:9187/metrics",
-    RECEIVER: "http://127.0.0.1:9095/health",
-    ALERTMANAGER: "http://127.0.0.1:9093/-/ready",
-    PROMETHEUS: "http://127.0.0.1:9090/-/ready",
-    EVENT_RECORDER: "http://127.0.0.1:9096/metrics",
-}
 # Removal order: dependants first.
 _ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API, POSTGRES, REGISTRY, EVENT_RECORDER)
 
@@ -54,20 +44,6 @@ class ContainerStatus:
     health: str | None
     restart_count: int
     image: str
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code < 400
-    except httpx.HTTPError:
-        return False
-
-
-def _postgres_ready(client: docker.DockerClient) -> bool:
-    container = _containers.find(client, POSTGRES)
-    if container is None or container.status != "running":
-        return False
-    return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
 
 
 _PSQL = (
@@ -230,16 +206,16 @@ def up(profile: str = "fast", say: Say = print) -> None:
 
         ensure(EVENT_RECORDER)
         ensure(REGISTRY)
-        settle(REGISTRY, lambda: _answers(_HEALTH_URLS[REGISTRY]))
+        settle(REGISTRY, lambda: answers(HEALTH_URLS[REGISTRY]))
         _images.ensure_api_images(client, base_id, say)
         ensure(POSTGRES)
-        settle(POSTGRES, lambda: _postgres_ready(client))
+        settle(POSTGRES, lambda: postgres_ready(client))
         _sync_database_password(client, say)
         _deploy_api(client, say)
         for name in (EXPORTER, RECEIVER, ALERTMANAGER, PROMETHEUS):
             ensure(name)
-        for name, url in _HEALTH_URLS.items():
-            settle(name, lambda url=url: _answers(url))  # type: ignore[misc]
+        for name, url in HEALTH_URLS.items():
+            settle(name, lambda url=url: answers(url))  # type: ignore[misc]
         env_file = _state.write_env_file()
         say(f"local stack is up ({time.monotonic() - started:.0f}s, Prometheus profile {profile}):")
         for name, url in URLS.items():
@@ -260,7 +236,7 @@ def images(say: Say = print) -> None:
         _images.ensure_support_images(client, base_id, say)
         _ensure_volumes(client)
         _report(REGISTRY, _containers.ensure(client, _containers.registry_spec())[1], say)
-        _wait(REGISTRY, lambda: _answers(_HEALTH_URLS[REGISTRY]), say)
+        _wait(REGISTRY, lambda: answers(HEALTH_URLS[REGISTRY]), say)
         _images.ensure_api_images(client, base_id, say)
         say("images are up to date")
     except DockerException as error:
