@@ -36,9 +36,9 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "reports" / "stack-faults.jsonl"
-# About four times the slowest recovery measured on the shared 2-core machine (7.4 s: a killed
-# database, Fix 1, then the API's restart and its health check).
-RECOVERY_BOUND_SECONDS = 30.0
+# Three times the slowest recovery measured on the shared 2-core machine under load (14.4 s: the
+# API stopped and started; its Python start-up and database pool take most of it).
+RECOVERY_BOUND_SECONDS = 45.0
 ENGINE_RECOVERY_BOUND_SECONDS = 180.0
 # From the fault until the checks pass: the runbook's alerts resolve a few fast-profile evaluations
 # (1 s each, `for` of 3 s and more) after the part is back.
