@@ -263,6 +263,22 @@ def test_each_part_comes_back_healthy_without_losing_a_write(
         assert _samples_of_api_up(before) == history
 
 
+@pytest.mark.parametrize("part", PARTS)
+def test_while_a_part_is_stopped_the_platform_names_it_and_only_it(local_stack: DockerPlatform, part: str):
+    wait_until("the stack is healthy", _all_fine, 120)
+    _docker("stop", part)
+    try:
+        seen = {reading.name: reading for reading in local_stack.stack_parts()}
+    finally:
+        _docker("start", part)
+    assert seen[part].outcome == "bad"
+    assert seen[part].detail.startswith("container exited")
+    # The API's health depends on the database; everything else must still be seen fine.
+    others = {name for name, reading in seen.items() if not reading.fine} - {part}
+    assert others <= ({API} if part == POSTGRES else set())
+    wait_until("the stack is healthy again", _all_fine, RECOVERY_BOUND_SECONDS)
+
+
 def _dockerd_pid() -> int:
     result = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True, check=False)
     pids = result.stdout.split()
