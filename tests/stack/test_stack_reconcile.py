@@ -171,3 +171,41 @@ def test_up_gives_up_at_once_on_a_container_that_crash_loops_even_when_recreated
     first_line = str(raised.value).splitlines()[0]
     assert first_line == "prometheus is crash-looping (exit code 2, 4 restarts) after being recreated"
     assert "mmap-ed active query log" in str(raised.value)
+
+
+class _Exec:
+    def __init__(self, exit_code: int, output: bytes) -> None:
+        self.exit_code, self.output = exit_code, output
+
+
+class _Database:
+    """The postgres container answering ``psql`` with the given results, one per call."""
+
+    def __init__(self, *answers: _Exec) -> None:
+        self.answers = list(answers)
+
+    def exec_run(self, _command: list[str]) -> _Exec:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+FULL = _Exec(2, b"psql: error: FATAL:  sorry, too many clients already")
+
+
+def test_at_max_connections_up_waits_for_a_free_connection(state: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(_lifecycle.time, "sleep", lambda _seconds: None)
+    database = _Database(FULL, _Exec(0, b""))
+    lines: list[str] = []
+    _lifecycle._sync_database_password(_Engine(database), lines.append)  # type: ignore[arg-type]
+    assert lines == ["  postgres is at max_connections: waiting for a free connection ..."]
+
+
+def test_at_max_connections_for_good_up_says_what_to_do_in_one_line(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(_lifecycle, "PASSWORD_DEADLINE_SECONDS", 0.0)
+    with pytest.raises(StackError) as raised:
+        _lifecycle._sync_database_password(_Engine(_Database(FULL)), lambda _line: None)  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("postgres has no free connection (max_connections reached)")
+    assert message.endswith("then run make up again")
