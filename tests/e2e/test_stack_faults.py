@@ -23,12 +23,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import docker
 import httpx
 import pytest
 
 from offgridflow_runbook.platforms._docker import DockerPlatform
-from offgridflow_runbook.stack import PARTS, health, up
-from offgridflow_runbook.stack._layout import API, EVENT_RECORDER, POSTGRES, PROMETHEUS
+from offgridflow_runbook.stack import PARTS, _containers, health, up
+from offgridflow_runbook.stack._layout import (
+    API,
+    CONFIG_HASH_LABEL,
+    EVENT_RECORDER,
+    EXPORTER,
+    POSTGRES,
+    PROMETHEUS,
+    RECEIVER,
+    TOOLS_IMAGE,
+)
 
 from .conftest import wait_until
 
@@ -277,6 +287,41 @@ def test_while_a_part_is_stopped_the_platform_names_it_and_only_it(local_stack: 
     others = {name for name, reading in seen.items() if not reading.fine} - {part}
     assert others <= ({API} if part == POSTGRES else set())
     wait_until("the stack is healthy again", _all_fine, RECOVERY_BOUND_SECONDS)
+
+
+def test_up_reconciles_a_missing_a_stale_and_a_crash_looping_container(
+    local_stack: DockerPlatform, engine: docker.DockerClient
+):
+    wait_until("the stack is healthy", _all_fine, 120)
+    _docker("rm", "--force", RECEIVER)  # missing
+    stale = _containers.exporter_spec()  # made from an older spec
+    _docker("rm", "--force", EXPORTER)
+    engine.containers.run(**{**stale, "labels": {**stale["labels"], CONFIG_HASH_LABEL: "an-older-spec"}})
+    # Crash-looping on the current spec (as Prometheus did on its tmpfs): only recreating it helps.
+    current = next(c for c in engine.containers.list() if c.name == PROMETHEUS).labels
+    broken = {**current, "com.offgridflow.test": "crash-looping"}
+    _docker("rm", "--force", PROMETHEUS)
+    engine.containers.run(
+        TOOLS_IMAGE,
+        ["prometheus", "--no-such-flag"],
+        name=PROMETHEUS,
+        network_mode="host",
+        labels=broken,
+        detach=True,
+        restart_policy={"Name": "unless-stopped"},
+    )
+    started = time.monotonic()
+    lines: list[str] = []
+    up("fast", say=lines.append)
+    seconds = time.monotonic() - started
+    assert f"{RECEIVER}: created" in lines
+    assert f"{EXPORTER}: created" in lines
+    assert any(line.startswith(f"{PROMETHEUS}: ") and line.endswith(": recreating it") for line in lines), (
+        lines
+    )
+    assert "com.offgridflow.test" not in engine.containers.get(PROMETHEUS).labels
+    assert _all_fine(), _not_fine()
+    _record("up", "missing + stale + crash-looping", seconds, seconds, "make up")
 
 
 def _dockerd_pid() -> int:
