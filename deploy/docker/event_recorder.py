@@ -9,9 +9,17 @@ appends each event as a JSON line to EVENT_RECORDER_FILE.
 It also serves the containers' restart counts on 127.0.0.1:9096/metrics as
 ``kube_pod_container_status_restarts_total`` (the kube-state-metrics series the ``PodCrashLooping``
 alert reads), so that alert means the same on the local stack as in a cluster.
+
+And it restarts what ``docker kill`` ended, as a kubelet restarts a killed container: the engine
+treats ``docker kill`` like ``docker stop`` and cancels the restart policy. A ``kill`` then ``die``
+with no ``stop``, ``start`` or ``destroy`` within KILL_GRACE_SECONDS is a ``docker kill`` (``docker
+stop``, ``restart`` and ``rm -f`` send those); the container is started again unless its label
+``com.offgridflow.restart-after-kill`` is ``false`` (the database: a killed database stays down
+until the runbook's Fix 1, the failure mode the game day causes).
 """
 
 import http.client
+import itertools
 import json
 import os
 import signal
@@ -31,6 +39,14 @@ METRICS_PORT = int(os.environ.get("EVENT_RECORDER_METRICS_PORT", "9096"))
 NAMESPACE = "offgridflow"
 # Container names of the runbook's pods: the API pod's container is called `api`.
 CONTAINER_NAMES = {"offgridflow-api": "api"}
+KILL_GRACE_SECONDS = float(os.environ.get("EVENT_RECORDER_KILL_GRACE_SECONDS", "2"))
+RESTART_AFTER_KILL_LABEL = "com.offgridflow.restart-after-kill"
+# What an operator's stop, restart or removal adds after the `die`; a `docker kill` adds none of them.
+_DELIBERATE = {"stop", "start", "destroy", "restart"}
+# Per container: its recent actions, each with a number that only grows.
+_recent: dict[str, list[tuple[int, str]]] = {}
+_counter = itertools.count()
+_actions_lock = threading.Lock()
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -57,7 +73,55 @@ def stream(since: float) -> float:
             output.write(json.dumps(event) + "\n")
             output.flush()
             last = int(event.get("timeNano", 0)) / 1e9 or last
+            supervise(event)
     return last
+
+
+def supervise(event: dict[str, Any]) -> None:
+    """Note the event; after a ``kill`` then ``die``, check back in KILL_GRACE_SECONDS."""
+    identifier, action = str(event.get("id", "")), str(event.get("Action", "")).split(":")[0]
+    with _actions_lock:
+        if action == "destroy":
+            _recent.pop(identifier, None)
+            return
+        recent = _recent.setdefault(identifier, [])
+        number = next(_counter)
+        recent.append((number, action))
+        del recent[:-8]
+        killed = action == "die" and len(recent) >= 2 and recent[-2][1] == "kill"
+    if killed:
+        threading.Timer(KILL_GRACE_SECONDS, restart_if_killed, (identifier, number)).start()
+
+
+def _engine_post(path: str) -> int:
+    connection = UnixConnection("docker")
+    try:
+        connection.request("POST", path)
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    return response.status
+
+
+def restart_if_killed(identifier: str, marker: int) -> None:
+    """Start the container again when nothing but its ``docker kill`` happened to it since."""
+    with _actions_lock:
+        if identifier not in _recent:
+            return  # removed meanwhile
+        later = {action for number, action in _recent[identifier] if number > marker}
+    if _DELIBERATE & later:
+        return
+    try:
+        details = _engine_get(f"/containers/{identifier}/json")
+        labels = details["Config"]["Labels"] or {}
+        if details["State"]["Status"] != "exited" or labels.get(RESTART_AFTER_KILL_LABEL) == "false":
+            return
+        status = _engine_post(f"/containers/{identifier}/start")
+    except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
+        print(f"could not restart {identifier[:12]} after docker kill: {error}", file=sys.stderr, flush=True)
+        return
+    print(f"started {details['Name'].lstrip('/')} again after docker kill ({status})", flush=True)
 
 
 def _engine_get(path: str) -> Any:

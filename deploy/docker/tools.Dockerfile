@@ -9,6 +9,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY alert_receiver.py /usr/local/bin/alert-receiver
 COPY event_recorder.py /usr/local/bin/event-recorder
-RUN chmod 0755 /usr/local/bin/alert-receiver /usr/local/bin/event-recorder && mkdir -p /data && chown nobody:nogroup /data
+# The data folders belong to the user the services run as: a named volume mounted on one starts as a
+# copy of it (owner included), so Prometheus' TSDB and Alertmanager's silences survive a restart.
+RUN chmod 0755 /usr/local/bin/alert-receiver /usr/local/bin/event-recorder \
+ && mkdir -p /data /prometheus /alertmanager \
+ && chown nobody:nogroup /data /prometheus /alertmanager
 USER nobody
 CMD ["prometheus", "--version"]

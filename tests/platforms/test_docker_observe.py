@@ -82,8 +82,10 @@ def test_a_restarting_api_is_in_crash_loop_back_off():
     assert (seen.last_termination.reason, seen.last_termination.exit_code) == ("Error", 78)
 
 
-def test_a_killed_database_without_restart_policy_is_failed():
-    container = StandInContainer(status="exited", policy="no", ExitCode=137)
+# `docker kill` cancels the restart policy: an exited container stays down whatever its policy says.
+@pytest.mark.parametrize("policy", ["no", "unless-stopped"])
+def test_a_killed_database_is_failed_whatever_its_restart_policy(policy: str):
+    container = StandInContainer(status="exited", policy=policy, ExitCode=137)
     seen = workload(container, [])  # type: ignore[arg-type]
     assert (seen.phase, seen.waiting_reason) == ("Failed", None)
     assert seen.last_termination is not None

@@ -33,7 +33,7 @@ from offgridflow_runbook.platforms.base import (
     Usage,
     Workload,
 )
-from offgridflow_runbook.stack import _containers, _state
+from offgridflow_runbook.stack import PartHealth, _containers, _state, health
 from offgridflow_runbook.stack._layout import (
     API,
     ENGINE_EVENTS_FILE,
@@ -353,6 +353,12 @@ class DockerPlatform:
     def config_scheme(self) -> Literal["hashed"]:
         """Each revision carries its own configuration, so ``rollout undo`` restores the old values."""
         return "hashed"
+
+    def stack_parts(self) -> list[PartHealth]:
+        """Docker only: each part of the local stack (API, database, exporter, Prometheus, Alertmanager,
+        receiver, registry, event recorder) fine, bad or unknown, with what was seen. A stopped
+        Prometheus is ``bad`` here, where the Prometheus probe can only say it could not read."""
+        return health(self._client)
 
     # -- change --------------------------------------------------------------------------------
     @_engine_errors

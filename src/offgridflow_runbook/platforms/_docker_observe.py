@@ -15,8 +15,6 @@ from docker.models.containers import Container
 
 from offgridflow_runbook.platforms.base import Termination, Workload
 
-_RESTARTING_POLICIES = ("on-failure", "always", "unless-stopped")
-
 
 def parse_time(value: str | None) -> datetime | None:
     """Docker's RFC 3339 timestamps with nanoseconds; ``None`` for Docker's zero time."""
@@ -61,16 +59,17 @@ def workload(container: Container, engine_events: list[dict[str, Any]]) -> Workl
     health = (state.get("Health") or {}).get("Status")
     waiting_reason: str | None = None
     waiting_message: str | None = None
-    restarts = (host.get("RestartPolicy") or {}).get("Name") in _RESTARTING_POLICIES
     if status == "running":
         phase, ready = "Running", health in (None, "healthy")
-    elif status == "restarting" or (status == "exited" and restarts and state["ExitCode"] != 0):
+    elif status == "restarting":
         phase, ready = "Running", False
         waiting_reason = "CrashLoopBackOff"
         waiting_message = f"back-off restarting failed container (exit code {state['ExitCode']})"
     elif status == "created":
         phase, ready, waiting_reason = "Pending", False, "ContainerCreating"
     elif status == "exited":
+        # Docker shows a container it will restart as "restarting"; "exited" stays down whatever its
+        # policy says (`docker kill` and `docker stop` cancel the policy), as a pod that will not restart.
         phase, ready = ("Succeeded" if state["ExitCode"] == 0 else "Failed"), False
     else:
         phase, ready = "Unknown", False

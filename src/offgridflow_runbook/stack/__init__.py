@@ -2,14 +2,15 @@
 
 ``up()`` builds what is missing, creates what changed and waits until everything is healthy;
 ``down()`` removes the containers and keeps the data; ``clean()`` removes the data too;
-``status()`` lists the containers; ``images()`` only builds; ``build_wheelhouse()`` makes the API
-image's wheels (the kind images use it too); ``stack_lock()`` is the lock every
-change holds.
-``python -m offgridflow_runbook.stack up|down|clean|status|images|wheelhouse``.
+``status()`` lists the containers; ``health()`` says for each part whether it is fine, bad or
+unknown; ``images()`` only builds; ``build_wheelhouse()`` makes the API image's wheels (the kind
+images use it too); ``stack_lock()`` is the lock every change holds.
+``python -m offgridflow_runbook.stack up|down|clean|status|health|images|wheelhouse``.
 """
 
 from __future__ import annotations
 
+from offgridflow_runbook.stack._health import PARTS, PartHealth, health
 from offgridflow_runbook.stack._images import build_wheelhouse
 from offgridflow_runbook.stack._layout import URLS
 from offgridflow_runbook.stack._lifecycle import ContainerStatus, clean, down, images, status, up
@@ -18,13 +19,16 @@ from offgridflow_runbook.stack._preflight import StackError
 
 __all__ = [
     "LOCK_HELD_ENV",
+    "PARTS",
     "STACK_LOCK",
     "URLS",
     "ContainerStatus",
+    "PartHealth",
     "StackError",
     "build_wheelhouse",
     "clean",
     "down",
+    "health",
     "images",
     "stack_lock",
     "status",

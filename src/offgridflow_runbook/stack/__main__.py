@@ -1,12 +1,15 @@
-"""``python -m offgridflow_runbook.stack up [--profile fast|production] | down | clean | status | images``
-(and ``wheelhouse``: only the API image's wheels, for the kind images)."""
+"""The stack's commands.
+
+``python -m offgridflow_runbook.stack up [--profile fast|production] | down | clean | status | health``
+(and ``images``; ``wheelhouse``: only the API image's wheels, for the kind images).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from offgridflow_runbook.stack import StackError, build_wheelhouse, clean, down, images, status, up
+from offgridflow_runbook.stack import StackError, build_wheelhouse, clean, down, health, images, status, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="remove the containers, keep the data")
     commands.add_parser("clean", help="remove the containers and the data")
     commands.add_parser("status", help="list the stack's containers")
+    commands.add_parser("health", help="each part fine, bad or unknown (exit 1 unless all are fine)")
     commands.add_parser("images", help="build the images and fill the local registry, start nothing else")
     commands.add_parser("wheelhouse", help="build only the API image's wheels (deploy/docker/wheelhouse)")
     arguments = parser.parse_args(argv)
@@ -31,13 +35,18 @@ def main(argv: list[str] | None = None) -> int:
             images()
         elif arguments.command == "wheelhouse":
             build_wheelhouse(print)
+        elif arguments.command == "health":
+            parts = health()
+            for seen in parts:
+                print(f"{seen.name:<18} {seen.outcome:<8} {seen.detail}")
+            return 0 if all(part.fine for part in parts) else 1
         else:
             rows = status()
             if not rows:
                 print("the local stack is not running (make up)")
             for row in rows:
-                health = f" ({row.health})" if row.health else ""
-                print(f"{row.name:<18} {row.state}{health:<12} restarts={row.restart_count:<3} {row.image}")
+                shown = f" ({row.health})" if row.health else ""
+                print(f"{row.name:<18} {row.state}{shown:<12} restarts={row.restart_count:<3} {row.image}")
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

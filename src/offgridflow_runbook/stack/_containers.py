@@ -3,6 +3,10 @@
 Every container uses the host network with its service bound to 127.0.0.1, carries the stack label,
 and a hash of its creation arguments (``com.offgridflow.config-hash``) so that ``up`` recreates only
 what changed and a second ``up`` does nothing.
+
+Every container restarts as a pod does (``unless-stopped``: after a crash, an OOM kill and an engine
+restart, with Docker's back-off; not after an operator's ``docker stop``), and keeps its data on a
+named volume, never a tmpfs, so a restart loses neither rows, TSDB, silences nor deliveries.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from offgridflow_runbook.stack._layout import (
     PROMETHEUS,
     RECEIVER,
     REGISTRY,
+    RESTART_AFTER_KILL_LABEL,
     REVISION_LABEL,
     TOOLS_IMAGE,
     VOLUMES,
@@ -61,9 +66,15 @@ def quantity_bytes(quantity: str) -> int:
     return int(float(match.group(1)) * _FACTORS[match.group(2)])
 
 
+# Kubernetes restarts a pod's containers whatever their exit code (restartPolicy: Always); Docker's
+# closest policy that still respects an operator's `docker stop` across an engine restart.
+RESTART_POLICY = {"Name": "unless-stopped", "MaximumRetryCount": 0}
+
+
 def _base(app: str, image: str, **extra: Any) -> Spec:
     common: Spec = {"name": app, "image": image, "network_mode": "host", "labels": stack_labels(app)}
     common["detach"] = True
+    common["restart_policy"] = dict(RESTART_POLICY)
     return common | extra
 
 
@@ -77,14 +88,13 @@ def api_spec(revision: StoredRevision) -> Spec:
         mem_limit=limit,
         memswap_limit=limit,  # no swap: over the limit means the kernel's OOM killer, as in a pod
         mem_reservation=quantity_bytes(revision.memory_request),
-        restart_policy={"Name": "on-failure", "MaximumRetryCount": 0},
     )
     spec["labels"] = spec["labels"] | {REVISION_LABEL: str(revision.number)}
     return spec
 
 
 def postgres_spec() -> Spec:
-    return _base(
+    spec = _base(
         POSTGRES,
         POSTGRES_IMAGE,
         environment={
@@ -93,9 +103,12 @@ def postgres_spec() -> Spec:
             "OFFGRIDFLOW_DATABASE_PASSWORD": database_password(),
         },
         volumes={VOLUMES[POSTGRES]: {"bind": "/var/lib/postgresql/data", "mode": "rw"}},
-        # No restart policy: a killed database stays down until Fix 1 restarts it.
         stop_signal="SIGINT",
     )
+    # `docker kill` (the DB-kill fault) cancels Docker's restart policy and the event recorder leaves
+    # this one down: a killed database stays down until Fix 1. A crash or an engine restart does not.
+    spec["labels"] = spec["labels"] | {RESTART_AFTER_KILL_LABEL: "false"}
+    return spec
 
 
 def registry_spec() -> Spec:
@@ -113,7 +126,6 @@ def registry_spec() -> Spec:
             VOLUMES[REGISTRY]: {"bind": "/data", "mode": "rw"},
             str(config): {"bind": "/etc/offgridflow/registry.yml", "mode": "ro"},
         },
-        restart_policy={"Name": "unless-stopped"},
     )
 
 
@@ -129,7 +141,6 @@ def event_recorder_spec() -> Spec:
             "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "ro"},
             str(state_dir()): {"bind": "/state", "mode": "rw"},
         },
-        restart_policy={"Name": "unless-stopped"},
     )
 
 
@@ -140,7 +151,6 @@ def exporter_spec() -> Spec:
         TOOLS_IMAGE,
         command=["prometheus-postgres-exporter", "--web.listen-address=127.0.0.1:9187"],
         environment={"DATA_SOURCE_NAME": source},
-        restart_policy={"Name": "unless-stopped"},
     )
 
 
@@ -151,7 +161,6 @@ def receiver_spec() -> Spec:
         command=["alert-receiver"],
         environment={"ALERT_RECEIVER_PORT": "9095", "ALERT_RECEIVER_FILE": "/data/deliveries.json"},
         volumes={VOLUMES[RECEIVER]: {"bind": "/data", "mode": "rw"}},
-        restart_policy={"Name": "unless-stopped"},
     )
 
 
@@ -165,11 +174,14 @@ def prometheus_spec(profile: str, digest: str) -> Spec:
             "--config.file=/etc/offgridflow/prometheus/prometheus.yml",
             "--web.listen-address=127.0.0.1:9090",
             "--storage.tsdb.path=/prometheus",
+            # Verification 5 reads 5 minutes back; two days keep a game day's history, not the disk.
+            "--storage.tsdb.retention.time=2d",
             "--web.enable-lifecycle",
         ],
-        volumes={str(folder): {"bind": "/etc/offgridflow/prometheus", "mode": "ro"}},
-        tmpfs={"/prometheus": "mode=1777"},
-        restart_policy={"Name": "unless-stopped"},
+        volumes={
+            str(folder): {"bind": "/etc/offgridflow/prometheus", "mode": "ro"},
+            VOLUMES[PROMETHEUS]: {"bind": "/prometheus", "mode": "rw"},
+        },
     )
     spec["labels"] = spec["labels"] | {PROFILE_LABEL: profile, "com.offgridflow.rendered": digest}
     return spec
@@ -187,9 +199,10 @@ def alertmanager_spec(digest: str) -> Spec:
             "--storage.path=/alertmanager",
             "--cluster.listen-address=",
         ],
-        volumes={str(folder): {"bind": "/etc/offgridflow/prometheus", "mode": "ro"}},
-        tmpfs={"/alertmanager": "mode=1777"},
-        restart_policy={"Name": "unless-stopped"},
+        volumes={
+            str(folder): {"bind": "/etc/offgridflow/prometheus", "mode": "ro"},
+            VOLUMES[ALERTMANAGER]: {"bind": "/alertmanager", "mode": "rw"},
+        },
     )
     spec["labels"] = spec["labels"] | {"com.offgridflow.rendered": digest}
     return spec

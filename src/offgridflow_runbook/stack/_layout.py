@@ -11,6 +11,8 @@ CONFIG_HASH_LABEL = "com.offgridflow.config-hash"
 INPUTS_HASH_LABEL = "com.offgridflow.inputs-hash"
 REVISION_LABEL = "com.offgridflow.revision"
 PROFILE_LABEL = "com.offgridflow.prometheus-profile"
+# "false": the event recorder does not start the container again after a `docker kill` (the database).
+RESTART_AFTER_KILL_LABEL = "com.offgridflow.restart-after-kill"
 
 API = "offgridflow-api"
 POSTGRES = "postgres"
@@ -34,6 +36,8 @@ VOLUMES = {
     POSTGRES: "offgridflow-postgres-data",
     REGISTRY: "offgridflow-registry-data",
     RECEIVER: "offgridflow-alert-receiver-data",
+    PROMETHEUS: "offgridflow-prometheus-data",
+    ALERTMANAGER: "offgridflow-alertmanager-data",
 }
 
 URLS = {

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import docker
-import httpx
 from docker.errors import DockerException, NotFound
 
-from offgridflow_runbook.stack import _containers, _images, _prometheus, _state
+from offgridflow_runbook.stack import _containers, _images, _ports, _prometheus, _state
+from offgridflow_runbook.stack._health import HEALTH_URLS, answers, postgres_ready
 from offgridflow_runbook.stack._layout import (
     ALERTMANAGER,
     API,
@@ -32,16 +32,6 @@ from offgridflow_runbook.stack._preflight import StackError, check_machine, ensu
 Say = Callable[[str], None]
 HEALTH_DEADLINE_SECONDS = 120.0
 
-# What "healthy" means for each service: an HTTP answer below 400 from its own endpoint.
-_HEALTH_URLS = {
-    REGISTRY: "http://127.0.0.1:5000/v2/",
-    API: "http://127.0.0.1:8080/health/ready",
-    EXPORTER: "http://127.0.0.1:9187/metrics",
-    RECEIVER: "http://127.0.0.1:9095/health",
-    ALERTMANAGER: "http://127.0.0.1:9093/-/ready",
-    PROMETHEUS: "http://127.0.0.1:9090/-/ready",
-    EVENT_RECORDER: "http://127.0.0.1:9096/metrics",
-}
 # Removal order: dependants first.
 _ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API, POSTGRES, REGISTRY, EVENT_RECORDER)
 
@@ -56,50 +46,52 @@ class ContainerStatus:
     image: str
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code < 400
-    except httpx.HTTPError:
-        return False
+_PSQL = (
+    "psql",
+    "-q",
+    "-X",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-h",
+    "/var/run/postgresql",
+    "-U",
+    "postgres",
+    "-d",
+    "postgres",
+)
+# PostgreSQL's answer when every connection slot is taken (superusers' reserved slots included).
+_TOO_MANY_CLIENTS = "too many clients"
+PASSWORD_DEADLINE_SECONDS = 30.0
 
 
-def _postgres_ready(client: docker.DockerClient) -> bool:
-    container = _containers.find(client, POSTGRES)
-    if container is None or container.status != "running":
-        return False
-    return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
-
-
-def _sync_database_password(client: docker.DockerClient) -> None:
+def _sync_database_password(client: docker.DockerClient, say: Say) -> None:
     """Set the application role's password to this checkout's secret.
 
     The data volume outlives a checkout: another clone on the same engine (or a deleted ``.state/``)
-    created the role with a different password, and the API would never turn ready.
+    created the role with a different password, and the API would never turn ready. At
+    ``max_connections`` the change waits for a free slot, then says what to do.
     """
-    container = _containers.find(client, POSTGRES)
-    if container is None:
-        raise StackError(f"{POSTGRES} disappeared while the stack was coming up")
     literal = _state.database_password().replace("'", "''")
-    result = container.exec_run(
-        [
-            "psql",
-            "-q",
-            "-X",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "/var/run/postgresql",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-c",
-            f"ALTER ROLE offgridflow PASSWORD '{literal}'",
-        ],
-    )
-    if result.exit_code != 0:
+    deadline = time.monotonic() + PASSWORD_DEADLINE_SECONDS
+    while True:
+        container = _containers.find(client, POSTGRES)
+        if container is None:
+            raise StackError(f"{POSTGRES} disappeared while the stack was coming up")
+        result = container.exec_run([*_PSQL, "-c", f"ALTER ROLE offgridflow PASSWORD '{literal}'"])
+        if result.exit_code == 0:
+            return
         output = result.output.decode("utf-8", "replace").strip()
-        raise StackError(f"could not set the database password in {POSTGRES}: {output}")
+        if _TOO_MANY_CLIENTS not in output:
+            raise StackError(f"could not set the database password in {POSTGRES}: {output}")
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"{POSTGRES} has no free connection (max_connections reached) for "
+                f"{PASSWORD_DEADLINE_SECONDS:.0f}s: stop what holds its connections (`docker exec {POSTGRES} "
+                "ps -o pid,args -u postgres` lists one backend per connection) or restart it (Fix 1: "
+                f"docker restart {POSTGRES}), then run make up again"
+            )
+        say(f"  {POSTGRES} is at max_connections: waiting for a free connection ...")
+        time.sleep(2)
 
 
 def _last_log_lines(client: docker.DockerClient, name: str, lines: int = 5) -> str:
@@ -110,17 +102,58 @@ def _last_log_lines(client: docker.DockerClient, name: str, lines: int = 5) -> s
     return f"\nits last log lines:\n{tail}" if tail else ""
 
 
+def _restart_count(client: docker.DockerClient, name: str) -> int:
+    container = _containers.find(client, name)
+    return int(container.attrs.get("RestartCount", 0)) if container is not None else 0
+
+
+def _not_coming_up(client: docker.DockerClient, name: str, restarts_before: int) -> str | None:
+    """Why waiting longer for ``name`` is pointless (missing, exited, crash-looping), or ``None``."""
+    container = _containers.find(client, name)
+    if container is None:
+        return "missing"
+    state = container.attrs["State"]
+    if state["Status"] in ("exited", "dead", "created"):
+        return f"{state['Status']} (exit code {state['ExitCode']})"
+    restarts = int(container.attrs.get("RestartCount", 0))
+    if state["Status"] == "restarting" or restarts > restarts_before:
+        return f"crash-looping (exit code {state['ExitCode']}, {restarts} restarts)"
+    return None
+
+
 def _wait(
-    what: str, ready: Callable[[], bool], say: Say, deadline_seconds: float = HEALTH_DEADLINE_SECONDS
+    what: str,
+    ready: Callable[[], bool],
+    say: Say,
+    deadline_seconds: float = HEALTH_DEADLINE_SECONDS,
+    *,
+    client: docker.DockerClient | None = None,
+    recreate: Callable[[], object] | None = None,
+    hint: Callable[[], str] = lambda: "",
 ) -> None:
+    """Wait until ``ready``; a container that cannot get there is recreated once, then reported.
+
+    With ``client``, the container named ``what`` is watched while waiting: missing, exited or
+    crash-looping, it is recreated from its spec (``recreate``) once; if that does not help, the
+    wait ends at once with its last log lines instead of running into the deadline.
+    """
     deadline = time.monotonic() + deadline_seconds
     announced = time.monotonic()
+    restarts_before = _restart_count(client, what) if client is not None else 0
+    recreated = False
     while not ready():
+        if client is not None and (problem := _not_coming_up(client, what, restarts_before)):
+            if recreate is None or recreated:
+                again = " after being recreated" if recreated else ""
+                raise StackError(f"{what} is {problem}{again}{hint()}{_last_log_lines(client, what)}")
+            say(f"{what}: {problem}: recreating it")
+            _containers.remove(client, what)
+            recreate()
+            recreated, restarts_before = True, 0
         now = time.monotonic()
         if now > deadline:
-            raise StackError(
-                f"{what} did not become healthy within {deadline_seconds:.0f}s (see: docker logs {what})"
-            )
+            logs = _last_log_lines(client, what) if client is not None else ""
+            raise StackError(f"{what} did not become healthy within {deadline_seconds:.0f}s{hint()}{logs}")
         if now - announced >= 5:
             say(f"  waiting for {what} ...")
             announced = now
@@ -139,32 +172,50 @@ def up(profile: str = "fast", say: Say = print) -> None:
     client = ensure_engine(say)
     try:
         started = time.monotonic()
+        _refuse_foreign_ports(client)
         _state.adopt_environment_token()
         base_id = _images.ensure_base_image(client, say)
         _images.ensure_support_images(client, base_id, say)
         _ensure_volumes(client)
-        _report(EVENT_RECORDER, _containers.ensure(client, _containers.event_recorder_spec())[1], say)
-        _report(REGISTRY, _containers.ensure(client, _containers.registry_spec())[1], say)
-        _wait(REGISTRY, lambda: _answers(_HEALTH_URLS[REGISTRY]), say)
-        _images.ensure_api_images(client, base_id, say)
-        _report(POSTGRES, _containers.ensure(client, _containers.postgres_spec())[1], say)
-        _wait(POSTGRES, lambda: _postgres_ready(client), say)
-        _sync_database_password(client)
-        _deploy_api(client, say)
         digest = _prometheus.rendered_digest(_prometheus.render(profile))
-        for spec in (
-            _containers.exporter_spec(),
-            _containers.receiver_spec(),
-            _containers.alertmanager_spec(digest),
-            _containers.prometheus_spec(profile, digest),
-        ):
-            _report(spec["name"], _containers.ensure(client, spec)[1], say)
-        for name, url in _HEALTH_URLS.items():
-            try:
-                _wait(name, lambda url=url: _answers(url), say)  # type: ignore[misc]
-            except StackError as error:
-                hint = f"{_rollout_hint()}{_last_log_lines(client, API)}" if name == API else ""
-                raise StackError(f"{error}{hint}") from None
+        specs: dict[str, Callable[[], _containers.Spec]] = {
+            EVENT_RECORDER: _containers.event_recorder_spec,
+            REGISTRY: _containers.registry_spec,
+            POSTGRES: _containers.postgres_spec,
+            EXPORTER: _containers.exporter_spec,
+            RECEIVER: _containers.receiver_spec,
+            ALERTMANAGER: lambda: _containers.alertmanager_spec(digest),
+            PROMETHEUS: lambda: _containers.prometheus_spec(profile, digest),
+        }
+
+        def settle(name: str, ready: Callable[[], bool]) -> None:
+            if name == API:
+                _wait(
+                    name,
+                    ready,
+                    say,
+                    client=client,
+                    recreate=lambda: _deploy_api(client, say),
+                    hint=_rollout_hint,
+                )
+            else:
+                _wait(name, ready, say, client=client, recreate=lambda: ensure(name))
+
+        def ensure(name: str) -> None:
+            _report(name, _containers.ensure(client, specs[name]())[1], say)
+
+        ensure(EVENT_RECORDER)
+        ensure(REGISTRY)
+        settle(REGISTRY, lambda: answers(HEALTH_URLS[REGISTRY]))
+        _images.ensure_api_images(client, base_id, say)
+        ensure(POSTGRES)
+        settle(POSTGRES, lambda: postgres_ready(client))
+        _sync_database_password(client, say)
+        _deploy_api(client, say)
+        for name in (EXPORTER, RECEIVER, ALERTMANAGER, PROMETHEUS):
+            ensure(name)
+        for name, url in HEALTH_URLS.items():
+            settle(name, lambda url=url: answers(url))  # type: ignore[misc]
         env_file = _state.write_env_file()
         say(f"local stack is up ({time.monotonic() - started:.0f}s, Prometheus profile {profile}):")
         for name, url in URLS.items():
@@ -185,13 +236,21 @@ def images(say: Say = print) -> None:
         _images.ensure_support_images(client, base_id, say)
         _ensure_volumes(client)
         _report(REGISTRY, _containers.ensure(client, _containers.registry_spec())[1], say)
-        _wait(REGISTRY, lambda: _answers(_HEALTH_URLS[REGISTRY]), say)
+        _wait(REGISTRY, lambda: answers(HEALTH_URLS[REGISTRY]), say)
         _images.ensure_api_images(client, base_id, say)
         say("images are up to date")
     except DockerException as error:
         raise StackError(f"the Docker Engine refused: {error}") from None
     finally:
         client.close()
+
+
+def _refuse_foreign_ports(client: docker.DockerClient) -> None:
+    """One line naming every port of the stack that something else holds: ``up`` must not touch it."""
+    foreign = _ports.foreign_holders(client)
+    if foreign:
+        held = "; ".join(f"port {seen.port} ({name}) is held by {seen.describe()}" for name, seen in foreign)
+        raise StackError(f"{held}: free it (stop that container or process), then run make up again")
 
 
 def _ensure_volumes(client: docker.DockerClient) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from offgridflow_runbook.stack._layout import state_dir
+from offgridflow_runbook.stack._layout import project_root, state_dir
 
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 DOCKERD_DEADLINE_SECONDS = 60.0
@@ -47,16 +47,23 @@ def _engine_answers() -> bool:
 
 
 def ensure_engine(say: Callable[[str], None] = print) -> docker.DockerClient:
-    """A client to a running engine; starts ``dockerd`` (loopback only, no bridge) when none answers."""
+    """A client to a running engine; starts ``dockerd`` when none answers (a stopped engine, a reboot).
+
+    dockerd is started the one way the project starts it, ``scripts/install-system-deps.sh`` (loopback
+    only, no bridge, the offgridflow-runc runtime the kind nodes need), so the engine ``up`` starts is
+    the engine ``make up`` starts.
+    """
     if not _engine_answers():
         log = state_dir() / "dockerd.log"
         say(f"dockerd is not running: starting it (log: {log})")
         with log.open("ab") as output:
-            subprocess.Popen(
-                ["dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false"],
+            subprocess.run(
+                ["bash", str(project_root() / "scripts" / "install-system-deps.sh")],
+                cwd=project_root(),
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                check=False,
             )
         deadline = time.monotonic() + DOCKERD_DEADLINE_SECONDS
         while not _engine_answers():
