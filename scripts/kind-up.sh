@@ -122,12 +122,12 @@ done
 
 if [ "$offline" = 1 ]; then
   step "building and pushing the monitoring images (Debian packages, Go modules)"
-  for name in prometheus:2.42 alertmanager:0.25 postgres-exporter:0.11 postgres:15; do
+  for name in alertmanager:0.25 postgres-exporter:0.11 postgres:15; do
     image="offgridflow.local/kind/${name%%:*}-debian:${name#*:}"
     build --network host -f "deploy/kind-images/${name%%:*}.Dockerfile" -t "$image" deploy/kind-images
     push "$image" "kind/${name%%:*}-debian:${name#*:}"
   done
-  for name in kube-state-metrics:v2.15.0 metrics-server:v0.8.0; do
+  for name in kube-state-metrics:v2.15.0 metrics-server:v0.8.0 prometheus:v2.54.1; do
     binary="${name%%:*}"
     context_dir="$(mktemp -d)"
     cp "$cache/bin/$binary" deploy/kind-images/gomod-binary.Dockerfile "$context_dir/"

@@ -1,5 +1,6 @@
 // Prometheus v2.54.1 (module tag v0.54.1) for the offline kind overlay: Debian's prometheus 2.42 is
-// built without Kubernetes service discovery, which the kind Prometheus config needs.
+// built without Kubernetes service discovery, which the kind Prometheus config needs. Its own klog
+// replacements (go.mod of prometheus) do not apply to a dependent, so they are repeated here.
 
 module offgridflow.local/tools/cluster/prometheus
 
@@ -49,6 +50,7 @@ require (
 	github.com/fatih/color v1.16.0 // indirect
 	github.com/felixge/httpsnoop v1.0.4 // indirect
 	github.com/fsnotify/fsnotify v1.7.0 // indirect
+	github.com/go-kit/kit v0.12.0 // indirect
 	github.com/go-kit/log v0.2.1 // indirect
 	github.com/go-logfmt/logfmt v0.6.0 // indirect
 	github.com/go-logr/logr v1.4.2 // indirect
@@ -191,3 +193,7 @@ require (
 	sigs.k8s.io/structured-merge-diff/v4 v4.4.1 // indirect
 	sigs.k8s.io/yaml v1.3.0 // indirect
 )
+
+replace k8s.io/klog => github.com/simonpasquier/klog-gokit v0.3.0
+
+replace k8s.io/klog/v2 => github.com/simonpasquier/klog-gokit/v3 v3.3.0
