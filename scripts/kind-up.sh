@@ -69,7 +69,7 @@ if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
 fi
 if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
   step "reusing kind cluster $cluster"
-  "$kind_bin" export kubeconfig --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null
+  "$kind_bin" export kubeconfig --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null 2>&1
 else
   step "creating kind cluster $cluster from $KIND_NODE_IMAGE"
   if ! "$kind_bin" create cluster --config kind-config.yaml --image "$KIND_NODE_IMAGE" \
@@ -140,10 +140,24 @@ fi
 
 step "applying $overlay"
 kubectl apply -k "$overlay" >/dev/null
+# A StatefulSet does not replace a pod that never became ready on an older revision (it waits for it
+# forever): such a pod is deleted so that the new template (e.g. a fixed image) gets its turn.
+update_revision="$(kubectl -n offgridflow get statefulset postgres -o jsonpath='{.status.updateRevision}')"
+for pod in $(kubectl -n offgridflow get pods -l app=postgres -o name); do
+  revision="$(kubectl -n offgridflow get "$pod" -o jsonpath='{.metadata.labels.controller-revision-hash}')"
+  ready="$(kubectl -n offgridflow get "$pod" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')"
+  if [ "$revision" != "$update_revision" ] && [ "$ready" != "True" ]; then
+    step "replacing $pod (revision $revision, never ready) with revision $update_revision"
+    kubectl -n offgridflow delete "$pod" --wait=false >/dev/null
+  fi
+done
 kubectl -n offgridflow rollout status statefulset/postgres --timeout="$timeout"
 kubectl -n offgridflow rollout status deployment/offgridflow-api --timeout="$timeout"
 for deployment in prometheus alertmanager kube-state-metrics; do
   kubectl -n monitoring rollout status "deployment/$deployment" --timeout="$timeout"
 done
 kubectl -n kube-system rollout status deployment/metrics-server --timeout="$timeout"
-step "kind cluster $cluster is up: API http://127.0.0.1:18080, metrics :18081, Prometheus :19090, Alertmanager :19093 (kubeconfig $kubeconfig, context $context)"
+# The cluster's API token for the checks (source .state/kind/env), read from its Secret; never printed.
+token="$(kubectl -n offgridflow get secret offgridflow-secrets -o jsonpath='{.data.OFFGRIDFLOW_API_TOKENS}' | base64 -d | cut -d, -f1)"
+(umask 077 && printf 'export OFFGRIDFLOW_TOKEN=%q\nexport KUBECONFIG=%q\n' "$token" "$(realpath "$kubeconfig")" > "$(dirname "$kubeconfig")/env")
+step "kind cluster $cluster is up: API http://127.0.0.1:18080, metrics :18081, Prometheus :19090, Alertmanager :19093 (kubeconfig $kubeconfig, context $context; source $(dirname "$kubeconfig")/env for the token)"

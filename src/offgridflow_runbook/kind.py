@@ -17,6 +17,7 @@ kind binary given) :func:`kind_settings` raises :class:`KindUnavailable` with th
 
 from __future__ import annotations
 
+import base64
 import os
 import platform as host_platform
 import shutil
@@ -203,6 +204,19 @@ class KindSession:
                 f"kubectl {' '.join(args)} failed: {_last_line(result.stderr or result.stdout)}"
             )
         return result.stdout
+
+    def api_token(self) -> str:
+        """The first API token of the cluster's ``offgridflow-secrets`` (what the checks send)."""
+        encoded = self.kubectl(
+            "-n",
+            self.settings.namespace,
+            "get",
+            "secret",
+            "offgridflow-secrets",
+            "-o",
+            "jsonpath={.data.OFFGRIDFLOW_API_TOKENS}",
+        )
+        return base64.b64decode(encoded).decode().split(",")[0].strip()
 
     def target(self, targets_file: Path | str = "targets.yaml") -> Target:
         """The ``kind`` target profile, pointed at this cluster's kubeconfig and context."""

@@ -44,7 +44,15 @@ def kind_session(pytestconfig: pytest.Config) -> Iterator[KindSession]:
         session = start_kind_session(settings)
     except KindUnavailable as reason:
         pytest.skip(str(reason))
+    # The cluster's API token in the kind target's token variable, as `source .state/kind/env` does.
+    token_env = session.target(REPOSITORY / "targets.yaml").token_env
+    before = os.environ.get(token_env)
+    os.environ[token_env] = session.api_token()
     try:
         yield session
     finally:
+        if before is None:
+            os.environ.pop(token_env, None)
+        else:
+            os.environ[token_env] = before
         stop_kind_session(session)

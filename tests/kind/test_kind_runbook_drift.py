@@ -17,8 +17,8 @@ def test_the_hashed_configmap_is_the_runbooks_only_drift_on_kind(kind_session):
     target = kind_session.target(kind_session.settings.config_file.parent / "targets.yaml")
     runbook = load_runbook()
     configmap = next(c for c in runbook.commands if c.argv[:3] == ("kubectl", "get", "configmap"))
-    kubectl = kind_session.settings.kubectl_bin  # None: $KUBECTL or PATH
-    report = drift(runbook, target, kubectl=str(kubectl) if kubectl else None, timeout=30)
+    # the session's kubectl (ours from tools/cluster, or the one it was given)
+    report = drift(runbook, target, kubectl=str(kind_session.cluster.kubectl_path), timeout=30)
     summary = report.table()
     drifted = [r.command.line for r in report.results if r.outcome == Outcome.DRIFT]
     assert drifted == [configmap.line], summary
