@@ -53,13 +53,26 @@ down: venv
 clean: venv
 	$(STACK) clean
 
-# The kind cluster from kind-config.yaml with the kind overlay (kind from PATH or KIND=; never downloaded).
-.PHONY: kind-up
-kind-up: venv
+# The kind cluster from kind-config.yaml with the kind overlay, on this machine without image downloads:
+# the toolchain, node image and images are built here (docs/kind-offline.md; the first run is long).
+# KIND_NODE_IMAGE=<image> uses that node image instead (GitHub Actions); kind is never downloaded.
+.PHONY: kind-up kind-down
+kind-up: system-deps venv
 	bash scripts/kind-up.sh
+
+# Removes the cluster and its registry container (the registry's volume and the built images stay).
+kind-down:
+	bash scripts/kind-down.sh
 
 # The game day (the main job): the local stack up, then the four experiments; reports/gameday/ gets
 # scorecard.json, index.html, the post-incident records and the pytest-html report.
+# TARGET=kind runs the same experiments on the kind cluster (make kind-up first, done here too).
+TARGET ?= local
 .PHONY: gameday
+ifeq ($(TARGET),kind)
+gameday: kind-up
+	source .state/kind/env && $(BIN)/pytest chaos --target kind --html reports/gameday/pytest.html $(PYTEST_ARGS)
+else
 gameday: up
 	source .state/env && $(BIN)/pytest chaos --target local --html reports/gameday/pytest.html $(PYTEST_ARGS)
+endif
