@@ -196,12 +196,18 @@ def test_the_alertmanager_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
-        (["severity=critical", "alertname=OffGridFlowAPIDown"], "oncall-critical"),
-        (["severity=warning", "alertname=OffGridFlowAPIHighErrorRate"], "platform-warning"),
+        (["severity=critical", "alertname=OffGridFlowAPIDown"], "primary-oncall"),
+        (["severity=critical", "alertname=OffGridFlowAPIOOMKilled"], "primary-oncall"),
+        (["severity=warning", "alertname=OffGridFlowAPIImagePullFailing"], "platform-channel"),
+        (["severity=warning", "alertname=OffGridFlowAPIHighErrorRate"], "platform-channel"),
+        (
+            ["severity=critical", "escalate=secondary", "alertname=OffGridFlowPageUnresolved"],
+            "secondary-backend",
+        ),
         (["severity=info"], "blackhole"),
     ],
 )
-def test_alertmanager_routes_by_severity(labels: list[str], receiver: str) -> None:
+def test_alertmanager_routes_as_the_runbooks_escalation_says(labels: list[str], receiver: str) -> None:
     amtool = require_tool("amtool", "it tests Alertmanager routes (apt-get install prometheus-alertmanager)")
     config_file = PROMETHEUS / "alertmanager.yml"
     result = run(amtool, "config", "routes", "test", f"--config.file={config_file}", *labels)
@@ -209,8 +215,39 @@ def test_alertmanager_routes_by_severity(labels: list[str], receiver: str) -> No
     assert result.stdout.strip() == receiver
 
 
-def test_critical_alerts_reach_the_local_webhook_receiver_quickly() -> None:
+def test_every_alert_reaches_a_receiver_other_than_the_blackhole() -> None:
+    amtool = require_tool("amtool", "it tests Alertmanager routes (apt-get install prometheus-alertmanager)")
+    config_file = PROMETHEUS / "alertmanager.yml"
+    for name, rule in alerts().items():
+        labels = [f"alertname={name}", *(f"{key}={value}" for key, value in rule["labels"].items())]
+        result = run(amtool, "config", "routes", "test", f"--config.file={config_file}", *labels)
+        assert result.stdout.strip() not in ("", "blackhole"), name
+
+
+def test_every_receiver_posts_to_the_local_webhook_receiver_quickly() -> None:
     config = load_yaml(PROMETHEUS / "alertmanager.yml")
-    critical = next(item for item in config["receivers"] if item["name"] == "oncall-critical")
-    assert [hook["url"] for hook in critical["webhook_configs"]] == ["http://127.0.0.1:9095/alerts"]
+    for receiver in config["receivers"]:
+        if receiver["name"] != "blackhole":
+            assert [hook["url"] for hook in receiver["webhook_configs"]] == ["http://127.0.0.1:9095/alerts"]
     assert config["route"]["group_wait"] in {"5s", "10s"}
+
+
+def test_outside_services_read_their_keys_from_secret_files() -> None:
+    """No key or URL is written into the repository: PagerDuty and Slack take theirs from files."""
+    config = load_yaml(PROMETHEUS / "alertmanager.yml")
+    for receiver in config["receivers"]:
+        for integration in receiver.get("pagerduty_configs", []):
+            assert set(integration) & {"routing_key", "service_key"} == set()
+            assert integration["routing_key_file"].startswith("/etc/alertmanager/secrets/")
+        for integration in receiver.get("slack_configs", []):
+            assert "api_url" not in integration
+            assert integration["api_url_file"].startswith("/etc/alertmanager/secrets/")
+
+
+def test_the_api_down_alert_still_inhibits_the_error_rate_alert() -> None:
+    config = load_yaml(PROMETHEUS / "alertmanager.yml")
+    assert {
+        "source_matchers": ['alertname="OffGridFlowAPIDown"'],
+        "target_matchers": ['alertname="OffGridFlowAPIHighErrorRate"'],
+        "equal": ["job"],
+    } in config["inhibit_rules"]

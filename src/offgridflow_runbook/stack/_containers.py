@@ -40,6 +40,7 @@ from offgridflow_runbook.stack._layout import (
     stack_labels,
     state_dir,
 )
+from offgridflow_runbook.stack._prometheus import SECRETS_MOUNT, alertmanager_secrets_dir
 from offgridflow_runbook.stack._state import StoredRevision, database_password, secrets_env
 
 Spec = dict[str, Any]
@@ -189,6 +190,8 @@ def prometheus_spec(profile: str, digest: str) -> Spec:
 
 def alertmanager_spec(digest: str) -> Spec:
     folder = state_dir() / "prometheus"
+    secrets = alertmanager_secrets_dir()
+    secrets.mkdir(mode=0o700, exist_ok=True)
     spec = _base(
         ALERTMANAGER,
         TOOLS_IMAGE,
@@ -202,6 +205,7 @@ def alertmanager_spec(digest: str) -> Spec:
         volumes={
             str(folder): {"bind": "/etc/offgridflow/prometheus", "mode": "ro"},
             VOLUMES[ALERTMANAGER]: {"bind": "/alertmanager", "mode": "rw"},
+            str(secrets): {"bind": SECRETS_MOUNT, "mode": "ro"},
         },
     )
     spec["labels"] = spec["labels"] | {"com.offgridflow.rendered": digest}
