@@ -187,11 +187,3 @@ def test_stop_background_writer_without_one(configuration: dict[str, str]) -> No
         "failed": 0,
         "attempts": 0,
     }
-
-
-def test_tolerated_alerts_from_the_configuration() -> None:
-    assert _context.tolerated_alerts({"tolerate_alerts": "PodCrashLooping, OffGridFlowAPIDown"}) == (
-        "PodCrashLooping",
-        "OffGridFlowAPIDown",
-    )
-    assert _context.tolerated_alerts(None) == ()

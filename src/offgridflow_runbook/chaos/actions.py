@@ -27,7 +27,6 @@ from offgridflow_runbook.chaos._context import (
     opened,
     progress,
     resolve_target,
-    tolerated_alerts,
     verified,
 )
 from offgridflow_runbook.chaos._verdicts import start_watch, stop_watch
@@ -291,7 +290,7 @@ def _fault_still_present(target: Target, configuration: Configuration, platform:
         key, _, value = text.removeprefix("config ").partition("=")
         if platform.config().get(key) == value:
             return True
-    return not verified(target, platform, tolerated_alerts(configuration))
+    return not verified(target, platform)
 
 
 # -- the background writer ---------------------------------------------------------------------------
