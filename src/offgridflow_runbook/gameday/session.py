@@ -13,6 +13,7 @@ from pathlib import Path
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, alert_history, alert_timing
 from offgridflow_runbook.gameday.availability import AvailabilityProbe
 from offgridflow_runbook.gameday.pages import read_pages
+from offgridflow_runbook.gameday.proposals import write_proposals
 from offgridflow_runbook.gameday.report import write_reports
 from offgridflow_runbook.gameday.runner import RunningExperiment, start_experiment
 from offgridflow_runbook.gameday.scorecard import (
@@ -118,4 +119,5 @@ class GameDay:
 
     def write(self) -> dict[str, Path]:
         self.scorecard.finished_at = time.time()
-        return write_reports(self.scorecard, self.reports_dir, self.outages)
+        written = write_reports(self.scorecard, self.reports_dir, self.outages)
+        return written | write_proposals(self.scorecard, self.reports_dir)
