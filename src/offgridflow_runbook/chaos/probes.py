@@ -359,8 +359,9 @@ def wait_for_page(
     fault = log.first("fault_at")
     if fault is None:
         raise ActivityFailed("no fault was applied in this run; there is no page to wait for")
-    if chosen.prometheus_url:
-        deadline = max(deadline, _alert_floor_s(chosen.prometheus_url, wanted[0], "firing") + _ALERT_MARGIN_S)
+    floor = _alert_floor_s(chosen.prometheus_url, wanted[0], "firing") if chosen.prometheus_url else 0.0
+    if floor > 0:
+        deadline = max(deadline, floor + _ALERT_MARGIN_S)
     progress(configuration, "page", f"waiting up to {deadline:g} s for a page: {', '.join(wanted)}")
     unknown: list[str] = []
 
