@@ -37,7 +37,9 @@ def test_the_dashboard_has_the_panels_on_call_needs() -> None:
 def test_the_error_rate_panel_shows_the_alerts_own_ratio_and_its_limit() -> None:
     ratio, limit = strip_threshold(alert_expression()) or ("", 0.0)
     error_rate = panel("Error rate")
-    assert [target["expr"] for target in error_rate["targets"]] == [ratio]
+    (expression,) = [target["expr"] for target in error_rate["targets"]]
+    # the rule's ratio itself, and 0 where requests were served but none failed (no 5xx series at all)
+    assert expression.startswith(f"({ratio}) or on (job) (0 * sum by (job) (rate(http_requests_total{{")
     steps = error_rate["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert steps[-1] == {"color": "red", "value": limit}
 
