@@ -238,10 +238,10 @@ def test_outside_services_read_their_keys_from_secret_files() -> None:
     for receiver in config["receivers"]:
         for integration in receiver.get("pagerduty_configs", []):
             assert set(integration) & {"routing_key", "service_key"} == set()
-            assert integration["routing_key_file"].startswith("/etc/alertmanager/secrets/")
+            assert integration["routing_key_file"].startswith("/etc/alertmanager-secrets/")
         for integration in receiver.get("slack_configs", []):
             assert "api_url" not in integration
-            assert integration["api_url_file"].startswith("/etc/alertmanager/secrets/")
+            assert integration["api_url_file"].startswith("/etc/alertmanager-secrets/")
 
 
 def test_the_api_down_alert_still_inhibits_the_error_rate_alert() -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pwd
 import re
 from typing import Any
 
@@ -191,7 +193,11 @@ def prometheus_spec(profile: str, digest: str) -> Spec:
 def alertmanager_spec(digest: str) -> Spec:
     folder = state_dir() / "prometheus"
     secrets = alertmanager_secrets_dir()
-    secrets.mkdir(mode=0o700, exist_ok=True)
+    if not secrets.exists():
+        # Alertmanager runs as nobody: only it (and root) may read the keys put here.
+        secrets.mkdir(mode=0o700)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(secrets, nobody.pw_uid, nobody.pw_gid)
     spec = _base(
         ALERTMANAGER,
         TOOLS_IMAGE,

@@ -101,12 +101,14 @@ def _prometheus_config(profile: str) -> dict[str, Any]:
 
 # Where Alertmanager reads the outside services' keys (PagerDuty routing keys, the Slack webhook URL):
 # the repository's alertmanager.yml names files under this folder (``routing_key_file``, ``api_url_file``).
-SECRETS_MOUNT = "/etc/alertmanager/secrets"
+SECRETS_MOUNT = "/etc/alertmanager-secrets"
 _SECRET_FILE_KEYS = ("routing_key_file", "api_url_file", "service_key_file")
 
 
 def alertmanager_secrets_dir() -> Path:
-    """``.state/alertmanager-secrets``: put ``pagerduty-primary-routing-key`` etc. here to enable them."""
+    """``.state/alertmanager-secrets``: put ``pagerduty-primary-routing-key``,
+    ``pagerduty-secondary-routing-key`` or ``slack-webhook-url`` here (readable by ``nobody``, the user
+    Alertmanager runs as) and run ``make up`` to enable them."""
     return state_dir() / "alertmanager-secrets"
 
 
