@@ -93,7 +93,9 @@ MUTATIONS: dict[str, tuple[str, str, str | tuple[str, str]]] = {
     "OOM alert waits one step": ("OffGridFlowAPIOOMKilled", "for", "15s"),
     "image pull for one step longer": ("OffGridFlowAPIImagePullFailing", "for", "1m15s"),
     "rollout stuck for one step shorter": ("OffGridFlowAPIRolloutStuck", "for", "4m45s"),
-    "escalation one step later": ("OffGridFlowPageUnresolved", "for", "15m15s"),
+    # the escalation's edge is one evaluation wide (it reads ALERTS of other groups): two steps off
+    "escalation two steps later": ("OffGridFlowPageUnresolved", "for", "15m30s"),
+    "escalation two steps earlier": ("OffGridFlowPageUnresolved", "for", "14m30s"),
     "crash-loop readiness window one step longer": ("PodCrashLooping", "expr", ("[1m]", "[2m]")),
     "OOM restart window one step shorter": ("OffGridFlowAPIOOMKilled", "expr", ("[10m]", "[9m]")),
 }
