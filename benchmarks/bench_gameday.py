@@ -4,6 +4,7 @@
 - MTTR (fault -> service recovered) <= 30 s per mode
 - detection <= 2 s after the failure shows on the platform (where the platform says when)
 - each alert firing <= 2 s after Prometheus' floor (scrape + evaluation interval + ``for``)
+- the page (fault -> first alert delivered to the receiver) <= 2 s over that alert's floor (issue 12)
 
     make gameday && .venv/bin/python benchmarks/bench_gameday.py [reports/gameday/scorecard.json]
 
@@ -23,6 +24,7 @@ GAMEDAY_LIMIT_S = 300.0
 MTTR_LIMIT_S = 30.0
 DETECTION_LAG_LIMIT_S = 2.0
 ALERT_LAG_LIMIT_S = 2.0
+PAGE_LAG_LIMIT_S = 2.0
 
 
 def _figure(value: float | None) -> str:
@@ -34,18 +36,28 @@ def evaluate(scorecard: dict[str, Any]) -> tuple[list[str], list[str]]:
     lines = [
         f"game day on {scorecard['target']} ({scorecard['platform']}, alert profile {scorecard['profile']}), "
         f"started {scorecard['started_at']}",
-        f"{'mode':<11}{'status':<8}{'MTTD s':>8}{'MTTR s':>8}{'outage s':>10}{'detect lag s':>14}"
-        "  alert lag s",
+        f"{'mode':<11}{'status':<8}{'MTTD s':>8}{'floor s':>8}{'lag s':>7}{'suite s':>8}{'MTTR s':>8}"
+        f"{'outage s':>10}{'detect lag s':>14}  paged by -> receiver; alert lag s",
     ]
     missed: list[str] = []
     total = 0.0
     for entry in scorecard["experiments"]:
         total += entry.get("duration_s") or 0.0
         lags = ", ".join(f"{name} {lag:+.1f}" for name, lag in entry.get("alert_lag_s", {}).items()) or "-"
-        lines.append(
-            f"{entry['mode']:<11}{entry['status']:<8}{_figure(entry['mttd_s']):>8}{_figure(entry['mttr_s']):>8}"
-            f"{_figure(entry['outage_s']):>10}{_figure(entry.get('detection_lag_s')):>14}  {lags}"
+        page = entry.get("page") or {}
+        paged = (
+            f"{page['alert']} -> {page['receiver']}" if page else f"no page ({entry.get('pages_unknown')})"
         )
+        lines.append(
+            f"{entry['mode']:<11}{entry['status']:<8}{_figure(entry['mttd_s']):>8}"
+            f"{_figure(page.get('floor_s')):>8}{_figure(page.get('lag_s')):>7}{_figure(entry.get('suite_mttd_s')):>8}"
+            f"{_figure(entry['mttr_s']):>8}{_figure(entry['outage_s']):>10}"
+            f"{_figure(entry.get('detection_lag_s')):>14}  {paged}; {lags}"
+        )
+        if not page:
+            missed.append(f"{entry['mode']}: no page reached the receiver")
+        elif page.get("lag_s") is not None and page["lag_s"] > PAGE_LAG_LIMIT_S:
+            missed.append(f"{entry['mode']}: paged {page['lag_s']:.1f} s over the floor")
         if entry["status"] != "passed":
             missed.append(f"{entry['mode']}: {entry['status']}")
         if entry["mttr_s"] is None or entry["mttr_s"] > MTTR_LIMIT_S:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from offgridflow_runbook.chaos._context import lingering_alerts
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.runner import start_experiment
 from offgridflow_runbook.gameday.session import GameDay
@@ -56,7 +55,7 @@ def test_interrupted_experiment_rolls_back_to_a_healthy_stack(gameday: GameDay, 
     ]
     assert running.events.first("fix_started_at") is not None, "the rollback did not apply Fix 3"
     report = verify(gameday.target)
-    assert lingering_alerts(report, ("PodCrashLooping",)) is not None, report.summary()
+    assert report.passed, report.summary()
 
 
 def test_target_that_forbids_chaos_is_refused_and_left_unchanged(gameday: GameDay, tmp_path: Path) -> None:
@@ -71,8 +70,8 @@ def test_target_that_forbids_chaos_is_refused_and_left_unchanged(gameday: GameDa
     targets_file.write_text(json.dumps({"targets": {readonly: {**profile, "allow_chaos": False}}}))
     platform = platform_for(gameday.target)
     try:
-        lingering = lingering_alerts(verify(gameday.target, platform), ("PodCrashLooping",))
-        assert lingering is not None, "precondition: the stack must be healthy before this test"
+        report = verify(gameday.target, platform)
+        assert report.passed, f"precondition: the stack must be healthy before this test: {report.summary()}"
         before = (platform.rollout_history(), _restarts(platform), platform.config())
         running = start_experiment(
             gameday.experiments_dir / "db-kill.json",

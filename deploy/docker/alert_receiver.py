@@ -79,4 +79,6 @@ if __name__ == "__main__":
     # As PID 1 the process would ignore SIGTERM and `docker stop` would wait for its timeout.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("ALERT_RECEIVER_PORT", "9095"))
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    # 127.0.0.1 on the local stack; in a pod (kind) 0.0.0.0, so the game day reads it through a Service.
+    bind = os.environ.get("ALERT_RECEIVER_BIND", "127.0.0.1")
+    ThreadingHTTPServer((bind, port), Handler).serve_forever()

@@ -6,9 +6,18 @@ minute; the driver needs the ``die``/``oom``/``kill`` history of a whole game da
 ``GET /events`` from the Docker socket (filtered to the stack's label, exec events dropped) and
 appends each event as a JSON line to EVENT_RECORDER_FILE.
 
-It also serves the containers' restart counts on 127.0.0.1:9096/metrics as
-``kube_pod_container_status_restarts_total`` (the kube-state-metrics series the ``PodCrashLooping``
-alert reads), so that alert means the same on the local stack as in a cluster.
+It also serves, on 127.0.0.1:9096/metrics, the kube-state-metrics series the alert rules read, so
+each alert means the same on the local stack as in a cluster:
+
+- ``kube_pod_container_status_restarts_total`` from Docker's RestartCount (``PodCrashLooping``)
+- ``kube_pod_container_status_ready``: running and its health check ``healthy``
+- ``kube_pod_container_status_last_terminated_reason``: ``OOMKilled`` when the engine's ``oom`` event
+  came with the ``die``, else ``Error`` / ``Completed`` by exit code (``OffGridFlowAPIOOMKilled``)
+- ``kube_pod_container_status_waiting_reason``: ``CrashLoopBackOff`` while Docker waits to restart a
+  container, ``ErrImagePull`` / ``ImagePullBackOff`` for the pending revision of a stalled rollout
+  (``OffGridFlowAPIImagePullFailing``)
+- ``kube_deployment_spec_replicas`` / ``kube_deployment_status_replicas_updated`` for the API's
+  rollout history in ``api-rollout.json`` (``OffGridFlowAPIRolloutStuck``)
 
 And it restarts what ``docker kill`` ended, as a kubelet restarts a killed container: the engine
 treats ``docker kill`` like ``docker stop`` and cancels the restart policy. A ``kill`` then ``die``
@@ -36,7 +45,13 @@ OUTPUT = os.environ.get("EVENT_RECORDER_FILE", "/state/engine-events.jsonl")
 LABEL = os.environ.get("EVENT_RECORDER_LABEL", "com.offgridflow.stack=local")
 RECONNECT_SECONDS = 1.0
 METRICS_PORT = int(os.environ.get("EVENT_RECORDER_METRICS_PORT", "9096"))
+ROLLOUT_FILE = os.environ.get("EVENT_RECORDER_ROLLOUT_FILE", "/state/api-rollout.json")
 NAMESPACE = "offgridflow"
+DEPLOYMENT = "offgridflow-api"
+# The engine sends ``oom`` just before ``die``; this much apart they are one OOM kill.
+OOM_DIE_SECONDS = 5.0
+# After this long in ErrImagePull the kubelet would show ImagePullBackOff (as the docker driver does).
+PULL_BACKOFF_SECONDS = 10.0
 # Container names of the runbook's pods: the API pod's container is called `api`.
 CONTAINER_NAMES = {"offgridflow-api": "api"}
 KILL_GRACE_SECONDS = float(os.environ.get("EVENT_RECORDER_KILL_GRACE_SECONDS", "2"))
@@ -47,6 +62,48 @@ _DELIBERATE = {"stop", "start", "destroy", "restart"}
 _recent: dict[str, list[tuple[int, str]]] = {}
 _counter = itertools.count()
 _actions_lock = threading.Lock()
+
+
+# container id -> {"reason", "at"} of its last termination; the time of its last ``oom`` event
+TERMINATIONS: dict[str, dict[str, Any]] = {}
+OOM_AT: dict[str, float] = {}
+STATE_LOCK = threading.Lock()
+
+
+def note(event: dict[str, Any]) -> None:
+    """Keep each container's last termination reason from its ``oom``/``die``/``destroy`` events."""
+    action = str(event.get("Action", ""))
+    container = str(event.get("Actor", {}).get("ID") or event.get("id") or "")
+    at = int(event.get("timeNano", 0)) / 1e9 or float(event.get("time", 0))
+    with STATE_LOCK:
+        if action == "oom":
+            OOM_AT[container] = at
+            last = TERMINATIONS.get(container)
+            if last is not None and abs(at - last["at"]) <= OOM_DIE_SECONDS:
+                last["reason"] = "OOMKilled"
+        elif action == "die":
+            exit_code = str(event.get("Actor", {}).get("Attributes", {}).get("exitCode", ""))
+            if abs(at - OOM_AT.get(container, float("-inf"))) <= OOM_DIE_SECONDS:
+                reason = "OOMKilled"
+            else:
+                reason = "Completed" if exit_code == "0" else "Error"
+            TERMINATIONS[container] = {"reason": reason, "at": at}
+        elif action == "destroy":
+            TERMINATIONS.pop(container, None)
+            OOM_AT.pop(container, None)
+
+
+def replay(path: str) -> None:
+    """Rebuild the terminations from the recorded events (the recorder itself may have restarted)."""
+    try:
+        with open(path, encoding="utf-8") as recorded:
+            for line in recorded:
+                try:
+                    note(json.loads(line))
+                except ValueError:
+                    continue
+    except OSError:
+        pass
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -72,6 +129,7 @@ def stream(since: float) -> float:
                 continue
             output.write(json.dumps(event) + "\n")
             output.flush()
+            note(event)
             last = int(event.get("timeNano", 0)) / 1e9 or last
             supervise(event)
     return last
@@ -137,13 +195,58 @@ def _engine_get(path: str) -> Any:
     return json.loads(body)
 
 
-def restart_metrics() -> str:
-    """One ``kube_pod_container_status_restarts_total`` sample per container of the stack."""
-    query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [LABEL]})})
+_HELP = {
+    "kube_pod_container_status_restarts_total": (
+        "counter",
+        "Restarts of the container (Docker RestartCount).",
+    ),
+    "kube_pod_container_status_ready": (
+        "gauge",
+        "1 while the container runs and its health check is healthy.",
+    ),
+    "kube_pod_container_status_last_terminated_reason": ("gauge", "The reason of the last termination."),
+    "kube_pod_container_status_waiting_reason": ("gauge", "Why the container is waiting to run."),
+    "kube_deployment_spec_replicas": ("gauge", "Replicas the API's Deployment asks for (one container)."),
+    "kube_deployment_status_replicas_updated": ("gauge", "Replicas running the latest revision."),
+}
+
+
+def _series(name: str, labels: dict[str, str], value: float) -> str:
+    text = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    return f"{name}{{{text}}} {value:g}"
+
+
+def _rollout_series(now: float) -> list[str]:
+    """The API's rollout as a Deployment: a stalled pull is a pod waiting on its image."""
+    try:
+        with open(ROLLOUT_FILE, encoding="utf-8") as handle:
+            rollout = json.load(handle)
+    except (OSError, ValueError):
+        return []  # no rollout yet (stack starting): nothing is known, so nothing is reported
+    latest = max((int(item["number"]) for item in rollout.get("revisions", [])), default=None)
+    stalled = rollout.get("stalled")
+    updated = 1 if latest is not None and rollout.get("deployed") == latest and not stalled else 0
+    deployment = {"namespace": NAMESPACE, "deployment": DEPLOYMENT}
     lines = [
-        "# HELP kube_pod_container_status_restarts_total Restarts of the container (Docker RestartCount).",
-        "# TYPE kube_pod_container_status_restarts_total counter",
+        _series("kube_deployment_spec_replicas", deployment, 1),
+        _series("kube_deployment_status_replicas_updated", deployment, updated),
     ]
+    if stalled:
+        waited = now - float(stalled.get("since", now))
+        reason = "ImagePullBackOff" if waited >= PULL_BACKOFF_SECONDS else "ErrImagePull"
+        pod = {
+            "namespace": NAMESPACE,
+            "pod": f"{DEPLOYMENT}-rev{stalled.get('revision', '')}",
+            "container": "api",
+        }
+        lines.append(_series("kube_pod_container_status_waiting_reason", pod | {"reason": reason}, 1))
+    return lines
+
+
+def restart_metrics() -> str:
+    """The kube-state-metrics series of every container of the stack, and of the API's rollout."""
+    query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [LABEL]})})
+    samples: list[str] = []
     for summary in _engine_get(f"/containers/json?{query}"):
         try:
             details = _engine_get(f"/containers/{summary['Id']}/json")
@@ -151,10 +254,29 @@ def restart_metrics() -> str:
             continue  # removed between the listing and the inspection
         name = details["Name"].lstrip("/")
         app = details["Config"]["Labels"].get("app", name)
-        labels = (
-            f'namespace="{NAMESPACE}",pod="{name}",container="{CONTAINER_NAMES.get(name, name)}",app="{app}"'
+        pod = {"namespace": NAMESPACE, "pod": name, "container": CONTAINER_NAMES.get(name, name)}
+        state = details["State"]
+        health = (state.get("Health") or {}).get("Status")
+        ready = state.get("Running") and not state.get("Restarting") and health in (None, "healthy")
+        samples.append(
+            _series("kube_pod_container_status_restarts_total", pod | {"app": app}, details["RestartCount"])
         )
-        lines.append(f"kube_pod_container_status_restarts_total{{{labels}}} {details['RestartCount']}")
+        samples.append(_series("kube_pod_container_status_ready", pod, 1 if ready else 0))
+        if state.get("Restarting"):
+            samples.append(
+                _series("kube_pod_container_status_waiting_reason", pod | {"reason": "CrashLoopBackOff"}, 1)
+            )
+        with STATE_LOCK:
+            last = TERMINATIONS.get(details["Id"])
+        if last is not None:
+            labels = pod | {"reason": last["reason"]}
+            samples.append(_series("kube_pod_container_status_last_terminated_reason", labels, 1))
+    samples += _rollout_series(time.time())
+    lines = []
+    for metric, (kind, help_text) in _HELP.items():
+        mine = [sample for sample in samples if sample.startswith(metric + "{")]
+        if mine:
+            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} {kind}", *mine]
     return "\n".join(lines) + "\n"
 
 
@@ -181,6 +303,7 @@ def main() -> None:
     # As PID 1 the process would ignore SIGTERM and `docker stop` would wait for its timeout.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = ThreadingHTTPServer(("127.0.0.1", METRICS_PORT), MetricsHandler)
+    replay(OUTPUT)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     since = time.time()
     while True:

@@ -31,6 +31,8 @@ class Target:
     metrics_url: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
+    # the game day's webhook receiver (GET /deliveries): where a page is seen to arrive
+    alert_receiver_url: str | None = None
     kube_context: str | None = None
     kubeconfig: str | None = None
     namespace: str = "offgridflow"

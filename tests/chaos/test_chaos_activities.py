@@ -11,6 +11,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from offgridflow_runbook.chaos import _context, actions, probes
 from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.gameday.pages import Page, PageDeliveries
 from offgridflow_runbook.platforms import Event, Termination, Workload
 from offgridflow_runbook.probes.http import Unreachable
 
@@ -189,9 +190,49 @@ def test_stop_background_writer_without_one(configuration: dict[str, str]) -> No
     }
 
 
-def test_tolerated_alerts_from_the_configuration() -> None:
-    assert _context.tolerated_alerts({"tolerate_alerts": "PodCrashLooping, OffGridFlowAPIDown"}) == (
-        "PodCrashLooping",
-        "OffGridFlowAPIDown",
+def _pages_seen(monkeypatch: pytest.MonkeyPatch, *answers: PageDeliveries) -> list[str | None]:
+    """The receiver answers ``answers`` in turn (the last one from then on); records the URLs read."""
+    asked: list[str | None] = []
+
+    def read_pages(url: str | None, *, since: float) -> PageDeliveries:
+        asked.append(url)
+        return answers[min(len(asked), len(answers)) - 1]
+
+    monkeypatch.setattr(probes, "read_pages", read_pages)
+    monkeypatch.setattr(probes, "_alert_floor_s", lambda *_args: 0.0)
+    return asked
+
+
+def test_wait_for_page_records_the_page_of_this_fault(
+    monkeypatch: pytest.MonkeyPatch, configuration: dict[str, str]
+) -> None:
+    log = EventLog.for_configuration(configuration)
+    fault = log.record("fault_at", fault="memory assault")
+    older = Page("OffGridFlowAPIDown", "primary-oncall", fault.at + 0.1, fault.at - 300)
+    page = Page("OffGridFlowAPIOOMKilled", "primary-oncall", fault.at + 2.5, fault.at + 2.0)
+    asked = _pages_seen(monkeypatch, PageDeliveries(), PageDeliveries((older, page)))
+    assert probes.wait_for_page(
+        "OffGridFlowAPIOOMKilled, OffGridFlowAPIDown", target="local", deadline=5, configuration=configuration
     )
-    assert _context.tolerated_alerts(None) == ()
+    assert asked[0] == "http://127.0.0.1:9095"
+    note = log.first("note")
+    assert note is not None
+    assert note.detail["alert"] == "OffGridFlowAPIOOMKilled"
+    assert note.detail["paged_at"] == fault.at + 2.5
+
+
+def test_wait_for_page_fails_naming_why_the_receiver_could_not_be_read(
+    monkeypatch: pytest.MonkeyPatch, configuration: dict[str, str]
+) -> None:
+    EventLog.for_configuration(configuration).record("fault_at", fault="database killed")
+    _pages_seen(monkeypatch, PageDeliveries(unknown="alert-receiver http://127.0.0.1:9095: refused"))
+    with pytest.raises(ActivityFailed, match="the receiver could not be read: alert-receiver"):
+        probes.wait_for_page("PostgreSQLDown", target="local", deadline=0.6, configuration=configuration)
+    finding = EventLog.for_configuration(configuration).first("finding")
+    assert finding is not None
+    assert finding.detail["text"].startswith("no page for PostgreSQLDown within")
+
+
+def test_wait_for_page_without_a_fault_refuses(configuration: dict[str, str]) -> None:
+    with pytest.raises(ActivityFailed, match="no fault was applied"):
+        probes.wait_for_page("PostgreSQLDown", target="local", deadline=1, configuration=configuration)

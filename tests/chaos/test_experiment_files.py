@@ -11,6 +11,7 @@ from chaoslib.experiment import ensure_experiment_is_valid
 
 from offgridflow_runbook.chaos import actions, probes
 from offgridflow_runbook.gameday.scorecard import expectation_from_experiment
+from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 
 EXPERIMENTS = Path(__file__).parents[2] / "chaos" / "experiments"
 MODES = {"oom": "Fix 2", "db-kill": "Fix 1", "bad-image": "Fix 4", "bad-config": "Fix 3"}
@@ -87,3 +88,29 @@ def test_db_kill_requires_postgresql_down_and_bad_config_api_down_on_docker() ->
     assert "OffGridFlowAPIDown" in expectation_from_experiment(load("bad-config"), "docker").must_fire
     # a RollingUpdate keeps the old pod serving on Kubernetes: the API-down alert may stay silent there
     assert "OffGridFlowAPIDown" not in expectation_from_experiment(load("bad-config"), "kubernetes").must_fire
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("platform", ["docker", "kubernetes"])
+def test_every_mode_names_the_alert_that_pages_on_every_platform(mode: str, platform: str) -> None:
+    expectation = expectation_from_experiment(load(mode), platform)
+    assert expectation.must_fire, f"{mode} on {platform} names no page"
+    assert set(expectation.must_fire) <= set(RUNBOOK_ALERTS)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_fix_waits_for_the_page_of_one_of_the_must_fire_alerts(mode: str) -> None:
+    """On-call acts on the page: the fix comes after a page of the mode's alert reached the receiver."""
+    document = load(mode)
+    functions = [activity["provider"]["func"] for activity in document["method"]]
+    page_step = functions.index("wait_for_page")
+    fix_step = next(i for i, f in enumerate(functions) if f.startswith("fix_"))
+    assert page_step < fix_step
+    waited = set(document["method"][page_step]["provider"]["arguments"]["names"].split(","))
+    for platform in ("docker", "kubernetes"):
+        assert waited & set(expectation_from_experiment(document, platform).must_fire), platform
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_experiment_tolerates_a_firing_alert_in_verification(mode: str) -> None:
+    assert "tolerate_alerts" not in load(mode)["configuration"]

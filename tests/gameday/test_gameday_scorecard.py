@@ -12,6 +12,7 @@ import pytest
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, timelines_from_series
 from offgridflow_runbook.gameday.availability import outages
 from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
+from offgridflow_runbook.gameday.pages import Page, PageDeliveries, pages_from_deliveries
 from offgridflow_runbook.gameday.report import write_reports
 from offgridflow_runbook.gameday.scorecard import Expectation, Scorecard, score_experiment
 
@@ -54,13 +55,31 @@ def fired(name: str, at: float, resolved: float | None = None) -> AlertTimeline:
     )
 
 
+def paged(name: str, at: float, *, started: float | None = None, receiver: str = "primary-oncall") -> Page:
+    return Page(name, receiver, T0 + at, T0 + (at - 1 if started is None else started))
+
+
 def test_a_good_run_passes_with_its_figures() -> None:
     timing = AlertTiming(1.0, 1.0, {"PostgreSQLDown": 3.0})
     score = score_experiment(
-        EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5.5, 20)], timing=timing
+        EXPECT,
+        run_events(),
+        journal=COMPLETED,
+        alerts=[fired("PostgreSQLDown", 5.5, 20)],
+        timing=timing,
+        pages=PageDeliveries((paged("PostgreSQLDown", 6.5),)),
     )
     assert score.status == "passed", score.failures
-    assert score.mttd_s == pytest.approx(1.5)
+    assert score.mttd_s == pytest.approx(6.5)
+    assert score.page == {
+        "alert": "PostgreSQLDown",
+        "receiver": "primary-oncall",
+        "delivered_at": T0 + 6.5,
+        "mttd_s": pytest.approx(6.5),
+        "floor_s": 5.0,
+        "lag_s": pytest.approx(1.5),
+    }
+    assert score.suite_mttd_s == pytest.approx(1.5)
     assert score.mttr_s == pytest.approx(12)
     assert score.outage_s == pytest.approx(12)
     assert score.detection_lag_s == pytest.approx(1.0)
@@ -140,7 +159,7 @@ def test_alert_series_become_pending_firing_resolved() -> None:
         },
         {
             "metric": {"alertname": "PostgreSQLDown", "alertstate": "firing"},
-            "values": [[T0 + 4, "1"], [T0 + 9, "1"]],
+            "values": [[T0 + s, "1"] for s in range(4, 10)],
         },
         {"metric": {"alertname": "Unrelated", "alertstate": "firing"}, "values": [[T0 + 1, "1"]]},
     ]
@@ -187,7 +206,13 @@ def test_event_log_round_trip(tmp_path: Path) -> None:
 def test_reports_are_written_self_contained(tmp_path: Path) -> None:
     scorecard = Scorecard(target="local", platform="docker", profile="fast", started_at=T0 - 5)
     scorecard.experiments.append(
-        score_experiment(EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5.5, 20)])
+        score_experiment(
+            EXPECT,
+            run_events(),
+            journal=COMPLETED,
+            alerts=[fired("PostgreSQLDown", 5.5, 20)],
+            pages=PageDeliveries((paged("PostgreSQLDown", 6.5),)),
+        )
     )
     scorecard.finished_at = T0 + 60
     written = write_reports(scorecard, tmp_path, {"db-kill": [(T0 + 0.2, T0 + 11)]})
@@ -197,7 +222,7 @@ def test_reports_are_written_self_contained(tmp_path: Path) -> None:
     for key in (
         "mode", "status", "fault_at", "detected_at", "detection_signal", "alerts", "diagnosis", "fix",
         "fix_started_at", "verified_at", "mttd_s", "mttr_s", "outage_s", "sla_met", "budgets",
-        "acked_writes", "lost_writes", "findings",
+        "acked_writes", "lost_writes", "findings", "page", "suite_mttd_s", "pre_fault_alerts",
     ):  # fmt: skip
         assert key in entry
     assert entry["alerts"][0]["firing_at"].startswith("2027-01-15T")
@@ -215,7 +240,10 @@ def test_reports_are_written_self_contained(tmp_path: Path) -> None:
     postmortem = (tmp_path / "db-kill-postmortem.md").read_text()
     for heading in ("## Root cause", "## Time to detect, time to resolve, impact", "## Findings"):
         assert heading in postmortem
-    assert "time to detect (MTTD): 1.5 s" in postmortem
+    assert (
+        "time to detect (MTTD, fault -> first page delivered): 6.5 s; paged by PostgreSQLDown" in postmortem
+    )
+    assert "the suite's own detection (0.5 s polling, not a page): 1.5 s" in postmortem
 
 
 def test_an_alert_still_firing_from_an_earlier_experiment_is_not_this_faults() -> None:
@@ -225,6 +253,98 @@ def test_an_alert_still_firing_from_an_earlier_experiment_is_not_this_faults() -
     )
     assert score.status == "passed", score.failures
     assert "PodCrashLooping" not in score.alert_lag_s
+    assert score.pre_fault_alerts == [{"name": "PodCrashLooping", "since": T0 - 60, "state": "firing"}]
+
+
+def test_an_alert_that_fired_before_the_fault_does_not_count_as_the_must_fire_alert() -> None:
+    expect_api_down = Expectation(mode="oom", fix="Fix 2", must_fire=("OffGridFlowAPIDown",))
+    before = AlertTimeline("OffGridFlowAPIDown", pending_at=T0 - 20, firing_at=T0 - 17, resolved_at=T0 + 3)
+    score = score_experiment(expect_api_down, run_events(section="Fix 2"), journal=COMPLETED, alerts=[before])
+    assert "alert OffGridFlowAPIDown must fire but stayed silent" in score.failures
+    assert any("OffGridFlowAPIDown was already firing before the fault" in f for f in score.findings)
+
+
+def test_an_alert_only_pending_during_the_rollout_before_the_fault_is_reported_apart() -> None:
+    series = [
+        {
+            "metric": {"alertname": "OffGridFlowAPIDown", "alertstate": "pending"},
+            "values": [[T0 - 10 + s, "1"] for s in range(3)] + [[T0 + 4 + s, "1"] for s in range(3)],
+        },
+        {
+            "metric": {"alertname": "OffGridFlowAPIDown", "alertstate": "firing"},
+            "values": [[T0 + 7 + s, "1"] for s in range(5)],
+        },
+    ]
+    episodes = timelines_from_series(series, names=("OffGridFlowAPIDown",), step=1, end=T0 + 30)
+    assert episodes == [
+        AlertTimeline("OffGridFlowAPIDown", pending_at=T0 - 10, firing_at=None, resolved_at=T0 - 7),
+        AlertTimeline("OffGridFlowAPIDown", pending_at=T0 + 4, firing_at=T0 + 7, resolved_at=T0 + 12),
+    ]
+    expect_api_down = Expectation(mode="bad-config", fix="Fix 1", must_fire=("OffGridFlowAPIDown",))
+    score = score_experiment(expect_api_down, run_events(), journal=COMPLETED, alerts=episodes)
+    assert score.status == "passed", score.failures
+    assert score.pre_fault_alerts == [{"name": "OffGridFlowAPIDown", "since": T0 - 10, "state": "pending"}]
+
+
+def test_mttd_is_the_first_page_the_fault_caused_not_a_repeat_of_an_older_alert() -> None:
+    pages = PageDeliveries(
+        (
+            paged("PodCrashLooping", 2, started=-300),  # a repeat notification of an earlier alert
+            paged("PostgreSQLDown", 6.5),
+        )
+    )
+    score = score_experiment(
+        EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5.5)], pages=pages
+    )
+    assert score.page is not None
+    assert score.page["alert"] == "PostgreSQLDown"
+    assert score.mttd_s == pytest.approx(6.5)
+
+
+def test_a_must_fire_alert_whose_page_never_arrived_fails() -> None:
+    score = score_experiment(
+        EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5.5)], pages=PageDeliveries()
+    )
+    assert "alert PostgreSQLDown fired but its page never reached the receiver" in score.failures
+    assert score.mttd_s is None
+
+
+def test_unreadable_deliveries_are_no_page_seen_never_a_page() -> None:
+    unknown = PageDeliveries(unknown="alert-receiver http://127.0.0.1:9095/deliveries: connection refused")
+    score = score_experiment(
+        EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5.5)], pages=unknown
+    )
+    assert score.status == "failed"
+    assert any(f.startswith("no page could be seen: alert-receiver") for f in score.failures)
+    assert score.mttd_s is None
+
+
+def test_deliveries_become_pages_of_firing_alerts_only() -> None:
+    deliveries = [
+        {
+            "received_at": T0 + 7,
+            "payload": {
+                "receiver": "platform-channel",
+                "alerts": [
+                    {
+                        "status": "firing",
+                        "labels": {"alertname": "OffGridFlowAPIImagePullFailing"},
+                        "annotations": {"summary": "apply Fix 4"},
+                        "startsAt": "2027-01-15T08:00:05.5Z",
+                    },
+                    {"status": "resolved", "labels": {"alertname": "PodCrashLooping"}},
+                ],
+            },
+        }
+    ]
+    (page,) = pages_from_deliveries(deliveries)
+    assert (page.alert, page.receiver, page.delivered_at, page.summary) == (
+        "OffGridFlowAPIImagePullFailing",
+        "platform-channel",
+        T0 + 7,
+        "apply Fix 4",
+    )
+    assert page.started_at == pytest.approx(T0 + 5.5)
 
 
 def test_a_run_that_never_reached_its_fault_still_gets_a_chart(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -111,3 +112,36 @@ def test_the_stack_lock_times_out_while_another_holder_keeps_it(
         monkeypatch.setenv(_lock.LOCK_HELD_ENV, "1")
         with _lock.stack_lock(deadline_seconds=0.5):
             pass  # the caller says it holds the lock: no wait
+
+
+def _render_repository_alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("OFFGRIDFLOW_STATE_DIR", str(tmp_path / "state"))
+    return yaml.safe_load((_prometheus.render("fast") / "alertmanager.yml").read_text())
+
+
+def _integrations(document: dict[str, Any]) -> dict[str, set[str]]:
+    return {
+        receiver["name"]: {key.removesuffix("_configs") for key in receiver if key.endswith("_configs")}
+        for receiver in document["receivers"]
+    }
+
+
+def test_pagerduty_and_slack_are_left_out_without_their_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    rendered = _render_repository_alertmanager(tmp_path, monkeypatch)
+    assert _integrations(rendered) == {
+        "blackhole": set(),
+        "primary-oncall": {"webhook"},
+        "platform-channel": {"webhook"},
+        "secondary-backend": {"webhook"},
+    }
+
+
+def test_an_integration_is_kept_once_its_secret_file_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    secrets = tmp_path / "state" / "alertmanager-secrets"
+    secrets.mkdir(parents=True)
+    (secrets / "pagerduty-primary-routing-key").write_text("key\n")
+    rendered = _render_repository_alertmanager(tmp_path, monkeypatch)
+    assert _integrations(rendered)["primary-oncall"] == {"webhook", "pagerduty"}
+    assert _integrations(rendered)["secondary-backend"] == {"webhook"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from chaoslib.exceptions import ActivityFailed
@@ -20,9 +20,8 @@ from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.safety import ChaosNotAllowed, require_chaos_allowed
 from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
 from offgridflow_runbook.probes.http import ProbeError
-from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
-from offgridflow_runbook.verification import VerificationReport, verify
+from offgridflow_runbook.verification import verify
 
 logger = logging.getLogger("chaostoolkit")
 T = TypeVar("T")
@@ -100,35 +99,7 @@ def wait_until(
         time.sleep(min(interval, max(0.0, end - time.monotonic())))
 
 
-def lingering_alerts(report: VerificationReport, tolerate_alerts: Sequence[str]) -> list[str] | None:
-    """The tolerated alerts still firing when they are Verification's only failure, else None.
-
-    Some alerts outlast the failure by their expression's window (``PodCrashLooping`` counts restarts
-    over 10 minutes), longer than the runbook's 3-minute verification budget; an experiment may name
-    them so that they do not hold up the verdict (the game day records them as a finding)."""
-    if report.passed:
-        return []
-    firing = sorted(
-        {
-            a.name
-            for a in report.observations.alerts.value or []
-            if a.state == "firing" and a.name in RUNBOOK_ALERTS
-        }
-    )
-    only_alerts = all(
-        step.step == "Verification 5" and step.message.startswith("firing:") for step in report.failures
-    )
-    if only_alerts and firing and set(firing) <= set(tolerate_alerts):
-        return firing
-    return None
-
-
-def verified(target: Target, platform: Platform, tolerate_alerts: Sequence[str] = ()) -> bool:
-    """Verification 1-5 pass (alerts in ``tolerate_alerts`` may still be firing)."""
-    return lingering_alerts(verify(target, platform), tolerate_alerts) is not None
-
-
-def tolerated_alerts(configuration: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """The experiment's ``tolerate_alerts`` configuration (comma-separated alert names)."""
-    text = str((configuration or {}).get("tolerate_alerts") or "")
-    return tuple(name.strip() for name in text.split(",") if name.strip())
+def verified(target: Target, platform: Platform) -> bool:
+    """Verification 1-5 pass, with no runbook alert firing: none is tolerated (an alert that outlasts
+    its failure is a finding about the alert, which the rules fix, not something to wave through)."""
+    return verify(target, platform).passed

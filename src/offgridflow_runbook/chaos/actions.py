@@ -27,7 +27,6 @@ from offgridflow_runbook.chaos._context import (
     opened,
     progress,
     resolve_target,
-    tolerated_alerts,
     verified,
 )
 from offgridflow_runbook.chaos._verdicts import start_watch, stop_watch
@@ -168,6 +167,16 @@ def update_config(
         events(configuration).record("fault_at", fault=f"config {key}={value}")
         start_watch(chosen, configuration)
         platform.update_config({key: value})
+        # the Kubernetes driver says how the ConfigMap changed; Fix 3 reads `offgridflow-config` by name
+        update = getattr(platform, "last_config_update", None)
+        if update is not None and update.finding:
+            events(configuration).record("finding", text=update.finding)
+        elif update is not None and update.config_map != "offgridflow-config":
+            events(configuration).record(
+                "finding",
+                text=f"Fix 3's `kubectl get configmap offgridflow-config` answers NotFound: the Deployment "
+                f"reads the generated ConfigMap {update.config_map}",
+            )
     return f"{key}={value}"
 
 
@@ -291,7 +300,7 @@ def _fault_still_present(target: Target, configuration: Configuration, platform:
         key, _, value = text.removeprefix("config ").partition("=")
         if platform.config().get(key) == value:
             return True
-    return not verified(target, platform, tolerated_alerts(configuration))
+    return not verified(target, platform)
 
 
 # -- the background writer ---------------------------------------------------------------------------

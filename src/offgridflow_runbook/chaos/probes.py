@@ -24,11 +24,9 @@ from chaoslib.types import Configuration, Secrets
 
 from offgridflow_runbook.chaos._context import (
     events,
-    lingering_alerts,
     opened,
     progress,
     resolve_target,
-    tolerated_alerts,
     wait_until,
 )
 from offgridflow_runbook.evidence import (
@@ -40,6 +38,7 @@ from offgridflow_runbook.evidence import (
 )
 from offgridflow_runbook.gameday.alerts import alert_timing
 from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.gameday.pages import first_page, read_pages
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder
 from offgridflow_runbook.platforms import Platform, Workload
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
@@ -61,6 +60,7 @@ __all__ = [
     "wait_for_database_unreachable",
     "wait_for_image_pull_failure",
     "wait_for_oom_killed",
+    "wait_for_page",
 ]
 
 
@@ -77,27 +77,23 @@ def verification_passes(
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> bool:
-    """The runbook's Verification 1-5 pass on the target.
+    """The runbook's Verification 1-5 pass on the target, with no runbook alert firing.
 
     With ``deadline`` 0 this answers once (for a steady-state hypothesis). With a deadline it waits
-    until Verification passes and fails the activity, naming the failing steps, when it does not.
-    Alerts named in the experiment's ``tolerate_alerts`` (comma-separated) may still be firing; that
-    is recorded as a finding."""
+    until Verification passes and fails the activity, naming the failing steps, when it does not."""
     chosen = resolve_target(target, configuration)
-    tolerated = tolerated_alerts(configuration)
     log = events(configuration)
     with opened(chosen) as platform:
         if deadline <= 0:
-            return lingering_alerts(verify(chosen, platform), tolerated) is not None
+            return verify(chosen, platform).passed
         progress(configuration, "verify", f"waiting up to {deadline:g} s for Verification 1-5 to pass")
         last: list[str] = []
         waited_on: set[str] = set()
 
-        def passed() -> list[str] | None:
+        def passed() -> bool | None:
             report = verify(chosen, platform)
-            lingering = lingering_alerts(report, tolerated)
-            if lingering is not None:
-                return lingering
+            if report.passed:
+                return True
             last[:] = [f"{step.step}: {step.message}" for step in report.failures]
             waited_on.update(f"{step.step}: {step.title}" for step in report.failures)
             # the service is back once only Verification 5 (alerts, 5-minute error rate) lags behind
@@ -108,18 +104,12 @@ def verification_passes(
             return None
 
         try:
-            lingering = wait_until(passed, deadline=deadline, what="Verification 1-5 passing")
+            wait_until(passed, deadline=deadline, what="Verification 1-5 passing")
         except ActivityFailed as error:
             raise ActivityFailed(f"{error}; failing: {'; '.join(last)}") from None
         if not log.first("recovered_at", after=_last_fix_started(log)):
             log.record("recovered_at", lagging=[])
-        log.record("verified_at", steps=6, waited_on=sorted(waited_on), lingering_alerts=lingering)
-        if lingering:
-            log.record(
-                "finding",
-                text=f"{', '.join(lingering)} still firing when everything else in Verification passed "
-                "(the alert's window outlasts the failure)",
-            )
+        log.record("verified_at", steps=6, waited_on=sorted(waited_on))
         progress(configuration, "verified", "Verification 1-5 pass")
         return True
 
@@ -347,6 +337,53 @@ def wait_for_alert(
 
 
 _ALERT_MARGIN_S = 15.0
+
+
+def wait_for_page(
+    names: str,
+    target: str | None = None,
+    deadline: float = 60.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """A page for one of ``names`` (comma-separated alerts) caused by this run's fault reached the
+    receiver (the target's ``alert_receiver_url``): what the on-call engineer acts on.
+
+    The deadline is at least the first alert's floor with a margin (as for :func:`wait_for_alert`).
+    A receiver that cannot be read is never a page: the activity fails naming why."""
+    chosen = resolve_target(target, configuration)
+    wanted = tuple(name.strip() for name in names.split(",") if name.strip())
+    if not wanted:
+        raise ActivityFailed("wait_for_page needs at least one alert name")
+    log = events(configuration)
+    fault = log.first("fault_at")
+    if fault is None:
+        raise ActivityFailed("no fault was applied in this run; there is no page to wait for")
+    floor = _alert_floor_s(chosen.prometheus_url, wanted[0], "firing") if chosen.prometheus_url else 0.0
+    if floor > 0:
+        deadline = max(deadline, floor + _ALERT_MARGIN_S)
+    progress(configuration, "page", f"waiting up to {deadline:g} s for a page: {', '.join(wanted)}")
+    unknown: list[str] = []
+
+    def delivered() -> tuple[str, str, float] | None:
+        seen = read_pages(chosen.alert_receiver_url, since=fault.at - 2.0)
+        if seen.unknown is not None:
+            unknown[:] = [seen.unknown]
+            return None
+        page = first_page(seen.pages, fault.at, wanted)
+        return (page.alert, page.receiver, page.delivered_at) if page is not None else None
+
+    try:
+        alert, receiver, at = wait_until(delivered, deadline=deadline, what=f"a page for {', '.join(wanted)}")
+    except ActivityFailed as error:
+        reason = f" (the receiver could not be read: {unknown[0]})" if unknown else ""
+        log.record("finding", text=f"no page for {', '.join(wanted)} within {deadline:g} s{reason}")
+        raise ActivityFailed(f"{error}{reason}") from None
+    log.record(
+        "note", text=f"page {alert} delivered to {receiver}", alert=alert, receiver=receiver, paged_at=at
+    )
+    progress(configuration, "paged", f"{alert} -> {receiver} {at - fault.at:.1f} s after the fault")
+    return True
 
 
 def _alert_floor_s(prometheus_url: str, name: str, wanted: str) -> float:

@@ -103,32 +103,42 @@ def alert_timing(prometheus_url: str, *, timeout: float = 5.0) -> AlertTiming:
 def timelines_from_series(
     series: list[dict[str, Any]], *, names: tuple[str, ...], step: float, end: float
 ) -> list[AlertTimeline]:
-    """Turn ``ALERTS`` range-query series into one timeline per alert name.
+    """Turn ``ALERTS`` range-query series into timelines: one per alert and episode.
 
-    ``resolved_at`` is the first step after the last firing sample, when that is before ``end``."""
-    found: dict[str, dict[str, list[float]]] = {}
+    An episode is a run of pending/firing samples without a gap of more than one step, so an alert
+    that was pending during a rollout before the fault and fires after it gives two timelines, and
+    the one before the fault is not mistaken for this fault's detection. ``resolved_at`` is the first
+    step after an episode's last sample, when that is before ``end``."""
+    samples: dict[str, list[tuple[float, str]]] = {}
     for item in series:
         labels = item.get("metric", {})
         name, state = labels.get("alertname"), labels.get("alertstate")
         if name not in names or state not in ("pending", "firing"):
             continue
-        times = [float(point[0]) for point in item.get("values", [])]
-        found.setdefault(name, {}).setdefault(state, []).extend(times)
+        samples.setdefault(name, []).extend((float(point[0]), state) for point in item.get("values", []))
     timelines = []
     for name in names:
-        states = found.get(name, {})
-        pending, firing = sorted(states.get("pending", [])), sorted(states.get("firing", []))
-        last_active = max([*pending, *firing], default=None)
-        resolved = last_active + step if last_active is not None and last_active + step <= end else None
-        timelines.append(
-            AlertTimeline(
-                name,
-                pending_at=pending[0] if pending else None,
-                firing_at=firing[0] if firing else None,
-                resolved_at=resolved,
-            )
-        )
+        episode: list[tuple[float, str]] = []
+        for at, state in [*sorted(samples.get(name, [])), (float("inf"), "")]:
+            if episode and at - episode[-1][0] > step * 1.5:
+                timelines.append(_episode(name, episode, step=step, end=end))
+                episode = []
+            episode.append((at, state))
+        if not samples.get(name):
+            timelines.append(AlertTimeline(name))
     return timelines
+
+
+def _episode(name: str, samples: list[tuple[float, str]], *, step: float, end: float) -> AlertTimeline:
+    pending = [at for at, state in samples if state == "pending"]
+    firing = [at for at, state in samples if state == "firing"]
+    last = samples[-1][0]
+    return AlertTimeline(
+        name,
+        pending_at=pending[0] if pending else None,
+        firing_at=firing[0] if firing else None,
+        resolved_at=last + step if last + step <= end else None,
+    )
 
 
 def alert_history(

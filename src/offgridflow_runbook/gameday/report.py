@@ -27,12 +27,17 @@ def _yes(met: bool) -> str:
 
 def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
     """The post-incident record: root cause, time to detect, time to resolve, impact."""
+    earlier = {(item["name"], item["since"]) for item in score.pre_fault_alerts}
     alerts = [
         f"- {a.name}: pending {iso(a.pending_at) or '-'}, firing {iso(a.firing_at) or '-'}, "
         f"resolved {iso(a.resolved_at) or '-'}"
         for a in score.alerts
-        if a.pending_at is not None
-    ] or ["- none of the runbook's alerts became pending"]
+        if (a.pending_at or a.firing_at) is not None and (a.name, a.pending_at or a.firing_at) not in earlier
+    ] or ["- none of the runbook's alerts became pending after the fault"]
+    pre_fault = [
+        f"- {item['name']}: {item['state']} since {iso(item['since'])} (before the fault; not counted)"
+        for item in score.pre_fault_alerts
+    ]
     budgets = [
         f"| {name} | {b['budget_s'] / 60:.0f} min | {_seconds(b['actual_s'])} | {_yes(b['met'])} |"
         for name, b in score.budgets.items()
@@ -68,9 +73,12 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
         "",
         *alerts,
         "",
+        *(["Already pending or firing before the fault:", "", *pre_fault, ""] if pre_fault else []),
         "## Time to detect, time to resolve, impact",
         "",
-        f"- time to detect (MTTD): {_seconds(score.mttd_s)}",
+        f"- time to detect (MTTD, fault -> first page delivered): {_seconds(score.mttd_s)}; "
+        + _page_line(score),
+        f"- the suite's own detection (0.5 s polling, not a page): {_seconds(score.suite_mttd_s)}",
         f"- time to resolve (MTTR, fault -> service recovered): {_seconds(score.mttr_s)}",
         f"- impact duration (outage seen by a synthetic client): {_seconds(score.outage_s)}; "
         f"SLA (under {SLA_S / 60:.0f} minutes) {'met' if score.sla_met else 'NOT met'}",
@@ -107,11 +115,23 @@ def _verdict_lines(score: ExperimentScore) -> list[str]:
     return lines
 
 
+def _page_line(score: ExperimentScore) -> str:
+    if score.page is None:
+        return f"no page ({score.pages_unknown})" if score.pages_unknown else "no page reached the receiver"
+    page = score.page
+    floor = (
+        "" if page.get("floor_s") is None else f", floor {page['floor_s']:.1f} s, lag {page['lag_s']:+.1f} s"
+    )
+    return f"paged by {page['alert']} to {page['receiver']}{floor}"
+
+
 def _row(score: ExperimentScore) -> str:
     cells = [
         score.mode,
         score.status,
         _seconds(score.mttd_s),
+        score.page["alert"] if score.page else "none",
+        _seconds(score.suite_mttd_s),
         _seconds(score.mttr_s),
         _seconds(score.outage_s),
         "yes" if score.sla_met else "no",
@@ -205,7 +225,9 @@ def write_reports(
         for h in (
             "mode",
             "status",
-            "MTTD",
+            "MTTD (page)",
+            "paged by",
+            "suite detection",
             "MTTR",
             "outage",
             "SLA met",

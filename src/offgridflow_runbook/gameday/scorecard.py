@@ -4,7 +4,13 @@ whether the runbook's time budgets and the SLA held.
 
 Definitions (seconds, from the event log; see :mod:`offgridflow_runbook.gameday.events`):
 
-- ``mttd_s`` = first detection - fault; ``mttr_s`` = service recovered - fault
+- ``mttd_s`` = the first page - fault: the first firing runbook alert this fault caused that
+  Alertmanager delivered to the receiver (``page``: which alert, which receiver, the floor
+  scrape + evaluation + ``for`` and the lag over it); ``suite_mttd_s`` = the suite's own detection
+  (its 0.5 s polling) - fault, reported beside it, never instead of it
+- an alert already pending or firing before the fault is listed in ``pre_fault_alerts`` and is
+  neither detection nor "must fire"
+- ``mttr_s`` = service recovered - fault
 - ``outage_s`` = how long a synthetic user saw failures (when the game day probed availability),
   else fault -> recovered; ``sla_met`` = outage under 5 minutes
 - budgets (the runbook's, read from it): confirm (fault -> detection) = Triage 1's "(2 minutes)",
@@ -23,7 +29,9 @@ from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
 from offgridflow_runbook.gameday.events import GamedayEvent
+from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
+from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.runbook import load_runbook
 
 __all__ = [
@@ -98,6 +106,10 @@ class ExperimentScore:
     detection_lag_s: float | None  # detection - when the platform says the failure showed
     alerts: list[AlertTimeline]
     alert_lag_s: dict[str, float]  # firing - (fault + Prometheus' floor), per must-fire alert
+    page: dict[str, Any] | None  # the first page this fault caused (see the module's definitions)
+    pages_unknown: str | None  # why the receiver's deliveries could not be read
+    pre_fault_alerts: list[dict[str, Any]]  # alerts pending/firing before the fault: not counted
+    suite_mttd_s: float | None
     diagnosis: dict[str, str]
     fix: str | None
     fix_started_at: float | None
@@ -131,6 +143,13 @@ class ExperimentScore:
                 for alert in self.alerts
             ],
             "alert_lag_s": {name: _round(lag) for name, lag in self.alert_lag_s.items()},
+            "page": self._page_dict(),
+            "pages_unknown": self.pages_unknown,
+            "pre_fault_alerts": [
+                {key: iso(value) if key == "since" else value for key, value in alert.items()}
+                for alert in self.pre_fault_alerts
+            ],
+            "suite_mttd_s": _round(self.suite_mttd_s),
             "diagnosis": self.diagnosis,
             "triage": self.triage.as_dict(),
             "fix": self.fix,
@@ -150,6 +169,14 @@ class ExperimentScore:
             "duration_s": _round(self.duration_s),
         }
 
+    def _page_dict(self) -> dict[str, Any] | None:
+        if self.page is None:
+            return None
+        return {
+            key: iso(value) if key == "delivered_at" else _round(value) if key.endswith("_s") else value
+            for key, value in self.page.items()
+        }
+
 
 def _round(value: float | None) -> float | None:
     return round(value, 2) if value is not None else None
@@ -161,6 +188,11 @@ def _span(start: float | None, end: float | None) -> float | None:
 
 def _first(events: list[GamedayEvent], kind: str, after: float | None = None) -> GamedayEvent | None:
     return next((e for e in events if e.kind == kind and (after is None or e.at >= after)), None)
+
+
+def _began(alert: AlertTimeline) -> float | None:
+    """When an alert's episode began: pending, or firing when it had no pending phase."""
+    return alert.pending_at if alert.pending_at is not None else alert.firing_at
 
 
 def _chaos_failures(journal: dict[str, Any] | None) -> list[str]:
@@ -187,8 +219,10 @@ def score_experiment(
     alerts: list[AlertTimeline],
     timing: AlertTiming | None = None,
     outage_s: float | None = None,
+    pages: PageDeliveries | None = None,
 ) -> ExperimentScore:
-    """Compute one experiment's score from its event log, Chaos Toolkit journal and alert history."""
+    """Compute one experiment's score from its event log, Chaos Toolkit journal, alert history and
+    the pages the receiver got (None: not read at all, so there is no page MTTD)."""
     events = sorted(events, key=lambda e: e.at)
     failures = _chaos_failures(journal)
     findings = [str(e.detail.get("text", "")) for e in events if e.kind == "finding"]
@@ -221,21 +255,51 @@ def score_experiment(
     verdicts = triage_verdicts(events, fault_at=fault_at, fix_at=fix_at, expected=expectation.fix)
     findings += verdicts.findings(expectation.fix)
 
-    # only what this fault caused counts: an alert still firing from an earlier experiment does not
-    # (the slack covers the range query's step grid)
-    caused = {
-        alert.name
-        for alert in alerts
-        if fault_at is not None
-        and alert.firing_at is not None
-        and alert.firing_at >= fault_at - _STEP_SLACK_S
-    }
+    # only what this fault caused counts: an alert already pending or firing before it (a rollout
+    # before the fault, an earlier experiment) is reported, not counted (the slack covers the step grid)
+    before = fault_at - _STEP_SLACK_S if fault_at is not None else None
+    earlier = [
+        a for a in alerts if before is not None and (since := _began(a)) is not None and since < before
+    ]
+    pre_fault: list[dict[str, Any]] = [
+        {"name": a.name, "since": _began(a), "state": "firing" if a.fired else "pending"} for a in earlier
+    ]
+    caused_timelines = [
+        a for a in alerts if before is not None and a.firing_at is not None and (_began(a) or 0.0) >= before
+    ]
+    caused = {alert.name for alert in caused_timelines}
+    for alert in earlier:
+        findings.append(
+            f"{alert.name} was already {'firing' if alert.fired else 'pending'} before the fault "
+            f"(since {iso(_began(alert))}); not counted as this fault's detection"
+        )
     for name in expectation.must_fire:
         if name not in caused:
             failures.append(f"alert {name} must fire but stayed silent")
     for name in expectation.must_not_fire:
         if name in caused:
             failures.append(f"alert {name} must not fire but fired")
+    page: dict[str, Any] | None = None
+    mttd_page_s: float | None = None
+    if pages is not None and pages.unknown is not None:
+        failures.append(f"no page could be seen: {pages.unknown}")
+    elif pages is not None and fault_at is not None:
+        first = first_page(pages.pages, fault_at, RUNBOOK_ALERTS)
+        if first is not None:
+            floor = timing.floor_s(first.alert) if timing is not None else None
+            mttd_page_s = mttd_page = first.delivered_at - fault_at
+            page = {
+                "alert": first.alert,
+                "receiver": first.receiver,
+                "delivered_at": first.delivered_at,
+                "mttd_s": mttd_page,
+                "floor_s": floor,
+                "lag_s": mttd_page - floor if floor is not None else None,
+            }
+        paged = {p.alert for p in pages.pages if first_page((p,), fault_at, (p.alert,)) is not None}
+        for name in expectation.must_fire:
+            if name in caused and name not in paged:
+                failures.append(f"alert {name} fired but its page never reached the receiver")
     for name in expectation.silent_is_finding:
         if name not in expectation.must_fire and name not in caused:
             findings.append(f"{name} stayed silent during '{expectation.fault or expectation.mode}'")
@@ -273,12 +337,12 @@ def score_experiment(
     detection_lag = None
     if detected is not None and detected.detail.get("shown_at") is not None:
         detection_lag = detected.at - float(detected.detail["shown_at"])
-    alert_lag = {}
+    alert_lag: dict[str, float] = {}
     if timing is not None and fault_at is not None:
-        for alert in alerts:
+        for alert in caused_timelines:
             # only the alerts the fault itself trips: an error-rate alert waits for traffic, not the fault
-            if alert.name in caused and alert.name in expectation.must_fire and alert.firing_at is not None:
-                alert_lag[alert.name] = alert.firing_at - (fault_at + timing.floor_s(alert.name))
+            if alert.name in expectation.must_fire and alert.firing_at is not None:
+                alert_lag.setdefault(alert.name, alert.firing_at - (fault_at + timing.floor_s(alert.name)))
 
     started, ended = (events[0].at, events[-1].at) if events else (None, None)
     return ExperimentScore(
@@ -291,12 +355,16 @@ def score_experiment(
         detection_lag_s=detection_lag,
         alerts=alerts,
         alert_lag_s=alert_lag,
+        page=page,
+        pages_unknown=pages.unknown if pages is not None else None,
+        pre_fault_alerts=pre_fault,
+        suite_mttd_s=_span(fault_at, detected.at if detected else None),
         diagnosis=diagnosis,
         fix=str(fix.detail.get("fix")) if fix else None,
         fix_started_at=fix_at,
         recovered_at=recovered_at,
         verified_at=verified.at if verified else None,
-        mttd_s=_span(fault_at, detected.at if detected else None),
+        mttd_s=mttd_page_s,
         mttr_s=mttr,
         outage_s=outage,
         sla_met=outage is not None and outage < SLA_S,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, alert_history, alert_timing
 from offgridflow_runbook.gameday.availability import AvailabilityProbe
+from offgridflow_runbook.gameday.pages import read_pages
+from offgridflow_runbook.gameday.proposals import write_proposals
 from offgridflow_runbook.gameday.report import write_reports
 from offgridflow_runbook.gameday.runner import RunningExperiment, start_experiment
 from offgridflow_runbook.gameday.scorecard import (
@@ -79,6 +81,7 @@ class GameDay:
             outages = availability.stop()
         events = running.events.read()
         alerts = self._alerts(running.started - 2.0)
+        pages = read_pages(self.target.alert_receiver_url, since=running.started - 2.0)
         self.outages[mode] = [(o.started, o.ended) for o in outages]
         # the synthetic client's view starts at the fault (the stack may have rolled out before it)
         fault = next((e.at for e in events if e.kind == "fault_at"), None)
@@ -90,11 +93,15 @@ class GameDay:
             alerts=alerts,
             timing=self.timing,
             outage_s=seen if fault is not None else None,
+            pages=pages,
         )
         self.scorecard.experiments = [e for e in self.scorecard.experiments if e.mode != mode] + [score]
         self.write()
+        paged = (
+            f"paged by {score.page['alert']}" if score.page else f"no page ({score.pages_unknown or 'none'})"
+        )
         self.say(
-            f"[gameday] {mode:<10} {score.status:<9} MTTD {score.mttd_s or 0:.1f}s"
+            f"[gameday] {mode:<10} {score.status:<9} MTTD {score.mttd_s or 0:.1f}s ({paged})"
             f"  MTTR {score.mttr_s or 0:.1f}s  outage {score.outage_s or 0:.1f}s"
             f"  ({running.events.path.parent})"
         )
@@ -112,4 +119,5 @@ class GameDay:
 
     def write(self) -> dict[str, Path]:
         self.scorecard.finished_at = time.time()
-        return write_reports(self.scorecard, self.reports_dir, self.outages)
+        written = write_reports(self.scorecard, self.reports_dir, self.outages)
+        return written | write_proposals(self.scorecard, self.reports_dir)

@@ -31,7 +31,17 @@ __all__ = [
 ]
 
 ERROR_RATE_ALERT = "OffGridFlowAPIHighErrorRate"
-RUNBOOK_ALERTS = ("OffGridFlowAPIDown", "PostgreSQLDown", "PodCrashLooping", ERROR_RATE_ALERT)
+# The runbook's alerts and the pages added for the failure modes it names that the API-down alert
+# misses (deploy/prometheus/rules; tests/deploy keeps the two lists equal).
+RUNBOOK_ALERTS = (
+    "OffGridFlowAPIDown",
+    "PostgreSQLDown",
+    "PodCrashLooping",
+    ERROR_RATE_ALERT,
+    "OffGridFlowAPIOOMKilled",
+    "OffGridFlowAPIImagePullFailing",
+    "OffGridFlowAPIRolloutStuck",
+)
 DEFAULT_RULES_FILE = Path(__file__).resolve().parents[3] / "deploy/prometheus/rules/offgridflow.rules.yml"
 
 # ``<ratio expression> > 0.01`` -> the ratio alone, to report the current value next to the verdict.

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pwd
 import re
 from typing import Any
 
@@ -40,6 +42,7 @@ from offgridflow_runbook.stack._layout import (
     stack_labels,
     state_dir,
 )
+from offgridflow_runbook.stack._prometheus import SECRETS_MOUNT, alertmanager_secrets_dir
 from offgridflow_runbook.stack._state import StoredRevision, database_password, secrets_env
 
 Spec = dict[str, Any]
@@ -189,6 +192,12 @@ def prometheus_spec(profile: str, digest: str) -> Spec:
 
 def alertmanager_spec(digest: str) -> Spec:
     folder = state_dir() / "prometheus"
+    secrets = alertmanager_secrets_dir()
+    if not secrets.exists():
+        # Alertmanager runs as nobody: only it (and root) may read the keys put here.
+        secrets.mkdir(mode=0o700)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(secrets, nobody.pw_uid, nobody.pw_gid)
     spec = _base(
         ALERTMANAGER,
         TOOLS_IMAGE,
@@ -202,6 +211,7 @@ def alertmanager_spec(digest: str) -> Spec:
         volumes={
             str(folder): {"bind": "/etc/offgridflow/prometheus", "mode": "ro"},
             VOLUMES[ALERTMANAGER]: {"bind": "/alertmanager", "mode": "rw"},
+            str(secrets): {"bind": SECRETS_MOUNT, "mode": "ro"},
         },
     )
     spec["labels"] = spec["labels"] | {"com.offgridflow.rendered": digest}

@@ -99,6 +99,42 @@ def _prometheus_config(profile: str) -> dict[str, Any]:
     }
 
 
+# Where Alertmanager reads the outside services' keys (PagerDuty routing keys, the Slack webhook URL):
+# the repository's alertmanager.yml names files under this folder (``routing_key_file``, ``api_url_file``).
+SECRETS_MOUNT = "/etc/alertmanager-secrets"
+_SECRET_FILE_KEYS = ("routing_key_file", "api_url_file", "service_key_file")
+
+
+def alertmanager_secrets_dir() -> Path:
+    """``.state/alertmanager-secrets``: put ``pagerduty-primary-routing-key``,
+    ``pagerduty-secondary-routing-key`` or ``slack-webhook-url`` here (readable by ``nobody``, the user
+    Alertmanager runs as) and run ``make up`` to enable them."""
+    return state_dir() / "alertmanager-secrets"
+
+
+def drop_integrations_without_secrets(document: dict[str, Any], secrets: Path) -> list[str]:
+    """Remove each PagerDuty/Slack integration whose key file is not in ``secrets``; what was dropped.
+
+    Alertmanager loads a configuration whose key files are missing and only fails at every send, so an
+    integration without its secret is left out instead: the receiver keeps its other integrations."""
+    dropped = []
+    for receiver in document.get("receivers", []):
+        for kind in [key for key in receiver if key.endswith("_configs") and key != "webhook_configs"]:
+            kept = []
+            for integration in receiver[kind]:
+                files = [str(integration[key]) for key in _SECRET_FILE_KEYS if key in integration]
+                present = all((secrets / Path(file).relative_to(SECRETS_MOUNT)).is_file() for file in files)
+                if files and not present:
+                    dropped.append(f"{receiver['name']}: {kind.removesuffix('_configs')}")
+                else:
+                    kept.append(integration)
+            if kept:
+                receiver[kind] = kept
+            else:
+                del receiver[kind]
+    return dropped
+
+
 def _alertmanager_config(profile: str) -> dict[str, Any]:
     webhook = {"url": "http://127.0.0.1:9095/alerts", "send_resolved": True}
     source = project_root() / "deploy" / "prometheus" / "alertmanager.yml"
@@ -108,6 +144,7 @@ def _alertmanager_config(profile: str) -> dict[str, Any]:
         for receiver in document.get("receivers", []):
             for hook in receiver.get("webhook_configs", []):
                 hook["url"] = webhook["url"]
+        drop_integrations_without_secrets(document, alertmanager_secrets_dir())
     else:
         document = {
             "route": {

@@ -1,0 +1,101 @@
+"""The local stack's event recorder serves the kube-state-metrics series the alert rules read."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from deploy_files import REPO_ROOT
+
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "event_recorder", REPO_ROOT / "deploy/docker/event_recorder.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "ROLLOUT_FILE", str(tmp_path / "api-rollout.json"))
+    return module
+
+
+def event(action: str, at: float, exit_code: str = "") -> dict[str, object]:
+    attributes = {"name": "offgridflow-api", **({"exitCode": exit_code} if exit_code else {})}
+    return {"Action": action, "Actor": {"ID": "c1", "Attributes": attributes}, "timeNano": int(at * 1e9)}
+
+
+def test_an_oom_event_with_the_die_is_an_oomkilled_termination(recorder: ModuleType) -> None:
+    recorder.note(event("oom", T0))
+    recorder.note(event("die", T0 + 0.2, "137"))
+    assert recorder.TERMINATIONS["c1"]["reason"] == "OOMKilled"
+
+
+def test_an_oom_event_after_the_die_still_names_the_kill(recorder: ModuleType) -> None:
+    recorder.note(event("die", T0, "137"))
+    recorder.note(event("oom", T0 + 0.5))
+    assert recorder.TERMINATIONS["c1"]["reason"] == "OOMKilled"
+
+
+def test_a_die_long_after_an_earlier_oom_is_an_error(recorder: ModuleType) -> None:
+    recorder.note(event("oom", T0))
+    recorder.note(event("die", T0 + recorder.OOM_DIE_SECONDS + 1, "78"))
+    assert recorder.TERMINATIONS["c1"]["reason"] == "Error"
+
+
+def test_a_removed_container_has_no_last_termination(recorder: ModuleType) -> None:
+    recorder.note(event("die", T0, "0"))
+    recorder.note(event("destroy", T0 + 1))
+    assert "c1" not in recorder.TERMINATIONS
+
+
+def test_the_terminations_are_rebuilt_from_the_recorded_events(recorder: ModuleType, tmp_path: Path) -> None:
+    recorded = tmp_path / "engine-events.jsonl"
+    recorded.write_text("".join(json.dumps(e) + "\n" for e in (event("oom", T0), event("die", T0, "137"))))
+    recorder.replay(str(recorded))
+    assert recorder.TERMINATIONS["c1"]["reason"] == "OOMKilled"
+
+
+def rollout(path: Path, *, deployed: int, latest: int, stalled_since: float | None) -> None:
+    stalled = {"revision": str(latest), "since": str(stalled_since)} if stalled_since is not None else None
+    revisions = [{"number": number} for number in range(1, latest + 1)]
+    path.write_text(json.dumps({"revisions": revisions, "deployed": deployed, "stalled": stalled}))
+
+
+def test_a_stalled_pull_is_a_pod_waiting_on_its_image_and_a_rollout_not_updated(
+    recorder: ModuleType, tmp_path: Path
+) -> None:
+    rollout(tmp_path / "api-rollout.json", deployed=2, latest=3, stalled_since=T0)
+    lines = recorder._rollout_series(T0 + 1)
+    assert (
+        'kube_deployment_status_replicas_updated{namespace="offgridflow",deployment="offgridflow-api"} 0'
+        in lines
+    )
+    assert (
+        'kube_pod_container_status_waiting_reason{namespace="offgridflow",pod="offgridflow-api-rev3",'
+        'container="api",reason="ErrImagePull"} 1'
+    ) in lines
+    later = recorder._rollout_series(T0 + recorder.PULL_BACKOFF_SECONDS)
+    assert any('reason="ImagePullBackOff"' in line for line in later)
+
+
+def test_a_completed_rollout_has_every_replica_updated_and_nothing_waiting(
+    recorder: ModuleType, tmp_path: Path
+) -> None:
+    rollout(tmp_path / "api-rollout.json", deployed=3, latest=3, stalled_since=None)
+    lines = recorder._rollout_series(T0)
+    assert (
+        'kube_deployment_status_replicas_updated{namespace="offgridflow",deployment="offgridflow-api"} 1'
+        in lines
+    )
+    assert not any("waiting_reason" in line for line in lines)
+
+
+def test_no_rollout_file_reports_no_rollout_series(recorder: ModuleType) -> None:
+    assert recorder._rollout_series(T0) == []

@@ -1,0 +1,141 @@
+"""Runbook change proposals: each earned by evidence in the scorecard, the edits a diff that applies."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from offgridflow_runbook.gameday.alerts import AlertTimeline
+from offgridflow_runbook.gameday.proposals import RUNBOOK_FILE, propose, runbook_diff, write_proposals
+from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard
+
+T0 = 1_800_000_000.0
+RUNBOOK = RUNBOOK_FILE.read_text(encoding="utf-8")
+
+
+def score(mode: str, **changes: object) -> ExperimentScore:
+    base: dict[str, object] = {
+        "mode": mode,
+        "status": "passed",
+        "fault": "f",
+        "fault_at": T0,
+        "detected_at": T0 + 1,
+        "detection_signal": "s",
+        "detection_lag_s": None,
+        "alerts": [],
+        "alert_lag_s": {},
+        "page": None,
+        "pages_unknown": None,
+        "pre_fault_alerts": [],
+        "suite_mttd_s": 1.0,
+        "diagnosis": {},
+        "fix": "fix",
+        "fix_started_at": T0 + 10,
+        "recovered_at": T0 + 20,
+        "verified_at": T0 + 25,
+        "mttd_s": None,
+        "mttr_s": 20.0,
+        "outage_s": 20.0,
+        "sla_met": True,
+        "budgets": {"verify": {"budget_s": 180.0, "actual_s": 5.0, "met": True}},
+        "acked_writes": None,
+        "lost_writes": None,
+        "findings": [],
+        "failures": [],
+    }
+    return ExperimentScore(**(base | changes))  # type: ignore[arg-type]
+
+
+def card(*experiments: ExperimentScore) -> Scorecard:
+    return Scorecard("local", "docker", "fast", T0, list(experiments))
+
+
+OOM_PAGE = {
+    "alert": "OffGridFlowAPIOOMKilled",
+    "receiver": "primary-oncall",
+    "delivered_at": T0 + 3,
+    "mttd_s": 3.0,
+    "floor_s": 2.0,
+    "lag_s": 1.0,
+}
+
+
+def test_a_healthy_game_day_proposes_nothing_and_no_diff() -> None:
+    proposals = propose(card(score("db-kill")), RUNBOOK)
+    assert proposals == []
+    assert runbook_diff(RUNBOOK, proposals) == ""
+
+
+def test_a_page_from_an_alert_the_runbook_does_not_name_proposes_it_with_its_evidence() -> None:
+    oom = score("oom", page=OOM_PAGE, findings=["OffGridFlowAPIDown stayed silent during 'memory assault'"])
+    (proposal,) = propose(card(oom), RUNBOOK)
+    assert proposal.title == "Name `OffGridFlowAPIOOMKilled` in Related Alerts"
+    assert (
+        "oom: paged by OffGridFlowAPIOOMKilled to primary-oncall 3.0 s after the fault"
+        in proposal.evidence[0]
+    )
+    assert "oom: OffGridFlowAPIDown stayed silent during 'memory assault'" in proposal.evidence
+    diff = runbook_diff(RUNBOOK, [proposal])
+    assert "+- `OffGridFlowAPIOOMKilled` - paged for Fix 2: OOM (Out of Memory) Issues" in diff
+
+
+def test_a_page_from_an_alert_the_runbook_names_proposes_nothing() -> None:
+    page = OOM_PAGE | {"alert": "PostgreSQLDown"}
+    assert propose(card(score("db-kill", page=page)), RUNBOOK) == []
+
+
+def test_the_fix_3_configmap_finding_proposes_reading_the_configmap_the_deployment_uses() -> None:
+    finding = (
+        "Fix 3's `kubectl get configmap offgridflow-config` answers NotFound: "
+        "the Deployment reads offgridflow-config-5f7c9"
+    )
+    (proposal,) = propose(card(score("bad-config", findings=[finding])), RUNBOOK)
+    assert proposal.evidence == (f"bad-config: {finding}",)
+    diff = runbook_diff(RUNBOOK, [proposal])
+    assert "-kubectl get configmap offgridflow-config -n offgridflow -o yaml" in diff
+    assert "configMapRef.name" in diff
+
+
+def test_a_crash_loop_alert_resolving_after_recovery_is_documented_with_its_delay() -> None:
+    crash = AlertTimeline("PodCrashLooping", pending_at=T0 + 5, firing_at=T0 + 8, resolved_at=T0 + 82)
+    (proposal,) = propose(card(score("bad-config", alerts=[crash])), RUNBOOK)
+    assert proposal.evidence == ("bad-config: PodCrashLooping resolved 62 s after the service recovered",)
+
+
+def test_budget_overruns_and_silent_pages_are_proposed_as_decisions_without_an_edit() -> None:
+    slow = score(
+        "bad-image",
+        budgets={"verify": {"budget_s": 180.0, "actual_s": 200.0, "met": False}},
+        failures=["alert OffGridFlowAPIImagePullFailing must fire but stayed silent"],
+    )
+    proposals = propose(card(slow), RUNBOOK)
+    assert [p.title for p in proposals] == ["A failure mode did not page", "The verify budget was overrun"]
+    assert all(p.edit is None for p in proposals)
+    assert proposals[1].evidence == ("bad-image: 200 s against 180 s",)
+
+
+def test_the_written_diff_applies_to_the_runbook(tmp_path: Path) -> None:
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not on PATH; it checks that the diff applies")
+    crash = AlertTimeline("PodCrashLooping", pending_at=T0 + 5, firing_at=T0 + 8, resolved_at=T0 + 82)
+    finding = "Fix 3's `kubectl get configmap offgridflow-config` answers NotFound"
+    written = write_proposals(
+        card(score("oom", page=OOM_PAGE), score("bad-config", alerts=[crash], findings=[finding])), tmp_path
+    )
+    proposals = written["proposals"].read_text()
+    assert proposals.count("\n## ") == 3
+    checkout = tmp_path / "checkout"
+    (checkout / "docs" / "runbooks").mkdir(parents=True)
+    shutil.copy(RUNBOOK_FILE, checkout / "docs" / "runbooks" / RUNBOOK_FILE.name)
+    result = subprocess.run(
+        [git, "apply", "--check", str(written["proposals-diff"])],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
