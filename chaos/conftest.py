@@ -17,6 +17,7 @@ import pytest
 
 from offgridflow_runbook.gameday.safety import ChaosNotAllowed, require_chaos_allowed
 from offgridflow_runbook.gameday.session import GameDay
+from offgridflow_runbook.pytest_plugin import progress_writer
 from offgridflow_runbook.stack import StackError, stack_lock
 from offgridflow_runbook.targets import Target
 
@@ -45,15 +46,7 @@ def chaos_target(target: Target) -> Target:
 @pytest.fixture(scope="session")
 def gameday(pytestconfig: pytest.Config, chaos_target: Target) -> Iterator[GameDay]:
     """The session's game day; its reports are written after every experiment and at the end."""
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-
-    def say(line: str) -> None:
-        """A progress line on the terminal, past pytest's output capture."""
-        if reporter is None:
-            return
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(line)
+    say = progress_writer(pytestconfig)
 
     with contextlib.ExitStack() as held:
         try:

@@ -160,4 +160,4 @@ kubectl -n kube-system rollout status deployment/metrics-server --timeout="$time
 # The cluster's API token for the checks (source .state/kind/env), read from its Secret; never printed.
 token="$(kubectl -n offgridflow get secret offgridflow-secrets -o jsonpath='{.data.OFFGRIDFLOW_API_TOKENS}' | base64 -d | cut -d, -f1)"
 (umask 077 && printf 'export OFFGRIDFLOW_TOKEN=%q\nexport KUBECONFIG=%q\n' "$token" "$(realpath "$kubeconfig")" > "$(dirname "$kubeconfig")/env")
-step "kind cluster $cluster is up: API http://127.0.0.1:18080, metrics :18081, Prometheus :19090, Alertmanager :19093 (kubeconfig $kubeconfig, context $context; source $(dirname "$kubeconfig")/env for the token)"
+step "kind cluster $cluster is up: API http://127.0.0.1:18080, metrics :18081, Prometheus :19090, Alertmanager :19093, alert receiver :19095 (kubeconfig $kubeconfig, context $context; source $(dirname "$kubeconfig")/env for the token)"

@@ -16,7 +16,7 @@ import contextlib
 import html
 import json
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_fro
 from offgridflow_runbook.steps import Outcome, StepResult
 from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
 
-__all__ = ["judge"]
+__all__ = ["judge", "progress_writer"]
 
 redactor_key = pytest.StashKey[Redactor]()
 access_key = pytest.StashKey[PlatformAccess]()
@@ -210,6 +210,21 @@ def runbook_observations(
     finally:
         if prometheus is not None:
             prometheus.close()
+
+
+def progress_writer(config: pytest.Config) -> Callable[[str], None]:
+    """A function that writes a progress line on the terminal, past pytest's output capture: for
+    long fixtures (a game day, a kind cluster being built) whose output would otherwise wait."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(line)
+
+    return say
 
 
 def judge(result: StepResult) -> None:

@@ -22,6 +22,7 @@ from offgridflow_runbook.kind import (
     start_kind_session,
     stop_kind_session,
 )
+from offgridflow_runbook.pytest_plugin import progress_writer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -41,7 +42,7 @@ def kind_session(pytestconfig: pytest.Config) -> Iterator[KindSession]:
             keep_cluster=pytestconfig.getoption("keep_cluster"),
             root=REPOSITORY,
         )
-        session = start_kind_session(settings)
+        session = start_kind_session(settings, say=progress_writer(pytestconfig))
     except KindUnavailable as reason:
         pytest.skip(str(reason))
     # The cluster's API token in the kind target's token variable, as `source .state/kind/env` does.
