@@ -109,7 +109,7 @@ def test_error_rate_of_a_healthy_api_passes_with_the_rule_expression(
 def test_a_firing_runbook_alert_fails_verification_5(api_server: Any, prometheus_url: str) -> None:
     # no postgres exporter is scraped here, so PostgreSQLDown's absent(up{job="postgres"}) fires
     with PrometheusProbe(prometheus_url) as probe:
-        assert probe.wait_alert_state("PostgreSQLDown", "firing", timeout=20)
+        _until(lambda: probe.alert_state("PostgreSQLDown")[0] == "firing", 20, "PostgreSQLDown firing")
     result = verification_5_alerts(look(_target(api_server, prometheus_url)))
     assert result.outcome is Outcome.FAILED
     assert "PostgreSQLDown" in result.message
@@ -136,5 +136,9 @@ def test_5xx_above_one_percent_fails_verification_5_and_fires_the_alert(
     result = verification_5_error_rate(look(target))
     assert re.fullmatch(r"error rate \d+\.\d\d% is above the alert limit", result.message), result.message
     with PrometheusProbe(prometheus_url) as probe:
-        assert probe.wait_alert_state("OffGridFlowAPIHighErrorRate", "firing", timeout=20)
+        _until(
+            lambda: probe.alert_state("OffGridFlowAPIHighErrorRate")[0] == "firing",
+            20,
+            "OffGridFlowAPIHighErrorRate firing",
+        )
     api_server.wait_ready()

@@ -8,7 +8,6 @@ disagree about what "error rate above 1%" means.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -165,10 +164,6 @@ class PrometheusProbe:
             for item in data.get("alerts", [])
         ]
 
-    def firing_alerts(self, names: tuple[str, ...] = RUNBOOK_ALERTS) -> list[Alert]:
-        """The runbook's alerts that are firing now."""
-        return [alert for alert in self.alerts() if alert.state == "firing" and alert.name in names]
-
     def alert_state(self, name: str) -> tuple[str, datetime | None]:
         """``("inactive" | "pending" | "firing", activeAt)`` of one alert (firing wins over pending)."""
         states = [alert for alert in self.alerts() if alert.name == name]
@@ -177,16 +172,6 @@ class PrometheusProbe:
                 if alert.state == state:
                     return state, alert.active_at
         return "inactive", None
-
-    def wait_alert_state(self, name: str, state: str, timeout: float, interval: float = 0.5) -> bool:
-        """Poll until ``name`` is in ``state`` or the deadline passes; True when reached."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.alert_state(name)[0] == state:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
     def close(self) -> None:
         self._client.close()
