@@ -29,7 +29,7 @@ from offgridflow_runbook.probes.prometheus import PrometheusProbe
 from offgridflow_runbook.probes.snapshot import Observations, observe
 from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_from_environment
 from offgridflow_runbook.steps import Outcome, StepResult
-from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
+from offgridflow_runbook.targets import TARGET_OPTIONS, Target, TargetError, target_from_options
 
 __all__ = ["judge", "progress_writer"]
 
@@ -43,22 +43,8 @@ TIMINGS_ENV = "OFFGRIDFLOW_SNAPSHOT_TIMINGS"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("offgridflow", "OffGridFlow runbook suite")
-    group.addoption(
-        "--target", default="local", help="target profile from the targets file to check (default: local)"
-    )
-    group.addoption(
-        "--targets-file",
-        default=None,
-        help=f"the targets file (default: $OFFGRIDFLOW_TARGETS or {DEFAULT_TARGETS_FILE})",
-    )
-    group.addoption("--base-url", default=None, help="override the target's API base URL")
-    group.addoption(
-        "--token-env", default=None, help="override the name of the environment variable holding the token"
-    )
-    group.addoption("--kube-context", default=None, help="override the target's kube context")
-    group.addoption("--kubeconfig", default=None, help="override the target's kubeconfig file")
-    group.addoption("--namespace", default=None, help="override the target's Kubernetes namespace")
-    group.addoption("--prometheus-url", default=None, help="override the target's Prometheus URL")
+    for option in TARGET_OPTIONS:
+        group.addoption(option.flag, default=option.default, help=option.help)
     group.addoption(
         "--keep-cluster",
         action="store_true",
@@ -111,16 +97,7 @@ def pytest_load_initial_conftests(
 
 # -- target and redaction ----------------------------------------------------------------------------
 def _load_target(config: pytest.Config) -> Target:
-    targets_file = config.getoption("targets_file") or DEFAULT_TARGETS_FILE
-    target = load_target(config.getoption("target"), targets_file)
-    return target.with_overrides(
-        base_url=config.getoption("base_url"),
-        token_env=config.getoption("token_env"),
-        kube_context=config.getoption("kube_context"),
-        kubeconfig=config.getoption("kubeconfig"),
-        namespace=config.getoption("namespace"),
-        prometheus_url=config.getoption("prometheus_url"),
-    )
+    return target_from_options(config.getoption)
 
 
 def pytest_configure(config: pytest.Config) -> None:

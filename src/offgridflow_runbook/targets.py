@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["DEFAULT_TARGETS_FILE", "Target", "TargetError", "load_target", "load_targets"]
+__all__ = [
+    "DEFAULT_TARGETS_FILE",
+    "TARGET_OPTIONS",
+    "Target",
+    "TargetError",
+    "TargetOption",
+    "load_target",
+    "load_targets",
+    "target_from_options",
+]
 
 DEFAULT_TARGETS_FILE = Path(os.environ.get("OFFGRIDFLOW_TARGETS", "targets.yaml"))
 # "none": HTTP only (no kube or Docker access); the platform checks are skipped with that reason
@@ -95,3 +104,47 @@ def load_target(name: str, path: Path | str = DEFAULT_TARGETS_FILE) -> Target:
         return targets[name]
     except KeyError:
         raise TargetError(f"unknown target {name!r}; known targets in {path}: {', '.join(targets)}") from None
+
+
+@dataclass(frozen=True)
+class TargetOption:
+    """One option that chooses a target or overrides one of its keys: the pytest plugin and the
+    ``offgridflow-runbook`` subcommands register the same ones, so both read a target alike."""
+
+    flag: str
+    help: str
+    default: str | None = None
+
+    @property
+    def dest(self) -> str:
+        """The option's attribute name (``--base-url`` -> ``base_url``, a ``Target`` field for overrides)."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+_CHOICE_OPTIONS = (
+    TargetOption("--target", "target profile from the targets file (default: local)", default="local"),
+    TargetOption(
+        "--targets-file", f"the targets file (default: $OFFGRIDFLOW_TARGETS or {DEFAULT_TARGETS_FILE})"
+    ),
+)
+_OVERRIDE_OPTIONS = (
+    TargetOption("--base-url", "override the target's API base URL"),
+    TargetOption("--token-env", "override the name of the environment variable holding the token"),
+    TargetOption("--kube-context", "override the target's kube context"),
+    TargetOption(
+        "--kubeconfig",
+        "override the target's kubeconfig file (default: the target's 'kubeconfig', "
+        "else $KUBECONFIG, else ~/.kube/config)",
+    ),
+    TargetOption("--namespace", "override the target's Kubernetes namespace"),
+    TargetOption("--prometheus-url", "override the target's Prometheus URL"),
+)
+TARGET_OPTIONS: tuple[TargetOption, ...] = (*_CHOICE_OPTIONS, *_OVERRIDE_OPTIONS)
+
+
+def target_from_options(option: Callable[[str], Any]) -> Target:
+    """The target the ``TARGET_OPTIONS`` name, with their overrides applied; ``option(dest)`` reads one
+    (``config.getoption`` under pytest, the parsed arguments on the command line). TargetError for a
+    user mistake."""
+    target = load_target(option("target"), option("targets_file") or DEFAULT_TARGETS_FILE)
+    return target.with_overrides(**{o.dest: option(o.dest) for o in _OVERRIDE_OPTIONS})
