@@ -13,12 +13,12 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
+from offgridflow_runbook.runbook_commands import known_good_tag
 from offgridflow_runbook.stack._layout import (
     API_REPOSITORY,
     BASE_IMAGE,
     CURRENT_API_TAG,
     INPUTS_HASH_LABEL,
-    KNOWN_GOOD_API_TAG,
     POSTGRES_IMAGE,
     TOOLS_IMAGE,
     docker_dir,
@@ -147,7 +147,8 @@ def registry_has(reference: str) -> bool:
 def ensure_api_images(client: docker.DockerClient, base_id: str, say: Say) -> None:
     """Both API tags in the local registry, rebuilt and pushed only when the service changed."""
     inputs_hash = _api_inputs(base_id)
-    tags = {CURRENT_API_TAG: CURRENT_API_TAG.lstrip("v"), KNOWN_GOOD_API_TAG: KNOWN_GOOD_API_TAG.lstrip("v")}
+    # the older tag is the one the runbook's Fix 4 sets, so `set image` finds it in the registry
+    tags = {tag: tag.lstrip("v") for tag in (CURRENT_API_TAG, known_good_tag())}
     up_to_date = all(_image_label(client, f"{API_REPOSITORY}:{tag}") == inputs_hash for tag in tags)
     if up_to_date and all(registry_has(f"{API_REPOSITORY}:{tag}") for tag in tags):
         return
