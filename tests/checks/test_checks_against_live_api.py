@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import diagnose_cli
+from helpers import diagnose_cli
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from deploy_files import KUSTOMIZATIONS, Manifest, render
+
+from helpers.deploy_files import KUSTOMIZATIONS, Manifest, render
 
 
 @pytest.fixture(params=sorted(KUSTOMIZATIONS))

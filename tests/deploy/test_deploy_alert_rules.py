@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_files import PROMETHEUS, RULE_TESTS_FILE, RULES_FILE, RUNBOOK, load_yaml, require_tool
 
+from helpers.deploy_files import PROMETHEUS, RULE_TESTS_FILE, RULES_FILE, RUNBOOK, load_yaml, require_tool
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS, alert_expression, strip_threshold
 
 RUNBOOK_URL = (

@@ -6,7 +6,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from deploy_files import (
+
+from helpers.deploy_files import (
     KIND_CONFIG,
     KUBERNETES,
     PROMETHEUS,

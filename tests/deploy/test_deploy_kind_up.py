@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_files import REPO_ROOT
+
+from helpers.deploy_files import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "kind-up.sh"
 RECORDER = """#!/bin/sh

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-from deploy_files import KUSTOMIZATIONS, REPO_ROOT, Manifest, find, of_kind, render
 
+from helpers.deploy_files import KUSTOMIZATIONS, REPO_ROOT, Manifest, find, of_kind, render
 from offgridflow_api.config import load_settings
 
 # The version of the kind node image pinned in kind-config.yaml.

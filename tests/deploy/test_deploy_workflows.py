@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_files import REPO_ROOT, WORKFLOWS, load_yaml
+
+from helpers.deploy_files import REPO_ROOT, WORKFLOWS, load_yaml
 
 ACTION_VERSIONS = {
     "actions/checkout": "v4",

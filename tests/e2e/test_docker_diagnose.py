@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from diagnose_cli import run_diagnose
+from helpers.diagnose_cli import run_diagnose
 from offgridflow_runbook.platforms._docker import DockerPlatform
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.triage import decide

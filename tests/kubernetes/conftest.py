@@ -19,8 +19,8 @@ for it into ``tmp_path`` and returns a :class:`KubeFakeEnvironment`:
   ``env.set_log(pod, text, previous=False)``, ``env.add_event(...)``, ``env.add_pod_metrics(...)``.
 
 Fixtures in a conftest are visible only below its directory: put Kubernetes-path tests under
-``tests/kubernetes/`` (name them ``test_kube_*.py``; the modules here are importable by their bare
-names, e.g. ``from kube_fake_environment import CONFIG_ERROR_LOG``).
+``tests/kubernetes/`` (name them ``test_kube_*.py``). The fake itself lives in the shared helpers
+package, e.g. ``from helpers.kube_fake_environment import CONFIG_ERROR_LOG``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kube_fake_environment import KubeFakeEnvironment
-from kube_fake_server import KubeFake, start, stop, write_kubeconfig
+
+from helpers.kube_fake_environment import KubeFakeEnvironment
+from helpers.kube_fake_server import KubeFake, start, stop, write_kubeconfig
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-import kube_fake_seed as seed
 import pytest
 
+from helpers import kube_fake_seed as seed
 from offgridflow_runbook.platforms import PlatformError
 
 BAD_CONFIG = {"OFFGRIDFLOW_DB_POOL_MAX": "lots"}

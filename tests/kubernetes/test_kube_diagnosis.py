@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_fake_environment import KubeFakeEnvironment
 
+from helpers.kube_fake_environment import KubeFakeEnvironment
 from offgridflow_runbook import steps
 from offgridflow_runbook.cli import main
 from offgridflow_runbook.probes import record

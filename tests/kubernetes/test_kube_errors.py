@@ -6,8 +6,8 @@ import socket
 from dataclasses import replace
 
 import pytest
-from kube_fake_server import write_kubeconfig
 
+from helpers.kube_fake_server import write_kubeconfig
 from offgridflow_runbook.platforms import PlatformError
 from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
 

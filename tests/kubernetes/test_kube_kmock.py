@@ -16,9 +16,9 @@ from pathlib import Path
 
 import kmock
 import pytest
-from kube_fake_seed import container
-from kube_fake_server import write_kubeconfig
 
+from helpers.kube_fake_seed import container
+from helpers.kube_fake_server import write_kubeconfig
 from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
 from offgridflow_runbook.targets import Target
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from kube_fake_environment import CONFIG_ERROR_LOG, PULL_ERROR
 
+from helpers.kube_fake_environment import CONFIG_ERROR_LOG, PULL_ERROR
 from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
 from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
 

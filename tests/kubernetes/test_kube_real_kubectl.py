@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_fake_environment import KubeFakeEnvironment
-from kube_fake_server import KubeFake, start, stop, write_kubeconfig
+
+from helpers.kube_fake_environment import KubeFakeEnvironment
+from helpers.kube_fake_server import KubeFake, start, stop, write_kubeconfig
 
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(

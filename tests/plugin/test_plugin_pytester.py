@@ -255,8 +255,8 @@ def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
         f"""
         import sys
         import pytest
-        sys.path.insert(0, {str(ROOT / "tests/triage")!r})
-        from triage_fakes import FakePlatform, api_pod, crashed, event
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from helpers.triage_fakes import FakePlatform, api_pod, crashed, event
         from offgridflow_runbook.probes.platform import PlatformAccess
         from offgridflow_runbook.pytest_plugin import access_key
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from runbook_copies import edited
 
+from helpers.runbook_copies import edited
 from offgridflow_runbook.runbook import Runbook, parse_runbook
 
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from runbook_copies import RUNBOOK_TEXT, edited
 
+from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.cli import EXIT_USAGE, main
 from offgridflow_runbook.runbook import Runbook, load_runbook
 from offgridflow_runbook.runbook.coverage import Project, coverage

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from runbook_copies import RUNBOOK_TEXT, edited
 
+from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.runbook import RunbookError, load_runbook, parse_runbook
 from offgridflow_runbook.runbook.document import DEFAULT_RUNBOOK, classify
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from drift_fakes import TOKEN, fake_api, kubectl_calls, write_fake_kubectl
 
+from helpers.drift_fakes import TOKEN, fake_api, kubectl_calls, write_fake_kubectl
 from offgridflow_runbook.cli import main
 from offgridflow_runbook.runbook import Runbook, load_runbook
 from offgridflow_runbook.runbook.drift import DriftReport, Outcome, drift

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from triage_fakes import TOKEN, rules_file
+
+from helpers.local_http import serving
+from helpers.triage_fakes import TOKEN, rules_file
 
 
 @pytest.fixture(autouse=True)
@@ -60,11 +61,5 @@ class _HealthyApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def api_answering() -> Iterator[str]:
     """A stand-in API on 127.0.0.1 whose health endpoints answer healthy (its base URL)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HealthyApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_HealthyApi) as url:
+        yield url

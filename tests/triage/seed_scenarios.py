@@ -2,8 +2,8 @@
 
 Until recordings from the real kind cluster replace them (``offgridflow-runbook diagnose --target
 kind --record FILE``), each Kubernetes scenario is one look taken by the real ``KubernetesPlatform``
-against the HTTP Kubernetes API fake (``tests/kubernetes``), seeded as a cluster shows that state,
-with the API's and Prometheus' answers from ``triage_fakes.FakeHttp``. The look is saved in the same
+against the HTTP Kubernetes API fake (``helpers.kube_fake_server``), seeded as a cluster shows that state,
+with the API's and Prometheus' answers from ``helpers.triage_fakes.FakeHttp``. The look is saved in the same
 record format as ``diagnose --record``, with the verdict a runbook expert expects beside it.
 
 Run from the repository root: ``.venv/bin/python tests/triage/seed_scenarios.py``.
@@ -21,12 +21,11 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "kubernetes")]
+sys.path.insert(0, str(HERE.parent))  # tests/, where the shared helpers package lives
 
-from kube_fake_environment import KubeFakeEnvironment  # noqa: E402
-from kube_fake_server import KubeFake, start, stop, write_kubeconfig  # noqa: E402
-from triage_fakes import TOKEN, FakeHttp, look, rules_file  # noqa: E402
-
+from helpers.kube_fake_environment import KubeFakeEnvironment  # noqa: E402
+from helpers.kube_fake_server import KubeFake, start, stop, write_kubeconfig  # noqa: E402
+from helpers.triage_fakes import TOKEN, FakeHttp, look, rules_file  # noqa: E402
 from offgridflow_runbook.probes import record  # noqa: E402
 from offgridflow_runbook.probes.platform import open_platform  # noqa: E402
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from triage_fakes import TOKEN
 
+from helpers.triage_fakes import TOKEN
 from offgridflow_runbook.cli import EXIT_USAGE, main
 
 

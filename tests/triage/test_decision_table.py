@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_target, oom
 
+from helpers.triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_target, oom
 from offgridflow_runbook.evidence import Signal
 from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Usage
 from offgridflow_runbook.runbook import load_runbook

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_target, oom
 
+from helpers.triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_target, oom
 from offgridflow_runbook import steps
 from offgridflow_runbook.platforms import Usage
 from offgridflow_runbook.probes.prometheus import alert_expression, strip_threshold

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from triage_fakes import (
+
+from helpers.triage_fakes import (
     FakeHttp,
     FakePlatform,
     api_pod,
@@ -18,7 +19,6 @@ from triage_fakes import (
     make_target,
     oom,
 )
-
 from offgridflow_runbook.platforms import CommandResult, NetworkStatus, PlatformError, Usage
 from offgridflow_runbook.triage import Cause, decide
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from triage_fakes import (
+
+from helpers.triage_fakes import (
     TOKEN,
     FakeHttp,
     FakePlatform,
@@ -18,7 +19,6 @@ from triage_fakes import (
     make_target,
     rules_file,
 )
-
 from offgridflow_runbook.platforms import CommandResult
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.probes.http import ProbeTimeout

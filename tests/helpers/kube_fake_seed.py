@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kube_fake_api import replica_set_object
-from kube_fake_server import JSON, KubeFake
+from helpers.kube_fake_api import replica_set_object
+from helpers.kube_fake_server import JSON, KubeFake
 
 
 def container(

@@ -29,8 +29,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
-from kube_fake_api import DISCOVERY, kind_of, replica_set_object, without_hash
-from kube_fake_patches import json_patch, merge_patch, strategic_merge
+
+from helpers.kube_fake_api import DISCOVERY, kind_of, replica_set_object, without_hash
+from helpers.kube_fake_patches import json_patch, merge_patch, strategic_merge
 
 JSON = dict[str, Any]
 ObjectKey = tuple[str, str, str, str]  # (api prefix "api/v1" | "apis/apps/v1", plural, namespace, name)

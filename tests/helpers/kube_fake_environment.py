@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import kube_fake_seed as seed
-from kube_fake_server import JSON, KubeFake
-
+from helpers import kube_fake_seed as seed
+from helpers.kube_fake_server import JSON, KubeFake
 from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
 from offgridflow_runbook.targets import Target
 

@@ -3,11 +3,12 @@ the runbook's read-only commands as a cluster with a hashed ConfigMap would, log
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from helpers.local_http import serving
 
 TOKEN = "drift-test-token-0123456789"
 HEALTHY: dict[str, tuple[int, str]] = {
@@ -37,15 +38,8 @@ def fake_api(answers: dict[str, tuple[int, str]] | None = None) -> Iterator[str]
         def log_message(self, *args: object) -> None:  # keep pytest's output clean
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(Handler) as url:
+        yield url
 
 
 # POSIX sh, so that each of the ~20 calls of a drift run starts in milliseconds on a busy machine

@@ -1,0 +1,13 @@
+"""Helpers the suite's tests share: fakes, seeds and file readers, imported as ``helpers.<module>``.
+
+``tests/`` is on ``sys.path`` because pytest imports ``tests/conftest.py`` from it (rootdir-relative
+``prepend`` import mode), so every test, conftest and pytester run can import this package.
+
+- ``kube_fake_*``: the HTTP Kubernetes API fake (server, API objects, patches, seeds, the
+  ``kube_fake`` fixture's environment) used by ``tests/kubernetes`` and the triage corpus.
+- ``triage_fakes``: a fake platform and fake API/Prometheus answers for triage and step tests.
+- ``runbook_copies`` / ``drift_fakes``: edited runbook copies, a fake kubectl and API for drift.
+- ``deploy_files``: the repository's manifests, rules and workflows, rendered and loaded.
+- ``diagnose_cli``: runs ``offgridflow-runbook diagnose`` as a user would.
+- ``local_http``: ``serving(handler)``, a stand-in HTTP server on 127.0.0.1 for one ``with`` block.
+"""
