@@ -29,6 +29,18 @@ API_SCRIPT = Path(sys.executable).with_name("offgridflow-api")
 STARTUP_DEADLINE_SECONDS = 20.0
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Only the suite's own kind and e2e tests use these, so the shipped plugin does not register them.
+    group = parser.getgroup("offgridflow")
+    group.addoption(
+        "--keep-cluster",
+        action="store_true",
+        default=False,
+        help="keep the kind cluster / local stack the session started, for the next run",
+    )
+    group.addoption("--kind-bin", default=None, help="the kind binary to use (never downloaded)")
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

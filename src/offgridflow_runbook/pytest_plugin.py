@@ -46,13 +46,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in TARGET_OPTIONS:
         group.addoption(option.flag, default=option.default, help=option.help)
     group.addoption(
-        "--keep-cluster",
-        action="store_true",
-        default=False,
-        help="keep the kind cluster / local stack the session started, for the next run",
-    )
-    group.addoption("--kind-bin", default=None, help="the kind binary to use (never downloaded)")
-    group.addoption(
         "--results-jsonl",
         default=None,
         help="write one JSON line per check to this file (for schedulers)",

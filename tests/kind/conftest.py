@@ -1,6 +1,6 @@
 """The ``kind_session`` fixture: the kind cluster from kind-config.yaml with the kind overlay deployed.
 
-Options (declared by the suite's pytest plugin): ``--kind-bin`` (else ``$KIND_BIN``, else ``kind`` on
+Options (declared in ``tests/conftest.py``): ``--kind-bin`` (else ``$KIND_BIN``, else ``kind`` on
 PATH; never downloaded) and ``--keep-cluster``. ``$KIND_NODE_IMAGE`` overrides the node image. A
 cluster that already exists is reused and never deleted; one the session created is deleted at the
 end unless ``--keep-cluster``.

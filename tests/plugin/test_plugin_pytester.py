@@ -24,8 +24,6 @@ OPTIONS = (
     "--kubeconfig",
     "--namespace",
     "--prometheus-url",
-    "--keep-cluster",
-    "--kind-bin",
     "--results-jsonl",
 )
 SECRET = "plugin-secret-token-7d1e2f9a"
@@ -65,6 +63,14 @@ def test_all_options_are_in_one_group_with_help(pytester: pytest.Pytester) -> No
         assert line is not None, f"{option} not in the offgridflow group"
         description = section.split(option, 1)[1].split("\n  --", 1)[0]
         assert len(description.split()) >= 3, f"{option} has no help text"
+
+
+def test_the_shipped_plugin_leaves_out_the_options_only_the_suites_tests_use(
+    pytester: pytest.Pytester,
+) -> None:
+    text = pytester.runpytest("-p", "no:asyncio", "-p", "no:pytest-kind", "--help").stdout.str()
+    assert "--kind-bin" not in text
+    assert "--keep-cluster" not in text
 
 
 def test_runbook_step_marker_is_registered_in_the_project_config(pytester: pytest.Pytester) -> None:
