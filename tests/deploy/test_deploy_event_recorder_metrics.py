@@ -8,7 +8,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from deploy_files import REPO_ROOT
+
+from helpers.deploy_files import REPO_ROOT
 
 T0 = 1_700_000_000.0
 

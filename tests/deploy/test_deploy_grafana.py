@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deploy_files import KUSTOMIZATIONS, REPO_ROOT, RUNBOOK, find, render
-
+from helpers.deploy_files import KUSTOMIZATIONS, REPO_ROOT, RUNBOOK, find, render
 from offgridflow_runbook.probes.prometheus import alert_expression, strip_threshold
 
 GRAFANA = REPO_ROOT / "deploy" / "grafana"
