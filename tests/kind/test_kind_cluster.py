@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from offgridflow_runbook.platforms import platform_for
@@ -61,6 +63,11 @@ def test_restart_rolls_out_and_keeps_the_api_healthy(kind_platform):
 
 
 def test_the_runbooks_verification_passes_on_the_fresh_cluster(kind_target, kind_platform):
+    # after the restart test: the old ReplicaSet's pods must be gone before the runbook's "all pods"
+    kind_platform.wait_rollout(timeout=180)
+    deadline = time.monotonic() + 120
+    while len(kind_platform.api_workloads()) > 2 and time.monotonic() < deadline:
+        time.sleep(1)
     report = verify(kind_target, kind_platform)
     assert report.passed, [f"{s.step}: {s.message}" for s in report.failures]
 

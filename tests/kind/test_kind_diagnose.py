@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -69,7 +70,7 @@ def diagnose(kind_session: KindSession) -> Verdict:
     """`offgridflow-runbook diagnose --target kind --json` as a user runs it."""
     environ = {**os.environ, "KUBECONFIG": str(kind_session.settings.kubeconfig)}
     result = subprocess.run(
-        [sys.executable, "-m", "offgridflow_runbook.cli", "diagnose", "--target", "kind", "--json"],
+        [str(Path(sys.executable).parent / "offgridflow-runbook"), "diagnose", "--target", "kind", "--json"],
         cwd=kind_session.settings.root,
         env=environ,
         capture_output=True,
