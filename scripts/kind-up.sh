@@ -67,9 +67,22 @@ if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
     "$kind_bin" delete cluster --name "$cluster" >/dev/null 2>&1 || true
   fi
 fi
+# A cluster whose API server does not come back (after an engine restart the node may get another
+# address, which the offline node image does not re-certify) is recreated rather than waited on.
+if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
+  "$kind_bin" export kubeconfig --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
+  answered=0
+  for _ in $(seq 1 30); do
+    if kubectl get --raw=/readyz --request-timeout=5s >/dev/null 2>&1; then answered=1; break; fi
+    sleep 2
+  done
+  if [ "$answered" = 0 ]; then
+    step "cluster $cluster does not answer /readyz within 60 s: deleting it to create it again"
+    "$kind_bin" delete cluster --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
+  fi
+fi
 if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
   step "reusing kind cluster $cluster"
-  "$kind_bin" export kubeconfig --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null 2>&1
 else
   step "creating kind cluster $cluster from $KIND_NODE_IMAGE"
   if ! "$kind_bin" create cluster --config kind-config.yaml --image "$KIND_NODE_IMAGE" \
