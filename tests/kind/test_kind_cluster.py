@@ -55,19 +55,29 @@ def test_metrics_server_answers_kubectl_top(kind_platform):
     assert all(u.memory_bytes > 0 and u.memory_limit_bytes for u in usages)
 
 
+def settled(kind_platform, replicas: int = 2, timeout: float = 120) -> list:
+    """The API pods once a rollout's old pods are gone (they linger, terminating, after it completes)."""
+    deadline = time.monotonic() + timeout
+    workloads = kind_platform.api_workloads()
+    while len(workloads) > replicas and time.monotonic() < deadline:
+        time.sleep(1)
+        workloads = kind_platform.api_workloads()
+    return workloads
+
+
 def test_restart_rolls_out_and_keeps_the_api_healthy(kind_platform):
     kind_platform.rollout_restart()
     status = kind_platform.wait_rollout(timeout=180)
     assert status.complete, status.message
-    assert all(w.ready for w in kind_platform.api_workloads())
+    workloads = settled(kind_platform)
+    assert len(workloads) == 2, workloads
+    assert all(w.ready for w in workloads), workloads
 
 
 def test_the_runbooks_verification_passes_on_the_fresh_cluster(kind_target, kind_platform):
     # after the restart test: the old ReplicaSet's pods must be gone before the runbook's "all pods"
     kind_platform.wait_rollout(timeout=180)
-    deadline = time.monotonic() + 120
-    while len(kind_platform.api_workloads()) > 2 and time.monotonic() < deadline:
-        time.sleep(1)
+    settled(kind_platform)
     report = verify(kind_target, kind_platform)
     assert report.passed, [f"{s.step}: {s.message}" for s in report.failures]
 
