@@ -20,6 +20,7 @@ import pytest
 from docker.errors import DockerException
 
 from offgridflow_runbook.platforms._docker import DockerPlatform
+from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.stack import StackError, _state, down, stack_lock, status, up
 from offgridflow_runbook.stack._layout import API, STACK_LABEL, STACK_VALUE
 from offgridflow_runbook.targets import load_target
@@ -117,9 +118,22 @@ def healthy_api(local_stack: DockerPlatform) -> Iterator[DockerPlatform]:
     """
     restore_first_revision(local_stack)
     wait_until("the API is ready", _ready, 90)
+    # Alerts of an earlier test or run (Prometheus keeps its data across restarts; a crash loop's
+    # alert resolves a minute after recovery) would be read as this test's: start quiet.
+    wait_until("no runbook alert is firing", _quiet, 180, interval=2)
     yield local_stack
     restore_first_revision(local_stack)
     wait_until("the API is ready again", _ready, 90)
+
+
+def _quiet() -> bool:
+    try:
+        alerts = httpx.get("http://127.0.0.1:9090/api/v1/alerts", timeout=3).json()["data"]["alerts"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return False  # could not see: not quiet
+    return not any(
+        alert["state"] == "firing" and alert["labels"].get("alertname") in RUNBOOK_ALERTS for alert in alerts
+    )
 
 
 def _ready() -> bool:
