@@ -17,7 +17,7 @@ from offgridflow_runbook.platforms._docker import DockerPlatform
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.triage import decide
 
-from .conftest import wait_until
+from .conftest import quiet, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -29,17 +29,25 @@ def diagnose(token: str) -> tuple[int, dict[str, Any]]:
     return code, diagnosis
 
 
-def test_a_healthy_stack_is_diagnosed_healthy(healthy_api: DockerPlatform, token: str):
+@pytest.fixture
+def quiet_api(healthy_api: DockerPlatform) -> DockerPlatform:
+    """The healthy API with no runbook alert firing: an earlier run's crash-loop alert (Prometheus
+    keeps its data across restarts; it resolves a minute after recovery) is not this test's."""
+    wait_until("no runbook alert is firing", quiet, 180, interval=2)
+    return healthy_api
+
+
+def test_a_healthy_stack_is_diagnosed_healthy(quiet_api: DockerPlatform, token: str):
     code, diagnosis = diagnose(token)
     assert (code, diagnosis["cause"], diagnosis["section"]) == (0, "healthy", "none")
 
 
 def test_memory_held_near_the_limit_is_resource_exhaustion_naming_fix_2(
-    healthy_api: DockerPlatform, token: str
+    quiet_api: DockerPlatform, token: str
 ):
     # Up to 95% of the limit: above the 90% line, below the OOM kill. What the API already uses
     # grows over a long run, so the assault is sized from the usage read now, not a fixed figure.
-    (usage,) = healthy_api.resource_usage()
+    (usage,) = quiet_api.resource_usage()
     assert usage.memory_limit_bytes, usage
     mib = int((0.95 * usage.memory_limit_bytes - usage.memory_bytes) / 2**20)
     answer = httpx.post(
@@ -53,14 +61,14 @@ def test_memory_held_near_the_limit_is_resource_exhaustion_naming_fix_2(
     assert (code, diagnosis["cause"], diagnosis["section"]) == (2, "resources", "Fix 2"), diagnosis
     assert "memory at" in diagnosis["summary"]
     assert any("2Gi" in command for command in diagnosis["commands"])
-    (workload,) = healthy_api.api_workloads()
+    (workload,) = quiet_api.api_workloads()
     assert workload.restart_count == 0  # held, not killed
 
     wait_until("the assault's memory is released", lambda: diagnose(token)[0] == 0, timeout=45, interval=2)
 
 
 def test_a_recorded_look_at_the_real_stack_reads_back_healthy(
-    healthy_api: DockerPlatform, token: str, tmp_path: Path
+    quiet_api: DockerPlatform, token: str, tmp_path: Path
 ):
     saved = tmp_path / "look.json"
     code, _, _ = run_diagnose(
