@@ -6,6 +6,7 @@ diagnosis of each; these are the states it does not seed.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,18 @@ def test_memory_held_near_the_limit_is_resource_exhaustion_naming_fix_2(
     (workload,) = quiet_api.api_workloads()
     assert workload.restart_count == 0  # held, not killed
 
-    wait_until("the assault's memory is released", lambda: diagnose(token)[0] == 0, timeout=45, interval=2)
+    # The assault holds 20 s; then the memory is returned and the next look is an all-clear again.
+    last: list[dict[str, Any]] = []
+
+    def released() -> bool:
+        code, diagnosis = diagnose(token)
+        last[:] = [diagnosis]
+        return code == 0
+
+    deadline = time.monotonic() + 90
+    while not released():
+        assert time.monotonic() < deadline, f"the assault's memory was not released within 90 s: {last}"
+        time.sleep(2)
 
 
 def test_a_recorded_look_at_the_real_stack_reads_back_healthy(
