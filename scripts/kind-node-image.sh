@@ -12,17 +12,8 @@ cache="${OFFGRIDFLOW_CLUSTER_CACHE:-/var/cache/offgridflow-cluster}"
 bin="$cache/bin"
 fail() { echo "error: $*" >&2; exit 2; }
 step() { echo "[kind-node-image $(date +%T)] $*" >&2; }
-# docker build, quiet: its output (and the CLI's legacy-builder notice) only when it fails.
-build() {
-  local log
-  log="$(mktemp)"
-  if ! docker build "$@" >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -f "$log"
-    fail "docker build failed: docker build $*"
-  fi
-  rm -f "$log"
-}
+# shellcheck source=scripts/lib/docker-build.sh
+source scripts/lib/docker-build.sh
 
 command -v docker >/dev/null || fail "docker is not installed: make system-deps"
 docker info >/dev/null 2>&1 || fail "the Docker Engine does not answer: make system-deps starts it"

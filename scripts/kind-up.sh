@@ -22,17 +22,8 @@ started=$SECONDS
 
 fail() { echo "error: $*" >&2; exit 2; }
 step() { echo "[kind-up +$((SECONDS - started))s] $*"; }
-# docker build, quiet: its output (and the CLI's legacy-builder notice) only when it fails.
-build() {
-  local log
-  log="$(mktemp)"
-  if ! docker build "$@" >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -f "$log"
-    fail "docker build failed: docker build $*"
-  fi
-  rm -f "$log"
-}
+# shellcheck source=scripts/lib/docker-build.sh
+source scripts/lib/docker-build.sh
 
 command -v docker >/dev/null || fail "docker is not installed: run make system-deps"
 docker info >/dev/null 2>&1 || fail "the Docker Engine does not answer (docker info failed): run make system-deps"
