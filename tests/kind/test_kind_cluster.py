@@ -50,8 +50,14 @@ def test_service_has_ready_endpoints_and_an_ingress(kind_platform):
 
 
 def test_metrics_server_answers_kubectl_top(kind_platform):
+    # metrics-server lists a pod only after two scrapes of it; on a cluster made minutes ago the
+    # API pods can be younger than that, so wait (bounded) instead of reading once
+    deadline = time.monotonic() + 180
     usages = kind_platform.resource_usage()
-    assert usages
+    while len(usages) < len(kind_platform.api_workloads()) and time.monotonic() < deadline:
+        time.sleep(5)
+        usages = kind_platform.resource_usage()
+    assert usages, "metrics-server listed no offgridflow-api pod within 180 s"
     assert all(u.memory_bytes > 0 and u.memory_limit_bytes for u in usages)
 
 
