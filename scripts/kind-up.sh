@@ -6,6 +6,8 @@
 #   KIND             the kind binary (default: ours from tools/cluster, else kind on PATH; never downloaded)
 #   KIND_OVERLAY     overlay to apply (default: overlays/kind-offline with our node image, else overlays/kind)
 #   ROLLOUT_TIMEOUT  per rollout (default 300s)
+#   OFFGRIDFLOW_ALERT_PROFILE  fast (default: rules' `for` scaled down, scrapes every 2 s; the game day)
+#                    or production (deploy/prometheus as written)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -123,6 +125,13 @@ for tag in v1.3.0 v1.2.3; do
     --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker
   push "$api_repository:$tag" "your-org/offgridflow-api:$tag"
 done
+# The pods pull IfNotPresent: a node that has an older build under the same tag would keep it, so each
+# node pulls the tags again now (new pods then run this checkout's code; running pods are left alone).
+for node in $("$kind_bin" get nodes --name "$cluster"); do
+  for tag in v1.3.0 v1.2.3; do
+    docker exec "$node" crictl pull "$api_repository:$tag" >/dev/null
+  done
+done
 
 if [ "$offline" = 1 ]; then
   step "building and pushing the monitoring images (Debian packages, Go modules)"
@@ -142,8 +151,11 @@ if [ "$offline" = 1 ]; then
   done
 fi
 
-step "applying $overlay"
-kubectl apply -k "$overlay" >/dev/null
+profile="${OFFGRIDFLOW_ALERT_PROFILE:-fast}"
+step "applying $overlay with the $profile alert profile (.state/kind/overlay)"
+"$python" -m offgridflow_runbook.alerting.profiles "$profile" "$overlay" .state/kind/overlay >/dev/null \
+  || fail "cannot render the $profile alert profile (see above)"
+kubectl apply -k .state/kind/overlay >/dev/null
 # A StatefulSet does not replace a pod that never became ready on an older revision (it waits for it
 # forever): such a pod is deleted so that the new template (e.g. a fixed image) gets its turn.
 update_revision="$(kubectl -n offgridflow get statefulset postgres -o jsonpath='{.status.updateRevision}')"

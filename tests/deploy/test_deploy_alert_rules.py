@@ -155,9 +155,9 @@ def test_every_alert_has_severity_summary_description_and_a_runbook_url_that_res
         assert anchor in github_anchors(RUNBOOK.read_text(encoding="utf-8")), anchor
 
 
-def test_the_api_down_alert_covers_a_down_and_a_vanished_target() -> None:
+def test_the_api_down_alert_covers_every_target_down_and_every_target_vanished() -> None:
     expression = alerts()["OffGridFlowAPIDown"]["expr"]
-    assert 'up{job="offgridflow-api"} == 0' in expression
+    assert 'sum by (job) (up{job="offgridflow-api"}) == 0' in expression
     assert 'absent(up{job="offgridflow-api"})' in expression
     assert alerts()["OffGridFlowAPIDown"]["labels"]["severity"] == "critical"
 

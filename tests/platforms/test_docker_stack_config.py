@@ -26,11 +26,6 @@ def test_a_wrong_quantity_is_refused_with_an_example():
         quantity_bytes("lots")
 
 
-@pytest.mark.parametrize(("production", "fast"), [("30s", "3s"), ("1m", "3s"), ("5m", "10s"), ("2h", "15s")])
-def test_fast_profile_scales_for_into_a_few_seconds(production: str, fast: str):
-    assert _prometheus.fast_for(production) == fast
-
-
 def test_render_fast_profile_from_the_repository_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     home = tmp_path / "home"
     (home / "deploy" / "docker").mkdir(parents=True)

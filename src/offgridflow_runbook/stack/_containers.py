@@ -22,6 +22,7 @@ import docker
 from docker.errors import NotFound
 from docker.models.containers import Container
 
+from offgridflow_runbook.alerting import SECRETS_MOUNT
 from offgridflow_runbook.stack._layout import (
     ALERTMANAGER,
     API,
@@ -42,7 +43,7 @@ from offgridflow_runbook.stack._layout import (
     stack_labels,
     state_dir,
 )
-from offgridflow_runbook.stack._prometheus import SECRETS_MOUNT, alertmanager_secrets_dir
+from offgridflow_runbook.stack._prometheus import alertmanager_secrets_dir
 from offgridflow_runbook.stack._state import StoredRevision, database_password, secrets_env
 
 Spec = dict[str, Any]

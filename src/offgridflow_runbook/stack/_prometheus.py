@@ -8,19 +8,14 @@ game day sees alerts fire within seconds. The profile is written next to the ren
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from offgridflow_runbook.alerting import drop_integrations_without_secrets, fast_route
+from offgridflow_runbook.alerting.profiles import PROFILES, fast_rules
 from offgridflow_runbook.stack._layout import project_root, state_dir
-
-PROFILES = ("fast", "production")
-_FAST_FOR_DIVISOR = 30
-_FAST_FOR_BOUNDS = (3, 15)
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+)(ms|s|m|h|d)")
 
 # Used only while deploy/prometheus has no rules yet, so the stack still has an API-down alert.
 _PLACEHOLDER_RULES: dict[str, Any] = {
@@ -46,16 +41,6 @@ _PLACEHOLDER_RULES: dict[str, Any] = {
 }
 
 
-def seconds(duration: str) -> float:
-    """A Prometheus duration (``1m30s``) in seconds."""
-    return sum(int(amount) * _UNITS[unit] for amount, unit in _DURATION.findall(duration))
-
-
-def fast_for(duration: str) -> str:
-    low, high = _FAST_FOR_BOUNDS
-    return f"{round(min(max(seconds(duration) / _FAST_FOR_DIVISOR, low), high))}s"
-
-
 def _rule_files() -> list[Path]:
     folder = project_root() / "deploy" / "prometheus" / "rules"
     return sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []
@@ -70,11 +55,7 @@ def _render_rules(profile: str, into: Path) -> None:
         sources = {"placeholder.rules.yml": _PLACEHOLDER_RULES}
     for name, document in sources.items():
         if profile == "fast":
-            for group in document.get("groups", []):
-                group["interval"] = "1s"
-                for rule in group.get("rules", []):
-                    if "for" in rule:
-                        rule["for"] = fast_for(str(rule["for"]))
+            fast_rules(document)
         (into / Path(name).with_suffix(".yml").name).write_text(yaml.safe_dump(document), encoding="utf-8")
 
 
@@ -99,40 +80,11 @@ def _prometheus_config(profile: str) -> dict[str, Any]:
     }
 
 
-# Where Alertmanager reads the outside services' keys (PagerDuty routing keys, the Slack webhook URL):
-# the repository's alertmanager.yml names files under this folder (``routing_key_file``, ``api_url_file``).
-SECRETS_MOUNT = "/etc/alertmanager-secrets"
-_SECRET_FILE_KEYS = ("routing_key_file", "api_url_file", "service_key_file")
-
-
 def alertmanager_secrets_dir() -> Path:
     """``.state/alertmanager-secrets``: put ``pagerduty-primary-routing-key``,
     ``pagerduty-secondary-routing-key`` or ``slack-webhook-url`` here (readable by ``nobody``, the user
     Alertmanager runs as) and run ``make up`` to enable them."""
     return state_dir() / "alertmanager-secrets"
-
-
-def drop_integrations_without_secrets(document: dict[str, Any], secrets: Path) -> list[str]:
-    """Remove each PagerDuty/Slack integration whose key file is not in ``secrets``; what was dropped.
-
-    Alertmanager loads a configuration whose key files are missing and only fails at every send, so an
-    integration without its secret is left out instead: the receiver keeps its other integrations."""
-    dropped = []
-    for receiver in document.get("receivers", []):
-        for kind in [key for key in receiver if key.endswith("_configs") and key != "webhook_configs"]:
-            kept = []
-            for integration in receiver[kind]:
-                files = [str(integration[key]) for key in _SECRET_FILE_KEYS if key in integration]
-                present = all((secrets / Path(file).relative_to(SECRETS_MOUNT)).is_file() for file in files)
-                if files and not present:
-                    dropped.append(f"{receiver['name']}: {kind.removesuffix('_configs')}")
-                else:
-                    kept.append(integration)
-            if kept:
-                receiver[kind] = kept
-            else:
-                del receiver[kind]
-    return dropped
 
 
 def _alertmanager_config(profile: str) -> dict[str, Any]:
@@ -154,9 +106,7 @@ def _alertmanager_config(profile: str) -> dict[str, Any]:
             "receivers": [{"name": "null"}, {"name": "critical", "webhook_configs": [webhook]}],
         }
     if profile == "fast":
-        document.setdefault("route", {}).update(
-            {"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}
-        )
+        fast_route(document)
     return document
 
 

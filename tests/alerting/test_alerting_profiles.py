@@ -1,0 +1,77 @@
+"""The alert profiles and the kind overlay that carries the fast one (kustomize renders it for real)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from offgridflow_runbook.alerting.profiles import fast_for, render_kind_overlay
+
+ROOT = Path(__file__).resolve().parents[2]
+KIND_BASE = ROOT / "deploy" / "kubernetes" / "overlays" / "kind"
+
+
+@pytest.mark.parametrize(("production", "fast"), [("30s", "3s"), ("1m", "3s"), ("5m", "10s"), ("2h", "15s")])
+def test_fast_profile_scales_for_into_a_few_seconds(production: str, fast: str):
+    assert fast_for(production) == fast
+
+
+def kustomize(folder: Path) -> list[dict]:
+    kubectl = shutil.which("kubectl") or "/var/cache/offgridflow-cluster/bin/kubectl"
+    if not Path(kubectl).exists():
+        pytest.skip("no kubectl (make kind-up builds one into /var/cache/offgridflow-cluster)")
+    rendered = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=True)
+    return [document for document in yaml.safe_load_all(rendered.stdout) if document]
+
+
+def config_map(objects: list[dict], prefix: str) -> dict:
+    found = [
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith(prefix + "-")
+    ]
+    assert len(found) == 1, [o["metadata"]["name"] for o in found]
+    return found[0]
+
+
+def test_the_fast_kind_overlay_swaps_the_monitoring_config_and_keeps_everything_else(tmp_path: Path):
+    render_kind_overlay("fast", base=KIND_BASE, into=tmp_path / "overlay", root=ROOT)
+    fast = kustomize(tmp_path / "overlay")
+    production = kustomize(KIND_BASE)
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in fast if o["kind"] != "ConfigMap") == sorted(
+        (o["kind"], o["metadata"]["name"]) for o in production if o["kind"] != "ConfigMap"
+    )
+    rules = yaml.safe_load(config_map(fast, "prometheus-rules")["data"]["offgridflow.rules.yml"])
+    down = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "OffGridFlowAPIDown")
+    assert down["for"] == "3s"
+    assert {g["interval"] for g in rules["groups"]} == {"2s"}
+    prometheus = yaml.safe_load(config_map(fast, "prometheus-config")["data"]["prometheus.yml"])
+    assert prometheus["global"]["scrape_interval"] == "2s"
+    assert prometheus["global"]["external_labels"]["profile"] == "fast"
+    alertmanager = yaml.safe_load(config_map(fast, "alertmanager-config")["data"]["alertmanager.yml"])
+    assert alertmanager["route"]["group_wait"] == "1s"
+    # the Deployments mount the renamed (hash-suffixed) ConfigMaps, so applying it rolls them out
+    names = {o["metadata"]["name"] for o in fast if o["kind"] == "ConfigMap"}
+    mounted = {
+        volume["configMap"]["name"]
+        for o in fast
+        if o["kind"] == "Deployment" and o["metadata"].get("namespace") == "monitoring"
+        for volume in o["spec"]["template"]["spec"].get("volumes", [])
+        if "configMap" in volume
+    }
+    assert {
+        config_map(fast, p)["metadata"]["name"] for p in ("prometheus-rules", "alertmanager-config")
+    } <= mounted
+    assert mounted <= names
+
+
+def test_the_production_kind_overlay_renders_the_base_unchanged(tmp_path: Path):
+    render_kind_overlay("production", base=KIND_BASE, into=tmp_path / "overlay", root=ROOT)
+    assert kustomize(tmp_path / "overlay") == kustomize(KIND_BASE)
+
+
+def test_an_unknown_profile_is_refused_with_the_choices(tmp_path: Path):
+    with pytest.raises(ValueError, match="fast, production"):
+        render_kind_overlay("slow", base=KIND_BASE, into=tmp_path, root=ROOT)
