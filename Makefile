@@ -58,7 +58,7 @@ clean: venv
 # KIND_NODE_IMAGE=<image> uses that node image instead (GitHub Actions); kind is never downloaded.
 .PHONY: kind-up kind-down
 kind-up: system-deps venv
-	bash scripts/kind-up.sh
+	OFFGRIDFLOW_ALERT_PROFILE=$(PROFILE) bash scripts/kind-up.sh
 
 # Removes the cluster and its registry container (the registry's volume and the built images stay).
 kind-down:

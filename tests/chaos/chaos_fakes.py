@@ -22,6 +22,7 @@ from offgridflow_runbook.platforms import (
 class RecordingPlatform:
     kind: ClassVar[str] = "docker"
     workloads: list[Workload] = field(default_factory=list)
+    databases: list[Workload] = field(default_factory=list)
     recorded_events: list[Event] = field(default_factory=list)
     previous_logs: dict[str, str] = field(default_factory=dict)
     history: list[Revision] = field(
@@ -35,7 +36,7 @@ class RecordingPlatform:
         return list(self.workloads)
 
     def database_workloads(self) -> list[Workload]:
-        return []
+        return list(self.databases)
 
     def events(self, since: datetime | None = None) -> list[Event]:
         return [e for e in self.recorded_events if since is None or e.at >= since]
@@ -85,6 +86,9 @@ class RecordingPlatform:
 
     def kill_database(self) -> None:
         self.calls.append("kill_database")
+
+    def crash_database(self) -> None:
+        self.calls.append("crash_database")
 
     def restart_database(self) -> None:
         self.calls.append("restart_database")

@@ -132,6 +132,48 @@ def test_fix_1_restarts_the_database_before_the_api(
     ]
 
 
+def test_the_crash_loop_crashes_the_database_each_time_it_is_back_and_records_one_fault(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    actions.crash_database_repeatedly(times=3, target="local", configuration=configuration)
+    assert fake_platform.calls == [
+        "crash_database",
+        "wait_database_ready",
+        "crash_database",
+        "wait_database_ready",
+        "crash_database",
+    ]
+    log = EventLog.for_configuration(configuration)
+    assert [e.kind for e in log.read()].count("fault_at") == 1
+
+
+def test_fix_1_on_a_crash_looping_database_is_a_finding_with_the_time_it_took(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    looping = Workload("postgres-0", "postgres", "Running", False, 4, "postgres", "CrashLoopBackOff")
+    fake_platform.databases = [looping]
+    actions.fix_1_restart_database_then_api(target="local", configuration=configuration)
+    findings = [
+        e.detail["text"] for e in EventLog.for_configuration(configuration).read() if e.kind == "finding"
+    ]
+    assert len(findings) == 1
+    assert findings[0].startswith("Fix 1 met postgres-0 in CrashLoopBackOff")
+    assert "kubectl delete pod -n offgridflow -l app=postgres" in findings[0]
+
+
+def test_fixes_step_aside_once_the_fault_healed_by_itself(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    log = EventLog.for_configuration(configuration)
+    log.record("fault_at", fault="database killed")
+    log.record("self_healed_at", after_s=3.0)
+    answer = actions.fix_1_restart_database_then_api(target="local", configuration=configuration)
+    assert answer == "healed by itself; the fix was not applied"
+    assert fake_platform.calls == []
+    assert probes.diagnosis_names("Fix 1", target="local", configuration=configuration) is True
+    assert log.first("diagnosis") is None
+
+
 def test_fix_4_keeps_the_repository_and_sets_the_known_good_tag(
     fake_platform: RecordingPlatform, configuration: dict[str, str]
 ) -> None:

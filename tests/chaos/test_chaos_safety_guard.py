@@ -15,6 +15,7 @@ CHANGES: list[tuple[str, dict[str, Any]]] = [
     ("memory_assault", {"mib": 700}),
     ("ensure_memory_limit", {}),
     ("kill_database", {}),
+    ("crash_database_repeatedly", {"times": 2}),
     ("set_image", {"tag": "v0.0.0"}),
     ("update_config", {"key": "OFFGRIDFLOW_DB_POOL_MAX", "value": "lots"}),
     ("fix_1_restart_database_then_api", {}),

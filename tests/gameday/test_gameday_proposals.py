@@ -139,3 +139,25 @@ def test_the_written_diff_applies_to_the_runbook(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_fix_1_meeting_a_crash_looping_database_proposes_deleting_the_pod_first() -> None:
+    finding = (
+        "Fix 1 met postgres-0 in CrashLoopBackOff: `kubectl rollout restart statefulset/postgres` and the "
+        "wait took 71 s"
+    )
+    proposals = propose(card(score("db-crash-loop", findings=[finding])), RUNBOOK)
+    fix_1 = [p for p in proposals if p.title.startswith("Fix 1:")]
+    assert len(fix_1) == 1
+    assert fix_1[0].evidence == (f"db-crash-loop: {finding}",)
+    assert fix_1[0].edit is not None
+    edited = fix_1[0].edit(RUNBOOK)
+    assert "kubectl delete pod -n offgridflow -l app=postgres" in edited
+    assert edited.index("kubectl delete pod") < edited.index("kubectl rollout restart statefulset/postgres")
+
+
+def test_fix_1_on_a_healthy_restart_proposes_nothing() -> None:
+    proposals = propose(
+        card(score("db-kill", findings=["the database came back by itself 4.2 s after"])), RUNBOOK
+    )
+    assert not [p for p in proposals if p.title.startswith("Fix 1:")]

@@ -371,3 +371,39 @@ def test_the_game_day_report_shows_how_much_of_the_runbook_is_proved(tmp_path: P
     for gap in (item for item in proved.items if not item.covered):
         assert f"<td>{gap.line}</td>" in page
     assert "needs registry credentials for ghcr.io" in page
+
+
+HEALING = Expectation(mode="db-kill", fix="Fix 1", fault="database killed", may_heal_by_itself=True)
+
+
+def healed_events() -> list[GamedayEvent]:
+    return [
+        event("fault_at", 0, fault="database killed"),
+        event("detected_at", 1.5, signal="/health/ready HTTP 503"),
+        event("self_healed_at", 6.0, after_s=6.0),
+        event("finding", 6.0, text="the database came back by itself 6.0 s after the fault"),
+        event("recovered_at", 8.0),
+        event("verified_at", 20.0, waited_on=[]),
+    ]
+
+
+def test_a_fault_the_platform_heals_before_on_call_passes_without_triage_or_fix() -> None:
+    score = score_experiment(HEALING, healed_events(), journal=COMPLETED, alerts=[])
+    assert score.status == "passed", score.failures
+    assert (score.self_healed_at, score.fix_started_at, score.diagnosis) == (T0 + 6.0, None, {})
+    assert score.mttr_s == pytest.approx(6.0)
+    assert any("came back by itself" in finding for finding in score.findings)
+    assert score.as_dict()["self_healed_at"] is not None
+
+
+def test_healing_by_itself_fails_where_the_experiment_says_the_fault_must_stay() -> None:
+    score = score_experiment(EXPECT, healed_events(), journal=COMPLETED, alerts=[])
+    assert score.status == "failed"
+    assert "the fault healed by itself where the experiment says it must not" in score.failures
+    assert "triage named nothing, not Fix 1" in score.failures
+
+
+def test_a_self_healed_run_still_needs_verification_to_pass() -> None:
+    events = [e for e in healed_events() if e.kind not in ("recovered_at", "verified_at")]
+    score = score_experiment(HEALING, events, journal=COMPLETED, alerts=[])
+    assert "Verification 1-5 did not pass after the self-heal" in score.failures

@@ -133,7 +133,7 @@ class FakePlatform:
         raise AssertionError("triage and checks must never change the target")
 
     rollout_restart = wait_rollout = patch_memory = set_image = rollout_undo = _refuse
-    update_config = kill_database = restart_database = wait_database_ready = _refuse
+    update_config = kill_database = crash_database = restart_database = wait_database_ready = _refuse
 
     def close(self) -> None:
         pass

@@ -103,3 +103,11 @@ def verified(target: Target, platform: Platform) -> bool:
     """Verification 1-5 pass, with no runbook alert firing: none is tolerated (an alert that outlasts
     its failure is a finding about the alert, which the rules fix, not something to wave through)."""
     return verify(target, platform).passed
+
+
+def healed_by_itself(configuration: Mapping[str, Any] | None) -> bool:
+    """Whether this run's fault went away with no fix (``self_healed_at`` in the event log): the
+    triage, fix and page steps after it have nothing to act on and step aside."""
+    log = events(configuration)
+    fault = log.first("fault_at")
+    return fault is not None and log.first("self_healed_at", after=fault.at) is not None

@@ -16,6 +16,7 @@ Each action records its moment (``fault_at`` or ``fix_started_at``) in the game 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from chaoslib.exceptions import ActivityFailed
@@ -24,6 +25,7 @@ from chaoslib.types import Configuration, Secrets
 from offgridflow_runbook.chaos._context import (
     events,
     guard,
+    healed_by_itself,
     opened,
     progress,
     resolve_target,
@@ -31,11 +33,12 @@ from offgridflow_runbook.chaos._context import (
 )
 from offgridflow_runbook.chaos._verdicts import start_watch, stop_watch
 from offgridflow_runbook.chaos._writer import BackgroundWriter
-from offgridflow_runbook.platforms import Platform
+from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.targets import Target
 
 __all__ = [
+    "crash_database_repeatedly",
     "ensure_memory_limit",
     "fix_1_restart_database_then_api",
     "fix_2_patch_memory",
@@ -50,6 +53,7 @@ __all__ = [
 ]
 
 _ALREADY_HEALTHY = "already healthy; nothing to fix"
+_HEALED = "healed by itself; the fix was not applied"
 _writers: dict[str, BackgroundWriter] = {}
 _writers_lock = threading.Lock()
 
@@ -134,6 +138,52 @@ def kill_database(
     return "database killed"
 
 
+def crash_database_repeatedly(
+    times: int = 4,
+    max_seconds: float = 180.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """The crash-looping database fault: crash PostgreSQL in its container ``times`` times, each
+    time as soon as it is ready again, for at most ``max_seconds``.
+
+    Each crash is ``pg_ctl stop -m immediate`` inside the container (the server dies, the container
+    exits, nothing is deleted). On Kubernetes kubelet restarts it with a back-off that doubles at
+    each crash (10 s, 20 s, 40 s, 80 s ...), so after the last one the database stays down in
+    CrashLoopBackOff: the outage a real crash-looping database is, which the StatefulSet does not
+    heal the way it replaces a deleted pod. Bounded in count and time; it stops by itself."""
+    if times < 1:
+        raise ActivityFailed("crash_database_repeatedly needs times >= 1")
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    log = events(configuration)
+    deadline = time.monotonic() + max_seconds
+    crashes = 0
+    with opened(chosen) as platform:
+        while crashes < times:
+            progress(configuration, "fault", f"crash the database ({crashes + 1} of {times})")
+            if crashes == 0:
+                log.record("fault_at", fault=f"database crashed {times} times (pg_ctl stop -m immediate)")
+                start_watch(chosen, configuration)
+            try:
+                platform.crash_database()
+            except PlatformError as error:
+                raise ActivityFailed(f"crash {crashes + 1} of {times}: {error}") from None
+            crashes += 1
+            if crashes == times:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                platform.wait_database_ready(timeout=left)
+            except PlatformError:
+                break  # still down at the deadline: the fault is in place, stop crashing
+    log.record("note", text=f"the database crashed {crashes} times; the last crash left it down")
+    return f"database crashed {crashes} times"
+
+
 def set_image(
     tag: str = "v9.9.9-does-not-exist",
     target: str | None = None,
@@ -194,6 +244,9 @@ def _apply_fix(
     chosen = resolve_target(target, configuration)
     guard(chosen)
     stop_watch(configuration)  # the verdicts that count are those before the fix
+    if not only_if_broken and healed_by_itself(configuration):
+        progress(configuration, "fix", "no fix: the fault healed by itself")
+        return _HEALED
     with opened(chosen) as platform:
         if only_if_broken and not _fault_still_present(chosen, configuration, platform):
             return _ALREADY_HEALTHY
@@ -216,8 +269,23 @@ def fix_1_restart_database_then_api(
     With ``only_if_broken`` (rollbacks) nothing is done when Verification already passes."""
 
     def restart(platform: Platform) -> None:
+        looping = [w.name for w in platform.database_workloads() if w.waiting_reason == "CrashLoopBackOff"]
+        started = time.monotonic()
         platform.restart_database()
         platform.wait_database_ready(timeout)
+        took = time.monotonic() - started
+        if looping:
+            events(configuration).record(
+                "finding",
+                text=f"Fix 1 met {', '.join(looping)} in CrashLoopBackOff: `kubectl rollout restart "
+                f"statefulset/postgres` and the wait took {took:.0f} s, because a StatefulSet "
+                "(podManagementPolicy OrderedReady) does not replace a pod that is not ready; it waits "
+                "for kubelet's back-off to start it again. Suggested runbook change: when the postgres "
+                "pod is in CrashLoopBackOff, `kubectl delete pod -n offgridflow -l app=postgres` (the "
+                "StatefulSet recreates it at once) before the wait.",
+                looping=looping,
+                took_s=round(took, 1),
+            )
         platform.rollout_restart()
 
     describe = "Fix 1: restart postgres, wait until ready, rollout restart offgridflow-api"

@@ -24,6 +24,7 @@ from chaoslib.types import Configuration, Secrets
 
 from offgridflow_runbook.chaos._context import (
     events,
+    healed_by_itself,
     opened,
     progress,
     resolve_target,
@@ -51,6 +52,7 @@ __all__ = [
     "api_is_live",
     "api_is_ready",
     "chaos_allowed",
+    "database_heals_by_itself",
     "diagnosis_names",
     "memory_load_survives",
     "no_acked_write_lost",
@@ -291,6 +293,60 @@ def wait_for_database_unreachable(
     return True
 
 
+def database_heals_by_itself(
+    platforms: str = "kubernetes",
+    target: str | None = None,
+    deadline: float = 30.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """On the named platforms (comma-separated): wait up to ``deadline`` s for the database to be
+    ready again and the API to answer ``/health/ready`` healthy, with no fix applied.
+
+    A StatefulSet recreates a deleted postgres pod within seconds, often before any alert can fire;
+    when that happens it is recorded (``self_healed_at`` and a finding naming the time and the
+    alert's floor), and the triage, page and fix activities after it step aside: there is nothing
+    left for on-call to do. On other platforms (Docker keeps a killed container down) it answers
+    False at once. It never fails the experiment: a database that stays down is the normal path."""
+    chosen = resolve_target(target, configuration)
+    if chosen.platform not in {name.strip() for name in platforms.split(",")}:
+        return False
+    log = events(configuration)
+    fault = log.first("fault_at")
+    if fault is None:
+        raise ActivityFailed("no fault was applied in this run; nothing to heal")
+    progress(
+        configuration, "heal", f"watching up to {deadline:g} s whether the database comes back by itself"
+    )
+    with opened(chosen) as platform, ApiProbe(chosen, timeout=2.0) as api:
+
+        def back() -> bool | None:
+            databases = platform.database_workloads()
+            if not databases or not all(w.ready for w in databases):
+                return None
+            return True if _ready(api) else None
+
+        try:
+            wait_until(back, deadline=deadline, what="the database back by itself")
+        except ActivityFailed:
+            return False
+    healed = time.time()
+    log.record("self_healed_at", after_s=round(healed - fault.at, 1))
+    floor = (
+        _alert_floor_s(chosen.prometheus_url, "PostgreSQLDown", "firing") if chosen.prometheus_url else 0.0
+    )
+    log.record(
+        "finding",
+        text=f"the database came back by itself {healed - fault.at:.1f} s after the fault "
+        f"({chosen.platform}: its controller replaced it) with no runbook step"
+        + (f", before PostgreSQLDown could fire (floor {floor:.0f} s)" if floor else "")
+        + ": on-call is not paged and Fix 1 is not needed for this fault here; db-crash-loop runs the "
+        "database outage that stays down",
+    )
+    progress(configuration, "healed", f"database back by itself after {healed - fault.at:.1f} s")
+    return True
+
+
 def wait_for_alert(
     name: str,
     state: str = "firing",
@@ -312,6 +368,9 @@ def wait_for_alert(
     if not chosen.prometheus_url:
         raise ActivityFailed(f"target {chosen.name!r} has no prometheus_url; cannot watch {name}")
     wanted = "inactive" if state in ("resolved", "inactive") else state
+    if wanted != "inactive" and healed_by_itself(configuration):
+        progress(configuration, "alert", f"not waiting for {name}: the fault healed by itself")
+        return False
     deadline = max(deadline, _alert_floor_s(chosen.prometheus_url, name, wanted) + _ALERT_MARGIN_S)
     progress(configuration, "alert", f"waiting up to {deadline:g} s for {name} to be {wanted}")
     with PrometheusProbe(chosen.prometheus_url, target=chosen.name) as prometheus:
@@ -343,6 +402,7 @@ def wait_for_page(
     names: str,
     target: str | None = None,
     deadline: float = 60.0,
+    required: bool = True,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> bool:
@@ -350,11 +410,18 @@ def wait_for_page(
     receiver (the target's ``alert_receiver_url``): what the on-call engineer acts on.
 
     The deadline is at least the first alert's floor with a margin (as for :func:`wait_for_alert`).
-    A receiver that cannot be read is never a page: the activity fails naming why."""
+    A receiver that cannot be read is never a page: the activity fails naming why. Without a page
+    by the deadline the activity fails if ``required`` (else it answers False; the scorecard still
+    holds every platform's must-fire alerts to their page)."""
     chosen = resolve_target(target, configuration)
     wanted = tuple(name.strip() for name in names.split(",") if name.strip())
     if not wanted:
         raise ActivityFailed("wait_for_page needs at least one alert name")
+    if healed_by_itself(configuration):
+        progress(
+            configuration, "page", f"not waiting for a page ({', '.join(wanted)}): the fault healed by itself"
+        )
+        return False
     log = events(configuration)
     fault = log.first("fault_at")
     if fault is None:
@@ -378,7 +445,9 @@ def wait_for_page(
     except ActivityFailed as error:
         reason = f" (the receiver could not be read: {unknown[0]})" if unknown else ""
         log.record("finding", text=f"no page for {', '.join(wanted)} within {deadline:g} s{reason}")
-        raise ActivityFailed(f"{error}{reason}") from None
+        if unknown or required:
+            raise ActivityFailed(f"{error}{reason}") from None
+        return False
     log.record(
         "note", text=f"page {alert} delivered to {receiver}", alert=alert, receiver=receiver, paged_at=at
     )
@@ -409,6 +478,9 @@ def diagnosis_names(
     Triage here sees exactly what ``diagnose`` run by hand sees (no filter on events); every verdict
     it gives on the way is recorded with its time."""
     chosen = resolve_target(target, configuration)
+    if healed_by_itself(configuration):
+        progress(configuration, "diagnose", f"not triaging for {section}: the fault healed by itself")
+        return True
     progress(configuration, "diagnose", f"waiting up to {deadline:g} s for triage to name {section}")
     log = events(configuration)
     recorder = VerdictRecorder(log, "probe")

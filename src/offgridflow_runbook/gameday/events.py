@@ -37,6 +37,8 @@ GAMEDAY_DIR_ENV = "OFFGRIDFLOW_GAMEDAY_DIR"
 #   verdict        triage's verdict changed (from the fault to the fix), detail {"source", "outcome",
 #                  "cause", "section", "sections" (every candidate, first what to do first),
 #                  "summary", "unknown" (what it could not see)}
+#   self_healed_at the fault went away with no fix (a controller replaced what it broke), detail
+#                  {"after_s": seconds since the fault}; triage and the fix then step aside
 #   fix_started_at the runbook's fix started, detail {"fix": ...}
 #   recovered_at   the service is back: Verification 1-4 pass (5 may lag: alerts resolving, the
 #                  5-minute error rate still counting the outage's 5xx answers)
@@ -51,6 +53,7 @@ EVENT_KINDS = (
     "detected_at",
     "diagnosis",
     "verdict",
+    "self_healed_at",
     "fix_started_at",
     "recovered_at",
     "verified_at",

@@ -27,6 +27,17 @@ __all__ = ["RUNBOOK_FILE", "Proposal", "propose", "runbook_diff", "write_proposa
 RUNBOOK_FILE = DEFAULT_RULES_FILE.parents[3] / "docs" / "runbooks" / "offgridflow-api-down.md"
 RUNBOOK_PATH = "docs/runbooks/offgridflow-api-down.md"  # as the diff names it, from the repository root
 
+# Fix 1's restart as the runbook writes it, and as proposed when the database pod crash-loops.
+_FIX_1_RESTART = (
+    "# If database is down, restart it\nkubectl rollout restart statefulset/postgres -n offgridflow"
+)
+_FIX_1_RESTART_LOOPING = (
+    "# If database is down, restart it. A pod in CrashLoopBackOff is not replaced by the restart (the\n"
+    "# StatefulSet waits for kubelet's back-off): delete it, the StatefulSet recreates it at once\n"
+    "kubectl delete pod -n offgridflow -l app=postgres --wait=false\n"
+    "kubectl rollout restart statefulset/postgres -n offgridflow"
+)
+
 # Fix 3 as the runbook writes it, and as proposed when the Deployment reads a generated ConfigMap.
 _FIX_3_CONFIGMAP = "kubectl get configmap offgridflow-config -n offgridflow -o yaml"
 _FIX_3_CONFIGMAP_USED = (
@@ -173,6 +184,23 @@ def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
                 "place; read the ConfigMap the Deployment references instead.",
                 evidence=tuple(configmap),
                 edit=_replace(_FIX_3_CONFIGMAP, _FIX_3_CONFIGMAP_USED),
+            )
+        )
+    looping = [
+        f"{score.mode}: {finding}"
+        for score in scorecard.experiments
+        for finding in score.findings
+        if finding.startswith("Fix 1 met") and "CrashLoopBackOff" in finding
+    ]
+    if looping and _FIX_1_RESTART in runbook:
+        proposals.append(
+            Proposal(
+                title="Fix 1: replace a crash-looping database pod instead of waiting for its back-off",
+                change="`kubectl rollout restart statefulset/postgres` does not replace a postgres pod in "
+                "CrashLoopBackOff; the StatefulSet waits until kubelet's back-off starts it again. Delete "
+                "the pod first.",
+                evidence=tuple(looping),
+                edit=_replace(_FIX_1_RESTART, _FIX_1_RESTART_LOOPING),
             )
         )
     silent_pages = [

@@ -65,6 +65,11 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
         "## Timeline",
         "",
         f"- detected {iso(score.detected_at) or 'never'} by: {score.detection_signal or 'n/a'}",
+        *(
+            [f"- healed by itself {iso(score.self_healed_at)}: no runbook step was needed"]
+            if score.self_healed_at is not None
+            else []
+        ),
         f"- fix started {iso(score.fix_started_at) or 'never'}: {score.fix or 'n/a'}",
         f"- service recovered {iso(score.recovered_at) or 'never'}",
         f"- Verification 1-5 passed {iso(score.verified_at) or 'never'}",

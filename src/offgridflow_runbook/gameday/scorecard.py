@@ -74,6 +74,8 @@ class Expectation:
     must_fire: tuple[str, ...] = ()
     must_not_fire: tuple[str, ...] = ()
     silent_is_finding: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ("docker", "kubernetes")  # where the experiment runs at all
+    may_heal_by_itself: bool = False  # on this platform a controller may undo the fault before on-call
 
 
 def expectation_from_experiment(experiment: dict[str, Any], platform: str) -> Expectation:
@@ -92,6 +94,8 @@ def expectation_from_experiment(experiment: dict[str, Any], platform: str) -> Ex
         must_fire=tuple(alerts.get("must_fire", {}).get(platform, [])),
         must_not_fire=tuple(alerts.get("must_not_fire", {}).get(platform, [])),
         silent_is_finding=tuple(alerts.get("silent_is_finding", [])),
+        platforms=tuple(extension.get("platforms", ("docker", "kubernetes"))),
+        may_heal_by_itself=platform in extension.get("self_heals_on", []),
     )
 
 
@@ -128,6 +132,7 @@ class ExperimentScore:
     duration_s: float | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
     triage: TriageVerdicts = field(default_factory=TriageVerdicts)
+    self_healed_at: float | None = None  # the fault went away with no fix (a controller replaced it)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +158,7 @@ class ExperimentScore:
             "diagnosis": self.diagnosis,
             "triage": self.triage.as_dict(),
             "fix": self.fix,
+            "self_healed_at": iso(self.self_healed_at),
             "fix_started_at": iso(self.fix_started_at),
             "recovered_at": iso(self.recovered_at),
             "verified_at": iso(self.verified_at),
@@ -232,8 +238,15 @@ def score_experiment(
     detected = _first(events, "detected_at", after=fault_at) if fault_at else None
     fix = _first(events, "fix_started_at", after=fault_at) if fault_at else None
     fix_at = fix.at if fix else None
-    recovered = _first(events, "recovered_at", after=fix_at) if fix_at else None
-    verified = _first(events, "verified_at", after=fix_at) if fix_at else None
+    # a fault that went away by itself (probes.database_heals_by_itself) needs no triage or fix;
+    # recovery and Verification count from the moment it was back
+    healed = _first(events, "self_healed_at", after=fault_at) if fault_at and fix_at is None else None
+    if healed is not None and not expectation.may_heal_by_itself:
+        failures.append("the fault healed by itself where the experiment says it must not")
+        healed = None
+    since = fix_at if fix_at is not None else (healed.at if healed else None)
+    recovered = _first(events, "recovered_at", after=since) if since else None
+    verified = _first(events, "verified_at", after=since) if since else None
     diagnosis_event = _first(events, "diagnosis", after=fault_at) if fault_at else None
     diagnosis = (
         {
@@ -248,10 +261,10 @@ def score_experiment(
         failures.append("the fault was never applied")
     if detected is None:
         failures.append(f"the failure was not detected ({expectation.detection or 'no detection event'})")
-    if diagnosis.get("section") != expectation.fix:
+    if healed is None and diagnosis.get("section") != expectation.fix:
         failures.append(f"triage named {diagnosis.get('section') or 'nothing'}, not {expectation.fix}")
     if verified is None:
-        failures.append("Verification 1-5 did not pass after the fix")
+        failures.append(f"Verification 1-5 did not pass after the {'fix' if healed is None else 'self-heal'}")
     verdicts = triage_verdicts(events, fault_at=fault_at, fix_at=fix_at, expected=expectation.fix)
     findings += verdicts.findings(expectation.fix)
 
@@ -310,7 +323,7 @@ def score_experiment(
     if lost:
         failures.append(f"{lost} of {acked} acknowledged writes were lost")
 
-    recovered_at = recovered.at if recovered else (verified.at if verified else None)
+    recovered_at = healed.at if healed else recovered.at if recovered else (verified.at if verified else None)
     mttr = _span(fault_at, recovered_at)
     outage = outage_s if outage_s is not None else mttr
     verify_s = _span(recovered_at, verified.at if verified else None)
@@ -322,7 +335,7 @@ def score_experiment(
     measured = {
         "confirm": _span(fault_at, detected.at if detected else None),
         "identify": _span(detected.at if detected else None, diagnosis_event.at if diagnosis_event else None),
-        "fix": _span(fix_at, recovered_at),
+        "fix": _span(fix_at, recovered_at) if healed is None else 0.0,
         "verify": verify_s,
     }
     budgets = {
@@ -375,6 +388,7 @@ def score_experiment(
         failures=failures,
         chaos_status=journal.get("status") if journal else None,
         duration_s=_span(started, ended),
+        self_healed_at=healed.at if healed else None,
         phases=[
             {"at": e.at, "phase": e.detail.get("phase"), "message": e.detail.get("message")}
             for e in events

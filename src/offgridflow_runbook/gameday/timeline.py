@@ -19,6 +19,7 @@ __all__ = ["timeline_png"]
 _MOMENTS = (
     ("fault", "fault_at", "#b71c1c"),
     ("detected", "detected_at", "#e65100"),
+    ("healed by itself", "self_healed_at", "#6a1b9a"),
     ("fix started", "fix_started_at", "#1565c0"),
     ("recovered", "recovered_at", "#2e7d32"),
     ("verified", "verified_at", "#1b5e20"),

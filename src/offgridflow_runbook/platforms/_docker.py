@@ -24,6 +24,7 @@ from offgridflow_runbook.platforms import _docker_observe as observe
 from offgridflow_runbook.platforms import _docker_rollout as rollout
 from offgridflow_runbook.platforms import _docker_usage as usage
 from offgridflow_runbook.platforms.base import (
+    CRASH_POSTGRES,
     CommandResult,
     Event,
     NetworkStatus,
@@ -411,6 +412,14 @@ class DockerPlatform:
         if container is None or container.status != "running":
             raise PlatformError("kill database: the postgres container is not running")
         container.kill(signal="SIGKILL")
+
+    @_engine_errors
+    def crash_database(self) -> None:
+        container = self._container(POSTGRES)
+        if container is None or container.status != "running":
+            raise PlatformError("crash database: the postgres container is not running")
+        # the server stops without a checkpoint, like a crash; the container exits with it
+        container.exec_run(list(CRASH_POSTGRES), user="postgres")
 
     @_engine_errors
     def restart_database(self) -> None:

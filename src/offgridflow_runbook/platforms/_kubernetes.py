@@ -344,6 +344,11 @@ class KubernetesPlatform:
     def kill_database(self) -> None:
         self._postgres.kill()
 
+    def crash_database(self) -> None:
+        self._postgres.crash(
+            lambda pod, container, command: run_in_pod(self._connection, pod, container, command)
+        )
+
     def restart_database(self) -> None:
         self._postgres.restart()
 

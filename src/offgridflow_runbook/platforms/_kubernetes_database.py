@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,11 +11,13 @@ from kubernetes.client import AppsV1Api, CoreV1Api
 
 from offgridflow_runbook.platforms import _kubernetes_mapping as mapping
 from offgridflow_runbook.platforms._kubernetes_client import NotFound
-from offgridflow_runbook.platforms.base import PlatformError, Workload
+from offgridflow_runbook.platforms.base import CRASH_POSTGRES, CommandResult, PlatformError, Workload
 
 JSON = dict[str, Any]
 STATEFULSET = "postgres"
+CONTAINER = "postgres"
 POLL_SECONDS = 1.0
+CRASH_SEEN_SECONDS = 30.0
 
 
 class PostgresStatefulSet:
@@ -59,6 +62,27 @@ class PostgresStatefulSet:
                 )
             except NotFound:
                 continue  # already gone: the goal is reached
+
+    def crash(self, run: Callable[[str, str, tuple[str, ...]], CommandResult]) -> None:
+        """``kubectl exec postgres-0 -c postgres -- pg_ctl stop -m immediate``: the container exits and
+        kubelet restarts it, with its back-off growing at each crash (10 s, 20 s, 40 s, ...)."""
+        pods = [pod for pod in self._pods() if pod.get("status", {}).get("phase") == "Running"]
+        if not pods:
+            raise PlatformError(f"no running postgres pod in namespace {self._namespace!r} to crash")
+        name = pods[0]["metadata"]["name"]
+        before = {w.name: w.restart_count for w in self._workloads()}.get(name, 0)
+        # the exec's stream ends with the container it ran in: the restart count says more than its answer
+        with contextlib.suppress(PlatformError):
+            run(name, CONTAINER, CRASH_POSTGRES)
+        deadline = time.monotonic() + CRASH_SEEN_SECONDS
+        while time.monotonic() < deadline:
+            now = {w.name: w for w in self._workloads()}.get(name)
+            if now is None or now.restart_count > before or not now.ready:
+                return
+            time.sleep(POLL_SECONDS)
+        raise PlatformError(
+            f"postgres in pod {name} did not go down within {CRASH_SEEN_SECONDS:.0f}s of pg_ctl stop"
+        )
 
     def restart(self) -> None:
         """``kubectl rollout restart statefulset/postgres``, scaling it back to 1 if it was scaled to 0."""

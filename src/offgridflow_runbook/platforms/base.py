@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
 
 __all__ = [
+    "CRASH_POSTGRES",
     "CommandResult",
     "Event",
     "NetworkStatus",
@@ -27,6 +28,11 @@ __all__ = [
     "Usage",
     "Workload",
 ]
+
+
+# The server stops at once without a checkpoint, as if it crashed; its container exits with it. As the
+# database's own user, from inside its container, on both platforms (``$PGDATA`` is set in both images).
+CRASH_POSTGRES = ("sh", "-c", 'exec pg_ctl stop -D "$PGDATA" -m immediate')
 
 
 class PlatformError(Exception):
@@ -212,6 +218,11 @@ class Platform(Protocol):
 
     def kill_database(self) -> None:
         """The DB-kill fault: delete the postgres pod / kill the postgres container (SIGKILL)."""
+        ...
+
+    def crash_database(self) -> None:
+        """Crash the PostgreSQL server in place (``pg_ctl stop -m immediate`` in its container): the
+        container exits and the platform's restart policy decides when it runs again."""
         ...
 
     def restart_database(self) -> None:
