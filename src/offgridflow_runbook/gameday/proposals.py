@@ -167,14 +167,19 @@ def _crash_loop_proposal(scorecard: Scorecard, runbook: str) -> list[Proposal]:
     ]
 
 
+def _evidence(scorecard: Scorecard, wanted: Callable[[str], bool], *, failures: bool = False) -> list[str]:
+    """Each experiment's findings (or failures) that ``wanted`` picks, as ``mode: text``."""
+    return [
+        f"{score.mode}: {text}"
+        for score in scorecard.experiments
+        for text in (score.failures if failures else score.findings)
+        if wanted(text)
+    ]
+
+
 def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
     proposals = []
-    configmap = [
-        f"{score.mode}: {finding}"
-        for score in scorecard.experiments
-        for finding in score.findings
-        if "offgridflow-config" in finding and "Fix 3" in finding
-    ]
+    configmap = _evidence(scorecard, lambda finding: "offgridflow-config" in finding and "Fix 3" in finding)
     if configmap and _FIX_3_CONFIGMAP in runbook:
         proposals.append(
             Proposal(
@@ -186,12 +191,9 @@ def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
                 edit=_replace(_FIX_3_CONFIGMAP, _FIX_3_CONFIGMAP_USED),
             )
         )
-    looping = [
-        f"{score.mode}: {finding}"
-        for score in scorecard.experiments
-        for finding in score.findings
-        if finding.startswith("Fix 1 met") and "CrashLoopBackOff" in finding
-    ]
+    looping = _evidence(
+        scorecard, lambda finding: finding.startswith("Fix 1 met") and "CrashLoopBackOff" in finding
+    )
     if looping and _FIX_1_RESTART in runbook:
         proposals.append(
             Proposal(
@@ -203,12 +205,11 @@ def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
                 edit=_replace(_FIX_1_RESTART, _FIX_1_RESTART_LOOPING),
             )
         )
-    silent_pages = [
-        f"{score.mode}: {failure}"
-        for score in scorecard.experiments
-        for failure in score.failures
-        if "must fire but stayed silent" in failure or "never reached the receiver" in failure
-    ]
+    silent_pages = _evidence(
+        scorecard,
+        lambda failure: "must fire but stayed silent" in failure or "never reached the receiver" in failure,
+        failures=True,
+    )
     if silent_pages:
         proposals.append(
             Proposal(
