@@ -176,7 +176,7 @@ def test_restart_database_patches_the_statefulset_like_kubectl(seeded):
     assert body == {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
 
 
-def test_kill_database_force_deletes_the_postgres_pods(seeded):
+def test_kill_database_deletes_the_postgres_pods_with_one_second_of_grace_never_forced(seeded):
     seeded.platform().kill_database()
     assert _writes(seeded.fake) == [
         (
@@ -184,7 +184,7 @@ def test_kill_database_force_deletes_the_postgres_pods(seeded):
             f"/api/v1{NS}/pods/postgres-0",
             {},
             "application/json",
-            {"gracePeriodSeconds": 0, "propagationPolicy": "Background"},
+            {"gracePeriodSeconds": 1, "propagationPolicy": "Background"},
         )
     ]
     assert _gets(seeded.fake) == [(f"/api/v1{NS}/pods", {"labelSelector": "app=postgres"})]

@@ -128,7 +128,7 @@ CASES: list[tuple[str, str, Operation]] = [
         "set image deployment/offgridflow-api api=127.0.0.1:5000/offgridflow-api:v1.3.0",
         lambda p: p.set_image("127.0.0.1:5000/offgridflow-api:v1.3.0"),
     ),
-    ("DB kill", "delete pod -l app=postgres --grace-period=0 --force", lambda p: p.kill_database()),
+    ("DB kill", "delete pod -l app=postgres --grace-period=1", lambda p: p.kill_database()),
     ("Triage 1 pods", "get pods -l app=offgridflow-api", lambda p: p.api_workloads()),
     ("Triage 1 logs", "logs -l app=offgridflow-api --tail=100", lambda p: p.api_logs(tail=100)),
     (

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -46,10 +47,13 @@ __all__ = [
     "fix_4_set_known_good_image",
     "kill_database",
     "memory_assault",
+    "restore_config",
     "set_image",
     "start_background_writer",
     "stop_background_writer",
     "update_config",
+    "use_hashed_config",
+    "use_in_place_config",
 ]
 
 _ALREADY_HEALTHY = "already healthy; nothing to fix"
@@ -214,7 +218,8 @@ def update_config(
     guard(chosen)
     progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
     with opened(chosen) as platform:
-        events(configuration).record("fault_at", fault=f"config {key}={value}")
+        previous = platform.config().get(key)
+        events(configuration).record("fault_at", fault=f"config {key}={value}", key=key, previous=previous)
         start_watch(chosen, configuration)
         platform.update_config({key: value})
         # the Kubernetes driver says how the ConfigMap changed; Fix 3 reads `offgridflow-config` by name
@@ -228,6 +233,83 @@ def update_config(
                 f"reads the generated ConfigMap {update.config_map}",
             )
     return f"{key}={value}"
+
+
+# -- the ConfigMap scheme (Kubernetes) ------------------------------------------------------------------
+def _config_schemes(platform: Platform) -> Any:
+    if not hasattr(platform, "adopt_in_place_config") or not hasattr(platform, "adopt_hashed_config"):
+        raise ActivityFailed(
+            f"the {platform.kind} platform has one configuration scheme; this needs Kubernetes"
+        )
+    return platform
+
+
+def use_in_place_config(
+    rollout_timeout: float = 180.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Make the API read ConfigMap ``offgridflow-config`` under its plain name (edited in place, as
+    ``kubectl edit configmap`` does) instead of kustomize's ``offgridflow-config-<hash>``; rolls out.
+
+    Not a fault: the set-up of the in-place bad-config experiment (Kubernetes only)."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "set-up", "the API reads offgridflow-config edited in place")
+    with opened(chosen) as platform:
+        _config_schemes(platform).adopt_in_place_config()
+        events(configuration).record("note", text="the API reads offgridflow-config, edited in place")
+        return platform.wait_rollout(rollout_timeout).message
+
+
+def use_hashed_config(
+    rollout_timeout: float = 180.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Back to kustomize's scheme: the API reads ``offgridflow-config-<hash>`` with the current data,
+    and the plain ``offgridflow-config`` is deleted (Kubernetes only; a rollback)."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "clean-up", "the API reads a hashed offgridflow-config again")
+    with opened(chosen) as platform:
+        _config_schemes(platform).adopt_hashed_config()
+        return platform.wait_rollout(rollout_timeout).message
+
+
+def restore_config(
+    only_if_broken: bool = False,
+    rollout_timeout: float = 180.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Put back the value the bad-config fault replaced and restart the API: what Fix 3 has to do
+    when ``rollout undo`` cannot (a ConfigMap edited in place), i.e. ``kubectl apply`` the ConfigMap
+    from version control, then ``kubectl rollout restart deployment/offgridflow-api``."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    fault = events(configuration).first("fault_at")
+    if fault is None or "key" not in fault.detail:
+        if only_if_broken:
+            return _ALREADY_HEALTHY
+        raise ActivityFailed("no bad-config fault in this run: there is no value to restore")
+    key, previous = str(fault.detail["key"]), fault.detail.get("previous")
+    with opened(chosen) as platform:
+        if only_if_broken and not _fault_still_present(chosen, configuration, platform):
+            return _ALREADY_HEALTHY
+        if previous is None:
+            raise ActivityFailed(
+                f"{key} had no value before the fault; remove it by hand from offgridflow-config"
+            )
+        progress(configuration, "fix", f"restore offgridflow-config {key}={previous}, rollout restart")
+        events(configuration).record(
+            "note", text=f"restored offgridflow-config {key}={previous} and restarted the API"
+        )
+        platform.update_config({key: str(previous)})
+        return platform.wait_rollout(rollout_timeout).message
 
 
 # -- the runbook's fixes -----------------------------------------------------------------------------

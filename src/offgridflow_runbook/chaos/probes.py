@@ -51,6 +51,7 @@ from offgridflow_runbook.verification import verify
 __all__ = [
     "api_is_live",
     "api_is_ready",
+    "bad_config_outlives_the_undo",
     "chaos_allowed",
     "database_heals_by_itself",
     "diagnosis_names",
@@ -344,6 +345,46 @@ def database_heals_by_itself(
         "database outage that stays down",
     )
     progress(configuration, "healed", f"database back by itself after {healed - fault.at:.1f} s")
+    return True
+
+
+def bad_config_outlives_the_undo(
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """After Fix 3's ``rollout undo`` with ``offgridflow-config`` edited in place: the ConfigMap still
+    holds the fault's bad value, and the API serves only from pods that started before the edit.
+
+    Recorded as a finding with the runbook change it implies: the undo looked like a fix, and the
+    next pod to start (a restart, an eviction, a scale-up) crashes again. Fails the activity when the
+    undo did restore the value (then the in-place scheme did not behave as this experiment claims)."""
+    chosen = resolve_target(target, configuration)
+    log = events(configuration)
+    fault = log.first("fault_at")
+    if fault is None or "key" not in fault.detail:
+        raise ActivityFailed("no bad-config fault in this run")
+    key, bad = str(fault.detail["key"]), str(fault.detail.get("fault", "")).partition("=")[2]
+    with opened(chosen) as platform:
+        now = platform.config().get(key)
+        if now != bad:
+            raise ActivityFailed(
+                f"after the undo offgridflow-config holds {key}={now!r}, not the fault's {bad!r}"
+            )
+        serving = [w for w in platform.api_workloads() if w.ready]
+        started = datetime.fromtimestamp(fault.at, UTC)
+        older = [w.name for w in serving if w.started_at is not None and w.started_at < started]
+    log.record(
+        "finding",
+        text=f"Fix 3's `kubectl rollout undo` looked like a fix but offgridflow-config, edited in place, "
+        f"still holds {key}={bad}: the API serves from {len(older)} of {len(serving)} ready pods started "
+        "before the edit, and the next pod to start crashes again. Suggested runbook change for Fix 3: "
+        "restore the ConfigMap from version control (`kubectl apply -f`), then `kubectl rollout restart "
+        "deployment/offgridflow-api`; or generate it with a content hash so every change is a new revision.",
+        serving=[w.name for w in serving],
+        started_before_the_edit=older,
+    )
+    progress(configuration, "finding", f"the bad {key} outlived the undo (in-place ConfigMap)")
     return True
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, alert_history, alert_timing
 from offgridflow_runbook.gameday.availability import AvailabilityProbe
@@ -25,9 +26,19 @@ from offgridflow_runbook.gameday.scorecard import (
 from offgridflow_runbook.probes.http import ProbeError
 from offgridflow_runbook.targets import Target
 
-__all__ = ["EXPERIMENT_TIMEOUT_S", "GameDay"]
+__all__ = ["EXPERIMENT_TIMEOUT_S", "GameDay", "experiment_timeout_s"]
 
 EXPERIMENT_TIMEOUT_S = 300.0
+
+
+def experiment_timeout_s(experiment: dict[str, Any]) -> float:
+    """How long one experiment may run: its extension's ``timeout_s``, else 5 minutes. An experiment
+    whose fault builds up over minutes (db-crash-loop) or that runs a set-up and a clean-up rollout
+    (bad-config-in-place) says so in its file."""
+    extension: dict[str, Any] = next(
+        (e for e in experiment.get("extensions", []) if e.get("name") == "offgridflow-gameday"), {}
+    )
+    return float(extension.get("timeout_s", EXPERIMENT_TIMEOUT_S))
 
 
 class GameDay:
@@ -77,7 +88,7 @@ class GameDay:
         self.say(f"[gameday] {mode:<10} start     target {self.target.name} ({self.target.platform})")
         with AvailabilityProbe(self.target) as availability:
             running = self.start(mode)
-            running.wait(EXPERIMENT_TIMEOUT_S, self.say)
+            running.wait(experiment_timeout_s(running.experiment_document), self.say)
             outages = availability.stop()
         events = running.events.read()
         alerts = self._alerts(running.started - 2.0)

@@ -327,15 +327,26 @@ class KubernetesPlatform:
         Rolls out a new revision. Afterwards :meth:`update_config` edits in place, so the game day
         can show that ``rollout undo`` then does not restore the configuration.
         """
+        self._switch_config_scheme("in-place")
+
+    def adopt_hashed_config(self) -> None:
+        """Undo :meth:`adopt_in_place_config`: the API reads ``offgridflow-config-<hash>`` (same data)
+        again and the plain ``offgridflow-config`` is deleted, as kustomize's overlay deploys it."""
+        self._switch_config_scheme("hashed")
+
+    def _switch_config_scheme(self, scheme: Scheme) -> None:
         deployment = self._deployment()
         current = config_map_name(deployment)
-        if scheme_of(current) == "in-place":
+        if scheme_of(current) == scheme:
             return
         config_map = self._config_maps.get(current)
         if config_map is None:
             raise PlatformError(f"configmap {current} (read by {DEPLOYMENT}) not found in {self.namespace!r}")
-        self._config_maps.create(dict(config_map.get("data") or {}), config_map, hashed=False)
-        self._point_at_config_map(deployment, current, CONFIG_MAP)
+        data = dict(config_map.get("data") or {})
+        new_name = self._config_maps.create(data, config_map, hashed=scheme == "hashed")
+        self._point_at_config_map(deployment, current, new_name)
+        if scheme == "hashed":
+            self._config_maps.delete(CONFIG_MAP)
 
     def _point_at_config_map(self, deployment: JSON, old: str, new: str) -> None:
         patch = env_from_patch(deployment, old, new)

@@ -142,3 +142,12 @@ class ConfigMaps:
             field_manager=mapping.CREATE_MANAGER,
         )
         return name
+
+    def delete(self, name: str) -> None:
+        """``kubectl delete configmap NAME`` (gone already is fine)."""
+        try:
+            self._call(
+                f"delete configmap {name}", self._core.delete_namespaced_config_map, name, self._namespace
+            )
+        except NotFound:
+            return

@@ -18,6 +18,7 @@ STATEFULSET = "postgres"
 CONTAINER = "postgres"
 POLL_SECONDS = 1.0
 CRASH_SEEN_SECONDS = 30.0
+KILL_GRACE_SECONDS = 1
 
 
 class PostgresStatefulSet:
@@ -46,7 +47,12 @@ class PostgresStatefulSet:
         return [mapping.pod_to_workload(pod, mapping.DATABASE_APP) for pod in self._pods()]
 
     def kill(self) -> None:
-        """``kubectl delete pod -l app=postgres --grace-period=0 --force``: no SIGTERM grace, like a crash."""
+        """``kubectl delete pod -l app=postgres --grace-period=1``: SIGTERM, SIGKILL a second later.
+
+        Not ``--grace-period=0 --force``: that removes the pod from the API at once while its container
+        still runs, the StatefulSet starts a second postgres-0 on the same volume, and on kind that lost
+        5 of 46 acknowledged writes (game day 2026-12-01). Kubernetes warns against force-deleting
+        StatefulSet pods; a crash does not do it either."""
         pods = self._pods()
         if not pods:
             raise PlatformError(f"no postgres pod in namespace {self._namespace!r} to kill")
@@ -58,7 +64,7 @@ class PostgresStatefulSet:
                     self._core.delete_namespaced_pod,
                     name,
                     self._namespace,
-                    body={"gracePeriodSeconds": 0, "propagationPolicy": "Background"},
+                    body={"gracePeriodSeconds": KILL_GRACE_SECONDS, "propagationPolicy": "Background"},
                 )
             except NotFound:
                 continue  # already gone: the goal is reached

@@ -217,7 +217,8 @@ class Platform(Protocol):
         ...
 
     def kill_database(self) -> None:
-        """The DB-kill fault: delete the postgres pod / kill the postgres container (SIGKILL)."""
+        """The DB-kill fault: delete the postgres pod (1 s of grace, then SIGKILL) / kill the postgres
+        container (SIGKILL)."""
         ...
 
     def crash_database(self) -> None:
