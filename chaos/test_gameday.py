@@ -18,9 +18,10 @@ from offgridflow_runbook.verification import verify
 
 pytestmark = pytest.mark.e2e
 
-# The runbook's four failure modes, and db-crash-loop: on Kubernetes a killed database pod is replaced
-# before anything pages (db-kill records that), so the database outage that stays down is its own mode.
-MODES = ("oom", "db-kill", "db-crash-loop", "bad-image", "bad-config")
+# The runbook's four failure modes and two Kubernetes variants: db-crash-loop (a killed database pod is
+# replaced before anything pages, db-kill records that, so the outage that stays down is its own mode)
+# and bad-config-in-place (offgridflow-config edited in place, where rollout undo is not Fix 3).
+MODES = ("oom", "db-kill", "db-crash-loop", "bad-image", "bad-config", "bad-config-in-place")
 
 
 def experiment_platforms(gameday: GameDay, mode: str) -> list[str]:
