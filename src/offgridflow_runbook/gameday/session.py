@@ -31,6 +31,10 @@ __all__ = ["EXPERIMENT_TIMEOUT_S", "GameDay", "experiment_timeout_s"]
 EXPERIMENT_TIMEOUT_S = 300.0
 
 
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}s"
+
+
 def experiment_timeout_s(experiment: dict[str, Any]) -> float:
     """How long one experiment may run: its extension's ``timeout_s``, else 5 minutes. An experiment
     whose fault builds up over minutes (db-crash-loop) or that runs a set-up and a clean-up rollout
@@ -108,14 +112,19 @@ class GameDay:
         )
         self.scorecard.experiments = [e for e in self.scorecard.experiments if e.mode != mode] + [score]
         self.write()
-        paged = (
-            f"paged by {score.page['alert']}" if score.page else f"no page ({score.pages_unknown or 'none'})"
-        )
+        if score.page:
+            paged = f"paged by {score.page['alert']}"
+        elif score.self_healed_at is not None:
+            paged = "no page: healed by itself"
+        else:
+            paged = f"no page ({score.pages_unknown or 'none'})"
         self.say(
-            f"[gameday] {mode:<10} {score.status:<9} MTTD {score.mttd_s or 0:.1f}s ({paged})"
-            f"  MTTR {score.mttr_s or 0:.1f}s  outage {score.outage_s or 0:.1f}s"
+            f"[gameday] {mode:<10} {score.status:<9} MTTD {_seconds(score.mttd_s)} ({paged})"
+            f"  MTTR {_seconds(score.mttr_s)}  outage {_seconds(score.outage_s)}"
             f"  ({running.events.path.parent})"
         )
+        if score.failures:
+            self.say(f"[gameday] {mode:<10} failures: {'; '.join(f[:200] for f in score.failures)}")
         return score
 
     def _alerts(self, start: float) -> list[AlertTimeline]:
