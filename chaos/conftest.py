@@ -26,7 +26,8 @@ EXPERIMENTS_DIR = CHAOS_DIR / "experiments"
 
 
 def reports_dir(config: pytest.Config) -> Path:
-    return config.rootpath / "reports" / "gameday"
+    chosen = config.getoption("--gameday-reports")
+    return Path(chosen).resolve() if chosen else config.rootpath / "reports" / "gameday"
 
 
 @pytest.fixture(scope="session")

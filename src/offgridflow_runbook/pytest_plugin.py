@@ -50,6 +50,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="write one JSON line per check to this file (for schedulers)",
     )
+    group.addoption(
+        "--gameday-reports",
+        default=None,
+        help="where the game day writes its scorecard, records and runs (default: reports/gameday)",
+    )
 
 
 # -- the checks' report defaults -----------------------------------------------------------------------

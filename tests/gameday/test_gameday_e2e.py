@@ -12,25 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from offgridflow_runbook.stack import LOCK_HELD_ENV, STACK_LOCK
+from helpers.stack_lock import this_process_holds_the_stack_lock
+from offgridflow_runbook.stack import LOCK_HELD_ENV
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[2]
 GAMEDAY_DEADLINE_S = 900
-
-
-def _this_process_holds_the_stack_lock() -> bool:
-    """Whether this pytest session (e.g. the e2e stack fixture) holds the stack lock already; a
-    child taking it again would wait for us forever."""
-    if not STACK_LOCK.exists():
-        return False
-    inode = STACK_LOCK.stat().st_ino
-    for line in Path("/proc/locks").read_text().splitlines():
-        fields = line.split()
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
-            return fields[4] == str(os.getpid())
-    return False
 
 
 def _token() -> str | None:
@@ -50,7 +38,7 @@ def test_the_game_day_passes_on_the_local_stack(tmp_path: Path) -> None:
     if not ready or token is None:
         pytest.skip("the local stack is not up and ready (make up); the game day needs it")
     environment = dict(os.environ) | {"OFFGRIDFLOW_TOKEN": token}
-    if _this_process_holds_the_stack_lock():
+    if this_process_holds_the_stack_lock():
         environment[LOCK_HELD_ENV] = "1"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "chaos", "--target", "local", "-p", "no:cacheprovider", "-q"],

@@ -1,0 +1,73 @@
+"""The Kubernetes driver's changing operations, the ones the runbook's fixes use, against the real
+kind cluster: each is applied through the API server, rolled out by the real controllers, seen in
+the pods, and undone so the cluster is left as it was."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from offgridflow_runbook.platforms import platform_for
+
+pytestmark = pytest.mark.kind
+
+ROLLOUT_S = 240
+MiB = 2**20
+
+
+@pytest.fixture(scope="module")
+def kind_platform(kind_session):
+    target = kind_session.target(kind_session.settings.config_file.parent / "targets.yaml")
+    platform = platform_for(target)
+    platform.wait_rollout(timeout=ROLLOUT_S)
+    yield platform
+    platform.close()
+
+
+def current_pods(platform, replicas: int = 2) -> list:
+    """The API pods of the current ReplicaSet once the old ones are gone (they linger, terminating)."""
+    deadline = time.monotonic() + 120
+    pods = platform.api_workloads()
+    while len(pods) > replicas and time.monotonic() < deadline:
+        time.sleep(1)
+        pods = platform.api_workloads()
+    return pods
+
+
+def test_patching_memory_rolls_out_the_new_limit_and_rollout_undo_brings_the_old_one_back(kind_platform):
+    before = {pod.memory_limit_bytes for pod in current_pods(kind_platform)}
+    kind_platform.patch_memory(limit="768Mi", request="256Mi")
+    assert kind_platform.wait_rollout(timeout=ROLLOUT_S).complete
+    patched = current_pods(kind_platform)
+    assert {(p.memory_limit_bytes, p.memory_request_bytes) for p in patched} == {(768 * MiB, 256 * MiB)}
+    assert all(p.ready for p in patched)
+    kind_platform.rollout_undo()
+    assert kind_platform.wait_rollout(timeout=ROLLOUT_S).complete
+    assert {pod.memory_limit_bytes for pod in current_pods(kind_platform)} == before
+
+
+def test_setting_the_known_good_image_rolls_it_out_from_the_clusters_registry(kind_platform):
+    deployed = kind_platform.api_workloads()[0].image
+    repository = deployed.rsplit(":", 1)[0]
+    kind_platform.set_image(f"{repository}:v1.2.3")
+    try:
+        assert kind_platform.wait_rollout(timeout=ROLLOUT_S).complete
+        pods = current_pods(kind_platform)
+        assert {p.image for p in pods} == {f"{repository}:v1.2.3"}
+        assert all(p.ready for p in pods)
+    finally:
+        kind_platform.set_image(deployed)
+        kind_platform.wait_rollout(timeout=ROLLOUT_S)
+    assert {p.image for p in current_pods(kind_platform)} == {deployed}
+
+
+def test_restarting_the_database_replaces_its_pod_and_waits_until_it_is_ready(kind_platform):
+    before = {pod.uid for pod in kind_platform.database_workloads()}
+    kind_platform.restart_database()
+    kind_platform.wait_database_ready(timeout=ROLLOUT_S)
+    after = kind_platform.database_workloads()
+    assert after
+    assert all(pod.ready for pod in after)
+    assert not before & {pod.uid for pod in after}, "the StatefulSet kept the old postgres pod"
+    assert kind_platform.pg_isready().exit_code == 0
