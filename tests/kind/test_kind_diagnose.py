@@ -33,6 +33,8 @@ DEPLOYMENT = "deployment/offgridflow-api"
 class Verdict:
     exit_code: int
     document: dict[str, object]
+    recording: Path | None = None
+    description: str = ""
 
     @property
     def section(self) -> str:
@@ -66,11 +68,28 @@ def cluster(kind_session: KindSession) -> Callable[..., str]:
     return kubectl
 
 
-def diagnose(kind_session: KindSession) -> Verdict:
+# Set to a folder (e.g. tests/triage/scenarios/kind), each look these tests judge is also saved there
+# with `diagnose --record` for the triage corpus, once the test has asserted its verdict.
+RECORD_ENV = "OFFGRIDFLOW_RECORD_SCENARIOS"
+
+
+def diagnose(kind_session: KindSession, scenario: str | None = None, description: str = "") -> Verdict:
     """`offgridflow-runbook diagnose --target kind --json` as a user runs it."""
     environ = {**os.environ, "KUBECONFIG": str(kind_session.settings.kubeconfig)}
+    command = [
+        str(Path(sys.executable).parent / "offgridflow-runbook"),
+        "diagnose",
+        "--target",
+        "kind",
+        "--json",
+    ]
+    folder = os.environ.get(RECORD_ENV)
+    recording = Path(folder).resolve() / f"{scenario}.json" if folder and scenario else None
+    if recording is not None:
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        command += ["--record", str(recording)]
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "offgridflow-runbook"), "diagnose", "--target", "kind", "--json"],
+        command,
         cwd=kind_session.settings.root,
         env=environ,
         capture_output=True,
@@ -79,7 +98,26 @@ def diagnose(kind_session: KindSession) -> Verdict:
         check=False,
     )
     assert "Traceback" not in result.stderr, result.stderr
-    return Verdict(result.returncode, json.loads(result.stdout))
+    verdict = Verdict(result.returncode, json.loads(result.stdout), recording, description)
+    return verdict
+
+
+def keep_recording(verdict: Verdict) -> None:
+    """After a test asserted the verdict: label its recording with the verdict it must get."""
+    if verdict.recording is None or not verdict.recording.exists():
+        return
+    raw = json.loads(verdict.recording.read_text())
+    raw["scenario"] = {
+        "name": verdict.recording.stem,
+        "description": verdict.description,
+        "origin": "recorded on the kind cluster by tests/kind/test_kind_diagnose.py "
+        f"({RECORD_ENV}); the test asserted the outcome and the first section",
+        "expected": {
+            "outcome": verdict.document.get("outcome"),
+            "sections": [c["section"] for c in verdict.document.get("candidates", [])],  # type: ignore[attr-defined]
+        },
+    }
+    verdict.recording.write_text(json.dumps(raw, indent=1) + "\n")
 
 
 def api_ready(kind_target: Target) -> bool:
@@ -121,18 +159,22 @@ def reasons(cluster: Callable[..., str], state: str) -> set[str]:
     }
 
 
-def assert_diagnosed(kind_session: KindSession, section: str, mentions: str) -> None:
+def assert_diagnosed(
+    kind_session: KindSession, section: str, mentions: str, scenario: str, description: str
+) -> None:
     """diagnose exits 2 (a problem diagnosed), names ``section`` and shows ``mentions`` as evidence."""
-    verdict = diagnose(kind_session)
+    verdict = diagnose(kind_session, scenario, description)
     assert verdict.exit_code == 2, verdict.text
     assert verdict.section == section, verdict.text
     assert mentions in verdict.text, verdict.text
+    keep_recording(verdict)
 
 
 @pytest.mark.usefixtures("healthy")
 def test_the_healthy_cluster_is_diagnosed_healthy(kind_session: KindSession) -> None:
-    verdict = diagnose(kind_session)
+    verdict = diagnose(kind_session, "healthy", "the kind cluster after make kind-up, nothing broken")
     assert (verdict.exit_code, verdict.document["cause"]) == (0, "healthy"), verdict.text
+    keep_recording(verdict)
 
 
 @pytest.mark.usefixtures("healthy")
@@ -146,7 +188,9 @@ def test_a_memory_limit_below_use_is_an_oom_kill_and_names_fix_2(
             lambda: "OOMKilled" in reasons(cluster, "lastState.terminated"),
             240,
         )
-        assert_diagnosed(kind_session, "Fix 2", "OOMKilled")
+        assert_diagnosed(
+            kind_session, "Fix 2", "OOMKilled", "oom", "API memory limit set to 40Mi: the kernel OOM-kills it"
+        )
     finally:
         cluster("rollout", "undo", DEPLOYMENT)
 
@@ -162,7 +206,13 @@ def test_a_missing_image_tag_is_a_real_pull_failure_and_names_fix_4(
             lambda: bool({"ErrImagePull", "ImagePullBackOff"} & reasons(cluster, "state.waiting")),
             180,
         )
-        assert_diagnosed(kind_session, "Fix 4", "v9.9.9-missing")
+        assert_diagnosed(
+            kind_session,
+            "Fix 4",
+            "v9.9.9-missing",
+            "image-pull",
+            "a tag missing from the registry kind pulls from",
+        )
     finally:
         cluster("rollout", "undo", DEPLOYMENT)
 
@@ -220,7 +270,13 @@ def test_a_bad_configmap_value_rolled_out_crash_loops_and_names_fix_3(
             lambda: any(int(status.get("restartCount", 0)) >= 1 for status in container_statuses(cluster)),  # type: ignore[call-overload]
             240,
         )
-        assert_diagnosed(kind_session, "Fix 3", "OFFGRIDFLOW_DB_POOL_MAX")
+        assert_diagnosed(
+            kind_session,
+            "Fix 3",
+            "OFFGRIDFLOW_DB_POOL_MAX",
+            "config-crash",
+            "a new ConfigMap with OFFGRIDFLOW_DB_POOL_MAX=lots rolled out: the new pods crash-loop",
+        )
     finally:
         cluster("rollout", "undo", DEPLOYMENT)
         cluster("rollout", "status", DEPLOYMENT, "--timeout=240s", timeout=260)
@@ -234,7 +290,13 @@ def test_the_database_scaled_to_zero_names_fix_1(
     cluster("scale", "statefulset/postgres", "--replicas=0")
     try:
         wait_until("no postgres pod is left", lambda: not pods(cluster, "postgres"), 120)
-        assert_diagnosed(kind_session, "Fix 1", "postgres")
+        assert_diagnosed(
+            kind_session,
+            "Fix 1",
+            "postgres",
+            "db-pod-missing",
+            "StatefulSet postgres scaled to 0: no database pod",
+        )
     finally:
         cluster("scale", "statefulset/postgres", "--replicas=1")
 
@@ -256,10 +318,13 @@ def test_a_service_selector_that_matches_nothing_names_triage_2d(
             ),
             60,
         )
-        verdict = diagnose(kind_session)
+        verdict = diagnose(
+            kind_session, "no-endpoints", "offgridflow-api-service's selector matches no pod: no endpoints"
+        )
         assert verdict.exit_code in {2, 3}, verdict.text
         assert verdict.section == "Triage 2D", verdict.text
         assert "endpoints" in verdict.text.lower()
+        keep_recording(verdict)
     finally:
         cluster(
             "patch",
