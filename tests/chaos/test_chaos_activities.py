@@ -12,7 +12,7 @@ from chaoslib.exceptions import ActivityFailed
 from offgridflow_runbook.chaos import _context, actions, probes
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.pages import Page, PageDeliveries
-from offgridflow_runbook.platforms import Event, Termination, Workload
+from offgridflow_runbook.platforms import Event, Revision, Termination, Workload
 from offgridflow_runbook.probes.http import Unreachable
 
 NOW = datetime.now(UTC)
@@ -220,6 +220,34 @@ def test_rollback_undo_runs_while_the_bad_value_is_still_configured(
     fake_platform.configuration = {"OFFGRIDFLOW_DB_POOL_MAX": "lots"}
     actions.fix_3_rollout_undo(target="local", only_if_broken=True, configuration=configuration)
     assert fake_platform.calls == ["rollout_undo", "wait_rollout"]
+
+
+def test_rollback_undo_does_not_undo_a_fix_once_the_bad_value_is_gone(
+    fake_platform: RecordingPlatform, configuration: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Verification still failing on an alert that is resolving is no reason to undo again: a
+    second rollout undo would roll back the first and bring the bad configuration back."""
+    EventLog.for_configuration(configuration).record("fault_at", fault="config OFFGRIDFLOW_DB_POOL_MAX=lots")
+    fake_platform.configuration = {"OFFGRIDFLOW_DB_POOL_MAX": "10"}
+    monkeypatch.setattr(actions, "verified", lambda target, platform: False)
+    answer = actions.fix_3_rollout_undo(target="local", only_if_broken=True, configuration=configuration)
+    assert answer == "already healthy; nothing to fix"
+    assert fake_platform.calls == []
+
+
+def test_rollback_image_fix_only_while_the_bad_image_is_deployed(
+    fake_platform: RecordingPlatform, configuration: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = "127.0.0.1:5000/offgridflow-api:v0.0.0-does-not-exist"
+    EventLog.for_configuration(configuration).record("fault_at", fault=f"set image {bad}", image=bad)
+    monkeypatch.setattr(actions, "verified", lambda target, platform: False)
+    answer = actions.fix_4_set_known_good_image(
+        target="local", only_if_broken=True, configuration=configuration
+    )
+    assert answer == "already healthy; nothing to fix"
+    fake_platform.history[-1] = Revision(2, bad, "512Mi", "256Mi")
+    actions.fix_4_set_known_good_image(target="local", only_if_broken=True, configuration=configuration)
+    assert fake_platform.calls[0] == "set_image 127.0.0.1:5000/offgridflow-api:v1.2.3"
 
 
 def test_stop_background_writer_without_one(configuration: dict[str, str]) -> None:

@@ -200,7 +200,7 @@ def set_image(
     with opened(chosen) as platform:
         image = _image_with_tag(_current_image(platform), tag)
         progress(configuration, "fault", f"set image {image}")
-        events(configuration).record("fault_at", fault=f"set image {image}")
+        events(configuration).record("fault_at", fault=f"set image {image}", image=image)
         start_watch(chosen, configuration)
         platform.set_image(image)
     return image
@@ -439,17 +439,22 @@ def fix_4_set_known_good_image(
 
 
 def _fault_still_present(target: Target, configuration: Configuration, platform: Platform) -> bool:
-    """Whether a rollback has something of *this run* to fix: a fault was applied, and the bad
-    configuration value is still set or Verification does not pass. Without a fault there is nothing
-    to undo: a rollout undo of a healthy API would bring back whatever the previous revision ran."""
+    """Whether a rollback has something of *this run* to fix. Without a fault there is nothing to
+    undo: a rollout undo of a healthy API would bring back whatever the previous revision ran.
+
+    A bad value or a bad image is still present only while it is still configured: once it is gone,
+    a Verification that fails for another reason (an alert still resolving) must not trigger the fix
+    again, because a second ``rollout undo`` undoes the first and brings the fault back (seen on kind).
+    Other faults are present while Verification 1-5 does not pass."""
     fault = events(configuration).first("fault_at")
     if fault is None:
         return False
     text = str(fault.detail.get("fault", ""))
     if text.startswith("config "):
         key, _, value = text.removeprefix("config ").partition("=")
-        if platform.config().get(key) == value:
-            return True
+        return platform.config().get(key) == value
+    if "image" in fault.detail:
+        return _current_image(platform) == str(fault.detail["image"])
     return not verified(target, platform)
 
 

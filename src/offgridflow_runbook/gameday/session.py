@@ -28,7 +28,7 @@ from offgridflow_runbook.targets import Target
 
 __all__ = ["EXPERIMENT_TIMEOUT_S", "GameDay", "experiment_timeout_s"]
 
-EXPERIMENT_TIMEOUT_S = 300.0
+EXPERIMENT_TIMEOUT_S = 600.0
 
 
 def _seconds(value: float | None) -> str:
@@ -36,7 +36,7 @@ def _seconds(value: float | None) -> str:
 
 
 def experiment_timeout_s(experiment: dict[str, Any]) -> float:
-    """How long one experiment may run: its extension's ``timeout_s``, else 5 minutes. An experiment
+    """How long one experiment may run: its extension's ``timeout_s``, else 10 minutes. An experiment
     whose fault builds up over minutes (db-crash-loop) or that runs a set-up and a clean-up rollout
     (bad-config-in-place) says so in its file."""
     extension: dict[str, Any] = next(
