@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -306,3 +308,27 @@ def test_wait_for_page_fails_naming_why_the_receiver_could_not_be_read(
 def test_wait_for_page_without_a_fault_refuses(configuration: dict[str, str]) -> None:
     with pytest.raises(ActivityFailed, match="no fault was applied"):
         probes.wait_for_page("PostgreSQLDown", target="local", deadline=1, configuration=configuration)
+
+
+def test_a_readiness_endpoint_that_does_not_answer_in_time_is_detected_as_unhealthy(
+    tmp_path: Path, configuration: dict[str, str]
+) -> None:
+    """While postgres crash-loops on kind, /health/ready hangs instead of answering 503."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections into the backlog and never answers
+    targets = tmp_path / "targets.yaml"
+    port = listener.getsockname()[1]
+    targets.write_text(
+        f"targets:\n  hung:\n    platform: docker\n    base_url: http://127.0.0.1:{port}\n    allow_chaos: true\n"
+    )
+    try:
+        detected = probes.wait_for_database_unreachable(
+            target="hung", deadline=10, configuration={**configuration, "targets_file": str(targets)}
+        )
+    finally:
+        listener.close()
+    assert detected is True
+    signal = EventLog.for_configuration(configuration).first("detected_at")
+    assert signal is not None
+    assert str(signal.detail["signal"]).startswith("/health/ready did not answer")

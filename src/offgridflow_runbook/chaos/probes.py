@@ -277,13 +277,19 @@ def wait_for_database_unreachable(
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> bool:
-    """``GET /health/ready`` stops answering ``healthy`` because the database does not answer."""
+    """``GET /health/ready`` stops answering ``healthy`` (or answering at all in time) because the
+    database does not answer."""
     chosen = resolve_target(target, configuration)
     progress(configuration, "detect", f"waiting up to {deadline:g} s for /health/ready to turn unhealthy")
     with ApiProbe(chosen, timeout=2.0) as api:
 
         def unhealthy() -> str | None:
-            answer = api.ready()
+            try:
+                answer = api.ready()
+            except ProbeError as error:
+                # no answer in time is not healthy either: kubelet's readiness probe fails it the same
+                # way (seen on kind while postgres was in CrashLoopBackOff)
+                return f"/health/ready did not answer: {error}"
             body = answer.json()
             if answer.status != 200 or not isinstance(body, dict) or body.get("status") != "healthy":
                 return f"/health/ready HTTP {answer.status}: {answer.text[:160]}"
