@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from chaos_fakes import RecordingPlatform
@@ -320,7 +320,8 @@ def test_a_readiness_endpoint_that_does_not_answer_in_time_is_detected_as_unheal
     targets = tmp_path / "targets.yaml"
     port = listener.getsockname()[1]
     targets.write_text(
-        f"targets:\n  hung:\n    platform: docker\n    base_url: http://127.0.0.1:{port}\n    allow_chaos: true\n"
+        "targets:\n  hung:\n    platform: docker\n"
+        f"    base_url: http://127.0.0.1:{port}\n    allow_chaos: true\n"
     )
     try:
         detected = probes.wait_for_database_unreachable(
