@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from offgridflow_runbook.gameday.alerts import alert_history, alert_timing
 from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE, PrometheusProbe
 from offgridflow_runbook.steps import Outcome, verification_5_alerts, verification_5_error_rate
 from offgridflow_runbook.targets import Target
@@ -142,3 +143,15 @@ def test_5xx_above_one_percent_fails_verification_5_and_fires_the_alert(
             "OffGridFlowAPIHighErrorRate firing",
         )
     api_server.wait_ready()
+
+
+def test_the_game_days_alert_timing_is_read_from_the_running_prometheus(prometheus_url: str) -> None:
+    timing = alert_timing(prometheus_url)
+    assert (timing.scrape_interval_s, timing.evaluation_interval_s) == (1.0, 1.0)
+    # every rule's `for` was rewritten to 2s above: what Prometheus evaluates is what the floor uses
+    assert timing.for_s["OffGridFlowAPIDown"] == 2.0
+    assert timing.floor_s("OffGridFlowAPIDown") == 4.0
+    assert timing.profile == "fast"
+    now = time.time()
+    history = alert_history(prometheus_url, now - 120, now)
+    assert all(timeline.name in timing.for_s for timeline in history)

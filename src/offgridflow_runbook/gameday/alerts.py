@@ -6,11 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import yaml
 
-from offgridflow_runbook.probes.http import ProbeError, classify_transport_error
-from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
+from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS, PrometheusProbe
 
 __all__ = ["AlertTimeline", "AlertTiming", "alert_history", "alert_timing", "timelines_from_series"]
 
@@ -55,17 +53,6 @@ class AlertTiming:
         return "fast" if down is not None and down < 60 else "production"
 
 
-def _get(client: httpx.Client, url: str, params: dict[str, str] | None = None) -> Any:
-    try:
-        response = client.get(url, params=params)
-    except httpx.TransportError as error:
-        raise classify_transport_error("prometheus", url, error) from None
-    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-    if response.status_code != 200 or body.get("status") != "success":
-        raise ProbeError("prometheus", url, f"HTTP {response.status_code}: {body.get('error', '')}")
-    return body["data"]
-
-
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -78,10 +65,9 @@ def _duration(text: str) -> float:
 
 def alert_timing(prometheus_url: str, *, timeout: float = 5.0) -> AlertTiming:
     """Read the intervals and each alert's ``for`` from the running Prometheus."""
-    base = prometheus_url.rstrip("/")
-    with httpx.Client(timeout=timeout) as client:
-        config_yaml = str(_get(client, f"{base}/api/v1/status/config").get("yaml", ""))
-        rules = _get(client, f"{base}/api/v1/rules", {"type": "alert"})
+    with PrometheusProbe(prometheus_url, timeout=timeout) as prometheus:
+        config_yaml = prometheus.config_yaml()
+        rules = prometheus.alerting_rules()
     config = yaml.safe_load(config_yaml) or {}
     defaults = config.get("global") or {}
     scrape = _duration(str(defaults.get("scrape_interval", "1m")))
@@ -92,11 +78,7 @@ def alert_timing(prometheus_url: str, *, timeout: float = 5.0) -> AlertTiming:
         if job.get("scrape_interval")
     ]
     scrape = max([scrape, *jobs]) if jobs else scrape
-    for_s: dict[str, float] = {}
-    for group in rules.get("groups", []):
-        for rule in group.get("rules", []):
-            if rule.get("type") == "alerting":
-                for_s[str(rule["name"])] = float(rule.get("duration", 0.0))
+    for_s = {str(rule["name"]): float(rule.get("duration", 0.0)) for rule in rules}
     return AlertTiming(scrape, evaluation, for_s)
 
 
@@ -151,13 +133,6 @@ def alert_history(
     timeout: float = 10.0,
 ) -> list[AlertTimeline]:
     """Each runbook alert's pending/firing/resolved times between ``start`` and ``end`` (Unix times)."""
-    base = prometheus_url.rstrip("/")
-    params = {
-        "query": "ALERTS",
-        "start": f"{start:.3f}",
-        "end": f"{end:.3f}",
-        "step": f"{step:g}s",
-    }
-    with httpx.Client(timeout=timeout) as client:
-        data = _get(client, f"{base}/api/v1/query_range", params)
-    return timelines_from_series(list(data.get("result", [])), names=names, step=step, end=end)
+    with PrometheusProbe(prometheus_url, timeout=timeout) as prometheus:
+        series = prometheus.query_range("ALERTS", start, end, step)
+    return timelines_from_series(series, names=names, step=step, end=end)

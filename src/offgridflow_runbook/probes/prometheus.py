@@ -151,6 +151,20 @@ class PrometheusProbe:
             return [Sample(labels={}, value=float(data["result"][1]))]
         return [Sample(labels=dict(item["metric"]), value=float(item["value"][1])) for item in data["result"]]
 
+    def query_range(self, expression: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """A range query's series as Prometheus gives them (``metric`` and ``values``)."""
+        params = {"query": expression, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}s"}
+        return list(self._get("/api/v1/query_range", params).get("result", []))
+
+    def config_yaml(self) -> str:
+        """The configuration Prometheus runs with (``/api/v1/status/config``)."""
+        return str(self._get("/api/v1/status/config").get("yaml", ""))
+
+    def alerting_rules(self) -> list[dict[str, Any]]:
+        """Every alerting rule Prometheus evaluates, with its ``duration`` (the rule's ``for``)."""
+        groups = self._get("/api/v1/rules", {"type": "alert"}).get("groups", [])
+        return [rule for group in groups for rule in group.get("rules", []) if rule.get("type") == "alerting"]
+
     def alerts(self) -> list[Alert]:
         """Every pending or firing alert."""
         data = self._get("/api/v1/alerts")
