@@ -26,7 +26,14 @@ def kind_platform(kind_target):
 
 
 def test_api_pods_are_running_ready_without_restarts(kind_platform):
+    # the HorizontalPodAutoscaler may be adding pods (after a game day's load): those get a bounded
+    # while to become ready; a pod that restarted stays a failure
+    kind_platform.wait_rollout(timeout=180)
+    deadline = time.monotonic() + 120
     workloads = kind_platform.api_workloads()
+    while not all(w.ready for w in workloads) and time.monotonic() < deadline:
+        time.sleep(2)
+        workloads = kind_platform.api_workloads()
     assert workloads, "no offgridflow-api pods"
     for workload in workloads:
         assert (workload.phase, workload.ready, workload.restart_count) == ("Running", True, 0), workload
