@@ -3,10 +3,10 @@
 Each file under ``scenarios/`` is one look at a target in a known state - recorded from the real local
 Docker stack (``docker/``), from the real kind cluster (``kind/``: tests/kind/test_kind_diagnose.py
 with OFFGRIDFLOW_RECORD_SCENARIOS), or seeded through the real Kubernetes driver (``kubernetes/``,
-``seed_scenarios.py``, for the states not yet made on kind) - with the expected outcome and the candidate sections in the
-order the runbook says to act. A verdict is right only when both match exactly: a wrong section, a
-missing or extra candidate, or a verdict more certain than the look allows (healthy or a cause where
-the look could not see) fails, and the run prints the corpus' accuracy.
+``seed_scenarios.py``, for the states not yet made on kind) - with the expected outcome and the
+candidate sections in the order the runbook says to act. A verdict is right only when both match
+exactly: a wrong section, a missing or extra candidate, or a verdict more certain than the look allows
+(healthy or a cause where the look could not see) fails, and the run prints the corpus' accuracy.
 """
 
 from __future__ import annotations
