@@ -13,9 +13,13 @@ import importlib
 import sys
 from typing import NoReturn
 
-from offgridflow_runbook.platforms import PlatformError
-from offgridflow_runbook.runbook import RunbookError
-from offgridflow_runbook.targets import TargetError
+from offgridflow_runbook._startup import defer_httpx_cli
+
+defer_httpx_cli()  # before anything imports httpx: the command's start-up stays under a second
+
+from offgridflow_runbook.platforms import PlatformError  # noqa: E402
+from offgridflow_runbook.runbook import RunbookError  # noqa: E402
+from offgridflow_runbook.targets import TargetError  # noqa: E402
 
 __all__ = ["COMMAND_MODULES", "EXIT_USAGE", "main"]
 
