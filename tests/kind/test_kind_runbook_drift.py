@@ -5,8 +5,11 @@ that, and only that, is drift."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from offgridflow_runbook.platforms import platform_for
 from offgridflow_runbook.runbook import load_runbook
 from offgridflow_runbook.runbook.drift import Outcome, drift
 
@@ -17,6 +20,15 @@ def test_the_hashed_configmap_is_the_runbooks_only_drift_on_kind(kind_session):
     target = kind_session.target(kind_session.settings.config_file.parent / "targets.yaml")
     runbook = load_runbook()
     configmap = next(c for c in runbook.commands if c.argv[:3] == ("kubectl", "get", "configmap"))
+    # `kubectl top` answers "metrics not available yet" for pods younger than two scrapes (an earlier
+    # test rolled them out): wait, bounded, until metrics-server lists every API pod
+    platform = platform_for(target)
+    try:
+        deadline = time.monotonic() + 180
+        while len(platform.resource_usage()) < len(platform.api_workloads()) and time.monotonic() < deadline:
+            time.sleep(5)
+    finally:
+        platform.close()
     # the session's kubectl (ours from tools/cluster, or the one it was given)
     report = drift(runbook, target, kubectl=str(kind_session.cluster.kubectl_path), timeout=30)
     summary = report.table()

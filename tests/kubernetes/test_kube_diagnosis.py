@@ -84,6 +84,22 @@ def test_crash_loop_without_config_error_is_the_quick_fix(cluster: KubeFakeEnvir
     assert (diagnosis.cause, diagnosis.section) == (Cause.CRASH_LOOP, "Quick Fix"), diagnosis
 
 
+def test_a_crash_whose_previous_logs_kubelet_cannot_find_is_not_a_confident_quick_fix(
+    cluster: KubeFakeEnvironment,
+) -> None:
+    # kubelet answers 200 with this text when the log file is gone (seen on kind after a restart)
+    cluster.crash_looping_pod()
+    gone = "unable to retrieve container logs for containerd://9a0b2762e46b813a43073f5b82bf5b22f386231f"
+    cluster.set_log("offgridflow-api-badconfig", gone, previous=True)
+    diagnosis = diagnosis_for(cluster)
+    # the crash is real, but without the previous logs its cause is a guess, and says so
+    assert diagnosis.summary.startswith("tentative, could not see previous logs"), diagnosis.summary
+    assert any(
+        reading.source == "previous logs" and "unable to retrieve container logs" in reading.detail
+        for reading in diagnosis.unknowns
+    ), diagnosis.unknowns
+
+
 def test_memory_near_the_limit_is_resource_exhaustion(cluster: KubeFakeEnvironment) -> None:
     cluster.add_pod_metrics("offgridflow-api-7d9f-abcde", memory="500Mi", cpu="20m")
     diagnosis = diagnosis_for(cluster)

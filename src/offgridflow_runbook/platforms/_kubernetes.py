@@ -47,6 +47,7 @@ JSON = dict[str, Any]
 DEPLOYMENT = "offgridflow-api"
 SERVICE = "offgridflow-api-service"
 PG_ISREADY = ("pg_isready", "-h", "postgres-service", "-p", "5432")
+KUBELET_LOGS_GONE = "unable to retrieve container logs for "
 _POLL_SECONDS = 1.0
 
 
@@ -120,16 +121,28 @@ class KubernetesPlatform:
 
     def api_logs(self, *, tail: int = 100, previous: bool = False) -> dict[str, str]:
         logs: dict[str, str] = {}
+        unreadable: list[str] = []
         for pod in self._pods(mapping.API_APP):
             name = pod["metadata"]["name"]
             if previous and mapping.pod_to_workload(pod, mapping.API_APP).last_termination is None:
                 continue  # kubectl would answer "previous terminated container not found"
             try:
-                logs[name] = self._pod_log(name, mapping.API_CONTAINER, tail=tail, previous=previous)
+                text = self._pod_log(name, mapping.API_CONTAINER, tail=tail, previous=previous)
             except BadRequest:
                 # A container still waiting to start (ImagePullBackOff) has no logs yet, and a
                 # previous container may be gone meanwhile: the other pods' logs still count.
                 continue
+            if text.startswith(KUBELET_LOGS_GONE):
+                # kubelet answers 200 with this text when the container's log file is gone (on kind,
+                # seen right after a restart): that is no log, and must not pass for one
+                unreadable.append(f"{name}: {text.strip()[:200]}")
+                continue
+            logs[name] = text
+        if unreadable:
+            which = "previous logs" if previous else "logs"
+            raise PlatformError(
+                f"{self._connection.where}: could not read the {which} of {'; '.join(unreadable)}"
+            )
         return logs
 
     def database_logs(self, *, tail: int = 50) -> str:
