@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from helpers.kind_pods import settled
 from offgridflow_runbook.platforms import platform_for
 from offgridflow_runbook.triage import Cause, diagnose
 from offgridflow_runbook.verification import verify
@@ -66,16 +67,6 @@ def test_metrics_server_answers_kubectl_top(kind_platform):
         usages = kind_platform.resource_usage()
     assert usages, "metrics-server listed no offgridflow-api pod within 180 s"
     assert all(u.memory_bytes > 0 and u.memory_limit_bytes for u in usages)
-
-
-def settled(kind_platform, replicas: int = 2, timeout: float = 120) -> list:
-    """The API pods once a rollout's old pods are gone (they linger, terminating, after it completes)."""
-    deadline = time.monotonic() + timeout
-    workloads = kind_platform.api_workloads()
-    while len(workloads) > replicas and time.monotonic() < deadline:
-        time.sleep(1)
-        workloads = kind_platform.api_workloads()
-    return workloads
 
 
 def test_restart_rolls_out_and_keeps_the_api_healthy(kind_platform):

@@ -4,10 +4,9 @@ the pods, and undone so the cluster is left as it was."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from helpers.kind_pods import settled
 from offgridflow_runbook.platforms import platform_for
 
 pytestmark = pytest.mark.kind
@@ -25,26 +24,16 @@ def kind_platform(kind_session):
     platform.close()
 
 
-def current_pods(platform, replicas: int = 2) -> list:
-    """The API pods of the current ReplicaSet once the old ones are gone (they linger, terminating)."""
-    deadline = time.monotonic() + 120
-    pods = platform.api_workloads()
-    while len(pods) > replicas and time.monotonic() < deadline:
-        time.sleep(1)
-        pods = platform.api_workloads()
-    return pods
-
-
 def test_patching_memory_rolls_out_the_new_limit_and_rollout_undo_brings_the_old_one_back(kind_platform):
-    before = {pod.memory_limit_bytes for pod in current_pods(kind_platform)}
+    before = {pod.memory_limit_bytes for pod in settled(kind_platform)}
     kind_platform.patch_memory(limit="768Mi", request="256Mi")
     assert kind_platform.wait_rollout(timeout=ROLLOUT_S).complete
-    patched = current_pods(kind_platform)
+    patched = settled(kind_platform)
     assert {(p.memory_limit_bytes, p.memory_request_bytes) for p in patched} == {(768 * MiB, 256 * MiB)}
     assert all(p.ready for p in patched)
     kind_platform.rollout_undo()
     assert kind_platform.wait_rollout(timeout=ROLLOUT_S).complete
-    assert {pod.memory_limit_bytes for pod in current_pods(kind_platform)} == before
+    assert {pod.memory_limit_bytes for pod in settled(kind_platform)} == before
 
 
 def test_setting_the_known_good_image_rolls_it_out_from_the_clusters_registry(kind_platform):
@@ -53,13 +42,13 @@ def test_setting_the_known_good_image_rolls_it_out_from_the_clusters_registry(ki
     kind_platform.set_image(f"{repository}:v1.2.3")
     try:
         assert kind_platform.wait_rollout(timeout=ROLLOUT_S).complete
-        pods = current_pods(kind_platform)
+        pods = settled(kind_platform)
         assert {p.image for p in pods} == {f"{repository}:v1.2.3"}
         assert all(p.ready for p in pods)
     finally:
         kind_platform.set_image(deployed)
         kind_platform.wait_rollout(timeout=ROLLOUT_S)
-    assert {p.image for p in current_pods(kind_platform)} == {deployed}
+    assert {p.image for p in settled(kind_platform)} == {deployed}
 
 
 def test_restarting_the_database_replaces_its_pod_and_waits_until_it_is_ready(kind_platform):
