@@ -134,5 +134,7 @@ def alert_history(
 ) -> list[AlertTimeline]:
     """Each runbook alert's pending/firing/resolved times between ``start`` and ``end`` (Unix times)."""
     with PrometheusProbe(prometheus_url, timeout=timeout) as prometheus:
-        series = prometheus.query_range("ALERTS", start, end, step)
+        # the samples the rule evaluations wrote, not a range query's 5-minute lookback: an alert
+        # left firing by a Prometheus restart before the fault would otherwise seem to span it
+        series = prometheus.samples("ALERTS", start, end)
     return timelines_from_series(series, names=names, step=step, end=end)

@@ -151,10 +151,20 @@ class PrometheusProbe:
             return [Sample(labels={}, value=float(data["result"][1]))]
         return [Sample(labels=dict(item["metric"]), value=float(item["value"][1])) for item in data["result"]]
 
-    def query_range(self, expression: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-        """A range query's series as Prometheus gives them (``metric`` and ``values``)."""
-        params = {"query": expression, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}s"}
-        return list(self._get("/api/v1/query_range", params).get("result", []))
+    def samples(self, selector: str, start: float, end: float) -> list[dict[str, Any]]:
+        """The samples a series selector's series really have between ``start`` and ``end``, shaped
+        as a range query's result (``metric`` and ``values``).
+
+        A range query fills each step with the newest sample of the last 5 minutes, so a series that
+        stopped without a staleness marker (Prometheus restarted while an alert fired) seems to go on
+        for 5 minutes. A range-vector selector gives only the samples written."""
+        window = max(1, int(end - start + 0.999))
+        params = {"query": f"{selector}[{window}s]", "time": f"{end:.3f}"}
+        series = self._get("/api/v1/query", params).get("result", [])
+        return [
+            {"metric": item["metric"], "values": [v for v in item["values"] if float(v[0]) >= start]}
+            for item in series
+        ]
 
     def config_yaml(self) -> str:
         """The configuration Prometheus runs with (``/api/v1/status/config``)."""
