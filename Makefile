@@ -38,7 +38,7 @@ test: system-deps venv lint
 	OFFGRIDFLOW_KIND_TIER=1 $(BIN)/pytest tests $(PYTEST_ARGS)
 
 # The local stack on Docker. Every command that changes it holds the stack lock that the tests take too.
-STACK := flock -w 900 /tmp/offgridflow-stack.lock $(BIN)/python -m offgridflow_runbook.stack
+STACK := flock -w 900 /tmp/offgridflow-stack.lock $(BIN)/python -m offgridflow_runbook.environments.local
 PROFILE ?= fast
 
 images: system-deps venv

@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from offgridflow_runbook.runbook.triage import diagnose
 from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, load_target
-from offgridflow_runbook.triage import diagnose
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_SECONDS = 1.0

@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from offgridflow_runbook.gameday.safety import ChaosNotAllowed, require_chaos_allowed
+from offgridflow_runbook.environments.local import StackError, stack_lock
 from offgridflow_runbook.gameday.session import GameDay
 from offgridflow_runbook.pytest_plugin import progress_writer
-from offgridflow_runbook.stack import StackError, stack_lock
-from offgridflow_runbook.targets import Target
+from offgridflow_runbook.targets import ChaosNotAllowed, Target, require_chaos_allowed
 
 CHAOS_DIR = Path(__file__).parent
 EXPERIMENTS_DIR = CHAOS_DIR / "experiments"

@@ -14,7 +14,7 @@ from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.runner import start_experiment
 from offgridflow_runbook.gameday.session import GameDay
 from offgridflow_runbook.platforms import platform_for
-from offgridflow_runbook.verification import verify
+from offgridflow_runbook.runbook.verification import verify
 
 pytestmark = pytest.mark.e2e
 

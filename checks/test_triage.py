@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from offgridflow_runbook import steps
 from offgridflow_runbook.probes.snapshot import Observations
 from offgridflow_runbook.pytest_plugin import judge
+from offgridflow_runbook.runbook import steps
 
 
 @pytest.mark.runbook_step("Triage 1")

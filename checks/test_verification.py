@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from offgridflow_runbook import steps
 from offgridflow_runbook.probes.http import ApiProbe
 from offgridflow_runbook.probes.snapshot import Observations
 from offgridflow_runbook.pytest_plugin import judge
-from offgridflow_runbook.verification import verification_3_write
+from offgridflow_runbook.runbook import steps
+from offgridflow_runbook.runbook.verification import verification_3_write
 
 
 @pytest.mark.runbook_step("Verification 1")

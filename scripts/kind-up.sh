@@ -119,12 +119,17 @@ push() { # local image, path in the registry
 }
 
 step "building and pushing the API images (v1.3.0 deployed, v1.2.3 Fix 4's known-good tag)"
-"$python" -m offgridflow_runbook.stack wheelhouse
+# the same lock as the local stack's API build: one wheelhouse folder serves both
+exec 9>/tmp/offgridflow-api-images.lock
+flock -w 900 9
+"$python" -m offgridflow_runbook.environments.local wheelhouse
 for tag in v1.3.0 v1.2.3; do
   build --network host -f deploy/docker/api.Dockerfile \
     --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker
   push "$api_repository:$tag" "your-org/offgridflow-api:$tag"
 done
+flock -u 9
+exec 9>&-
 # The pods pull IfNotPresent: a node that has an older build under the same tag would keep it, so each
 # node pulls the tags again now (new pods then run this checkout's code; running pods are left alone).
 for node in $("$kind_bin" get nodes --name "$cluster"); do

@@ -28,7 +28,7 @@ from offgridflow_runbook.probes.platform import PlatformAccess, open_platform
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
 from offgridflow_runbook.probes.snapshot import Observations, observe
 from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_from_environment
-from offgridflow_runbook.steps import Outcome, StepResult
+from offgridflow_runbook.runbook.steps import Outcome, StepResult
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, TargetError, target_from_options
 
 __all__ = ["judge", "progress_writer"]

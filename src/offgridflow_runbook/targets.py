@@ -1,4 +1,5 @@
-"""Targets: where the suite looks, read from ``targets.yaml`` (profiles users add without code)."""
+"""Targets: where the suite looks, read from ``targets.yaml`` (profiles users add without code), and
+the chaos guard: nothing changes a target that does not allow chaos."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import yaml
 __all__ = [
     "DEFAULT_TARGETS_FILE",
     "TARGET_OPTIONS",
+    "ChaosNotAllowed",
     "Target",
     "TargetError",
     "TargetOption",
     "load_target",
     "load_targets",
+    "require_chaos_allowed",
     "target_from_options",
 ]
 
@@ -148,3 +151,16 @@ def target_from_options(option: Callable[[str], Any]) -> Target:
     user mistake."""
     target = load_target(option("target"), option("targets_file") or DEFAULT_TARGETS_FILE)
     return target.with_overrides(**{o.dest: option(o.dest) for o in _OVERRIDE_OPTIONS})
+
+
+class ChaosNotAllowed(Exception):
+    """The target forbids chaos; the message is one line for the user."""
+
+
+def require_chaos_allowed(target: Target) -> None:
+    """Raise :class:`ChaosNotAllowed` unless ``target.allow_chaos`` is true; call before any change."""
+    if not target.allow_chaos:
+        raise ChaosNotAllowed(
+            f"target {target.name!r} does not allow chaos (allow_chaos is false in the targets file); "
+            "refusing to change anything"
+        )

@@ -11,6 +11,7 @@ import pytest
 from chaos_fakes import RecordingPlatform
 from chaoslib.exceptions import ActivityFailed
 
+from helpers.runbook_copies import edited
 from offgridflow_runbook.chaos import _context, actions, probes
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.pages import Page, PageDeliveries
@@ -181,6 +182,19 @@ def test_fix_4_keeps_the_repository_and_sets_the_known_good_tag(
 ) -> None:
     actions.fix_4_set_known_good_image(target="local", configuration=configuration)
     assert fake_platform.calls == ["set_image 127.0.0.1:5000/offgridflow-api:v1.2.3", "wait_rollout"]
+
+
+def test_fix_4_sets_the_tag_the_runbook_names_when_the_runbook_changes(
+    fake_platform: RecordingPlatform,
+    configuration: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    copy = tmp_path / "runbook.md"
+    copy.write_text(edited("offgridflow-api:v1.2.3", "offgridflow-api:v1.1.0"), encoding="utf-8")
+    monkeypatch.setenv("OFFGRIDFLOW_RUNBOOK", str(copy))
+    actions.fix_4_set_known_good_image(target="local", configuration=configuration)
+    assert fake_platform.calls[0] == "set_image 127.0.0.1:5000/offgridflow-api:v1.1.0"
 
 
 @pytest.mark.parametrize(

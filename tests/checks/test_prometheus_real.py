@@ -19,9 +19,9 @@ import pytest
 
 from offgridflow_runbook.gameday.alerts import alert_history, alert_timing
 from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE, PrometheusProbe
-from offgridflow_runbook.steps import Outcome, verification_5_alerts, verification_5_error_rate
+from offgridflow_runbook.runbook.steps import Outcome, verification_5_alerts, verification_5_error_rate
+from offgridflow_runbook.runbook.verification import look
 from offgridflow_runbook.targets import Target
-from offgridflow_runbook.verification import look
 
 pytestmark = pytest.mark.integration
 PROMETHEUS = shutil.which("prometheus")

@@ -19,10 +19,11 @@ import httpx
 import pytest
 from docker.errors import DockerException
 
-from offgridflow_runbook.platforms._docker import DockerPlatform
+from offgridflow_runbook.environments.local import StackError, down, stack_lock, status, up
+from offgridflow_runbook.platforms.docker import revisions
+from offgridflow_runbook.platforms.docker.driver import DockerPlatform
+from offgridflow_runbook.platforms.docker.names import API, STACK_LABEL, STACK_VALUE
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
-from offgridflow_runbook.stack import StackError, _state, down, stack_lock, status, up
-from offgridflow_runbook.stack._layout import API, STACK_LABEL, STACK_VALUE
 from offgridflow_runbook.targets import load_target
 
 
@@ -50,12 +51,12 @@ def _keep(config: pytest.Config) -> bool:
 
 def restore_first_revision(platform: DockerPlatform) -> None:
     """Roll the API out with the first revision's template again (image, limits, configuration)."""
-    from offgridflow_runbook.platforms import _docker_rollout
+    from offgridflow_runbook.platforms.docker import rollout
 
-    first = _state.initial_rollout().latest
+    first = revisions.initial_rollout().latest
     client = docker.from_env()
     try:
-        _docker_rollout.change(
+        rollout.change(
             client,
             "restored by the e2e tests",
             image=first.image,
@@ -107,7 +108,7 @@ def engine() -> Iterator[docker.DockerClient]:
 
 @pytest.fixture(scope="session")
 def token(local_stack: DockerPlatform) -> str:
-    return _state.api_token()
+    return revisions.api_token()
 
 
 @pytest.fixture

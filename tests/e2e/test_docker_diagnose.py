@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from helpers.diagnose_cli import run_diagnose
-from offgridflow_runbook.platforms._docker import DockerPlatform
+from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.probes import record
-from offgridflow_runbook.triage import decide
+from offgridflow_runbook.runbook.triage import decide
 
 from .conftest import quiet, wait_until
 

@@ -9,9 +9,10 @@ import docker
 import httpx
 import pytest
 
-from offgridflow_runbook.platforms._docker import DockerPlatform
-from offgridflow_runbook.stack import _state, up
-from offgridflow_runbook.stack._layout import API, API_REPOSITORY, POSTGRES, STACK_LABEL, STACK_VALUE
+from offgridflow_runbook.environments.local import up
+from offgridflow_runbook.platforms.docker import revisions
+from offgridflow_runbook.platforms.docker.driver import DockerPlatform
+from offgridflow_runbook.platforms.docker.names import API, API_REPOSITORY, POSTGRES, STACK_LABEL, STACK_VALUE
 
 from .conftest import wait_until
 
@@ -78,7 +79,7 @@ def test_second_up_changes_nothing(local_stack: DockerPlatform, engine: docker.D
 
 def test_a_checkout_with_another_database_password_still_gets_a_ready_api(local_stack: DockerPlatform):
     # A second clone on the same engine finds the first clone's data volume with its own new secret.
-    password_file = _state.state_dir() / _state.DB_PASSWORD_FILE
+    password_file = revisions.state_dir() / revisions.DB_PASSWORD_FILE
     password_file.write_text("another-checkout-" + secrets.token_urlsafe(8) + "\n", encoding="utf-8")
 
     up("fast", say=lambda _line: None)

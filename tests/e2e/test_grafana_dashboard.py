@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from offgridflow_runbook.platforms._docker import DockerPlatform
+from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 
 from .conftest import wait_until
 

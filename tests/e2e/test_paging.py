@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from offgridflow_runbook.gameday.pages import Page, read_pages
-from offgridflow_runbook.platforms._docker import DockerPlatform
-from offgridflow_runbook.stack._layout import API
+from offgridflow_runbook.platforms.docker.driver import DockerPlatform
+from offgridflow_runbook.platforms.docker.names import API
 
 from .conftest import wait_until
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from offgridflow_runbook.platforms._docker import DockerPlatform
+from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.runbook import load_runbook
 
 pytestmark = pytest.mark.e2e

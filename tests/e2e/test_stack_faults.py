@@ -27,9 +27,10 @@ import docker
 import httpx
 import pytest
 
-from offgridflow_runbook.platforms._docker import DockerPlatform
-from offgridflow_runbook.stack import PARTS, _containers, health, up
-from offgridflow_runbook.stack._layout import (
+from offgridflow_runbook.environments.local import PARTS, health, up
+from offgridflow_runbook.platforms.docker import specs
+from offgridflow_runbook.platforms.docker.driver import DockerPlatform
+from offgridflow_runbook.platforms.docker.names import (
     API,
     CONFIG_HASH_LABEL,
     EVENT_RECORDER,
@@ -300,7 +301,7 @@ def test_up_reconciles_a_missing_a_stale_and_a_crash_looping_container(
 ):
     wait_until("the stack is healthy", _all_fine, 120)
     _docker("rm", "--force", RECEIVER)  # missing
-    stale = _containers.exporter_spec()  # made from an older spec
+    stale = specs.exporter_spec()  # made from an older spec
     _docker("rm", "--force", EXPORTER)
     engine.containers.run(**{**stale, "labels": {**stale["labels"], CONFIG_HASH_LABEL: "an-older-spec"}})
     # Crash-looping on the current spec (as Prometheus did on its tmpfs): only recreating it helps.

@@ -9,7 +9,7 @@ from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
 from offgridflow_runbook.gameday.report import write_reports
 from offgridflow_runbook.gameday.scorecard import Expectation, Scorecard, score_experiment
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder, triage_verdicts
-from offgridflow_runbook.triage import Cause, Diagnosis, Outcome
+from offgridflow_runbook.runbook.triage import Cause, Diagnosis, Outcome
 
 T0 = 1_800_000_000.0
 EXPECT = Expectation(mode="oom", fix="Fix 2", fault="memory assault")

@@ -7,7 +7,7 @@ from typing import Any
 
 from helpers import kube_fake_seed as seed
 from helpers.kube_fake_server import JSON, KubeFake
-from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
+from offgridflow_runbook.platforms.kubernetes.driver import KubernetesPlatform
 from offgridflow_runbook.targets import Target
 
 CONFIG_ERROR_LOG = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from offgridflow_runbook.stack import STACK_LOCK
+from offgridflow_runbook.environments.local import STACK_LOCK
 
 
 def this_process_holds_the_stack_lock() -> bool:

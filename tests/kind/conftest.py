@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from offgridflow_runbook.kind import (
+from offgridflow_runbook.environments.kind import (
     KindSession,
     KindUnavailable,
     kind_settings,

@@ -8,8 +8,8 @@ import pytest
 
 from helpers.kind_pods import settled
 from offgridflow_runbook.platforms import platform_for
-from offgridflow_runbook.triage import Cause, diagnose
-from offgridflow_runbook.verification import verify
+from offgridflow_runbook.runbook.triage import Cause, diagnose
+from offgridflow_runbook.runbook.verification import verify
 
 pytestmark = pytest.mark.kind
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from offgridflow_runbook.kind import KindSession
+from offgridflow_runbook.environments.kind import KindSession
 from offgridflow_runbook.targets import Target
 
 pytestmark = pytest.mark.kind

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers.stack_lock import this_process_holds_the_stack_lock
-from offgridflow_runbook.stack import LOCK_HELD_ENV
+from offgridflow_runbook.environments.local import LOCK_HELD_ENV
 
 pytestmark = pytest.mark.kind
 

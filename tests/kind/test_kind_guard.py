@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import pytest_kind.cluster
 
-from offgridflow_runbook import kind
-from offgridflow_runbook.kind import (
+from offgridflow_runbook.environments import kind
+from offgridflow_runbook.environments.kind import (
     NO_KIND_REASON,
     KindSettings,
     KindUnavailable,

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from helpers.kube_fake_environment import KubeFakeEnvironment
-from offgridflow_runbook import steps
 from offgridflow_runbook.cli import main
 from offgridflow_runbook.probes import record
-from offgridflow_runbook.triage import Cause, diagnose
-from offgridflow_runbook.verification import look
+from offgridflow_runbook.runbook import steps
+from offgridflow_runbook.runbook.triage import Cause, diagnose
+from offgridflow_runbook.runbook.verification import look
 
 PG_ISREADY = ("pg_isready", "-h", "postgres-service", "-p", "5432")
 

@@ -9,7 +9,7 @@ import pytest
 
 from helpers.kube_fake_server import write_kubeconfig
 from offgridflow_runbook.platforms import PlatformError
-from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
+from offgridflow_runbook.platforms.kubernetes.driver import KubernetesPlatform
 
 
 def _closed_port() -> int:
@@ -95,9 +95,9 @@ def test_each_platform_has_its_own_client_and_never_the_global_default(kube_fake
 
 
 def test_a_silent_api_server_is_a_timeout_not_unreachable(kube_fake, tmp_path, monkeypatch):
-    from offgridflow_runbook.platforms import _kubernetes_client
+    from offgridflow_runbook.platforms.kubernetes import client
 
-    monkeypatch.setattr(_kubernetes_client, "REQUEST_TIMEOUT", (1.0, 0.3))
+    monkeypatch.setattr(client, "REQUEST_TIMEOUT", (1.0, 0.3))
     with socket.socket() as silent:  # accepts connections (backlog) and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)

@@ -19,7 +19,7 @@ import pytest
 
 from helpers.kube_fake_seed import container
 from helpers.kube_fake_server import write_kubeconfig
-from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
+from offgridflow_runbook.platforms.kubernetes.driver import KubernetesPlatform
 from offgridflow_runbook.targets import Target
 
 START_TIMEOUT_SECONDS = 10.0

@@ -10,7 +10,7 @@ import pytest
 
 from helpers.kube_fake_environment import CONFIG_ERROR_LOG, PULL_ERROR
 from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
-from offgridflow_runbook.platforms._kubernetes import KubernetesPlatform
+from offgridflow_runbook.platforms.kubernetes.driver import KubernetesPlatform
 
 GIB = 1024**3
 MIB = 1024**2

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from offgridflow_runbook.platforms._docker_observe import parse_time, split_runs, workload
-from offgridflow_runbook.platforms._docker_usage import CgroupSample
+from offgridflow_runbook.platforms.docker.observe import parse_time, split_runs, workload
+from offgridflow_runbook.platforms.docker.usage import CgroupSample
 
 STARTED = "2026-11-27T00:00:10.123456789Z"
 

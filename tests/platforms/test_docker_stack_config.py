@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from offgridflow_runbook.environments.local import prometheus as prometheus_config
 from offgridflow_runbook.platforms.base import PlatformError
-from offgridflow_runbook.stack import _prometheus
-from offgridflow_runbook.stack._containers import quantity_bytes
+from offgridflow_runbook.platforms.docker.specs import quantity_bytes
 from offgridflow_runbook.targets import Target
 
 
@@ -36,7 +36,7 @@ def test_render_fast_profile_from_the_repository_rules(tmp_path: Path, monkeypat
     monkeypatch.setenv("OFFGRIDFLOW_HOME", str(home))
     monkeypatch.setenv("OFFGRIDFLOW_STATE_DIR", str(tmp_path / "state"))
 
-    folder = _prometheus.render("fast")
+    folder = prometheus_config.render("fast")
 
     rendered = yaml.safe_load((folder / "rules" / "offgridflow.rules.yml").read_text())
     assert rendered["groups"][0]["rules"][0]["for"] == "3s"
@@ -52,11 +52,11 @@ def test_render_fast_profile_from_the_repository_rules(tmp_path: Path, monkeypat
 def test_an_unknown_profile_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OFFGRIDFLOW_STATE_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="fast, production"):
-        _prometheus.render("slow")
+        prometheus_config.render("slow")
 
 
 def test_an_unreachable_engine_is_one_platform_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    from offgridflow_runbook.platforms._docker import DockerPlatform
+    from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     target = Target(name="local", platform="docker", base_url="http://127.0.0.1:8080")
@@ -65,12 +65,12 @@ def test_an_unreachable_engine_is_one_platform_error(monkeypatch: pytest.MonkeyP
 
 
 def test_up_refuses_a_machine_without_root_debian_or_docker_in_one_message(monkeypatch: pytest.MonkeyPatch):
-    from offgridflow_runbook.stack import _preflight
+    from offgridflow_runbook.environments.local import preflight
 
-    monkeypatch.setattr(_preflight.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(_preflight.shutil, "which", lambda _name: None)
-    with pytest.raises(_preflight.StackError) as refused:
-        _preflight.check_machine()
+    monkeypatch.setattr(preflight.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(preflight.shutil, "which", lambda _name: None)
+    with pytest.raises(preflight.StackError) as refused:
+        preflight.check_machine()
     message = str(refused.value)
     assert "run as root" in message
     assert "apt-get install docker.io" in message
@@ -80,10 +80,10 @@ def test_up_refuses_a_machine_without_root_debian_or_docker_in_one_message(monke
 def test_the_stack_command_exits_2_with_one_line_when_the_machine_cannot_run_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    from offgridflow_runbook.stack import __main__ as command
-    from offgridflow_runbook.stack import _preflight
+    from offgridflow_runbook.environments.local import __main__ as command
+    from offgridflow_runbook.environments.local import preflight
 
-    monkeypatch.setattr(_preflight.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(preflight.os, "geteuid", lambda: 1000)
     assert command.main(["up"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: cannot bring the local stack up: run as root")
@@ -95,23 +95,23 @@ def test_the_stack_lock_times_out_while_another_holder_keeps_it(
 ):
     import fcntl
 
-    from offgridflow_runbook.stack import _lock
-    from offgridflow_runbook.stack._preflight import StackError
+    from offgridflow_runbook.environments.local import lock
+    from offgridflow_runbook.environments.local.preflight import StackError
 
-    monkeypatch.setattr(_lock, "STACK_LOCK", tmp_path / "stack.lock")
-    monkeypatch.delenv(_lock.LOCK_HELD_ENV, raising=False)
+    monkeypatch.setattr(lock, "STACK_LOCK", tmp_path / "stack.lock")
+    monkeypatch.delenv(lock.LOCK_HELD_ENV, raising=False)
     with (tmp_path / "stack.lock").open("a") as other_holder:
         fcntl.flock(other_holder, fcntl.LOCK_EX)
-        with pytest.raises(StackError, match="stayed locked"), _lock.stack_lock(deadline_seconds=0.5):
+        with pytest.raises(StackError, match="stayed locked"), lock.stack_lock(deadline_seconds=0.5):
             pass
-        monkeypatch.setenv(_lock.LOCK_HELD_ENV, "1")
-        with _lock.stack_lock(deadline_seconds=0.5):
+        monkeypatch.setenv(lock.LOCK_HELD_ENV, "1")
+        with lock.stack_lock(deadline_seconds=0.5):
             pass  # the caller says it holds the lock: no wait
 
 
 def _render_repository_alertmanager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("OFFGRIDFLOW_STATE_DIR", str(tmp_path / "state"))
-    return yaml.safe_load((_prometheus.render("fast") / "alertmanager.yml").read_text())
+    return yaml.safe_load((prometheus_config.render("fast") / "alertmanager.yml").read_text())
 
 
 def _integrations(document: dict[str, Any]) -> dict[str, set[str]]:

@@ -141,7 +141,7 @@ def test_unreachable_target_fails_in_one_line_without_traceback(project: pytest.
     project.makepyfile(
         test_dead="""
         import pytest
-        from offgridflow_runbook.steps import triage_1_live
+        from offgridflow_runbook.runbook.steps import triage_1_live
         from offgridflow_runbook.pytest_plugin import judge
 
         @pytest.mark.runbook_step("Triage 1")
@@ -282,7 +282,7 @@ def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
     project.makepyfile(
         test_crash="""
         import pytest
-        from offgridflow_runbook.steps import triage_2a_crash_loop
+        from offgridflow_runbook.runbook.steps import triage_2a_crash_loop
         from offgridflow_runbook.pytest_plugin import judge
 
         @pytest.mark.runbook_step("Triage 2A")

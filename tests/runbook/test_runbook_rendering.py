@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.runbook_copies import edited
-from offgridflow_runbook.runbook_commands import known_good_tag, render_commands
+from offgridflow_runbook.runbook.commands import known_good_tag, render_commands
 from offgridflow_runbook.targets import Target
 
 UseCopy = Callable[[str, str], None]

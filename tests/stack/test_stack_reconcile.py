@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from docker.errors import NotFound
 
-from offgridflow_runbook.stack import StackError, _containers, _lifecycle, _ports, _state
-from offgridflow_runbook.stack._layout import (
+from offgridflow_runbook.environments.local import StackError, lifecycle, ports
+from offgridflow_runbook.platforms.docker import revisions, specs
+from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     PROMETHEUS,
     RESTART_AFTER_KILL_LABEL,
@@ -27,16 +28,16 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _all_specs() -> list[_containers.Spec]:
+def _all_specs() -> list[specs.Spec]:
     return [
-        _containers.api_spec(_state.initial_rollout().current),
-        _containers.postgres_spec(),
-        _containers.registry_spec(),
-        _containers.event_recorder_spec(),
-        _containers.exporter_spec(),
-        _containers.receiver_spec(),
-        _containers.prometheus_spec("fast", "digest"),
-        _containers.alertmanager_spec("digest"),
+        specs.api_spec(revisions.initial_rollout().current),
+        specs.postgres_spec(),
+        specs.registry_spec(),
+        specs.event_recorder_spec(),
+        specs.exporter_spec(),
+        specs.receiver_spec(),
+        specs.prometheus_spec("fast", "digest"),
+        specs.alertmanager_spec("digest"),
     ]
 
 
@@ -79,7 +80,7 @@ def listening_port() -> Iterator[int]:
 
 
 def test_a_port_held_by_a_process_names_its_pid(listening_port: int):
-    seen = _ports.holder(_EngineWithoutContainers(), listening_port)  # type: ignore[arg-type]
+    seen = ports.holder(_EngineWithoutContainers(), listening_port)  # type: ignore[arg-type]
     assert seen is not None
     assert seen.pid == os.getpid()
     assert seen.describe().startswith(f"process {os.getpid()} (")
@@ -89,15 +90,15 @@ def test_a_free_port_has_no_holder(listening_port: int):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         free = int(probe.getsockname()[1])
-    assert _ports.holder(_EngineWithoutContainers(), free) is None  # type: ignore[arg-type]
+    assert ports.holder(_EngineWithoutContainers(), free) is None  # type: ignore[arg-type]
 
 
 def test_up_refuses_a_foreign_process_on_a_needed_port_in_one_line(
     listening_port: int, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(_ports, "PORTS", {PROMETHEUS: (listening_port,)})
+    monkeypatch.setattr(ports, "PORTS", {PROMETHEUS: (listening_port,)})
     with pytest.raises(StackError) as raised:
-        _lifecycle._refuse_foreign_ports(_EngineWithoutContainers())  # type: ignore[arg-type]
+        lifecycle._refuse_foreign_ports(_EngineWithoutContainers())  # type: ignore[arg-type]
     message = str(raised.value)
     assert "\n" not in message
     assert f"port {listening_port} (prometheus) is held by process {os.getpid()}" in message
@@ -144,7 +145,7 @@ def test_a_crash_looping_container_is_recreated_and_then_waited_for(state: Path)
         engine.containers.current = fresh
 
     lines: list[str] = []
-    _lifecycle._wait(
+    lifecycle._wait(
         PROMETHEUS,
         lambda: engine.containers.current is fresh,
         lines.append,
@@ -159,7 +160,7 @@ def test_up_gives_up_at_once_on_a_container_that_crash_loops_even_when_recreated
     engine = _Engine(_StandIn())
     started = time.monotonic()
     with pytest.raises(StackError) as raised:
-        _lifecycle._wait(
+        lifecycle._wait(
             PROMETHEUS,
             lambda: False,
             lambda _line: None,
@@ -192,19 +193,19 @@ FULL = _Exec(2, b"psql: error: FATAL:  sorry, too many clients already")
 
 
 def test_at_max_connections_up_waits_for_a_free_connection(state: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(_lifecycle.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(lifecycle.time, "sleep", lambda _seconds: None)
     database = _Database(FULL, _Exec(0, b""))
     lines: list[str] = []
-    _lifecycle._sync_database_password(_Engine(database), lines.append)  # type: ignore[arg-type]
+    lifecycle._sync_database_password(_Engine(database), lines.append)  # type: ignore[arg-type]
     assert lines == ["  postgres is at max_connections: waiting for a free connection ..."]
 
 
 def test_at_max_connections_for_good_up_says_what_to_do_in_one_line(
     state: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(_lifecycle, "PASSWORD_DEADLINE_SECONDS", 0.0)
+    monkeypatch.setattr(lifecycle, "PASSWORD_DEADLINE_SECONDS", 0.0)
     with pytest.raises(StackError) as raised:
-        _lifecycle._sync_database_password(_Engine(_Database(FULL)), lambda _line: None)  # type: ignore[arg-type]
+        lifecycle._sync_database_password(_Engine(_Database(FULL)), lambda _line: None)  # type: ignore[arg-type]
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith("postgres has no free connection (max_connections reached)")

@@ -23,11 +23,11 @@ from typing import Any
 import docker
 import httpx
 
+from offgridflow_runbook.environments.local import stack_lock
 from offgridflow_runbook.platforms import Platform, platform_for
 from offgridflow_runbook.probes import record
-from offgridflow_runbook.stack import stack_lock
+from offgridflow_runbook.runbook.triage import decide, look_for_triage
 from offgridflow_runbook.targets import load_target
-from offgridflow_runbook.triage import decide, look_for_triage
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent / "scenarios" / "docker"
@@ -221,7 +221,9 @@ def monitoring_down(platform: Platform, engine: docker.DockerClient) -> None:
         # `docker start` of the stopped container fails (its tmpfs /prometheus comes back without
         # mode 1777: "permission denied"), so the stack recreates it as `make up` does.
         prometheus.remove(force=True)
-        subprocess.run([sys.executable, "-m", "offgridflow_runbook.stack", "up"], cwd=ROOT, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "offgridflow_runbook.environments.local", "up"], cwd=ROOT, check=True
+        )
         wait("Prometheus is ready again", prometheus_ready, 60)
 
     recorded(
@@ -243,7 +245,9 @@ def main(names: list[str]) -> None:
     chosen = names or list(SCENARIOS)
     with stack_lock():
         os.environ["OFFGRIDFLOW_STACK_LOCK_HELD"] = "1"
-        subprocess.run([sys.executable, "-m", "offgridflow_runbook.stack", "up"], cwd=ROOT, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "offgridflow_runbook.environments.local", "up"], cwd=ROOT, check=True
+        )
         os.environ["OFFGRIDFLOW_TOKEN"] = (ROOT / ".state" / "local-token").read_text().strip()
         wait("the API is ready", ready, 120)
         target = load_target("local", ROOT / "targets.yaml")

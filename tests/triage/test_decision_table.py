@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from helpers.triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_target, oom
-from offgridflow_runbook.evidence import Signal
 from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Usage
 from offgridflow_runbook.runbook import load_runbook
-from offgridflow_runbook.triage import DECISION_TABLE, decide, decision_table_markdown
+from offgridflow_runbook.runbook.evidence import Signal
+from offgridflow_runbook.runbook.triage import DECISION_TABLE, decide, decision_table_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "triage.md"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from helpers.triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_target, oom
-from offgridflow_runbook import steps
 from offgridflow_runbook.platforms import Usage
 from offgridflow_runbook.probes.prometheus import alert_expression, strip_threshold
-from offgridflow_runbook.steps import Outcome
+from offgridflow_runbook.runbook import steps
+from offgridflow_runbook.runbook.steps import Outcome
 
 
 def test_everything_passes_on_a_healthy_target(rules: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from offgridflow_runbook.probes import record
-from offgridflow_runbook.triage import decide
+from offgridflow_runbook.runbook.triage import decide
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*/*.json"))
 # What the issue asks the corpus to cover at least (a file may cover it on either platform).

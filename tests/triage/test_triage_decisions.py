@@ -20,7 +20,7 @@ from helpers.triage_fakes import (
     oom,
 )
 from offgridflow_runbook.platforms import CommandResult, NetworkStatus, PlatformError, Usage
-from offgridflow_runbook.triage import Cause, decide
+from offgridflow_runbook.runbook.triage import Cause, decide
 
 CONFIG_LINE = (
     '{"level": "error", "event": "invalid configuration", "key": "OFFGRIDFLOW_DB_POOL_MAX", "value": "lots"}'

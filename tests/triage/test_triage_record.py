@@ -22,7 +22,7 @@ from helpers.triage_fakes import (
 from offgridflow_runbook.platforms import CommandResult
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.probes.http import ProbeTimeout
-from offgridflow_runbook.triage import decide
+from offgridflow_runbook.runbook.triage import decide
 
 
 def test_every_kind_of_read_survives_the_record_and_gives_the_same_verdict(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Alert profiles: ``production`` is ``deploy/prometheus`` as written; ``fast`` scales each rule's
 ``for`` down to a few seconds and evaluates often, so a game day sees an alert fire within seconds of
-its floor instead of minutes. The local stack renders both (offgridflow_runbook.stack); on kind
+its floor instead of minutes. The local stack renders both (offgridflow_runbook.environments.local); on kind
 ``render_kind_overlay`` writes a kustomize overlay that swaps the monitoring ConfigMaps of a base
 overlay for the profile's (scripts/kind-up.sh applies it)."""
 

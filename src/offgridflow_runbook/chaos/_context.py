@@ -17,11 +17,17 @@ from typing import Any, TypeVar
 from chaoslib.exceptions import ActivityFailed
 
 from offgridflow_runbook.gameday.events import EventLog
-from offgridflow_runbook.gameday.safety import ChaosNotAllowed, require_chaos_allowed
 from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
 from offgridflow_runbook.probes.http import ProbeError
-from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
-from offgridflow_runbook.verification import verify
+from offgridflow_runbook.runbook.verification import verify
+from offgridflow_runbook.targets import (
+    DEFAULT_TARGETS_FILE,
+    ChaosNotAllowed,
+    Target,
+    TargetError,
+    load_target,
+    require_chaos_allowed,
+)
 
 logger = logging.getLogger("chaostoolkit")
 T = TypeVar("T")

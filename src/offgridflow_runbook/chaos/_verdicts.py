@@ -19,8 +19,8 @@ from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ProbeError
+from offgridflow_runbook.runbook.triage import diagnose
 from offgridflow_runbook.targets import Target
-from offgridflow_runbook.triage import diagnose
 
 __all__ = ["VerdictWatch", "start_watch", "stop_watch"]
 

@@ -36,6 +36,7 @@ from offgridflow_runbook.chaos._verdicts import start_watch, stop_watch
 from offgridflow_runbook.chaos._writer import BackgroundWriter
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
+from offgridflow_runbook.runbook.commands import known_good_tag
 from offgridflow_runbook.targets import Target
 
 __all__ = [
@@ -94,10 +95,9 @@ def memory_assault(
     progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
     events(configuration).record("fault_at", fault=f"memory assault {mib} MiB")
     start_watch(chosen, configuration)
-    url = f"{chosen.base_url.rstrip('/')}/chaos/assaults/memory?mib={mib}&hold_seconds={hold_seconds:g}"
     with ApiProbe(chosen, timeout=60.0) as api:
         try:
-            answer = api.request("POST", url, authorized=True)
+            answer = api.memory_assault(mib, hold_seconds)
         except ProbeError as error:
             return {"survived": False, "detail": str(error)}
     if answer.status == 404:
@@ -418,16 +418,19 @@ def fix_3_rollout_undo(
 
 
 def fix_4_set_known_good_image(
-    tag: str = "v1.2.3",
+    tag: str | None = None,
     target: str | None = None,
     rollout_timeout: float = 120.0,
     only_if_broken: bool = False,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> str:
-    """Fix 4: set the API's image to the last known-good tag (``v1.2.3``) and wait for the rollout.
+    """Fix 4: set the API's image to the last known-good tag and wait for the rollout. The tag is
+    the one the runbook's Fix 4 sets (``kubectl set image ... api=<image>:<tag>``) unless ``tag``
+    names another.
 
     With ``only_if_broken`` (rollbacks) nothing is done when Verification already passes."""
+    tag = tag or known_good_tag()
     return _apply_fix(
         target,
         configuration,

@@ -30,13 +30,6 @@ from offgridflow_runbook.chaos._context import (
     resolve_target,
     wait_until,
 )
-from offgridflow_runbook.evidence import (
-    CONFIG_ERROR_MARKER,
-    config_error_lines,
-    crashed,
-    image_pull_failing,
-    oom_killed,
-)
 from offgridflow_runbook.gameday.alerts import alert_timing
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.pages import first_page, read_pages
@@ -44,9 +37,17 @@ from offgridflow_runbook.gameday.verdicts import VerdictRecorder
 from offgridflow_runbook.platforms import Platform, Workload
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
+from offgridflow_runbook.runbook.evidence import (
+    CONFIG_ERROR_MARKER,
+    config_error_lines,
+    crashed,
+    image_pull_failing,
+    oom_killed,
+    pull_failure_event,
+)
+from offgridflow_runbook.runbook.triage import diagnose
+from offgridflow_runbook.runbook.verification import verify
 from offgridflow_runbook.targets import Target
-from offgridflow_runbook.triage import diagnose
-from offgridflow_runbook.verification import verify
 
 __all__ = [
     "api_is_live",
@@ -201,7 +202,7 @@ def image_pull_signal(platform: Platform, since: float) -> Signal | None:
                 None,
             )
     for event in platform.events(since=datetime.fromtimestamp(since, UTC)):
-        if "failed to pull image" in event.message.lower():
+        if pull_failure_event(event):
             return f"event {event.reason}: {event.message}", event.at
     return None
 
@@ -589,9 +590,8 @@ def memory_load_survives(
 
 def _post_assault(target: Target, mib: int, hold_seconds: float) -> HttpResult | None:
     with ApiProbe(target, timeout=60.0) as api:
-        url = f"{target.base_url.rstrip('/')}/chaos/assaults/memory?mib={mib}&hold_seconds={hold_seconds:g}"
         try:
-            return api.request("POST", url, authorized=True)
+            return api.memory_assault(mib, hold_seconds)
         except ProbeError:
             return None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
-from offgridflow_runbook.triage import Diagnosis
+from offgridflow_runbook.runbook.triage import Diagnosis
 
 __all__ = ["TriageVerdicts", "VerdictRecorder", "triage_verdicts"]
 

@@ -39,8 +39,8 @@ __all__ = [
 
 # The drivers are imported lazily so that one platform's client library stays optional.
 _DRIVERS = {
-    "docker": ("offgridflow_runbook.platforms._docker", "DockerPlatform"),
-    "kubernetes": ("offgridflow_runbook.platforms._kubernetes", "KubernetesPlatform"),
+    "docker": ("offgridflow_runbook.platforms.docker.driver", "DockerPlatform"),
+    "kubernetes": ("offgridflow_runbook.platforms.kubernetes.driver", "KubernetesPlatform"),
 }
 
 

@@ -171,6 +171,12 @@ class ApiProbe:
         return self.get(self.target.metrics_url)
 
     # -- plumbing ----------------------------------------------------------------------------------
+    def memory_assault(self, mib: int, hold_seconds: float) -> HttpResult:
+        """``POST /chaos/assaults/memory``: the API allocates and touches ``mib`` MiB for
+        ``hold_seconds`` (404 unless the API enables its chaos assaults)."""
+        url = self._url(f"/chaos/assaults/memory?mib={mib}&hold_seconds={hold_seconds:g}")
+        return self.request("POST", url, authorized=True)
+
     def get(self, url: str, *, authorized: bool = False) -> HttpResult:
         return self.request("GET", url, authorized=authorized)
 

@@ -2,7 +2,7 @@
 
 :data:`STEPS` and :data:`COMMANDS` are the map: per runbook step, and per command line of each
 step (matched by its text, whitespace collapsed), the proofs — a check in ``checks/`` (by function
-name and runbook step), a triage rule (a :class:`~offgridflow_runbook.triage.Cause`), an
+name and runbook step), a triage rule (a :class:`~offgridflow_runbook.runbook.triage.Cause`), an
 experiment's fault, detection probe or fix (by mode and Chaos Toolkit function, with the arguments
 the runbook's command implies), an alert rule — or a reason why it is not covered.
 :func:`coverage` resolves every proof against the project (a check that was deleted, an experiment
@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from offgridflow_runbook.runbook.document import PROJECT_ROOT, Command, Runbook
-from offgridflow_runbook.triage import Cause
+from offgridflow_runbook.runbook.triage import Cause
 
 __all__ = [
     "COMMANDS",
@@ -137,7 +137,7 @@ class Check(Proof):
 
 @dataclass(frozen=True)
 class TriageRule(Proof):
-    """A branch of the triage tree (``offgridflow_runbook.triage``) naming a runbook section."""
+    """A branch of the triage tree (``offgridflow_runbook.runbook.triage``) naming a runbook section."""
 
     cause: str
     section: str
@@ -254,7 +254,7 @@ _LOGS_SHOWN = "shown, not judged: a failed check attaches these logs to the repo
 _FIX_1 = Experiment("db-kill", "fix", "fix_1_restart_database_then_api")
 _FIX_2 = Experiment("oom", "fix", "fix_2_patch_memory", {"limit": "2Gi", "request": "1Gi"})
 _FIX_3 = Experiment("bad-config", "fix", "fix_3_rollout_undo")
-_FIX_4 = Experiment("bad-image", "fix", "fix_4_set_known_good_image", {"tag": "v1.2.3"})
+_FIX_4 = Experiment("bad-image", "fix", "fix_4_set_known_good_image")  # the tag: the runbook's own
 
 STEPS: tuple[StepRule, ...] = (
     StepRule("Triage 1", (Check("test_api_answers_health_live"), TriageRule("unreachable", "Triage 1"))),

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from offgridflow_runbook.reporting import REDACTED
+from offgridflow_runbook.runbook.commands import docker_equivalent, target_url
 from offgridflow_runbook.runbook.document import Command, Runbook
-from offgridflow_runbook.runbook_commands import docker_equivalent, target_url
-from offgridflow_runbook.steps import activity_list
+from offgridflow_runbook.runbook.steps import activity_list
 from offgridflow_runbook.targets import Target
 
 __all__ = ["KUBECTL_ENV", "DriftReport", "DriftResult", "Outcome", "Runner", "drift"]

@@ -1,0 +1,48 @@
+"""``offgridflow-runbook drift``: run the runbook's read-only commands against a target.
+
+Exit 0 every applicable command answered with the expected shape; 1 drift (a name, selector, path
+or shape the system no longer has); 3 nothing drifted but some commands could not be run or seen.
+Commands that change anything are never run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, target_from
+from offgridflow_runbook.reporting import Redactor
+from offgridflow_runbook.runbook import load_runbook
+from offgridflow_runbook.runbook.drift import KUBECTL_ENV, drift
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "drift",
+        help="run the runbook's read-only commands against a target and report what no longer matches",
+        description="Run each read-only command of the runbook against the target (curl against its URLs; "
+        "kubectl with its namespace and context on Kubernetes targets) and check the expected shape. "
+        "Exit 0 no drift, 1 drift, 3 some commands could not be run.",
+    )
+    add_target_options(parser)
+    add_runbook_option(parser)
+    parser.add_argument(
+        "--kubectl", default=None, help=f"the kubectl binary (default: ${KUBECTL_ENV} or PATH)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=15.0, help="seconds each command may take (default: 15)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    target = target_from(args)
+    report = drift(load_runbook(args.runbook), target, kubectl=args.kubectl, timeout=args.timeout)
+    redact = Redactor([target.token])
+    if args.json:
+        print(json.dumps(redact.value(report.as_dict()), indent=2))
+    else:
+        print(redact(report.table()))
+    return report.exit_code

@@ -1,1 +1,0 @@
-"""Subcommands of ``offgridflow-runbook`` (each module: ``add_parser(subparsers)``)."""

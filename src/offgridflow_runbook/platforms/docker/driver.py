@@ -1,0 +1,442 @@
+"""The Docker platform: the runbook's operations on the local stack, with the official Docker SDK.
+
+Containers stand in for pods (``app`` label, RestartCount, OOMKilled, exit code), engine events for
+namespace events, and a revision history in ``.state/`` for the Deployment's ReplicaSets; see
+docs/platforms.md for where the behaviour differs from Kubernetes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal, ParamSpec, TypeVar
+
+import docker
+from docker.errors import DockerException, NotFound
+from docker.models.containers import Container
+
+from offgridflow_runbook.environments.local import PartHealth, health
+from offgridflow_runbook.platforms.base import (
+    CRASH_POSTGRES,
+    CommandResult,
+    Event,
+    NetworkStatus,
+    PlatformError,
+    Revision,
+    RolloutStatus,
+    Usage,
+    Workload,
+)
+from offgridflow_runbook.platforms.docker import observe, revisions, rollout, specs, usage
+from offgridflow_runbook.platforms.docker.names import (
+    API,
+    ENGINE_EVENTS_FILE,
+    POSTGRES,
+    POSTGRES_IMAGE,
+    STACK_LABEL,
+    STACK_VALUE,
+    state_dir,
+)
+from offgridflow_runbook.targets import Target
+
+__all__ = ["DockerPlatform"]
+
+PG_ISREADY = ("pg_isready", "-h", "127.0.0.1", "-p", "5432")
+API_PORTS = (8080, 8081)
+_POLL_SECONDS = 0.5
+_EVENT_ACTIONS = {
+    "oom": ("Warning", "OOMKilled"),
+    "die": ("Warning", "Died"),
+    "kill": ("Normal", "Killing"),
+    "start": ("Normal", "Started"),
+    "create": ("Normal", "Created"),
+    "destroy": ("Normal", "Deleted"),
+}
+# The engine keeps a bounded event buffer; older history is not needed to read the last run.
+_DEFAULT_EVENTS_WINDOW = timedelta(hours=1)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _recorded_engine_events(since: datetime) -> list[dict[str, Any]]:
+    """What the stack's event recorder kept: the engine's own buffer holds only its last 256 events."""
+    try:
+        lines = (state_dir() / ENGINE_EVENTS_FILE).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    threshold = since.timestamp() * 1e9
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line being written right now
+        if int(event.get("timeNano", 0)) >= threshold:
+            events.append(event)
+    return events
+
+
+def _merge(*sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    unique = {(e.get("id"), e.get("Action"), e.get("timeNano")): e for source in sources for e in source}
+    return sorted(unique.values(), key=lambda event: int(event.get("timeNano", 0)))
+
+
+def _unix_socket_problem() -> str | None:
+    """Why the engine's Unix socket refuses a connection (checked first: the SDK leaks the socket then)."""
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        return None
+    path = host.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5)
+        try:
+            probe.connect(path)
+        except OSError as error:
+            return f"{path}: {error.strerror or error}"
+    return None
+
+
+def _engine_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Docker failures become one-line PlatformErrors naming the operation."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except DockerException as error:
+            explanation = getattr(error, "explanation", None) or str(error)
+            raise PlatformError(f"docker: {method.__name__.strip('_')} failed: {explanation}") from None
+
+    return wrapper
+
+
+class DockerPlatform:
+    """The runbook's operations on the local Docker stack (``make up``)."""
+
+    kind: ClassVar[str] = "docker"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        if problem := _unix_socket_problem():
+            raise PlatformError(
+                f"target {target.name!r}: cannot reach the Docker Engine ({problem}); "
+                "is dockerd running? `make up` starts it and the local stack"
+            )
+        client: docker.DockerClient | None = None
+        try:
+            client = docker.from_env(timeout=60)
+            client.ping()
+        except DockerException as error:
+            if client is not None:
+                client.close()
+            raise PlatformError(
+                f"target {target.name!r}: cannot reach the Docker Engine ({error.__class__.__name__}); "
+                "is dockerd running? `make up` starts it and the local stack"
+            ) from None
+        self._client = client
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _containers(self, app: str) -> list[Container]:
+        labels = [f"{STACK_LABEL}={STACK_VALUE}", f"app={app}"]
+        return list(self._client.containers.list(all=True, filters={"label": labels}))
+
+    def _container(self, name: str) -> Container | None:
+        try:
+            return self._client.containers.get(name)
+        except NotFound:
+            return None
+
+    def _engine_events(self, since: datetime) -> list[dict[str, Any]]:
+        # The engine holds the stream open until ``until``: a whole second when it lay in the future.
+        # A string keeps the fraction that the SDK's datetime conversion would drop.
+        stream = self._client.api.events(
+            since=since,
+            until=f"{time.time():.9f}",
+            filters={"type": "container", "label": f"{STACK_LABEL}={STACK_VALUE}"},
+            decode=True,
+        )
+        try:
+            live = [event for event in stream if not str(event.get("Action", "")).startswith("exec_")]
+        finally:
+            stream.close()
+        return _merge(_recorded_engine_events(since), live)
+
+    def _workloads(self, app: str) -> list[Workload]:
+        containers = self._containers(app)
+        engine_events = self._engine_events(datetime.now(UTC) - _DEFAULT_EVENTS_WINDOW) if containers else []
+        return [observe.workload(container, engine_events) for container in containers]
+
+    # -- read ----------------------------------------------------------------------------------
+    def _pull_answer(self, image: str) -> str | None:
+        """What the engine answers, asking the registry now, about pulling ``image`` (None: it can)."""
+        try:
+            self._client.api.inspect_distribution(image)
+        except docker.errors.APIError as error:
+            return str(error.explanation or error)
+        return None
+
+    @_engine_errors
+    def api_workloads(self) -> list[Workload]:
+        workloads = self._workloads(API)
+        state = revisions.read_rollout()
+        if state.stalled:
+            # The stalled revision is the Deployment's wish (kept in .state/); whether its image can
+            # be pulled is the engine's answer from the registry, asked on every read like a kubelet.
+            image = state.stalled["image"]
+            answer = self._pull_answer(image)
+            failing = answer is not None
+            workloads.append(
+                Workload(
+                    name=f"{API}-rev{state.stalled['revision']}",
+                    app=API,
+                    phase="Pending",
+                    ready=False,
+                    restart_count=0,
+                    image=image,
+                    waiting_reason=rollout.stalled_reason(state) if failing else "ContainerCreating",
+                    waiting_message=(
+                        f'Failed to pull image "{image}": {answer}'
+                        if failing
+                        else "the image is in the registry now; the stalled rollout was not retried"
+                    ),
+                )
+            )
+        return workloads
+
+    @_engine_errors
+    def database_workloads(self) -> list[Workload]:
+        return self._workloads(POSTGRES)
+
+    @_engine_errors
+    def events(self, since: datetime | None = None) -> list[Event]:
+        start = since or datetime.now(UTC) - _DEFAULT_EVENTS_WINDOW
+        found = []
+        for raw in self._engine_events(start):
+            action = str(raw.get("Action", "")).split(":")[0]
+            if action not in _EVENT_ACTIONS:
+                continue
+            attributes = raw.get("Actor", {}).get("Attributes", {})
+            kind, reason = _EVENT_ACTIONS[action]
+            if action == "die":
+                code = int(attributes.get("exitCode", 0))
+                kind, message = ("Warning" if code else "Normal"), f"container exited with code {code}"
+            elif action == "kill":
+                message = f"killed with signal {attributes.get('signal', '?')}"
+            elif action == "oom":
+                message = "the kernel's OOM killer ended a process at the container's memory limit"
+            else:
+                message = f"container {action}"
+            at = datetime.fromtimestamp(int(raw["timeNano"]) / 1e9, UTC)
+            found.append(
+                Event(
+                    at=at,
+                    type=kind,
+                    reason=reason,
+                    message=message,
+                    involved=attributes["name"],
+                    involved_uid=raw.get("id"),
+                )
+            )
+        for entry in revisions.recorded_events():
+            at = datetime.fromisoformat(entry["at"])
+            if at >= start:
+                found.append(
+                    Event(
+                        at=at,
+                        type=entry["type"],
+                        reason=entry["reason"],
+                        message=entry["message"],
+                        involved=entry["involved"],
+                    )
+                )
+        return sorted(found, key=lambda event: event.at)
+
+    @_engine_errors
+    def api_logs(self, *, tail: int = 100, previous: bool = False) -> dict[str, str]:
+        logs = {}
+        for container in self._containers(API):
+            if previous and int(container.attrs.get("RestartCount", 0)) == 0:
+                continue
+            lines = observe.split_runs(container, previous=previous)
+            logs[container.name] = "\n".join(lines[-tail:] if tail > 0 else lines)
+        return logs
+
+    @_engine_errors
+    def database_logs(self, *, tail: int = 50) -> str:
+        container = self._container(POSTGRES)
+        if container is None:
+            raise PlatformError("the postgres container does not exist (make up)")
+        return str(container.logs(tail=tail, stdout=True, stderr=True).decode("utf-8", "replace"))
+
+    @_engine_errors
+    def pg_isready(self) -> CommandResult:
+        """``pg_isready`` in the postgres container, or in a one-off one from its image when it is down."""
+        container = self._container(POSTGRES)
+        if container is not None and container.status == "running":
+            result = container.exec_run(list(PG_ISREADY))
+            return CommandResult(PG_ISREADY, int(result.exit_code), result.output.decode("utf-8", "replace"))
+        try:
+            output = self._client.containers.run(
+                POSTGRES_IMAGE, list(PG_ISREADY), network_mode="host", entrypoint=[], remove=True
+            )
+            return CommandResult(PG_ISREADY, 0, output.decode("utf-8", "replace"))
+        except docker.errors.ContainerError as error:
+            text = error.stderr.decode("utf-8", "replace") if isinstance(error.stderr, bytes) else ""
+            return CommandResult(PG_ISREADY, int(error.exit_status), text or "127.0.0.1:5432 - no response\n")
+
+    @_engine_errors
+    def resource_usage(self) -> list[Usage]:
+        return [usage.container_usage(c) for c in self._containers(API) if c.status == "running"]
+
+    @_engine_errors
+    def network(self) -> NetworkStatus:
+        answering = []
+        for port in API_PORTS:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    answering.append(f"127.0.0.1:{port}")
+            except OSError:
+                pass
+        instances = self._workloads(API)
+        serving = bool(instances) and len(answering) == len(API_PORTS)
+        detail = f"{len(answering)} of {len(API_PORTS)} published ports answer on 127.0.0.1"
+        return NetworkStatus(
+            ingresses=(),
+            ready_endpoints=1 if serving else 0,
+            not_ready_endpoints=0 if serving or not instances else 1,
+            published=tuple(answering),
+            detail=detail,
+        )
+
+    @_engine_errors
+    def rollout_status(self) -> RolloutStatus:
+        state = revisions.read_rollout()
+        instances = self._workloads(API)
+        available = sum(1 for w in instances if w.ready)
+        waiting = 'Waiting for deployment "offgridflow-api" rollout to finish'
+        if state.stalled:
+            return RolloutStatus(
+                False, 1, 0, available, f"{waiting}: 0 of 1 updated replicas are available..."
+            )
+        if state.deployed == state.latest.number and available:
+            return RolloutStatus(
+                True, 1, 1, available, 'deployment "offgridflow-api" successfully rolled out'
+            )
+        return RolloutStatus(
+            False, 1, len(instances), available, f"{waiting}: 0 of 1 updated replicas are available..."
+        )
+
+    def rollout_history(self) -> list[Revision]:
+        return [
+            Revision(
+                number=item.number,
+                image=item.image,
+                memory_limit=item.memory_limit,
+                memory_request=item.memory_request,
+                config=dict(item.config),
+                change_cause=item.change_cause or None,
+            )
+            for item in revisions.read_rollout().revisions
+        ]
+
+    def config(self) -> dict[str, str]:
+        """The latest revision's ``offgridflow-config`` (what a ConfigMap holds, whether or not it runs)."""
+        return dict(revisions.read_rollout().latest.config)
+
+    def config_scheme(self) -> Literal["hashed"]:
+        """Each revision carries its own configuration, so ``rollout undo`` restores the old values."""
+        return "hashed"
+
+    def stack_parts(self) -> list[PartHealth]:
+        """Docker only: each part of the local stack (API, database, exporter, Prometheus, Alertmanager,
+        receiver, registry, event recorder) fine, bad or unknown, with what was seen. A stopped
+        Prometheus is ``bad`` here, where the Prometheus probe can only say it could not read."""
+        return health(self._client)
+
+    # -- change --------------------------------------------------------------------------------
+    @_engine_errors
+    def rollout_restart(self) -> None:
+        rollout.restart(self._client)
+
+    def wait_rollout(self, timeout: float = 120.0) -> RolloutStatus:
+        deadline = time.monotonic() + timeout
+        status = self.rollout_status()
+        while not status.complete and time.monotonic() < deadline:
+            time.sleep(_POLL_SECONDS)
+            status = self.rollout_status()
+        return status
+
+    @_engine_errors
+    def patch_memory(self, *, limit: str = "2Gi", request: str = "1Gi") -> None:
+        for quantity in (limit, request):
+            try:
+                specs.quantity_bytes(quantity)
+            except ValueError as error:
+                raise PlatformError(str(error)) from None
+        rollout.change(
+            self._client,
+            f"memory limit {limit}, request {request}",
+            memory_limit=limit,
+            memory_request=request,
+        )
+
+    @_engine_errors
+    def set_image(self, image: str) -> None:
+        if ":" not in image.rsplit("/", 1)[-1]:
+            raise PlatformError(
+                f"set image: {image!r} names no tag (expected e.g. 127.0.0.1:5000/offgridflow-api:v1.2.3)"
+            )
+        rollout.change(self._client, f"set image api={image}", image=image)
+
+    @_engine_errors
+    def rollout_undo(self) -> None:
+        rollout.undo(self._client)
+
+    @_engine_errors
+    def update_config(self, changes: Mapping[str, str]) -> None:
+        config = dict(revisions.read_rollout().latest.config) | dict(changes)
+        described = ", ".join(f"{key}={value}" for key, value in sorted(changes.items()))
+        rollout.change(self._client, f"configuration {described}", config=config)
+
+    @_engine_errors
+    def kill_database(self) -> None:
+        container = self._container(POSTGRES)
+        if container is None or container.status != "running":
+            raise PlatformError("kill database: the postgres container is not running")
+        container.kill(signal="SIGKILL")
+
+    @_engine_errors
+    def crash_database(self) -> None:
+        container = self._container(POSTGRES)
+        if container is None or container.status != "running":
+            raise PlatformError("crash database: the postgres container is not running")
+        # the server stops without a checkpoint, like a crash; the container exits with it
+        container.exec_run(list(CRASH_POSTGRES), user="postgres")
+
+    @_engine_errors
+    def restart_database(self) -> None:
+        container = self._container(POSTGRES)
+        if container is None:
+            specs.ensure(self._client, specs.postgres_spec())
+        elif container.status == "running":
+            container.restart(timeout=30)
+        else:
+            container.start()
+
+    def wait_database_ready(self, timeout: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout
+        result = self.pg_isready()
+        while result.exit_code != 0:
+            if time.monotonic() > deadline:
+                raise PlatformError(f"postgres was not ready within {timeout:.0f}s: {result.output.strip()}")
+            time.sleep(_POLL_SECONDS)
+            result = self.pg_isready()
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,104 @@
+"""Each part of the local stack, seen fine, seen bad or unknown: what ``up`` waits for and triage can read.
+
+A part is fine when its container runs (healthy, where the image has a health check) and its service
+answers on its own endpoint (``pg_isready`` for the database). Whatever could not be read (the engine
+does not answer) is ``unknown`` with the reason, never fine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import docker
+import httpx
+from docker.errors import DockerException
+
+from offgridflow_runbook.platforms.docker import specs
+from offgridflow_runbook.platforms.docker.names import (
+    ALERTMANAGER,
+    API,
+    EVENT_RECORDER,
+    EXPORTER,
+    POSTGRES,
+    PROMETHEUS,
+    RECEIVER,
+    REGISTRY,
+)
+
+# What "answers" means for each service: an HTTP answer below 400 from its own endpoint.
+HEALTH_URLS = {
+    REGISTRY: "http://127.0.0.1:5000/v2/",
+    API: "http://127.0.0.1:8080/health/ready",
+    EXPORTER: "http://127.0.0.1:9187/metrics",
+    RECEIVER: "http://127.0.0.1:9095/health",
+    ALERTMANAGER: "http://127.0.0.1:9093/-/ready",
+    PROMETHEUS: "http://127.0.0.1:9090/-/ready",
+    EVENT_RECORDER: "http://127.0.0.1:9096/metrics",
+}
+PARTS = (API, POSTGRES, EXPORTER, PROMETHEUS, ALERTMANAGER, RECEIVER, REGISTRY, EVENT_RECORDER)
+
+
+@dataclass(frozen=True)
+class PartHealth:
+    """One part of the stack: ``fine``, ``bad`` or ``unknown``, and what was seen."""
+
+    name: str
+    outcome: Literal["fine", "bad", "unknown"]
+    detail: str
+
+    @property
+    def fine(self) -> bool:
+        return self.outcome == "fine"
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code < 400
+    except httpx.HTTPError:
+        return False
+
+
+def postgres_ready(client: docker.DockerClient) -> bool:
+    container = specs.find(client, POSTGRES)
+    if container is None or container.status != "running":
+        return False
+    return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
+
+
+def part_health(client: docker.DockerClient, name: str) -> PartHealth:
+    """One part as the engine and its own endpoint show it."""
+    try:
+        container = specs.find(client, name)
+        if container is None:
+            return PartHealth(name, "bad", "no container (make up creates it)")
+        state = container.attrs["State"]
+        health = (state.get("Health") or {}).get("Status")
+        restarts = int(container.attrs.get("RestartCount", 0))
+        seen = f"container {state['Status']}" + (f" ({health})" if health else "") + f", {restarts} restarts"
+        if state["Status"] != "running":
+            return PartHealth(name, "bad", f"{seen}, exit code {state['ExitCode']}")
+        serving = postgres_ready(client) if name == POSTGRES else answers(HEALTH_URLS[name])
+    except DockerException as error:
+        return PartHealth(name, "unknown", f"the Docker Engine did not answer: {error.__class__.__name__}")
+    if not serving:
+        what = "pg_isready fails" if name == POSTGRES else f"{HEALTH_URLS[name]} does not answer"
+        return PartHealth(name, "bad", f"{seen}, {what}")
+    if health not in (None, "healthy"):
+        return PartHealth(name, "bad", seen)
+    return PartHealth(name, "fine", seen)
+
+
+def health(client: docker.DockerClient | None = None) -> list[PartHealth]:
+    """Every part of the stack; all ``unknown`` when the engine cannot be reached."""
+    own = client is None
+    try:
+        engine = client or docker.from_env(timeout=10)
+    except DockerException as error:
+        reason = f"the Docker Engine did not answer: {error.__class__.__name__}"
+        return [PartHealth(name, "unknown", reason) for name in PARTS]
+    try:
+        return [part_health(engine, name) for name in PARTS]
+    finally:
+        if own:
+            engine.close()

@@ -1,0 +1,84 @@
+"""Where the local stack keeps its files, its names and its labels (shared by the stack and the driver)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+STACK_LABEL = "com.offgridflow.stack"
+STACK_VALUE = "local"
+CONFIG_HASH_LABEL = "com.offgridflow.config-hash"
+INPUTS_HASH_LABEL = "com.offgridflow.inputs-hash"
+REVISION_LABEL = "com.offgridflow.revision"
+PROFILE_LABEL = "com.offgridflow.prometheus-profile"
+# "false": the event recorder does not start the container again after a `docker kill` (the database).
+RESTART_AFTER_KILL_LABEL = "com.offgridflow.restart-after-kill"
+
+API = "offgridflow-api"
+POSTGRES = "postgres"
+EXPORTER = "postgres-exporter"
+PROMETHEUS = "prometheus"
+ALERTMANAGER = "alertmanager"
+RECEIVER = "alert-receiver"
+REGISTRY = "registry"
+EVENT_RECORDER = "event-recorder"
+ENGINE_EVENTS_FILE = "engine-events.jsonl"
+
+REGISTRY_ADDRESS = "127.0.0.1:5000"
+API_REPOSITORY = f"{REGISTRY_ADDRESS}/offgridflow-api"
+CURRENT_API_TAG = "v1.3.0"
+TOOLS_IMAGE = "offgridflow-tools:local"
+POSTGRES_IMAGE = "offgridflow-postgres:local"
+BASE_IMAGE = "debian:bookworm-slim"
+
+VOLUMES = {
+    POSTGRES: "offgridflow-postgres-data",
+    REGISTRY: "offgridflow-registry-data",
+    RECEIVER: "offgridflow-alert-receiver-data",
+    PROMETHEUS: "offgridflow-prometheus-data",
+    ALERTMANAGER: "offgridflow-alertmanager-data",
+}
+
+URLS = {
+    API: "http://127.0.0.1:8080",
+    "metrics": "http://127.0.0.1:8081/metrics",
+    PROMETHEUS: "http://127.0.0.1:9090",
+    ALERTMANAGER: "http://127.0.0.1:9093",
+    RECEIVER: "http://127.0.0.1:9095/deliveries",
+    EXPORTER: "http://127.0.0.1:9187/metrics",
+    REGISTRY: "http://127.0.0.1:5000/v2/",
+    "container-restarts": "http://127.0.0.1:9096/metrics",
+    POSTGRES: "postgresql://offgridflow@127.0.0.1:5432/offgridflow",
+}
+
+
+def project_root() -> Path:
+    """The checkout holding ``deploy/docker`` (``OFFGRIDFLOW_HOME`` overrides; else source tree or cwd)."""
+    if home := os.environ.get("OFFGRIDFLOW_HOME"):
+        return Path(home).resolve()
+    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
+        if (candidate / "deploy" / "docker").is_dir():
+            return candidate
+    return Path.cwd()
+
+
+def state_dir() -> Path:
+    """``.state/`` in the project: secrets, rendered configuration, rollout history (gitignored)."""
+    path = Path(os.environ.get("OFFGRIDFLOW_STATE_DIR") or project_root() / ".state")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def docker_dir() -> Path:
+    return project_root() / "deploy" / "docker"
+
+
+def stack_labels(app: str) -> dict[str, str]:
+    return {STACK_LABEL: STACK_VALUE, "app": app}
+
+
+def alertmanager_secrets_dir() -> Path:
+    """``.state/alertmanager-secrets``: put ``pagerduty-primary-routing-key``,
+    ``pagerduty-secondary-routing-key`` or ``slack-webhook-url`` here (readable by ``nobody``, the user
+    Alertmanager runs as) and run ``make up`` to enable them."""
+    return state_dir() / "alertmanager-secrets"
