@@ -26,7 +26,7 @@ from offgridflow_runbook.platforms import PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.probes.platform import PlatformAccess, open_platform
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
-from offgridflow_runbook.probes.snapshot import Observations, observe
+from offgridflow_runbook.probes.snapshot import Observations, look
 from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_from_environment
 from offgridflow_runbook.runbook.steps import Outcome, StepResult
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, TargetError, target_from_options
@@ -167,24 +167,15 @@ def prometheus(target: Target) -> Iterator[PrometheusProbe]:
 @pytest.fixture(scope="session")
 def runbook_observations(
     target: Target, api_probe: ApiProbe, platform_access: PlatformAccess
-) -> Iterator[Observations]:
+) -> Observations:
     """Everything the Triage and Verification checks judge, read once and concurrently."""
-    prometheus = PrometheusProbe(target.prometheus_url, target=target.name) if target.prometheus_url else None
-    try:
-        observations = observe(
-            target,
-            api=api_probe,
-            platform=platform_access.platform,
-            platform_reason=platform_access.reason,
-            prometheus=prometheus,
-        )
-        timings_path = os.environ.get(TIMINGS_ENV)
-        if timings_path:
-            Path(timings_path).write_text(json.dumps(observations.timings()), encoding="utf-8")
-        yield observations
-    finally:
-        if prometheus is not None:
-            prometheus.close()
+    observations = look(
+        target, platform_access.platform, platform_reason=platform_access.reason, api=api_probe
+    )
+    timings_path = os.environ.get(TIMINGS_ENV)
+    if timings_path:
+        Path(timings_path).write_text(json.dumps(observations.timings()), encoding="utf-8")
+    return observations
 
 
 def progress_writer(config: pytest.Config) -> Callable[[str], None]:

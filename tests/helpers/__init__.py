@@ -4,7 +4,7 @@
 ``prepend`` import mode), so every test, conftest and pytester run can import this package.
 
 - ``kube_fake_*``: the HTTP Kubernetes API fake (server, API objects, patches, seeds, the
-  ``kube_fake`` fixture's environment) used by ``tests/kubernetes`` and the triage corpus.
+  ``kube_fake`` fixture's environment) used by ``tests/platforms/kubernetes`` and the triage corpus.
 - ``triage_fakes``: a fake platform and fake API/Prometheus answers for triage and step tests.
 - ``runbook_copies`` / ``drift_fakes``: edited runbook copies, a fake kubectl and API for drift.
 - ``deploy_files``: the repository's manifests, rules and workflows, rendered and loaded.

@@ -36,7 +36,7 @@ class KubeFakeEnvironment:
             namespace="offgridflow",
             allow_chaos=True,
             allow_writes=True,
-            description="HTTP Kubernetes API fake (tests/kubernetes)",
+            description="HTTP Kubernetes API fake (tests/platforms/kubernetes)",
         )
         self._platforms: list[KubernetesPlatform] = []
 

@@ -1,8 +1,8 @@
 """An in-memory Platform and an in-memory HTTP API/Prometheus, for unit tests of the decision logic.
 
-The real platforms and the real API are exercised elsewhere (tests/checks, tests/kubernetes, e2e);
-here every input of the triage tree is fabricated so each branch and the order between them can be
-tested exhaustively and fast.
+The real platforms and the real API are exercised elsewhere (tests/probes, tests/checks,
+tests/platforms/kubernetes, e2e); here every input of the triage tree is fabricated so each branch
+and the order between them can be tested exhaustively and fast.
 """
 
 from __future__ import annotations

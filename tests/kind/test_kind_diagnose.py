@@ -68,7 +68,7 @@ def cluster(kind_session: KindSession) -> Callable[..., str]:
     return kubectl
 
 
-# Set to a folder (e.g. tests/triage/scenarios/kind), each look these tests judge is also saved there
+# Set to a folder (e.g. tests/runbook/triage/scenarios/kind), each look these tests judge is also saved there
 # with `diagnose --record` for the triage corpus, once the test has asserted its verdict.
 RECORD_ENV = "OFFGRIDFLOW_RECORD_SCENARIOS"
 

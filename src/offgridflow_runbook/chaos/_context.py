@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from chaoslib.exceptions import ActivityFailed
 
-from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.gameday.events import EventKind, EventLog
 from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
 from offgridflow_runbook.probes.http import ProbeError
 from offgridflow_runbook.runbook.verification import verify
@@ -79,7 +79,7 @@ def progress(configuration: Mapping[str, Any] | None, phase: str, message: str) 
     log = events(configuration)
     history = log.read()
     elapsed = time.time() - history[0].at if history else 0.0
-    log.record("phase", phase=phase, message=message)
+    log.record(EventKind.PHASE, phase=phase, message=message)
     logger.info(f"[gameday] {log.mode} | {phase} | +{elapsed:.1f}s | {message}")
 
 
@@ -115,5 +115,5 @@ def healed_by_itself(configuration: Mapping[str, Any] | None) -> bool:
     """Whether this run's fault went away with no fix (``self_healed_at`` in the event log): the
     triage, fix and page steps after it have nothing to act on and step aside."""
     log = events(configuration)
-    fault = log.first("fault_at")
-    return fault is not None and log.first("self_healed_at", after=fault.at) is not None
+    fault = log.first(EventKind.FAULT_AT)
+    return fault is not None and log.first(EventKind.SELF_HEALED_AT, after=fault.at) is not None

@@ -34,6 +34,7 @@ from offgridflow_runbook.chaos._context import (
 )
 from offgridflow_runbook.chaos._verdicts import start_watch, stop_watch
 from offgridflow_runbook.chaos._writer import BackgroundWriter
+from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.runbook.commands import known_good_tag
@@ -93,7 +94,7 @@ def memory_assault(
     chosen = resolve_target(target, configuration)
     guard(chosen)
     progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
-    events(configuration).record("fault_at", fault=f"memory assault {mib} MiB")
+    events(configuration).record(EventKind.FAULT_AT, fault=f"memory assault {mib} MiB")
     start_watch(chosen, configuration)
     with ApiProbe(chosen, timeout=60.0) as api:
         try:
@@ -136,7 +137,7 @@ def kill_database(
     guard(chosen)
     progress(configuration, "fault", "kill the database")
     with opened(chosen) as platform:
-        events(configuration).record("fault_at", fault="database killed")
+        events(configuration).record(EventKind.FAULT_AT, fault="database killed")
         start_watch(chosen, configuration)
         platform.kill_database()
     return "database killed"
@@ -168,7 +169,9 @@ def crash_database_repeatedly(
         while crashes < times:
             progress(configuration, "fault", f"crash the database ({crashes + 1} of {times})")
             if crashes == 0:
-                log.record("fault_at", fault=f"database crashed {times} times (pg_ctl stop -m immediate)")
+                log.record(
+                    EventKind.FAULT_AT, fault=f"database crashed {times} times (pg_ctl stop -m immediate)"
+                )
                 start_watch(chosen, configuration)
             try:
                 platform.crash_database()
@@ -184,7 +187,7 @@ def crash_database_repeatedly(
                 platform.wait_database_ready(timeout=left)
             except PlatformError:
                 break  # still down at the deadline: the fault is in place, stop crashing
-    log.record("note", text=f"the database crashed {crashes} times; the last crash left it down")
+    log.record(EventKind.NOTE, text=f"the database crashed {crashes} times; the last crash left it down")
     return f"database crashed {crashes} times"
 
 
@@ -200,7 +203,7 @@ def set_image(
     with opened(chosen) as platform:
         image = _image_with_tag(_current_image(platform), tag)
         progress(configuration, "fault", f"set image {image}")
-        events(configuration).record("fault_at", fault=f"set image {image}", image=image)
+        events(configuration).record(EventKind.FAULT_AT, fault=f"set image {image}", image=image)
         start_watch(chosen, configuration)
         platform.set_image(image)
     return image
@@ -219,13 +222,15 @@ def update_config(
     progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
     with opened(chosen) as platform:
         previous = platform.config().get(key)
-        events(configuration).record("fault_at", fault=f"config {key}={value}", key=key, previous=previous)
+        events(configuration).record(
+            EventKind.FAULT_AT, fault=f"config {key}={value}", key=key, previous=previous
+        )
         start_watch(chosen, configuration)
         platform.update_config({key: value})
         # the Kubernetes driver says how the ConfigMap changed; Fix 3 reads `offgridflow-config` by name
         update = getattr(platform, "last_config_update", None)
         if update is not None and update.finding:
-            events(configuration).record("finding", text=update.finding)
+            events(configuration).record(EventKind.FINDING, text=update.finding)
         elif update is not None and update.config_map != "offgridflow-config":
             events(configuration).record(
                 "finding",
@@ -259,7 +264,7 @@ def use_in_place_config(
     progress(configuration, "set-up", "the API reads offgridflow-config edited in place")
     with opened(chosen) as platform:
         _config_schemes(platform).adopt_in_place_config()
-        events(configuration).record("note", text="the API reads offgridflow-config, edited in place")
+        events(configuration).record(EventKind.NOTE, text="the API reads offgridflow-config, edited in place")
         return platform.wait_rollout(rollout_timeout).message
 
 
@@ -291,7 +296,7 @@ def restore_config(
     from version control, then ``kubectl rollout restart deployment/offgridflow-api``."""
     chosen = resolve_target(target, configuration)
     guard(chosen)
-    fault = events(configuration).first("fault_at")
+    fault = events(configuration).first(EventKind.FAULT_AT)
     if fault is None or "key" not in fault.detail:
         if only_if_broken:
             return _ALREADY_HEALTHY
@@ -333,7 +338,7 @@ def _apply_fix(
         if only_if_broken and not _fault_still_present(chosen, configuration, platform):
             return _ALREADY_HEALTHY
         fix = describe(platform)
-        events(configuration).record("fix_started_at", fix=fix)
+        events(configuration).record(EventKind.FIX_STARTED_AT, fix=fix)
         progress(configuration, "fix", fix)
         apply(platform)
         return platform.wait_rollout(rollout_timeout).message
@@ -449,7 +454,7 @@ def _fault_still_present(target: Target, configuration: Configuration, platform:
     a Verification that fails for another reason (an alert still resolving) must not trigger the fix
     again, because a second ``rollout undo`` undoes the first and brings the fault back (seen on kind).
     Other faults are present while Verification 1-5 does not pass."""
-    fault = events(configuration).first("fault_at")
+    fault = events(configuration).first(EventKind.FAULT_AT)
     if fault is None:
         return False
     text = str(fault.detail.get("fault", ""))

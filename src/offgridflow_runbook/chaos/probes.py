@@ -31,7 +31,7 @@ from offgridflow_runbook.chaos._context import (
     wait_until,
 )
 from offgridflow_runbook.gameday.alerts import alert_timing
-from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.gameday.events import EventKind, EventLog
 from offgridflow_runbook.gameday.pages import first_page, read_pages
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder
 from offgridflow_runbook.platforms import Platform, Workload
@@ -102,24 +102,24 @@ def verification_passes(
             waited_on.update(f"{step.step}: {step.title}" for step in report.failures)
             # the service is back once only Verification 5 (alerts, 5-minute error rate) lags behind
             if all(step.step == "Verification 5" for step in report.failures) and not log.first(
-                "recovered_at", after=_last_fix_started(log)
+                EventKind.RECOVERED_AT, after=_last_fix_started(log)
             ):
-                log.record("recovered_at", lagging=last[:])
+                log.record(EventKind.RECOVERED_AT, lagging=last[:])
             return None
 
         try:
             wait_until(passed, deadline=deadline, what="Verification 1-5 passing")
         except ActivityFailed as error:
             raise ActivityFailed(f"{error}; failing: {'; '.join(last)}") from None
-        if not log.first("recovered_at", after=_last_fix_started(log)):
-            log.record("recovered_at", lagging=[])
-        log.record("verified_at", steps=6, waited_on=sorted(waited_on))
+        if not log.first(EventKind.RECOVERED_AT, after=_last_fix_started(log)):
+            log.record(EventKind.RECOVERED_AT, lagging=[])
+        log.record(EventKind.VERIFIED_AT, steps=6, waited_on=sorted(waited_on))
         progress(configuration, "verified", "Verification 1-5 pass")
         return True
 
 
 def _last_fix_started(log: EventLog) -> float:
-    fixes = [event.at for event in log.read() if event.kind in ("fix_started_at", "fault_at")]
+    fixes = [event.at for event in log.read() if event.kind in (EventKind.FIX_STARTED_AT, EventKind.FAULT_AT)]
     return max(fixes) if fixes else 0.0
 
 
@@ -154,7 +154,7 @@ def _ready(api: ApiProbe) -> bool:
 
 
 def _since_fault(configuration: Configuration) -> float:
-    fault = events(configuration).first("fault_at")
+    fault = events(configuration).first(EventKind.FAULT_AT)
     # a little slack: container timestamps are whole seconds on some engines
     return (fault.at if fault else time.time()) - 2.0
 
@@ -170,7 +170,7 @@ def _ended_after(workload: Workload, since: float) -> bool:
 
 
 def _detected(configuration: Configuration, signal: str, **detail: Any) -> None:
-    events(configuration).record("detected_at", signal=signal, **detail)
+    events(configuration).record(EventKind.DETECTED_AT, signal=signal, **detail)
     progress(configuration, "detected", signal)
 
 
@@ -320,7 +320,7 @@ def database_heals_by_itself(
     if chosen.platform not in {name.strip() for name in platforms.split(",")}:
         return False
     log = events(configuration)
-    fault = log.first("fault_at")
+    fault = log.first(EventKind.FAULT_AT)
     if fault is None:
         raise ActivityFailed("no fault was applied in this run; nothing to heal")
     progress(
@@ -339,7 +339,7 @@ def database_heals_by_itself(
         except ActivityFailed:
             return False
     healed = time.time()
-    log.record("self_healed_at", after_s=round(healed - fault.at, 1))
+    log.record(EventKind.SELF_HEALED_AT, after_s=round(healed - fault.at, 1))
     floor = (
         _alert_floor_s(chosen.prometheus_url, "PostgreSQLDown", "firing") if chosen.prometheus_url else 0.0
     )
@@ -368,7 +368,7 @@ def bad_config_outlives_the_undo(
     undo did restore the value (then the in-place scheme did not behave as this experiment claims)."""
     chosen = resolve_target(target, configuration)
     log = events(configuration)
-    fault = log.first("fault_at")
+    fault = log.first(EventKind.FAULT_AT)
     if fault is None or "key" not in fault.detail:
         raise ActivityFailed("no bad-config fault in this run")
     key, bad = str(fault.detail["key"]), str(fault.detail.get("fault", "")).partition("=")[2]
@@ -435,7 +435,7 @@ def wait_for_alert(
             if required:
                 raise
             return False
-    events(configuration).record("note", text=f"alert {name} {wanted}", alert=name, state=wanted)
+    events(configuration).record(EventKind.NOTE, text=f"alert {name} {wanted}", alert=name, state=wanted)
     if wanted == "firing":
         _detected(configuration, f"alert {name} firing", alert=name)
     else:
@@ -471,7 +471,7 @@ def wait_for_page(
         )
         return False
     log = events(configuration)
-    fault = log.first("fault_at")
+    fault = log.first(EventKind.FAULT_AT)
     if fault is None:
         raise ActivityFailed("no fault was applied in this run; there is no page to wait for")
     floor = _alert_floor_s(chosen.prometheus_url, wanted[0], "firing") if chosen.prometheus_url else 0.0
@@ -492,7 +492,7 @@ def wait_for_page(
         alert, receiver, at = wait_until(delivered, deadline=deadline, what=f"a page for {', '.join(wanted)}")
     except ActivityFailed as error:
         reason = f" (the receiver could not be read: {unknown[0]})" if unknown else ""
-        log.record("finding", text=f"no page for {', '.join(wanted)} within {deadline:g} s{reason}")
+        log.record(EventKind.FINDING, text=f"no page for {', '.join(wanted)} within {deadline:g} s{reason}")
         if unknown or required:
             raise ActivityFailed(f"{error}{reason}") from None
         return False
@@ -549,7 +549,7 @@ def diagnosis_names(
         try:
             wait_until(named, deadline=deadline, what=f"a diagnosis naming {section}")
         except ActivityFailed as error:
-            log.record("diagnosis", cause="other", section=seen[0] if seen else "none")
+            log.record(EventKind.DIAGNOSIS, cause="other", section=seen[0] if seen else "none")
             raise ActivityFailed(f"{error}; triage said: {seen[0] if seen else 'nothing'}") from None
     progress(configuration, "diagnosed", f"triage names {section}")
     return True
@@ -584,7 +584,7 @@ def memory_load_survives(
         raise ActivityFailed(
             f"the API restarted under {mib} MiB after Fix 2 (restarts {restarts_before} -> {restarts_after})"
         )
-    events(configuration).record("note", text=f"{mib} MiB held {hold_seconds:g} s without a restart")
+    events(configuration).record(EventKind.NOTE, text=f"{mib} MiB held {hold_seconds:g} s without a restart")
     return True
 
 
@@ -603,7 +603,7 @@ def no_acked_write_lost(
     /v1/activities/{id}``); records the acknowledged and lost counts."""
     chosen = resolve_target(target, configuration)
     log = events(configuration)
-    stopped = [event for event in log.read() if event.kind == "writes"]
+    stopped = [event for event in log.read() if event.kind == EventKind.WRITES]
     if not stopped:
         raise ActivityFailed("no background writer ran in this experiment (start_background_writer first)")
     acked = [int(item) for item in stopped[-1].detail.get("acked", [])]
@@ -617,7 +617,7 @@ def no_acked_write_lost(
                 raise ActivityFailed(f"cannot read back acknowledged write {activity_id}: {error}") from None
             if answer.status != 200:
                 lost.append(activity_id)
-    log.record("lost_writes", acked=len(acked), lost=lost)
+    log.record(EventKind.LOST_WRITES, acked=len(acked), lost=lost)
     progress(configuration, "writes", f"{len(acked)} acknowledged writes, {len(lost)} lost")
     if lost:
         raise ActivityFailed(f"{len(lost)} of {len(acked)} acknowledged writes are missing: {lost[:20]}")

@@ -15,12 +15,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "DEFAULT_GAMEDAY_DIR",
     "EVENT_KINDS",
+    "EventKind",
     "EventLog",
     "GamedayEvent",
     "gameday_dir",
@@ -28,6 +30,7 @@ __all__ = [
 
 DEFAULT_GAMEDAY_DIR = "reports/gameday/runs"
 GAMEDAY_DIR_ENV = "OFFGRIDFLOW_GAMEDAY_DIR"
+
 
 # What each kind means:
 #   phase          an experiment phase starts (progress output), detail {"phase": ...}
@@ -47,21 +50,25 @@ GAMEDAY_DIR_ENV = "OFFGRIDFLOW_GAMEDAY_DIR"
 #   lost_writes    acked writes checked afterwards, detail {"acked": n, "lost": [...]}
 #   finding        something the runbook should know (an alert that stayed silent, ...)
 #   note           anything else worth keeping in the timeline
-EVENT_KINDS = (
-    "phase",
-    "fault_at",
-    "detected_at",
-    "diagnosis",
-    "verdict",
-    "self_healed_at",
-    "fix_started_at",
-    "recovered_at",
-    "verified_at",
-    "writes",
-    "lost_writes",
-    "finding",
-    "note",
-)
+class EventKind(StrEnum):
+    """What an event log line records (the comment above says what each means)."""
+
+    PHASE = "phase"
+    FAULT_AT = "fault_at"
+    DETECTED_AT = "detected_at"
+    DIAGNOSIS = "diagnosis"
+    VERDICT = "verdict"
+    SELF_HEALED_AT = "self_healed_at"
+    FIX_STARTED_AT = "fix_started_at"
+    RECOVERED_AT = "recovered_at"
+    VERIFIED_AT = "verified_at"
+    WRITES = "writes"
+    LOST_WRITES = "lost_writes"
+    FINDING = "finding"
+    NOTE = "note"
+
+
+EVENT_KINDS = tuple(EventKind)
 
 
 def gameday_dir(configuration: Mapping[str, Any] | None = None) -> Path:
@@ -106,11 +113,11 @@ class EventLog:
         mode = str((configuration or {}).get("mode") or "adhoc")
         return cls(gameday_dir(configuration), mode)
 
-    def record(self, kind: str, *, at: float | None = None, **detail: Any) -> GamedayEvent:
+    def record(self, kind: EventKind | str, *, at: float | None = None, **detail: Any) -> GamedayEvent:
         """Append one event (now, unless ``at`` is given) and return it."""
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
-        event = GamedayEvent(kind, time.time() if at is None else at, self.mode, dict(detail))
+        event = GamedayEvent(EventKind(kind), time.time() if at is None else at, self.mode, dict(detail))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(event.as_dict(), default=str) + "\n"
         with self.path.open("a", encoding="utf-8") as handle:
@@ -130,7 +137,7 @@ class EventLog:
             events.append(GamedayEvent(raw["kind"], float(raw["at"]), raw["mode"], raw.get("detail") or {}))
         return sorted(events, key=lambda event: event.at)
 
-    def first(self, kind: str, *, after: float | None = None) -> GamedayEvent | None:
+    def first(self, kind: EventKind, *, after: float | None = None) -> GamedayEvent | None:
         """The earliest event of ``kind`` (at or after ``after``)."""
         for event in self.read():
             if event.kind == kind and (after is None or event.at >= after):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offgridflow_runbook.gameday.events import GAMEDAY_DIR_ENV, EventLog, GamedayEvent
+from offgridflow_runbook.gameday.events import GAMEDAY_DIR_ENV, EventKind, EventLog, GamedayEvent
 
 __all__ = ["RunningExperiment", "start_experiment"]
 
@@ -36,7 +36,7 @@ class RunningExperiment:
 
     def progress_lines(self) -> list[str]:
         """Progress lines (experiment, phase, elapsed) not yet returned."""
-        phases = [e for e in self.events.read() if e.kind == "phase"]
+        phases = [e for e in self.events.read() if e.kind == EventKind.PHASE]
         fresh, self._shown = phases[self._shown :], len(phases)
         return [self._line(event) for event in fresh]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
-from offgridflow_runbook.gameday.events import GamedayEvent
+from offgridflow_runbook.gameday.events import EventKind, GamedayEvent
 from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
@@ -192,7 +192,7 @@ def _span(start: float | None, end: float | None) -> float | None:
     return end - start if start is not None and end is not None else None
 
 
-def _first(events: list[GamedayEvent], kind: str, after: float | None = None) -> GamedayEvent | None:
+def _first(events: list[GamedayEvent], kind: EventKind, after: float | None = None) -> GamedayEvent | None:
     return next((e for e in events if e.kind == kind and (after is None or e.at >= after)), None)
 
 
@@ -231,23 +231,23 @@ def score_experiment(
     the pages the receiver got (None: not read at all, so there is no page MTTD)."""
     events = sorted(events, key=lambda e: e.at)
     failures = _chaos_failures(journal)
-    findings = [str(e.detail.get("text", "")) for e in events if e.kind == "finding"]
+    findings = [str(e.detail.get("text", "")) for e in events if e.kind == EventKind.FINDING]
 
-    fault = _first(events, "fault_at")
+    fault = _first(events, EventKind.FAULT_AT)
     fault_at = fault.at if fault else None
-    detected = _first(events, "detected_at", after=fault_at) if fault_at else None
-    fix = _first(events, "fix_started_at", after=fault_at) if fault_at else None
+    detected = _first(events, EventKind.DETECTED_AT, after=fault_at) if fault_at else None
+    fix = _first(events, EventKind.FIX_STARTED_AT, after=fault_at) if fault_at else None
     fix_at = fix.at if fix else None
     # a fault that went away by itself (probes.database_heals_by_itself) needs no triage or fix;
     # recovery and Verification count from the moment it was back
-    healed = _first(events, "self_healed_at", after=fault_at) if fault_at and fix_at is None else None
+    healed = _first(events, EventKind.SELF_HEALED_AT, after=fault_at) if fault_at and fix_at is None else None
     if healed is not None and not expectation.may_heal_by_itself:
         failures.append("the fault healed by itself where the experiment says it must not")
         healed = None
     since = fix_at if fix_at is not None else (healed.at if healed else None)
-    recovered = _first(events, "recovered_at", after=since) if since else None
-    verified = _first(events, "verified_at", after=since) if since else None
-    diagnosis_event = _first(events, "diagnosis", after=fault_at) if fault_at else None
+    recovered = _first(events, EventKind.RECOVERED_AT, after=since) if since else None
+    verified = _first(events, EventKind.VERIFIED_AT, after=since) if since else None
+    diagnosis_event = _first(events, EventKind.DIAGNOSIS, after=fault_at) if fault_at else None
     diagnosis = (
         {
             "cause": str(diagnosis_event.detail.get("cause", "")),
@@ -317,7 +317,7 @@ def score_experiment(
         if name not in expectation.must_fire and name not in caused:
             findings.append(f"{name} stayed silent during '{expectation.fault or expectation.mode}'")
 
-    written = _first(events, "lost_writes")
+    written = _first(events, EventKind.LOST_WRITES)
     acked = int(written.detail.get("acked", 0)) if written else None
     lost = len(written.detail.get("lost", [])) if written else None
     if lost:
@@ -392,7 +392,7 @@ def score_experiment(
         phases=[
             {"at": e.at, "phase": e.detail.get("phase"), "message": e.detail.get("message")}
             for e in events
-            if e.kind == "phase"
+            if e.kind == EventKind.PHASE
         ],
         triage=verdicts,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, alert_history, alert_timing
 from offgridflow_runbook.gameday.availability import AvailabilityProbe
+from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.pages import read_pages
 from offgridflow_runbook.gameday.proposals import write_proposals
 from offgridflow_runbook.gameday.report import write_reports
@@ -99,7 +100,7 @@ class GameDay:
         pages = read_pages(self.target.alert_receiver_url, since=running.started - 2.0)
         self.outages[mode] = [(o.started, o.ended) for o in outages]
         # the synthetic client's view starts at the fault (the stack may have rolled out before it)
-        fault = next((e.at for e in events if e.kind == "fault_at"), None)
+        fault = next((e.at for e in events if e.kind == EventKind.FAULT_AT), None)
         seen = sum(o.ended - max(o.started, fault) for o in outages if fault is not None and o.ended > fault)
         score = score_experiment(
             expectation_from_experiment(running.experiment_document, self.target.platform),

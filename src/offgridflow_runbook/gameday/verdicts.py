@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
+from offgridflow_runbook.gameday.events import EventKind, EventLog, GamedayEvent
 from offgridflow_runbook.runbook.triage import Diagnosis
 
 __all__ = ["TriageVerdicts", "VerdictRecorder", "triage_verdicts"]
@@ -63,7 +63,7 @@ def triage_verdicts(
     seen = [
         e
         for e in sorted(events, key=lambda e: e.at)
-        if e.kind == "verdict" and e.at >= fault_at and (fix_at is None or e.at <= fix_at)
+        if e.kind == EventKind.VERDICT and e.at >= fault_at and (fix_at is None or e.at <= fix_at)
     ]
     verdicts: list[dict[str, Any]] = []
     wrong: list[str] = []

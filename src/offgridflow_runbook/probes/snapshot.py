@@ -7,6 +7,7 @@ the error that prevented it, or the reason it was skipped (the target lacks that
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from typing import Generic, TypeVar
 
 from offgridflow_runbook.platforms import CommandResult, Event, NetworkStatus, Platform, Usage, Workload
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult
+from offgridflow_runbook.probes.platform import open_platform
 from offgridflow_runbook.probes.prometheus import (
     DEFAULT_RULES_FILE,
     ERROR_RATE_ALERT,
@@ -27,7 +29,7 @@ from offgridflow_runbook.probes.prometheus import (
 )
 from offgridflow_runbook.targets import Target
 
-__all__ = ["HISTORY_READS", "ErrorRate", "Observations", "Observed", "observe"]
+__all__ = ["HISTORY_READS", "ErrorRate", "Observations", "Observed", "look", "observe"]
 
 T = TypeVar("T")
 
@@ -193,7 +195,7 @@ def observe(
         skipped.update(dict.fromkeys(HISTORY_READS, platform_reason or "no platform access"))
 
     # Platform execs run beside the other reads too: the Kubernetes driver gives each exec a client of
-    # its own (see _kubernetes_exec), so nothing here is serialised.
+    # its own (see platforms.kubernetes.exec), so nothing here is serialised.
     at = datetime.now(UTC)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="observe") as pool:
@@ -208,3 +210,37 @@ def observe(
         at=at,
         **results,  # type: ignore[arg-type]
     )
+
+
+def look(
+    target: Target,
+    platform: Platform | None = None,
+    *,
+    platform_reason: str | None = None,
+    api: ApiProbe | None = None,
+    history: bool = False,
+) -> Observations:
+    """The one look at a target: every read at once (concurrently), for checks, triage and the game
+    day alike. What is not given is opened here and closed again: the target's platform (unless a
+    ``platform_reason`` says why there is none: its platform steps are then skipped with the reason),
+    its API probe and its Prometheus."""
+    access = open_platform(target) if platform is None and platform_reason is None else None
+    if access is not None:
+        platform, platform_reason = access.platform, access.reason
+    prometheus = PrometheusProbe(target.prometheus_url, target=target.name) if target.prometheus_url else None
+    try:
+        with contextlib.ExitStack() as stack:
+            probe = api if api is not None else stack.enter_context(ApiProbe(target))
+            return observe(
+                target,
+                api=probe,
+                platform=platform,
+                platform_reason=platform_reason or "",
+                prometheus=prometheus,
+                history=history,
+            )
+    finally:
+        if prometheus is not None:
+            prometheus.close()
+        if access is not None:
+            access.close()

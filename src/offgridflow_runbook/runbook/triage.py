@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.probes.platform import PlatformAccess, open_platform
-from offgridflow_runbook.probes.snapshot import Observations
+from offgridflow_runbook.probes.snapshot import Observations, look
 from offgridflow_runbook.runbook.commands import render_commands
 from offgridflow_runbook.runbook.evidence import (
     CONFIG_ERROR_MARKER,
@@ -33,7 +33,6 @@ from offgridflow_runbook.runbook.evidence import (
     Signal,
     read_everything,
 )
-from offgridflow_runbook.runbook.verification import look
 from offgridflow_runbook.targets import Target
 
 __all__ = [

@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
-from offgridflow_runbook.probes.platform import open_platform
-from offgridflow_runbook.probes.prometheus import PrometheusProbe
-from offgridflow_runbook.probes.snapshot import Observations, observe
+from offgridflow_runbook.probes.snapshot import Observations, look
 from offgridflow_runbook.runbook.steps import (
     Outcome,
     StepResult,
@@ -24,7 +22,7 @@ from offgridflow_runbook.runbook.steps import (
 )
 from offgridflow_runbook.targets import Target
 
-__all__ = ["VERIFICATION_STEPS", "VerificationReport", "look", "verification_3_write", "verify"]
+__all__ = ["VERIFICATION_STEPS", "VerificationReport", "verification_3_write", "verify"]
 
 VERIFICATION_STEPS: tuple[Callable[[Observations], StepResult], ...] = (
     verification_1_pods,
@@ -57,37 +55,6 @@ class VerificationReport:
     def summary(self) -> str:
         """One line per step: ``Verification 2 passed: ...``."""
         return "\n".join(f"{s.step} {s.outcome}: {s.title}: {s.message}" for s in self.steps)
-
-
-def look(
-    target: Target,
-    platform: Platform | None = None,
-    *,
-    platform_reason: str | None = None,
-    history: bool = False,
-) -> Observations:
-    """Read everything once (concurrently). Without ``platform`` (and without a ``platform_reason``
-    saying why there is none) the target's own is opened and closed again; a target without
-    platform access gets its platform steps skipped with the reason."""
-    access = open_platform(target) if platform is None and platform_reason is None else None
-    if access is not None:
-        platform, platform_reason = access.platform, access.reason
-    prometheus = PrometheusProbe(target.prometheus_url, target=target.name) if target.prometheus_url else None
-    try:
-        with ApiProbe(target) as api:
-            return observe(
-                target,
-                api=api,
-                platform=platform,
-                platform_reason=platform_reason or "",
-                prometheus=prometheus,
-                history=history,
-            )
-    finally:
-        if prometheus is not None:
-            prometheus.close()
-        if access is not None:
-            access.close()
 
 
 def verify(target: Target, platform: Platform | None = None) -> VerificationReport:

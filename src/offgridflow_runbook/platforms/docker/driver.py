@@ -20,7 +20,6 @@ import docker
 from docker.errors import DockerException, NotFound
 from docker.models.containers import Container
 
-from offgridflow_runbook.environments.local import PartHealth, health
 from offgridflow_runbook.platforms.base import (
     CRASH_POSTGRES,
     CommandResult,
@@ -33,6 +32,7 @@ from offgridflow_runbook.platforms.base import (
     Workload,
 )
 from offgridflow_runbook.platforms.docker import observe, revisions, rollout, specs, usage
+from offgridflow_runbook.platforms.docker.health import PartHealth, health
 from offgridflow_runbook.platforms.docker.names import (
     API,
     ENGINE_EVENTS_FILE,

@@ -2,7 +2,7 @@
 
 Each method sends the requests the runbook's kubectl command sends (same verbs, paths, patch
 types and bodies), so that what the suite verifies is what an operator following the runbook
-would do. ``tests/kubernetes`` compares the requests with kubectl's, request by request.
+would do. ``tests/platforms/kubernetes`` compares the requests with kubectl's, request by request.
 """
 
 from __future__ import annotations
