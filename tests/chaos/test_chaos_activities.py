@@ -12,7 +12,7 @@ from chaos_fakes import RecordingPlatform
 from chaoslib.exceptions import ActivityFailed
 
 from helpers.runbook_copies import edited
-from offgridflow_runbook.chaos import _context, actions, probes
+from offgridflow_runbook.chaos import _context, detection, faults, fixes, proof
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.pages import Page, PageDeliveries
 from offgridflow_runbook.platforms import Event, Revision, Termination, Workload
@@ -37,31 +37,34 @@ def test_oom_signal_needs_a_kill_after_the_fault() -> None:
     platform = RecordingPlatform(
         workloads=[api(restart_count=1, last_termination=Termination("OOMKilled", 137, NOW))]
     )
-    signal = probes.oom_signal(platform, since=(NOW - timedelta(seconds=5)).timestamp())
+    signal = detection.oom_signal(platform, since=(NOW - timedelta(seconds=5)).timestamp())
     assert signal is not None
     assert "OOMKilled, exit code 137" in signal[0]
     assert signal[1] == NOW
-    assert probes.oom_signal(platform, since=(NOW + timedelta(seconds=5)).timestamp()) is None
+    assert detection.oom_signal(platform, since=(NOW + timedelta(seconds=5)).timestamp()) is None
 
 
 def test_oom_signal_ignores_other_terminations() -> None:
     platform = RecordingPlatform(workloads=[api(last_termination=Termination("Error", 1, NOW))])
-    assert probes.oom_signal(platform, since=0.0) is None
+    assert detection.oom_signal(platform, since=0.0) is None
 
 
 def test_image_pull_signal_from_a_waiting_reason_or_an_event() -> None:
     waiting = RecordingPlatform(
         workloads=[api(waiting_reason="ImagePullBackOff", waiting_message="manifest unknown")]
     )
-    found = probes.image_pull_signal(waiting, since=0.0)
+    found = detection.image_pull_signal(waiting, since=0.0)
     assert found is not None
     assert "ImagePullBackOff: manifest unknown" in found[0]
     message = 'Failed to pull image "x:v0": not found'
     stale = Event(NOW - timedelta(minutes=5), "Warning", "Failed", message, "offgridflow-api")
     fresh = Event(NOW, "Warning", "Failed", message, "offgridflow-api")
-    assert probes.image_pull_signal(RecordingPlatform(recorded_events=[stale]), NOW.timestamp() - 10) is None
     assert (
-        probes.image_pull_signal(RecordingPlatform(recorded_events=[fresh]), NOW.timestamp() - 10) is not None
+        detection.image_pull_signal(RecordingPlatform(recorded_events=[stale]), NOW.timestamp() - 10) is None
+    )
+    assert (
+        detection.image_pull_signal(RecordingPlatform(recorded_events=[fresh]), NOW.timestamp() - 10)
+        is not None
     )
 
 
@@ -75,11 +78,11 @@ def test_config_crash_signal_needs_the_crash_and_the_marker() -> None:
         workloads=[crashing], previous_logs={"offgridflow-api": "Traceback ..."}
     )
     healthy = RecordingPlatform(workloads=[api()], previous_logs={"offgridflow-api": marker})
-    found = probes.config_crash_signal(with_marker, since=0.0)
+    found = detection.config_crash_signal(with_marker, since=0.0)
     assert found is not None
     assert "invalid configuration" in found[0]
-    assert probes.config_crash_signal(without_marker, since=0.0) is None
-    assert probes.config_crash_signal(healthy, since=0.0) is None
+    assert detection.config_crash_signal(without_marker, since=0.0) is None
+    assert detection.config_crash_signal(healthy, since=0.0) is None
 
 
 def test_wait_until_gives_up_at_the_deadline_naming_the_last_error() -> None:
@@ -106,7 +109,7 @@ def test_detection_records_detected_at_with_the_signal(
     killed_at = datetime.now(UTC)
     oom_killed = Termination("OOMKilled", 137, killed_at)
     fake_platform.workloads = [api(restart_count=1, last_termination=oom_killed)]
-    assert probes.wait_for_oom_killed("local", deadline=2, configuration=configuration) is True
+    assert detection.wait_for_oom_killed("local", deadline=2, configuration=configuration) is True
     detected = log.first("detected_at")
     assert detected is not None
     assert "OOMKilled" in detected.detail["signal"]
@@ -116,7 +119,7 @@ def test_detection_records_detected_at_with_the_signal(
 def test_fix_2_records_its_start_and_waits_for_the_rollout(
     fake_platform: RecordingPlatform, configuration: dict[str, str]
 ) -> None:
-    actions.fix_2_patch_memory(target="local", configuration=configuration)
+    fixes.fix_2_patch_memory(target="local", configuration=configuration)
     assert fake_platform.calls == ["patch_memory 2Gi 1Gi", "wait_rollout"]
     fix = EventLog.for_configuration(configuration).first("fix_started_at")
     assert fix is not None
@@ -126,7 +129,7 @@ def test_fix_2_records_its_start_and_waits_for_the_rollout(
 def test_fix_1_restarts_the_database_before_the_api(
     fake_platform: RecordingPlatform, configuration: dict[str, str]
 ) -> None:
-    actions.fix_1_restart_database_then_api(target="local", configuration=configuration)
+    fixes.fix_1_restart_database_then_api(target="local", configuration=configuration)
     assert fake_platform.calls == [
         "restart_database",
         "wait_database_ready",
@@ -138,7 +141,7 @@ def test_fix_1_restarts_the_database_before_the_api(
 def test_the_crash_loop_crashes_the_database_each_time_it_is_back_and_records_one_fault(
     fake_platform: RecordingPlatform, configuration: dict[str, str]
 ) -> None:
-    actions.crash_database_repeatedly(times=3, target="local", configuration=configuration)
+    faults.crash_database_repeatedly(times=3, target="local", configuration=configuration)
     assert fake_platform.calls == [
         "crash_database",
         "wait_database_ready",
@@ -155,7 +158,7 @@ def test_fix_1_on_a_crash_looping_database_is_a_finding_with_the_time_it_took(
 ) -> None:
     looping = Workload("postgres-0", "postgres", "Running", False, 4, "postgres", "CrashLoopBackOff")
     fake_platform.databases = [looping]
-    actions.fix_1_restart_database_then_api(target="local", configuration=configuration)
+    fixes.fix_1_restart_database_then_api(target="local", configuration=configuration)
     findings = [
         e.detail["text"] for e in EventLog.for_configuration(configuration).read() if e.kind == "finding"
     ]
@@ -170,17 +173,17 @@ def test_fixes_step_aside_once_the_fault_healed_by_itself(
     log = EventLog.for_configuration(configuration)
     log.record("fault_at", fault="database killed")
     log.record("self_healed_at", after_s=3.0)
-    answer = actions.fix_1_restart_database_then_api(target="local", configuration=configuration)
+    answer = fixes.fix_1_restart_database_then_api(target="local", configuration=configuration)
     assert answer == "healed by itself; the fix was not applied"
     assert fake_platform.calls == []
-    assert probes.diagnosis_names("Fix 1", target="local", configuration=configuration) is True
+    assert detection.diagnosis_names("Fix 1", target="local", configuration=configuration) is True
     assert log.first("diagnosis") is None
 
 
 def test_fix_4_keeps_the_repository_and_sets_the_known_good_tag(
     fake_platform: RecordingPlatform, configuration: dict[str, str]
 ) -> None:
-    actions.fix_4_set_known_good_image(target="local", configuration=configuration)
+    fixes.fix_4_set_known_good_image(target="local", configuration=configuration)
     assert fake_platform.calls == ["set_image 127.0.0.1:5000/offgridflow-api:v1.2.3", "wait_rollout"]
 
 
@@ -193,7 +196,7 @@ def test_fix_4_sets_the_tag_the_runbook_names_when_the_runbook_changes(
     copy = tmp_path / "runbook.md"
     copy.write_text(edited("offgridflow-api:v1.2.3", "offgridflow-api:v1.1.0"), encoding="utf-8")
     monkeypatch.setenv("OFFGRIDFLOW_RUNBOOK", str(copy))
-    actions.fix_4_set_known_good_image(target="local", configuration=configuration)
+    fixes.fix_4_set_known_good_image(target="local", configuration=configuration)
     assert fake_platform.calls[0] == "set_image 127.0.0.1:5000/offgridflow-api:v1.1.0"
 
 
@@ -207,7 +210,7 @@ def test_fix_4_sets_the_tag_the_runbook_names_when_the_runbook_changes(
     ],
 )
 def test_image_with_tag(image: str, expected: str) -> None:
-    assert actions._image_with_tag(image, "v9") == expected
+    assert _context.image_with_tag(image, "v9") == expected
 
 
 @pytest.mark.parametrize(
@@ -223,7 +226,7 @@ def test_rollback_fix_without_a_fault_in_this_run_does_nothing(
     fix: str, fake_platform: RecordingPlatform, configuration: dict[str, str]
 ) -> None:
     """An interrupted or refused run applied no fault: undoing a healthy rollout would break it."""
-    assert getattr(actions, fix)(target="local", only_if_broken=True, configuration=configuration) == (
+    assert getattr(fixes, fix)(target="local", only_if_broken=True, configuration=configuration) == (
         "already healthy; nothing to fix"
     )
     assert fake_platform.calls == []
@@ -234,7 +237,7 @@ def test_rollback_undo_runs_while_the_bad_value_is_still_configured(
 ) -> None:
     EventLog.for_configuration(configuration).record("fault_at", fault="config OFFGRIDFLOW_DB_POOL_MAX=lots")
     fake_platform.configuration = {"OFFGRIDFLOW_DB_POOL_MAX": "lots"}
-    actions.fix_3_rollout_undo(target="local", only_if_broken=True, configuration=configuration)
+    fixes.fix_3_rollout_undo(target="local", only_if_broken=True, configuration=configuration)
     assert fake_platform.calls == ["rollout_undo", "wait_rollout"]
 
 
@@ -245,8 +248,8 @@ def test_rollback_undo_does_not_undo_a_fix_once_the_bad_value_is_gone(
     second rollout undo would roll back the first and bring the bad configuration back."""
     EventLog.for_configuration(configuration).record("fault_at", fault="config OFFGRIDFLOW_DB_POOL_MAX=lots")
     fake_platform.configuration = {"OFFGRIDFLOW_DB_POOL_MAX": "10"}
-    monkeypatch.setattr(actions, "verified", lambda target, platform: False)
-    answer = actions.fix_3_rollout_undo(target="local", only_if_broken=True, configuration=configuration)
+    monkeypatch.setattr(fixes, "verified", lambda target, platform: False)
+    answer = fixes.fix_3_rollout_undo(target="local", only_if_broken=True, configuration=configuration)
     assert answer == "already healthy; nothing to fix"
     assert fake_platform.calls == []
 
@@ -256,20 +259,20 @@ def test_rollback_image_fix_only_while_the_bad_image_is_deployed(
 ) -> None:
     bad = "127.0.0.1:5000/offgridflow-api:v0.0.0-does-not-exist"
     EventLog.for_configuration(configuration).record("fault_at", fault=f"set image {bad}", image=bad)
-    monkeypatch.setattr(actions, "verified", lambda target, platform: False)
-    answer = actions.fix_4_set_known_good_image(
+    monkeypatch.setattr(fixes, "verified", lambda target, platform: False)
+    answer = fixes.fix_4_set_known_good_image(
         target="local", only_if_broken=True, configuration=configuration
     )
     assert answer == "already healthy; nothing to fix"
     fake_platform.history[-1] = Revision(2, bad, "512Mi", "256Mi")
-    actions.fix_4_set_known_good_image(target="local", only_if_broken=True, configuration=configuration)
+    fixes.fix_4_set_known_good_image(target="local", only_if_broken=True, configuration=configuration)
     assert fake_platform.calls[0] == "set_image 127.0.0.1:5000/offgridflow-api:v1.2.3"
 
 
 def test_stop_background_writer_without_one(configuration: dict[str, str]) -> None:
     with pytest.raises(ActivityFailed, match="no background writer is running"):
-        actions.stop_background_writer(target="local", configuration=configuration)
-    assert actions.stop_background_writer(target="local", missing_ok=True, configuration=configuration) == {
+        proof.stop_background_writer(target="local", configuration=configuration)
+    assert proof.stop_background_writer(target="local", missing_ok=True, configuration=configuration) == {
         "acked": 0,
         "failed": 0,
         "attempts": 0,
@@ -284,8 +287,8 @@ def _pages_seen(monkeypatch: pytest.MonkeyPatch, *answers: PageDeliveries) -> li
         asked.append(url)
         return answers[min(len(asked), len(answers)) - 1]
 
-    monkeypatch.setattr(probes, "read_pages", read_pages)
-    monkeypatch.setattr(probes, "_alert_floor_s", lambda *_args: 0.0)
+    monkeypatch.setattr(detection, "read_pages", read_pages)
+    monkeypatch.setattr(detection, "_alert_floor_s", lambda *_args: 0.0)
     return asked
 
 
@@ -297,7 +300,7 @@ def test_wait_for_page_records_the_page_of_this_fault(
     older = Page("OffGridFlowAPIDown", "primary-oncall", fault.at + 0.1, fault.at - 300)
     page = Page("OffGridFlowAPIOOMKilled", "primary-oncall", fault.at + 2.5, fault.at + 2.0)
     asked = _pages_seen(monkeypatch, PageDeliveries(), PageDeliveries((older, page)))
-    assert probes.wait_for_page(
+    assert detection.wait_for_page(
         "OffGridFlowAPIOOMKilled, OffGridFlowAPIDown", target="local", deadline=5, configuration=configuration
     )
     assert asked[0] == "http://127.0.0.1:9095"
@@ -313,7 +316,7 @@ def test_wait_for_page_fails_naming_why_the_receiver_could_not_be_read(
     EventLog.for_configuration(configuration).record("fault_at", fault="database killed")
     _pages_seen(monkeypatch, PageDeliveries(unknown="alert-receiver http://127.0.0.1:9095: refused"))
     with pytest.raises(ActivityFailed, match="the receiver could not be read: alert-receiver"):
-        probes.wait_for_page("PostgreSQLDown", target="local", deadline=0.6, configuration=configuration)
+        detection.wait_for_page("PostgreSQLDown", target="local", deadline=0.6, configuration=configuration)
     finding = EventLog.for_configuration(configuration).first("finding")
     assert finding is not None
     assert finding.detail["text"].startswith("no page for PostgreSQLDown within")
@@ -321,7 +324,7 @@ def test_wait_for_page_fails_naming_why_the_receiver_could_not_be_read(
 
 def test_wait_for_page_without_a_fault_refuses(configuration: dict[str, str]) -> None:
     with pytest.raises(ActivityFailed, match="no fault was applied"):
-        probes.wait_for_page("PostgreSQLDown", target="local", deadline=1, configuration=configuration)
+        detection.wait_for_page("PostgreSQLDown", target="local", deadline=1, configuration=configuration)
 
 
 def test_a_readiness_endpoint_that_does_not_answer_in_time_is_detected_as_unhealthy(
@@ -338,7 +341,7 @@ def test_a_readiness_endpoint_that_does_not_answer_in_time_is_detected_as_unheal
         f"    base_url: http://127.0.0.1:{port}\n    allow_chaos: true\n"
     )
     try:
-        detected = probes.wait_for_database_unreachable(
+        detected = detection.wait_for_database_unreachable(
             target="hung", deadline=10, configuration={**configuration, "targets_file": str(targets)}
         )
     finally:

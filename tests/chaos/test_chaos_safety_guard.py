@@ -8,7 +8,7 @@ import pytest
 from chaos_fakes import RecordingPlatform
 from chaoslib.exceptions import ActivityFailed
 
-from offgridflow_runbook.chaos import actions, probes
+from offgridflow_runbook.chaos import ACTIONS, activity, faults, steady_state
 from offgridflow_runbook.gameday.events import EventLog
 
 CHANGES: list[tuple[str, dict[str, Any]]] = [
@@ -38,7 +38,7 @@ def test_action_on_a_target_without_chaos_is_refused_and_changes_nothing(
     fake_platform: RecordingPlatform,
     configuration: dict[str, str],
 ) -> None:
-    action = getattr(actions, name)
+    action = activity(name)
     with pytest.raises(ActivityFailed, match=rf"target '{target}' does not allow chaos"):
         action(target=target, configuration=configuration, **arguments)
     assert fake_platform.calls == []
@@ -48,14 +48,14 @@ def test_action_on_a_target_without_chaos_is_refused_and_changes_nothing(
 
 def test_every_changing_action_is_covered_by_the_guard_test() -> None:
     stopping_only = {"stop_background_writer"}
-    assert {name for name, _ in CHANGES} == set(actions.__all__) - stopping_only
+    assert {name for name, _ in CHANGES} == ACTIONS - stopping_only
 
 
 def test_chaos_allowed_follows_the_profile(configuration: dict[str, str]) -> None:
-    assert probes.chaos_allowed("local", configuration=configuration) is True
-    assert probes.chaos_allowed("production", configuration=configuration) is False
+    assert steady_state.chaos_allowed("local", configuration=configuration) is True
+    assert steady_state.chaos_allowed("production", configuration=configuration) is False
 
 
 def test_unknown_target_is_a_one_line_activity_failure(configuration: dict[str, str]) -> None:
     with pytest.raises(ActivityFailed, match="unknown target 'nowhere'"):
-        actions.kill_database(target="nowhere", configuration=configuration)
+        faults.kill_database(target="nowhere", configuration=configuration)

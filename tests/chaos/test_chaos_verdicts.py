@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from chaos_fakes import RecordingPlatform
 
-from offgridflow_runbook.chaos import actions
+from offgridflow_runbook.chaos import faults, fixes
 from offgridflow_runbook.chaos._verdicts import VerdictWatch
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.platforms import Termination, Workload
@@ -52,8 +52,8 @@ def test_a_fault_starts_a_watch_and_the_fix_stops_it(
 ) -> None:
     configuration = {"targets_file": str(TARGETS_FILE), "gameday_dir": str(tmp_path), "mode": "unit"}
     calls: list[str] = []
-    monkeypatch.setattr(actions, "start_watch", lambda target, config: calls.append(f"start {target.name}"))
-    monkeypatch.setattr(actions, "stop_watch", lambda config: calls.append("stop"))
-    actions.kill_database(target="local", configuration=configuration)
-    actions.fix_1_restart_database_then_api(target="local", configuration=configuration)
+    monkeypatch.setattr(faults, "start_watch", lambda target, config: calls.append(f"start {target.name}"))
+    monkeypatch.setattr(fixes, "stop_watch", lambda config: calls.append("stop"))
+    faults.kill_database(target="local", configuration=configuration)
+    fixes.fix_1_restart_database_then_api(target="local", configuration=configuration)
     assert calls == ["start local", "stop"]

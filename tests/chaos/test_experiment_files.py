@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from chaoslib.experiment import ensure_experiment_is_valid
 
-from offgridflow_runbook.chaos import actions, probes
+from offgridflow_runbook.chaos import ACTIONS, PHASES
 from offgridflow_runbook.gameday.scorecard import expectation_from_experiment
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 
@@ -51,12 +52,12 @@ def test_chaos_toolkit_accepts_the_experiment(mode: str) -> None:
 def test_every_activity_is_ours_and_takes_the_target_variable(mode: str) -> None:
     for activity in activities(load(mode)):
         provider = activity["provider"]
-        module = {"offgridflow_runbook.chaos.probes": probes, "offgridflow_runbook.chaos.actions": actions}[
-            provider["module"]
-        ]
-        assert provider["func"] in module.__all__
+        package, _, phase = provider["module"].rpartition(".")
+        assert (package, phase in PHASES) == ("offgridflow_runbook.chaos", True), provider["module"]
+        assert provider["func"] in importlib.import_module(provider["module"]).__all__
         assert provider["arguments"]["target"] == "${target}"
-        assert (activity["type"] == "action") == (module is actions)
+        # an action changes the target (and is guarded); a probe only reads
+        assert (activity["type"] == "action") == (provider["func"] in ACTIONS), provider["func"]
 
 
 @pytest.mark.parametrize("mode", MODES)

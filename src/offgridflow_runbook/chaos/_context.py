@@ -18,7 +18,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from offgridflow_runbook.gameday.events import EventKind, EventLog
 from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
-from offgridflow_runbook.probes.http import ProbeError
+from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.runbook.verification import verify
 from offgridflow_runbook.targets import (
     DEFAULT_TARGETS_FILE,
@@ -70,13 +70,13 @@ def guard(target: Target) -> None:
         raise ActivityFailed(str(error)) from None
 
 
-def events(configuration: Mapping[str, Any] | None) -> EventLog:
+def event_log(configuration: Mapping[str, Any] | None) -> EventLog:
     return EventLog.for_configuration(configuration)
 
 
 def progress(configuration: Mapping[str, Any] | None, phase: str, message: str) -> None:
     """One progress line (experiment, phase, elapsed since the experiment's first event)."""
-    log = events(configuration)
+    log = event_log(configuration)
     history = log.read()
     elapsed = time.time() - history[0].at if history else 0.0
     log.record(EventKind.PHASE, phase=phase, message=message)
@@ -114,6 +114,40 @@ def verified(target: Target, platform: Platform) -> bool:
 def healed_by_itself(configuration: Mapping[str, Any] | None) -> bool:
     """Whether this run's fault went away with no fix (``self_healed_at`` in the event log): the
     triage, fix and page steps after it have nothing to act on and step aside."""
-    log = events(configuration)
+    log = event_log(configuration)
     fault = log.first(EventKind.FAULT_AT)
     return fault is not None and log.first(EventKind.SELF_HEALED_AT, after=fault.at) is not None
+
+
+def image_with_tag(image: str, tag: str) -> str:
+    """``registry:5000/offgridflow-api:v1.3.0`` with ``tag`` instead of ``v1.3.0``."""
+    name, _, last = image.rpartition("/")
+    repository = last.split("@", 1)[0].split(":", 1)[0]
+    return f"{name}/{repository}:{tag}" if name else f"{repository}:{tag}"
+
+
+def current_image(platform: Platform) -> str:
+    """The API's image now: the newest rollout revision's, else a running instance's."""
+    history = platform.rollout_history()
+    if history:
+        return history[-1].image
+    workloads = platform.api_workloads()
+    if not workloads:
+        raise ActivityFailed("no API instance found to take the image name from")
+    return workloads[0].image
+
+
+def ready_now(api: ApiProbe) -> bool:
+    """``/health/ready`` answers 200 with ``status: healthy`` (no answer in time is not ready)."""
+    try:
+        answer = api.ready()
+    except ProbeError:
+        return False
+    body = answer.json()
+    return answer.status == 200 and isinstance(body, dict) and body.get("status") == "healthy"
+
+
+def last_fix_started(log: EventLog) -> float:
+    """When the newest fix (or, before any fix, the fault) started; 0 when neither has."""
+    fixes = [event.at for event in log.read() if event.kind in (EventKind.FIX_STARTED_AT, EventKind.FAULT_AT)]
+    return max(fixes) if fixes else 0.0

@@ -1,16 +1,5 @@
-"""Chaos Toolkit probes (read only) of the OffGridFlow runbook extension.
-
-Every probe takes ``target``, the name of a profile in ``targets.yaml`` (experiments pass the
-``${target}`` variable, ``local`` by default), and reaches it through its platform driver and the
-suite's HTTP/Prometheus probes, so one experiment runs unchanged on the local Docker stack and on
-Kubernetes. The ``wait_for_*`` probes poll every 0.5 s until the failure shows or their ``deadline``
-(seconds) passes, then record the moment of detection in the game day's event log; on the deadline
-they raise :class:`~chaoslib.exceptions.ActivityFailed`.
-
-chaostoolkit-kubernetes has pod and deployment probes, but none reads OOMKilled terminations,
-image-pull failures or previous logs through one interface that also covers Docker, so these
-probes use the suite's platform drivers instead (the extension stays platform neutral).
-"""
+"""Detection: the failure shows (a platform signal, an alert firing, a page delivered) and triage names the
+runbook's fix."""
 
 from __future__ import annotations
 
@@ -23,19 +12,20 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from offgridflow_runbook.chaos._context import (
-    events,
+    event_log,
     healed_by_itself,
     opened,
     progress,
+    ready_now,
     resolve_target,
     wait_until,
 )
 from offgridflow_runbook.gameday.alerts import alert_timing
-from offgridflow_runbook.gameday.events import EventKind, EventLog
+from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.pages import first_page, read_pages
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder
 from offgridflow_runbook.platforms import Platform, Workload
-from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
+from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
 from offgridflow_runbook.runbook.evidence import (
     CONFIG_ERROR_MARKER,
@@ -46,19 +36,10 @@ from offgridflow_runbook.runbook.evidence import (
     pull_failure_event,
 )
 from offgridflow_runbook.runbook.triage import diagnose
-from offgridflow_runbook.runbook.verification import verify
-from offgridflow_runbook.targets import Target
 
 __all__ = [
-    "api_is_live",
-    "api_is_ready",
-    "bad_config_outlives_the_undo",
-    "chaos_allowed",
     "database_heals_by_itself",
     "diagnosis_names",
-    "memory_load_survives",
-    "no_acked_write_lost",
-    "verification_passes",
     "wait_for_alert",
     "wait_for_crash_loop_with_config_error",
     "wait_for_database_unreachable",
@@ -68,93 +49,8 @@ __all__ = [
 ]
 
 
-def chaos_allowed(
-    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
-) -> bool:
-    """True when the target's profile allows chaos (``allow_chaos: true``); production never does."""
-    return resolve_target(target, configuration).allow_chaos
-
-
-def verification_passes(
-    target: str | None = None,
-    deadline: float = 0.0,
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-) -> bool:
-    """The runbook's Verification 1-5 pass on the target, with no runbook alert firing.
-
-    With ``deadline`` 0 this answers once (for a steady-state hypothesis). With a deadline it waits
-    until Verification passes and fails the activity, naming the failing steps, when it does not."""
-    chosen = resolve_target(target, configuration)
-    log = events(configuration)
-    with opened(chosen) as platform:
-        if deadline <= 0:
-            return verify(chosen, platform).passed
-        progress(configuration, "verify", f"waiting up to {deadline:g} s for Verification 1-5 to pass")
-        last: list[str] = []
-        waited_on: set[str] = set()
-
-        def passed() -> bool | None:
-            report = verify(chosen, platform)
-            if report.passed:
-                return True
-            last[:] = [f"{step.step}: {step.message}" for step in report.failures]
-            waited_on.update(f"{step.step}: {step.title}" for step in report.failures)
-            # the service is back once only Verification 5 (alerts, 5-minute error rate) lags behind
-            if all(step.step == "Verification 5" for step in report.failures) and not log.first(
-                EventKind.RECOVERED_AT, after=_last_fix_started(log)
-            ):
-                log.record(EventKind.RECOVERED_AT, lagging=last[:])
-            return None
-
-        try:
-            wait_until(passed, deadline=deadline, what="Verification 1-5 passing")
-        except ActivityFailed as error:
-            raise ActivityFailed(f"{error}; failing: {'; '.join(last)}") from None
-        if not log.first(EventKind.RECOVERED_AT, after=_last_fix_started(log)):
-            log.record(EventKind.RECOVERED_AT, lagging=[])
-        log.record(EventKind.VERIFIED_AT, steps=6, waited_on=sorted(waited_on))
-        progress(configuration, "verified", "Verification 1-5 pass")
-        return True
-
-
-def _last_fix_started(log: EventLog) -> float:
-    fixes = [event.at for event in log.read() if event.kind in (EventKind.FIX_STARTED_AT, EventKind.FAULT_AT)]
-    return max(fixes) if fixes else 0.0
-
-
-def api_is_live(
-    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
-) -> bool:
-    """``GET /health/live`` answers 200."""
-    chosen = resolve_target(target, configuration)
-    with ApiProbe(chosen, timeout=2.0) as api:
-        try:
-            return api.live().status == 200
-        except ProbeError:
-            return False
-
-
-def api_is_ready(
-    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
-) -> bool:
-    """``GET /health/ready`` answers 200 with ``status: healthy``."""
-    chosen = resolve_target(target, configuration)
-    with ApiProbe(chosen, timeout=2.0) as api:
-        return _ready(api)
-
-
-def _ready(api: ApiProbe) -> bool:
-    try:
-        answer = api.ready()
-    except ProbeError:
-        return False
-    body = answer.json()
-    return answer.status == 200 and isinstance(body, dict) and body.get("status") == "healthy"
-
-
 def _since_fault(configuration: Configuration) -> float:
-    fault = events(configuration).first(EventKind.FAULT_AT)
+    fault = event_log(configuration).first(EventKind.FAULT_AT)
     # a little slack: container timestamps are whole seconds on some engines
     return (fault.at if fault else time.time()) - 2.0
 
@@ -170,7 +66,7 @@ def _ended_after(workload: Workload, since: float) -> bool:
 
 
 def _detected(configuration: Configuration, signal: str, **detail: Any) -> None:
-    events(configuration).record(EventKind.DETECTED_AT, signal=signal, **detail)
+    event_log(configuration).record(EventKind.DETECTED_AT, signal=signal, **detail)
     progress(configuration, "detected", signal)
 
 
@@ -319,7 +215,7 @@ def database_heals_by_itself(
     chosen = resolve_target(target, configuration)
     if chosen.platform not in {name.strip() for name in platforms.split(",")}:
         return False
-    log = events(configuration)
+    log = event_log(configuration)
     fault = log.first(EventKind.FAULT_AT)
     if fault is None:
         raise ActivityFailed("no fault was applied in this run; nothing to heal")
@@ -332,7 +228,7 @@ def database_heals_by_itself(
             databases = platform.database_workloads()
             if not databases or not all(w.ready for w in databases):
                 return None
-            return True if _ready(api) else None
+            return True if ready_now(api) else None
 
         try:
             wait_until(back, deadline=deadline, what="the database back by itself")
@@ -355,44 +251,18 @@ def database_heals_by_itself(
     return True
 
 
-def bad_config_outlives_the_undo(
-    target: str | None = None,
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-) -> bool:
-    """After Fix 3's ``rollout undo`` with ``offgridflow-config`` edited in place: the ConfigMap still
-    holds the fault's bad value, and the API serves only from pods that started before the edit.
+_ALERT_MARGIN_S = 15.0
 
-    Recorded as a finding with the runbook change it implies: the undo looked like a fix, and the
-    next pod to start (a restart, an eviction, a scale-up) crashes again. Fails the activity when the
-    undo did restore the value (then the in-place scheme did not behave as this experiment claims)."""
-    chosen = resolve_target(target, configuration)
-    log = events(configuration)
-    fault = log.first(EventKind.FAULT_AT)
-    if fault is None or "key" not in fault.detail:
-        raise ActivityFailed("no bad-config fault in this run")
-    key, bad = str(fault.detail["key"]), str(fault.detail.get("fault", "")).partition("=")[2]
-    with opened(chosen) as platform:
-        now = platform.config().get(key)
-        if now != bad:
-            raise ActivityFailed(
-                f"after the undo offgridflow-config holds {key}={now!r}, not the fault's {bad!r}"
-            )
-        serving = [w for w in platform.api_workloads() if w.ready]
-        started = datetime.fromtimestamp(fault.at, UTC)
-        older = [w.name for w in serving if w.started_at is not None and w.started_at < started]
-    log.record(
-        "finding",
-        text=f"Fix 3's `kubectl rollout undo` looked like a fix but offgridflow-config, edited in place, "
-        f"still holds {key}={bad}: the API serves from {len(older)} of {len(serving)} ready pods started "
-        "before the edit, and the next pod to start crashes again. Suggested runbook change for Fix 3: "
-        "restore the ConfigMap from version control (`kubectl apply -f`), then `kubectl rollout restart "
-        "deployment/offgridflow-api`; or generate it with a content hash so every change is a new revision.",
-        serving=[w.name for w in serving],
-        started_before_the_edit=older,
-    )
-    progress(configuration, "finding", f"the bad {key} outlived the undo (in-place ConfigMap)")
-    return True
+
+def _alert_floor_s(prometheus_url: str, name: str, wanted: str) -> float:
+    """How long this Prometheus needs at best to move ``name`` to ``wanted`` (0 when unreadable)."""
+    try:
+        timing = alert_timing(prometheus_url)
+    except ProbeError:
+        return 0.0
+    if wanted == "inactive":
+        return 2 * timing.scrape_interval_s + timing.evaluation_interval_s
+    return timing.floor_s(name) + timing.scrape_interval_s
 
 
 def wait_for_alert(
@@ -429,21 +299,18 @@ def wait_for_alert(
         try:
             wait_until(reached, deadline=deadline, what=f"alert {name} {wanted}")
         except ActivityFailed:
-            events(configuration).record(
+            event_log(configuration).record(
                 "finding", text=f"alert {name} was not {wanted} within {deadline:g} s"
             )
             if required:
                 raise
             return False
-    events(configuration).record(EventKind.NOTE, text=f"alert {name} {wanted}", alert=name, state=wanted)
+    event_log(configuration).record(EventKind.NOTE, text=f"alert {name} {wanted}", alert=name, state=wanted)
     if wanted == "firing":
         _detected(configuration, f"alert {name} firing", alert=name)
     else:
         progress(configuration, "alert", f"{name} {wanted}")
     return True
-
-
-_ALERT_MARGIN_S = 15.0
 
 
 def wait_for_page(
@@ -470,7 +337,7 @@ def wait_for_page(
             configuration, "page", f"not waiting for a page ({', '.join(wanted)}): the fault healed by itself"
         )
         return False
-    log = events(configuration)
+    log = event_log(configuration)
     fault = log.first(EventKind.FAULT_AT)
     if fault is None:
         raise ActivityFailed("no fault was applied in this run; there is no page to wait for")
@@ -503,17 +370,6 @@ def wait_for_page(
     return True
 
 
-def _alert_floor_s(prometheus_url: str, name: str, wanted: str) -> float:
-    """How long this Prometheus needs at best to move ``name`` to ``wanted`` (0 when unreadable)."""
-    try:
-        timing = alert_timing(prometheus_url)
-    except ProbeError:
-        return 0.0
-    if wanted == "inactive":
-        return 2 * timing.scrape_interval_s + timing.evaluation_interval_s
-    return timing.floor_s(name) + timing.scrape_interval_s
-
-
 def diagnosis_names(
     section: str,
     target: str | None = None,
@@ -530,7 +386,7 @@ def diagnosis_names(
         progress(configuration, "diagnose", f"not triaging for {section}: the fault healed by itself")
         return True
     progress(configuration, "diagnose", f"waiting up to {deadline:g} s for triage to name {section}")
-    log = events(configuration)
+    log = event_log(configuration)
     recorder = VerdictRecorder(log, "probe")
     seen: list[str] = []
     with opened(chosen) as platform:
@@ -552,73 +408,4 @@ def diagnosis_names(
             log.record(EventKind.DIAGNOSIS, cause="other", section=seen[0] if seen else "none")
             raise ActivityFailed(f"{error}; triage said: {seen[0] if seen else 'nothing'}") from None
     progress(configuration, "diagnosed", f"triage names {section}")
-    return True
-
-
-def _restart_total(platform: Platform) -> int:
-    return sum(workload.restart_count for workload in platform.api_workloads())
-
-
-def memory_load_survives(
-    mib: int = 700,
-    hold_seconds: float = 5.0,
-    target: str | None = None,
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-) -> bool:
-    """The same memory assault no longer kills the API: it answers 200 and no instance restarts
-    while the memory is held (run after Fix 2)."""
-    chosen = resolve_target(target, configuration)
-    progress(configuration, "prove", f"the same load again: {mib} MiB held {hold_seconds:g} s")
-    with opened(chosen) as platform:
-        restarts_before = _restart_total(platform)
-        answer = _post_assault(chosen, mib, hold_seconds)
-        if answer is None or answer.status != 200:
-            what = "no answer" if answer is None else f"HTTP {answer.status}: {answer.text[:160]}"
-            raise ActivityFailed(f"memory assault of {mib} MiB after Fix 2: {what}")
-        time.sleep(
-            hold_seconds + 1.0
-        )  # the load is held for a fixed time; this is not a wait for a condition
-        restarts_after = _restart_total(platform)
-    if restarts_after != restarts_before:
-        raise ActivityFailed(
-            f"the API restarted under {mib} MiB after Fix 2 (restarts {restarts_before} -> {restarts_after})"
-        )
-    events(configuration).record(EventKind.NOTE, text=f"{mib} MiB held {hold_seconds:g} s without a restart")
-    return True
-
-
-def _post_assault(target: Target, mib: int, hold_seconds: float) -> HttpResult | None:
-    with ApiProbe(target, timeout=60.0) as api:
-        try:
-            return api.memory_assault(mib, hold_seconds)
-        except ProbeError:
-            return None
-
-
-def no_acked_write_lost(
-    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
-) -> bool:
-    """Every write the API acknowledged during the experiment can be read back (``GET
-    /v1/activities/{id}``); records the acknowledged and lost counts."""
-    chosen = resolve_target(target, configuration)
-    log = events(configuration)
-    stopped = [event for event in log.read() if event.kind == EventKind.WRITES]
-    if not stopped:
-        raise ActivityFailed("no background writer ran in this experiment (start_background_writer first)")
-    acked = [int(item) for item in stopped[-1].detail.get("acked", [])]
-    lost: list[int] = []
-    with ApiProbe(chosen, timeout=5.0) as api:
-        for activity_id in acked:
-            url = f"{chosen.base_url.rstrip('/')}/v1/activities/{activity_id}"
-            try:
-                answer = api.get(url, authorized=True)
-            except ProbeError as error:
-                raise ActivityFailed(f"cannot read back acknowledged write {activity_id}: {error}") from None
-            if answer.status != 200:
-                lost.append(activity_id)
-    log.record(EventKind.LOST_WRITES, acked=len(acked), lost=lost)
-    progress(configuration, "writes", f"{len(acked)} acknowledged writes, {len(lost)} lost")
-    if lost:
-        raise ActivityFailed(f"{len(lost)} of {len(acked)} acknowledged writes are missing: {lost[:20]}")
     return True

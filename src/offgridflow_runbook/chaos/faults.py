@@ -1,0 +1,239 @@
+"""The faults (and their set-up): each applies one failure mode the runbook names and records ``fault_at``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from offgridflow_runbook.chaos._context import (
+    current_image,
+    event_log,
+    guard,
+    image_with_tag,
+    opened,
+    progress,
+    resolve_target,
+)
+from offgridflow_runbook.chaos._verdicts import start_watch
+from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.platforms import Platform, PlatformError
+from offgridflow_runbook.probes.http import ApiProbe, ProbeError
+
+__all__ = [
+    "crash_database_repeatedly",
+    "ensure_memory_limit",
+    "kill_database",
+    "memory_assault",
+    "set_image",
+    "update_config",
+    "use_hashed_config",
+    "use_in_place_config",
+]
+
+
+def ensure_memory_limit(
+    limit: str = "512Mi",
+    request: str = "256Mi",
+    target: str | None = None,
+    rollout_timeout: float = 120.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Put the API's memory limit/request back to the baseline the OOM fault is sized for (a previous
+    game day's Fix 2 may have raised them); nothing is rolled out when they are already so."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    with opened(chosen) as platform:
+        latest = platform.rollout_history()[-1:] or None
+        if latest and latest[0].memory_limit == limit and latest[0].memory_request == request:
+            return "already at the baseline"
+        progress(configuration, "prepare", f"memory limit {limit} / request {request}")
+        platform.patch_memory(limit=limit, request=request)
+        return platform.wait_rollout(rollout_timeout).message
+
+
+# -- faults ------------------------------------------------------------------------------------------
+def memory_assault(
+    mib: int = 700,
+    hold_seconds: float = 30.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, object]:
+    """The OOM fault: ask the API to allocate and touch ``mib`` MiB (above its memory limit), so the
+    kernel kills it. The request itself usually dies with the process; that is the expected outcome."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
+    event_log(configuration).record(EventKind.FAULT_AT, fault=f"memory assault {mib} MiB")
+    start_watch(chosen, configuration)
+    with ApiProbe(chosen, timeout=60.0) as api:
+        try:
+            answer = api.memory_assault(mib, hold_seconds)
+        except ProbeError as error:
+            return {"survived": False, "detail": str(error)}
+    if answer.status == 404:
+        raise ActivityFailed(
+            f"the memory assault is not enabled on {chosen.name!r} (OFFGRIDFLOW_CHAOS_ASSAULTS)"
+        )
+    return {"survived": answer.status == 200, "status": answer.status}
+
+
+def kill_database(
+    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
+) -> str:
+    """The DB-kill fault: kill the postgres pod/container (SIGKILL)."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "fault", "kill the database")
+    with opened(chosen) as platform:
+        event_log(configuration).record(EventKind.FAULT_AT, fault="database killed")
+        start_watch(chosen, configuration)
+        platform.kill_database()
+    return "database killed"
+
+
+def crash_database_repeatedly(
+    times: int = 4,
+    max_seconds: float = 180.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """The crash-looping database fault: crash PostgreSQL in its container ``times`` times, each
+    time as soon as it is ready again, for at most ``max_seconds``.
+
+    Each crash is ``pg_ctl stop -m immediate`` inside the container (the server dies, the container
+    exits, nothing is deleted). On Kubernetes kubelet restarts it with a back-off that doubles at
+    each crash (10 s, 20 s, 40 s, 80 s ...), so after the last one the database stays down in
+    CrashLoopBackOff: the outage a real crash-looping database is, which the StatefulSet does not
+    heal the way it replaces a deleted pod. Bounded in count and time; it stops by itself."""
+    if times < 1:
+        raise ActivityFailed("crash_database_repeatedly needs times >= 1")
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    log = event_log(configuration)
+    deadline = time.monotonic() + max_seconds
+    crashes = 0
+    with opened(chosen) as platform:
+        while crashes < times:
+            progress(configuration, "fault", f"crash the database ({crashes + 1} of {times})")
+            if crashes == 0:
+                log.record(
+                    EventKind.FAULT_AT, fault=f"database crashed {times} times (pg_ctl stop -m immediate)"
+                )
+                start_watch(chosen, configuration)
+            try:
+                platform.crash_database()
+            except PlatformError as error:
+                raise ActivityFailed(f"crash {crashes + 1} of {times}: {error}") from None
+            crashes += 1
+            if crashes == times:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                platform.wait_database_ready(timeout=left)
+            except PlatformError:
+                break  # still down at the deadline: the fault is in place, stop crashing
+    log.record(EventKind.NOTE, text=f"the database crashed {crashes} times; the last crash left it down")
+    return f"database crashed {crashes} times"
+
+
+def set_image(
+    tag: str = "v9.9.9-does-not-exist",
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """The bad-image fault: ``kubectl set image deployment/offgridflow-api api=<repository>:<tag>``."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    with opened(chosen) as platform:
+        image = image_with_tag(current_image(platform), tag)
+        progress(configuration, "fault", f"set image {image}")
+        event_log(configuration).record(EventKind.FAULT_AT, fault=f"set image {image}", image=image)
+        start_watch(chosen, configuration)
+        platform.set_image(image)
+    return image
+
+
+def update_config(
+    key: str = "OFFGRIDFLOW_DB_POOL_MAX",
+    value: str = "lots",
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """The bad-config fault: write ``key=value`` into ``offgridflow-config`` and roll the API out."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
+    with opened(chosen) as platform:
+        previous = platform.config().get(key)
+        event_log(configuration).record(
+            EventKind.FAULT_AT, fault=f"config {key}={value}", key=key, previous=previous
+        )
+        start_watch(chosen, configuration)
+        platform.update_config({key: value})
+        # the Kubernetes driver says how the ConfigMap changed; Fix 3 reads `offgridflow-config` by name
+        update = getattr(platform, "last_config_update", None)
+        if update is not None and update.finding:
+            event_log(configuration).record(EventKind.FINDING, text=update.finding)
+        elif update is not None and update.config_map != "offgridflow-config":
+            event_log(configuration).record(
+                "finding",
+                text=f"Fix 3's `kubectl get configmap offgridflow-config` answers NotFound: the Deployment "
+                f"reads the generated ConfigMap {update.config_map}",
+            )
+    return f"{key}={value}"
+
+
+# -- the ConfigMap scheme (Kubernetes) ------------------------------------------------------------------
+def _config_schemes(platform: Platform) -> Any:
+    if not hasattr(platform, "adopt_in_place_config") or not hasattr(platform, "adopt_hashed_config"):
+        raise ActivityFailed(
+            f"the {platform.kind} platform has one configuration scheme; this needs Kubernetes"
+        )
+    return platform
+
+
+def use_in_place_config(
+    rollout_timeout: float = 180.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Make the API read ConfigMap ``offgridflow-config`` under its plain name (edited in place, as
+    ``kubectl edit configmap`` does) instead of kustomize's ``offgridflow-config-<hash>``; rolls out.
+
+    Not a fault: the set-up of the in-place bad-config experiment (Kubernetes only)."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "set-up", "the API reads offgridflow-config edited in place")
+    with opened(chosen) as platform:
+        _config_schemes(platform).adopt_in_place_config()
+        event_log(configuration).record(
+            EventKind.NOTE, text="the API reads offgridflow-config, edited in place"
+        )
+        return platform.wait_rollout(rollout_timeout).message
+
+
+def use_hashed_config(
+    rollout_timeout: float = 180.0,
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Back to kustomize's scheme: the API reads ``offgridflow-config-<hash>`` with the current data,
+    and the plain ``offgridflow-config`` is deleted (Kubernetes only; a rollback)."""
+    chosen = resolve_target(target, configuration)
+    guard(chosen)
+    progress(configuration, "clean-up", "the API reads a hashed offgridflow-config again")
+    with opened(chosen) as platform:
+        _config_schemes(platform).adopt_hashed_config()
+        return platform.wait_rollout(rollout_timeout).message

@@ -1,0 +1,88 @@
+"""pytest plugin: the suite's options, fixtures and reports (loaded through the pytest11 entry point).
+
+Options live in one group, ``offgridflow``. Session fixtures: ``target``, ``platform_access``,
+``platform`` (skips when the target has no platform access), ``api_probe``, ``prometheus`` (skips
+without a Prometheus URL) and ``runbook_observations`` (one concurrent read of everything the checks
+judge). A check marked ``@pytest.mark.runbook_step("Triage 1")`` gets that step as a column in the
+pytest-html report, as a JUnit property and in its JSON line (``--results-jsonl``). The bearer token
+is redacted from every failure message, captured output, extra and JSON line. A run with runbook
+steps ends with the runbook's coverage (how many of its steps and commands the suite proves), in the
+terminal summary and at the top of the pytest-html report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from offgridflow_runbook.pytest_plugin._stash import TIMINGS_ENV, access_key, redactor_key
+from offgridflow_runbook.pytest_plugin.fixtures import (
+    api_probe,
+    judge,
+    platform,
+    platform_access,
+    progress_writer,
+    prometheus,
+    runbook_observations,
+    target,
+)
+from offgridflow_runbook.pytest_plugin.options import (
+    CHECKS_REPORT_OPTIONS,
+    load_target,
+    pytest_addoption,
+    pytest_load_initial_conftests,
+)
+from offgridflow_runbook.pytest_plugin.report import (
+    HtmlColumns,
+    ResultLines,
+    pytest_runtest_makereport,
+    pytest_terminal_summary,
+    runbook_coverage_line,
+)
+from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_from_environment
+from offgridflow_runbook.targets import TargetError
+
+# pytest finds a plugin's hooks and fixtures among its module's attributes: the parts are gathered here.
+__all__ = [
+    "CHECKS_REPORT_OPTIONS",
+    "TIMINGS_ENV",
+    "access_key",
+    "api_probe",
+    "judge",
+    "platform",
+    "platform_access",
+    "progress_writer",
+    "prometheus",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_load_initial_conftests",
+    "pytest_runtest_makereport",
+    "pytest_terminal_summary",
+    "pytest_unconfigure",
+    "runbook_coverage_line",
+    "runbook_observations",
+    "target",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    redactor = Redactor(secrets_from_environment("OFFGRIDFLOW_TOKEN", config.getoption("token_env")))
+    # a bad target is reported when a test asks for it; runs that never do need no targets file
+    with contextlib.suppress(TargetError):
+        redactor.add(*secrets_from_environment(load_target(config).token_env))
+    config.stash[redactor_key] = redactor
+    path = config.getoption("results_jsonl")
+    if path and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(
+            ResultLines(config, JsonLinesWriter(Path(path), redactor)), "offgridflow-result-lines"
+        )
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlColumns(), "offgridflow-html-columns")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    access = config.stash.get(access_key, None)
+    if access is not None:
+        access.close()

@@ -1,0 +1,66 @@
+"""The suite's options (one group, ``offgridflow``) and the checks' report defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("offgridflow", "OffGridFlow runbook suite")
+    for option in TARGET_OPTIONS:
+        group.addoption(option.flag, default=option.default, help=option.help)
+    group.addoption(
+        "--results-jsonl",
+        default=None,
+        help="write one JSON line per check to this file (for schedulers)",
+    )
+    group.addoption(
+        "--gameday-reports",
+        default=None,
+        help="where the game day writes its scorecard, records and runs (default: reports/gameday)",
+    )
+
+
+# -- the checks' report defaults -----------------------------------------------------------------------
+CHECKS_REPORT_OPTIONS = {
+    "--html": "reports/checks/report.html",
+    "--junitxml": "reports/checks/junit.xml",
+    "--results-jsonl": "reports/checks/results.jsonl",
+}
+
+
+def _checks_ini(args: list[str]) -> Path | None:
+    """The ``checks/pytest.ini`` of a checks directory named on the command line, if any."""
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        path = Path(arg.split("::", 1)[0]).resolve()
+        for directory in (path, *path.parents):
+            if directory.name == "checks" and (directory / "pytest.ini").is_file():
+                return directory / "pytest.ini"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    """``pytest checks --targets-file targets.yaml`` makes the repository root the common ancestor,
+    so pytest reads pyproject.toml instead of checks/pytest.ini: give that run the checks' reports anyway."""
+    checks_ini = _checks_ini(args)
+    if checks_ini is None or early_config.inipath == checks_ini:
+        return
+    given = {arg.split("=", 1)[0] for arg in args if arg.startswith("--")}
+    defaults = [f"{option}={value}" for option, value in CHECKS_REPORT_OPTIONS.items() if option not in given]
+    if "--html" not in given:
+        defaults.append("--self-contained-html")
+    args[:0] = defaults
+
+
+# -- target and redaction ----------------------------------------------------------------------------
+def load_target(config: pytest.Config) -> Target:
+    return target_from_options(config.getoption)
