@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_fakes import RecordingPlatform
 
+from helpers.chaos_fakes import RecordingPlatform
 from offgridflow_runbook.chaos import _context
 
 TARGETS_FILE = Path(__file__).parents[2] / "targets.yaml"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from chaos_fakes import RecordingPlatform
 from chaoslib.exceptions import ActivityFailed
 
+from helpers.chaos_fakes import RecordingPlatform
 from helpers.runbook_copies import edited
 from offgridflow_runbook.chaos import _context, detection, faults, fixes, proof
 from offgridflow_runbook.gameday.events import EventLog

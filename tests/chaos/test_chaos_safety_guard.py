@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from chaos_fakes import RecordingPlatform
 from chaoslib.exceptions import ActivityFailed
 
+from helpers.chaos_fakes import RecordingPlatform
 from offgridflow_runbook.chaos import ACTIONS, activity, faults, steady_state
 from offgridflow_runbook.gameday.events import EventLog
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from chaos_fakes import RecordingPlatform
 
+from helpers.chaos_fakes import RecordingPlatform
 from offgridflow_runbook.chaos import faults, fixes
 from offgridflow_runbook.chaos._verdicts import VerdictWatch
 from offgridflow_runbook.gameday.events import EventLog

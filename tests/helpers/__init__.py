@@ -6,6 +6,8 @@
 - ``kube_fake_*``: the HTTP Kubernetes API fake (server, API objects, patches, seeds, the
   ``kube_fake`` fixture's environment) used by ``tests/platforms/kubernetes`` and the triage corpus.
 - ``triage_fakes``: a fake platform and fake API/Prometheus answers for triage and step tests.
+- ``chaos_fakes``: ``RecordingPlatform``, a platform that records the chaos activities' calls.
+- ``stack_lock`` / ``kind_pods``: the local stack's lock held by this process; the kind API pods settled.
 - ``runbook_copies`` / ``drift_fakes``: edited runbook copies, a fake kubectl and API for drift.
 - ``deploy_files``: the repository's manifests, rules and workflows, rendered and loaded.
 - ``diagnose_cli``: runs ``offgridflow-runbook diagnose`` as a user would.
