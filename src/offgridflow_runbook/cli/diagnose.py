@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from offgridflow_runbook.cli.options import add_target_options, target_from
-from offgridflow_runbook.probes import record
 from offgridflow_runbook.probes.platform import open_platform
 from offgridflow_runbook.reporting import Redactor
 from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE, Seen
@@ -88,6 +87,8 @@ def render(diagnosis: Diagnosis, target_name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.from_record:
+        from offgridflow_runbook.probes import record  # imported only for --from-record and --record
+
         try:
             observations, _ = record.load(args.from_record)
         except record.RecordError as error:
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             access.close()
         if args.record:
+            from offgridflow_runbook.probes import record
+
             record.save(observations, args.record)
     diagnosis = decide(observations, since=args.since)
     redact = Redactor([target.token])

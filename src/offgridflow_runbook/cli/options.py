@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from offgridflow_runbook.runbook.document import DEFAULT_RUNBOOK, RUNBOOK_ENV
+from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, RUNBOOK_ENV  # not the parser
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
 
 __all__ = ["add_runbook_option", "add_target_options", "target_from"]

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from offgridflow_runbook.runbook import load_runbook
-from offgridflow_runbook.runbook.document import Command
 from offgridflow_runbook.targets import Target
+
+if TYPE_CHECKING:  # the parser is imported where the runbook is read: triage of a healthy target never is
+    from offgridflow_runbook.runbook.document import Command
 
 __all__ = [
     "DOCKER_EQUIVALENTS",
@@ -110,6 +112,8 @@ def _compact_json(match: re.Match[str]) -> str:
 
 def known_good_tag() -> str:
     """The tag Fix 4 sets (``kubectl set image ... api=<repository>:<tag>``)."""
+    from offgridflow_runbook.runbook.document import load_runbook
+
     for command in load_runbook().step("Fix 4").commands:
         if command.argv[:3] == ("kubectl", "set", "image"):
             for arg in command.argv:
@@ -172,6 +176,8 @@ def render_command(command: Command, target: Target, *, image: str | None = None
 
 def render_commands(section: str, target: Target, *, image: str | None = None) -> list[str]:
     """The commands of runbook ``section`` for ``target`` (empty for a section without commands)."""
+    from offgridflow_runbook.runbook.document import load_runbook
+
     runbook = load_runbook()
     if not any(step.id == section for step in runbook.steps):
         return []

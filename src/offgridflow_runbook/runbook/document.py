@@ -25,8 +25,12 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
+# defined beside the parser (see .location) and still importable from here
+from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, PROJECT_ROOT, RUNBOOK_ENV, RunbookError
+
 __all__ = [
     "DEFAULT_RUNBOOK",
+    "PROJECT_ROOT",
     "RUNBOOK_ENV",
     "Command",
     "Runbook",
@@ -36,11 +40,6 @@ __all__ = [
     "load_runbook",
     "parse_runbook",
 ]
-
-RUNBOOK_ENV = "OFFGRIDFLOW_RUNBOOK"
-# src/offgridflow_runbook/runbook/document.py -> the repository root
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_RUNBOOK = PROJECT_ROOT / "docs" / "runbooks" / "offgridflow-api-down.md"
 
 _FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -55,10 +54,6 @@ _VERIFICATION_ITEM = re.compile(r"^#\s*(\d+)\.\s+(.*)$")
 _EXPECTED = re.compile(r"^#\s*(?:Expected|Verify):\s*(.*)$")
 
 PROCEDURES = {"Triage": "triage", "Resolution Steps": "fix", "Verification": "verification"}
-
-
-class RunbookError(Exception):
-    """The runbook cannot be read; the message names the file and line."""
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,12 @@ from typing import Any
 from offgridflow_runbook.reporting import REDACTED
 from offgridflow_runbook.runbook.commands import docker_equivalent, target_url
 from offgridflow_runbook.runbook.document import Command, Runbook
+from offgridflow_runbook.runbook.location import KUBECTL_ENV
 from offgridflow_runbook.runbook.steps import activity_list
 from offgridflow_runbook.targets import Target
 
 __all__ = ["KUBECTL_ENV", "DriftReport", "DriftResult", "Outcome", "Runner", "drift"]
 
-KUBECTL_ENV = "KUBECTL"
 TOKEN_VARIABLE = "$TOKEN"
 EXIT_DRIFT = 1
 EXIT_UNKNOWN = 3
