@@ -8,16 +8,22 @@ and waits until the API is healthy again, so the tests do not depend on each oth
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
+import re
+import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from offgridflow_runbook.environments.kind import KindSession
@@ -73,8 +79,15 @@ def cluster(kind_session: KindSession) -> Callable[..., str]:
 RECORD_ENV = "OFFGRIDFLOW_RECORD_SCENARIOS"
 
 
-def diagnose(kind_session: KindSession, scenario: str | None = None, description: str = "") -> Verdict:
-    """`offgridflow-runbook diagnose --target kind --json` as a user runs it."""
+def diagnose(
+    kind_session: KindSession,
+    scenario: str | None = None,
+    description: str = "",
+    *,
+    kubeconfig: Path | None = None,
+) -> Verdict:
+    """`offgridflow-runbook diagnose --target kind --json` as a user runs it (``kubeconfig``: as a user
+    whose own kubeconfig it is, with ``--kubeconfig``)."""
     environ = {**os.environ, "KUBECONFIG": str(kind_session.settings.kubeconfig)}
     command = [
         str(Path(sys.executable).parent / "offgridflow-runbook"),
@@ -83,6 +96,8 @@ def diagnose(kind_session: KindSession, scenario: str | None = None, description
         "kind",
         "--json",
     ]
+    if kubeconfig is not None:
+        command += ["--kubeconfig", str(kubeconfig)]
     folder = os.environ.get(RECORD_ENV)
     recording = Path(folder).resolve() / f"{scenario}.json" if folder and scenario else None
     if recording is not None:
@@ -107,15 +122,21 @@ def keep_recording(verdict: Verdict) -> None:
     if verdict.recording is None or not verdict.recording.exists():
         return
     raw = json.loads(verdict.recording.read_text())
+    expected: dict[str, object] = {
+        "outcome": verdict.document.get("outcome"),
+        "sections": [c["section"] for c in verdict.document.get("candidates", [])],  # type: ignore[attr-defined]
+    }
+    # what the look could not see: the verdict must keep naming it
+    readings: list[dict[str, str]] = verdict.document.get("readings", [])  # type: ignore[assignment]
+    unknown = sorted({r["source"] for r in readings if r["seen"] == "unknown"})
+    if unknown:
+        expected["unknown"] = unknown
     raw["scenario"] = {
         "name": verdict.recording.stem,
         "description": verdict.description,
         "origin": "recorded on the kind cluster by tests/kind/test_kind_diagnose.py "
         f"({RECORD_ENV}); the test asserted the outcome and the first section",
-        "expected": {
-            "outcome": verdict.document.get("outcome"),
-            "sections": [c["section"] for c in verdict.document.get("candidates", [])],  # type: ignore[attr-defined]
-        },
+        "expected": expected,
     }
     verdict.recording.write_text(json.dumps(raw, indent=1) + "\n")
 
@@ -247,21 +268,7 @@ def test_a_bad_configmap_value_rolled_out_crash_loops_and_names_fix_3(
         "metadata": {"name": f"{config_map}-broken", "namespace": NAMESPACE},
         "data": {**original["data"], "OFFGRIDFLOW_DB_POOL_MAX": "lots"},
     }
-    subprocess.run(
-        [
-            str(kind_session.cluster.kubectl_path),
-            "--kubeconfig",
-            str(kind_session.settings.kubeconfig),
-            "apply",
-            "-f",
-            "-",
-        ],
-        input=json.dumps(broken),
-        text=True,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    apply(kind_session, broken)
     patch = [
         {
             "op": "replace",
@@ -341,4 +348,566 @@ def test_a_service_selector_that_matches_nothing_names_triage_2d(
             "offgridflow-api-service",
             "-p",
             '{"spec":{"selector":{"app":"offgridflow-api"}}}',
+        )
+
+
+def apply(kind_session: KindSession, document: Mapping[str, Any]) -> None:
+    """``kubectl apply -f -`` of one manifest (a ``List`` for several)."""
+    subprocess.run(
+        [
+            str(kind_session.cluster.kubectl_path),
+            "--kubeconfig",
+            str(kind_session.settings.kubeconfig),
+            "apply",
+            "-f",
+            "-",
+        ],
+        input=json.dumps(document),
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def psql(cluster: Callable[..., str], sql: str) -> str:
+    """SQL as the database's superuser, over the postgres container's own socket (local trust): what a
+    DBA runs with ``kubectl exec``, and what PostgreSQL keeps reserved slots for."""
+    return cluster(
+        "exec",
+        "postgres-0",
+        "-c",
+        "postgres",
+        "--",
+        "psql",
+        "-h",
+        "/var/run/postgresql",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-Atc",
+        sql,
+    ).strip()
+
+
+def restart_postgres(cluster: Callable[..., str]) -> None:
+    cluster("delete", "pod", "postgres-0", "--timeout=120s", timeout=150)
+    cluster("rollout", "status", "statefulset/postgres", "--timeout=240s", timeout=260)
+
+
+@pytest.mark.usefixtures("healthy")
+def test_a_database_pod_running_but_never_ready_names_fix_1(
+    kind_session: KindSession, cluster: Callable[..., str]
+) -> None:
+    statefulset = json.loads(cluster("get", "statefulset/postgres", "-o", "json"))
+    containers = statefulset["spec"]["template"]["spec"]["containers"]
+    index = next(i for i, container in enumerate(containers) if container["name"] == "postgres")
+    path = f"/spec/template/spec/containers/{index}/readinessProbe/exec/command"
+    probe = containers[index]["readinessProbe"]["exec"]["command"]
+    # A readiness probe edited to ask the wrong port: PostgreSQL runs and serves 5432, the kubelet never
+    # sees the pod ready, and postgres-service leaves it out of its endpoints.
+    wrong = [*probe[:-1], probe[-1].replace("-p 5432", "-p 5433")]
+    assert wrong != probe, probe
+    cluster(
+        "patch",
+        "statefulset/postgres",
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "replace", "path": path, "value": wrong}]),
+    )
+
+    def running_never_ready() -> bool:
+        revision = json.loads(cluster("get", "statefulset/postgres", "-o", "json"))["status"].get(
+            "updateRevision"
+        )
+        database: list[Any] = pods(cluster, "postgres")
+        return any(
+            pod["metadata"].get("labels", {}).get("controller-revision-hash") == revision
+            and pod["status"].get("phase") == "Running"
+            and any(
+                status["name"] == "postgres"
+                and "running" in status.get("state", {})
+                and not status.get("ready")
+                for status in pod["status"].get("containerStatuses", [])
+            )
+            for pod in database
+        )
+
+    try:
+        wait_until("the new postgres pod runs but is not ready", running_never_ready, 180)
+        assert_diagnosed(
+            kind_session,
+            "Fix 1",
+            "postgres-0 Running not ready",
+            "db-not-ready",
+            "postgres' readiness probe edited to ask port 5433: the pod runs and serves 5432 but is never "
+            "ready, so postgres-service has no endpoint for the API",
+        )
+    finally:
+        cluster(
+            "patch",
+            "statefulset/postgres",
+            "--type=json",
+            "-p",
+            json.dumps([{"op": "replace", "path": path, "value": probe}]),
+        )
+        # A StatefulSet does not replace a pod that is not ready during a rolling update (the forced
+        # rollback of the Kubernetes docs): delete it, and it comes back from the restored template.
+        restart_postgres(cluster)
+
+
+class HeldConnections:
+    """Database connections held open as the API's own role, through ``kubectl port-forward``: a client
+    that leaks connections until PostgreSQL has no slot left for anyone but its superuser."""
+
+    def __init__(self, kind_session: KindSession, password: str) -> None:
+        self._password = password
+        self._held: list[psycopg.Connection[tuple[object, ...]]] = []
+        self._forward = subprocess.Popen(
+            [
+                str(kind_session.cluster.kubectl_path),
+                "--kubeconfig",
+                str(kind_session.settings.kubeconfig),
+                "-n",
+                NAMESPACE,
+                "port-forward",
+                "pod/postgres-0",
+                ":5432",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._port = self._forwarded_port(timeout=30)
+
+    def _forwarded_port(self, timeout: float) -> int:
+        assert self._forward.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self._forward.stdout], [], [], 1.0)
+            if not ready:
+                continue
+            line = self._forward.stdout.readline()
+            if not line:
+                break  # port-forward ended
+            if match := re.search(r"127\.0\.0\.1:(\d+)", line):
+                return int(match.group(1))
+        self.close()
+        pytest.fail(f"kubectl port-forward to postgres-0 did not start within {timeout:.0f}s")
+
+    def fill(self, most: int = 60) -> str:
+        """Open connections until PostgreSQL refuses one; its refusal."""
+        for _ in range(most):
+            try:
+                self._held.append(
+                    psycopg.connect(
+                        host="127.0.0.1",
+                        port=self._port,
+                        user="offgridflow",
+                        password=self._password,
+                        dbname="offgridflow",
+                        connect_timeout=5,
+                    )
+                )
+            except psycopg.OperationalError as refused:
+                return str(refused).strip()
+        pytest.fail(f"PostgreSQL still accepted connections after {most} more")
+
+    @property
+    def count(self) -> int:
+        return len(self._held)
+
+    def close(self) -> None:
+        for connection in self._held:
+            with contextlib.suppress(Exception):
+                connection.close()
+        self._held.clear()
+        self._forward.terminate()
+        try:
+            self._forward.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._forward.kill()
+            self._forward.wait(timeout=10)
+        if self._forward.stdout is not None:
+            self._forward.stdout.close()
+
+
+# The API's database sessions: from the pods' addresses; the exporter and port-forward come from localhost.
+API_SESSIONS = (
+    "FROM pg_stat_activity WHERE usename = 'offgridflow' AND client_addr IS NOT NULL "
+    "AND host(client_addr) NOT IN ('127.0.0.1', '::1')"
+)
+
+
+@pytest.mark.usefixtures("healthy")
+def test_a_database_out_of_connection_slots_names_fix_1(
+    kind_session: KindSession, kind_target: Target, cluster: Callable[..., str]
+) -> None:
+    secret = cluster(
+        "get", "secret", "offgridflow-secrets", "-o", "jsonpath={.data.OFFGRIDFLOW_DATABASE_PASSWORD}"
+    )
+    password = base64.b64decode(secret).decode()
+    default = psql(cluster, "SHOW max_connections")
+    # Few slots, so that a handful of leaked connections takes them all (a restart applies it).
+    psql(cluster, "ALTER SYSTEM SET max_connections = 20")
+    try:
+        restart_postgres(cluster)
+        wait_until("postgres runs with 20 slots", lambda: psql(cluster, "SHOW max_connections") == "20", 60)
+        wait_until("the API is ready again", lambda: api_ready(kind_target), 120)
+        held = HeldConnections(kind_session, password)
+        try:
+            # Take every free slot, then end the API's sessions (as pg_terminate_backend or a network
+            # blip does) and take the slots they freed before the API's pool reconnects.
+            for _attempt in range(10):
+                refusal = held.fill()
+                psql(cluster, f"SELECT count(pg_terminate_backend(pid)) {API_SESSIONS}")
+                refusal = held.fill()
+                if psql(cluster, f"SELECT count(*) {API_SESSIONS}") == "0":
+                    break
+            else:
+                pytest.fail("the API's pool kept winning its connections back")
+            assert "connection slots" in refusal or "too many clients" in refusal, refusal
+            reason = refusal.split("FATAL:")[-1].strip()
+            wait_until(
+                "no API pod is ready (its pool cannot get a connection)",
+                lambda: not any(status.get("ready") for status in container_statuses(cluster)),
+                90,
+            )
+            assert_diagnosed(
+                kind_session,
+                "Fix 1",
+                reason,
+                "db-too-many-connections",
+                f"max_connections 20 and {held.count} connections leaked through port-forward as the "
+                f"API's role; the API's sessions ended: PostgreSQL refuses it ({reason}), "
+                "pg_isready still accepts",
+            )
+        finally:
+            held.close()
+    finally:
+        psql(cluster, "ALTER SYSTEM RESET max_connections")
+        restart_postgres(cluster)
+        wait_until(
+            f"postgres runs with its {default} slots again",
+            lambda: psql(cluster, "SHOW max_connections") == default,
+            60,
+        )
+
+
+READER = "triage-reader"
+
+
+@pytest.mark.usefixtures("healthy")
+def test_exec_forbidden_leaves_pg_isready_unknown_never_a_cause(
+    kind_session: KindSession, kind_target: Target, cluster: Callable[..., str], tmp_path: Path
+) -> None:
+    # Someone on call with a read-only ServiceAccount: every read triage needs, but not pods/exec.
+    read = ["get", "list", "watch"]
+    manifests = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": READER, "namespace": NAMESPACE},
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": READER, "namespace": NAMESPACE},
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "resources": ["pods", "pods/log", "events", "services", "endpoints", "configmaps"],
+                        "verbs": read,
+                    },
+                    {
+                        "apiGroups": ["apps"],
+                        "resources": ["deployments", "replicasets", "statefulsets"],
+                        "verbs": read,
+                    },
+                    {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": read},
+                    {"apiGroups": ["metrics.k8s.io"], "resources": ["pods"], "verbs": read},
+                ],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": READER, "namespace": NAMESPACE},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": READER},
+                "subjects": [{"kind": "ServiceAccount", "name": READER, "namespace": NAMESPACE}],
+            },
+        ],
+    }
+    apply(kind_session, manifests)
+    try:
+        token = cluster("create", "token", READER, "--duration=10m").strip()
+        context = str(kind_target.kube_context)
+        view = json.loads(
+            kind_session.kubectl("config", "view", "--raw", "--minify", "--context", context, "-o", "json")
+        )
+        reader = tmp_path / "reader.kubeconfig"
+        reader.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": context, "cluster": view["clusters"][0]["cluster"]}],
+                    "users": [{"name": READER, "user": {"token": token}}],
+                    "contexts": [
+                        {
+                            "name": context,
+                            "context": {"cluster": context, "user": READER, "namespace": NAMESPACE},
+                        }
+                    ],
+                    "current-context": context,
+                }
+            )
+        )
+
+        def can_i(*args: str) -> str:
+            result = subprocess.run(
+                [
+                    str(kind_session.cluster.kubectl_path),
+                    "--kubeconfig",
+                    str(reader),
+                    "-n",
+                    NAMESPACE,
+                    "auth",
+                    "can-i",
+                    *args,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            return result.stdout.strip()
+
+        wait_until(
+            "the reader may list pods but not exec into them",
+            lambda: (can_i("list", "pods"), can_i("create", "pods", "--subresource=exec")) == ("yes", "no"),
+            60,
+        )
+        verdict = diagnose(
+            kind_session,
+            "exec-forbidden",
+            "a healthy cluster looked at with a ServiceAccount whose Role has every read but pods/exec: "
+            "pg_isready cannot run",
+            kubeconfig=reader,
+        )
+        assert (verdict.exit_code, verdict.document["outcome"]) == (4, "inconclusive"), verdict.text
+        assert verdict.document["candidates"] == [], verdict.text
+        unknown: list[str] = verdict.document["unknown"]  # type: ignore[assignment]
+        assert [line for line in unknown if line.startswith("pg_isready:")], verdict.text
+        assert "403 Forbidden" in verdict.text, verdict.text
+        keep_recording(verdict)
+    finally:
+        for kind in ("rolebinding", "role", "serviceaccount"):
+            cluster("delete", kind, READER, "--ignore-not-found")
+
+
+@pytest.mark.usefixtures("healthy")
+def test_a_deleted_ingress_names_triage_2d(kind_session: KindSession, cluster: Callable[..., str]) -> None:
+    ingress = json.loads(cluster("get", "ingress", "offgridflow-api", "-o", "json"))
+    cluster("delete", "ingress", "offgridflow-api")
+    try:
+        wait_until(
+            "the namespace has no Ingress",
+            lambda: not json.loads(cluster("get", "ingress", "-o", "json"))["items"],
+            60,
+        )
+        # kind reaches the API through the Service's NodePort, not an ingress controller: the API
+        # still answers there, but the Ingress users come through is gone.
+        assert_diagnosed(
+            kind_session,
+            "Triage 2D",
+            "no Ingress in namespace offgridflow",
+            "ingress-missing",
+            "Ingress offgridflow-api deleted; the kind target's URL (the NodePort) still answers",
+        )
+    finally:
+        if not json.loads(cluster("get", "ingress", "-o", "json"))["items"]:
+            metadata = {
+                key: ingress["metadata"][key]
+                for key in ("name", "namespace", "labels", "annotations")
+                if key in ingress["metadata"]
+            }
+            apply(kind_session, {**{k: v for k, v in ingress.items() if k != "status"}, "metadata": metadata})
+
+
+SIGNALLER = "offgridflow-api-signaller"
+
+
+def api_processes(kind_session: KindSession, cluster: Callable[..., str], signal: str) -> list[str]:
+    """``kill -<signal>`` the main process of every API container, from the signaller on the node (the
+    node's PID namespace: inside its own container the API is PID 1, which ignores SIGSTOP from there).
+    The host PIDs signalled."""
+    ids = [
+        str(status["containerID"]).split("://")[-1]
+        for status in container_statuses(cluster)
+        if status.get("containerID")
+    ]
+    script = (
+        'for id in "$@"; do for p in /proc/[0-9]*; do grep -qs "$id" "$p/cgroup" || continue; '
+        '[ "$(awk \'/^NSpid:/ {print $NF}\' "$p/status")" = 1 ] || continue; '
+        f'kill -{signal} "${{p#/proc/}}" && echo "${{p#/proc/}}"; done; done'
+    )
+    out = kind_session.kubectl(
+        "-n", "default", "exec", SIGNALLER, "--", "sh", "-c", script, "sh", *ids, timeout=30
+    )
+    return out.split()
+
+
+@pytest.mark.usefixtures("healthy")
+def test_a_hung_api_times_out_then_its_pods_turn_not_ready_and_names_triage_1(
+    kind_session: KindSession, cluster: Callable[..., str]
+) -> None:
+    api_pods = pods(cluster)
+    image = str(api_pods[0]["spec"]["containers"][0]["image"])  # type: ignore[index]
+    # What `kubectl debug node/... --profile=sysadmin` makes, with a name: a pod in the node's PID
+    # namespace, from an image the node already has.
+    apply(
+        kind_session,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": SIGNALLER, "namespace": "default"},
+            "spec": {
+                "nodeName": api_pods[0]["spec"]["nodeName"],  # type: ignore[index]
+                "hostPID": True,
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": 0,
+                "tolerations": [{"operator": "Exists"}],
+                "containers": [
+                    {
+                        "name": "signaller",
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["sleep", "900"],
+                        "securityContext": {"privileged": True},
+                    }
+                ],
+            },
+        },
+    )
+    try:
+        kind_session.kubectl(
+            "-n",
+            "default",
+            "wait",
+            f"pod/{SIGNALLER}",
+            "--for=condition=Ready",
+            "--timeout=120s",
+            timeout=140,
+        )
+        stopped = api_processes(kind_session, cluster, "STOP")
+        assert len(stopped) == len(api_pods), stopped
+        # At once, before the kubelet's readiness probe (every 5 s, 2 failures) notices: the pods are
+        # still ready and in the Service, connections are accepted, nothing answers.
+        verdict = diagnose(
+            kind_session,
+            "api-hung",
+            "every API process SIGSTOPped (from the node); looked at within seconds, while the pods are "
+            "still ready: requests time out",
+        )
+        assert (verdict.exit_code, verdict.section) == (3, "Triage 1"), verdict.text
+        assert "timed out" in verdict.text, verdict.text
+        assert "hung process" in verdict.text, verdict.text
+        keep_recording(verdict)
+
+        # Then the kubelet's readiness probe times out, the pods turn not ready and leave the Service's
+        # ready endpoints: the URL no longer times out, it is refused. Still no network fault.
+        def endpoints_all_not_ready() -> bool:
+            subsets = (
+                json.loads(cluster("get", "endpoints", "offgridflow-api-service", "-o", "json")).get(
+                    "subsets"
+                )
+                or []
+            )
+            return not any(s.get("addresses") for s in subsets) and any(
+                s.get("notReadyAddresses") for s in subsets
+            )
+
+        wait_until("the hung pods are not ready endpoints", endpoints_all_not_ready, 40, interval=1)
+        verdict = diagnose(
+            kind_session,
+            "api-hung-not-ready",
+            "every API process SIGSTOPped; the kubelet's readiness probe timed out, the pods are not ready "
+            "endpoints of the Service and the URL is refused (before the liveness probe restarts them)",
+        )
+        assert (verdict.exit_code, verdict.section) == (3, "Triage 1"), verdict.text
+        assert "none ready: its API pods are not ready" in verdict.text, verdict.text
+        assert "restarts=0" in verdict.text, verdict.text
+        keep_recording(verdict)
+    finally:
+        with contextlib.suppress(RuntimeError):
+            api_processes(kind_session, cluster, "CONT")
+        kind_session.kubectl(
+            "-n", "default", "delete", "pod", SIGNALLER, "--ignore-not-found", "--wait=false"
+        )
+        # The liveness probe may have had the kubelet kill them already: the Quick Fix, fresh pods.
+        cluster("rollout", "restart", DEPLOYMENT)
+        cluster("rollout", "status", DEPLOYMENT, "--timeout=240s", timeout=260)
+
+
+METRICS = "/apis/metrics.k8s.io/v1beta1/namespaces/offgridflow/pods"
+
+
+def metrics_answer(kind_session: KindSession) -> str:
+    """What the metrics API says about the namespace's pods: ``items=N``, or the API server's refusal."""
+    try:
+        return f"items={len(json.loads(kind_session.kubectl('get', '--raw', METRICS))['items'])}"
+    except RuntimeError as refused:
+        return str(refused)
+
+
+@pytest.mark.usefixtures("healthy")
+def test_no_metrics_server_leaves_resource_usage_unknown_never_healthy(kind_session: KindSession) -> None:
+    deployment = json.loads(
+        kind_session.kubectl("-n", "kube-system", "get", "deployment/metrics-server", "-o", "json")
+    )
+    replicas = str(deployment["spec"].get("replicas", 1))
+    kind_session.kubectl("-n", "kube-system", "scale", "deployment/metrics-server", "--replicas=0")
+    try:
+        wait_until(
+            "the metrics API answers 503",
+            lambda: "ServiceUnavailable" in metrics_answer(kind_session),
+            120,
+        )
+        verdict = diagnose(
+            kind_session,
+            "metrics-api-missing",
+            "kube-system's metrics-server scaled to 0: the metrics API (metrics.k8s.io) answers 503, "
+            "kubectl top cannot",
+        )
+        assert (verdict.exit_code, verdict.document["outcome"]) == (4, "inconclusive"), verdict.text
+        assert verdict.document["candidates"] == [], verdict.text
+        unknown: list[str] = verdict.document["unknown"]  # type: ignore[assignment]
+        assert [line for line in unknown if line.startswith("resource usage:")], verdict.text
+        assert "metrics.k8s.io" in verdict.text, verdict.text
+        keep_recording(verdict)
+    finally:
+        kind_session.kubectl(
+            "-n", "kube-system", "scale", "deployment/metrics-server", f"--replicas={replicas}"
+        )
+        kind_session.kubectl(
+            "-n",
+            "kube-system",
+            "rollout",
+            "status",
+            "deployment/metrics-server",
+            "--timeout=180s",
+            timeout=200,
+        )
+        wait_until(
+            "the metrics API has the API pods' metrics again",
+            lambda: (
+                metrics_answer(kind_session).startswith("items=")
+                and metrics_answer(kind_session) != "items=0"
+            ),
+            180,
+            interval=5,
         )

@@ -14,13 +14,14 @@ and events outside the window (``--since``) are counted and mentioned, never sil
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from offgridflow_runbook.platforms import Event, Workload
+from offgridflow_runbook.platforms import Event, NetworkStatus, Workload
 from offgridflow_runbook.probes.http import ProbeError, ProbeTimeout
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
@@ -45,8 +46,10 @@ __all__ = [
     "config_error_lines",
     "crashed",
     "database_readings",
+    "endpoints_mirror_unready_pods",
     "event_window",
     "image_pull_failing",
+    "log_excerpt",
     "monitoring_readings",
     "network_readings",
     "oom_event",
@@ -324,6 +327,26 @@ def _pg_isready_reading(observations: Observations) -> Reading | None:
     return Reading("pg_isready", Seen.UNKNOWN, f"{command} could not run (exit {result.exit_code}): {output}")
 
 
+def log_excerpt(line: str, limit: int = 240) -> str:
+    """One of the API's log lines as evidence, at most ``limit`` characters. A JSON line is shown as
+    its event and reason: cut as it is, its timestamp, level, logger and attempt fill the first 180
+    characters, and the database's own answer (``FATAL: remaining connection slots are reserved``)
+    would be cut off. Any other line as it is."""
+    text = line.strip()
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return text[:limit]
+    if not isinstance(record, dict) or "event" not in record:
+        return text[:limit]
+    shown = str(record["event"])
+    if record.get("reason"):
+        shown += f": {record['reason']}"
+    if record.get("ts"):
+        shown += f" (at {record['ts']})"
+    return shown[:limit]
+
+
 def database_readings(observations: Observations) -> list[Reading]:
     """Runbook 2B: the database's pods (the StatefulSet's readiness), ``pg_isready``, and what the API
     says about its database (``/health/ready``, its logs)."""
@@ -367,7 +390,7 @@ def database_readings(observations: Observations) -> list[Reading]:
             ]
             if said and DATABASE_DOWN_MARKER in said[-1]:
                 readings.append(
-                    Reading("logs", Seen.BAD, f"{name}: {said[-1].strip()[:240]}", Signal.DATABASE_DOWN)
+                    Reading("logs", Seen.BAD, f"{name}: {log_excerpt(said[-1])}", Signal.DATABASE_DOWN)
                 )
     return readings
 
@@ -392,6 +415,19 @@ def resource_readings(observations: Observations) -> list[Reading]:
     return readings
 
 
+def endpoints_mirror_unready_pods(observations: Observations, network: NetworkStatus) -> bool:
+    """Kubernetes: no ready endpoint, but the Service lists endpoints that are not ready, and every API
+    pod is not ready. The Service selects the pods and routes to them; they are not ready (a hung
+    process, a database they cannot reach), which is why the endpoints are empty: that is the pods'
+    readiness (Triage 1, or the Fix that explains it), not a network or ingress fault (Triage 2D)."""
+    if observations.target.platform != "kubernetes":
+        return False
+    if network.ready_endpoints or not network.not_ready_endpoints:
+        return False
+    pods = observations.api_workloads
+    return pods.ok and bool(pods.value) and not any(w.ready for w in pods.value or [])
+
+
 def network_readings(observations: Observations) -> list[Reading]:
     """Runbook 2D: an Ingress and ready endpoints (Kubernetes); the published ports (Docker)."""
     observed = observations.network
@@ -403,11 +439,31 @@ def network_readings(observations: Observations) -> list[Reading]:
     assert network is not None
     problems = network_problems(observations, network)
     shown = f"ingresses: {', '.join(network.ingresses) or 'none'}; endpoints ready={network.ready_endpoints}"
+    if network.not_ready_endpoints and observations.target.platform == "kubernetes":
+        shown += f" not ready={network.not_ready_endpoints}"
     if network.detail:
         shown += f"; {network.detail}"
+    readings = []
+    if endpoints_mirror_unready_pods(observations, network):
+        # Only the endpoints' readiness, which the pods' own reading already shows: no 2D problem.
+        readings.append(
+            Reading(
+                "ingress and endpoints",
+                Seen.BAD,
+                f"offgridflow-api-service has {network.not_ready_endpoints} endpoint(s), none ready: "
+                f"its API pods are not ready ({shown})",
+                Signal.UNHEALTHY,
+            )
+        )
+        # what else 2D finds (no Ingress), as if the endpoints were ready
+        as_if_ready = replace(network, ready_endpoints=network.not_ready_endpoints)
+        problems = network_problems(observations, as_if_ready)
+        if not problems:
+            return readings
     if problems:
         return [
-            Reading("ingress and endpoints", Seen.BAD, f"{'; '.join(problems)} ({shown})", Signal.NETWORK)
+            Reading("ingress and endpoints", Seen.BAD, f"{'; '.join(problems)} ({shown})", Signal.NETWORK),
+            *readings,
         ]
     return [Reading("ingress and endpoints", Seen.FINE, shown)]
 

@@ -157,8 +157,8 @@ DECISION_TABLE: tuple[Rule, ...] = (
         Cause.NETWORK,
         "Triage 2D",
         "network/ingress",
-        "no Ingress (Kubernetes); no ready endpoints of offgridflow-api-service; published ports "
-        "silent (Docker)",
+        "no Ingress (Kubernetes); no ready endpoints of offgridflow-api-service (unless every API pod "
+        "is not ready: that is the pods' readiness, not 2D); published ports silent (Docker)",
         explained_by=(*_SPECIFIC, Signal.CRASH_LOOP, Signal.NO_API_INSTANCE),
     ),
     Rule(
@@ -175,8 +175,8 @@ DECISION_TABLE: tuple[Rule, ...] = (
         Cause.UNKNOWN,
         "Triage 1",
         "unhealthy",
-        "/health/live or /health/ready not healthy, or an instance not ready, for a reason the runbook "
-        "has no branch for",
+        "/health/live or /health/ready not healthy, or an instance not ready (and the Service's endpoints "
+        "with it), for a reason the runbook has no branch for",
         explained_by=tuple(s for s in Signal if s is not Signal.UNHEALTHY),
     ),
 )

@@ -20,7 +20,7 @@ from helpers.triage_fakes import (
     oom,
 )
 from offgridflow_runbook.platforms import CommandResult, NetworkStatus, PlatformError, Usage
-from offgridflow_runbook.runbook.triage import Cause, decide
+from offgridflow_runbook.runbook.triage import Cause, Outcome, decide
 
 CONFIG_LINE = (
     '{"level": "error", "event": "invalid configuration", "key": "OFFGRIDFLOW_DB_POOL_MAX", "value": "lots"}'
@@ -166,6 +166,24 @@ def test_pg_isready_failing_names_fix_1(rules: Path) -> None:
     )
 
 
+def test_the_api_log_line_naming_the_database_shows_its_reason_not_its_preamble(rules: Path) -> None:
+    # Recorded on kind (scenarios/kind/db-too-many-connections.json): pg_isready accepts and postgres
+    # is ready; only the API's log says why, at the end of a long JSON line.
+    line = (
+        '{"ts": "2026-12-01T04:40:45.276+00:00", "level": "warning", "logger": "offgridflow_api.db", '
+        '"event": "database unavailable, retrying", "attempt": 7, "retry_in_seconds": 4.58, '
+        '"reason": "connection failed: connection to server at \\"10.96.120.201\\", port 5432 failed: '
+        'FATAL:  remaining connection slots are reserved for non-replication superuser connections"}'
+    )
+    diagnosis = diagnose_fake(FakePlatform(logs={"offgridflow-api-1": line}), rules)
+    assert diagnosis.sections == ["Fix 1"]
+    assert diagnosis.evidence[0].startswith(
+        "offgridflow-api-1: database unavailable, retrying: connection failed"
+    )
+    assert "remaining connection slots are reserved" in diagnosis.evidence[0]
+    assert "(at 2026-12-01T04:40:45.276+00:00)" in diagnosis.evidence[0]
+
+
 def test_database_wins_over_a_crash_loop_it_causes(rules: Path) -> None:
     platform = FakePlatform(api=[api_pod(**crashed())], pg_ready=PG_DOWN)
     assert diagnose_fake(platform, rules).cause is Cause.DATABASE
@@ -235,6 +253,26 @@ def test_missing_ingress_on_kubernetes_is_a_network_problem(rules: Path) -> None
 def test_no_ready_endpoints_is_a_network_problem(rules: Path) -> None:
     diagnosis = diagnose_fake(FakePlatform(net=NetworkStatus(("offgridflow-api",), 0, 2)), rules)
     assert diagnosis.cause is Cause.NETWORK
+
+
+def test_endpoints_none_ready_because_every_api_pod_is_not_ready_is_triage_1_not_2d(rules: Path) -> None:
+    # A hung API on the kind cluster (scenarios/kind/api-hung-not-ready.json): kubelet's readiness probe
+    # times out, the pods turn not ready, the Service lists them as not-ready endpoints and its NodePort
+    # refuses. The Service routes to the pods; they do not answer: Triage 1, not a network fault.
+    platform = FakePlatform(
+        api=[api_pod("offgridflow-api-1", ready=False), api_pod("offgridflow-api-2", ready=False)],
+        net=NetworkStatus(("offgridflow-api",), 0, 2),
+    )
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert (diagnosis.outcome, diagnosis.sections) == (Outcome.UNREACHABLE, ["Triage 1"])
+    assert any("2 endpoint(s), none ready: its API pods are not ready" in line for line in diagnosis.evidence)
+
+
+def test_no_ingress_is_still_triage_2d_while_the_api_pods_are_not_ready(rules: Path) -> None:
+    platform = FakePlatform(api=[api_pod(ready=False)], net=NetworkStatus((), 0, 1))
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert diagnosis.sections == ["Triage 2D"]
+    assert "no Ingress in namespace offgridflow" in diagnosis.summary
 
 
 def test_silent_published_port_on_docker_is_a_network_problem_with_docker_commands(rules: Path) -> None:
