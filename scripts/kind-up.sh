@@ -118,12 +118,17 @@ push() { # local image, path in the registry
   docker rmi "127.0.0.1:$registry_port/$2" >/dev/null
 }
 
-step "building and pushing the API images (v1.3.0 deployed, v1.2.3 Fix 4's known-good tag)"
+# the deployed tag and the one the runbook's Fix 4 sets (read from the runbook, not written here again)
+tags="$("$python" -c 'from offgridflow_runbook.platforms.docker.names import CURRENT_API_TAG
+from offgridflow_runbook.runbook.commands import known_good_tag
+print(CURRENT_API_TAG, known_good_tag())')" || fail "cannot read the API tags (the runbook's Fix 4)"
+read -r deployed_tag known_good_tag <<<"$tags"
+step "building and pushing the API images ($deployed_tag deployed, $known_good_tag Fix 4's known-good tag)"
 # the same lock as the local stack's API build: one wheelhouse folder serves both
 exec 9>/tmp/offgridflow-api-images.lock
 flock -w 900 9
 "$python" -m offgridflow_runbook.environments.local wheelhouse
-for tag in v1.3.0 v1.2.3; do
+for tag in "$deployed_tag" "$known_good_tag"; do
   build --network host -f deploy/docker/api.Dockerfile \
     --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker
   push "$api_repository:$tag" "your-org/offgridflow-api:$tag"
@@ -133,7 +138,7 @@ exec 9>&-
 # The pods pull IfNotPresent: a node that has an older build under the same tag would keep it, so each
 # node pulls the tags again now (new pods then run this checkout's code; running pods are left alone).
 for node in $("$kind_bin" get nodes --name "$cluster"); do
-  for tag in v1.3.0 v1.2.3; do
+  for tag in "$deployed_tag" "$known_good_tag"; do
     docker exec "$node" crictl pull "$api_repository:$tag" >/dev/null
   done
 done
