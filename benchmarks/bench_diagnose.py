@@ -4,10 +4,10 @@ user runs (interpreter start-up included).
 
     source .state/env && .venv/bin/python benchmarks/bench_diagnose.py --target local --runs 20
 
-Goal (issue 11): a diagnosis at most 1 s on a healthy local target. The stack is shared: hold its lock
-while measuring (`flock -w 900 /tmp/offgridflow-stack.lock ...`). The summary is printed and written
-to reports/bench/bench_diagnose.json; every run must be `healthy`, or the figure is not of a healthy
-target and the benchmark says so.
+Goal (issue 11): the console script at most 1 s (median) on a healthy local target. The stack is
+shared: hold its lock while measuring (`flock -w 900 /tmp/offgridflow-stack.lock ...`). The summary
+is printed and written to reports/bench/bench_diagnose.json; every run must be `healthy`, or the
+figure is not of a healthy target and the benchmark says so.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def main() -> int:
     script = Path(sys.executable).with_name("offgridflow-runbook")
     command = [str(script), "diagnose", "--target", args.target, "--targets-file", args.targets_file]
     console = []
-    for _ in range(min(runs, 10)):  # the console script: a handful is enough to see start-up
+    for _ in range(runs):  # the console script: what a user runs, so the goal is judged on it
         started = time.perf_counter()
         subprocess.run(command, capture_output=True, check=False, timeout=60)
         console.append(time.perf_counter() - started)
@@ -71,7 +71,8 @@ def main() -> int:
         "in_process": _summary(in_process),
         "console_script": _summary(console),
         "goal_s": GOAL_SECONDS,
-        "goal_met": healthy and statistics.median(in_process) <= GOAL_SECONDS,
+        # the goal is the command as a user runs it (interpreter start-up and imports included)
+        "goal_met": healthy and statistics.median(console) <= GOAL_SECONDS,
     }
     out = ROOT / "reports" / "bench" / "bench_diagnose.json"
     out.parent.mkdir(parents=True, exist_ok=True)
