@@ -44,9 +44,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--since",
         type=duration,
-        default=DEFAULT_SINCE,
-        help="weigh events this recent (default 1h, what the API server keeps); older ones are counted "
-        "and mentioned",
+        default=None,
+        help="weigh events this recent (default 1h, what the API server keeps, or for --from-record the "
+        "window the look was recorded with); older ones are counted and mentioned",
     )
     parser.add_argument(
         "--record", metavar="FILE", default=None, help="also save what this look saw to FILE (JSON)"
@@ -90,10 +90,11 @@ def run(args: argparse.Namespace) -> int:
         from offgridflow_runbook.probes import record  # imported only for --from-record and --record
 
         try:
-            observations, _ = record.load(args.from_record)
+            observations, saved = record.load(args.from_record)
         except record.RecordError as error:
             raise TargetError(str(error)) from None
         target = observations.target
+        since = args.since or record.since_of(saved)
     else:
         target = target_from(args)
         access = open_platform(target)
@@ -101,11 +102,13 @@ def run(args: argparse.Namespace) -> int:
             observations = look_for_triage(target, access.platform, platform_reason=access.reason)
         finally:
             access.close()
+        since = args.since or DEFAULT_SINCE
         if args.record:
             from offgridflow_runbook.probes import record
 
-            record.save(observations, args.record)
-    diagnosis = decide(observations, since=args.since)
+            # the window is part of what was judged: the record keeps it for --from-record and the corpus
+            record.save(observations, args.record, since_s=since.total_seconds())
+    diagnosis = decide(observations, since=since)
     redact = Redactor([target.token])
     if args.json:
         print(json.dumps(redact.value({"target": target.name, **diagnosis.as_dict()}), indent=2))

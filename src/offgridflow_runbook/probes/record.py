@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from offgridflow_runbook.probes.prometheus import Alert
 from offgridflow_runbook.probes.snapshot import ErrorRate, Observations, Observed
 from offgridflow_runbook.targets import Target
 
-__all__ = ["RECORD_FORMAT", "RecordError", "from_record", "load", "save", "to_record"]
+__all__ = ["RECORD_FORMAT", "RecordError", "from_record", "load", "save", "since_of", "to_record"]
 
 RECORD_FORMAT = "offgridflow-look/1"
 
@@ -226,6 +226,13 @@ def save(observations: Observations, path: Path | str, **extra: Any) -> Path:
         text = text.replace(token, "***")
     destination.write_text(text, encoding="utf-8")
     return destination
+
+
+def since_of(record: dict[str, Any], default: timedelta = timedelta(hours=1)) -> timedelta:
+    """The event window a look was recorded with (``since_s``, kept by ``diagnose --record``); for
+    records made before it was kept, ``default`` (triage's own default, the API server's hour)."""
+    seconds = record.get("since_s")
+    return timedelta(seconds=float(seconds)) if seconds else default
 
 
 def load(path: Path | str) -> tuple[Observations, dict[str, Any]]:

@@ -53,7 +53,7 @@ def test_the_corpus_covers_every_required_state() -> None:
 def test_triage_gives_the_expected_verdict(path: Path, corpus_results: list[tuple[str, bool, str]]) -> None:
     observations, raw = record.load(path)
     expected = raw["scenario"]["expected"]
-    diagnosis = decide(observations)
+    diagnosis = decide(observations, since=record.since_of(raw))  # the window it was recorded with
     got = {"outcome": str(diagnosis.outcome), "sections": diagnosis.sections}
     right = got == {"outcome": expected["outcome"], "sections": expected["sections"]}
     unknown = {reading.source for reading in diagnosis.unknowns}

@@ -19,6 +19,7 @@ from helpers.triage_fakes import (
     make_target,
     rules_file,
 )
+from offgridflow_runbook.cli import main
 from offgridflow_runbook.platforms import CommandResult
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.probes.http import ProbeTimeout
@@ -62,3 +63,24 @@ def test_a_file_that_is_not_a_recorded_look_is_one_clear_error(tmp_path: Path) -
         record.load(path)
     with pytest.raises(record.RecordError, match="cannot read the recorded look"):
         record.load(tmp_path / "missing.json")
+
+
+STALE = Path(__file__).parent / "scenarios" / "docker" / "only-stale-events.json"
+
+
+def test_the_window_a_look_was_judged_with_is_kept_and_used_again_from_the_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # recorded on the real stack with --since 5m: its OOM kills and pull failures were all older
+    assert record.since_of(json.loads(STALE.read_text())).total_seconds() == 300
+    assert main(["diagnose", "--from-record", str(STALE), "--json"]) == 0
+    judged = json.loads(capsys.readouterr().out)
+    assert judged["outcome"] == "healthy"
+    assert "older than --since 5m not weighed" in json.dumps(judged)
+    # asked with another window, the same look weighs those events (as history of gone instances)
+    main(["diagnose", "--from-record", str(STALE), "--since", "1h", "--json"])
+    assert "older than --since" not in capsys.readouterr().out
+
+
+def test_a_record_made_before_the_window_was_kept_is_judged_with_the_default_hour() -> None:
+    assert record.since_of({"format": record.RECORD_FORMAT}).total_seconds() == 3600
