@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         except record.RecordError as error:
             raise TargetError(str(error)) from None
         target = observations.target
-        since = args.since or record.since_of(saved)
+        since = args.since or record.since_of(saved, DEFAULT_SINCE)
     else:
         target = target_from(args)
         access = open_platform(target)

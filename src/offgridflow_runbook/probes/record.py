@@ -228,9 +228,9 @@ def save(observations: Observations, path: Path | str, **extra: Any) -> Path:
     return destination
 
 
-def since_of(record: dict[str, Any], default: timedelta = timedelta(hours=1)) -> timedelta:
+def since_of(record: dict[str, Any], default: timedelta) -> timedelta:
     """The event window a look was recorded with (``since_s``, kept by ``diagnose --record``); for
-    records made before it was kept, ``default`` (triage's own default, the API server's hour)."""
+    records made before it was kept, ``default`` (the caller's: triage's own window)."""
     seconds = record.get("since_s")
     return timedelta(seconds=float(seconds)) if seconds else default
 

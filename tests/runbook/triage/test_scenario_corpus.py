@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from offgridflow_runbook.probes import record
+from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE
 from offgridflow_runbook.runbook.triage import decide
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*/*.json"))
@@ -53,7 +54,9 @@ def test_the_corpus_covers_every_required_state() -> None:
 def test_triage_gives_the_expected_verdict(path: Path, corpus_results: list[tuple[str, bool, str]]) -> None:
     observations, raw = record.load(path)
     expected = raw["scenario"]["expected"]
-    diagnosis = decide(observations, since=record.since_of(raw))  # the window it was recorded with
+    diagnosis = decide(
+        observations, since=record.since_of(raw, DEFAULT_SINCE)
+    )  # the window it was recorded with
     got = {"outcome": str(diagnosis.outcome), "sections": diagnosis.sections}
     right = got == {"outcome": expected["outcome"], "sections": expected["sections"]}
     unknown = {reading.source for reading in diagnosis.unknowns}

@@ -23,6 +23,7 @@ from offgridflow_runbook.cli import main
 from offgridflow_runbook.platforms import CommandResult
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.probes.http import ProbeTimeout
+from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE
 from offgridflow_runbook.runbook.triage import decide
 
 
@@ -72,7 +73,7 @@ def test_the_window_a_look_was_judged_with_is_kept_and_used_again_from_the_recor
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # recorded on the real stack with --since 5m: its OOM kills and pull failures were all older
-    assert record.since_of(json.loads(STALE.read_text())).total_seconds() == 300
+    assert record.since_of(json.loads(STALE.read_text()), DEFAULT_SINCE).total_seconds() == 300
     assert main(["diagnose", "--from-record", str(STALE), "--json"]) == 0
     judged = json.loads(capsys.readouterr().out)
     assert judged["outcome"] == "healthy"
@@ -83,4 +84,4 @@ def test_the_window_a_look_was_judged_with_is_kept_and_used_again_from_the_recor
 
 
 def test_a_record_made_before_the_window_was_kept_is_judged_with_the_default_hour() -> None:
-    assert record.since_of({"format": record.RECORD_FORMAT}).total_seconds() == 3600
+    assert record.since_of({"format": record.RECORD_FORMAT}, DEFAULT_SINCE).total_seconds() == 3600
