@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_TARGETS_FILE",
     "TARGET_OPTIONS",
     "ChaosNotAllowed",
+    "Identity",
     "Target",
     "TargetError",
     "TargetOption",
@@ -31,6 +32,23 @@ _PLATFORMS = ("docker", "kubernetes", "none")
 
 class TargetError(Exception):
     """The targets file or a target profile is wrong; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a target that may be changed must be, checked against what answers before any change.
+
+    Kubernetes: ``kind_cluster`` (the kind cluster's name: the kubeconfig context's cluster is
+    ``kind-<name>``), ``api_server`` (the API server URL the kubeconfig must point at, or ``loopback``:
+    any address on 127.0.0.0/8 or ::1) and ``nodes`` (the node names the cluster must have).
+    Docker: ``docker_host`` (the engine endpoint, e.g. ``unix:///var/run/docker.sock``) and
+    ``stack_label`` (the value of the stack's ``com.offgridflow.stack`` label on its containers)."""
+
+    kind_cluster: str | None = None
+    api_server: str | None = None
+    nodes: tuple[str, ...] = ()
+    docker_host: str | None = None
+    stack_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,8 @@ class Target:
     allow_chaos: bool = False
     allow_writes: bool = False
     description: str = ""
+    # what the target must be before anything changes it (see Identity); None: not declared
+    identity: Identity | None = None
 
     @property
     def token(self) -> str | None:
@@ -76,6 +96,16 @@ def _from_mapping(name: str, raw: Mapping[str, Any], source: Path) -> Target:
     if not raw.get("base_url"):
         raise TargetError(f"{source}: target {name!r} needs a 'base_url'")
     values = dict(raw)
+    identity = values.get("identity")
+    if isinstance(identity, Mapping):
+        # made strict by the schema; here only shaped
+        values["identity"] = Identity(
+            kind_cluster=identity.get("kind_cluster"),
+            api_server=identity.get("api_server"),
+            nodes=tuple(identity.get("nodes") or ()),
+            docker_host=identity.get("docker_host"),
+            stack_label=identity.get("stack_label"),
+        )
     kubeconfig = values.get("kubeconfig")
     if isinstance(kubeconfig, str) and not Path(kubeconfig).expanduser().is_absolute():
         # Relative to the targets file, so the profile means the same from any working directory.
