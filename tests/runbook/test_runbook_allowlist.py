@@ -25,7 +25,8 @@ HOSTILE: list[tuple[str, str]] = [
     (f"curl -sSd x=1 {API}/v1/activities", "curl -d sends data"),
     (f"curl -Xget {API}/", "sends get"),  # methods are case-sensitive: not GET
     ("kubectl get pods -Aw", "kubectl -w never ends"),
-    ("kubectl logs -pf deploy/offgridflow-api", "kubectl -f never ends"),
+    ("kubectl logs -pf deploy/offgridflow-api", "kubectl -f follows logs forever"),
+    ("kubectl logs --follow deploy/offgridflow-api", "kubectl --follow never ends"),
     ("kubectl get pods -ojsonpath-file=/etc/passwd", "only the formats that print"),
     ("kubectl get pods -o=go-template-file=/x", "only the formats that print"),
     ("kubectl get pods -sX", "kubectl -s points kubectl at another cluster"),
@@ -150,6 +151,11 @@ ALLOWED: list[tuple[str, tuple[str, ...], tuple[tuple[str, ...], ...]]] = [
         (("jq", "-r", ".status"), ("grep", "-c", "healthy")),
     ),
     (f"curl -m 3 -X GET {API}/health/live", ("curl", "-X", "GET", f"{API}/health/live"), ()),
+    (  # a quoted | or || is part of the pattern, not a pipe
+        f"curl {API}/metrics | grep -E 'http_requests_total|process_||x'",
+        ("curl", f"{API}/metrics"),
+        (("grep", "-E", "http_requests_total|process_||x"),),
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -209,6 +210,16 @@ def test_the_drift_command_prints_each_line_and_exits_1_on_drift(
     assert TOKEN not in out
 
 
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-5", "0.5", "601", "soon"])
+def test_a_bad_timeout_is_one_line_and_exit_64(timeout: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["drift", "--target", "local", "--timeout", timeout])
+    assert exited.value.code == 64
+    error = capsys.readouterr().err
+    assert error.splitlines()[-1].startswith("offgridflow-runbook drift: error: argument --timeout:")
+    assert "Traceback" not in error
+
+
 # -- read-only by construction -------------------------------------------------------------------------
 API = "http://api.offgridflow.com"
 ANCHOR = f"curl -f {API}/health/live\n"
@@ -323,6 +334,9 @@ def test_the_token_reaches_curl_on_stdin_never_on_a_command_line(token: str) -> 
     # the scan sees a command line that holds the token (so an empty scan below means something)
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)", TOKEN]) as holder:
         try:
+            deadline = time.monotonic() + 5  # until the child has exec'd
+            while not processes_with(TOKEN) and time.monotonic() < deadline:
+                time.sleep(0.05)
             assert any(TOKEN in line for line in processes_with(TOKEN))
         finally:
             holder.kill()

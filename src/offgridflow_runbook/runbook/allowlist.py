@@ -257,7 +257,8 @@ KUBECTL_OPTIONS: dict[str, dict[str, int]] = {
     "wait": _table(*_KUBECTL_COMMON, (0, "--all"), (1, "--for --timeout")),
 }
 _KUBECTL_REFUSED = _reasons(
-    ("never ends (drift runs each command once)", "-w --watch --watch-only -f --follow"),
+    ("never ends (drift runs each command once)", "-w --watch --watch-only --follow"),
+    ("follows logs forever (--follow) or reads manifests from a file (--filename)", "-f"),
     (
         "points kubectl at another cluster or identity than the target's",
         "--kubeconfig --cluster --user -s --server --token --as --as-group --as-uid --username --password",
