@@ -3,10 +3,14 @@ lines are accepted with the target-specific options taken out."""
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from offgridflow_runbook.runbook import load_runbook
-from offgridflow_runbook.runbook.allowlist import NotReadOnly, read_only
+from offgridflow_runbook.runbook.allowlist import CURL_REFUSED, KUBECTL_REFUSED, NotReadOnly, read_only
 
 API = "http://api.offgridflow.com"
 
@@ -190,3 +194,52 @@ def test_the_runbook_changing_lines_are_refused_and_its_read_lines_accepted() ->
     # Quick Fix, Fix 1 (twice), 2, 3, 4 change the system; Triage 2B's exec starts a process
     assert refused == [59, 92, 108, 114, 124, 155, 168, 171]
     assert len(accepted) == 25
+
+
+# -- any refused option, anywhere, in any spelling, refuses a line that was accepted -------------------
+def _accepted(program: str) -> list[str]:
+    lines = []
+    for command in load_runbook().commands:
+        try:
+            shape = read_only(command.text)
+        except NotReadOnly:
+            continue
+        if shape.program == program and not shape.filters:
+            lines.append(command.text.removeprefix("watch "))
+    return lines
+
+
+def _spellings(program: str, option: str, value: str) -> list[list[str]]:
+    """The ways ``program`` would read ``option`` with ``value`` (drift must refuse each)."""
+    if option.startswith("--"):
+        forms = [[option, value]]
+        if program == "kubectl":
+            forms.append([f"{option}={value}"])
+        return forms
+    forms = [[option, value], [option + value]]
+    # behind a short option that takes no value, as one word (-sXDELETE, -Aw)
+    harmless = "-s" if program == "curl" else "-A"
+    forms.append([harmless + option[1:], value])
+    forms.append([harmless + option[1:] + value])
+    return forms
+
+
+@st.composite
+def spoiled(draw: st.DrawFn) -> tuple[str, list[str]]:
+    program = draw(st.sampled_from(["curl", "kubectl"]))
+    line = draw(st.sampled_from(_accepted(program)))
+    refused = CURL_REFUSED if program == "curl" else KUBECTL_REFUSED
+    option = draw(st.sampled_from(sorted(refused)))
+    value = draw(st.sampled_from(["x", "/tmp/out", "DELETE", "get"]))
+    words = draw(st.sampled_from(_spellings(program, option, value)))
+    program_word, *rest = line.split()
+    at = draw(st.sampled_from([0, len(rest)]))  # right after the program, or at the end
+    return line, [program_word, *rest[:at], *words, *rest[at:]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(spoiled())
+def test_a_refused_option_in_any_spelling_or_place_refuses_the_line(case: tuple[str, list[str]]) -> None:
+    _, words = case
+    with pytest.raises(NotReadOnly):
+        read_only(shlex.join(words))

@@ -30,9 +30,11 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "CURL_OPTIONS",
+    "CURL_REFUSED",
     "FILTER_OPTIONS",
     "KUBECTL_KINDS",
     "KUBECTL_OPTIONS",
+    "KUBECTL_REFUSED",
     "TOKEN_VARIABLE",
     "NotReadOnly",
     "ReadOnly",
@@ -256,7 +258,7 @@ KUBECTL_OPTIONS: dict[str, dict[str, int]] = {
     "rollout history": _table(*_KUBECTL_COMMON, (1, "--revision -o --output")),
     "wait": _table(*_KUBECTL_COMMON, (0, "--all"), (1, "--for --timeout")),
 }
-_KUBECTL_REFUSED = _reasons(
+KUBECTL_REFUSED = _reasons(
     ("never ends (drift runs each command once)", "-w --watch --watch-only --follow"),
     ("follows logs forever (--follow) or reads manifests from a file (--filename)", "-f"),
     (
@@ -276,7 +278,7 @@ _KUBECTL_VERBS_REFUSED = _reasons(
 )
 _ANY_KUBECTL = Spec(
     {name: takes for table in KUBECTL_OPTIONS.values() for name, takes in table.items()},
-    _KUBECTL_REFUSED,
+    KUBECTL_REFUSED,
     short_equals=True,
 )
 
@@ -298,7 +300,7 @@ def _kubectl(args: list[str]) -> ReadOnly:
     at = {index for index, _ in verb_words}
     rest = [arg for index, arg in enumerate(args) if index not in at]
     options, nouns = _options(
-        "kubectl", rest, Spec(KUBECTL_OPTIONS[verb], _KUBECTL_REFUSED, short_equals=True)
+        "kubectl", rest, Spec(KUBECTL_OPTIONS[verb], KUBECTL_REFUSED, short_equals=True)
     )
     for name, values, _ in options:
         _kubectl_value(name, values)
@@ -359,7 +361,7 @@ CURL_OPTIONS = _table(
     ),
     (1, "-H --header -X --request -A --user-agent -m --max-time --connect-timeout"),
 )
-_CURL_REFUSED = _reasons(
+CURL_REFUSED = _reasons(
     (
         "sends data",
         "-d --data --data-ascii --data-binary --data-raw --data-urlencode --json -F --form --form-string "
@@ -384,7 +386,7 @@ _CURL_REFUSED = _reasons(
 CURL_METHODS = frozenset({"GET", "HEAD"})
 # curl options drift sets itself
 CURL_TARGET_OPTIONS = frozenset({"-m", "--max-time"})
-_CURL = Spec(CURL_OPTIONS, _CURL_REFUSED, long_equals=False)
+_CURL = Spec(CURL_OPTIONS, CURL_REFUSED, long_equals=False)
 
 
 def _curl(args: list[str]) -> ReadOnly:
