@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, target_from
+from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, number_in, target_from
 from offgridflow_runbook.reporting import Redactor
 from offgridflow_runbook.runbook.location import KUBECTL_ENV
 
 MAX_TIMEOUT_S = 600.0
-
-
-def _seconds(text: str) -> float:
-    """A per-command timeout: a finite number of seconds, at least 1, at most ``MAX_TIMEOUT_S``."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(seconds) and 1 <= seconds <= MAX_TIMEOUT_S):
-        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to {MAX_TIMEOUT_S:.0f} seconds")
-    return seconds
 
 
 def add_parser(subparsers: Any) -> None:
@@ -48,7 +36,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=number_in(1, MAX_TIMEOUT_S, "seconds"),
         default=15.0,
         help=f"seconds each command may take, up to {MAX_TIMEOUT_S:.0f} (default: 15)",
     )

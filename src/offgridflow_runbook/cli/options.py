@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, RUNBOOK_ENV  # not the parser
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
 
-__all__ = ["add_runbook_option", "add_target_options", "target_from"]
+__all__ = ["add_runbook_option", "add_target_options", "number_in", "target_from"]
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -28,3 +29,19 @@ def add_runbook_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"the runbook to read (default: ${RUNBOOK_ENV} or {DEFAULT_RUNBOOK.name} of the project)",
     )
+
+
+def number_in(low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a number from ``low`` to ``high`` (``nan`` and ``inf`` never are), else
+    one line naming ``what`` and the range, and exit 64."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} {low:g}..{high:g}, not {text!r}")
+        return value
+
+    return parse
