@@ -51,7 +51,9 @@ def test_every_changing_action_is_covered_by_the_guard_test() -> None:
     assert {name for name, _ in CHANGES} == ACTIONS - stopping_only
 
 
-def test_chaos_allowed_follows_the_profile(configuration: dict[str, str]) -> None:
+def test_chaos_allowed_follows_the_profile(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
     assert steady_state.chaos_allowed("local", configuration=configuration) is True
     assert steady_state.chaos_allowed("production", configuration=configuration) is False
 
