@@ -13,8 +13,8 @@ from offgridflow_runbook.platforms import (
     NetworkStatus,
     Revision,
     RolloutStatus,
-    Usage,
     SeenIdentity,
+    Usage,
     Workload,
 )
 
