@@ -25,12 +25,17 @@ HOLD_S = 20
 
 ACTIVITIES = '''
 """Activities of the tiny experiment: hold (the method), mark (the rollback)."""
+import json
+import os
 import time
 from pathlib import Path
 
 
 def hold(started: str, seconds: float) -> None:
-    Path(started).write_text("holding")
+    # what the child was given: the resolved target and its fingerprint
+    handed = {key: value for key, value in os.environ.items() if key.startswith("OFFGRIDFLOW_")}
+    Path(started + ".part").write_text(json.dumps(handed))
+    os.replace(started + ".part", started)  # whole or not at all, for the test that waits for it
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         time.sleep(0.1)
@@ -134,11 +139,19 @@ def test_a_child_that_ignores_the_interrupt_is_terminated_then_killed(tmp_path: 
 def test_the_child_gets_the_resolved_target_and_its_fingerprint(tmp_path: Path) -> None:
     experiment = _tiny_experiment(tmp_path)
     target = _target().with_overrides(namespace="elsewhere", kube_context="ctx")
-    running = start_experiment(experiment, target=target, gameday_dir=tmp_path / "runs")
+    running = start_experiment(
+        experiment,
+        target=target,
+        gameday_dir=tmp_path / "runs",
+        extra_env={"PYTHONPATH": os.pathsep.join([str(SRC), str(tmp_path)])},
+    )
     try:
-        # what the child was started with (Popen returns once it has exec'd)
-        raw = Path(f"/proc/{running.process.pid}/environ").read_bytes().decode(errors="replace")
-        environment = dict(line.split("=", 1) for line in raw.split("\0") if "=" in line)
+        end = time.monotonic() + 60
+        while (
+            not (tmp_path / "started").exists() and running.process.poll() is None and time.monotonic() < end
+        ):
+            time.sleep(0.1)
+        environment = json.loads((tmp_path / "started").read_text())
     finally:
         running.interrupt()
         running.wait(0.1, interrupt_grace=30)
