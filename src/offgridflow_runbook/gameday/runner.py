@@ -48,9 +48,8 @@ TERMINATE_GRACE_S = 30.0
 # the chaos CLI as `python -m chaostoolkit` runs it. Python installs that handler at start-up only when
 # SIGINT is not ignored, so it is set here explicitly, before chaostoolkit is imported.
 _CHILD = (
-    "import runpy, signal, sys; "
+    "import runpy, signal; "
     "signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "sys.argv[0] = 'chaos'; "
     "runpy.run_module('chaostoolkit', run_name='__main__', alter_sys=True)"
 )
 
