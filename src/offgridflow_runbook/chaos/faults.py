@@ -18,6 +18,7 @@ from offgridflow_runbook.chaos._context import (
     resolve_target,
 )
 from offgridflow_runbook.chaos._verdicts import start_watch
+from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 
+@changes_target
 def ensure_memory_limit(
     limit: str = "512Mi",
     request: str = "256Mi",
@@ -56,6 +58,7 @@ def ensure_memory_limit(
 
 
 # -- faults ------------------------------------------------------------------------------------------
+@changes_target
 def memory_assault(
     mib: int = 700,
     hold_seconds: float = 30.0,
@@ -82,6 +85,7 @@ def memory_assault(
     return {"survived": answer.status == 200, "status": answer.status}
 
 
+@changes_target
 def kill_database(
     target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
 ) -> str:
@@ -96,6 +100,7 @@ def kill_database(
     return "database killed"
 
 
+@changes_target
 def crash_database_repeatedly(
     times: int = 4,
     max_seconds: float = 180.0,
@@ -144,6 +149,7 @@ def crash_database_repeatedly(
     return f"database crashed {crashes} times"
 
 
+@changes_target
 def set_image(
     tag: str = "v9.9.9-does-not-exist",
     target: str | None = None,
@@ -162,6 +168,7 @@ def set_image(
     return image
 
 
+@changes_target
 def update_config(
     key: str = "OFFGRIDFLOW_DB_POOL_MAX",
     value: str = "lots",
@@ -202,6 +209,7 @@ def _config_schemes(platform: Platform) -> Any:
     return platform
 
 
+@changes_target
 def use_in_place_config(
     rollout_timeout: float = 180.0,
     target: str | None = None,
@@ -223,6 +231,7 @@ def use_in_place_config(
         return platform.wait_rollout(rollout_timeout).message
 
 
+@changes_target
 def use_hashed_config(
     rollout_timeout: float = 180.0,
     target: str | None = None,

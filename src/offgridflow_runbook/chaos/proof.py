@@ -17,6 +17,7 @@ from offgridflow_runbook.chaos._context import (
     resolve_target,
 )
 from offgridflow_runbook.chaos._writer import BackgroundWriter
+from offgridflow_runbook.chaos.registry import changes_target, loads_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
@@ -38,6 +39,7 @@ _writers_lock = threading.Lock()
 
 
 # -- the background writer ---------------------------------------------------------------------------
+@changes_target
 def start_background_writer(
     target: str | None = None,
     max_writes: int = 3000,
@@ -68,6 +70,7 @@ def start_background_writer(
     return "started"
 
 
+@changes_target
 def stop_background_writer(
     target: str | None = None,
     missing_ok: bool = False,
@@ -105,6 +108,7 @@ def _post_assault(target: Target, mib: int, hold_seconds: float) -> HttpResult |
             return None
 
 
+@loads_target
 def memory_load_survives(
     mib: int = 700,
     hold_seconds: float = 5.0,
