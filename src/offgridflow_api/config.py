@@ -15,6 +15,10 @@ from typing import TypeVar
 SECRET_KEYS = frozenset({"OFFGRIDFLOW_DATABASE_PASSWORD", "OFFGRIDFLOW_API_TOKENS"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 KNOWN_ASSAULTS = frozenset({"memory"})
+# The defect switch (OFFGRIDFLOW_DEFECT): a deliberately broken build for the deploy gate's tests, baked
+# into one test image only (v1.3.1-broken-activities); every production build leaves it empty.
+ACTIVITIES_500 = "activities-500"  # every /v1/activities route answers 500; health stays fine
+KNOWN_DEFECTS = frozenset({ACTIVITIES_500})
 
 T = TypeVar("T")
 
@@ -46,6 +50,7 @@ class Settings:
     db_timeout_seconds: float
     log_level: str
     chaos_assaults: frozenset[str]
+    defect: str = ""  # OFFGRIDFLOW_DEFECT: empty in production, else one of KNOWN_DEFECTS
 
     def conninfo(self) -> str:
         """libpq keyword/value connection string (contains the password: never log it)."""
@@ -130,6 +135,13 @@ def _assaults(text: str) -> frozenset[str]:
     return names
 
 
+def _defect(text: str) -> str:
+    name = text.strip()
+    if name and name not in KNOWN_DEFECTS:
+        raise ValueError(f"unknown defect {name!r}; known: {', '.join(sorted(KNOWN_DEFECTS))} (or empty)")
+    return name
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate every OFFGRIDFLOW_* variable; raises `ConfigError` on the first bad one."""
 
@@ -162,4 +174,5 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         db_timeout_seconds=read("OFFGRIDFLOW_DB_TIMEOUT_SECONDS", _timeout, "1.0"),
         log_level=read("OFFGRIDFLOW_LOG_LEVEL", _log_level, "INFO"),
         chaos_assaults=read("OFFGRIDFLOW_CHAOS_ASSAULTS", _assaults, ""),
+        defect=read("OFFGRIDFLOW_DEFECT", _defect, ""),
     )
