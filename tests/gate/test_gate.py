@@ -105,10 +105,13 @@ def test_a_good_candidate_passes_and_stays(env: GateEnv, capsys: pytest.CaptureF
     assert capsys.readouterr().out.startswith(f"gate: passed: {OLDER} on target 'fake' (exit 0)")
 
 
-def test_the_deployed_image_as_candidate_changes_nothing_and_passes(env: GateEnv) -> None:
-    assert env.gate(GOOD) == 0
+def test_the_deployed_image_as_candidate_changes_nothing_and_passes(
+    env: GateEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert env.gate(GOOD, "--json") == 0
     assert env.platform.history[-1].number == 1
     assert env.verdict["changed"] is False
+    assert json.loads(capsys.readouterr().out) == env.verdict  # --json prints gate.json
 
 
 def test_a_missing_tag_never_becomes_ready_within_the_bound_and_is_rolled_back(env: GateEnv) -> None:
@@ -187,7 +190,7 @@ def test_a_target_that_does_not_allow_writes_is_refused_before_anything_changes(
         (["--image", "ghcr.io/Your-Org/API:v1"], "is not an image reference"),
         (["--image", "ghcr.io/your-org/offgridflow-api:v1 "], "is not an image reference"),
         (["--image", OLDER, "--rollout-timeout", "0"], "a number of seconds above 0"),
-        (["--image", OLDER, "--rollback-timeout", "soon"], "is not a number of seconds"),
+        (["--image", OLDER, "--rollback-timeout", "soon"], "a number of seconds above 0, not 'soon'"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_64(

@@ -88,13 +88,15 @@ def serving_api(platform: RollingPlatform) -> Iterator[str]:
     """The API as the running image answers: healthy, or 500 on /v1/activities for a broken build."""
 
     class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
+        def _send(self, status: int, data: bytes, content_type: str = "application/json") -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            for header, value in (("Content-Type", content_type), ("Content-Length", str(len(data)))):
+                self.send_header(header, value)
             self.end_headers()
             self.wfile.write(data)
+
+        def _answer(self, status: int, body: object) -> None:
+            self._send(status, json.dumps(body).encode())
 
         def _activities(self, created: bool) -> None:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -115,12 +117,7 @@ def serving_api(platform: RollingPlatform) -> Iterator[str]:
             elif path == "/v1/activities":
                 self._activities(created=False)
             elif path == "/metrics":
-                data = b'http_requests_total{path="/health/live",status="200"} 3.0\n'
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(200, b'http_requests_total{path="/health/live",status="200"} 3.0\n', "text/plain")
             else:
                 self._answer(404, {"detail": "Not Found"})
 

@@ -11,19 +11,13 @@ import argparse
 import json
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option
+from offgridflow_runbook.cli.options import add_runbook_option, number
 
 EXIT_BELOW = 1
 
 
 def _percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a percentage 0..100, not {text!r}") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"a percentage 0..100, not {text!r}")
-    return value
+    return number(text, "a percentage 0..100", lambda value: 0 <= value <= 100)
 
 
 def add_parser(subparsers: Any) -> None:

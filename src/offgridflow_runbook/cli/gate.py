@@ -9,14 +9,13 @@ writes; no token) before anything changed; 130 interrupted (rolled back first).
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, target_from
+from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, number, target_from
 from offgridflow_runbook.gate.reference import image_reference
 from offgridflow_runbook.targets import TARGET_OPTIONS, TargetError
 
@@ -25,13 +24,7 @@ CHECKS_DIR = Path("checks")
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r}: a number of seconds above 0")
-    return value
+    return number(text, "a number of seconds above 0", lambda value: value > 0)
 
 
 def add_parser(subparsers: Any) -> None:

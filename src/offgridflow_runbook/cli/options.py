@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, RUNBOOK_ENV  # not the parser
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
 
-__all__ = ["add_runbook_option", "add_target_options", "target_from"]
+__all__ = ["add_runbook_option", "add_target_options", "number", "target_from"]
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -28,3 +30,15 @@ def add_runbook_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"the runbook to read (default: ${RUNBOOK_ENV} or {DEFAULT_RUNBOOK.name} of the project)",
     )
+
+
+def number(text: str, what: str, accept: Callable[[float], bool]) -> float:
+    """``text`` as a finite number that ``accept`` takes; else ArgumentTypeError naming ``what``
+    (the parser turns it into one line and exit 64)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and accept(value)):
+        raise argparse.ArgumentTypeError(f"{what}, not {text!r}")
+    return value
