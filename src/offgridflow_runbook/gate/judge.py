@@ -53,7 +53,8 @@ class PytestChecks:
             f"--junitxml={reports.junit}", f"--html={reports.html}", "--self-contained-html",
             f"--results-jsonl={reports.jsonl}",
         ]  # fmt: skip
-        reports.jsonl.unlink(missing_ok=True)  # a result left from an earlier run must not count
+        for earlier in (reports.junit, reports.html, reports.jsonl):
+            earlier.unlink(missing_ok=True)  # what an earlier run left must not pass for this one's
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, check=False)
         except subprocess.TimeoutExpired:

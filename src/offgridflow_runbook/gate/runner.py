@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from offgridflow_runbook.gate.judge import CheckReports, PytestChecks, drift_failures
 from offgridflow_runbook.gate.verdict import Failure, GateReport, Rollback
@@ -28,12 +29,14 @@ from offgridflow_runbook.runbook.drift import DriftReport, drift
 from offgridflow_runbook.runbook.verification import VerificationReport, verify
 from offgridflow_runbook.targets import Target
 
-__all__ = ["GATE_FILE", "GateSettings", "run_gate"]
+__all__ = ["DRIFT_FILE", "GATE_FILE", "GateSettings", "run_gate"]
 
 GATE_FILE = "gate.json"
+DRIFT_FILE = "drift.json"
 # how long a set image may take to show in the rollout history (a ReplicaSet made by the controller)
 _REVISION_APPEARS_S = 10.0
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,47 @@ def _roll_back(
     return Rollback("rollout undo", not problems, message, image_after, steps, round(clock.elapsed, 3))
 
 
+def _timed(report: GateReport, name: str, work: Callable[[], T]) -> T:
+    started = time.monotonic()
+    try:
+        return work()
+    finally:
+        report.timings_s[name] = round(time.monotonic() - started, 3)
+
+
+def _record_before(target: Target, platform: Platform, report: GateReport, say: Say) -> str | None:
+    """The revision and image the target runs before the gate (what a rollback must bring back), and
+    whether it passed Verification 1-5 already (a failure that was there is not the candidate's)."""
+    history = platform.rollout_history()
+    baseline = verify(target, platform)
+    report.before = {
+        "revision": history[-1].number if history else None,
+        "image": history[-1].image if history else None,
+        "running_images": sorted({w.image for w in baseline.observations.api_workloads.value or []}),
+        "rollout": platform.rollout_status().message,
+        "verification_passed": baseline.passed,
+        "verification_failed_steps": sorted({s.step for s in baseline.failures}),
+    }
+    if not baseline.passed:
+        say(f"before: the target already fails {', '.join(report.before['verification_failed_steps'])}")
+    return history[-1].image if history else None
+
+
+def _roll_out(
+    platform: Platform, candidate: str, report: GateReport, settings: GateSettings, say: Say
+) -> None:
+    """Wait for the candidate's rollout (bounded), then for the old instances to go."""
+    clock = _Clock(settings.rollout_timeout)
+    status = _wait_rollout(platform, clock, settings, say, "rollout")
+    if status.complete:
+        _wait_settled(platform, candidate, clock, settings, say)
+    report.rollout = {"complete": status.complete, "message": status.message}
+    report.timings_s["rollout"] = round(clock.elapsed, 3)
+    if not status.complete:
+        waited = f"not complete within {settings.rollout_timeout:.0f} s: {status.message}"
+        report.failures.append(Failure("rollout", "rollout", waited))
+
+
 def run_gate(
     target: Target,
     candidate: str,
@@ -186,49 +230,26 @@ def run_gate(
     reports = CheckReports.under(reports_dir)
     report.reports = {"gate": str(reports_dir / GATE_FILE), "junit": str(reports.junit),
                       "html": str(reports.html), "results": str(reports.jsonl),
-                      "drift": str(reports_dir / "drift.json")}  # fmt: skip
+                      "drift": str(reports_dir / DRIFT_FILE)}  # fmt: skip
+    reports_dir.mkdir(parents=True, exist_ok=True)
     redact = Redactor([target.token])
     applied = False
     before_image: str | None = None
     _check_identity(target, platform)  # before anything is read or changed; it refuses by raising
     try:
-        history = platform.rollout_history()
-        before_image = history[-1].image if history else None
-        baseline = verify(target, platform)
-        report.before = {
-            "revision": history[-1].number if history else None,
-            "image": before_image,
-            "running_images": sorted({w.image for w in baseline.observations.api_workloads.value or []}),
-            "rollout": platform.rollout_status().message,
-            "verification_passed": baseline.passed,
-            "verification_failed_steps": sorted({s.step for s in baseline.failures}),
-        }
-        if not baseline.passed:
-            say(f"before: the target already fails {', '.join(report.before['verification_failed_steps'])}")
-        timed = time.monotonic()
-        drift_before = drift(runbook, target, timeout=settings.drift_timeout)
-        report.timings_s["drift_before"] = round(time.monotonic() - timed, 3)
+        before_image = _record_before(target, platform, report, say)
+        drift_before = _timed(
+            report, "drift_before", lambda: drift(runbook, target, timeout=settings.drift_timeout)
+        )
         report.changed = candidate != before_image
         say(f"set image {candidate} (revision before: {report.before['revision']}, {before_image})")
         applied = True
         platform.set_image(candidate)
-        clock = _Clock(settings.rollout_timeout)
-        status = _wait_rollout(platform, clock, settings, say, "rollout")
-        if status.complete:
-            _wait_settled(platform, candidate, clock, settings, say)
-        report.rollout = {"complete": status.complete, "message": status.message}
-        report.timings_s["rollout"] = round(clock.elapsed, 3)
-        if not status.complete:
-            waited = f"not complete within {settings.rollout_timeout:.0f} s: {status.message}"
-            report.failures.append(Failure("rollout", "rollout", waited))
+        _roll_out(platform, candidate, report, settings, say)
         say("checks: pytest checks against the candidate")
-        timed = time.monotonic()
-        report.failures += checks.run(reports)
-        report.timings_s["checks"] = round(time.monotonic() - timed, 3)
-        timed = time.monotonic()
-        drift_after = drift(runbook, target, timeout=settings.drift_timeout)
-        report.timings_s["drift"] = round(time.monotonic() - timed, 3)
-        _write_drift(reports_dir / "drift.json", drift_before, drift_after, redact)
+        report.failures += _timed(report, "checks", lambda: checks.run(reports))
+        drift_after = _timed(report, "drift", lambda: drift(runbook, target, timeout=settings.drift_timeout))
+        _write_drift(reports_dir / DRIFT_FILE, drift_before, drift_after, redact)
         failures, report.findings = drift_failures(drift_before, drift_after)
         report.failures += failures
     except PlatformError as error:
