@@ -15,12 +15,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from offgridflow_runbook.cli.check import CHECKS_DIR
 from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, number, target_from
 from offgridflow_runbook.gate.reference import image_reference
 from offgridflow_runbook.targets import TARGET_OPTIONS, TargetError
 
 REPORTS_DIR = Path("reports/gate")
-CHECKS_DIR = Path("checks")
 
 
 def _seconds(text: str) -> float:
