@@ -258,3 +258,16 @@ def test_waits_say_what_they_wait_for_and_stay_within_their_bound(env: GateEnv, 
     assert 2 <= len(waiting) <= 5
     assert "0 of 1 updated replicas are available" in waiting[0]
     assert report.timings_s["rollout"] < 1.2 + 0.5
+
+
+def test_a_failing_candidate_that_is_already_deployed_is_rejected_with_nothing_to_roll_back(
+    env: GateEnv,
+) -> None:
+    env.platform.broken.add(GOOD)  # the running build itself answers 500
+    assert env.gate(GOOD, "--rollback-timeout", "1") == 1
+    verdict = env.verdict
+    assert verdict["verdict"] == "rejected, nothing to roll back"
+    assert verdict["failed_steps"] == ["Verification 3"]
+    assert verdict["rollback"]["action"] == "none"
+    assert "rollout_undo" not in env.platform.calls
+    assert verdict["before"]["verification_failed_steps"] == ["Verification 3"]

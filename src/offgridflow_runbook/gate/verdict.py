@@ -86,12 +86,15 @@ class GateReport:
 
     @property
     def verdict(self) -> str:
+        code = self.exit_code
+        if code == EXIT_REJECTED and (self.rollback is None or self.rollback.action == "none"):
+            return "rejected, nothing to roll back"  # it failed before a change, or the change was none
         return {
             EXIT_PASSED: "passed",
             EXIT_REJECTED: "rejected, rolled back",
             EXIT_ROLLBACK_FAILED: "rejected, rollback failed",
             EXIT_INTERRUPTED: "interrupted",
-        }[self.exit_code]
+        }[code]
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
