@@ -14,13 +14,22 @@ from typing import Any
 
 import pytest
 
-from helpers.gate_fakes import BROKEN, GOOD, MISSING, OLDER, TOKEN, RollingPlatform, serving_api
+from helpers.gate_fakes import (
+    BROKEN,
+    GOOD,
+    MISSING,
+    OLDER,
+    TOKEN,
+    TOKEN_ENV,
+    RollingPlatform,
+    serving_api,
+    targets_yaml,
+)
 from offgridflow_runbook import platforms
 from offgridflow_runbook.cli import main
 from offgridflow_runbook.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN_ENV = "GATE_TEST_TOKEN"
 
 
 @dataclass
@@ -39,16 +48,6 @@ class GateEnv:
     @property
     def verdict(self) -> dict[str, Any]:
         return dict(json.loads((self.reports / "gate.json").read_text()))
-
-
-def targets_yaml(base_url: str, *, allow_writes: bool = True) -> str:
-    return (
-        "targets:\n  fake:\n    platform: none\n"
-        f"    base_url: {base_url}\n    metrics_url: {base_url}/metrics\n"
-        f"    token_env: {TOKEN_ENV}\n    allow_writes: {'true' if allow_writes else 'false'}\n"
-        "  readonly:\n    platform: none\n"
-        f"    base_url: {base_url}\n    token_env: {TOKEN_ENV}\n    allow_writes: false\n"
-    )
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from helpers.local_http import serving
 from offgridflow_runbook.platforms import PlatformError, Revision, RolloutStatus, Workload
 
 TOKEN = "gate-test-token-0123456789"
+TOKEN_ENV = "GATE_TEST_TOKEN"
 REPOSITORY = "127.0.0.1:5000/offgridflow-api"
 GOOD = f"{REPOSITORY}:v1.3.0"
 OLDER = f"{REPOSITORY}:v1.2.3"
@@ -133,3 +134,15 @@ def serving_api(platform: RollingPlatform) -> Iterator[str]:
 
     with serving(Handler) as url:
         yield url
+
+
+def targets_yaml(base_url: str) -> str:
+    """Targets ``fake`` (allows writes) and ``readonly`` on the API at ``base_url``. Their platform is
+    ``none``: the gate's platform is given to it, and the checks' subprocess reads the API only."""
+    return (
+        "targets:\n  fake:\n    platform: none\n"
+        f"    base_url: {base_url}\n    metrics_url: {base_url}/metrics\n"
+        f"    token_env: {TOKEN_ENV}\n    allow_writes: true\n"
+        "  readonly:\n    platform: none\n"
+        f"    base_url: {base_url}\n    token_env: {TOKEN_ENV}\n    allow_writes: false\n"
+    )
