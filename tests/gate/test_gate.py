@@ -101,7 +101,9 @@ def test_a_good_candidate_passes_and_stays(env: GateEnv, capsys: pytest.CaptureF
     assert outcomes["test_activity_write_path"] == "passed"
     assert (env.reports / "report.html").stat().st_size > 0
     assert TOKEN not in (env.reports / "gate.json").read_text() + (env.reports / "drift.json").read_text()
-    assert capsys.readouterr().out.startswith(f"gate: passed: {OLDER} on target 'fake' (exit 0)")
+    out = capsys.readouterr().out
+    assert out.startswith(f"gate: passed: {OLDER} on target 'fake' (exit 0)")
+    assert f"verdict: {env.reports / 'gate.json'}" in out
 
 
 def test_the_deployed_image_as_candidate_changes_nothing_and_passes(

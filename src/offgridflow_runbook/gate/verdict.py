@@ -118,4 +118,6 @@ class GateReport:
             state = "passed" if self.rollback.passed else "FAILED"
             lines.append(f"  rollback {state}: {self.rollback.action}: {self.rollback.message}")
         lines += [f"  finding: {finding}" for finding in self.findings]
+        if "gate" in self.reports:
+            lines.append(f"  verdict: {self.reports['gate']}; the checks' report: {self.reports['html']}")
         return "\n".join(lines)
