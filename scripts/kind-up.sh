@@ -123,6 +123,10 @@ tags="$("$python" -c 'from offgridflow_runbook.platforms.docker.names import CUR
 from offgridflow_runbook.runbook.commands import known_good_tag
 print(CURRENT_API_TAG, known_good_tag())')" || fail "cannot read the API tags (the runbook's Fix 4)"
 read -r deployed_tag known_good_tag <<<"$tags"
+# issue 22: the deploy gate's broken candidate (the defect switch baked in; never deployed by the overlay)
+broken="$("$python" -c 'from offgridflow_runbook.platforms.docker.names import BROKEN_API_TAG, BROKEN_API_DEFECT
+print(BROKEN_API_TAG, BROKEN_API_DEFECT)')" || fail "cannot read the gate's broken API tag"
+read -r broken_tag broken_defect <<<"$broken"
 step "building and pushing the API images ($deployed_tag deployed, $known_good_tag Fix 4's known-good tag)"
 # the same lock as the local stack's API build: one wheelhouse folder serves both
 exec 9>/tmp/offgridflow-api-images.lock
@@ -133,12 +137,16 @@ for tag in "$deployed_tag" "$known_good_tag"; do
     --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker
   push "$api_repository:$tag" "your-org/offgridflow-api:$tag"
 done
+# issue 22: the same build with one build argument more (the gate's "becomes ready, fails Verification 3")
+build --network host -f deploy/docker/api.Dockerfile --build-arg "OFFGRIDFLOW_VERSION=${broken_tag#v}" \
+  --build-arg "OFFGRIDFLOW_DEFECT=$broken_defect" -t "$api_repository:$broken_tag" deploy/docker
+push "$api_repository:$broken_tag" "your-org/offgridflow-api:$broken_tag"
 flock -u 9
 exec 9>&-
 # The pods pull IfNotPresent: a node that has an older build under the same tag would keep it, so each
 # node pulls the tags again now (new pods then run this checkout's code; running pods are left alone).
 for node in $("$kind_bin" get nodes --name "$cluster"); do
-  for tag in "$deployed_tag" "$known_good_tag"; do
+  for tag in "$deployed_tag" "$known_good_tag" "$broken_tag"; do
     docker exec "$node" crictl pull "$api_repository:$tag" >/dev/null
   done
 done

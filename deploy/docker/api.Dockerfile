@@ -12,8 +12,12 @@ RUN /opt/offgridflow/bin/pip install --no-cache-dir --no-index --find-links /tmp
  && /opt/offgridflow/bin/pip install --no-cache-dir --no-index --no-deps /tmp/wheelhouse/offgridflow_runbook-*.whl \
  && rm -rf /tmp/wheelhouse
 ARG OFFGRIDFLOW_VERSION=1.3.0
+# The defect switch (docs/architecture.md): empty in every production build. Only the deploy gate's test
+# candidate v1.3.1-broken-activities is built with --build-arg OFFGRIDFLOW_DEFECT=activities-500.
+ARG OFFGRIDFLOW_DEFECT=
 LABEL org.opencontainers.image.version=$OFFGRIDFLOW_VERSION
-ENV PATH=/opt/offgridflow/bin:$PATH PYTHONUNBUFFERED=1 OFFGRIDFLOW_VERSION=$OFFGRIDFLOW_VERSION
+ENV PATH=/opt/offgridflow/bin:$PATH PYTHONUNBUFFERED=1 OFFGRIDFLOW_VERSION=$OFFGRIDFLOW_VERSION \
+    OFFGRIDFLOW_DEFECT=$OFFGRIDFLOW_DEFECT
 USER offgridflow
 EXPOSE 8080 8081
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=2 \

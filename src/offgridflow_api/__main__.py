@@ -50,6 +50,7 @@ def main() -> int:
         metrics_port=settings.metrics_port,
         database=f"{settings.database_host}:{settings.database_port}/{settings.database_name}",
         chaos_assaults=sorted(settings.chaos_assaults),
+        **({"defect": settings.defect} if settings.defect else {}),  # a test build says so at start
     )
     uvicorn.run(
         create_app(settings),

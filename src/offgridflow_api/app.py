@@ -99,6 +99,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     )
     app.state.database = db
     app.state.memory_assaults = assaults
+    app.state.defect = settings.defect
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     # the last added is outermost: the body limit answers before routing and auth, and the metrics
@@ -107,7 +108,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware, on_response=log_request)
     authenticated = [Depends(token_checker(settings.api_tokens))]
     app.include_router(routes.health)
-    app.include_router(routes.activities, dependencies=authenticated)
+    # the defect switch after the token check: without a token it is still 401, as in any build
+    app.include_router(routes.activities, dependencies=[*authenticated, Depends(routes.defect_switch)])
     if "memory" in settings.chaos_assaults:
         app.include_router(routes.chaos, dependencies=authenticated)
     return app

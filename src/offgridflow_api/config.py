@@ -18,6 +18,10 @@ KNOWN_ASSAULTS = frozenset({"memory"})
 # request bodies: the service's own are small JSON objects; 1 MiB is far above any of them
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MAX_BODY_BYTES_CEILING = 64 * 1024 * 1024
+# The defect switch (OFFGRIDFLOW_DEFECT): a deliberately broken build for the deploy gate's tests, baked
+# into one test image only (v1.3.1-broken-activities); every production build leaves it empty.
+ACTIVITIES_500 = "activities-500"  # every /v1/activities route answers 500; health stays fine
+KNOWN_DEFECTS = frozenset({ACTIVITIES_500})
 
 T = TypeVar("T")
 
@@ -50,6 +54,7 @@ class Settings:
     log_level: str
     chaos_assaults: frozenset[str]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    defect: str = ""  # OFFGRIDFLOW_DEFECT: empty in production, else one of KNOWN_DEFECTS
 
     def conninfo(self) -> str:
         """libpq keyword/value connection string (contains the password: never log it)."""
@@ -141,6 +146,13 @@ def _assaults(text: str) -> frozenset[str]:
     return names
 
 
+def _defect(text: str) -> str:
+    name = text.strip()
+    if name and name not in KNOWN_DEFECTS:
+        raise ValueError(f"unknown defect {name!r}; known: {', '.join(sorted(KNOWN_DEFECTS))} (or empty)")
+    return name
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate every OFFGRIDFLOW_* variable; raises `ConfigError` on the first bad one."""
 
@@ -174,4 +186,5 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         log_level=read("OFFGRIDFLOW_LOG_LEVEL", _log_level, "INFO"),
         chaos_assaults=read("OFFGRIDFLOW_CHAOS_ASSAULTS", _assaults, ""),
         max_body_bytes=read("OFFGRIDFLOW_MAX_BODY_BYTES", _body_limit, str(DEFAULT_MAX_BODY_BYTES)),
+        defect=read("OFFGRIDFLOW_DEFECT", _defect, ""),
     )

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from offgridflow_api.assaults import MAX_HOLD_SECONDS, MAX_MEMORY_MIB, AssaultInProgress, MemoryAssaults
+from offgridflow_api.config import ACTIVITIES_500
 from offgridflow_api.db import Database, DatabaseUnavailable, NewActivity
 from offgridflow_api.models import Activity, ActivityCreated, ActivityIn, ActivityList
 
@@ -44,6 +45,17 @@ def reject_unknown_query_parameters(request: Request) -> None:
                 {"type": "extra_forbidden", "loc": ("query", name), "msg": "unknown query parameter"}
                 for name in unknown
             ]
+        )
+
+
+def defect_switch(request: Request) -> None:
+    """The ``activities-500`` defect (``OFFGRIDFLOW_DEFECT``, a test build only): after the token is
+    accepted, every activities route fails as a broken release would, while health stays fine, so
+    the pods become ready and only Verification 3 sees it."""
+    if request.app.state.defect == ACTIVITIES_500:
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            detail=f"Internal Server Error (this build has OFFGRIDFLOW_DEFECT={ACTIVITIES_500})",
         )
 
 

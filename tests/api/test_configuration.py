@@ -24,6 +24,7 @@ def test_defaults_follow_the_documented_contract() -> None:
     assert (settings.db_pool_max, settings.db_timeout_seconds, settings.log_level) == (10, 1.0, "INFO")
     assert settings.chaos_assaults == frozenset()
     assert settings.max_body_bytes == 1024 * 1024
+    assert settings.defect == ""  # the defect switch is off unless a test build bakes it in
 
 
 def test_tokens_are_a_comma_separated_list() -> None:
@@ -42,6 +43,7 @@ def test_tokens_are_a_comma_separated_list() -> None:
         ("OFFGRIDFLOW_DB_TIMEOUT_SECONDS", "nan", "> 0"),
         ("OFFGRIDFLOW_LOG_LEVEL", "LOUD", "DEBUG"),
         ("OFFGRIDFLOW_CHAOS_ASSAULTS", "memory,cpu", "unknown assault 'cpu'"),
+        ("OFFGRIDFLOW_DEFECT", "activities-404", "unknown defect 'activities-404'"),
         ("OFFGRIDFLOW_DATABASE_HOST", "  ", "empty"),
         ("OFFGRIDFLOW_METRICS_PORT", "8080", "differ"),
         ("OFFGRIDFLOW_MAX_BODY_BYTES", "1MiB", "integer"),

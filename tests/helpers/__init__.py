@@ -7,6 +7,8 @@
   ``kube_fake`` fixture's environment) used by ``tests/platforms/kubernetes`` and the triage corpus.
 - ``triage_fakes``: a fake platform and fake API/Prometheus answers for triage and step tests.
 - ``chaos_fakes``: ``RecordingPlatform``, a platform that records the chaos activities' calls.
+- ``gate_fakes``: ``RollingPlatform`` (images rolled out, missing tags stall, ``rollout undo``) and
+  ``serving_api``, an API on 127.0.0.1 that answers as the image that platform runs, for the gate.
 - ``stack_lock`` / ``kind_pods``: the local stack's lock held by this process; the kind API pods settled.
 - ``runbook_copies`` / ``drift_fakes``: edited runbook copies, a fake kubectl and API for drift.
 - ``deploy_files``: the repository's manifests, rules and workflows, rendered and loaded.

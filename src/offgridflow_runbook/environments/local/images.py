@@ -19,6 +19,8 @@ from offgridflow_runbook.environments.local.preflight import StackError
 from offgridflow_runbook.platforms.docker.names import (
     API_REPOSITORY,
     BASE_IMAGE,
+    BROKEN_API_DEFECT,
+    BROKEN_API_TAG,
     CURRENT_API_TAG,
     INPUTS_HASH_LABEL,
     POSTGRES_IMAGE,
@@ -158,21 +160,33 @@ def registry_has(reference: str) -> bool:
     return answer.status_code == 200
 
 
+def api_builds() -> dict[str, dict[str, str]]:
+    """Each API tag the stack's registry holds, with its build arguments: the current tag, the older
+    one the runbook's Fix 4 sets (so `set image` finds it), and the gate's broken candidate."""
+    builds = {tag: {"OFFGRIDFLOW_VERSION": tag.lstrip("v")} for tag in (CURRENT_API_TAG, known_good_tag())}
+    # issue 22: the same build with the defect switch baked in (the production tags never set it)
+    builds[BROKEN_API_TAG] = {
+        "OFFGRIDFLOW_VERSION": BROKEN_API_TAG.lstrip("v"),
+        "OFFGRIDFLOW_DEFECT": BROKEN_API_DEFECT,
+    }
+    return builds
+
+
 def ensure_api_images(client: docker.DockerClient, base_id: str, say: Say) -> None:
-    """Both API tags in the local registry, rebuilt and pushed only when the service changed."""
+    """Every API tag of :func:`api_builds` in the local registry, rebuilt and pushed only when the
+    service changed."""
     inputs_hash = _api_inputs(base_id)
-    # the older tag is the one the runbook's Fix 4 sets, so `set image` finds it in the registry
-    tags = {tag: tag.lstrip("v") for tag in (CURRENT_API_TAG, known_good_tag())}
+    tags = api_builds()
     up_to_date = all(_image_label(client, f"{API_REPOSITORY}:{tag}") == inputs_hash for tag in tags)
     if up_to_date and all(registry_has(f"{API_REPOSITORY}:{tag}") for tag in tags):
         return
     if not up_to_date:
         with api_build_lock():
             build_wheelhouse(say)
-            for tag, version in tags.items():
+            for tag, buildargs in tags.items():
                 say(f"building {API_REPOSITORY}:{tag}")
                 reference = f"{API_REPOSITORY}:{tag}"
-                _build(client, "api.Dockerfile", reference, inputs_hash, OFFGRIDFLOW_VERSION=version)
+                _build(client, "api.Dockerfile", reference, inputs_hash, **buildargs)
     for tag in tags:
         say(f"pushing {API_REPOSITORY}:{tag} to the local registry")
         try:

@@ -27,6 +27,11 @@ ENGINE_EVENTS_FILE = "engine-events.jsonl"
 REGISTRY_ADDRESS = "127.0.0.1:5000"
 API_REPOSITORY = f"{REGISTRY_ADDRESS}/offgridflow-api"
 CURRENT_API_TAG = "v1.3.0"
+# The deploy gate's broken candidate (issue 22; never deployed by `up` or the overlays): the same API
+# build with the defect switch OFFGRIDFLOW_DEFECT baked in, so it becomes ready but every
+# /v1/activities route answers 500 (Verification 3 fails). See docs/architecture.md.
+BROKEN_API_TAG = "v1.3.1-broken-activities"
+BROKEN_API_DEFECT = "activities-500"
 TOOLS_IMAGE = "offgridflow-tools:local"
 POSTGRES_IMAGE = "offgridflow-postgres:local"
 BASE_IMAGE = "debian:bookworm-slim"
