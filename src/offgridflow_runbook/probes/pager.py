@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
 
-__all__ = ["ALERTMANAGER_STATUS", "RECEIVER_DELIVERIES", "PagerUnusable", "alertmanager_status", "receiver_deliveries"]
+__all__ = [
+    "ALERTMANAGER_STATUS",
+    "RECEIVER_DELIVERIES",
+    "PagerUnusable",
+    "alertmanager_status",
+    "receiver_deliveries",
+]
 
 ALERTMANAGER_STATUS = "/api/v2/status"  # its cluster and loaded configuration; answers once it is up
 RECEIVER_DELIVERIES = "/deliveries"  # the webhook receiver's list of what Alertmanager delivered
@@ -36,7 +42,9 @@ def alertmanager_status(probe: ApiProbe, base_url: str) -> HttpResult:
     answer = _get(probe, base_url, ALERTMANAGER_STATUS)
     body = answer.json()
     if not isinstance(body, dict) or "config" not in body:
-        raise PagerUnusable(probe.target.name, answer.url, "not Alertmanager's status (no JSON with its config)")
+        raise PagerUnusable(
+            probe.target.name, answer.url, "not Alertmanager's status (no JSON with its config)"
+        )
     return answer
 
 

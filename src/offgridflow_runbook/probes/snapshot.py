@@ -174,8 +174,8 @@ def observe(
 
     With ``history`` (triage) the API's logs (``--tail=100``, current and ``--previous``), every
     event the platform still keeps and the Deployment's rollout are read in the same look. The pager
-    (Alertmanager and the receiver) is read whenever the target declares it. Events are not filtered here: what a
-    window leaves out is for the judge to count and mention, not for the reader to drop."""
+    (Alertmanager and the receiver) is read whenever the target declares it. Events are not filtered
+    here: what a window leaves out is for the judge to count and mention, not for the reader to drop."""
     reads: dict[str, Callable[[], object]] = {
         "live": api.live,
         "ready": api.ready,

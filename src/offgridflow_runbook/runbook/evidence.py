@@ -608,11 +608,11 @@ def pager_readings(observations: Observations) -> list[Reading]:
         if not _declared(observations, observed, platform=False):
             continue
         if observed.ok and observed.value is not None:
-            readings.append(Reading(source, Seen.FINE, f"GET {observed.value.url}: HTTP {observed.value.status}"))
-        else:
             readings.append(
-                Reading(source, Seen.UNKNOWN, f"{PAGES_UNDELIVERABLE}: {observed.problem}")
+                Reading(source, Seen.FINE, f"GET {observed.value.url}: HTTP {observed.value.status}")
             )
+        else:
+            readings.append(Reading(source, Seen.UNKNOWN, f"{PAGES_UNDELIVERABLE}: {observed.problem}"))
     return readings
 
 

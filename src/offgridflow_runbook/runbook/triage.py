@@ -107,8 +107,9 @@ _SPECIFIC = (
 
 # In the order the runbook says to act: nothing can be fixed before an API exists; a database seen
 # ready that the API cannot reach comes before Fix 1, which it rules out (restarting a database that
-# runs would not help); then the Fixes in the runbook's order (1-4); the Quick Fix only for a crash no Fix explains (restarting a pod
-# that a Fix explains just crashes again); then Triage 2D and Triage 1, which have no Fix.
+# runs would not help); then the Fixes in the runbook's order (1-4); the Quick Fix only for a crash
+# no Fix explains (restarting a pod that a Fix explains just crashes again); then Triage 2D and
+# Triage 1, which have no Fix.
 DECISION_TABLE: tuple[Rule, ...] = (
     Rule(
         Signal.NO_API_INSTANCE,

@@ -26,7 +26,9 @@ class RolloutPlatform(FakePlatform):
     """A FakePlatform whose Deployment says what the test sets (or cannot be read)."""
 
     rollout: RolloutStatus | Exception = field(
-        default_factory=lambda: RolloutStatus(True, 1, 1, 1, 'deployment "offgridflow-api" successfully rolled out')
+        default_factory=lambda: RolloutStatus(
+            True, 1, 1, 1, 'deployment "offgridflow-api" successfully rolled out'
+        )
     )
 
     def rollout_status(self) -> RolloutStatus:
@@ -96,7 +98,10 @@ def test_an_api_that_answers_unhealthy_is_still_an_instance(rules: Path) -> None
 @pytest.mark.parametrize(
     ("rollout", "why"),
     [
-        (RolloutStatus(True, 0, 0, 0, "successfully rolled out"), "deployment/offgridflow-api is scaled to 0"),
+        (
+            RolloutStatus(True, 0, 0, 0, "successfully rolled out"),
+            "deployment/offgridflow-api is scaled to 0",
+        ),
         (
             RolloutStatus(False, 2, 0, 0, "Waiting for rollout to finish"),
             "wants 2 replica(s), 0 available, but no pod matches the selector app=offgridflow-api",
