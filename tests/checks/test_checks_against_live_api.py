@@ -108,6 +108,7 @@ def test_healthy_api_passes_every_http_check_and_skips_the_rest_with_reasons(
         "Verification 3",
         "Verification 4",
         "Verification 5",
+        None,  # checks/test_paging.py: the pager's path is no runbook step
     }
     for name in ("report.html", "junit.xml", "results.jsonl"):
         assert (tmp_path / "reports/checks" / name).stat().st_size > 0
