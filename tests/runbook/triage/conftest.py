@@ -22,27 +22,51 @@ def rules(tmp_path: Path) -> Path:
     return rules_file(tmp_path)
 
 
-_CORPUS = pytest.StashKey[list[tuple[str, bool, str]]]()
+# (scenario, origin, what is wrong or "", the label's verdict, triage's verdict) per figure
+_CORPUS = pytest.StashKey[dict[str, list[tuple[str, ...]]]]()
 
 
 @pytest.fixture
-def corpus_results(request: pytest.FixtureRequest) -> list[tuple[str, bool, str]]:
-    """Where the corpus tests put (scenario, right, what happened) for the accuracy line."""
-    return request.config.stash.setdefault(_CORPUS, [])
+def corpus_results(request: pytest.FixtureRequest) -> dict[str, list[tuple[str, ...]]]:
+    """Where the corpus tests put their results for the two figures (``accuracy``, ``regression``)."""
+    return request.config.stash.setdefault(_CORPUS, {"accuracy": [], "regression": [], "retaken": []})
+
+
+def _figure(results: list[tuple[str, ...]]) -> str:
+    right = sum(1 for result in results if not result[2])
+    return f"{right}/{len(results)} ({100 * right / len(results):.0f}%)" if results else "0/0"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    results = config.stash.get(_CORPUS, [])
-    if not results:
+    results = config.stash.get(_CORPUS, {"accuracy": [], "regression": []})
+    accuracy, regression = results["accuracy"], results["regression"]
+    if not accuracy and not regression:
         return
-    right = sum(1 for _, ok, _ in results if ok)
     terminalreporter.write_sep("-", "triage scenario corpus")
-    terminalreporter.write_line(
-        f"triage accuracy: {right}/{len(results)} scenarios right ({100 * right / len(results):.0f}%)"
-    )
-    for name, ok, what in results:
-        if not ok:
-            terminalreporter.write_line(f"  wrong: {name}: {what}")
+    if accuracy:
+        by_origin = ", ".join(
+            f"{origin} {_figure([r for r in accuracy if r[1] == origin])}"
+            for origin in sorted({r[1] for r in accuracy})
+        )
+        terminalreporter.write_line(
+            f"triage accuracy against the fault labels: {_figure(accuracy)} real recordings right "
+            f"({by_origin})"
+        )
+        for name, _origin, wrong, labelled, verdict in accuracy:
+            if wrong:
+                terminalreporter.write_line(f"  miss: {name}: label {labelled}, verdict {verdict}")
+        if retaken := results.get("retaken", []):
+            terminalreporter.write_line(
+                f"  ({len(retaken)} of them kept by an older recorder that looked again until triage "
+                "agreed: a first look that disagreed may be missing)"
+            )
+    if regression:
+        terminalreporter.write_line(
+            f"triage regression set: {_figure(regression)} recordings give their expected verdict"
+        )
+        for name, _origin, wrong, _labelled, verdict in regression:
+            if wrong:
+                terminalreporter.write_line(f"  wrong: {name}: {wrong} (verdict {verdict})")
 
 
 class _HealthyApi(BaseHTTPRequestHandler):
