@@ -78,6 +78,23 @@ def label(
     return written
 
 
+def cannot_see(fault: str, *sources: str, mentions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The label of a state whose only fault is what cannot be read: ``inconclusive``, naming ``sources``."""
+    return label(fault, "visibility", "inconclusive", unknown=sources, mentions=mentions)
+
+
+def hung(fault: str, *mentions: str) -> dict[str, Any]:
+    """The label of a hung API: it does not answer, and the runbook has no Fix for a hung process."""
+    return label(
+        fault,
+        "hang",
+        "unreachable",
+        ("Triage 1",),
+        mentions=mentions,
+        remedy="the runbook has no Fix for a hung process: Triage 1 confirms the API does not answer",
+    )
+
+
 def misses(diagnosis: Diagnosis, expected: Mapping[str, Any]) -> list[str]:
     """How a verdict differs from an expected one (``outcome``, ``sections`` in order, the ``unknown``
     sources it must name, words it must mention); empty when it agrees."""

@@ -32,7 +32,7 @@ import httpx
 import psycopg
 import pytest
 
-from helpers.triage_corpus import label, scenario_block
+from helpers.triage_corpus import cannot_see, hung, label, scenario_block
 from offgridflow_runbook.environments.kind import KindSession
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.runbook.triage import decide
@@ -145,11 +145,9 @@ LABELS: dict[str, dict[str, Any]] = {
         "diagnosed",
         ("Fix 1",),
     ),
-    "exec-forbidden": label(
+    "exec-forbidden": cannot_see(
         "nothing broken; looked at with a ServiceAccount whose Role has every read but pods/exec",
-        "visibility",
-        "inconclusive",
-        unknown=("pg_isready",),
+        "pg_isready",
         mentions=("403 Forbidden",),
     ),
     "ingress-missing": label(
@@ -159,29 +157,20 @@ LABELS: dict[str, dict[str, Any]] = {
         ("Triage 2D",),
         mentions=("no Ingress in namespace offgridflow",),
     ),
-    "api-hung": label(
+    "api-hung": hung(
         "every API process SIGSTOPped from the node, looked at within seconds while the pods are "
         "still ready: connections accepted, requests time out",
-        "hang",
-        "unreachable",
-        ("Triage 1",),
-        mentions=("timed out", "hung process"),
-        remedy="the runbook has no Fix for a hung process: Triage 1 confirms the API does not answer",
+        "timed out",
+        "hung process",
     ),
-    "api-hung-not-ready": label(
+    "api-hung-not-ready": hung(
         "every API process SIGSTOPped; the readiness probe has marked the pods not ready and the URL "
         "refuses (before the liveness probe restarts them)",
-        "hang",
-        "unreachable",
-        ("Triage 1",),
-        mentions=("none ready: its API pods are not ready",),
-        remedy="the runbook has no Fix for a hung process: Triage 1 confirms the API does not answer",
+        "none ready: its API pods are not ready",
     ),
-    "metrics-api-missing": label(
+    "metrics-api-missing": cannot_see(
         "kube-system's metrics-server scaled to 0: the metrics API answers 503",
-        "visibility",
-        "inconclusive",
-        unknown=("resource usage",),
+        "resource usage",
         mentions=("metrics.k8s.io",),
     ),
 }

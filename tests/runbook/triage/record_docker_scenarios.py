@@ -28,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, where the helpers package lives
 
-from helpers.triage_corpus import label, scenario_block
+from helpers.triage_corpus import cannot_see, hung, label, scenario_block
 from offgridflow_runbook.environments.local import stack_lock
 from offgridflow_runbook.platforms import Platform, platform_for
 from offgridflow_runbook.probes import record
@@ -43,14 +43,10 @@ GOOD_IMAGE = "127.0.0.1:5000/offgridflow-api:v1.3.0"
 # Each fault's label, written from the fault (what it breaks and how), before any look is taken.
 LABELS = {
     "healthy": label("nothing broken: the local stack as make up leaves it", "healthy", "healthy"),
-    "api-hung": label(
+    "api-hung": hung(
         "docker pause of offgridflow-api: the process is frozen, its published ports accept connections "
         "and nothing answers",
-        "hang",
-        "unreachable",
-        ("Triage 1",),
-        mentions=("timed out",),
-        remedy="the runbook has no Fix for a hung process: Triage 1 confirms the API does not answer",
+        "timed out",
     ),
     "db-killed": label(
         "the postgres container killed with SIGKILL and left down", "database", "diagnosed", ("Fix 1",)
@@ -79,11 +75,8 @@ LABELS = {
         "diagnosed",
         ("Fix 1", "Fix 2"),
     ),
-    "monitoring-down": label(
-        "the prometheus container stopped: the API is fine, nothing can evaluate an alert",
-        "visibility",
-        "inconclusive",
-        unknown=("Prometheus",),
+    "monitoring-down": cannot_see(
+        "the prometheus container stopped: the API is fine, nothing can evaluate an alert", "Prometheus"
     ),
     # made by hand, not by this script: the healthy stack after a game day, looked at with
     # `diagnose --target local --since 5m --record` (every OOM kill and pull failure older than 5 min)

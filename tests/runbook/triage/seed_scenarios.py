@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parents[1]))  # tests/, where the shared helpers pac
 
 from helpers.kube_fake_environment import KubeFakeEnvironment  # noqa: E402
 from helpers.kube_fake_server import KubeFake, start, stop, write_kubeconfig  # noqa: E402
-from helpers.triage_corpus import label, scenario_block  # noqa: E402
+from helpers.triage_corpus import cannot_see, hung, label, scenario_block  # noqa: E402
 from helpers.triage_fakes import TOKEN, FakeHttp, look, rules_file  # noqa: E402
 from offgridflow_runbook.probes import record  # noqa: E402
 from offgridflow_runbook.probes.platform import open_platform  # noqa: E402
@@ -329,13 +329,7 @@ SCENARIOS = [
     Scenario(
         "api-hung",
         "the API process hangs: connections are accepted, requests time out (not refused)",
-        label(
-            "the API process hung: connections accepted, no answer",
-            "hang",
-            "unreachable",
-            ("Triage 1",),
-            mentions=("timed out",),
-        ),
+        hung("the API process hung: connections accepted, no answer", "timed out"),
         ALSO_REAL.format(where="kind/api-hung, docker/api-hung"),
         _then(),
         FakeHttp(live=httpx.ReadTimeout("timed out"), ready=httpx.ReadTimeout("timed out")),
@@ -359,12 +353,10 @@ SCENARIOS = [
         "api-pods-labelled-otherwise",
         "the API's pods carry app=offgridflow-api-v2, not the label triage selects: no pod found, "
         "yet the API answers every request (what the issue saw on kind: triage said unreachable)",
-        label(
+        cannot_see(
             "nothing broken in the API (it answers); the pods carry another app label than the one "
             "the runbook selects, so the platform view misses them",
-            "visibility",
-            "inconclusive",
-            unknown=("API pods",),
+            "API pods",
             mentions=("yet the API answers",),
         ),
         NOT_MADE_ON_KIND,
@@ -373,7 +365,7 @@ SCENARIOS = [
     Scenario(
         "monitoring-down",
         "everything answers but Prometheus: no alert could page",
-        label("Prometheus down; the API fine", "visibility", "inconclusive", unknown=("Prometheus",)),
+        cannot_see("Prometheus down; the API fine", "Prometheus"),
         "recorded for real on Docker (docker/monitoring-down); " + NOT_MADE_ON_KIND,
         _then(),
         FakeHttp(prometheus_down=True),
@@ -381,35 +373,22 @@ SCENARIOS = [
     Scenario(
         "exec-forbidden",
         "a healthy namespace where pods/exec is forbidden: pg_isready cannot be run",
-        label(
-            "nothing broken; the reader's Role lacks pods/exec",
-            "visibility",
-            "inconclusive",
-            unknown=("pg_isready",),
-        ),
+        cannot_see("nothing broken; the reader's Role lacks pods/exec", "pg_isready"),
         ALSO_REAL.format(where="kind/exec-forbidden"),
         _then(_exec_forbidden),
     ),
     Scenario(
         "metrics-api-missing",
         "a healthy namespace without metrics-server: kubectl top cannot answer",
-        label(
-            "nothing broken in the API; metrics-server gone",
-            "visibility",
-            "inconclusive",
-            unknown=("resource usage",),
-        ),
+        cannot_see("nothing broken in the API; metrics-server gone", "resource usage"),
         ALSO_REAL.format(where="kind/metrics-api-missing"),
         _then(_no_metrics_api),
     ),
     Scenario(
         "no-kubeconfig",
         "a Kubernetes target without a usable kubeconfig; the API answers over HTTP",
-        label(
-            "nothing broken in the API; the target's kubeconfig does not exist",
-            "visibility",
-            "inconclusive",
-            unknown=("API pods", "pg_isready"),
+        cannot_see(
+            "nothing broken in the API; the target's kubeconfig does not exist", "API pods", "pg_isready"
         ),
         "needs no cluster: a kubeconfig path that does not exist is the whole state, the same on any",
         _then(),
