@@ -35,6 +35,7 @@ from offgridflow_runbook.runbook.steps import (
 
 __all__ = [
     "CONFIG_ERROR_MARKER",
+    "CONFIG_WAITING_REASONS",
     "DATABASE_DOWN_MARKER",
     "DATABASE_UP_MARKER",
     "DEFAULT_SINCE",
@@ -45,6 +46,7 @@ __all__ = [
     "Signal",
     "api_readings",
     "config_error_lines",
+    "config_refused",
     "crashed",
     "database_readings",
     "database_seen_ready",
@@ -67,6 +69,9 @@ CONFIG_ERROR_MARKER = "invalid configuration"
 DATABASE_DOWN_MARKER = "database unavailable"  # the API's log line while its database does not answer
 DATABASE_UP_MARKER = "database available"
 PAGES_UNDELIVERABLE = "pages cannot be delivered"
+# The kubelet cannot build the container from its configuration (a ConfigMap or Secret, or a key of
+# one, that the pod spec names and that does not exist): a configuration error, before any crash.
+CONFIG_WAITING_REASONS = frozenset({"CreateContainerConfigError"})
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 # "Check recent pod events": the API server keeps events for one hour, so "recent" is that hour.
 DEFAULT_SINCE = timedelta(hours=1)
@@ -163,6 +168,11 @@ def crashed(workload: Workload) -> bool:
 def oom_killed(workload: Workload) -> bool:
     """The previous run ended ``OOMKilled`` (the kernel's OOM killer at the memory limit)."""
     return workload.last_termination is not None and workload.last_termination.oom_killed
+
+
+def config_refused(workload: Workload) -> bool:
+    """Waiting because the kubelet cannot build its environment from the configuration it names."""
+    return workload.waiting_reason in CONFIG_WAITING_REASONS
 
 
 def image_pull_failing(workload: Workload) -> bool:
@@ -295,6 +305,8 @@ def api_readings(observations: Observations, since: timedelta = DEFAULT_SINCE) -
             readings.append(Reading("API pods", Seen.BAD, line, Signal.IMAGE_PULL))
         elif oom_killed(workload):
             readings.append(Reading("API pods", Seen.BAD, line, Signal.OOM_KILLED))
+        elif config_refused(workload):
+            readings.append(Reading("API pods", Seen.BAD, line, Signal.CONFIG_ERROR))
         elif crashed(workload):
             readings.append(Reading("API pods", Seen.BAD, line, Signal.CRASH_LOOP))
         else:

@@ -159,7 +159,9 @@ DECISION_TABLE: tuple[Rule, ...] = (
         Cause.CONFIG_ERROR,
         "Fix 3",
         "configuration error",
-        f"an API instance crashed and its previous logs say `{CONFIG_ERROR_MARKER}`",
+        f"an API instance crashed and its previous logs say `{CONFIG_ERROR_MARKER}`; an API instance "
+        "waiting in CreateContainerConfigError (a ConfigMap or Secret, or a key of one, it names is "
+        "missing: the kubelet's message says which)",
     ),
     Rule(
         Signal.IMAGE_PULL,

@@ -147,6 +147,21 @@ def _config_crash(cluster: KubeFakeEnvironment) -> None:
     cluster.crash_looping_pod()
 
 
+def _config_key_missing(cluster: KubeFakeEnvironment) -> None:
+    cluster.add_api_pod(
+        "offgridflow-api-newconfig",
+        phase="Pending",
+        ready=False,
+        state={
+            "waiting": {
+                "reason": "CreateContainerConfigError",
+                "message": "couldn't find key OFFGRIDFLOW_DB_POOL_MAX in ConfigMap "
+                "offgridflow/offgridflow-config-v2",
+            }
+        },
+    )
+
+
 def _scaled_to_zero(cluster: KubeFakeEnvironment) -> None:
     cluster.fake.objects.pop(("api/v1", "pods", "offgridflow", API_POD))
     deployment = cluster.fake.objects[("apis/apps/v1", "deployments", "offgridflow", "offgridflow-api")]
@@ -203,6 +218,20 @@ SCENARIOS = [
         ),
         ALSO_REAL.format(where="kind/config-crash, docker/config-crash"),
         _then(_config_crash),
+    ),
+    Scenario(
+        "config-key-missing",
+        "a rollout whose pods name a ConfigMap key that does not exist: the new pod waits in "
+        "CreateContainerConfigError, the old one serves",
+        label(
+            "a rollout pointing the API at a ConfigMap without a key it needs (OFFGRIDFLOW_DB_POOL_MAX)",
+            "config",
+            "diagnosed",
+            ("Fix 3",),
+            mentions=("couldn't find key OFFGRIDFLOW_DB_POOL_MAX",),
+        ),
+        NOT_MADE_ON_KIND,
+        _then(_config_key_missing),
     ),
     Scenario(
         "db-pod-missing",

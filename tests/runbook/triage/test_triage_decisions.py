@@ -351,3 +351,17 @@ def test_an_event_of_a_replaced_instance_of_the_same_name_is_history(rules: Path
     diagnosis = diagnose_fake(FakePlatform(api=[current], event_list=[killed]), rules)
     assert diagnosis.section == "Quick Fix"
     assert any("of instances that are gone or were replaced" in r.detail for r in diagnosis.readings)
+
+
+def test_a_container_the_kubelet_cannot_configure_is_a_configuration_error_fix_3(rules: Path) -> None:
+    # The kubelet's reason and message, not "unhealthy": a key the rolled-out pod spec names is missing.
+    message = "couldn't find key OFFGRIDFLOW_DB_POOL_MAX in ConfigMap offgridflow/offgridflow-config-v2"
+    platform = FakePlatform(
+        api=[
+            api_pod(),
+            api_pod("new", ready=False, waiting_reason="CreateContainerConfigError", waiting_message=message),
+        ]
+    )
+    diagnosis = diagnose_fake(platform, rules)
+    assert (diagnosis.cause, diagnosis.sections) == (Cause.CONFIG_ERROR, ["Fix 3"])
+    assert message in diagnosis.summary
