@@ -97,6 +97,13 @@ class Rule:
 # The section of a cause the runbook has no section for: the verdict names what was seen and says so.
 NOT_COVERED = "not covered"
 
+# What a verdict says when the runbook has nothing that fixes what it names (never a Fix that would
+# not help): the engineer reads that the runbook stops here.
+_NO_FIX = {
+    NOT_COVERED: "the runbook has no section for this",
+    "Triage 1": "no Fix of the runbook covers this: Triage 1's commands look further",
+}
+
 _SPECIFIC = (
     Signal.DATABASE_PATH,
     Signal.DATABASE_DOWN,
@@ -314,8 +321,8 @@ def decide(observations: Observations, *, since: timedelta = DEFAULT_SINCE) -> D
             continue
         commands = tuple(render_commands(rule.section, target, image=image))
         summary = f"{rule.title}: {shown[0].detail}"
-        if rule.section == NOT_COVERED:
-            summary += "; the runbook has no section for this"
+        if rule.section in _NO_FIX:
+            summary += f"; {_NO_FIX[rule.section]}"
         unseen = [source for source in rule.tentative_without if source in unknown_sources]
         if unseen:
             summary = f"tentative, could not see {', '.join(unseen)}: {summary}"

@@ -118,3 +118,5 @@ def test_no_api_instance_says_why_none_exists(rollout: object, why: str, rules: 
     diagnosis = judge(platform, FakeHttp(live=REFUSED, ready=REFUSED), rules)
     assert (diagnosis.outcome, diagnosis.sections) == (Outcome.UNREACHABLE, ["Triage 1"])
     assert why in diagnosis.summary
+    # and that the runbook stops there: no Fix is named that would not bring an instance back
+    assert diagnosis.summary.endswith("no Fix of the runbook covers this: Triage 1's commands look further")
