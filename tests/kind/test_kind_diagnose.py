@@ -35,6 +35,7 @@ import pytest
 from helpers.triage_corpus import cannot_see, hung, label, scenario_block
 from offgridflow_runbook.environments.kind import KindSession
 from offgridflow_runbook.probes import record
+from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE
 from offgridflow_runbook.runbook.triage import decide
 from offgridflow_runbook.targets import Target
 
@@ -228,7 +229,8 @@ def keep_look(verdict: Verdict) -> None:
     observations, _ = record.load(verdict.recording)
     origin = {"class": "real-kind", "by": f"{THIS} ({RECORD_ENV})"}
     name = verdict.recording.stem
-    raw["scenario"] = scenario_block(name, verdict.description, origin, LABELS[name], decide(observations))
+    judged = decide(observations, since=record.since_of(raw, DEFAULT_SINCE))  # as diagnose judged it
+    raw["scenario"] = scenario_block(name, verdict.description, origin, LABELS[name], judged)
     verdict.recording.write_text(json.dumps(raw, indent=1) + "\n")
 
 
