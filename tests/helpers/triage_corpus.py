@@ -213,3 +213,44 @@ def scenario_block(
     if found := misses(diagnosis, fault_label):
         block["known_miss"] = f"recorded disagreeing with its label: {'; '.join(found)}"
     return block
+
+
+def _figure(results: list[tuple[str, ...]]) -> str:
+    right = sum(1 for result in results if not result[2])
+    return f"{right}/{len(results)} ({100 * right / len(results):.0f}%)" if results else "0/0"
+
+
+def figure_lines(
+    accuracy: list[tuple[str, ...]], regression: list[tuple[str, ...]], retaken: list[tuple[str, ...]] = ()
+) -> list[str]:
+    """The corpus' two figures as ``make test`` prints them, from (scenario, origin, what is wrong or "",
+    the label's verdict, triage's verdict) per recording: accuracy against the labels (real recordings,
+    by origin, every miss listed) and the regression set (every wrong one listed)."""
+    lines = []
+    if accuracy:
+        by_origin = ", ".join(
+            f"{origin} {_figure([r for r in accuracy if r[1] == origin])}"
+            for origin in sorted({r[1] for r in accuracy})
+        )
+        lines.append(
+            f"triage accuracy against the fault labels: {_figure(accuracy)} real recordings right "
+            f"({by_origin})"
+        )
+        lines += [
+            f"  miss: {name}: label {labelled}, verdict {verdict}"
+            for name, _origin, wrong, labelled, verdict in accuracy
+            if wrong
+        ]
+        if retaken:
+            lines.append(
+                f"  ({len(retaken)} of them kept by an older recorder that looked again until triage "
+                "agreed: a first look that disagreed may be missing)"
+            )
+    if regression:
+        lines.append(f"triage regression set: {_figure(regression)} recordings give their expected verdict")
+        lines += [
+            f"  wrong: {name}: {wrong} (verdict {verdict})"
+            for name, _origin, wrong, _labelled, verdict in regression
+            if wrong
+        ]
+    return lines

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.local_http import serving
+from helpers.triage_corpus import figure_lines
 from helpers.triage_fakes import TOKEN, rules_file
 
 
@@ -32,41 +33,15 @@ def corpus_results(request: pytest.FixtureRequest) -> dict[str, list[tuple[str, 
     return request.config.stash.setdefault(_CORPUS, {"accuracy": [], "regression": [], "retaken": []})
 
 
-def _figure(results: list[tuple[str, ...]]) -> str:
-    right = sum(1 for result in results if not result[2])
-    return f"{right}/{len(results)} ({100 * right / len(results):.0f}%)" if results else "0/0"
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    results = config.stash.get(_CORPUS, {"accuracy": [], "regression": []})
-    accuracy, regression = results["accuracy"], results["regression"]
-    if not accuracy and not regression:
-        return
-    terminalreporter.write_sep("-", "triage scenario corpus")
-    if accuracy:
-        by_origin = ", ".join(
-            f"{origin} {_figure([r for r in accuracy if r[1] == origin])}"
-            for origin in sorted({r[1] for r in accuracy})
-        )
-        terminalreporter.write_line(
-            f"triage accuracy against the fault labels: {_figure(accuracy)} real recordings right "
-            f"({by_origin})"
-        )
-        for name, _origin, wrong, labelled, verdict in accuracy:
-            if wrong:
-                terminalreporter.write_line(f"  miss: {name}: label {labelled}, verdict {verdict}")
-        if retaken := results.get("retaken", []):
-            terminalreporter.write_line(
-                f"  ({len(retaken)} of them kept by an older recorder that looked again until triage "
-                "agreed: a first look that disagreed may be missing)"
-            )
-    if regression:
-        terminalreporter.write_line(
-            f"triage regression set: {_figure(regression)} recordings give their expected verdict"
-        )
-        for name, _origin, wrong, _labelled, verdict in regression:
-            if wrong:
-                terminalreporter.write_line(f"  wrong: {name}: {wrong} (verdict {verdict})")
+    results = config.stash.get(_CORPUS, {})
+    lines = figure_lines(
+        results.get("accuracy", []), results.get("regression", []), results.get("retaken", [])
+    )
+    if lines:
+        terminalreporter.write_sep("-", "triage scenario corpus")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 class _HealthyApi(BaseHTTPRequestHandler):

@@ -150,3 +150,23 @@ def test_a_recorder_keeps_a_look_that_disagrees_with_its_label_as_a_known_miss()
     )
     assert misses(healthy.diagnosis, healthy.label) == []
     assert "known_miss" not in scenario_block("x", "y", {}, healthy.label, healthy.diagnosis)
+
+
+def test_the_figures_list_every_miss_with_its_label_and_verdict() -> None:
+    from helpers.triage_corpus import figure_lines
+
+    accuracy = [
+        ("kind/oom", "real-kind", "", "diagnosed ['Fix 2']", "diagnosed ['Fix 2']"),
+        ("kind/x", "real-kind", "miss", "diagnosed ['Fix 1']", "diagnosed ['not covered']"),
+        ("docker/oom", "real-docker", "", "diagnosed ['Fix 2']", "diagnosed ['Fix 2']"),
+    ]
+    regression = [("kind/x", "real-kind", "sections ['Fix 1'], not ['Fix 2']", "", "diagnosed ['Fix 1']")]
+    assert figure_lines(accuracy, regression, [("kind/x",)]) == [
+        "triage accuracy against the fault labels: 2/3 (67%) real recordings right "
+        "(real-docker 1/1 (100%), real-kind 1/2 (50%))",
+        "  miss: kind/x: label diagnosed ['Fix 1'], verdict diagnosed ['not covered']",
+        "  (1 of them kept by an older recorder that looked again until triage agreed: a first look that "
+        "disagreed may be missing)",
+        "triage regression set: 0/1 (0%) recordings give their expected verdict",
+        "  wrong: kind/x: sections ['Fix 1'], not ['Fix 2'] (verdict diagnosed ['Fix 1'])",
+    ]
