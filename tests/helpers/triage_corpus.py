@@ -242,9 +242,11 @@ def figure_lines(
             if wrong
         ]
         if retaken:
+            again = {r[0] for r in retaken}
+            first = [r for r in accuracy if r[0] not in again]
             lines.append(
                 f"  ({len(retaken)} of them kept by an older recorder that looked again until triage "
-                "agreed: a first look that disagreed may be missing)"
+                f"agreed: a first look that disagreed may be missing; first looks only: {_figure(first)})"
             )
     if regression:
         lines.append(f"triage regression set: {_figure(regression)} recordings give their expected verdict")

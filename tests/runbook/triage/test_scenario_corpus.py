@@ -166,7 +166,7 @@ def test_the_figures_list_every_miss_with_its_label_and_verdict() -> None:
         "(real-docker 1/1 (100%), real-kind 1/2 (50%))",
         "  miss: kind/x: label diagnosed ['Fix 1'], verdict diagnosed ['not covered']",
         "  (1 of them kept by an older recorder that looked again until triage agreed: a first look that "
-        "disagreed may be missing)",
+        "disagreed may be missing; first looks only: 2/2 (100%))",
         "triage regression set: 0/1 (0%) recordings give their expected verdict",
         "  wrong: kind/x: sections ['Fix 1'], not ['Fix 2'] (verdict diagnosed ['Fix 1'])",
     ]
