@@ -4,6 +4,12 @@ Each test breaks one thing the way an engineer (or an incident) would, independe
 own driver, waits until the break is visible in the cluster, and asserts that `diagnose --target kind`
 names the runbook section that fixes it, with the evidence it used. Every test puts the cluster back
 and waits until the API is healthy again, so the tests do not depend on each other's order.
+
+Recording (OFFGRIDFLOW_RECORD_SCENARIOS): each fault's label (:data:`LABELS`, what was broken, how, and
+the verdict an expert gives) is written from the fault before any look; the test then looks once, and
+that first look is kept in the corpus with its label whatever triage says of it - a verdict that
+disagrees is kept as a known miss - before the test asserts anything. A look is never retaken until
+it agrees.
 """
 
 from __future__ import annotations
@@ -26,7 +32,11 @@ import httpx
 import psycopg
 import pytest
 
+from helpers.triage_corpus import cannot_see, hung, label, scenario_block
 from offgridflow_runbook.environments.kind import KindSession
+from offgridflow_runbook.probes import record
+from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE
+from offgridflow_runbook.runbook.triage import decide
 from offgridflow_runbook.targets import Target
 
 pytestmark = pytest.mark.kind
@@ -75,8 +85,96 @@ def cluster(kind_session: KindSession) -> Callable[..., str]:
 
 
 # Set to a folder (e.g. tests/runbook/triage/scenarios/kind), each look these tests judge is also saved there
-# with `diagnose --record` for the triage corpus, once the test has asserted its verdict.
+# with `diagnose --record` for the triage corpus, with its fault's label, before the test asserts anything.
 RECORD_ENV = "OFFGRIDFLOW_RECORD_SCENARIOS"
+THIS = "tests/kind/test_kind_diagnose.py"
+
+# The label of each fault these tests make, written from the fault (never from a verdict).
+LABELS: dict[str, dict[str, Any]] = {
+    "healthy": label("nothing broken: the kind cluster after make kind-up", "healthy", "healthy"),
+    "oom": label(
+        "the API's memory limit set to 40Mi (kubectl set resources): the kernel OOM-kills it",
+        "oom",
+        "diagnosed",
+        ("Fix 2",),
+        mentions=("OOMKilled",),
+    ),
+    "image-pull": label(
+        "the API's image set to a tag missing from the registry kind pulls from (v9.9.9-missing)",
+        "image",
+        "diagnosed",
+        ("Fix 4",),
+        mentions=("v9.9.9-missing",),
+    ),
+    "config-crash": label(
+        "a new ConfigMap with OFFGRIDFLOW_DB_POOL_MAX=lots rolled out: the new pods crash-loop",
+        "config",
+        "diagnosed",
+        ("Fix 3",),
+        mentions=("OFFGRIDFLOW_DB_POOL_MAX",),
+    ),
+    "db-pod-missing": label(
+        "StatefulSet postgres scaled to 0: no database pod",
+        "database",
+        "diagnosed",
+        ("Fix 1",),
+        mentions=("postgres",),
+        remedy="scale postgres back to 1: Fix 1's rollout restart of a StatefulSet at 0 replicas starts "
+        "no pod",
+    ),
+    "no-endpoints": label(
+        "offgridflow-api-service's selector patched to app=no-such-app: the Service has no endpoints",
+        "network",
+        "diagnosed",
+        ("Triage 2D",),
+        mentions=("endpoints",),
+    ),
+    "db-not-ready": label(
+        "postgres' readiness probe edited to ask port 5433: the pod runs and serves 5432 but is never "
+        "ready, so postgres-service has no endpoint for the API",
+        "database",
+        "diagnosed",
+        ("Fix 1",),
+        mentions=("postgres-0 Running not ready",),
+        remedy="revert the StatefulSet's probe: Fix 1's restart brings the same probe back (the runbook "
+        "has no step for a broken database manifest)",
+    ),
+    "db-too-many-connections": label(
+        "max_connections 20, every slot held by connections leaked as the API's role, the API's "
+        "sessions ended: PostgreSQL refuses the API (pg_isready still accepts)",
+        "database",
+        "diagnosed",
+        ("Fix 1",),
+    ),
+    "exec-forbidden": cannot_see(
+        "nothing broken; looked at with a ServiceAccount whose Role has every read but pods/exec",
+        "pg_isready",
+        mentions=("403 Forbidden",),
+    ),
+    "ingress-missing": label(
+        "Ingress offgridflow-api deleted; the kind target's URL (the Service's NodePort) still answers",
+        "network",
+        "diagnosed",
+        ("Triage 2D",),
+        mentions=("no Ingress in namespace offgridflow",),
+    ),
+    "api-hung": hung(
+        "every API process SIGSTOPped from the node, looked at within seconds while the pods are "
+        "still ready: connections accepted, requests time out",
+        "timed out",
+        "hung process",
+    ),
+    "api-hung-not-ready": hung(
+        "every API process SIGSTOPped; the readiness probe has marked the pods not ready and the URL "
+        "refuses (before the liveness probe restarts them)",
+        "none ready: its API pods are not ready",
+    ),
+    "metrics-api-missing": cannot_see(
+        "kube-system's metrics-server scaled to 0: the metrics API answers 503",
+        "resource usage",
+        mentions=("metrics.k8s.io",),
+    ),
+}
 
 
 def diagnose(
@@ -101,6 +199,10 @@ def diagnose(
     folder = os.environ.get(RECORD_ENV)
     recording = Path(folder).resolve() / f"{scenario}.json" if folder and scenario else None
     if recording is not None:
+        assert scenario in LABELS, (
+            f"no label for {scenario!r}: a look is recorded only with its fault's label"
+        )
+    if recording is not None:
         recording.parent.mkdir(parents=True, exist_ok=True)
         command += ["--record", str(recording)]
     result = subprocess.run(
@@ -114,30 +216,21 @@ def diagnose(
     )
     assert "Traceback" not in result.stderr, result.stderr
     verdict = Verdict(result.returncode, json.loads(result.stdout), recording, description)
+    if recording is not None:
+        keep_look(verdict)
     return verdict
 
 
-def keep_recording(verdict: Verdict) -> None:
-    """After a test asserted the verdict: label its recording with the verdict it must get."""
-    if verdict.recording is None or not verdict.recording.exists():
-        return
+def keep_look(verdict: Verdict) -> None:
+    """Keep a recorded look with its fault's label at once, before the test judges it: the corpus holds
+    the first look, whatever triage said of it (a disagreement is kept as a known miss)."""
+    assert verdict.recording is not None
     raw = json.loads(verdict.recording.read_text())
-    expected: dict[str, object] = {
-        "outcome": verdict.document.get("outcome"),
-        "sections": [c["section"] for c in verdict.document.get("candidates", [])],  # type: ignore[attr-defined]
-    }
-    # what the look could not see: the verdict must keep naming it
-    readings: list[dict[str, str]] = verdict.document.get("readings", [])  # type: ignore[assignment]
-    unknown = sorted({r["source"] for r in readings if r["seen"] == "unknown"})
-    if unknown:
-        expected["unknown"] = unknown
-    raw["scenario"] = {
-        "name": verdict.recording.stem,
-        "description": verdict.description,
-        "origin": "recorded on the kind cluster by tests/kind/test_kind_diagnose.py "
-        f"({RECORD_ENV}); the test asserted the outcome and the first section",
-        "expected": expected,
-    }
+    observations, _ = record.load(verdict.recording)
+    origin = {"class": "real-kind", "by": f"{THIS} ({RECORD_ENV})"}
+    name = verdict.recording.stem
+    judged = decide(observations, since=record.since_of(raw, DEFAULT_SINCE))  # as diagnose judged it
+    raw["scenario"] = scenario_block(name, verdict.description, origin, LABELS[name], judged)
     verdict.recording.write_text(json.dumps(raw, indent=1) + "\n")
 
 
@@ -173,6 +266,19 @@ def container_statuses(cluster: Callable[..., str]) -> list[dict[str, object]]:
     ]
 
 
+def previous_logs_kept(cluster: Callable[..., str]) -> bool:
+    """An API pod that restarted has its previous run's log (``kubectl logs --previous``)."""
+    for pod in pods(cluster):
+        metadata: dict[str, Any] = pod["metadata"]  # type: ignore[assignment]
+        status: dict[str, Any] = pod.get("status", {})  # type: ignore[assignment]
+        if not any(int(c.get("restartCount", 0)) >= 1 for c in status.get("containerStatuses", [])):
+            continue
+        with contextlib.suppress(RuntimeError):
+            if cluster("logs", str(metadata["name"]), "-c", "api", "--previous").strip():
+                return True
+    return False
+
+
 def reasons(cluster: Callable[..., str], state: str) -> set[str]:
     """The reasons of the API containers' ``state`` ("state.waiting", "lastState.terminated")."""
     where, kind = state.split(".")
@@ -185,26 +291,19 @@ def reasons(cluster: Callable[..., str], state: str) -> set[str]:
 def assert_diagnosed(
     kind_session: KindSession, section: str, mentions: str, scenario: str, description: str
 ) -> None:
-    """diagnose exits 2 (a problem diagnosed), names ``section`` and shows ``mentions`` as evidence.
-
-    Asked again (bounded, 90 s) while it names another section: right after a restart kubelet may not
-    find the previous container's log yet, and triage then says, tentatively, what it can see."""
-    deadline = time.monotonic() + 90
+    """One look (kept, when recording, before anything is asserted): diagnose exits 2 (a problem
+    diagnosed), names ``section`` and shows ``mentions`` as evidence. Never asked again until it
+    agrees: a test that needs the state to settle waits for that state before the look."""
     verdict = diagnose(kind_session, scenario, description)
-    while verdict.section != section and time.monotonic() < deadline:
-        time.sleep(5)
-        verdict = diagnose(kind_session, scenario, description)
     assert verdict.exit_code == 2, verdict.text
     assert verdict.section == section, verdict.text
     assert mentions in verdict.text, verdict.text
-    keep_recording(verdict)
 
 
 @pytest.mark.usefixtures("healthy")
 def test_the_healthy_cluster_is_diagnosed_healthy(kind_session: KindSession) -> None:
     verdict = diagnose(kind_session, "healthy", "the kind cluster after make kind-up, nothing broken")
     assert (verdict.exit_code, verdict.document["cause"]) == (0, "healthy"), verdict.text
-    keep_recording(verdict)
 
 
 @pytest.mark.usefixtures("healthy")
@@ -286,6 +385,9 @@ def test_a_bad_configmap_value_rolled_out_crash_loops_and_names_fix_3(
             lambda: any(int(status.get("restartCount", 0)) >= 1 for status in container_statuses(cluster)),  # type: ignore[call-overload]
             240,
         )
+        # The one look must find what a user would: the crashed run's log, which the kubelet keeps a
+        # moment after the restart (the state settles before the look; the look is never retaken).
+        wait_until("the crashed run's previous logs are kept", lambda: previous_logs_kept(cluster), 90)
         assert_diagnosed(
             kind_session,
             "Fix 3",
@@ -340,7 +442,6 @@ def test_a_service_selector_that_matches_nothing_names_triage_2d(
         assert verdict.exit_code in {2, 3}, verdict.text
         assert verdict.section == "Triage 2D", verdict.text
         assert "endpoints" in verdict.text.lower()
-        keep_recording(verdict)
     finally:
         cluster(
             "patch",
@@ -703,7 +804,6 @@ def test_exec_forbidden_leaves_pg_isready_unknown_never_a_cause(
         unknown: list[str] = verdict.document["unknown"]  # type: ignore[assignment]
         assert [line for line in unknown if line.startswith("pg_isready:")], verdict.text
         assert "403 Forbidden" in verdict.text, verdict.text
-        keep_recording(verdict)
     finally:
         for kind in ("rolebinding", "role", "serviceaccount"):
             cluster("delete", kind, READER, "--ignore-not-found")
@@ -816,7 +916,6 @@ def test_a_hung_api_times_out_then_its_pods_turn_not_ready_and_names_triage_1(
         assert (verdict.exit_code, verdict.section) == (3, "Triage 1"), verdict.text
         assert "timed out" in verdict.text, verdict.text
         assert "hung process" in verdict.text, verdict.text
-        keep_recording(verdict)
 
         # Then the kubelet's readiness probe times out, the pods turn not ready and leave the Service's
         # ready endpoints: the URL no longer times out, it is refused. Still no network fault.
@@ -841,7 +940,6 @@ def test_a_hung_api_times_out_then_its_pods_turn_not_ready_and_names_triage_1(
         assert (verdict.exit_code, verdict.section) == (3, "Triage 1"), verdict.text
         assert "none ready: its API pods are not ready" in verdict.text, verdict.text
         assert "restarts=0" in verdict.text, verdict.text
-        keep_recording(verdict)
     finally:
         with contextlib.suppress(RuntimeError):
             api_processes(kind_session, cluster, "CONT")
@@ -888,7 +986,6 @@ def test_no_metrics_server_leaves_resource_usage_unknown_never_healthy(kind_sess
         unknown: list[str] = verdict.document["unknown"]  # type: ignore[assignment]
         assert [line for line in unknown if line.startswith("resource usage:")], verdict.text
         assert "metrics.k8s.io" in verdict.text, verdict.text
-        keep_recording(verdict)
     finally:
         kind_session.kubectl(
             "-n", "kube-system", "scale", "deployment/metrics-server", f"--replicas={replicas}"

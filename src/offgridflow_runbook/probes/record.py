@@ -20,12 +20,14 @@ from offgridflow_runbook.platforms import (
     Event,
     NetworkStatus,
     PlatformError,
+    RolloutStatus,
     Termination,
     Usage,
     Workload,
 )
 from offgridflow_runbook.probes import http
 from offgridflow_runbook.probes.http import HttpResult, ProbeError
+from offgridflow_runbook.probes.pager import PagerUnusable
 from offgridflow_runbook.probes.prometheus import Alert
 from offgridflow_runbook.probes.snapshot import ErrorRate, Observations, Observed
 from offgridflow_runbook.targets import Target
@@ -43,9 +45,20 @@ _PROBE_ERRORS: dict[str, type[ProbeError]] = {
         http.TlsError,
         http.ProbeTimeout,
         http.Unauthorized,
+        PagerUnusable,
     )
 }
-_TARGET_KEYS = ("name", "platform", "base_url", "metrics_url", "prometheus_url", "kube_context", "namespace")
+_TARGET_KEYS = (
+    "name",
+    "platform",
+    "base_url",
+    "metrics_url",
+    "prometheus_url",
+    "alertmanager_url",
+    "alert_receiver_url",
+    "kube_context",
+    "namespace",
+)
 
 
 class RecordError(Exception):
@@ -130,6 +143,9 @@ _CODECS: dict[str, tuple[Any, Any]] = {
     "api_logs": (dict, dict),
     "previous_logs": (dict, dict),
     "events": (lambda v: [_event_out(e) for e in v], lambda raw: [_event_in(e) for e in raw]),
+    "api_rollout": (asdict, lambda raw: RolloutStatus(**raw)),
+    "alertmanager": (asdict, lambda raw: HttpResult(**raw)),
+    "alert_receiver": (asdict, lambda raw: HttpResult(**raw)),
 }
 READS = tuple(_CODECS)
 

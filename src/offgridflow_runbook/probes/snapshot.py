@@ -8,6 +8,7 @@ the error that prevented it, or the reason it was skipped (the target lacks that
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from offgridflow_runbook.platforms import CommandResult, Event, NetworkStatus, Platform, Usage, Workload
+from offgridflow_runbook.platforms import (
+    CommandResult,
+    Event,
+    NetworkStatus,
+    Platform,
+    RolloutStatus,
+    Usage,
+    Workload,
+)
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult
+from offgridflow_runbook.probes.pager import alertmanager_status, receiver_deliveries
 from offgridflow_runbook.probes.platform import open_platform
 from offgridflow_runbook.probes.prometheus import (
     DEFAULT_RULES_FILE,
@@ -29,13 +39,16 @@ from offgridflow_runbook.probes.prometheus import (
 )
 from offgridflow_runbook.targets import Target
 
-__all__ = ["HISTORY_READS", "ErrorRate", "Observations", "Observed", "look", "observe"]
+__all__ = ["HISTORY_READS", "PAGER_READS", "ErrorRate", "Observations", "Observed", "look", "observe"]
 
 T = TypeVar("T")
 
 _NOT_ASKED = "not read (the checks do not need it)"
 # The reads triage adds to the checks' look: logs of the current and the previous run, and events.
-HISTORY_READS = ("api_logs", "previous_logs", "events")
+# The Deployment's rollout is read with them: when no API pod is found, it says why (scaled to 0, ...).
+HISTORY_READS = ("api_logs", "previous_logs", "events", "api_rollout")
+# The pager's path, read whenever the target declares it (``alertmanager_url``, ``alert_receiver_url``).
+PAGER_READS = ("alertmanager", "alert_receiver")
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,11 @@ class Observations:
     api_logs: Observed[dict[str, str]] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
     previous_logs: Observed[dict[str, str]] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
     events: Observed[list[Event]] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
+    api_rollout: Observed[RolloutStatus] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
+    # The pager: Alertmanager's status and the receiver's deliveries (a look made before they were read
+    # has them skipped, and a skipped read is not judged).
+    alertmanager: Observed[HttpResult] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
+    alert_receiver: Observed[HttpResult] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
     platform: Platform | None = field(default=None, compare=False, repr=False)
     platform_reason: str = ""
     wall_seconds: float = 0.0
@@ -113,6 +131,7 @@ class Observations:
                 "usage",
                 "network",
                 *HISTORY_READS,
+                *PAGER_READS,
             )
             if getattr(self, name).skipped is None
         }
@@ -153,9 +172,10 @@ def observe(
 ) -> Observations:
     """Read everything at once; reads the target lacks access for are skipped with the reason.
 
-    With ``history`` (triage) the API's logs (``--tail=100``, current and ``--previous``) and every
-    event the platform still keeps are read in the same look. Events are not filtered here: what a
-    window leaves out is for the judge to count and mention, not for the reader to drop."""
+    With ``history`` (triage) the API's logs (``--tail=100``, current and ``--previous``), every
+    event the platform still keeps and the Deployment's rollout are read in the same look. The pager
+    (Alertmanager and the receiver) is read whenever the target declares it. Events are not filtered
+    here: what a window leaves out is for the judge to count and mention, not for the reader to drop."""
     reads: dict[str, Callable[[], object]] = {
         "live": api.live,
         "ready": api.ready,
@@ -165,6 +185,14 @@ def observe(
         skipped["activities"] = f"no bearer token: ${target.token_env} is not set"
     else:
         reads["activities"] = api.activities
+    for name, url, read in (
+        ("alertmanager", target.alertmanager_url, alertmanager_status),
+        ("alert_receiver", target.alert_receiver_url, receiver_deliveries),
+    ):
+        if url:
+            reads[name] = functools.partial(read, api, url)
+        else:
+            skipped[name] = f"target {target.name!r} declares no {name}_url"
     if target.metrics_url:
         reads["metrics"] = api.metrics
     else:
@@ -190,6 +218,7 @@ def observe(
             api_logs=lambda: platform.api_logs(tail=100),
             previous_logs=lambda: platform.api_logs(tail=100, previous=True),
             events=platform.events,
+            api_rollout=platform.rollout_status,
         )
     elif history:
         skipped.update(dict.fromkeys(HISTORY_READS, platform_reason or "no platform access"))

@@ -35,17 +35,21 @@ from offgridflow_runbook.runbook.steps import (
 
 __all__ = [
     "CONFIG_ERROR_MARKER",
+    "CONFIG_WAITING_REASONS",
     "DATABASE_DOWN_MARKER",
     "DATABASE_UP_MARKER",
     "DEFAULT_SINCE",
     "IMAGE_PULL_REASONS",
+    "PAGES_UNDELIVERABLE",
     "Reading",
     "Seen",
     "Signal",
     "api_readings",
     "config_error_lines",
+    "config_refused",
     "crashed",
     "database_readings",
+    "database_seen_ready",
     "endpoints_mirror_unready_pods",
     "event_window",
     "image_pull_failing",
@@ -54,14 +58,20 @@ __all__ = [
     "network_readings",
     "oom_event",
     "oom_killed",
+    "pager_readings",
     "pull_failure_event",
     "read_everything",
     "resource_readings",
+    "why_no_api_instance",
 ]
 
 CONFIG_ERROR_MARKER = "invalid configuration"
 DATABASE_DOWN_MARKER = "database unavailable"  # the API's log line while its database does not answer
 DATABASE_UP_MARKER = "database available"
+PAGES_UNDELIVERABLE = "pages cannot be delivered"
+# The kubelet cannot build the container from its configuration (a ConfigMap or Secret, or a key of
+# one, that the pod spec names and that does not exist): a configuration error, before any crash.
+CONFIG_WAITING_REASONS = frozenset({"CreateContainerConfigError"})
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 # "Check recent pod events": the API server keeps events for one hour, so "recent" is that hour.
 DEFAULT_SINCE = timedelta(hours=1)
@@ -77,6 +87,7 @@ class Signal(StrEnum):
     """The signals of triage's decision table (a bad reading names the one it shows)."""
 
     NO_API_INSTANCE = "no_api_instance"
+    DATABASE_PATH = "database_path"
     DATABASE_DOWN = "database_down"
     OOM_KILLED = "oom_killed"
     NEAR_LIMIT = "near_limit"
@@ -117,6 +128,37 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _answering(observations: Observations) -> str | None:
+    """``GET <url>: HTTP <status>`` when the API's health endpoint answered at all, else None."""
+    for observed in (observations.live, observations.ready):
+        if observed.ok and observed.value is not None:
+            return f"GET {observed.value.url}: HTTP {observed.value.status}"
+    return None
+
+
+def why_no_api_instance(observations: Observations) -> str:
+    """Why no API instance exists, from the Deployment's rollout when it was read: scaled to 0, wanted
+    but no pod matches the selector, or no Deployment that could be read."""
+    rollout = observations.api_rollout
+    if observations.target.platform == "docker":
+        reason = "no offgridflow-api container (is the local stack up? make up)"
+    elif rollout.ok and rollout.value is not None:
+        status = rollout.value
+        if status.desired == 0:
+            reason = "deployment/offgridflow-api is scaled to 0 replicas"
+        else:
+            reason = (
+                f"deployment/offgridflow-api wants {status.desired} replica(s), {status.available} "
+                "available, but no pod matches the selector app=offgridflow-api (pods labelled "
+                f"otherwise, or none created: quota, admission, scheduling); {status.message}"
+            )
+    elif rollout.error is not None:
+        reason = f"deployment/offgridflow-api could not be read ({rollout.problem}): never deployed?"
+    else:
+        reason = "no pod matches the selector app=offgridflow-api (the Deployment was not read)"
+    return reason
+
+
 # -- predicates over one workload ----------------------------------------------------------------------
 def crashed(workload: Workload) -> bool:
     """Crash-looping, restarted, or ended in error (``Failed``, waiting ``Error``)."""
@@ -126,6 +168,11 @@ def crashed(workload: Workload) -> bool:
 def oom_killed(workload: Workload) -> bool:
     """The previous run ended ``OOMKilled`` (the kernel's OOM killer at the memory limit)."""
     return workload.last_termination is not None and workload.last_termination.oom_killed
+
+
+def config_refused(workload: Workload) -> bool:
+    """Waiting because the kubelet cannot build its environment from the configuration it names."""
+    return workload.waiting_reason in CONFIG_WAITING_REASONS
 
 
 def image_pull_failing(workload: Workload) -> bool:
@@ -236,15 +283,30 @@ def api_readings(observations: Observations, since: timedelta = DEFAULT_SINCE) -
     if not pods.ok:
         readings.append(_unknown("API pods", pods))
     elif not workloads:
-        where = " (is the local stack up? make up)" if observations.target.platform == "docker" else ""
-        detail = f"no API pods/containers (app=offgridflow-api){where}"
-        readings.append(Reading("API pods", Seen.BAD, detail, Signal.NO_API_INSTANCE))
+        detail = f"no API pods/containers (app=offgridflow-api): {why_no_api_instance(observations)}"
+        answered = _answering(observations)
+        if answered is not None:
+            # Something answers as the API, so an instance exists: what the platform shows is not where
+            # it runs (a label, a namespace or a context that differs). That is a gap in the view, not
+            # an API that is down.
+            readings.append(
+                Reading(
+                    "API pods",
+                    Seen.UNKNOWN,
+                    f"{detail}; yet the API answers ({answered}): the platform view does not show the "
+                    "instance that answers (another label, namespace or context?)",
+                )
+            )
+        else:
+            readings.append(Reading("API pods", Seen.BAD, detail, Signal.NO_API_INSTANCE))
     for workload in workloads:
         line = describe_workload(workload)
         if image_pull_failing(workload):
             readings.append(Reading("API pods", Seen.BAD, line, Signal.IMAGE_PULL))
         elif oom_killed(workload):
             readings.append(Reading("API pods", Seen.BAD, line, Signal.OOM_KILLED))
+        elif config_refused(workload):
+            readings.append(Reading("API pods", Seen.BAD, line, Signal.CONFIG_ERROR))
         elif crashed(workload):
             readings.append(Reading("API pods", Seen.BAD, line, Signal.CRASH_LOOP))
         else:
@@ -307,6 +369,18 @@ def api_readings(observations: Observations, since: timedelta = DEFAULT_SINCE) -
     return readings
 
 
+def database_seen_ready(observations: Observations) -> bool:
+    """Kubernetes, where pg_isready runs in the API's pod: the database's pods were read, and every one
+    is running and ready. (On Docker pg_isready runs in the database's own container.)"""
+    pods = observations.database_workloads
+    return (
+        observations.target.platform == "kubernetes"
+        and pods.ok
+        and bool(pods.value)
+        and all(w.phase == "Running" and w.ready for w in pods.value or [])
+    )
+
+
 def _pg_isready_reading(observations: Observations) -> Reading | None:
     observed = observations.pg_isready
     if not _declared(observations, observed):
@@ -321,9 +395,20 @@ def _pg_isready_reading(observations: Observations) -> Reading | None:
     if result.exit_code == 0:
         return Reading("pg_isready", Seen.FINE, f"{command}: {output}")
     if result.exit_code in (1, 2):  # pg_isready's own answers: rejecting connections / no response
-        return Reading(
-            "pg_isready", Seen.BAD, f"{command} exited {result.exit_code}: {output}", Signal.DATABASE_DOWN
-        )
+        detail = f"{command} exited {result.exit_code}: {output}"
+        if result.exit_code == 2 and database_seen_ready(observations):
+            # The database's pods are seen running and ready, yet from the API's pod nothing answers:
+            # the database is not what is broken, the way to it is (Service, endpoints, DNS, a
+            # NetworkPolicy). "rejecting connections" (1) is the server's own answer, so it stays Fix 1.
+            return Reading(
+                "pg_isready",
+                Seen.BAD,
+                f"{detail}, although every database pod is running and ready: the path from the API "
+                "to the database (postgres-service, its endpoints, DNS, a NetworkPolicy) is broken, "
+                "not the database",
+                Signal.DATABASE_PATH,
+            )
+        return Reading("pg_isready", Seen.BAD, detail, Signal.DATABASE_DOWN)
     return Reading("pg_isready", Seen.UNKNOWN, f"{command} could not run (exit {result.exit_code}): {output}")
 
 
@@ -524,6 +609,25 @@ def monitoring_readings(observations: Observations) -> list[Reading]:
     return [Reading("Prometheus", Seen.FINE, f"none of {', '.join(RUNBOOK_ALERTS)} firing")]
 
 
+def pager_readings(observations: Observations) -> list[Reading]:
+    """Alertmanager and the alert receiver, when the target declares them: either unreadable means no
+    page can be delivered, so the look is not an all-clear (unknown, with the reason)."""
+    readings = []
+    for source, observed in (
+        ("Alertmanager", observations.alertmanager),
+        ("alert receiver", observations.alert_receiver),
+    ):
+        if not _declared(observations, observed, platform=False):
+            continue
+        if observed.ok and observed.value is not None:
+            readings.append(
+                Reading(source, Seen.FINE, f"GET {observed.value.url}: HTTP {observed.value.status}")
+            )
+        else:
+            readings.append(Reading(source, Seen.UNKNOWN, f"{PAGES_UNDELIVERABLE}: {observed.problem}"))
+    return readings
+
+
 def read_everything(observations: Observations, since: timedelta = DEFAULT_SINCE) -> list[Reading]:
     """Every reading of the look, state before history, in the runbook's triage order."""
     groups: Iterable[list[Reading]] = (
@@ -533,6 +637,7 @@ def read_everything(observations: Observations, since: timedelta = DEFAULT_SINCE
         resource_readings(observations),
         network_readings(observations),
         monitoring_readings(observations),
+        pager_readings(observations),
     )
     readings: list[Reading] = []
     for group in groups:

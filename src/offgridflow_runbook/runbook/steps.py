@@ -24,6 +24,7 @@ __all__ = [
     "StepResult",
     "describe_workload",
     "network_problems",
+    "pages_deliverable",
     "triage_1_live",
     "triage_1_pods",
     "triage_2a_crash_loop",
@@ -39,6 +40,7 @@ __all__ = [
     "verification_5_error_rate",
 ]
 
+PAGING = "Paging"  # not a runbook step: the pager's own path, which every alert of the runbook needs
 MEMORY_NEAR_LIMIT = 0.9  # use at or above this share of the limit counts as resource exhaustion
 CPU_NEAR_LIMIT = 0.9
 _METRIC_LINE = re.compile(r"^http_requests_total[{ ]", re.MULTILINE)
@@ -364,3 +366,29 @@ def verification_5_alerts(observations: Observations) -> StepResult:
     if firing:
         return StepResult("Verification 5", title, Outcome.FAILED, f"firing: {', '.join(firing)}")
     return StepResult("Verification 5", title, Outcome.PASSED, f"none of {', '.join(RUNBOOK_ALERTS)} firing")
+
+
+# -- the pager (not a runbook step) ---------------------------------------------------------------
+def pages_deliverable(observations: Observations) -> StepResult:
+    """Alertmanager answers ``/api/v2/status`` and the alert receiver ``GET /deliveries``: a page can
+    be delivered. Either unreadable fails ("pages cannot be delivered: <reason>"); a target that
+    declares neither is skipped."""
+    title = "pages can be delivered"
+    reads = {"Alertmanager": observations.alertmanager, "alert receiver": observations.alert_receiver}
+    declared = {name: observed for name, observed in reads.items() if observed.skipped is None}
+    if not declared:
+        reasons = "; ".join(observed.skipped or "" for observed in reads.values())
+        return StepResult(PAGING, title, Outcome.SKIPPED, reasons)
+    problems = [f"{name}: {observed.problem}" for name, observed in declared.items() if not observed.ok]
+    if problems:
+        return StepResult(PAGING, title, Outcome.FAILED, f"pages cannot be delivered: {'; '.join(problems)}")
+    evidence = tuple(
+        f"{name}: GET {observed.value.url}: HTTP {observed.value.status}"
+        for name, observed in declared.items()
+        if observed.value is not None
+    )
+    undeclared = [name for name in reads if name not in declared]
+    message = f"{' and '.join(declared)} answer"
+    if undeclared:
+        message += f" (the target declares no {' or '.join(undeclared)})"
+    return StepResult(PAGING, title, Outcome.PASSED, message, evidence)

@@ -7,7 +7,8 @@ come from :mod:`offgridflow_runbook.runbook.evidence`: seen bad, seen fine, or u
 
 Outcomes (and ``diagnose``'s exit status):
 
-- ``diagnosed`` (2): at least one candidate; the first is what to do first.
+- ``diagnosed`` (2): at least one candidate; the first is what to do first. A candidate the runbook
+  has no section for (``not covered``) names what was seen and says so, never a Fix that would not help.
 - ``unreachable`` (3): the API does not answer and nothing the runbook fixes explains it.
 - ``inconclusive`` (4): nothing seen bad, but something the target declares could not be read
   (named with the reason). "Could not see" is never "healthy" and never a cause.
@@ -40,6 +41,7 @@ __all__ = [
     "DECISION_TABLE",
     "EXIT_CODES",
     "IMAGE_PULL_REASONS",
+    "NOT_COVERED",
     "Candidate",
     "Cause",
     "Diagnosis",
@@ -61,6 +63,7 @@ class Cause(StrEnum):
     CRASH_LOOP = "crash_loop"
     RESOURCES = "resources"
     NETWORK = "network"
+    DATABASE_PATH = "database_path"
     UNREACHABLE = "unreachable"
     UNKNOWN = "unknown"
     INCONCLUSIVE = "inconclusive"
@@ -91,18 +94,47 @@ class Rule:
     tentative_without: tuple[str, ...] = ()
 
 
-_SPECIFIC = (Signal.DATABASE_DOWN, Signal.OOM_KILLED, Signal.CONFIG_ERROR, Signal.IMAGE_PULL)
+# The section of a cause the runbook has no section for: the verdict names what was seen and says so.
+NOT_COVERED = "not covered"
 
-# In the order the runbook says to act: nothing can be fixed before an API exists; then the Fixes
-# in the runbook's order (1-4); the Quick Fix only for a crash no Fix explains (restarting a pod
-# that a Fix explains just crashes again); then Triage 2D and Triage 1, which have no Fix.
+# What a verdict says when the runbook has nothing that fixes what it names (never a Fix that would
+# not help): the engineer reads that the runbook stops here.
+_NO_FIX = {
+    NOT_COVERED: "the runbook has no section for this",
+    "Triage 1": "no Fix of the runbook covers this: Triage 1's commands look further",
+}
+
+_SPECIFIC = (
+    Signal.DATABASE_PATH,
+    Signal.DATABASE_DOWN,
+    Signal.OOM_KILLED,
+    Signal.CONFIG_ERROR,
+    Signal.IMAGE_PULL,
+)
+
+# In the order the runbook says to act: nothing can be fixed before an API exists; a database seen
+# ready that the API cannot reach comes before Fix 1, which it rules out (restarting a database that
+# runs would not help); then the Fixes in the runbook's order (1-4); the Quick Fix only for a crash
+# no Fix explains (restarting a pod that a Fix explains just crashes again); then Triage 2D and
+# Triage 1, which have no Fix.
 DECISION_TABLE: tuple[Rule, ...] = (
     Rule(
         Signal.NO_API_INSTANCE,
         Cause.UNREACHABLE,
         "Triage 1",
         "no API instance",
-        "no pod/container with app=offgridflow-api at all (never deployed, scaled to 0, stack not up)",
+        "no pod/container with app=offgridflow-api at all and the API does not answer over HTTP, with "
+        "why (the Deployment scaled to 0, no pod matching its selector, no Deployment, stack not up); "
+        "when the API answers, the missing pods are an unknown of the platform view instead",
+    ),
+    Rule(
+        Signal.DATABASE_PATH,
+        Cause.DATABASE_PATH,
+        NOT_COVERED,
+        "database seen ready, but the API cannot reach it",
+        "every postgres pod running and ready, yet pg_isready from the API's pod gets `no response` "
+        "(exit 2): the Service, its endpoints, DNS or a NetworkPolicy between them, which no Fix "
+        "covers (Fix 1's restart of a running database would not help)",
     ),
     Rule(
         Signal.DATABASE_DOWN,
@@ -111,6 +143,7 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "database failure",
         "no postgres pod or none ready; pg_isready answers `no response`/`rejecting connections` "
         "(exit 2/1); /health/ready or the API's latest log line names the database",
+        explained_by=(Signal.DATABASE_PATH,),
     ),
     Rule(
         Signal.OOM_KILLED,
@@ -133,7 +166,9 @@ DECISION_TABLE: tuple[Rule, ...] = (
         Cause.CONFIG_ERROR,
         "Fix 3",
         "configuration error",
-        f"an API instance crashed and its previous logs say `{CONFIG_ERROR_MARKER}`",
+        f"an API instance crashed and its previous logs say `{CONFIG_ERROR_MARKER}`; an API instance "
+        "waiting in CreateContainerConfigError (a ConfigMap or Secret, or a key of one, it names is "
+        "missing: the kubelet's message says which)",
     ),
     Rule(
         Signal.IMAGE_PULL,
@@ -209,7 +244,7 @@ class Diagnosis:
     seen fine, unknown with the reason) and the outcome."""
 
     cause: Cause
-    section: str  # "none", "Quick Fix", "Fix 1".."Fix 4", "Triage 1", "Triage 2D"
+    section: str  # "none", "Quick Fix", "Fix 1".."Fix 4", "Triage 1", "Triage 2D", "not covered"
     summary: str
     evidence: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
@@ -286,6 +321,8 @@ def decide(observations: Observations, *, since: timedelta = DEFAULT_SINCE) -> D
             continue
         commands = tuple(render_commands(rule.section, target, image=image))
         summary = f"{rule.title}: {shown[0].detail}"
+        if rule.section in _NO_FIX:
+            summary += f"; {_NO_FIX[rule.section]}"
         unseen = [source for source in rule.tentative_without if source in unknown_sources]
         if unseen:
             summary = f"tentative, could not see {', '.join(unseen)}: {summary}"

@@ -16,7 +16,7 @@ from offgridflow_runbook.cli import main
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.probes.snapshot import look
 from offgridflow_runbook.runbook import steps
-from offgridflow_runbook.runbook.triage import Cause, diagnose
+from offgridflow_runbook.runbook.triage import NOT_COVERED, Cause, diagnose
 
 PG_ISREADY = ("pg_isready", "-h", "postgres-service", "-p", "5432")
 
@@ -72,9 +72,20 @@ def test_crash_loop_with_invalid_configuration_in_previous_logs_is_fix_3(
 
 def test_pg_isready_failing_inside_the_api_pod_is_fix_1(cluster: KubeFakeEnvironment) -> None:
     cluster.fake.exec_results[PG_ISREADY] = (2, "postgres-service:5432 - no response\n")
+    pod = cluster.fake.objects[("api/v1", "pods", "offgridflow", "postgres-0")]
+    pod["status"]["conditions"] = [{"type": "Ready", "status": "False"}]  # the database itself is down
+    pod["status"]["containerStatuses"][0]["ready"] = False
     diagnosis = diagnosis_for(cluster)
     assert (diagnosis.cause, diagnosis.section) == (Cause.DATABASE, "Fix 1"), diagnosis
     assert any("no response" in line for line in diagnosis.evidence)
+
+
+def test_pg_isready_failing_with_the_database_pod_ready_is_the_path_not_fix_1(
+    cluster: KubeFakeEnvironment,
+) -> None:
+    cluster.fake.exec_results[PG_ISREADY] = (2, "postgres-service:5432 - no response\n")
+    diagnosis = diagnosis_for(cluster)
+    assert (diagnosis.cause, diagnosis.section) == (Cause.DATABASE_PATH, NOT_COVERED), diagnosis
 
 
 def test_crash_loop_without_config_error_is_the_quick_fix(cluster: KubeFakeEnvironment) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.local_http import serving
+from helpers.triage_corpus import figure_lines
 from helpers.triage_fakes import TOKEN, rules_file
 
 
@@ -22,27 +23,25 @@ def rules(tmp_path: Path) -> Path:
     return rules_file(tmp_path)
 
 
-_CORPUS = pytest.StashKey[list[tuple[str, bool, str]]]()
+# (scenario, origin, what is wrong or "", the label's verdict, triage's verdict) per figure
+_CORPUS = pytest.StashKey[dict[str, list[tuple[str, ...]]]]()
 
 
 @pytest.fixture
-def corpus_results(request: pytest.FixtureRequest) -> list[tuple[str, bool, str]]:
-    """Where the corpus tests put (scenario, right, what happened) for the accuracy line."""
-    return request.config.stash.setdefault(_CORPUS, [])
+def corpus_results(request: pytest.FixtureRequest) -> dict[str, list[tuple[str, ...]]]:
+    """Where the corpus tests put their results for the two figures (``accuracy``, ``regression``)."""
+    return request.config.stash.setdefault(_CORPUS, {"accuracy": [], "regression": [], "retaken": []})
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    results = config.stash.get(_CORPUS, [])
-    if not results:
-        return
-    right = sum(1 for _, ok, _ in results if ok)
-    terminalreporter.write_sep("-", "triage scenario corpus")
-    terminalreporter.write_line(
-        f"triage accuracy: {right}/{len(results)} scenarios right ({100 * right / len(results):.0f}%)"
+    results = config.stash.get(_CORPUS, {})
+    lines = figure_lines(
+        results.get("accuracy", []), results.get("regression", []), results.get("retaken", [])
     )
-    for name, ok, what in results:
-        if not ok:
-            terminalreporter.write_line(f"  wrong: {name}: {what}")
+    if lines:
+        terminalreporter.write_sep("-", "triage scenario corpus")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 class _HealthyApi(BaseHTTPRequestHandler):

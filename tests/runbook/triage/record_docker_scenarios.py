@@ -1,9 +1,12 @@
 """Records the Docker scenarios of the triage corpus from the real local stack (``scenarios/docker/``).
 
-Each scenario puts the stack into one failure state for real (the game day's faults, ``docker pause``,
-a stopped Prometheus), takes one look exactly as ``offgridflow-runbook diagnose --record`` does, and
-puts the stack back. It changes the shared stack, so it holds the stack lock for the whole run and
-brings the stack up from this checkout first:
+Each scenario writes the label of its fault first (what it breaks, how, and the verdict an expert
+gives: ``helpers.triage_corpus.label``), puts the stack into that failure state for real (the game
+day's faults, ``docker pause``, a stopped Prometheus), takes one look exactly as
+``offgridflow-runbook diagnose --record`` does, and puts the stack back. The look is taken once and
+kept whatever triage says of it: a verdict that disagrees with the label is kept as a known miss.
+It changes the shared stack, so it holds the stack lock for the whole run and brings the stack up
+from this checkout first:
 
     flock -w 1800 /tmp/offgridflow-stack.lock env OFFGRIDFLOW_STACK_LOCK_HELD=1 \\
         .venv/bin/python tests/runbook/triage/record_docker_scenarios.py [NAME ...]
@@ -23,6 +26,9 @@ from typing import Any
 import docker
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, where the helpers package lives
+
+from helpers.triage_corpus import cannot_see, hung, label, scenario_block
 from offgridflow_runbook.environments.local import stack_lock
 from offgridflow_runbook.platforms import Platform, platform_for
 from offgridflow_runbook.probes import record
@@ -32,6 +38,55 @@ from offgridflow_runbook.targets import load_target
 ROOT = Path(__file__).resolve().parents[3]
 OUT = Path(__file__).resolve().parent / "scenarios" / "docker"
 GOOD_IMAGE = "127.0.0.1:5000/offgridflow-api:v1.3.0"
+
+
+# Each fault's label, written from the fault (what it breaks and how), before any look is taken.
+LABELS = {
+    "healthy": label("nothing broken: the local stack as make up leaves it", "healthy", "healthy"),
+    "api-hung": hung(
+        "docker pause of offgridflow-api: the process is frozen, its published ports accept connections "
+        "and nothing answers",
+        "timed out",
+    ),
+    "db-killed": label(
+        "the postgres container killed with SIGKILL and left down", "database", "diagnosed", ("Fix 1",)
+    ),
+    "image-pull": label(
+        "the API's image set to a tag the registry does not have (v9.9.9-does-not-exist)",
+        "image",
+        "diagnosed",
+        ("Fix 4",),
+    ),
+    "config-crash": label(
+        "OFFGRIDFLOW_DB_POOL_MAX=lots rolled out: the API exits 78 at start, Docker restarts it",
+        "config",
+        "diagnosed",
+        ("Fix 3",),
+    ),
+    "oom": label(
+        "a 700 MiB memory assault against the 512Mi limit: the kernel OOM-kills the API",
+        "oom",
+        "diagnosed",
+        ("Fix 2",),
+    ),
+    "oom-and-db-down": label(
+        "two faults: the API OOM-killed by a memory assault, then the postgres container killed",
+        "two-faults",
+        "diagnosed",
+        ("Fix 1", "Fix 2"),
+    ),
+    "monitoring-down": cannot_see(
+        "the prometheus container stopped: the API is fine, nothing can evaluate an alert", "Prometheus"
+    ),
+    # made by hand, not by this script: the healthy stack after a game day, looked at with
+    # `diagnose --target local --since 5m --record` (every OOM kill and pull failure older than 5 min)
+    "only-stale-events": label(
+        "nothing broken now; a game day's OOM kills and pull failures, all older than the 5-minute "
+        "window the look is judged with",
+        "healthy",
+        "healthy",
+    ),
+}
 
 
 def wait(what: str, condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> None:
@@ -57,7 +112,8 @@ def live() -> bool:
         return False
 
 
-def save(name: str, description: str, expected: dict[str, Any]) -> None:
+def save(name: str, description: str, fault_label: dict[str, Any]) -> None:
+    """One look, judged once and kept with the label written before it."""
     target = load_target("local", ROOT / "targets.yaml")
     platform = platform_for(target)
     try:
@@ -65,22 +121,16 @@ def save(name: str, description: str, expected: dict[str, Any]) -> None:
     finally:
         platform.close()
     diagnosis = decide(observations)
-    meta = {
-        "name": name,
-        "description": description,
-        "origin": (
-            "recorded from the real local Docker stack (tests/runbook/triage/record_docker_scenarios.py)"
-        ),
-        "expected": expected,
-    }
+    origin = {"class": "real-docker", "by": f"tests/runbook/triage/record_docker_scenarios.py::{name}"}
+    meta = scenario_block(name, description, origin, fault_label, diagnosis)
     path = record.save(observations, OUT / f"{name}.json", scenario=meta)
-    print(f"{path}: {diagnosis.outcome} {diagnosis.sections} (expected {expected})", flush=True)
+    print(f"{path}: {diagnosis.outcome} {diagnosis.sections} (label {fault_label['sections']})", flush=True)
 
 
 def recorded(
     name: str,
     description: str,
-    expected: dict[str, Any],
+    fault_label: dict[str, Any],
     *,
     apply: Callable[[], object],
     restore: Callable[[], object],
@@ -91,14 +141,14 @@ def recorded(
     try:
         if shows is not None:
             wait(shows[0], shows[1], 60)
-        save(name, description, expected)
+        save(name, description, fault_label)
     finally:
         restore()
     wait("the API is ready again", ready, 120)
 
 
 def healthy(platform: Platform, engine: docker.DockerClient) -> None:
-    save("healthy", "the local stack, healthy", {"outcome": "healthy", "sections": []})
+    save("healthy", "the local stack, healthy", LABELS["healthy"])
 
 
 def api_hung(platform: Platform, engine: docker.DockerClient) -> None:
@@ -106,7 +156,7 @@ def api_hung(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "api-hung",
         "the API process is frozen (docker pause): its ports accept connections, requests time out",
-        {"outcome": "unreachable", "sections": ["Triage 1"]},
+        LABELS["api-hung"],
         apply=api.pause,
         restore=api.unpause,
     )
@@ -120,7 +170,7 @@ def db_killed(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "db-killed",
         "the postgres container was killed (SIGKILL) and stays down",
-        {"outcome": "diagnosed", "sections": ["Fix 1"]},
+        LABELS["db-killed"],
         apply=platform.kill_database,
         restore=restore,
         shows=("/health/ready names the database", lambda: not ready()),
@@ -131,7 +181,7 @@ def image_pull(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "image-pull",
         "set image to a tag the registry does not have: the rollout stalls, the old container serves",
-        {"outcome": "diagnosed", "sections": ["Fix 4"]},
+        LABELS["image-pull"],
         apply=lambda: platform.set_image("127.0.0.1:5000/offgridflow-api:v9.9.9-does-not-exist"),
         restore=lambda: (platform.set_image(GOOD_IMAGE), platform.wait_rollout(120)),
     )
@@ -145,7 +195,7 @@ def config_crash(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "config-crash",
         "OFFGRIDFLOW_DB_POOL_MAX=lots rolled out: the API exits 78 at start and crash-loops",
-        {"outcome": "diagnosed", "sections": ["Fix 3"]},
+        LABELS["config-crash"],
         apply=lambda: platform.update_config({"OFFGRIDFLOW_DB_POOL_MAX": "lots"}),
         restore=lambda: (platform.rollout_undo(), platform.wait_rollout(120)),
         shows=("the API crash-loops with its previous logs", crash_looping),
@@ -184,7 +234,7 @@ def oom(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "oom",
         "a 700 MiB memory assault over the 512Mi limit: the kernel OOM-kills the API, Docker restarts it",
-        {"outcome": "diagnosed", "sections": ["Fix 2"]},
+        LABELS["oom"],
         apply=lambda: (_baseline_memory(platform), _assault()),
         # a fresh container: the restart count back to 0
         restore=lambda: (platform.rollout_restart(), platform.wait_rollout(120)),
@@ -202,7 +252,7 @@ def oom_and_db_down(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "oom-and-db-down",
         "two causes at once: the API OOM-killed by a memory assault, then the postgres container killed",
-        {"outcome": "diagnosed", "sections": ["Fix 1", "Fix 2"]},
+        LABELS["oom-and-db-down"],
         apply=lambda: (_baseline_memory(platform), _assault(), platform.kill_database()),
         restore=restore,
         # without its database the restarted API may not answer yet: the kill itself is the state
@@ -231,7 +281,7 @@ def monitoring_down(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "monitoring-down",
         "Prometheus is stopped: the API is fine, but no alert could page",
-        {"outcome": "inconclusive", "sections": [], "unknown": ["Prometheus"]},
+        LABELS["monitoring-down"],
         apply=lambda: prometheus.stop(timeout=10),
         restore=recreate,
     )

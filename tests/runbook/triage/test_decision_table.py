@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from helpers.triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_target, oom
-from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Usage
+from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Usage, Workload
 from offgridflow_runbook.runbook import load_runbook
 from offgridflow_runbook.runbook.evidence import Signal
-from offgridflow_runbook.runbook.triage import DECISION_TABLE, decide, decision_table_markdown
+from offgridflow_runbook.runbook.triage import DECISION_TABLE, NOT_COVERED, decide, decision_table_markdown
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "triage.md"
 
@@ -24,10 +24,19 @@ def test_every_signal_has_exactly_one_row() -> None:
     assert sorted(rule.signal for rule in DECISION_TABLE) == sorted(Signal)
 
 
-@pytest.mark.parametrize("rule", DECISION_TABLE, ids=lambda rule: str(rule.signal))
+@pytest.mark.parametrize(
+    "rule", [r for r in DECISION_TABLE if r.section != NOT_COVERED], ids=lambda rule: str(rule.signal)
+)
 def test_each_row_names_a_runbook_section_with_commands(rule) -> None:
     # the sections and their commands are read from the runbook itself
     assert load_runbook().step(rule.section).commands
+
+
+@pytest.mark.parametrize(
+    "rule", [r for r in DECISION_TABLE if r.section == NOT_COVERED], ids=lambda rule: str(rule.signal)
+)
+def test_a_row_the_runbook_does_not_cover_names_no_section_of_it(rule) -> None:
+    assert not any(step.id == rule.section for step in load_runbook().steps)
 
 
 def test_the_fixes_come_in_the_runbooks_order_before_the_quick_fix() -> None:
@@ -45,11 +54,13 @@ def test_a_row_is_only_explained_by_rows_ranked_above_it() -> None:
 
 PG_DOWN = CommandResult(("pg_isready", "-h", "postgres-service", "-p", "5432"), 2, "no response")
 REFUSED = httpx.ConnectError("[Errno 111] Connection refused")
+DB_NOT_READY = [Workload("postgres-0", "postgres", "Running", False, 0, "postgres:15")]
 CONFIG_LINE = '{"level": "error", "event": "invalid configuration", "key": "OFFGRIDFLOW_DB_POOL_MAX"}'
 # One state per row that shows that row's signal and nothing a row above would claim.
 ROW_STATES: dict[Signal, tuple[FakePlatform, FakeHttp]] = {
     Signal.NO_API_INSTANCE: (FakePlatform(api=[]), FakeHttp(live=REFUSED, ready=REFUSED)),
-    Signal.DATABASE_DOWN: (FakePlatform(pg_ready=PG_DOWN), FakeHttp()),
+    Signal.DATABASE_PATH: (FakePlatform(pg_ready=PG_DOWN), FakeHttp()),
+    Signal.DATABASE_DOWN: (FakePlatform(pg_ready=PG_DOWN, database=DB_NOT_READY), FakeHttp()),
     Signal.OOM_KILLED: (FakePlatform(api=[api_pod(**oom())]), FakeHttp()),
     Signal.NEAR_LIMIT: (
         FakePlatform(usage=[Usage("offgridflow-api-1", 500 * 2**20, 10.0, 512 * 2**20)]),

@@ -19,7 +19,7 @@ from helpers.triage_fakes import (
     make_target,
     oom,
 )
-from offgridflow_runbook.platforms import CommandResult, NetworkStatus, PlatformError, Usage
+from offgridflow_runbook.platforms import CommandResult, NetworkStatus, PlatformError, Usage, Workload
 from offgridflow_runbook.runbook.triage import Cause, Outcome, decide
 
 CONFIG_LINE = (
@@ -29,6 +29,9 @@ PG_DOWN = CommandResult(
     ("pg_isready", "-h", "postgres-service", "-p", "5432"), 2, "postgres-service:5432 - no response"
 )
 UNREACHABLE = httpx.ConnectError("[Errno 111] Connection refused")
+# What a database that is down shows beside pg_isready's "no response": its pod is not ready. (With the
+# pod seen ready, "no response" is the path to it, not the database: see the contradiction tests.)
+DB_NOT_READY = [Workload("postgres-0", "postgres", "Running", False, 0, "postgres:15")]
 
 
 def diagnose_fake(
@@ -147,6 +150,7 @@ def test_database_and_config_error_together_list_fix_1_first(rules: Path) -> Non
         api=[api_pod(**crashed(exit_code=78))],
         previous_logs={"offgridflow-api-1": CONFIG_LINE},
         pg_ready=PG_DOWN,
+        database=DB_NOT_READY,
     )
     assert diagnose_fake(platform, rules).sections == ["Fix 1", "Fix 3"]
 
@@ -157,7 +161,7 @@ def test_invalid_configuration_in_old_logs_of_a_healthy_api_is_not_a_config_erro
 
 
 def test_pg_isready_failing_names_fix_1(rules: Path) -> None:
-    diagnosis = diagnose_fake(FakePlatform(pg_ready=PG_DOWN), rules)
+    diagnosis = diagnose_fake(FakePlatform(pg_ready=PG_DOWN, database=DB_NOT_READY), rules)
     assert (diagnosis.cause, diagnosis.section) == (Cause.DATABASE, "Fix 1")
     assert any("no response" in line for line in diagnosis.evidence)
     assert (
@@ -185,7 +189,7 @@ def test_the_api_log_line_naming_the_database_shows_its_reason_not_its_preamble(
 
 
 def test_database_wins_over_a_crash_loop_it_causes(rules: Path) -> None:
-    platform = FakePlatform(api=[api_pod(**crashed())], pg_ready=PG_DOWN)
+    platform = FakePlatform(api=[api_pod(**crashed())], pg_ready=PG_DOWN, database=DB_NOT_READY)
     assert diagnose_fake(platform, rules).cause is Cause.DATABASE
 
 
@@ -217,10 +221,10 @@ def test_failed_pods_with_an_unreachable_api_are_a_crash_not_unreachable(rules: 
 
 
 def test_no_api_instance_at_all_is_unreachable_even_with_the_database_down(rules: Path) -> None:
-    platform = FakePlatform(api=[], pg_ready=PG_DOWN)
+    platform = FakePlatform(api=[], pg_ready=PG_DOWN, database=DB_NOT_READY)
     diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
     assert (diagnosis.cause, diagnosis.section, diagnosis.exit_code) == (Cause.UNREACHABLE, "Triage 1", 3)
-    assert "no API pods/containers (app=offgridflow-api)" in diagnosis.evidence
+    assert diagnosis.evidence[0].startswith("no API pods/containers (app=offgridflow-api): ")
     assert diagnosis.sections == ["Triage 1", "Fix 1"]
 
 
@@ -301,7 +305,7 @@ def test_unhealthy_without_a_runbook_branch_is_unknown_not_healthy(rules: Path) 
     [
         (FakePlatform(api=[api_pod(waiting_reason="ErrImagePull")]), Cause.IMAGE_PULL),
         (FakePlatform(api=[api_pod(**oom())]), Cause.OOM),
-        (FakePlatform(pg_ready=PG_DOWN), Cause.DATABASE),
+        (FakePlatform(pg_ready=PG_DOWN, database=DB_NOT_READY), Cause.DATABASE),
     ],
 )
 def test_triage_never_changes_the_target(platform: FakePlatform, cause: Cause, rules: Path) -> None:
@@ -347,3 +351,17 @@ def test_an_event_of_a_replaced_instance_of_the_same_name_is_history(rules: Path
     diagnosis = diagnose_fake(FakePlatform(api=[current], event_list=[killed]), rules)
     assert diagnosis.section == "Quick Fix"
     assert any("of instances that are gone or were replaced" in r.detail for r in diagnosis.readings)
+
+
+def test_a_container_the_kubelet_cannot_configure_is_a_configuration_error_fix_3(rules: Path) -> None:
+    # The kubelet's reason and message, not "unhealthy": a key the rolled-out pod spec names is missing.
+    message = "couldn't find key OFFGRIDFLOW_DB_POOL_MAX in ConfigMap offgridflow/offgridflow-config-v2"
+    platform = FakePlatform(
+        api=[
+            api_pod(),
+            api_pod("new", ready=False, waiting_reason="CreateContainerConfigError", waiting_message=message),
+        ]
+    )
+    diagnosis = diagnose_fake(platform, rules)
+    assert (diagnosis.cause, diagnosis.sections) == (Cause.CONFIG_ERROR, ["Fix 3"])
+    assert message in diagnosis.summary
