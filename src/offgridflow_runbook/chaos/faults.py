@@ -17,6 +17,14 @@ from offgridflow_runbook.chaos._context import (
     progress,
     resolve_target,
 )
+from offgridflow_runbook.chaos._ledger import (
+    before_fault,
+    config_undo,
+    database_undo,
+    image_undo,
+    in_place_config_undo,
+    oom_undo,
+)
 from offgridflow_runbook.chaos._verdicts import start_watch
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.platforms import Platform, PlatformError
@@ -70,6 +78,8 @@ def memory_assault(
     progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
     event_log(configuration).record(EventKind.FAULT_AT, fault=f"memory assault {mib} MiB")
     start_watch(chosen, configuration)
+    # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+    before_fault(chosen, configuration, f"memory assault {mib} MiB", *oom_undo(chosen))
     with ApiProbe(chosen, timeout=60.0) as api:
         try:
             answer = api.memory_assault(mib, hold_seconds)
@@ -92,6 +102,8 @@ def kill_database(
     with opened(chosen) as platform:
         event_log(configuration).record(EventKind.FAULT_AT, fault="database killed")
         start_watch(chosen, configuration)
+        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+        before_fault(chosen, configuration, "database killed", *database_undo())
         platform.kill_database()
     return "database killed"
 
@@ -126,6 +138,8 @@ def crash_database_repeatedly(
                     EventKind.FAULT_AT, fault=f"database crashed {times} times (pg_ctl stop -m immediate)"
                 )
                 start_watch(chosen, configuration)
+                # the fault ledger, before the change (restore undoes it if this run dies)
+                before_fault(chosen, configuration, f"database crashed {times} times", *database_undo())
             try:
                 platform.crash_database()
             except PlatformError as error:
@@ -158,6 +172,8 @@ def set_image(
         progress(configuration, "fault", f"set image {image}")
         event_log(configuration).record(EventKind.FAULT_AT, fault=f"set image {image}", image=image)
         start_watch(chosen, configuration)
+        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+        before_fault(chosen, configuration, f"set image {image}", image_undo(current_image(platform)))
         platform.set_image(image)
     return image
 
@@ -179,6 +195,8 @@ def update_config(
             EventKind.FAULT_AT, fault=f"config {key}={value}", key=key, previous=previous
         )
         start_watch(chosen, configuration)
+        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+        before_fault(chosen, configuration, f"config {key}={value}", config_undo(key, previous))
         platform.update_config({key: value})
         # the Kubernetes driver says how the ConfigMap changed; Fix 3 reads `offgridflow-config` by name
         update = getattr(platform, "last_config_update", None)
@@ -216,7 +234,10 @@ def use_in_place_config(
     guard(chosen)
     progress(configuration, "set-up", "the API reads offgridflow-config edited in place")
     with opened(chosen) as platform:
-        _config_schemes(platform).adopt_in_place_config()
+        schemes = _config_schemes(platform)
+        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+        before_fault(chosen, configuration, "offgridflow-config edited in place", in_place_config_undo())
+        schemes.adopt_in_place_config()
         event_log(configuration).record(
             EventKind.NOTE, text="the API reads offgridflow-config, edited in place"
         )
