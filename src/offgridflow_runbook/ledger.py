@@ -121,8 +121,8 @@ def config_undo(key: str, previous: str | None) -> Undo:
 
 def profile_of(target: Target) -> dict[str, Any]:
     """What the entry says the target was: the fields that decide which system a change reaches
-    (never the token)."""
-    return {
+    (never the token), shaped as JSON reads it back."""
+    profile = {
         "name": target.name,
         "platform": target.platform,
         "base_url": target.base_url,
@@ -131,6 +131,8 @@ def profile_of(target: Target) -> dict[str, Any]:
         "kubeconfig": target.kubeconfig,
         "identity": asdict(target.identity) if target.identity is not None else None,
     }
+    shaped: dict[str, Any] = json.loads(json.dumps(profile))
+    return shaped
 
 
 @dataclass(frozen=True)

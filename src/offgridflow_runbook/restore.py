@@ -89,6 +89,9 @@ class RestoreReport:
         elif self.verification is not None and not self.verification.passed:
             failing = "; ".join(f"{s.step}: {s.message}" for s in self.verification.failures)
             out.append(f"target {self.target!r}: Verification 1-5 did not pass: {failing}")
+        else:
+            left = sum(not outcome.cleared for outcome in self.outcomes) + len(self.unreadable)
+            out.append(f"target {self.target!r}: {left} ledger entries NOT restored (above)")
         return out
 
 
@@ -203,11 +206,12 @@ def restore(
     platform: Platform | None = None,
     verify_deadline: float = VERIFY_DEADLINE_S,
     rollout_timeout: float = 180.0,
-    verifier: Verifier = verify,
+    verifier: Verifier | None = None,
     say: Callable[[str], None] = lambda line: None,
 ) -> RestoreReport:
     """Undo every open entry of ``target`` (newest first), wait for the rollout and Verification 1-5,
-    and clear each entry whose undo worked once Verification passed."""
+    and clear each entry whose undo worked once Verification passed. ``verifier`` stands in for
+    :func:`~offgridflow_runbook.runbook.verification.verify` (tests)."""
     ledger = ledger or Ledger()
     entries, unreadable = ledger.read(target.name)
     report = RestoreReport(target.name, unreadable=unreadable)
@@ -253,7 +257,7 @@ def restore(
         if rollout is not None and not rollout.complete:
             report.notes.append(f"rollout not complete within {rollout_timeout:g} s: {rollout.message}")
         say(f"restore: waiting up to {verify_deadline:g} s for Verification 1-5")
-        report.verification = _verify_within(target, active, verify_deadline, verifier)
+        report.verification = _verify_within(target, active, verify_deadline, verifier or verify)
     finally:
         if own_platform:
             active.close()
