@@ -45,7 +45,8 @@ def test_an_entry_is_read_back_with_what_it_changed_and_how_to_undo_it(tmp_path:
     }
     assert entry.written_for(TARGET)
     assert ledger.entries("kind") == []
-    assert entry.path is not None and stat.S_IMODE(entry.path.stat().st_mode) == 0o600
+    assert entry.path is not None
+    assert stat.S_IMODE(entry.path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == [entry.path.name]  # no temporary file left
 
 
@@ -186,5 +187,6 @@ def test_open_lines_name_the_entry_and_the_command(tmp_path: Path) -> None:
     assert ledger.open_lines("local") == []
     entry = ledger.open(TARGET, mode="bad-image", fault="set image x:v9", undo=UNDO)
     [line] = ledger.open_lines("local")
-    assert entry.id in line and "set image x:v9" in line
+    assert entry.id in line
+    assert "set image x:v9" in line
     assert "offgridflow-runbook restore --target local" in line

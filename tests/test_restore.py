@@ -244,7 +244,8 @@ def test_an_unreadable_ledger_file_is_a_failure_with_its_line(local: Target, led
     assert report.exit_code == 1
     line, verdict = report.lines()
     assert verdict == "target 'local': 1 ledger entries NOT restored (above)"
-    assert "unreadable ledger file, NOT restored:" in line and "(look at it, then remove it)" in line
+    assert "unreadable ledger file, NOT restored:" in line
+    assert "(look at it, then remove it)" in line
 
 
 # -- the background writer's acknowledged writes ------------------------------------------------------
@@ -252,7 +253,7 @@ STORED = {1, 2}
 
 
 class Activities(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         found = re.fullmatch(r"/v1/activities/(\d+)", self.path)
         status = 200 if found and int(found.group(1)) in STORED else 404
         body = json.dumps({"id": int(found.group(1))} if status == 200 and found else {}).encode()

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
@@ -71,7 +71,8 @@ def witness(monkeypatch: pytest.MonkeyPatch) -> Witness:
 
 def only_entry(witness: Witness, change: str, configuration: dict[str, str]) -> Entry:
     [entry] = witness.seen[change]
-    assert entry.target == "local" and entry.mode == "unit"
+    assert entry.target == "local"
+    assert entry.mode == "unit"
     assert entry.events == str(EventLog.for_configuration(configuration).path.resolve())
     assert Ledger().entries() == [entry]  # a fault never clears its own entry: the game day or restore does
     return entry
@@ -101,7 +102,8 @@ def test_a_secret_value_replaced_by_a_fault_is_not_recorded(
     witness.configuration["OFFGRIDFLOW_DATABASE_PASSWORD"] = "s3cret-value"
     faults.update_config("OFFGRIDFLOW_DATABASE_PASSWORD", "x", target="local", configuration=configuration)
     entry = only_entry(witness, "update_config", configuration)
-    assert entry.path is not None and "s3cret-value" not in entry.path.read_text()
+    assert entry.path is not None
+    assert "s3cret-value" not in entry.path.read_text()
     assert entry.undo[0].detail["secret"] is True
 
 
@@ -146,17 +148,17 @@ def test_a_ledger_that_cannot_be_written_stops_the_fault(
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     monkeypatch.setenv("OFFGRIDFLOW_LEDGER_DIR", str(blocker / "ledger"))
-    with pytest.raises(ActivityFailed, match="cannot write the fault ledger .* the fault was not applied"):
+    with pytest.raises(ActivityFailed, match=r"cannot write the fault ledger .* the fault was not applied"):
         faults.set_image(tag="v9.9.9", target="local", configuration=configuration)
     assert witness.calls == []
 
 
 # -- faults through the API (the memory assault, the background writer) -------------------------------
 class FakeApi(BaseHTTPRequestHandler):
-    seen_at_assault: list[list[Entry]] = []
+    seen_at_assault: ClassVar[list[list[Entry]]] = []
     next_id = 100
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.startswith("/chaos/assaults/memory"):
             FakeApi.seen_at_assault.append(Ledger().entries())
