@@ -321,14 +321,34 @@ class Ledger:
         complete = text.split("\n")[:-1]  # what follows the last newline may be torn
         return [int(line) for line in complete if line.isdigit()]
 
-    def open_lines(self, target: str) -> list[str]:
-        """One line per open (or unreadable) entry of ``target``, naming the command that restores
-        it; empty when nothing is open. What ``make up``, ``make kind-up`` and a game day print."""
+    def open_lines(self, target: str | None = None, *, platform: str | None = None) -> list[str]:
+        """One line per open (or unreadable) entry of ``target`` (or of every target on ``platform``),
+        naming the command that restores it; empty when nothing is open. What ``make up``,
+        ``make kind-up`` and a game day print."""
         entries, unreadable = self.read(target)
         lines = [
             f"open fault ledger entry {entry.summary()}: run `offgridflow-runbook restore --target "
-            f"{target}` (file {entry.path})"
+            f"{entry.target}` (file {entry.path})"
             for entry in entries
+            if platform is None or entry.profile.get("platform") == platform
         ]
         lines += [f"unreadable fault ledger file {bad.path}: {bad.reason}" for bad in unreadable]
         return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m offgridflow_runbook.ledger [--target T] [--platform P]``: print one line per open
+    entry (``make up`` and ``make kind-up`` call it). Always exit 0: it informs, it never blocks."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m offgridflow_runbook.ledger", description=main.__doc__)
+    parser.add_argument("--target", default=None, help="only this target's entries")
+    parser.add_argument("--platform", default=None, help="only entries for targets on this platform")
+    args = parser.parse_args(argv)
+    for line in Ledger().open_lines(args.target, platform=args.platform):
+        print(f"WARNING: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

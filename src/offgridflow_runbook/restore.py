@@ -32,11 +32,12 @@ __all__ = [
     "RestoreReport",
     "pending",
     "restore",
+    "verify_within",
 ]
 
 VERIFY_DEADLINE_S = 600.0  # alerts of the fast profile resolve within minutes; production's take longer
 _POLL_S = 2.0
-Verifier = Callable[[Target, Platform], VerificationReport]
+Verifier = Callable[[Target, Platform | None], VerificationReport]
 
 
 class _CannotUndo(Exception):
@@ -187,13 +188,14 @@ def _lost_writes(target: Target, entry: Entry) -> str | None:
     return f"{len(lost)} of {len(acked)} acknowledged writes lost: {lost[:20]}" if lost else None
 
 
-def _verify_within(
-    target: Target, platform: Platform, deadline: float, verifier: Verifier
+def verify_within(
+    target: Target, platform: Platform | None, deadline: float, verifier: Verifier | None = None
 ) -> VerificationReport:
-    """Verification 1-5, polled until it passes or ``deadline`` seconds pass; the last report."""
+    """Verification 1-5, polled until it passes or ``deadline`` seconds pass; the last report (with
+    no ``platform``, each look opens the target's own)."""
     end = time.monotonic() + deadline
     while True:
-        report = verifier(target, platform)
+        report = (verifier or verify)(target, platform)
         if report.passed or time.monotonic() >= end:
             return report
         time.sleep(min(_POLL_S, max(0.0, end - time.monotonic())))
@@ -257,7 +259,7 @@ def restore(
         if rollout is not None and not rollout.complete:
             report.notes.append(f"rollout not complete within {rollout_timeout:g} s: {rollout.message}")
         say(f"restore: waiting up to {verify_deadline:g} s for Verification 1-5")
-        report.verification = _verify_within(target, active, verify_deadline, verifier or verify)
+        report.verification = verify_within(target, active, verify_deadline, verifier)
     finally:
         if own_platform:
             active.close()
