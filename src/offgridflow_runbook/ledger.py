@@ -84,6 +84,8 @@ class Undo:
         if self.action is UndoAction.UPDATE_CONFIG:
             if d.get("secret"):
                 return f"{d.get('key')} from its Secret (value not recorded)"
+            if not d.get("had_value"):
+                return f"offgridflow-config {d.get('key')} removed (no value before the fault)"
             return f"offgridflow-config {d.get('key')}={d.get('previous')!s} back"
         if self.action is UndoAction.SCALE:
             return f"API back to {d.get('replicas')} replicas"

@@ -136,9 +136,7 @@ def _undo(step: Undo, platform: Platform, rollout_timeout: float) -> str:
             )
         previous = detail.get("previous")
         if not detail.get("had_value") or previous is None:
-            raise _CannotUndo(
-                f"{key} had no value before the fault: remove it from offgridflow-config by hand"
-            )
+            raise _CannotUndo(f"the suite does not delete keys: remove {key} from offgridflow-config by hand")
         if platform.config().get(key) == str(previous):
             return f"{key} already {previous}"
         platform.update_config({key: str(previous)})
