@@ -130,7 +130,8 @@ def profile_of(target: Target) -> dict[str, Any]:
         "base_url": target.base_url,
         "namespace": target.namespace,
         "kube_context": target.kube_context,
-        "kubeconfig": target.kubeconfig,
+        # absolute: the same file named relative to another targets file is the same system
+        "kubeconfig": os.path.abspath(os.path.expanduser(target.kubeconfig)) if target.kubeconfig else None,
         "identity": asdict(target.identity) if target.identity is not None else None,
     }
     shaped: dict[str, Any] = json.loads(json.dumps(profile))
