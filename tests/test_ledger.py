@@ -196,7 +196,9 @@ def test_the_same_kubeconfig_named_two_ways_is_the_same_profile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    kind = Target(name="kind", platform="kubernetes", base_url="http://127.0.0.1:18080", kubeconfig=".state/k")
+    kind = Target(
+        name="kind", platform="kubernetes", base_url="http://127.0.0.1:18080", kubeconfig=".state/k"
+    )
     entry = Ledger(tmp_path / "ledger").open(kind, mode="oom", fault="memory assault", undo=())
     assert entry.written_for(kind.with_overrides(kubeconfig=str(tmp_path / ".state" / "k")))
     assert not entry.written_for(kind.with_overrides(kubeconfig=str(tmp_path / "other")))
