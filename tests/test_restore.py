@@ -3,7 +3,6 @@ waited for, and an entry cleared only when its own undo worked and Verification 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers.chaos_fakes import RecordingPlatform
-from helpers.local_http import serving
+from helpers.local_http import answer_json, serving
 from offgridflow_runbook.ledger import Ledger, Undo, UndoAction, config_undo
 from offgridflow_runbook.platforms import CommandResult, Revision, Workload
 from offgridflow_runbook.restore import restore
@@ -259,12 +258,7 @@ class Activities(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         found = re.fullmatch(r"/v1/activities/(\d+)", self.path)
         status = 200 if found and int(found.group(1)) in STORED else 404
-        body = json.dumps({"id": int(found.group(1))} if status == 200 and found else {}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, status, {"id": int(found.group(1))} if status == 200 and found else {})
 
     def log_message(self, *args: object) -> None:
         pass

@@ -20,7 +20,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from helpers.chaos_fakes import RecordingPlatform
-from helpers.local_http import serving
+from helpers.local_http import answer_json, serving
 from offgridflow_runbook.chaos import _context, faults, proof
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.ledger import Entry, Ledger, Undo, UndoAction
@@ -162,18 +162,10 @@ class FakeApi(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.startswith("/chaos/assaults/memory"):
             FakeApi.seen_at_assault.append(Ledger().entries())
-            self._answer(200, {"allocated_mib": 700})
+            answer_json(self, 200, {"allocated_mib": 700})
         else:
             FakeApi.next_id += 1
-            self._answer(201, {"id": FakeApi.next_id})
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+            answer_json(self, 201, {"id": FakeApi.next_id})
 
     def log_message(self, *args: object) -> None:
         pass

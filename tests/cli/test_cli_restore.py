@@ -108,7 +108,9 @@ def test_a_bad_deadline_is_one_line_and_exit_64(deadline: str, capsys: pytest.Ca
         main([*ARGS, "--deadline", deadline])
     assert exited.value.code == 64
     error = capsys.readouterr().err
-    assert error.splitlines()[-1].startswith("offgridflow-runbook restore: error: argument --deadline:")
+    assert error.splitlines()[-1] == (
+        f"offgridflow-runbook restore: error: argument --deadline: seconds >0..86400, not {deadline!r}"
+    )
     assert "Traceback" not in error
 
 

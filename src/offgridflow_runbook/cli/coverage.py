@@ -11,19 +11,9 @@ import argparse
 import json
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option
+from offgridflow_runbook.cli.options import add_runbook_option, number_between
 
 EXIT_BELOW = 1
-
-
-def _percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a percentage 0..100, not {text!r}") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"a percentage 0..100, not {text!r}")
-    return value
 
 
 def add_parser(subparsers: Any) -> None:
@@ -35,7 +25,11 @@ def add_parser(subparsers: Any) -> None:
     )
     add_runbook_option(parser)
     parser.add_argument(
-        "--min-coverage", type=_percent, default=0.0, metavar="N", help="fail below N percent (default: 0)"
+        "--min-coverage",
+        type=number_between("a percentage", 0, 100),
+        default=0.0,
+        metavar="N",
+        help="fail below N percent (default: 0)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(run=run)

@@ -7,23 +7,12 @@ line per entry with the reason). ``--list`` shows the open entries and changes n
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_target_options, target_from
+from offgridflow_runbook.cli.options import add_target_options, number_between, target_from
 
 EXIT_NOT_RESTORED = 1
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0 or value > 86400:
-        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 86400 seconds")
-    return value
 
 
 def add_parser(subparsers: Any) -> None:
@@ -44,7 +33,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--deadline",
-        type=_positive_seconds,
+        type=number_between("seconds", 0, 86400, above_low=True),
         default=None,
         help="seconds to wait for Verification 1-5 after the undo (default: 600)",
     )
