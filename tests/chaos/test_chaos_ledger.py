@@ -21,7 +21,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from helpers.chaos_fakes import RecordingPlatform
 from helpers.local_http import answer_json, serving
-from offgridflow_runbook.chaos import _context, faults, proof
+from offgridflow_runbook.chaos import _context, faults, fixes, proof
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.ledger import Entry, Ledger, Undo, UndoAction
 from offgridflow_runbook.platforms import Revision
@@ -245,3 +245,15 @@ def test_a_process_killed_at_the_change_leaves_its_entry_open(configuration: dic
     [entry] = Ledger().entries("local")
     assert entry.mode == "bad-image"
     assert entry.undo == (Undo(UndoAction.SET_IMAGE, {"image": GOOD}),)
+
+
+def test_a_secret_value_is_not_in_the_event_log_either_and_restore_config_says_why(
+    witness: Witness, configuration: dict[str, str]
+) -> None:
+    witness.configuration["OFFGRIDFLOW_DATABASE_PASSWORD"] = "s3cret-value"
+    faults.update_config("OFFGRIDFLOW_DATABASE_PASSWORD", "x", target="local", configuration=configuration)
+    log = EventLog.for_configuration(configuration)
+    assert "s3cret-value" not in log.path.read_text()
+    witness.configuration["OFFGRIDFLOW_DATABASE_PASSWORD"] = "x"  # the fault still in place
+    with pytest.raises(ActivityFailed, match="comes from a Secret and its value was not recorded"):
+        fixes.restore_config(target="local", configuration=configuration)

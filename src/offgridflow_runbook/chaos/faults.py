@@ -27,6 +27,7 @@ from offgridflow_runbook.chaos._ledger import (
 )
 from offgridflow_runbook.chaos._verdicts import start_watch
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.ledger import is_secret_key
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 
@@ -191,8 +192,11 @@ def update_config(
     progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
     with opened(chosen) as platform:
         previous = platform.config().get(key)
-        event_log(configuration).record(
-            EventKind.FAULT_AT, fault=f"config {key}={value}", key=key, previous=previous
+        event_log(configuration).record(  # a secret's value is never written, here or in the ledger
+            EventKind.FAULT_AT,
+            fault=f"config {key}={value}",
+            key=key,
+            previous=None if is_secret_key(key) else previous,
         )
         start_watch(chosen, configuration)
         # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
