@@ -202,3 +202,26 @@ def test_the_same_kubeconfig_named_two_ways_is_the_same_profile(
     entry = Ledger(tmp_path / "ledger").open(kind, mode="oom", fault="memory assault", undo=())
     assert entry.written_for(kind.with_overrides(kubeconfig=str(tmp_path / ".state" / "k")))
     assert not entry.written_for(kind.with_overrides(kubeconfig=str(tmp_path / "other")))
+
+
+def test_a_profile_name_never_becomes_a_path(tmp_path: Path) -> None:
+    odd = Target(name="../../etc/x", platform="docker", base_url="http://127.0.0.1:8080")
+    entry = Ledger(tmp_path).open(odd, mode="oom", fault="memory assault", undo=())
+    assert entry.path is not None
+    assert entry.path.parent == tmp_path
+    assert Ledger(tmp_path).entries("../../etc/x") == [entry]
+
+
+def test_a_ledger_that_cannot_be_listed_is_reported_not_crashed_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.open(TARGET, mode="oom", fault="memory assault", undo=())
+
+    def refused(self: Path) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    entries, [bad] = ledger.read("local")
+    assert entries == []
+    assert bad.reason == "cannot list the ledger: Permission denied"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -256,7 +257,8 @@ class Ledger:
         """Write an entry durably (before the change it describes) and return it. OSError when it
         cannot be written: then the fault must not go ahead."""
         at = time.time()
-        entry_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(at))}-{target.name}-{uuid.uuid4().hex[:8]}"
+        safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", target.name)  # a profile name is not a path
+        entry_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(at))}-{safe_name}-{uuid.uuid4().hex[:8]}"
         entry = Entry(entry_id, target.name, profile_of(target), mode, fault, at, tuple(undo), events)
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.directory / f"{entry_id}{_SUFFIX}"
@@ -279,9 +281,13 @@ class Ledger:
         entries. Half-written temporary files are not entries and are not reported."""
         if not self.directory.is_dir():
             return [], []
+        try:
+            paths = sorted(self.directory.iterdir())
+        except OSError as error:
+            return [], [Unreadable(self.directory, f"cannot list the ledger: {error.strerror or error}")]
         entries: list[Entry] = []
         unreadable: list[Unreadable] = []
-        for path in sorted(self.directory.iterdir()):
+        for path in paths:
             if path.name.startswith(_TEMPORARY_PREFIX) or path.suffix != _SUFFIX:
                 continue
             try:
