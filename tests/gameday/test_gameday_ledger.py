@@ -98,7 +98,7 @@ def test_the_scorer_clears_its_runs_entries_only_after_the_rollbacks_and_verific
     other = ledger.open(
         day.target, mode="bad-image", fault="older run", undo=UNDO, events="/elsewhere/events.jsonl"
     )
-    day._settle_ledger(FinishedRun(events, journal))  # type: ignore[arg-type]
+    day.settle_ledger(FinishedRun(events, journal))  # type: ignore[arg-type]
     assert ledger.entries() == ([other] if cleared else [ours, other])
     said = day.said  # type: ignore[attr-defined]
     if cleared:

@@ -118,7 +118,7 @@ class GameDay:
         )
         self.scorecard.experiments = [e for e in self.scorecard.experiments if e.mode != mode] + [score]
         self.write()
-        self._settle_ledger(running)
+        self.settle_ledger(running)
         if score.page:
             paged = f"paged by {score.page['alert']}"
         elif score.self_healed_at is not None:
@@ -134,7 +134,7 @@ class GameDay:
             self.say(f"[gameday] {mode:<10} failures: {'; '.join(f[:200] for f in score.failures)}")
         return score
 
-    def _settle_ledger(self, running: RunningExperiment) -> None:
+    def settle_ledger(self, running: RunningExperiment) -> None:
         """Clear the fault ledger entries of this run once its journal shows every rollback succeeded
         and Verification 1-5 pass in the scorer's own look; otherwise leave them open, say so, and
         ``offgridflow-runbook restore`` (or the next game day's ``--restore-first``) takes over."""
