@@ -39,7 +39,7 @@ def settle_the_ledger(config: pytest.Config, target: Target) -> None:
     if not lines:
         return
     if not config.getoption("--restore-first"):
-        lines.append("offgridflow: or run the game day with --restore-first")
+        lines.append("or run the game day with --restore-first")
         pytest.exit("offgridflow: " + "\noffgridflow: ".join(lines), returncode=pytest.ExitCode.USAGE_ERROR)
     say = progress_writer(config)
     report = restore(target, say=say)

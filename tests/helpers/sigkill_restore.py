@@ -140,9 +140,9 @@ def _wait(what: str, condition: Callable[[], bool], timeout: float, running: Run
 def cli(
     arguments: list[str], environment: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """``offgridflow-runbook ...`` as a user runs it, from the project's root."""
+    """``offgridflow-runbook ...`` as a user runs it (the console script), from the project's root."""
     return subprocess.run(
-        [sys.executable, "-m", "offgridflow_runbook.cli", *arguments],
+        [str(Path(sys.executable).with_name("offgridflow-runbook")), *arguments],
         cwd=ROOT,
         env=environment,
         capture_output=True,
