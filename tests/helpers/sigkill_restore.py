@@ -10,6 +10,7 @@ writer and to the experiment's own (its ``.acked`` file) must read back. Every w
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.runner import RunningExperiment, start_experiment
@@ -30,10 +32,60 @@ from offgridflow_runbook.targets import Target
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "chaos" / "experiments"
+TARGETS_FILE = ROOT / "targets.yaml"
 BEFORE_S = 240.0  # the steady state (and oom's set-up rollout) before the fault
+ENTRY_S = 30.0  # from fault_at to the entry on disk (microseconds apart; oom reads the history first)
 FAULT_SHOWS_S = 60.0
 RESTORE_S = 900.0  # restore's own deadlines: rollouts, then Verification 1-5 (alerts resolving)
 PRECONDITION_S = 240.0  # an earlier test's alerts resolving before this one starts
+
+
+@dataclass(frozen=True)
+class Before:
+    """What the platform showed before the experiment started."""
+
+    restarts: dict[str, int]
+    image: str
+
+
+def fault_arguments(mode: str, func: str) -> dict[str, Any]:
+    """The arguments the experiment file gives its fault ``func`` (the file is the one source)."""
+    document = json.loads((EXPERIMENTS / f"{mode}.json").read_text(encoding="utf-8"))
+    found = [a["provider"].get("arguments", {}) for a in document["method"] if a["provider"]["func"] == func]
+    if not found:
+        raise AssertionError(f"{mode}.json has no {func}")
+    arguments: dict[str, Any] = found[0]
+    return arguments
+
+
+def _restarts(platform: Platform) -> dict[str, int]:
+    return {w.name: w.restart_count for w in platform.api_workloads()}
+
+
+def _oom_killed(platform: Platform, before: Before) -> bool:
+    workloads = platform.api_workloads()
+    restarted = any(w.restart_count > before.restarts.get(w.name, 0) for w in workloads)
+    return restarted or any(
+        w.last_termination is not None and w.last_termination.oom_killed for w in workloads
+    )
+
+
+def _database_down(platform: Platform, before: Before) -> bool:
+    return platform.pg_isready().exit_code != 0
+
+
+def _image_changed(platform: Platform, before: Before) -> bool:
+    history = platform.rollout_history()
+    return bool(history) and history[-1].image != before.image
+
+
+def _bad_value(mode: str) -> Callable[[Platform, Before], bool]:
+    arguments = fault_arguments(mode, "update_config")
+
+    def shows(platform: Platform, before: Before) -> bool:
+        return platform.config().get(arguments["key"]) == arguments["value"]
+
+    return shows
 
 
 @dataclass(frozen=True)
@@ -42,35 +94,20 @@ class Mode:
 
     name: str
     fault_prefix: str
-    shows: Callable[[Platform, dict[str, int]], bool]
+    shows: Callable[[Platform, Before], bool]
 
 
-def _restarts(platform: Platform) -> dict[str, int]:
-    return {w.name: w.restart_count for w in platform.api_workloads()}
-
-
-def _restarted(platform: Platform, before: dict[str, int]) -> bool:
-    now = _restarts(platform)
-    return any(count > before.get(name, 0) for name, count in now.items()) or any(
-        w.last_termination is not None and w.last_termination.oom_killed for w in platform.api_workloads()
-    )
-
-
-MODES = {
-    "oom": Mode("oom", "memory assault", _restarted),
-    "db-kill": Mode("db-kill", "database killed", lambda p, _: p.pg_isready().exit_code != 0),
-    "bad-image": Mode(
-        "bad-image",
-        "set image",
-        lambda p, _: p.rollout_history()[-1].image.endswith(":v9.9.9-does-not-exist"),
-    ),
-    "bad-config": Mode(
-        "bad-config", "config ", lambda p, _: p.config().get("OFFGRIDFLOW_DB_POOL_MAX") == "lots"
-    ),
-    "bad-config-in-place": Mode(
-        "bad-config-in-place", "config ", lambda p, _: p.config().get("OFFGRIDFLOW_DB_POOL_MAX") == "lots"
-    ),
-}
+def mode(name: str) -> Mode:
+    """The matrix's modes (the prefixes are the faults' texts in chaos/faults.py)."""
+    if name == "oom":
+        return Mode(name, "memory assault", _oom_killed)
+    if name == "db-kill":
+        return Mode(name, "database killed", _database_down)
+    if name == "bad-image":
+        return Mode(name, "set image", _image_changed)
+    if name in ("bad-config", "bad-config-in-place"):
+        return Mode(name, "config ", _bad_value(name))
+    raise AssertionError(f"no SIGKILL case for {name}")
 
 
 @dataclass
@@ -128,10 +165,8 @@ def _wait(what: str, condition: Callable[[], bool], timeout: float, running: Run
     deadline = time.monotonic() + timeout
     while not condition():
         if running.process.poll() is not None:
-            raise AssertionError(
-                f"the experiment ended (exit {running.process.returncode}) before {what}; "
-                f"see {running.log_path}"
-            )
+            ended = running.process.returncode
+            raise AssertionError(f"the experiment ended (exit {ended}) before {what}; see {running.log_path}")
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not within {timeout:g} s; see {running.log_path}")
         time.sleep(0.2)
@@ -156,17 +191,28 @@ def kill_during_the_fault_then_restore(
     mode_name: str, target: Target, environment: dict[str, str], runs: Path
 ) -> None:
     """The whole case (see the module's docstring); AssertionError naming what went wrong."""
-    mode = MODES[mode_name]
+    case = mode(mode_name)
     ledger = Ledger(environment["OFFGRIDFLOW_LEDGER_DIR"])
     assert ledger.read(target.name) == ([], []), "precondition: nothing open in this test's ledger"
     first = verify_within(target, None, PRECONDITION_S)
     assert first.passed, f"precondition: Verification 1-5 must pass first: {first.summary()}"
+
+    def entry() -> Entry | None:
+        found = [e for e in ledger.entries(target.name) if e.fault.startswith(case.fault_prefix)]
+        return found[-1] if found else None
+
+    restore = ["restore", "--target", target.name, "--targets-file", str(TARGETS_FILE)]
     platform = platform_for(target)
     try:
-        before = _restarts(platform)
+        history = platform.rollout_history()
+        before = Before(_restarts(platform), history[-1].image if history else "")
         with Writer(target) as writer:
             running = start_experiment(
-                EXPERIMENTS / f"{mode.name}.json", target=target.name, gameday_dir=runs, extra_env=environment
+                EXPERIMENTS / f"{case.name}.json",
+                target=target.name,
+                gameday_dir=runs,
+                targets_file=TARGETS_FILE,
+                extra_env=environment,
             )
             try:
                 _wait(
@@ -175,14 +221,9 @@ def kill_during_the_fault_then_restore(
                     BEFORE_S,
                     running,
                 )
-
-                def entry() -> Entry | None:
-                    found = [e for e in ledger.entries(target.name) if e.fault.startswith(mode.fault_prefix)]
-                    return found[-1] if found else None
-
-                _wait("the fault's ledger entry", lambda: entry() is not None, 30, running)
+                _wait("the fault's ledger entry", lambda: entry() is not None, ENTRY_S, running)
                 _wait(
-                    "the fault on the platform", lambda: mode.shows(platform, before), FAULT_SHOWS_S, running
+                    "the fault on the platform", lambda: case.shows(platform, before), FAULT_SHOWS_S, running
                 )
             finally:
                 if running.process.poll() is None:
@@ -198,13 +239,13 @@ def kill_during_the_fault_then_restore(
             experiment_acked = [
                 activity_id
                 for e in ledger.entries(target.name)
-                if any(s.action is UndoAction.CHECK_WRITES for s in e.undo)
+                if any(step.action is UndoAction.CHECK_WRITES for step in e.undo)
                 for activity_id in Ledger.acked_ids(e)
             ]
-            listed = cli(["restore", "--target", target.name, "--list"], environment, 60)
+            listed = cli([*restore, "--list"], environment, 60)
             assert listed.returncode == 0, listed.stderr
             assert open_entry.id in listed.stdout
-            restored = cli(["restore", "--target", target.name], environment, RESTORE_S)
+            restored = cli(restore, environment, RESTORE_S)
             assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-2000:]
             assert f"target '{target.name}': restored; Verification 1-5 pass" in restored.stdout
             assert ledger.read(target.name) == ([], []), "restore left an entry open"
