@@ -124,15 +124,27 @@ def test_a_corrupted_entry_is_reported_beside_the_good_ones(
     assert any("unreadable fault ledger file" in line and reason in line for line in lines)
 
 
-def test_entries_come_oldest_first_and_clear_removes_one_with_its_acknowledged_writes(tmp_path: Path) -> None:
+def test_entries_come_oldest_first_and_clear_moves_one_aside_with_its_history(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
     first = ledger.open(TARGET, mode="bad-config", fault="writer", undo=())
     second = ledger.open(TARGET, mode="bad-config", fault="config X=lots", undo=UNDO)
     assert [e.id for e in ledger.entries()] == [first.id, second.id]
     Ledger.acked_path(first).write_text("1\n2\n")
-    ledger.clear(first)
-    assert ledger.entries() == [second]
+    ledger.clear(first, by="a test", note="image back")
+    assert ledger.read() == ([second], [])
     assert not Ledger.acked_path(first).exists()
+    kept = ledger.cleared_directory
+    assert sorted(p.name for p in kept.iterdir()) == sorted(
+        ["history.jsonl", f"{first.id}.json", f"{first.id}.acked"]
+    )
+    [line] = [json.loads(text) for text in (kept / "history.jsonl").read_text().splitlines()]
+    assert {k: line[k] for k in ("id", "target", "mode", "by", "note")} == {
+        "id": first.id,
+        "target": "local",
+        "mode": "bad-config",
+        "by": "a test",
+        "note": "image back",
+    }
 
 
 def test_a_torn_last_acknowledged_id_is_not_an_id(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ waited for, and an entry cleared only when its own undo worked and Verification 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -155,6 +156,11 @@ def test_every_kind_of_entry_is_undone_newest_first_then_verified_then_cleared(
     assert len(verdicts.calls) == 2  # waited until Verification passed
     assert report.exit_code == 0
     assert ledger.read() == ([], [])
+    history = [
+        json.loads(line) for line in (ledger.cleared_directory / "history.jsonl").read_text().splitlines()
+    ]
+    assert [line["by"] for line in history] == ["offgridflow-runbook restore"] * 5
+    assert history[0]["note"] == "memory set back to 1Gi/256Mi; API restarted"
     assert report.lines()[-1] == "target 'local': restored; Verification 1-5 pass"
     assert len(report.lines()) == 6  # one line per entry, then the verdict
 

@@ -52,6 +52,7 @@ _SCHEMA = 1
 _SUFFIX = ".json"
 _TEMPORARY_PREFIX = ".writing-"
 _ACKED_SUFFIX = ".acked"
+_CLEARED = "cleared"
 
 
 class UndoAction(StrEnum):
@@ -305,13 +306,29 @@ class Ledger:
         """The open entries (oldest first), for ``target`` when given."""
         return self.read(target)[0]
 
-    def clear(self, entry: Entry) -> None:
-        """Remove an entry durably: only once its undo is done and Verification 1-5 passed."""
+    @property
+    def cleared_directory(self) -> Path:
+        """Where cleared entries go, with ``history.jsonl``: who cleared which entry, when, and why."""
+        return self.directory / _CLEARED
+
+    def clear(self, entry: Entry, *, by: str, note: str = "") -> None:
+        """Close an entry durably, only once its undo is done and Verification 1-5 passed: the file
+        (and its acknowledged writes) move to ``cleared/`` and one line is appended to its history."""
         path = entry.path or self.directory / f"{entry.id}{_SUFFIX}"
-        path.unlink(missing_ok=True)
-        self.acked_path(entry).unlink(missing_ok=True)
-        if self.directory.is_dir():
-            _fsync_directory(self.directory)
+        cleared = self.cleared_directory
+        cleared.mkdir(parents=True, exist_ok=True)
+        line = {"id": entry.id, "target": entry.target, "mode": entry.mode, "by": by, "note": note}
+        with (cleared / "history.jsonl").open("a", encoding="utf-8") as history:
+            history.write(json.dumps(line | {"cleared_at": time.time()}) + "\n")
+            history.flush()
+            os.fsync(history.fileno())
+        acked = path.with_suffix(_ACKED_SUFFIX)
+        if acked.exists():
+            os.replace(acked, cleared / acked.name)
+        if path.exists():
+            os.replace(path, cleared / path.name)
+        _fsync_directory(cleared)
+        _fsync_directory(self.directory)
 
     @staticmethod
     def acked_path(entry: Entry) -> Path:

@@ -271,7 +271,7 @@ def restore(
             if outcome.problem is None:
                 outcome.done.append(f"{len(Ledger.acked_ids(outcome.entry))} acknowledged writes all there")
         if outcome.problem is None:
-            ledger.clear(outcome.entry)
+            ledger.clear(outcome.entry, by="offgridflow-runbook restore", note="; ".join(outcome.done))
             outcome.cleared = True
     return report
 
