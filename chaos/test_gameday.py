@@ -16,6 +16,7 @@ from offgridflow_runbook.gameday.session import GameDay
 from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms import platform_for
 from offgridflow_runbook.runbook.verification import verify
+from offgridflow_runbook.targets import target_document
 
 pytestmark = pytest.mark.e2e
 
@@ -85,9 +86,13 @@ def test_target_that_forbids_chaos_is_refused_and_left_unchanged(gameday: GameDa
     readonly = "gameday-readonly"
     profile = {
         key: value
-        for key, value in vars(gameday.target).items()
-        if key != "name" and value is not None and key != "allow_chaos"
+        for key, value in target_document(gameday.target).items()
+        if key not in ("name", "allow_chaos") and value is not None
     }
+    if "identity" in profile:  # only the keys the profile declares
+        profile["identity"] = {
+            key: value for key, value in profile["identity"].items() if value not in (None, [])
+        }
     targets_file = tmp_path / "targets.yaml"
     targets_file.write_text(json.dumps({"targets": {readonly: {**profile, "allow_chaos": False}}}))
     platform = platform_for(gameday.target)

@@ -16,7 +16,7 @@ import pytest
 from helpers.chaos_fakes import RecordingPlatform
 from helpers.local_http import answer_json, serving
 from offgridflow_runbook.ledger import Ledger, Undo, UndoAction, config_undo
-from offgridflow_runbook.platforms import CommandResult, Revision, Workload
+from offgridflow_runbook.platforms import CommandResult, Revision, SeenIdentity, Workload
 from offgridflow_runbook.restore import restore
 from offgridflow_runbook.runbook.steps import Outcome, StepResult
 from offgridflow_runbook.runbook.verification import VerificationReport
@@ -291,3 +291,18 @@ def test_a_writer_entry_clears_only_when_every_acknowledged_write_reads_back(
     else:
         assert report.exit_code == 1
         assert "NOT restored: 1 of 3 acknowledged writes lost: [3]" in report.lines()[0]
+
+
+def test_nothing_changes_when_what_answers_is_not_the_declared_system(
+    local: Target, ledger: Ledger, broken: BrokenPlatform
+) -> None:
+    ledger.open(local, mode="bad-image", fault="image", undo=[Undo(UndoAction.SET_IMAGE, {"image": GOOD})])
+    broken.seen = SeenIdentity("docker", docker_host="tcp://10.0.0.9:2375", stack_labels=("local",))
+    report = restore(local, ledger=ledger, platform=broken, verifier=Verdicts(True))
+    assert report.exit_code == 1
+    assert broken.calls == []
+    assert (
+        "NOT restored: target 'local': refusing: expected Docker engine unix:///var/run/docker.sock, "
+        "found tcp://10.0.0.9:2375" in report.lines()[0]
+    )
+    assert len(ledger.entries()) == 1

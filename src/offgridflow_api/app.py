@@ -22,6 +22,7 @@ from offgridflow_api.assaults import MemoryAssaults
 from offgridflow_api.auth import token_checker
 from offgridflow_api.config import Settings
 from offgridflow_api.db import Database
+from offgridflow_api.limits import BodyLimitMiddleware
 from offgridflow_api.logs import get_logger, log_event
 from offgridflow_api.metrics import PoolCollector, RequestMetricsMiddleware
 
@@ -100,6 +101,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.memory_assaults = assaults
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    # the last added is outermost: the body limit answers before routing and auth, and the metrics
+    # and request log still count its 413s
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, on_response=log_request)
     authenticated = [Depends(token_checker(settings.api_tokens))]
     app.include_router(routes.health)

@@ -20,6 +20,10 @@ MAX_HOLD_SECONDS = 300
 logger = get_logger("assaults")
 
 
+class AssaultInProgress(Exception):
+    """A memory assault is already allocating or holding: one at a time."""
+
+
 def resident_mib() -> float:
     """The process's current resident set size in MiB (from /proc, else the peak from getrusage)."""
     try:
@@ -43,15 +47,30 @@ def allocate_touched(mib: int) -> bytearray:
 
 @dataclass
 class MemoryAssaults:
-    """Holds the buffers of running memory assaults until their hold time ends."""
+    """Holds the buffer of the running memory assault until its hold time ends. One assault at a
+    time: two held at once would load the process with their sum, which no caller asked for."""
 
     held: dict[int, bytearray] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _next_id: int = 0
+    _allocating: bool = False
+
+    @property
+    def busy(self) -> bool:
+        """An assault is allocating or holding its memory."""
+        return self._allocating or bool(self.held)
 
     async def start(self, mib: int, hold_seconds: float) -> dict[str, float | int]:
+        """Allocate and hold; raises `AssaultInProgress` while another assault runs."""
+        # checked and set with no await between: the event loop runs one request at a time here
+        if self.busy:
+            raise AssaultInProgress("a memory assault is already running; one at a time")
+        self._allocating = True
         log_event(logger, logging.WARNING, "memory assault starting", mib=mib, hold_seconds=hold_seconds)
-        buffer = await asyncio.to_thread(allocate_touched, mib)
+        try:
+            buffer = await asyncio.to_thread(allocate_touched, mib)
+        finally:
+            self._allocating = False
         self._next_id += 1
         assault_id = self._next_id
         self.held[assault_id] = buffer

@@ -15,6 +15,9 @@ from typing import TypeVar
 SECRET_KEYS = frozenset({"OFFGRIDFLOW_DATABASE_PASSWORD", "OFFGRIDFLOW_API_TOKENS"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 KNOWN_ASSAULTS = frozenset({"memory"})
+# request bodies: the service's own are small JSON objects; 1 MiB is far above any of them
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES_CEILING = 64 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -46,6 +49,7 @@ class Settings:
     db_timeout_seconds: float
     log_level: str
     chaos_assaults: frozenset[str]
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def conninfo(self) -> str:
         """libpq keyword/value connection string (contains the password: never log it)."""
@@ -120,6 +124,13 @@ def _tokens(text: str) -> frozenset[str]:
     return tokens
 
 
+def _body_limit(text: str) -> int:
+    size = _integer(text)
+    if not 1 <= size <= MAX_BODY_BYTES_CEILING:
+        raise ValueError(f"must be an integer number of bytes 1..{MAX_BODY_BYTES_CEILING}")
+    return size
+
+
 def _assaults(text: str) -> frozenset[str]:
     names = frozenset(name.strip() for name in text.split(",") if name.strip())
     unknown = names - KNOWN_ASSAULTS
@@ -162,4 +173,5 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         db_timeout_seconds=read("OFFGRIDFLOW_DB_TIMEOUT_SECONDS", _timeout, "1.0"),
         log_level=read("OFFGRIDFLOW_LOG_LEVEL", _log_level, "INFO"),
         chaos_assaults=read("OFFGRIDFLOW_CHAOS_ASSAULTS", _assaults, ""),
+        max_body_bytes=read("OFFGRIDFLOW_MAX_BODY_BYTES", _body_limit, str(DEFAULT_MAX_BODY_BYTES)),
     )

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from offgridflow_api.assaults import MAX_HOLD_SECONDS, MAX_MEMORY_MIB, MemoryAssaults
+from offgridflow_api.assaults import MAX_HOLD_SECONDS, MAX_MEMORY_MIB, AssaultInProgress, MemoryAssaults
 from offgridflow_api.db import Database, DatabaseUnavailable, NewActivity
 from offgridflow_api.models import Activity, ActivityCreated, ActivityIn, ActivityList
 
@@ -131,12 +131,16 @@ async def get_activity(db: DatabaseDep, activity_id: Annotated[int, Path(ge=1, l
     return row
 
 
-@chaos.post("/memory")
+@chaos.post("/memory", responses={409: {"model": ErrorBody, "description": "an assault is already running"}})
 async def memory_assault(
     request: Request,
     mib: Annotated[int, Query(ge=1, le=MAX_MEMORY_MIB, description="MiB to allocate and touch")],
     hold_seconds: Annotated[float, Query(gt=0, le=MAX_HOLD_SECONDS)] = 30,
 ) -> dict[str, float | int]:
-    """Allocate and touch `mib` MiB in this process and hold it for `hold_seconds`, then free it."""
+    """Allocate and touch `mib` MiB in this process and hold it for `hold_seconds`, then free it.
+    One assault at a time: 409 while another is allocating or held."""
     assaults: MemoryAssaults = request.app.state.memory_assaults
-    return await assaults.start(mib, hold_seconds)
+    try:
+        return await assaults.start(mib, hold_seconds)
+    except AssaultInProgress as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from None

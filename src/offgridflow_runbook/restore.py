@@ -7,11 +7,12 @@ time), waits for the API's rollout, then waits (bounded) for Verification 1-5. A
 only when its own undo worked and Verification passed; anything else leaves it open, with the reason.
 
 Which entries it may act on: only those written for this very profile (same platform, URL,
-namespace, kube context, kubeconfig and identity). An entry written for another profile is refused:
-its values belong to another system. A profile that no longer allows chaos is restored all the
-same when the entries were written for it - the undo puts back only values the suite itself
-recorded there before its own change, and refusing would leave the suite's fault in place - and
-the report says so. :func:`pending` lists entries without changing anything.
+namespace, kube context, kubeconfig and identity), and only when what answers is the system that
+identity declares (``platforms.identity``, as the chaos guard checks it). An entry written for
+another profile is refused: its values belong to another system. A profile that no longer allows
+chaos is restored all the same when the entries were written for it - the undo puts back only
+values the suite itself recorded there before its own change, and refusing would leave the suite's
+fault in place - and the report says so. :func:`pending` lists entries without changing anything.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 from offgridflow_runbook.ledger import Entry, Ledger, Undo, UndoAction, Unreadable, profile_of
 from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
+from offgridflow_runbook.platforms.identity import identity_mismatch
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.runbook.verification import VerificationReport, verify
 from offgridflow_runbook.targets import Target
@@ -165,6 +167,18 @@ def _undo(step: Undo, platform: Platform, rollout_timeout: float) -> str:
     raise _CannotUndo(f"the suite cannot yet {step.describe()}: do it by hand")
 
 
+def _not_the_system(target: Target, platform: Platform) -> str | None:
+    """Why what answers is not the system the target declares (the chaos guard's identity check:
+    first where the client would connect, then the system itself), or None."""
+    try:
+        for contact in (False, True):
+            if problem := identity_mismatch(target, platform.identity(contact=contact)):
+                return problem
+    except PlatformError as error:
+        return f"target {target.name!r}: refusing: cannot read what answers: {error}"
+    return None
+
+
 def _lost_writes(target: Target, entry: Entry) -> str | None:
     """None when every write acknowledged beside ``entry`` can be read back, else the problem."""
     acked = Ledger.acked_ids(entry)
@@ -241,6 +255,10 @@ def restore(
             outcome.problem = f"no platform access: {error}"
         return report
     try:
+        if refused := _not_the_system(target, active):
+            for outcome in mine:
+                outcome.problem = refused
+            return report
         for outcome in mine:
             say(f"restore: {outcome.entry.summary()}")
             for step in outcome.entry.undo:

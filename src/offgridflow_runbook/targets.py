@@ -3,9 +3,11 @@ the chaos guard: nothing changes a target that does not allow chaos."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import yaml
 
 __all__ = [
     "DEFAULT_TARGETS_FILE",
+    "RESOLVED_TARGET_ENV",
+    "TARGET_FINGERPRINT_ENV",
     "TARGET_OPTIONS",
     "ChaosNotAllowed",
     "Identity",
@@ -21,8 +25,12 @@ __all__ = [
     "TargetOption",
     "load_target",
     "load_targets",
+    "read_resolved_target",
     "require_chaos_allowed",
+    "target_document",
+    "target_fingerprint",
     "target_from_options",
+    "write_resolved_target",
 ]
 
 DEFAULT_TARGETS_FILE = Path(os.environ.get("OFFGRIDFLOW_TARGETS", "targets.yaml"))
@@ -194,3 +202,54 @@ def require_chaos_allowed(target: Target) -> None:
             f"target {target.name!r} does not allow chaos (allow_chaos is false in the targets file); "
             "refusing to change anything"
         )
+
+
+# -- one target per game day: the resolved target, written once and checked by fingerprint -----------
+# The game day resolves its target once (file and overrides) and hands the result to the `chaos run`
+# it starts through these two variables; every activity there reads that file and refuses when its
+# fingerprint differs, so the process that scores and the one that breaks look at the same system.
+RESOLVED_TARGET_ENV = "OFFGRIDFLOW_RESOLVED_TARGET"
+TARGET_FINGERPRINT_ENV = "OFFGRIDFLOW_TARGET_FINGERPRINT"
+
+
+def target_document(target: Target) -> dict[str, Any]:
+    """Every field of ``target`` (overrides applied) as plain JSON values."""
+    document = asdict(target)
+    if target.identity is not None:
+        document["identity"]["nodes"] = list(target.identity.nodes)
+    return document
+
+
+def target_fingerprint(target: Target) -> str:
+    """sha256 of the target's canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(target_document(target), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def write_resolved_target(target: Target, path: Path) -> str:
+    """Write ``target`` to ``path`` (JSON) and return its fingerprint."""
+    path.write_text(json.dumps(target_document(target), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return target_fingerprint(target)
+
+
+def read_resolved_target(path: Path | str, fingerprint: str) -> Target:
+    """The target written by :func:`write_resolved_target`; TargetError (one line) when the file is
+    missing or malformed, or its fingerprint is not ``fingerprint``."""
+    source = Path(path)
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+        identity = document.get("identity")
+        if identity is not None:
+            identity = Identity(**{**identity, "nodes": tuple(identity.get("nodes") or ())})
+        target = Target(**{**document, "identity": identity})
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise TargetError(
+            f"resolved target {source}: unreadable ({error.__class__.__name__}: {error})"
+        ) from None
+    seen = target_fingerprint(target)
+    if seen != fingerprint:
+        raise TargetError(
+            f"resolved target {source}: refusing: its fingerprint {seen[:12]} is not the game day's "
+            f"{fingerprint[:12] or '(none given)'}: the target changed after the game day resolved it"
+        )
+    return target

@@ -23,6 +23,7 @@ def test_defaults_follow_the_documented_contract() -> None:
     assert (settings.database_name, settings.database_user) == ("offgridflow", "offgridflow")
     assert (settings.db_pool_max, settings.db_timeout_seconds, settings.log_level) == (10, 1.0, "INFO")
     assert settings.chaos_assaults == frozenset()
+    assert settings.max_body_bytes == 1024 * 1024
 
 
 def test_tokens_are_a_comma_separated_list() -> None:
@@ -43,6 +44,9 @@ def test_tokens_are_a_comma_separated_list() -> None:
         ("OFFGRIDFLOW_CHAOS_ASSAULTS", "memory,cpu", "unknown assault 'cpu'"),
         ("OFFGRIDFLOW_DATABASE_HOST", "  ", "empty"),
         ("OFFGRIDFLOW_METRICS_PORT", "8080", "differ"),
+        ("OFFGRIDFLOW_MAX_BODY_BYTES", "1MiB", "integer"),
+        ("OFFGRIDFLOW_MAX_BODY_BYTES", "0", "bytes 1.."),
+        ("OFFGRIDFLOW_MAX_BODY_BYTES", str(2**40), "bytes 1.."),
     ],
 )
 def test_each_invalid_value_names_its_key_value_and_reason(key: str, value: str, reason: str) -> None:

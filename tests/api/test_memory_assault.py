@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,6 +72,42 @@ def test_the_assault_raises_resident_memory_by_n_mib_then_frees_it(assault_api: 
         time.sleep(0.2)
     assert resident_mib(assault_api.pid) <= during - ASSAULT_MIB * 0.9, "the memory is freed after the hold"
     assert httpx.get(assault_api.base_url + "/health/live").status_code == 200
+
+
+def assault(api: ApiProcess, mib: int, hold_seconds: float) -> httpx.Response:
+    return httpx.post(
+        api.base_url + f"/chaos/assaults/memory?mib={mib}&hold_seconds={hold_seconds}",
+        headers=api.auth_headers,
+        timeout=30,
+    )
+
+
+def wait_until_no_assault_runs(api: ApiProcess, deadline_s: float = 15) -> None:
+    """Until a 1 MiB assault of 0.1 s is accepted (then that one ends too)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if assault(api, 1, 0.1).status_code == 200:
+            time.sleep(0.3)
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"an assault still runs after {deadline_s} s")
+
+
+def test_a_second_assault_while_one_is_held_is_409(assault_api: ApiProcess) -> None:
+    wait_until_no_assault_runs(assault_api)
+    assert assault(assault_api, 32, 3).status_code == 200
+    second = assault(assault_api, 32, 1)
+    assert second.status_code == 409
+    assert "one at a time" in second.json()["detail"]
+    wait_until_no_assault_runs(assault_api)  # after the hold, the next one is accepted again
+
+
+def test_of_two_concurrent_assaults_exactly_one_runs(assault_api: ApiProcess) -> None:
+    wait_until_no_assault_runs(assault_api)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: assault(assault_api, 128, 1).status_code, range(2)))
+    assert sorted(answers) == [200, 409]
+    wait_until_no_assault_runs(assault_api)
 
 
 CGROUP_V1_MEMORY = Path("/sys/fs/cgroup/memory")

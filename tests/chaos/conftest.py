@@ -10,8 +10,20 @@ import pytest
 
 from helpers.chaos_fakes import RecordingPlatform
 from offgridflow_runbook.chaos import _context
+from offgridflow_runbook.platforms import PlatformError
 
 TARGETS_FILE = Path(__file__).parents[2] / "targets.yaml"
+
+
+@pytest.fixture(autouse=True)
+def no_real_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests never reach a real engine or cluster: without ``fake_platform`` the guard's identity
+    read (and any other platform use) fails instead of asking this machine's Docker."""
+
+    def platform_for(target: Any) -> Any:
+        raise PlatformError(f"tests/chaos: no real platform for target {target.name!r} in unit tests")
+
+    monkeypatch.setattr(_context, "platform_for", platform_for)
 
 
 @pytest.fixture

@@ -269,7 +269,9 @@ def test_rollback_image_fix_only_while_the_bad_image_is_deployed(
     assert fake_platform.calls[0] == "set_image 127.0.0.1:5000/offgridflow-api:v1.2.3"
 
 
-def test_stop_background_writer_without_one(configuration: dict[str, str]) -> None:
+def test_stop_background_writer_without_one(
+    fake_platform: RecordingPlatform, configuration: dict[str, str]
+) -> None:
     with pytest.raises(ActivityFailed, match="no background writer is running"):
         proof.stop_background_writer(target="local", configuration=configuration)
     assert proof.stop_background_writer(target="local", missing_ok=True, configuration=configuration) == {

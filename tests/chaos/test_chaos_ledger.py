@@ -33,10 +33,10 @@ GOOD = "127.0.0.1:5000/offgridflow-api:v1.3.0"
 class Witness(RecordingPlatform):
     """Records, at each change, which ledger entries were already on disk."""
 
-    seen: dict[str, list[Entry]] = field(default_factory=dict)
+    ledger_at_change: dict[str, list[Entry]] = field(default_factory=dict)
 
     def _look(self, change: str) -> None:
-        self.seen[change] = Ledger().entries()
+        self.ledger_at_change[change] = Ledger().entries()
 
     def set_image(self, image: str) -> None:
         self._look("set_image")
@@ -70,7 +70,7 @@ def witness(monkeypatch: pytest.MonkeyPatch) -> Witness:
 
 
 def only_entry(witness: Witness, change: str, configuration: dict[str, str]) -> Entry:
-    [entry] = witness.seen[change]
+    [entry] = witness.ledger_at_change[change]
     assert entry.target == "local"
     assert entry.mode == "unit"
     assert entry.events == str(EventLog.for_configuration(configuration).path.resolve())
@@ -178,7 +178,14 @@ def api_configuration(
     monkeypatch.setenv("OFFGRIDFLOW_TOKEN", "unit-test-token")
     FakeApi.seen_at_assault = []
     with serving(FakeApi) as url:
-        profile = {"platform": "docker", "base_url": url, "allow_chaos": True, "allow_writes": True}
+        profile = {
+            "platform": "docker",
+            "base_url": url,
+            "allow_chaos": True,
+            "allow_writes": True,
+            # what the recording platform answers (the guard checks it before any change)
+            "identity": {"docker_host": "unix:///var/run/docker.sock", "stack_label": "local"},
+        }
         targets = tmp_path / "targets.yaml"
         targets.write_text(json.dumps({"targets": {"local": profile}}))
         yield configuration | {"targets_file": str(targets)}
@@ -197,7 +204,7 @@ def test_the_memory_assault_records_the_limits_and_a_restart_before_it_is_sent(
 
 
 def test_the_background_writer_keeps_every_acknowledged_id_beside_its_entry(
-    api_configuration: dict[str, str],
+    witness: Witness, api_configuration: dict[str, str]
 ) -> None:
     proof.start_background_writer(
         target="local", max_writes=5, max_seconds=10, interval=0.01, configuration=api_configuration

@@ -133,6 +133,8 @@ def gameday_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) 
         "allow_chaos": True,
         "allow_writes": True,
         "token_env": "GAMEDAY_LEDGER_TOKEN",
+        # what the recording platform answers (restore checks it before any change)
+        "identity": {"docker_host": "unix:///var/run/docker.sock", "stack_label": "local"},
     }
     targets = pytester.path / "targets.yaml"
     targets.write_text(json.dumps({"targets": {"lab": profile}}))

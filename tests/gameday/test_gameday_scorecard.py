@@ -407,3 +407,17 @@ def test_a_self_healed_run_still_needs_verification_to_pass() -> None:
     events = [e for e in healed_events() if e.kind not in ("recovered_at", "verified_at")]
     score = score_experiment(HEALING, events, journal=COMPLETED, alerts=[])
     assert "Verification 1-5 did not pass after the self-heal" in score.failures
+
+
+def test_the_identity_seen_before_the_fault_is_in_the_experiments_entry() -> None:
+    seen = {"platform": "docker", "docker_host": "unix:///var/run/docker.sock", "stack_labels": ["local"]}
+    first = {"activity": "chaos_allowed", "target": "local", "fingerprint": "ab12", "seen": seen}
+    events = [
+        event("identity", -2, **first),
+        *run_events(),
+        event("identity", 6, **(first | {"activity": "fix_1_restart_database_then_api"})),
+    ]
+    score = score_experiment(EXPECT, events, journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5)])
+    assert score.identity == first
+    assert score.as_dict()["identity"] == first
+    assert score_experiment(EXPECT, run_events(), journal=COMPLETED, alerts=[]).as_dict()["identity"] is None

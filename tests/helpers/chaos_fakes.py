@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -13,9 +13,13 @@ from offgridflow_runbook.platforms import (
     NetworkStatus,
     Revision,
     RolloutStatus,
+    SeenIdentity,
     Usage,
     Workload,
 )
+
+# What the local target's declared identity (targets.yaml) expects to find.
+LOCAL_IDENTITY = SeenIdentity("docker", docker_host="unix:///var/run/docker.sock", stack_labels=("local",))
 
 
 @dataclass
@@ -31,6 +35,13 @@ class RecordingPlatform:
     configuration: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     closed: int = 0
+    # what identity() answers (with contact=False, without what only the engine can tell)
+    seen: SeenIdentity = LOCAL_IDENTITY
+    identity_reads: list[bool] = field(default_factory=list)
+
+    def identity(self, *, contact: bool = True) -> SeenIdentity:
+        self.identity_reads.append(contact)
+        return self.seen if contact else replace(self.seen, nodes=None, stack_labels=None)
 
     def api_workloads(self) -> list[Workload]:
         return list(self.workloads)

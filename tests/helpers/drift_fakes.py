@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -19,14 +20,48 @@ HEALTHY: dict[str, tuple[int, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Seen:
+    """One request the fake API received, and every process whose command line held the token at
+    that moment (the client that sent it is still running then)."""
+
+    method: str
+    path: str
+    authorization: str | None
+    token_in_argv: tuple[str, ...]
+
+
+def processes_with(secret: str) -> tuple[str, ...]:
+    """The command lines (``/proc/<pid>/cmdline``) that contain ``secret``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue  # the process ended meanwhile
+            if secret.encode() in cmdline:
+                found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return tuple(found)
+
+
 @contextmanager
-def fake_api(answers: dict[str, tuple[int, str]] | None = None) -> Iterator[str]:
+def fake_api(
+    answers: dict[str, tuple[int, str]] | None = None, seen: list[Seen] | None = None
+) -> Iterator[str]:
     """Serve ``answers`` (path -> status, body) on 127.0.0.1; yields the base URL. The activities
-    path answers 401 without ``Bearer TOKEN``."""
+    path answers 401 without ``Bearer TOKEN``. Every request, whatever its method, is appended to
+    ``seen``; only GET has answers."""
     routes = {**HEALTHY, **(answers or {})}
 
     class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            if seen is not None:
+                authorization = self.headers.get("Authorization")
+                seen.append(Seen(self.command, self.path, authorization, processes_with(TOKEN)))
+
         def do_GET(self) -> None:
+            self._record()
             status, body = routes.get(self.path, (404, '{"detail":"Not Found"}'))
             if self.path.startswith("/v1/") and self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 status, body = 401, '{"detail":"unauthorized"}'
@@ -34,6 +69,14 @@ def fake_api(answers: dict[str, tuple[int, str]] | None = None) -> Iterator[str]
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(body.encode())
+
+        def _refuse(self) -> None:
+            self._record()
+            self.send_response(405)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _refuse
 
         def log_message(self, *args: object) -> None:  # keep pytest's output clean
             pass

@@ -191,6 +191,19 @@ class KubeFake:
         prefix_length = 2 if parts[0] == "api" else 3
         prefix = "/".join(parts[:prefix_length])
         rest = parts[prefix_length:]
+        if method == "GET" and prefix == "api/v1" and rest == ["nodes"]:
+            # the one cluster-scoped list served: Node objects stored under namespace ""
+            nodes = [
+                copy.deepcopy(o)
+                for (p, k, _, _), o in sorted(self.objects.items())
+                if (p, k) == (prefix, "nodes")
+            ]
+            return 200, {
+                "kind": "NodeList",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": "1"},
+                "items": nodes,
+            }
         if len(rest) < 2 or rest[0] != "namespaces":
             return 404, _status(404, "NotFound", f"the fake does not serve {path}")
         namespace, plural, name, sub = rest[1], rest[2], *[*rest[3:5], None, None][:2]
@@ -398,15 +411,19 @@ def write_kubeconfig(
     *,
     context: str = "kube-fake",
     token: str = "fake-token",  # noqa: S107
+    cluster: str = "fake",
 ) -> Path:
     """A kubeconfig with one cluster, user and context pointing at ``server``."""
     document = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "fake", "cluster": {"server": server}}],
+        "clusters": [{"name": cluster, "cluster": {"server": server}}],
         "users": [{"name": "fake-user", "user": {"token": token}}],
         "contexts": [
-            {"name": context, "context": {"cluster": "fake", "user": "fake-user", "namespace": "offgridflow"}}
+            {
+                "name": context,
+                "context": {"cluster": cluster, "user": "fake-user", "namespace": "offgridflow"},
+            }
         ],
         "current-context": context,
     }

@@ -209,9 +209,8 @@ def kill_during_the_fault_then_restore(
         with Writer(target) as writer:
             running = start_experiment(
                 EXPERIMENTS / f"{case.name}.json",
-                target=target.name,
+                target=target,  # resolved here: the chaos process checks its fingerprint
                 gameday_dir=runs,
-                targets_file=TARGETS_FILE,
                 extra_env=environment,
             )
             try:

@@ -5,15 +5,23 @@ that changes the system is ever run."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from helpers.drift_fakes import TOKEN, fake_api, kubectl_calls, write_fake_kubectl
+from helpers.drift_fakes import TOKEN, Seen, fake_api, kubectl_calls, processes_with, write_fake_kubectl
+from helpers.kube_fake_environment import KubeFakeEnvironment
+from helpers.kube_fake_server import KubeFake, start, stop, write_kubeconfig
 from offgridflow_runbook.cli import main
-from offgridflow_runbook.runbook import Runbook, load_runbook
-from offgridflow_runbook.runbook.drift import DriftReport, Outcome, drift
+from offgridflow_runbook.runbook import Command, Runbook, load_runbook
+from offgridflow_runbook.runbook.allowlist import NotReadOnly, read_only
+from offgridflow_runbook.runbook.drift import DriftReport, Outcome, Ran, drift, run_subprocess
 from offgridflow_runbook.targets import Target
 
 
@@ -34,6 +42,15 @@ def by_line(report: DriftReport) -> dict[int, tuple[str, str]]:
     return {r.command.line: (r.outcome, r.message) for r in report.results}
 
 
+def allowed(command: Command) -> bool:
+    """The line is one of the shapes drift may run."""
+    try:
+        read_only(command.text)
+    except NotReadOnly:
+        return False
+    return True
+
+
 def test_on_docker_curl_lines_run_against_the_targets_urls_and_kubectl_is_not_applicable(token: str) -> None:
     runbook = load_runbook()
     with fake_api() as base_url:
@@ -42,10 +59,14 @@ def test_on_docker_curl_lines_run_against_the_targets_urls_and_kubectl_is_not_ap
     curl_lines = [c.text for c in runbook.commands if c.program == "curl"]
     assert {outcomes[line] for line in curl_lines} == {Outcome.PASSED}
     assert len(curl_lines) == 4
-    kubectl_read = [c.text for c in runbook.commands if c.program == "kubectl" and c.read_only]
+    kubectl_read = [c.text for c in runbook.commands if c.program == "kubectl" and allowed(c)]
     assert {outcomes[line] for line in kubectl_read} == {Outcome.NOT_APPLICABLE}
-    changing = [c.text for c in runbook.commands if not c.read_only]
-    assert {outcomes[line] for line in changing} == {Outcome.NOT_RUN}
+    refused = [c.text for c in runbook.commands if not allowed(c)]
+    assert {outcomes[line] for line in refused} == {Outcome.NOT_RUN}
+    assert (
+        by_line(report)[92][1]
+        == "not read-only: kubectl rollout restart is not a read-only command drift knows"
+    )
     assert report.exit_code == 0
     assert by_line(report)[183][1] == 'HTTP 200, 1 line(s) of output, as expected: {"status":"healthy"...}'
     assert next(r.ran for r in report.results if r.command.line == 183) == f"curl {base_url}/health/ready"
@@ -146,7 +167,7 @@ def test_kubectl_gets_the_targets_namespace_context_kubeconfig_and_only_reads(
     runbook: Runbook = load_runbook()
     drift(runbook, target, timeout=5)
     calls = kubectl_calls(log)
-    read_only_kubectl = [c for c in runbook.commands if c.program == "kubectl" and c.read_only]
+    read_only_kubectl = [c for c in runbook.commands if c.program == "kubectl" and allowed(c)]
     assert len(calls) == len(read_only_kubectl)
     for call in calls:
         assert "--context=ctx-a" in call
@@ -154,11 +175,12 @@ def test_kubectl_gets_the_targets_namespace_context_kubeconfig_and_only_reads(
         assert "offgridflow" not in [call[i + 1] for i, a in enumerate(call[:-1]) if a == "-n"]
     verbs = {" ".join(a for a in call if not a.startswith("-"))[:16] for call in calls}
     assert not any(word in " ".join(verbs) for word in ("restart", "undo", "patch", "set image", "delete"))
-    exec_call = next(call for call in calls if call[0] == "exec")
-    # options go before `--`: what follows is the container's command, as the runbook wrote it
-    assert exec_call[exec_call.index("--") :] == ["--", "pg_isready", "-h", "postgres-service", "-p", "5432"]
-    wait_call = next(call for call in calls if call[0] == "wait")
-    assert "--timeout=5s" in wait_call
+    # exec starts a process in a container: never run by drift
+    assert not [call for call in calls if "exec" in call]
+    # the waiting verbs wait no longer than drift's timeout (the runbook's wait says 300 s)
+    waits = [call for call in calls if call[0] == "wait" or call[:2] == ["rollout", "status"]]
+    assert len(waits) == 3
+    assert all("--timeout=5s" in call and "--timeout=300s" not in call for call in waits)
 
 
 def test_no_kubectl_binary_is_unknown(kube: tuple[Target, Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,3 +208,156 @@ def test_the_drift_command_prints_each_line_and_exits_1_on_drift(
     assert "offgridflow-api-down.md:149  Fix 3  DRIFT  kubectl get configmap offgridflow-config" in out
     assert out.splitlines()[-1].startswith("drift of target 'k' from offgridflow-api-down.md: 2 drift,")
     assert TOKEN not in out
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-5", "0.5", "601", "soon"])
+def test_a_bad_timeout_is_one_line_and_exit_64(timeout: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["drift", "--target", "local", "--timeout", timeout])
+    assert exited.value.code == 64
+    error = capsys.readouterr().err
+    assert error.splitlines()[-1].startswith("offgridflow-runbook drift: error: argument --timeout:")
+    assert "Traceback" not in error
+
+
+# -- read-only by construction -------------------------------------------------------------------------
+API = "http://api.offgridflow.com"
+ANCHOR = f"curl -f {API}/health/live\n"
+# lines a runbook might gain, each of which would change something or write a file if run; relative
+# paths land in the test's own directory (the test runs there)
+HOSTILE_LINES = [
+    f"curl -XPOST {API}/v1/activities",
+    f"curl -sXDELETE {API}/v1/activities/1",
+    f"curl -X PUT {API}/v1/activities/1",
+    f"curl -d '{{}}' {API}/v1/activities",
+    f"curl -o curl-o {API}/health/live",
+    f'curl "--output=curl-output" {API}/health/live',
+    f"curl -K curl-config {API}/health/live",
+    f"curl {API}:8081/metrics | sort -o sorted",
+    f"curl {API}/health/live | tee teed",
+    f"curl {API}/health/live > redirected",
+    "kubectl --cache-dir get delete pod postgres-0",
+    "kubectl --kubeconfig=other-kubeconfig delete pod postgres-0",
+    "KUBECONFIG=other-kubeconfig kubectl delete pod postgres-0",
+    "kubectl get pods -l app=postgres -o name | xargs kubectl delete",
+    "kubectl get pods -o name | xargs -n1 kubectl delete",
+]
+HEAD_LINE = f"curl -I {API}/health/live"
+
+
+@pytest.fixture
+def hostile_runbook(
+    runbook_copy: Callable[[str, str], Runbook], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Runbook:
+    """The project's runbook with the hostile lines (and a HEAD request) in Triage 1; the working
+    directory is the test's, holding a curl config that would send DELETE if curl read it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "curl-config").write_text('request = "DELETE"\n')
+    return runbook_copy(ANCHOR, ANCHOR + "".join(f"{line}\n" for line in [*HOSTILE_LINES, HEAD_LINE]))
+
+
+def test_hostile_lines_are_reported_not_run_with_the_reason_and_do_not_count_as_drift(
+    hostile_runbook: Runbook, token: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[Seen] = []
+    with fake_api(seen=seen) as base_url:
+        target = replace(docker_target(base_url), allow_writes=True)
+        report = drift(hostile_runbook, target, timeout=5)
+    results = {r.command.text: r for r in report.results}
+    for line in HOSTILE_LINES:
+        assert results[line].outcome == Outcome.NOT_RUN, line
+        assert results[line].message.startswith("not read-only: "), results[line].message
+        assert results[line].ran == ""
+    assert (
+        results[HOSTILE_LINES[1]].message
+        == "not read-only: curl -X DELETE sends DELETE (drift sends GET or HEAD)"
+    )
+    assert results[HOSTILE_LINES[10]].message == "not read-only: kubectl --cache-dir writes files"
+    # allow_writes: true, so the HEAD request was sent (the fake answers 405 to all but GET)
+    assert results[HEAD_LINE].outcome == Outcome.DRIFT
+    assert {s.method for s in seen} == {"GET", "HEAD"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curl-config", "runbook.md"]
+    without_head = replace(report, results=tuple(r for r in report.results if r.command.text != HEAD_LINE))
+    assert without_head.exit_code == 0  # not run is not drift
+    assert without_head.count(Outcome.NOT_RUN) == len(HOSTILE_LINES) + 8
+    table = report.table()
+    assert (
+        f"runbook.md:{results[HOSTILE_LINES[0]].command.line}  Triage 1  NOT RUN  {HOSTILE_LINES[0]}" in table
+    )
+    assert "    not read-only: curl -X POST sends POST (drift sends GET or HEAD)" in table
+
+
+KUBECTL = shutil.which("kubectl")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl not found on PATH: this test runs the real binary")
+def test_on_a_target_without_writes_only_get_requests_leave_the_suite(
+    hostile_runbook: Runbook, token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real kubectl against an HTTP Kubernetes API fake, curl against a fake API: both record
+    every request; with the project's runbook and the hostile lines, every one is a GET."""
+    monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "kube-cache"))
+    fake = KubeFake()
+    running = start(fake)
+    environment = KubeFakeEnvironment(fake, write_kubeconfig(tmp_path / "kubeconfig", fake.url))
+    seen: list[Seen] = []
+    try:
+        environment.seed_runbook_namespace()
+        environment.add_api_pod("offgridflow-api-1")
+        with fake_api(seen=seen) as base_url:
+            target = replace(
+                environment.target, base_url=base_url, metrics_url=f"{base_url}/metrics",
+                token_env="DRIFT_TEST_TOKEN", allow_writes=False, allow_chaos=False,
+            )  # fmt: skip
+            report = drift(hostile_runbook, target, kubectl=KUBECTL, timeout=10)
+    finally:
+        environment.close()
+        stop(running)
+    results = {r.command.text: r for r in report.results}
+    assert results[HEAD_LINE].outcome == Outcome.NOT_RUN
+    assert "allow_writes: false drift sends only GET" in results[HEAD_LINE].message
+    # the read lines ran: pods listed, logs read, and the four curl lines answered
+    assert fake.find("GET", "/namespaces/offgridflow/pods"), [r.path for r in fake.requests]
+    assert len(seen) == 4
+    assert {s.method for s in seen} == {"GET"}
+    assert [(r.method, r.path) for r in fake.requests if r.method != "GET"] == []
+    assert fake.writes() == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "curl-config",
+        "kube-cache",
+        "kubeconfig",
+        "runbook.md",
+    ]
+
+
+def test_the_token_reaches_curl_on_stdin_never_on_a_command_line(token: str) -> None:
+    # the scan sees a command line that holds the token (so an empty scan below means something)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)", TOKEN]) as holder:
+        try:
+            deadline = time.monotonic() + 5  # until the child has exec'd
+            while not processes_with(TOKEN) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert any(TOKEN in line for line in processes_with(TOKEN))
+        finally:
+            holder.kill()
+    calls: list[tuple[list[str], str | None]] = []
+
+    def recording(argv: Sequence[str], stdin: str | None, timeout: float) -> Ran:
+        calls.append((list(argv), stdin))
+        return run_subprocess(argv, stdin, timeout)
+
+    seen: list[Seen] = []
+    with fake_api(seen=seen) as base_url:
+        report = drift(load_runbook(), docker_target(base_url), run=recording, timeout=5)
+    assert by_line(report)[187][0] == Outcome.PASSED
+    # it arrived as the Authorization header ...
+    (activities,) = [s for s in seen if s.path.startswith("/v1/")]
+    assert activities.authorization == f"Bearer {TOKEN}"
+    # ... and while curl ran, no process on this machine had it in its command line
+    assert [s.token_in_argv for s in seen] == [()] * len(seen)
+    assert len(seen) == 4
+    assert not [argv for argv, _ in calls if any(TOKEN in arg for arg in argv)]
+    ((argv, stdin),) = [(argv, stdin) for argv, stdin in calls if stdin and TOKEN in stdin]
+    assert argv[0] == "curl"
+    assert argv[-3:-1] == ["-H", "@-"]
+    assert stdin == f"Authorization: Bearer {TOKEN}\n"

@@ -16,31 +16,17 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ACTIONS", "PHASES", "activity"]
+from offgridflow_runbook.chaos.registry import PHASES, registered
 
-PHASES = ("steady_state", "faults", "detection", "fixes", "proof")
+__all__ = ["ACTIONS", "GUARDED", "PHASES", "activity"]
 
-# The activities that change the target (Chaos Toolkit "action"s): each refuses a target without
-# allow_chaos before touching anything. Every other activity only reads (a "probe").
-ACTIONS = frozenset(
-    {
-        "crash_database_repeatedly",
-        "ensure_memory_limit",
-        "fix_1_restart_database_then_api",
-        "fix_2_patch_memory",
-        "fix_3_rollout_undo",
-        "fix_4_set_known_good_image",
-        "kill_database",
-        "memory_assault",
-        "restore_config",
-        "set_image",
-        "start_background_writer",
-        "stop_background_writer",
-        "update_config",
-        "use_hashed_config",
-        "use_in_place_config",
-    }
-)
+# Every activity registered with the guard (chaos.registry), by name, read from the phase modules.
+_REGISTERED = registered()
+# The activities that change the target (Chaos Toolkit "action"s, ``@changes_target``); with those
+# that load it (``@loads_target``) they are GUARDED: each refuses before touching anything. Every other
+# activity only reads.
+ACTIONS = frozenset(name for name, entry in _REGISTERED.items() if entry.effect == "changes")
+GUARDED = frozenset(_REGISTERED)
 
 
 def activity(name: str) -> Callable[..., Any]:

@@ -9,7 +9,9 @@ message.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -17,16 +19,21 @@ from typing import Any, TypeVar
 from chaoslib.exceptions import ActivityFailed
 
 from offgridflow_runbook.gameday.events import EventKind, EventLog
-from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
+from offgridflow_runbook.platforms import Platform, PlatformError, SeenIdentity, platform_for
+from offgridflow_runbook.platforms.identity import identity_mismatch, undeclared_identity
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.runbook.verification import verify
 from offgridflow_runbook.targets import (
     DEFAULT_TARGETS_FILE,
+    RESOLVED_TARGET_ENV,
+    TARGET_FINGERPRINT_ENV,
     ChaosNotAllowed,
     Target,
     TargetError,
     load_target,
+    read_resolved_target,
     require_chaos_allowed,
+    target_fingerprint,
 )
 
 logger = logging.getLogger("chaostoolkit")
@@ -36,14 +43,33 @@ T = TypeVar("T")
 POLL_SECONDS = 0.5
 
 
+# The target an activity registered with the guard (chaos.registry) has already checked, while its
+# body runs: the body's own ``guard(chosen)`` then does not read the identity a second time.
+_GUARDED: contextvars.ContextVar[Target | None] = contextvars.ContextVar("offgridflow_guarded", default=None)
+
+
 def resolve_target(name: str | None, configuration: Mapping[str, Any] | None) -> Target:
-    """The target profile ``name`` (else the experiment's ``target`` variable, else ``local``)."""
-    chosen = name or str((configuration or {}).get("target") or "local")
-    targets_file = (configuration or {}).get("targets_file") or DEFAULT_TARGETS_FILE
+    """The target profile ``name`` (else the experiment's ``target`` variable, else ``local``).
+
+    Under a game day the target was resolved once by the process that scores (file and overrides)
+    and written to a file (``resolved_target`` in the configuration or ``$OFFGRIDFLOW_RESOLVED_TARGET``,
+    with its fingerprint in ``target_fingerprint`` / ``$OFFGRIDFLOW_TARGET_FINGERPRINT``): that file is
+    the target, and a fingerprint that differs, or an activity naming another target, is refused."""
+    settings = configuration or {}
+    chosen = name or str(settings.get("target") or "local")
+    resolved = settings.get("resolved_target") or os.environ.get(RESOLVED_TARGET_ENV)
     try:
-        return load_target(chosen, targets_file)
+        if not resolved:
+            return load_target(chosen, settings.get("targets_file") or DEFAULT_TARGETS_FILE)
+        fingerprint = str(settings.get("target_fingerprint") or os.environ.get(TARGET_FINGERPRINT_ENV) or "")
+        target = read_resolved_target(str(resolved), fingerprint)
     except TargetError as error:
-        raise ActivityFailed(str(error)) from None
+        raise _refused(str(error)) from None
+    if target.name != chosen:
+        raise _refused(
+            f"target {chosen!r}: refusing: this game day's target is {target.name!r} (resolved in {resolved})"
+        )
+    return target
 
 
 @contextlib.contextmanager
@@ -61,13 +87,67 @@ def opened(target: Target) -> Iterator[Platform]:
         platform.close()
 
 
-def guard(target: Target) -> None:
-    """Refuse before any change on a target that does not allow chaos."""
+def _refused(message: str) -> ActivityFailed:
+    logger.error(message)
+    return ActivityFailed(message)
+
+
+def seen_identity(target: Target) -> SeenIdentity:
+    """What answers for ``target``, refused (ActivityFailed, one line: expected, found) unless it is
+    the system the target declares. The client's own configuration is compared first, so an API
+    server that is not the declared one is never contacted; then the system is asked."""
+    if reason := undeclared_identity(target):
+        raise _refused(reason)
+    try:
+        platform = platform_for(target)
+    except (PlatformError, ImportError) as error:
+        raise _refused(f"target {target.name!r}: refusing: cannot read what answers: {error}") from None
+    try:
+        for contact in (False, True):
+            seen = platform.identity(contact=contact)
+            if problem := identity_mismatch(target, seen):
+                raise _refused(problem)
+    except PlatformError as error:
+        raise _refused(f"target {target.name!r}: refusing: cannot read what answers: {error}") from None
+    finally:
+        platform.close()
+    return seen
+
+
+def guard(
+    target: Target, configuration: Mapping[str, Any] | None = None, *, activity: str = ""
+) -> SeenIdentity | None:
+    """Refuse (ActivityFailed, one line) before any change: a target that does not allow chaos, then
+    one whose identity is undeclared or is not what answers. The identity seen goes into the event
+    log (when ``configuration`` names one). Within an activity the registry already guarded, this
+    returns at once (None): that target was checked moments ago."""
+    if _GUARDED.get() == target:
+        return None
     try:
         require_chaos_allowed(target)
     except ChaosNotAllowed as error:
-        logger.error(str(error))
-        raise ActivityFailed(str(error)) from None
+        raise _refused(str(error)) from None
+    seen = seen_identity(target)
+    if configuration is not None:
+        event_log(configuration).record(
+            EventKind.IDENTITY,
+            activity=activity,
+            target=target.name,
+            fingerprint=target_fingerprint(target),
+            seen=seen.as_dict(),
+        )
+    return seen
+
+
+@contextlib.contextmanager
+def guarded(target: Target, configuration: Mapping[str, Any] | None, activity: str) -> Iterator[None]:
+    """Run the guard for ``target``, then the block with the guard satisfied for that very target."""
+    guard(target, configuration, activity=activity)
+    token = _GUARDED.set(target)
+    try:
+        yield
+    finally:
+        _GUARDED.reset(token)
 
 
 def event_log(configuration: Mapping[str, Any] | None) -> EventLog:

@@ -26,6 +26,7 @@ from offgridflow_runbook.chaos._ledger import (
     oom_undo,
 )
 from offgridflow_runbook.chaos._verdicts import start_watch
+from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.ledger import is_secret_key
 from offgridflow_runbook.platforms import Platform, PlatformError
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 
+@changes_target
 def ensure_memory_limit(
     limit: str = "512Mi",
     request: str = "256Mi",
@@ -65,6 +67,7 @@ def ensure_memory_limit(
 
 
 # -- faults ------------------------------------------------------------------------------------------
+@changes_target
 def memory_assault(
     mib: int = 700,
     hold_seconds: float = 30.0,
@@ -93,6 +96,7 @@ def memory_assault(
     return {"survived": answer.status == 200, "status": answer.status}
 
 
+@changes_target
 def kill_database(
     target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
 ) -> str:
@@ -109,6 +113,7 @@ def kill_database(
     return "database killed"
 
 
+@changes_target
 def crash_database_repeatedly(
     times: int = 4,
     max_seconds: float = 180.0,
@@ -159,6 +164,7 @@ def crash_database_repeatedly(
     return f"database crashed {crashes} times"
 
 
+@changes_target
 def set_image(
     tag: str = "v9.9.9-does-not-exist",
     target: str | None = None,
@@ -179,6 +185,7 @@ def set_image(
     return image
 
 
+@changes_target
 def update_config(
     key: str = "OFFGRIDFLOW_DB_POOL_MAX",
     value: str = "lots",
@@ -224,6 +231,7 @@ def _config_schemes(platform: Platform) -> Any:
     return platform
 
 
+@changes_target
 def use_in_place_config(
     rollout_timeout: float = 180.0,
     target: str | None = None,
@@ -248,6 +256,7 @@ def use_in_place_config(
         return platform.wait_rollout(rollout_timeout).message
 
 
+@changes_target
 def use_hashed_config(
     rollout_timeout: float = 180.0,
     target: str | None = None,

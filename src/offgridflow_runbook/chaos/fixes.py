@@ -20,6 +20,7 @@ from offgridflow_runbook.chaos._context import (
     verified,
 )
 from offgridflow_runbook.chaos._verdicts import stop_watch
+from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.ledger import is_secret_key
 from offgridflow_runbook.platforms import Platform
@@ -88,6 +89,7 @@ def _apply_fix(
         return platform.wait_rollout(rollout_timeout).message
 
 
+@changes_target
 def fix_1_restart_database_then_api(
     target: str | None = None,
     timeout: float = 120.0,
@@ -123,6 +125,7 @@ def fix_1_restart_database_then_api(
     return _apply_fix(target, configuration, only_if_broken, lambda _: describe, restart, timeout)
 
 
+@changes_target
 def fix_2_patch_memory(
     limit: str = "2Gi",
     request: str = "1Gi",
@@ -145,6 +148,7 @@ def fix_2_patch_memory(
     )
 
 
+@changes_target
 def fix_3_rollout_undo(
     target: str | None = None,
     rollout_timeout: float = 120.0,
@@ -166,6 +170,7 @@ def fix_3_rollout_undo(
     )
 
 
+@changes_target
 def fix_4_set_known_good_image(
     tag: str | None = None,
     target: str | None = None,
@@ -190,6 +195,7 @@ def fix_4_set_known_good_image(
     )
 
 
+@changes_target
 def restore_config(
     only_if_broken: bool = False,
     rollout_timeout: float = 180.0,

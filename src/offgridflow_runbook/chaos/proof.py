@@ -18,6 +18,7 @@ from offgridflow_runbook.chaos._context import (
 )
 from offgridflow_runbook.chaos._ledger import acked_recorder, before_fault, writer_undo
 from offgridflow_runbook.chaos._writer import BackgroundWriter
+from offgridflow_runbook.chaos.registry import changes_target, loads_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
@@ -39,6 +40,7 @@ _writers_lock = threading.Lock()
 
 
 # -- the background writer ---------------------------------------------------------------------------
+@changes_target
 def start_background_writer(
     target: str | None = None,
     max_writes: int = 3000,
@@ -76,6 +78,7 @@ def start_background_writer(
     return "started"
 
 
+@changes_target
 def stop_background_writer(
     target: str | None = None,
     missing_ok: bool = False,
@@ -113,6 +116,7 @@ def _post_assault(target: Target, mib: int, hold_seconds: float) -> HttpResult |
             return None
 
 
+@loads_target
 def memory_load_survives(
     mib: int = 700,
     hold_seconds: float = 5.0,

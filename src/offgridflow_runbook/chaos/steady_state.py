@@ -7,6 +7,7 @@ from chaoslib.types import Configuration, Secrets
 
 from offgridflow_runbook.chaos._context import (
     event_log,
+    guard,
     last_fix_started,
     opened,
     progress,
@@ -29,8 +30,14 @@ __all__ = [
 def chaos_allowed(
     target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
 ) -> bool:
-    """True when the target's profile allows chaos (``allow_chaos: true``); production never does."""
-    return resolve_target(target, configuration).allow_chaos
+    """True when the target may be broken: its profile allows chaos (``allow_chaos: true``; production
+    never does) and what answers is the system its identity declares (the guard every changing
+    activity runs; the refusal is logged in one line). The identity seen goes into the event log."""
+    try:
+        guard(resolve_target(target, configuration), configuration, activity="chaos_allowed")
+    except ActivityFailed:
+        return False
+    return True
 
 
 def verification_passes(

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option, number_between
+from offgridflow_runbook.cli.options import add_runbook_option, number_in
 
 EXIT_BELOW = 1
 
@@ -26,7 +26,7 @@ def add_parser(subparsers: Any) -> None:
     add_runbook_option(parser)
     parser.add_argument(
         "--min-coverage",
-        type=number_between("a percentage", 0, 100),
+        type=number_in(0, 100, "a percentage"),
         default=0.0,
         metavar="N",
         help="fail below N percent (default: 0)",

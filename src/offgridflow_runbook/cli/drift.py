@@ -2,7 +2,8 @@
 
 Exit 0 every applicable command answered with the expected shape; 1 drift (a name, selector, path
 or shape the system no longer has); 3 nothing drifted but some commands could not be run or seen.
-Commands that change anything are never run.
+Only lines of the read-only allowlist (:mod:`offgridflow_runbook.runbook.allowlist`) run; every other
+line is reported ``not run: not read-only: <reason>`` and does not count as drift.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ import argparse
 import json
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, target_from
+from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, number_in, target_from
 from offgridflow_runbook.reporting import Redactor
 from offgridflow_runbook.runbook.location import KUBECTL_ENV
+
+MAX_TIMEOUT_S = 600.0
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "drift",
         help="run the runbook's read-only commands against a target and report what no longer matches",
-        description="Run each read-only command of the runbook against the target (curl against its URLs; "
-        "kubectl with its namespace and context on Kubernetes targets) and check the expected shape. "
+        description="Run each read-only command of the runbook against the target (curl GET against its "
+        "URLs; kubectl get/describe/logs/top/wait/rollout status|history with its namespace and context "
+        "on Kubernetes targets) and check the expected shape. A line that is not one of these exact "
+        "read-only shapes is reported 'not run' with the reason, never executed. "
         "Exit 0 no drift, 1 drift, 3 some commands could not be run.",
     )
     add_target_options(parser)
@@ -30,7 +35,10 @@ def add_parser(subparsers: Any) -> None:
         "--kubectl", default=None, help=f"the kubectl binary (default: ${KUBECTL_ENV} or PATH)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=15.0, help="seconds each command may take (default: 15)"
+        "--timeout",
+        type=number_in(1, MAX_TIMEOUT_S, "seconds"),
+        default=15.0,
+        help=f"seconds each command may take, up to {MAX_TIMEOUT_S:.0f} (default: 15)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(run=run)

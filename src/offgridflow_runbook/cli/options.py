@@ -9,7 +9,7 @@ from pathlib import Path
 from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, RUNBOOK_ENV  # not the parser
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
 
-__all__ = ["add_runbook_option", "add_target_options", "number_between", "target_from"]
+__all__ = ["add_runbook_option", "add_target_options", "number_in", "target_from"]
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -31,19 +31,17 @@ def add_runbook_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def number_between(what: str, low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
-    """An argparse ``type``: a number from ``low`` (excluded with ``above_low``) to ``high``; anything
-    else (not a number, nan, inf, out of range) is one line naming ``what`` was expected."""
-    expected = f"{what} {'>' if above_low else ''}{low:g}..{high:g}"
+def number_in(low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a number from ``low`` to ``high`` (``nan`` and ``inf`` never are), else
+    one line naming ``what`` and the range, and exit 64."""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{expected}, not {text!r}") from None
-        inside = (low < value if above_low else low <= value) and value <= high  # False for nan
-        if not inside:
-            raise argparse.ArgumentTypeError(f"{expected}, not {text!r}")
+            value = float("nan")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} {low:g}..{high:g}, not {text!r}")
         return value
 
     return parse

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_target_options, number_between, target_from
+from offgridflow_runbook.cli.options import add_target_options, number_in, target_from
 
 EXIT_NOT_RESTORED = 1
 
@@ -33,7 +33,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--deadline",
-        type=number_between("seconds", 0, 86400, above_low=True),
+        type=number_in(1, 86400, "seconds"),
         default=None,
         help="seconds to wait for Verification 1-5 after the undo (default: 600)",
     )

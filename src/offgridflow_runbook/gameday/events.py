@@ -50,6 +50,8 @@ GAMEDAY_DIR_ENV = "OFFGRIDFLOW_GAMEDAY_DIR"
 #   lost_writes    acked writes checked afterwards, detail {"acked": n, "lost": [...]}
 #   finding        something the runbook should know (an alert that stayed silent, ...)
 #   note           anything else worth keeping in the timeline
+#   identity       what answered when the chaos guard let an activity change the target, detail
+#                  {"activity", "target", "fingerprint", "seen": platforms.identity.SeenIdentity}
 class EventKind(StrEnum):
     """What an event log line records (the comment above says what each means)."""
 
@@ -66,6 +68,7 @@ class EventKind(StrEnum):
     LOST_WRITES = "lost_writes"
     FINDING = "finding"
     NOTE = "note"
+    IDENTITY = "identity"
 
 
 EVENT_KINDS = tuple(EventKind)

@@ -3,6 +3,16 @@
 A subprocess (rather than chaoslib in-process) keeps each experiment's background threads and
 signal handling separate, and lets a test interrupt an experiment the way a user would (SIGINT),
 which Chaos Toolkit answers by running the rollbacks.
+
+Two promises hold whatever the parent is:
+
+- one target: the target is resolved here (file and overrides), written to ``target.json`` in the
+  run's directory and handed to the child with its fingerprint (``$OFFGRIDFLOW_RESOLVED_TARGET``,
+  ``$OFFGRIDFLOW_TARGET_FINGERPRINT``); every activity there reads that file and refuses when the
+  fingerprint differs (``chaos._context.resolve_target``);
+- a halt that cannot be lost: the child starts with SIGINT answered by Python's KeyboardInterrupt
+  even when this process ignores SIGINT (``nohup``, ``&`` in a script: an ignored signal is inherited
+  across exec), so :meth:`RunningExperiment.interrupt` always stops the method and runs the rollbacks.
 """
 
 from __future__ import annotations
@@ -19,8 +29,29 @@ from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.gameday.events import GAMEDAY_DIR_ENV, EventKind, EventLog, GamedayEvent
+from offgridflow_runbook.targets import (
+    DEFAULT_TARGETS_FILE,
+    RESOLVED_TARGET_ENV,
+    TARGET_FINGERPRINT_ENV,
+    Target,
+    load_target,
+    write_resolved_target,
+)
 
-__all__ = ["RunningExperiment", "start_experiment"]
+__all__ = ["INTERRUPT_GRACE_S", "TERMINATE_GRACE_S", "RunningExperiment", "start_experiment"]
+
+# After the deadline's SIGINT the rollbacks run (a fix, its rollout, Verification): up to 5 minutes.
+INTERRUPT_GRACE_S = 300.0
+# After SIGTERM (chaoslib interrupts at once, still running the rollbacks): before SIGKILL.
+TERMINATE_GRACE_S = 30.0
+# The child: Python's own SIGINT handler (KeyboardInterrupt) whatever disposition it inherited, then
+# the chaos CLI as `python -m chaostoolkit` runs it. Python installs that handler at start-up only when
+# SIGINT is not ignored, so it is set here explicitly, before chaostoolkit is imported.
+_CHILD = (
+    "import runpy, signal; "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('chaostoolkit', run_name='__main__', alter_sys=True)"
+)
 
 
 @dataclass
@@ -46,24 +77,35 @@ class RunningExperiment:
             event.detail.get("message", "")
         )
 
-    def wait(self, timeout: float, on_progress: Callable[[str], None] | None = None) -> int:
+    def wait(
+        self,
+        timeout: float,
+        on_progress: Callable[[str], None] | None = None,
+        *,
+        interrupt_grace: float = INTERRUPT_GRACE_S,
+    ) -> int:
         """Wait (at most ``timeout`` s) for the run to end, reporting progress; the exit status.
 
         On the deadline the run is interrupted like a user would (SIGINT, so the rollbacks run) and
-        given another minute before it is killed."""
-        deadline = time.monotonic() + timeout
+        given ``interrupt_grace`` seconds for them (progress still reported); then SIGTERM (chaoslib
+        stops at once, still attempting the rollbacks) and ``TERMINATE_GRACE_S``; then SIGKILL."""
+        self._until(time.monotonic() + timeout, on_progress)
+        for stop, grace in (
+            (self.interrupt, interrupt_grace),
+            (self.process.terminate, TERMINATE_GRACE_S),
+            (self.process.kill, TERMINATE_GRACE_S),
+        ):
+            if self.process.poll() is not None:
+                break
+            stop()
+            self._until(time.monotonic() + grace, on_progress)
+        self._report(on_progress)
+        return int(self.process.wait(TERMINATE_GRACE_S))
+
+    def _until(self, deadline: float, on_progress: Callable[[str], None] | None) -> None:
         while self.process.poll() is None and time.monotonic() < deadline:
             self._report(on_progress)
             time.sleep(0.25)
-        if self.process.poll() is None:
-            self.interrupt()
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self._report(on_progress)
-        return int(self.process.returncode)
 
     def _report(self, on_progress: Callable[[str], None] | None) -> None:
         if on_progress is not None:
@@ -91,12 +133,16 @@ class RunningExperiment:
 def start_experiment(
     experiment: Path,
     *,
-    target: str,
+    target: Target | str,
     gameday_dir: Path,
     targets_file: Path | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> RunningExperiment:
-    """Start ``chaos run --rollback-strategy always --var target=<target> <experiment>``."""
+    """Start ``chaos run --rollback-strategy always --var target=<name> <experiment>`` on ``target``:
+    the resolved target (overrides applied), or a profile name read from ``targets_file`` here.
+    TargetError when a name cannot be resolved."""
+    if isinstance(target, str):
+        target = load_target(target, targets_file or DEFAULT_TARGETS_FILE)
     document = json.loads(experiment.read_text(encoding="utf-8"))
     mode = str(document.get("configuration", {}).get("mode") or experiment.stem)
     events = EventLog(gameday_dir, mode)
@@ -105,13 +151,20 @@ def start_experiment(
     run_dir.mkdir(parents=True, exist_ok=True)
     journal_path, log_path = run_dir / "journal.json", run_dir / "chaostoolkit.log"
     journal_path.unlink(missing_ok=True)
-    environment = dict(os.environ) | {GAMEDAY_DIR_ENV: str(gameday_dir)} | (extra_env or {})
+    resolved = run_dir / "target.json"
+    fingerprint = write_resolved_target(target, resolved)
+    environment = (
+        dict(os.environ)
+        | {GAMEDAY_DIR_ENV: str(gameday_dir)}
+        | (extra_env or {})
+        | {RESOLVED_TARGET_ENV: str(resolved.resolve()), TARGET_FINGERPRINT_ENV: fingerprint}
+    )
     if targets_file is not None:
         environment["OFFGRIDFLOW_TARGETS"] = str(targets_file)
     command = [
         sys.executable,
-        "-m",
-        "chaostoolkit",
+        "-c",
+        _CHILD,
         "--no-version-check",
         "--log-file",
         str(log_path),
@@ -119,7 +172,7 @@ def start_experiment(
         "--rollback-strategy",
         "always",
         "--var",
-        f"target={target}",
+        f"target={target.name}",
         "--journal-path",
         str(journal_path),
         str(experiment),

@@ -133,6 +133,9 @@ class ExperimentScore:
     phases: list[dict[str, Any]] = field(default_factory=list)
     triage: TriageVerdicts = field(default_factory=TriageVerdicts)
     self_healed_at: float | None = None  # the fault went away with no fix (a controller replaced it)
+    # what answered when the chaos guard first let the run change the target (the event log's
+    # first ``identity``: target, fingerprint of the resolved target, the identity seen)
+    identity: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -173,6 +176,7 @@ class ExperimentScore:
             "failures": self.failures,
             "chaos_status": self.chaos_status,
             "duration_s": _round(self.duration_s),
+            "identity": self.identity,
         }
 
     def _page_dict(self) -> dict[str, Any] | None:
@@ -395,6 +399,7 @@ def score_experiment(
             if e.kind == EventKind.PHASE
         ],
         triage=verdicts,
+        identity=next((e.detail for e in events if e.kind == EventKind.IDENTITY), None),
     )
 
 

@@ -89,7 +89,7 @@ class GameDay:
         """Start one experiment (for tests that interrupt it)."""
         return start_experiment(
             self.experiments_dir / f"{mode}.json",
-            target=self.target.name,
+            target=self.target,  # resolved once, overrides applied: the child checks its fingerprint
             gameday_dir=gameday_dir or self.runs_dir,
         )
 

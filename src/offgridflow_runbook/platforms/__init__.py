@@ -18,6 +18,7 @@ from offgridflow_runbook.platforms.base import (
     Usage,
     Workload,
 )
+from offgridflow_runbook.platforms.identity import SeenIdentity
 
 if TYPE_CHECKING:
     from offgridflow_runbook.targets import Target
@@ -30,6 +31,7 @@ __all__ = [
     "PlatformError",
     "Revision",
     "RolloutStatus",
+    "SeenIdentity",
     "Termination",
     "Usage",
     "Workload",

@@ -13,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from offgridflow_runbook.platforms.identity import SeenIdentity
 
 __all__ = [
+    "CHANGE_METHODS",
     "CRASH_POSTGRES",
     "CommandResult",
     "Event",
@@ -33,6 +37,25 @@ __all__ = [
 # The server stops at once without a checkpoint, as if it crashed; its container exits with it. As the
 # database's own user, from inside its container, on both platforms (``$PGDATA`` is set in both images).
 CRASH_POSTGRES = ("sh", "-c", 'exec pg_ctl stop -D "$PGDATA" -m immediate')
+
+
+# The methods that change a target (the "change" section of Platform, and the Kubernetes driver's
+# ConfigMap scheme switches); every other one reads or waits. The chaos guard's tests hold every
+# activity that calls one of these to the guard.
+CHANGE_METHODS = frozenset(
+    {
+        "rollout_restart",
+        "patch_memory",
+        "set_image",
+        "rollout_undo",
+        "update_config",
+        "kill_database",
+        "crash_database",
+        "restart_database",
+        "adopt_in_place_config",
+        "adopt_hashed_config",
+    }
+)
 
 
 class PlatformError(Exception):
@@ -189,6 +212,13 @@ class Platform(Protocol):
 
     def config(self) -> dict[str, str]:
         """``kubectl get configmap offgridflow-config``: the configuration the API currently runs with."""
+        ...
+
+    def identity(self, *, contact: bool = True) -> SeenIdentity:
+        """What this client is connected to (see ``platforms.identity``). With ``contact`` False only
+        the client's own configuration is read (no request leaves the suite): the kubeconfig's context,
+        cluster and server, the Docker engine endpoint; with True also the node names / the stack's
+        container labels, asked from the system itself."""
         ...
 
     # -- change (faults and the runbook's fixes; only on targets that allow chaos) -------------

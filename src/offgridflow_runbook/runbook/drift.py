@@ -1,19 +1,24 @@
 """System -> runbook drift: run the runbook's read-only commands against a target and check that
 each still succeeds with the shape the runbook expects.
 
-Only commands the parser marks read-only are ever executed; a changing one (``rollout restart``,
-``patch``, ``set image``, ``docker pull``...) is reported as ``not run``. ``curl`` lines run against the
-target's URLs (the runbook's host replaced by ``base_url``, ``:8081/metrics`` by ``metrics_url``,
-``$TOKEN`` by the target's token, never shown). ``kubectl`` lines run on Kubernetes targets with the
-target's namespace, context and kubeconfig (the binary from ``kubectl=``, ``$KUBECTL`` or PATH); on
-other platforms they are ``not applicable`` (never passed). Each result is one of:
+A line runs only when it is one of the exact read-only shapes of
+:mod:`offgridflow_runbook.runbook.allowlist` (kubectl get/describe/logs/top/wait/rollout status and
+history, curl GET, filters that write nothing), judged on the line's own words, never on what the
+runbook parser thinks of it; every other line is ``not run`` with the reason (``not read-only: curl -X
+POST sends POST``). Nothing runs through a shell. On a target with ``allow_writes: false`` only GET
+requests are sent (a HEAD line is not run either). ``curl`` lines run against the target's URLs (the
+runbook's host replaced by ``base_url``, ``:8081/metrics`` by ``metrics_url``); a header naming
+``$TOKEN`` reaches curl on its standard input (``-H @-``), so the token is never on a command line.
+``kubectl`` lines run on Kubernetes targets with the target's namespace, context and kubeconfig (the
+binary from ``kubectl=``, ``$KUBECTL`` or PATH) and drift's own timeouts; on other platforms they are
+``not applicable`` (never passed). Each result is one of:
 
 - ``passed``: ran, and the answer has the expected shape;
 - ``drift``: ran, and the runbook no longer describes the system (a name that does not exist, a
   selector that matches nothing, a path answering 404, an Expected shape not seen);
 - ``unknown``: could not run or could not see (target unreachable, no kubectl, RBAC, no metrics
   API, no token): never a pass and never drift;
-- ``not applicable`` / ``not run``: see above.
+- ``not applicable`` / ``not run``: see above. Neither counts as drift.
 
 A filter after ``|`` (``grep OOMKilled``) in a Triage or Fix step looks for a symptom, so no match
 there is fine; in Verification the filter is the expected shape, so no match is drift.
@@ -23,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -32,15 +36,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from offgridflow_runbook.reporting import REDACTED
+from offgridflow_runbook.runbook.allowlist import TOKEN_VARIABLE, NotReadOnly, ReadOnly, read_only
 from offgridflow_runbook.runbook.commands import docker_equivalent, target_url
 from offgridflow_runbook.runbook.document import Command, Runbook
 from offgridflow_runbook.runbook.location import KUBECTL_ENV
 from offgridflow_runbook.runbook.steps import activity_list
 from offgridflow_runbook.targets import Target
 
-__all__ = ["KUBECTL_ENV", "DriftReport", "DriftResult", "Outcome", "Runner", "drift"]
+__all__ = ["KUBECTL_ENV", "DriftReport", "DriftResult", "Outcome", "Ran", "Runner", "drift", "run_subprocess"]
 
-TOKEN_VARIABLE = "$TOKEN"
 EXIT_DRIFT = 1
 EXIT_UNKNOWN = 3
 
@@ -64,7 +68,8 @@ class Ran:
 Runner = Callable[[Sequence[str], str | None, float], Ran]
 
 
-def _subprocess_runner(argv: Sequence[str], stdin: str | None, timeout: float) -> Ran:
+def run_subprocess(argv: Sequence[str], stdin: str | None, timeout: float) -> Ran:
+    """The default :data:`Runner`: ``argv`` as one process (no shell), ``stdin`` on its standard input."""
     try:
         done = subprocess.run(
             list(argv), input=stdin, capture_output=True, text=True, timeout=timeout, check=False
@@ -139,17 +144,27 @@ class DriftReport:
 _CURL_UNREACHABLE = {5, 6, 7, 28, 35, 52, 56, 60, 124, 127}
 
 
-def _curl(command: Command, target: Target, run: Runner, timeout: float) -> DriftResult:
-    argv = list(command.argv[1:] if command.argv[0] == "watch" else command.argv)
+def _curl(command: Command, shape: ReadOnly, target: Target, run: Runner, timeout: float) -> DriftResult:
+    if shape.verb != "GET" and not target.allow_writes:
+        return DriftResult(
+            command,
+            Outcome.NOT_RUN,
+            f"not read-only: sends {shape.verb}; on a target with allow_writes: false drift sends only GET",
+        )
     token = target.token
-    if any(TOKEN_VARIABLE in arg for arg in argv) and token is None:
+    if shape.token_headers and token is None:
         return DriftResult(command, Outcome.UNKNOWN, f"no bearer token: ${target.token_env} is not set")
-    argv = [target_url(arg, target) if arg.startswith(("http://", "https://")) else arg for arg in argv]
-    shown = shlex.join(argv)
-    argv = [arg.replace(TOKEN_VARIABLE, token or "") for arg in argv]
-    # quiet but with errors, bounded, and the status code written after the body
-    executed = [argv[0], "-sS", "--max-time", f"{timeout:.0f}", "-w", "\n%{http_code}", *argv[1:]]
-    done = run(executed, None, timeout + 5)
+    url = target_url(shape.url, target)
+    options = list(shape.argv[1:-1])
+    shown = shlex.join(["curl", *options, *(w for h in shape.token_headers for w in ("-H", h)), url])
+    # -q first: no ~/.curlrc; quiet but with errors, no URL globbing, bounded, the status code
+    # written after the body; headers naming $TOKEN on stdin, never in argv
+    executed = ["curl", "-q", "-sS", "-g", "--max-time", f"{timeout:.0f}", "-w", "\n%{http_code}", *options]
+    secret = None
+    if shape.token_headers:
+        executed += ["-H", "@-"]
+        secret = "".join(h.replace(TOKEN_VARIABLE, token or "") + "\n" for h in shape.token_headers)
+    done = run([*executed, url], secret, timeout + 5)
     body, _, code = done.stdout.rpartition("\n")
     if done.returncode in _CURL_UNREACHABLE or not code.strip().isdigit() or code.strip() == "000":
         why = (
@@ -166,7 +181,7 @@ def _curl(command: Command, target: Target, run: Runner, timeout: float) -> Drif
     problem = _expected_problem(command, status, body)
     if problem:
         return DriftResult(command, Outcome.DRIFT, problem, shown)
-    return _filtered(command, body, run, timeout, f"HTTP {status}", shown, expected_checked=True)
+    return _filtered(command, shape, body, run, timeout, f"HTTP {status}", shown, expected_checked=True)
 
 
 def _json(body: str) -> Any:
@@ -192,6 +207,7 @@ def _expected_problem(command: Command, status: int, body: str) -> str | None:
 
 def _filtered(
     command: Command,
+    shape: ReadOnly,
     output: str,
     run: Runner,
     timeout: float,
@@ -203,7 +219,7 @@ def _filtered(
     """Apply the pipeline's filters (``grep ...``) to ``output``. Only an answer whose Expected
     shape was checked (``expected_checked``) says so: kubectl lines are judged by the names they
     find; their state (Running, restarts) is the checks' business."""
-    for segment in command.pipeline[1:]:
+    for segment in shape.filters:
         done = run(list(segment), output, timeout)
         if done.returncode == 1 and segment[0] == "grep":
             what = " ".join(segment)
@@ -241,41 +257,30 @@ _KUBECTL_UNKNOWN = (
     "no answer within",
 )
 _NO_PREVIOUS = "previous terminated container"
-_WAIT_TIMEOUT = re.compile(r"^--timeout=.*$")
+# the verbs that wait for a state: drift bounds the wait by its own timeout (the runbook waits up to
+# 5 minutes; on a healthy target they return at once)
+_WAITING_VERBS = frozenset({"wait", "rollout status"})
 
 
 def kubectl_binary(explicit: str | None = None) -> str | None:
     return explicit or os.environ.get(KUBECTL_ENV) or shutil.which("kubectl")
 
 
-def _kubectl_argv(command: Command, target: Target, binary: str, timeout: float) -> list[str]:
-    argv = list(command.argv[1:] if command.argv[0] == "watch" else command.argv)
-    out = [binary]
-    skip_next = False
-    for i, arg in enumerate(argv[1:], start=1):
-        if skip_next:
-            skip_next = False
-            continue
-        if arg in ("-n", "--namespace") and i + 1 < len(argv):
-            out += ["-n", target.namespace]
-            skip_next = True
-        elif _WAIT_TIMEOUT.match(arg):
-            # read-only, but the runbook waits up to 5 minutes: on a healthy target it returns at once
-            out.append(f"--timeout={timeout:.0f}s")
-        else:
-            out.append(arg)
-    extra = [f"--request-timeout={timeout:.0f}s"]
+def _kubectl_argv(shape: ReadOnly, target: Target, binary: str, timeout: float) -> list[str]:
+    """The allowed line with the target's namespace, context and kubeconfig (the allowlist dropped
+    the line's own) and drift's timeouts."""
+    out = [binary, *shape.argv[1:], "-n", target.namespace, f"--request-timeout={timeout:.0f}s"]
+    if shape.verb in _WAITING_VERBS:
+        out.append(f"--timeout={timeout:.0f}s")
     if target.kube_context:
-        extra.append(f"--context={target.kube_context}")
+        out.append(f"--context={target.kube_context}")
     if target.kubeconfig:
-        extra.append(f"--kubeconfig={target.kubeconfig}")
-    # options before `--` (kubectl exec passes what follows to the container)
-    cut = out.index("--") if "--" in out else len(out)
-    return out[:cut] + extra + out[cut:]
+        out.append(f"--kubeconfig={target.kubeconfig}")
+    return out
 
 
 def _kubectl(
-    command: Command, target: Target, run: Runner, binary: str | None, timeout: float
+    command: Command, shape: ReadOnly, target: Target, run: Runner, binary: str | None, timeout: float
 ) -> DriftResult:
     if target.platform != "kubernetes":
         instead = docker_equivalent(command, target) if target.platform == "docker" else None
@@ -288,7 +293,7 @@ def _kubectl(
     binary = kubectl_binary(binary)
     if binary is None:
         return DriftResult(command, Outcome.UNKNOWN, f"no kubectl: set ${KUBECTL_ENV} or put kubectl on PATH")
-    argv = _kubectl_argv(command, target, binary, timeout)
+    argv = _kubectl_argv(shape, target, binary, timeout)
     shown = shlex.join(["kubectl", *argv[1:]])
     done = run(argv, None, timeout + 5)
     error = (done.stderr.strip().splitlines() or [""])[-1]
@@ -316,25 +321,22 @@ def _kubectl(
             f"matches nothing: {error or 'no output'} (a selector or name the system lacks)",
             shown,
         )
-    if "secret" in command.argv:
+    if "secret" in shape.argv:
         # the Secret exists; its values are never shown or kept
         return DriftResult(command, Outcome.PASSED, "exists (values not shown)", shown)
-    return _filtered(command, done.stdout, run, timeout, "exit 0", shown)
+    return _filtered(command, shape, done.stdout, run, timeout, "exit 0", shown)
 
 
 # -- the report ----------------------------------------------------------------------------------------
 def _one(command: Command, target: Target, run: Runner, kubectl: str | None, timeout: float) -> DriftResult:
-    if not command.read_only:
-        return DriftResult(
-            command, Outcome.NOT_RUN, f"changes the system ({command.why}); drift never runs it"
-        )
-    if command.program == "curl":
-        return _curl(command, target, run, timeout)
-    if command.program == "kubectl":
-        return _kubectl(command, target, run, kubectl, timeout)
-    return DriftResult(
-        command, Outcome.NOT_APPLICABLE, f"drift runs curl and kubectl lines, not {command.program}"
-    )
+    # judged on the line itself, whatever the runbook parser concluded about it
+    try:
+        shape = read_only(command.text)
+    except NotReadOnly as refused:
+        return DriftResult(command, Outcome.NOT_RUN, f"not read-only: {refused}")
+    if shape.program == "curl":
+        return _curl(command, shape, target, run, timeout)
+    return _kubectl(command, shape, target, run, kubectl, timeout)
 
 
 def _redact(result: DriftResult, token: str | None) -> DriftResult:
@@ -352,7 +354,7 @@ def drift(
     runbook: Runbook,
     target: Target,
     *,
-    run: Runner = _subprocess_runner,
+    run: Runner = run_subprocess,
     kubectl: str | None = None,
     timeout: float = 15.0,
 ) -> DriftReport:

@@ -42,6 +42,7 @@ from offgridflow_runbook.platforms.docker.names import (
     STACK_VALUE,
     state_dir,
 )
+from offgridflow_runbook.platforms.identity import SeenIdentity
 from offgridflow_runbook.targets import Target
 
 __all__ = ["DockerPlatform"]
@@ -49,6 +50,7 @@ __all__ = ["DockerPlatform"]
 PG_ISREADY = ("pg_isready", "-h", "127.0.0.1", "-p", "5432")
 API_PORTS = (8080, 8081)
 _POLL_SECONDS = 0.5
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _EVENT_ACTIONS = {
     "oom": ("Warning", "OOMKilled"),
     "die": ("Warning", "Died"),
@@ -87,9 +89,14 @@ def _merge(*sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(unique.values(), key=lambda event: int(event.get("timeNano", 0)))
 
 
+def engine_endpoint() -> str:
+    """The engine endpoint ``docker.from_env`` connects to: ``DOCKER_HOST``, else the default socket."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+
+
 def _unix_socket_problem() -> str | None:
     """Why the engine's Unix socket refuses a connection (checked first: the SDK leaks the socket then)."""
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    host = engine_endpoint()
     if not host.startswith("unix://"):
         return None
     path = host.removeprefix("unix://")
@@ -123,6 +130,8 @@ class DockerPlatform:
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        # read once, with the client below: the endpoint this instance really talks to
+        self.engine = engine_endpoint()
         if problem := _unix_socket_problem():
             raise PlatformError(
                 f"target {target.name!r}: cannot reach the Docker Engine ({problem}); "
@@ -358,6 +367,16 @@ class DockerPlatform:
         receiver, registry, event recorder) fine, bad or unknown, with what was seen. A stopped
         Prometheus is ``bad`` here, where the Prometheus probe can only say it could not read."""
         return health(self._client)
+
+    @_engine_errors
+    def identity(self, *, contact: bool = True) -> SeenIdentity:
+        """The engine endpoint the client uses; with ``contact`` also the stack label this driver acts
+        on when the engine has containers carrying it (``com.offgridflow.stack=local``)."""
+        labels: tuple[str, ...] | None = None
+        if contact:
+            found = self._client.containers.list(all=True, filters={"label": f"{STACK_LABEL}={STACK_VALUE}"})
+            labels = (STACK_VALUE,) if found else ()
+        return SeenIdentity(platform=self.kind, docker_host=self.engine, stack_labels=labels)
 
     # -- change --------------------------------------------------------------------------------
     @_engine_errors

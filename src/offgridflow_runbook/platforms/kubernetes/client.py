@@ -62,6 +62,8 @@ class Connection:
     target: Target
     context: str
     host: str
+    # the cluster the context names in the kubeconfig (kind: ``kind-<name>``)
+    cluster: str | None = None
 
     @property
     def where(self) -> str:
@@ -166,12 +168,31 @@ def connect(target: Target) -> Connection:
     except (ConfigException, OSError, ValueError, yaml.YAMLError) as error:
         raise PlatformError(f"target {target.name!r}: cannot use kubeconfig {path}: {error}") from None
     context = target.kube_context or _current_context(path)
-    return Connection(client=client, target=target, context=context, host=configuration.host)
+    return Connection(
+        client=client,
+        target=target,
+        context=context,
+        host=configuration.host,
+        cluster=_context_cluster(path, context),
+    )
 
 
-def _current_context(path: Path) -> str:
+def _kubeconfig_document(path: Path) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
-        return "?"
-    return str(document.get("current-context", "?"))
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _current_context(path: Path) -> str:
+    return str(_kubeconfig_document(path).get("current-context", "?"))
+
+
+def _context_cluster(path: Path, context: str) -> str | None:
+    """The cluster name the kubeconfig's ``context`` points at (what the client loaded)."""
+    for entry in _kubeconfig_document(path).get("contexts", []) or []:
+        if isinstance(entry, dict) and entry.get("name") == context:
+            cluster = (entry.get("context") or {}).get("cluster")
+            return str(cluster) if cluster is not None else None
+    return None

@@ -24,6 +24,7 @@ from offgridflow_runbook.platforms.base import (
     Usage,
     Workload,
 )
+from offgridflow_runbook.platforms.identity import SeenIdentity
 from offgridflow_runbook.platforms.kubernetes import mapping
 from offgridflow_runbook.platforms.kubernetes.client import BadRequest, NotFound, connect
 from offgridflow_runbook.platforms.kubernetes.config import (
@@ -235,6 +236,23 @@ class KubernetesPlatform:
         if data is None:
             raise PlatformError(f"configmap {name} (read by {DEPLOYMENT}) not found in {self.namespace!r}")
         return data
+
+    def identity(self, *, contact: bool = True) -> SeenIdentity:
+        """The kubeconfig's context, its cluster and the API server URL the client loaded; with
+        ``contact`` also the node names (``kubectl get nodes``)."""
+        nodes: tuple[str, ...] | None = None
+        if contact:
+            body = self._call("list nodes", self._core.list_node)
+            nodes = tuple(
+                sorted(str(item.get("metadata", {}).get("name", "")) for item in body.get("items", []))
+            )
+        return SeenIdentity(
+            platform=self.kind,
+            context=self._connection.context,
+            cluster=self._connection.cluster,
+            api_server=self._connection.host,
+            nodes=nodes,
+        )
 
     # -- changes ---------------------------------------------------------------------------
     def _patch_deployment(self, action: str, body: Any, manager: str | None) -> None:
