@@ -169,7 +169,8 @@ def test_a_target_with_an_open_entry_is_refused_naming_it_and_the_command(
     [line] = [line for line in text.splitlines() if entry.id in line]
     assert "set image x:v9" in line
     assert "run `offgridflow-runbook restore --target lab`" in line
-    assert "or run the game day with --restore-first" in text
+    assert "offgridflow: or run the game day with --restore-first" in text
+    assert "offgridflow: offgridflow:" not in text
     assert "1 passed" not in text
     assert Ledger().entries() == [entry]
 
