@@ -185,6 +185,12 @@ def test_the_ledger_directory_follows_the_environment(
     monkeypatch.delenv("OFFGRIDFLOW_LEDGER_DIR")
     monkeypatch.setenv("OFFGRIDFLOW_STATE_DIR", str(tmp_path / "state"))
     assert ledger_dir() == tmp_path / "state" / "ledger"
+    monkeypatch.delenv("OFFGRIDFLOW_STATE_DIR")
+    monkeypatch.setenv("OFFGRIDFLOW_HOME", str(tmp_path / "home"))
+    assert ledger_dir() == tmp_path / "home" / ".state" / "ledger"
+    monkeypatch.delenv("OFFGRIDFLOW_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)  # from anywhere: the checkout this module runs from
+    assert ledger_dir() == Path(ledger_module.__file__).resolve().parents[2] / ".state" / "ledger"
 
 
 def test_an_entry_for_another_profile_is_not_written_for_this_one(tmp_path: Path) -> None:

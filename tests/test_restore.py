@@ -132,7 +132,9 @@ def write_every_kind(ledger: Ledger, target: Target) -> None:
 def test_nothing_open_is_said_and_is_success(local: Target, ledger: Ledger, broken: BrokenPlatform) -> None:
     report = restore(local, ledger=ledger, platform=broken, verifier=Verdicts(False))
     assert report.exit_code == 0
-    assert report.lines() == ["target 'local': nothing open in the fault ledger; nothing to restore"]
+    assert report.lines() == [
+        f"target 'local': nothing open in the fault ledger ({ledger.directory}); nothing to restore"
+    ]
     assert broken.calls == []
 
 

@@ -188,12 +188,19 @@ class Unreadable:
 
 def ledger_dir() -> Path:
     """``$OFFGRIDFLOW_LEDGER_DIR``, else ``ledger/`` in ``$OFFGRIDFLOW_STATE_DIR``, else
-    ``.state/ledger`` in ``$OFFGRIDFLOW_HOME`` or the working directory (the project's root)."""
+    ``.state/ledger`` of the project: ``$OFFGRIDFLOW_HOME``, else the source checkout this module
+    runs from, else the working directory. The same project root as the Docker stack's ``.state``
+    (``platforms.docker.names.project_root``, which this leaf cannot import), so that ``chaos run``,
+    ``restore`` and ``make up`` find one ledger whatever directory each is started from."""
     if configured := os.environ.get(LEDGER_DIR_ENV):
         return Path(configured)
     if state := os.environ.get("OFFGRIDFLOW_STATE_DIR"):
         return Path(state) / "ledger"
-    return Path(os.environ.get("OFFGRIDFLOW_HOME") or Path.cwd()) / ".state" / "ledger"
+    if home := os.environ.get("OFFGRIDFLOW_HOME"):
+        return Path(home).resolve() / ".state" / "ledger"
+    checkout = Path(__file__).resolve().parents[2]
+    root = checkout if (checkout / "deploy" / "docker").is_dir() else Path.cwd()
+    return root / ".state" / "ledger"
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from offgridflow_runbook.ledger import Entry, Ledger, Undo, UndoAction, Unreadable, profile_of
 from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
@@ -66,6 +67,7 @@ class RestoreReport:
     """The outcome of one restore: per entry, the files that are not entries, and Verification."""
 
     target: str
+    ledger: Path
     outcomes: list[EntryOutcome] = field(default_factory=list)
     unreadable: list[Unreadable] = field(default_factory=list)
     verification: VerificationReport | None = None
@@ -86,7 +88,8 @@ class RestoreReport:
             for bad in self.unreadable
         ]
         if not self.outcomes and not self.unreadable:
-            out.append(f"target {self.target!r}: nothing open in the fault ledger; nothing to restore")
+            where = f"the fault ledger ({self.ledger})"
+            out.append(f"target {self.target!r}: nothing open in {where}; nothing to restore")
         elif self.exit_code == 0:
             out.append(f"target {self.target!r}: restored; Verification 1-5 pass")
         elif self.verification is not None and not self.verification.passed:
@@ -228,7 +231,7 @@ def restore(
     :func:`~offgridflow_runbook.runbook.verification.verify` (tests)."""
     ledger = ledger or Ledger()
     entries, unreadable = ledger.read(target.name)
-    report = RestoreReport(target.name, unreadable=unreadable)
+    report = RestoreReport(target.name, ledger.directory, unreadable=unreadable)
     if not entries:
         return report
     outcomes = [EntryOutcome(entry) for entry in reversed(entries)]

@@ -51,7 +51,10 @@ def test_nothing_open_exits_0_and_says_so(
     platform: RecordingPlatform, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(ARGS) == 0
-    assert capsys.readouterr().out == "target 'local': nothing open in the fault ledger; nothing to restore\n"
+    ledger = Ledger().directory
+    assert capsys.readouterr().out == (
+        f"target 'local': nothing open in the fault ledger ({ledger}); nothing to restore\n"
+    )
     assert platform.calls == []
 
 
@@ -99,7 +102,10 @@ def test_list_shows_what_would_be_undone_and_changes_nothing(
 
 def test_list_with_nothing_open(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*ARGS, "--list"]) == 0
-    assert capsys.readouterr().out == "target 'local': nothing open in the fault ledger\n"
+    assert (
+        capsys.readouterr().out
+        == f"target 'local': nothing open in the fault ledger ({Ledger().directory})\n"
+    )
 
 
 @pytest.mark.parametrize("deadline", ["nan", "-1", "0", "inf", "soon", "1e9"])

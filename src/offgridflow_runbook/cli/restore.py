@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         for bad in unreadable:
             print(f"{bad.path}: unreadable ledger file: {bad.reason}")
         if not entries and not unreadable:
-            print(f"target {target.name!r}: nothing open in the fault ledger")
+            print(f"target {target.name!r}: nothing open in the fault ledger ({ledger.directory})")
         return EXIT_NOT_RESTORED if unreadable else 0
     report = restore(
         target,
