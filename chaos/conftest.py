@@ -17,7 +17,9 @@ import pytest
 
 from offgridflow_runbook.environments.local import StackError, stack_lock
 from offgridflow_runbook.gameday.session import GameDay
+from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.pytest_plugin import progress_writer
+from offgridflow_runbook.restore import restore
 from offgridflow_runbook.targets import ChaosNotAllowed, Target, require_chaos_allowed
 
 CHAOS_DIR = Path(__file__).parent
@@ -29,13 +31,36 @@ def reports_dir(config: pytest.Config) -> Path:
     return Path(chosen).resolve() if chosen else config.rootpath / "reports" / "gameday"
 
 
+def settle_the_ledger(config: pytest.Config, target: Target) -> None:
+    """Refuse a target with an open fault ledger entry (a killed run's fault may still be in place:
+    a new fault on top of it would be scored wrongly and undone in the wrong order), one line per
+    entry with the command that restores it; with ``--restore-first``, restore it first."""
+    lines = Ledger().open_lines(target.name)
+    if not lines:
+        return
+    if not config.getoption("--restore-first"):
+        lines.append("or run the game day with --restore-first")
+        pytest.exit("offgridflow: " + "\noffgridflow: ".join(lines), returncode=pytest.ExitCode.USAGE_ERROR)
+    say = progress_writer(config)
+    report = restore(target, say=say)
+    for line in report.lines():
+        say(f"[gameday] restore: {line}")
+    if report.exit_code != 0:
+        pytest.exit(
+            "offgridflow: --restore-first could not restore: " + " | ".join(report.lines()),
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
 @pytest.fixture(scope="session")
-def chaos_target(target: Target) -> Target:
-    """The target, refused before anything runs when it does not allow chaos."""
+def chaos_target(pytestconfig: pytest.Config, target: Target) -> Target:
+    """The target, refused before anything runs when it does not allow chaos or when the fault
+    ledger has an open entry for it (unless ``--restore-first``)."""
     try:
         require_chaos_allowed(target)
     except ChaosNotAllowed as error:
         pytest.exit(f"offgridflow: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+    settle_the_ledger(pytestconfig, target)
     if target.token is None:
         pytest.skip(
             f"${target.token_env} is not set (for the local stack: source .state/env, written by make up)"

@@ -13,6 +13,7 @@ import pytest
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.runner import start_experiment
 from offgridflow_runbook.gameday.session import GameDay
+from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms import platform_for
 from offgridflow_runbook.runbook.verification import verify
 from offgridflow_runbook.targets import target_document
@@ -75,6 +76,9 @@ def test_interrupted_experiment_rolls_back_to_a_healthy_stack(gameday: GameDay, 
     assert running.events.first("fix_started_at") is not None, "the rollback did not apply Fix 3"
     report = verify(gameday.target)
     assert report.passed, report.summary()
+    # the fault's ledger entry: cleared by the scorer now that the rollbacks and Verification passed
+    gameday.settle_ledger(running)
+    assert [e.id for e in Ledger().entries(gameday.target.name) if e.mode == "bad-config"] == []
 
 
 def test_target_that_forbids_chaos_is_refused_and_left_unchanged(gameday: GameDay, tmp_path: Path) -> None:

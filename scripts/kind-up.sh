@@ -169,6 +169,9 @@ if [ "$offline" = 1 ]; then
   done
 fi
 
+# A fault a killed game day left in place on a Kubernetes target (the fault ledger): named, not undone.
+"$python" -m offgridflow_runbook.ledger --platform kubernetes || true
+
 profile="${OFFGRIDFLOW_ALERT_PROFILE:-fast}"
 step "applying $overlay with the $profile alert profile (.state/kind/overlay)"
 "$python" -m offgridflow_runbook.alerting.profiles "$profile" "$overlay" .state/kind/overlay >/dev/null \

@@ -359,3 +359,12 @@ def api_server(api_factory: ApiFactory, postgres_server: PostgresServer) -> Iter
     api = api_factory(wait="ready")
     yield api
     api.stop()
+
+
+@pytest.fixture(autouse=True)
+def private_fault_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes its fault ledger entries under its own directory, never the project's
+    ``.state/ledger`` (which a real open fault may hold)."""
+    directory = tmp_path / "fault-ledger"
+    monkeypatch.setenv("OFFGRIDFLOW_LEDGER_DIR", str(directory))
+    return directory

@@ -22,6 +22,7 @@ from helpers.chaos_fakes import LOCAL_IDENTITY, RecordingPlatform
 from helpers.local_http import serving
 from offgridflow_runbook.chaos import ACTIONS, GUARDED, PHASES, faults, registry, steady_state
 from offgridflow_runbook.gameday.events import EventKind, EventLog
+from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms.base import CHANGE_METHODS
 
 EXPERIMENTS = Path(__file__).parents[2] / "chaos" / "experiments"
@@ -128,6 +129,7 @@ def test_every_registered_activity_refuses_a_refused_target_before_touching_anyt
     assert fake_platform.calls == [], "a change reached the platform"
     assert requests == [], "a request reached the API"
     assert EventLog.for_configuration(configuration).read() == before
+    assert Ledger().read() == ([], []), "a fault ledger entry was written for a refused change"
 
 
 @pytest.mark.parametrize("name", sorted(GUARDED))
@@ -140,6 +142,7 @@ def test_every_registered_activity_refuses_the_real_profiles_that_forbid_chaos(
     assert fake_platform.calls == []
     assert fake_platform.opened_for == []  # type: ignore[attr-defined]
     assert EventLog.for_configuration(configuration).read() == []
+    assert Ledger().read() == ([], [])
 
 
 def test_a_guarded_change_records_the_identity_it_saw_once(

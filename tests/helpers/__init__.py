@@ -13,5 +13,8 @@
 - ``runbook_copies`` / ``drift_fakes``: edited runbook copies, a fake kubectl and API for drift.
 - ``deploy_files``: the repository's manifests, rules and workflows, rendered and loaded.
 - ``diagnose_cli``: runs ``offgridflow-runbook diagnose`` as a user would.
-- ``local_http``: ``serving(handler)``, a stand-in HTTP server on 127.0.0.1 for one ``with`` block.
+- ``local_http``: ``serving(handler)``, a stand-in HTTP server on 127.0.0.1 for one ``with`` block;
+  ``answer_json`` sends a JSON answer from its handler.
+- ``sigkill_restore``: the SIGKILL matrix (a ``chaos run`` killed during its fault, then
+  ``offgridflow-runbook restore``) shared by ``tests/e2e`` and ``tests/kind``.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,13 +26,22 @@ class BackgroundWriter:
     """Posts an activity every ``interval`` s, at most ``max_writes`` times and ``max_seconds`` long."""
 
     def __init__(
-        self, target: Target, *, max_writes: int, max_seconds: float, interval: float, source: str
+        self,
+        target: Target,
+        *,
+        max_writes: int,
+        max_seconds: float,
+        interval: float,
+        source: str,
+        on_ack: Callable[[int], None] | None = None,
     ) -> None:
         self.target = target
         self.max_writes = max_writes
         self.max_seconds = max_seconds
         self.interval = interval
         self.source = source
+        # told each acknowledged id as it arrives (the fault ledger keeps them beyond this process)
+        self.on_ack = on_ack
         self.result = WriterResult()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -57,6 +67,8 @@ class BackgroundWriter:
                         return
                     self.result.attempts += 1
                 acked = self._write_once(api)
+                if acked is not None and self.on_ack is not None:
+                    self.on_ack(acked)
                 with self._lock:
                     if acked is None:
                         self.result.failed += 1

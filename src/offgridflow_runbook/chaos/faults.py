@@ -17,9 +17,18 @@ from offgridflow_runbook.chaos._context import (
     progress,
     resolve_target,
 )
+from offgridflow_runbook.chaos._ledger import (
+    before_fault,
+    config_undo,
+    database_undo,
+    image_undo,
+    in_place_config_undo,
+    oom_undo,
+)
 from offgridflow_runbook.chaos._verdicts import start_watch
 from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.ledger import is_secret_key
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 
@@ -73,6 +82,8 @@ def memory_assault(
     progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
     event_log(configuration).record(EventKind.FAULT_AT, fault=f"memory assault {mib} MiB")
     start_watch(chosen, configuration)
+    # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+    before_fault(chosen, configuration, f"memory assault {mib} MiB", *oom_undo(chosen))
     with ApiProbe(chosen, timeout=60.0) as api:
         try:
             answer = api.memory_assault(mib, hold_seconds)
@@ -96,6 +107,8 @@ def kill_database(
     with opened(chosen) as platform:
         event_log(configuration).record(EventKind.FAULT_AT, fault="database killed")
         start_watch(chosen, configuration)
+        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+        before_fault(chosen, configuration, "database killed", *database_undo())
         platform.kill_database()
     return "database killed"
 
@@ -131,6 +144,8 @@ def crash_database_repeatedly(
                     EventKind.FAULT_AT, fault=f"database crashed {times} times (pg_ctl stop -m immediate)"
                 )
                 start_watch(chosen, configuration)
+                # the fault ledger, before the change (restore undoes it if this run dies)
+                before_fault(chosen, configuration, f"database crashed {times} times", *database_undo())
             try:
                 platform.crash_database()
             except PlatformError as error:
@@ -164,6 +179,8 @@ def set_image(
         progress(configuration, "fault", f"set image {image}")
         event_log(configuration).record(EventKind.FAULT_AT, fault=f"set image {image}", image=image)
         start_watch(chosen, configuration)
+        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+        before_fault(chosen, configuration, f"set image {image}", image_undo(current_image(platform)))
         platform.set_image(image)
     return image
 
@@ -182,10 +199,15 @@ def update_config(
     progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
     with opened(chosen) as platform:
         previous = platform.config().get(key)
-        event_log(configuration).record(
-            EventKind.FAULT_AT, fault=f"config {key}={value}", key=key, previous=previous
+        event_log(configuration).record(  # a secret's value is never written, here or in the ledger
+            EventKind.FAULT_AT,
+            fault=f"config {key}={value}",
+            key=key,
+            previous=None if is_secret_key(key) else previous,
         )
         start_watch(chosen, configuration)
+        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+        before_fault(chosen, configuration, f"config {key}={value}", config_undo(key, previous))
         platform.update_config({key: value})
         # the Kubernetes driver says how the ConfigMap changed; Fix 3 reads `offgridflow-config` by name
         update = getattr(platform, "last_config_update", None)
@@ -224,7 +246,10 @@ def use_in_place_config(
     guard(chosen)
     progress(configuration, "set-up", "the API reads offgridflow-config edited in place")
     with opened(chosen) as platform:
-        _config_schemes(platform).adopt_in_place_config()
+        schemes = _config_schemes(platform)
+        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
+        before_fault(chosen, configuration, "offgridflow-config edited in place", in_place_config_undo())
+        schemes.adopt_in_place_config()
         event_log(configuration).record(
             EventKind.NOTE, text="the API reads offgridflow-config, edited in place"
         )

@@ -22,6 +22,7 @@ from offgridflow_runbook.chaos._context import (
 from offgridflow_runbook.chaos._verdicts import stop_watch
 from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.ledger import is_secret_key
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.runbook.commands import known_good_tag
 from offgridflow_runbook.targets import Target
@@ -216,6 +217,10 @@ def restore_config(
     with opened(chosen) as platform:
         if only_if_broken and not _fault_still_present(chosen, configuration, platform):
             return _ALREADY_HEALTHY
+        if previous is None and is_secret_key(key):
+            raise ActivityFailed(
+                f"{key} comes from a Secret and its value was not recorded; re-apply offgridflow-secrets"
+            )
         if previous is None:
             raise ActivityFailed(
                 f"{key} had no value before the fault; remove it by hand from offgridflow-config"

@@ -16,6 +16,7 @@ from offgridflow_runbook.chaos._context import (
     progress,
     resolve_target,
 )
+from offgridflow_runbook.chaos._ledger import acked_recorder, before_fault, writer_undo
 from offgridflow_runbook.chaos._writer import BackgroundWriter
 from offgridflow_runbook.chaos.registry import changes_target, loads_target
 from offgridflow_runbook.gameday.events import EventKind
@@ -55,8 +56,15 @@ def start_background_writer(
     if not chosen.allow_writes:
         raise ActivityFailed(f"target {chosen.name!r} does not allow writes")
     mode = event_log(configuration).mode
+    # the fault ledger: the acknowledged ids outlive this process, so restore can prove none is lost
+    entry = before_fault(chosen, configuration, "background writer", writer_undo())
     writer = BackgroundWriter(
-        chosen, max_writes=max_writes, max_seconds=max_seconds, interval=interval, source=f"gameday-{mode}"
+        chosen,
+        max_writes=max_writes,
+        max_seconds=max_seconds,
+        interval=interval,
+        source=f"gameday-{mode}",
+        on_ack=acked_recorder(entry),
     )
     with _writers_lock:
         previous = _writers.pop(mode, None)

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "offgridflow_runbook.cli.coverage",
     "offgridflow_runbook.cli.drift",
     "offgridflow_runbook.cli.gate",
+    "offgridflow_runbook.cli.restore",
 )
 EXIT_USAGE = 64  # EX_USAGE: 2 and 3 are taken by `diagnose` (problem found / unreachable)
 

@@ -147,6 +147,15 @@ class EventLog:
                 return event
         return None
 
+    @property
+    def previous_path(self) -> Path:
+        """Where :meth:`reset` keeps the previous run's log."""
+        return self.path.with_name("events.previous.jsonl")
+
     def reset(self) -> None:
-        """Start a fresh log for a new run of the experiment."""
-        self.path.unlink(missing_ok=True)
+        """Start a fresh log for a new run of the experiment. The previous run's log is kept aside
+        (one generation, ``events.previous.jsonl``), never deleted: a run killed during its fault
+        recorded there what its rollbacks would have needed (the fault ledger holds what restore
+        needs; this keeps the record for the person looking)."""
+        if self.path.exists():
+            os.replace(self.path, self.previous_path)

@@ -24,12 +24,17 @@ from offgridflow_runbook.gameday.scorecard import (
     expectation_from_experiment,
     score_experiment,
 )
+from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.probes.http import ProbeError
+from offgridflow_runbook.restore import verify_within
 from offgridflow_runbook.targets import Target
 
 __all__ = ["EXPERIMENT_TIMEOUT_S", "GameDay", "experiment_timeout_s"]
 
 EXPERIMENT_TIMEOUT_S = 600.0
+# How long the scorer waits for Verification 1-5 before clearing a run's fault ledger entries (the
+# run's own last activity already waited for it; this is the scorer's own look, not a second wait)
+CLEAR_VERIFY_DEADLINE_S = 60.0
 
 
 def _seconds(value: float | None) -> str:
@@ -113,6 +118,7 @@ class GameDay:
         )
         self.scorecard.experiments = [e for e in self.scorecard.experiments if e.mode != mode] + [score]
         self.write()
+        self.settle_ledger(running)
         if score.page:
             paged = f"paged by {score.page['alert']}"
         elif score.self_healed_at is not None:
@@ -127,6 +133,33 @@ class GameDay:
         if score.failures:
             self.say(f"[gameday] {mode:<10} failures: {'; '.join(f[:200] for f in score.failures)}")
         return score
+
+    def settle_ledger(self, running: RunningExperiment) -> None:
+        """Clear the fault ledger entries of this run once its journal shows every rollback succeeded
+        and Verification 1-5 pass in the scorer's own look; otherwise leave them open, say so, and
+        ``offgridflow-runbook restore`` (or the next game day's ``--restore-first``) takes over."""
+        ledger = Ledger()
+        events = str(running.events.path.resolve())
+        mine = [entry for entry in ledger.entries(self.target.name) if entry.events == events]
+        if not mine:
+            return
+        journal = running.journal()
+        rollbacks = (journal or {}).get("rollbacks") or []
+        why = ""
+        if journal is None:
+            why = "the run wrote no journal"
+        elif not all(isinstance(run, dict) and run.get("status") == "succeeded" for run in rollbacks):
+            why = "a rollback did not succeed"
+        else:
+            report = verify_within(self.target, None, CLEAR_VERIFY_DEADLINE_S)
+            if not report.passed:
+                why = "Verification 1-5 does not pass: " + "; ".join(s.step for s in report.failures)
+        if why:
+            for line in ledger.open_lines(self.target.name):
+                self.say(f"[gameday] {running.mode:<10} left open ({why}): {line}")
+            return
+        for entry in mine:
+            ledger.clear(entry, by="game day", note="rollbacks succeeded; Verification 1-5 passed")
 
     def _alerts(self, start: float) -> list[AlertTimeline]:
         if not self.target.prometheus_url:

@@ -23,6 +23,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="where the game day writes its scorecard, records and runs (default: reports/gameday)",
     )
+    group.addoption(
+        "--restore-first",
+        action="store_true",
+        default=False,
+        help="before a game day, restore what the fault ledger says a killed run left on the target "
+        "(offgridflow-runbook restore); without it a game day refuses a target with an open entry",
+    )
 
 
 # -- the checks' report defaults -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from docker.errors import NotFound
 
 from offgridflow_runbook.environments.local import StackError, lifecycle, ports
+from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms.docker import revisions, specs
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
@@ -20,6 +21,7 @@ from offgridflow_runbook.platforms.docker.names import (
     RESTART_AFTER_KILL_LABEL,
     VOLUMES,
 )
+from offgridflow_runbook.targets import load_target
 
 
 @pytest.fixture
@@ -210,3 +212,20 @@ def test_at_max_connections_for_good_up_says_what_to_do_in_one_line(
     assert "\n" not in message
     assert message.startswith("postgres has no free connection (max_connections reached)")
     assert message.endswith("then run make up again")
+
+
+def test_up_names_an_open_fault_ledger_entry_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    targets = Path(__file__).parents[3] / "targets.yaml"
+    entry = Ledger().open(load_target("local", targets), mode="bad-image", fault="set image x:v9", undo=[])
+    Ledger().open(load_target("kind", targets), mode="oom", fault="on the cluster", undo=[])
+
+    def stop_here() -> None:
+        raise StackError("stopped before the engine (this test)")
+
+    monkeypatch.setattr(lifecycle, "check_machine", stop_here)
+    said: list[str] = []
+    with pytest.raises(StackError, match="stopped before the engine"):
+        lifecycle.up(say=said.append)
+    [line] = said  # the local stack's entry only, not the cluster's
+    assert line.startswith(f"WARNING: open fault ledger entry {entry.id} ")
+    assert "run `offgridflow-runbook restore --target local`" in line

@@ -13,6 +13,7 @@ from offgridflow_runbook.environments.local import images as builds
 from offgridflow_runbook.environments.local import ports
 from offgridflow_runbook.environments.local import prometheus as prometheus_config
 from offgridflow_runbook.environments.local.preflight import StackError, check_machine, ensure_engine
+from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms.docker import revisions, specs
 from offgridflow_runbook.platforms.docker.health import HEALTH_URLS, answers, postgres_ready
 from offgridflow_runbook.platforms.docker.names import (
@@ -169,7 +170,10 @@ def _report(name: str, action: str, say: Say) -> None:
 
 
 def up(profile: str = "fast", say: Say = print) -> None:
-    """Bring the stack up (idempotent) and wait until every service is healthy."""
+    """Bring the stack up (idempotent) and wait until every service is healthy. A fault a killed game
+    day left in place is named first (the fault ledger), with the command that restores it."""
+    for line in Ledger().open_lines(platform="docker"):
+        say(f"WARNING: {line}")
     check_machine()
     prometheus_config.render(profile)  # a wrong profile fails before anything starts
     client = ensure_engine(say)
