@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from offgridflow_runbook.reporting import shown
+
 __all__ = [
     "DEFAULT_TARGETS_FILE",
     "TARGET_OPTIONS",
@@ -24,6 +26,7 @@ __all__ = [
     "TargetOption",
     "load_target",
     "load_targets",
+    "profile_target",
     "require_chaos_allowed",
     "target_from_options",
 ]
@@ -88,31 +91,12 @@ class Target:
 
 
 # -- the schema ------------------------------------------------------------------------------------------
-# Every message below is one line: values are shown with repr() (control characters and line breaks
-# escaped) and cut short, so a hostile or mistyped value cannot break or flood the terminal.
-_SHOWN_MAX = 60
+# Every message below is one line: values are named by reporting.shown (control characters and line
+# breaks escaped, cut short), so a hostile or mistyped value cannot break or flood the terminal.
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # a target's name becomes part of file names (reports, records, .state/): plain characters only
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-
-
-def _shown(value: object) -> str:
-    """How a wrong value is named in a message: its YAML type, and the value itself, short."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        text = repr(value)
-        return f"the string {text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 4] + '...' + text[0]}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return f"a {type(value).__name__}"
 
 
 def _url_problem(value: str) -> str | None:
@@ -221,7 +205,7 @@ def _checked(
 ) -> dict[str, Any]:
     """``raw`` as a mapping whose every key is known and every value what the schema says."""
     if not isinstance(raw, Mapping):
-        raise TargetError(f"{where} must be a mapping of keys, not {_shown(raw)}")
+        raise TargetError(f"{where} must be a mapping of keys, not {shown(raw)}")
     unknown = sorted(str(key) for key in raw if key not in schema)
     if unknown:
         raise TargetError(f"{where}: unknown keys {unknown}; known: {sorted(schema)}")
@@ -231,7 +215,7 @@ def _checked(
     for key, value in raw.items():
         expected = schema[key](value)
         if expected is not None:
-            raise TargetError(f"{where}: {key} must be {expected}, not {_shown(value)}")
+            raise TargetError(f"{where}: {key} must be {expected}, not {shown(value)}")
     return dict(raw)
 
 
@@ -287,19 +271,23 @@ def _read(source: Path) -> object:
         raise TargetError(f"targets file {source} is not valid YAML: nested too deeply") from None
 
 
-def _from_mapping(name: object, raw: object, source: Path) -> Target:
+def profile_target(name: object, raw: object, source: Path | None = None) -> Target:
+    """The :class:`Target` a profile describes (``raw``: its keys as in the targets file), checked by
+    the schema: :class:`TargetError`, one line naming ``source`` (when given), the target, the key and
+    what it must be. A relative ``kubeconfig`` is taken relative to ``source``'s folder."""
+    file = f"{source}: " if source is not None else ""
     if not isinstance(name, str) or not _TARGET_NAME.fullmatch(name):
         raise TargetError(
-            f"{source}: target name {name!r} must be 1-63 letters, digits, '_', '.' or '-' "
+            f"{file}target name {shown(name)} must be 1-63 letters, digits, '_', '.' or '-' "
             "(it becomes part of file names)"
         )
-    where = f"{source}: target {name!r}"
+    where = f"{file}target {name!r}"
     values = _checked(where, _TARGET_SCHEMA | {"identity": lambda _: None}, raw, _REQUIRED)
     if "identity" in values:
         identity = _checked(f"{where}: identity", _IDENTITY_SCHEMA, values["identity"])
         values["identity"] = Identity(**{**identity, "nodes": tuple(identity.get("nodes", ()))})
     kubeconfig = values.get("kubeconfig")
-    if isinstance(kubeconfig, str) and not Path(kubeconfig).expanduser().is_absolute():
+    if source is not None and isinstance(kubeconfig, str) and not Path(kubeconfig).expanduser().is_absolute():
         # Relative to the targets file, so the profile means the same from any working directory.
         values["kubeconfig"] = str(source.parent / kubeconfig)
     return Target(name=name, **values)
@@ -318,7 +306,7 @@ def load_targets(path: Path | str = DEFAULT_TARGETS_FILE) -> dict[str, Target]:
     profiles = document["targets"]
     if not profiles:
         raise TargetError(f"targets file {source}: 'targets:' has no profiles")
-    return {str(name): _from_mapping(name, raw, source) for name, raw in profiles.items()}
+    return {str(name): profile_target(name, raw, source) for name, raw in profiles.items()}
 
 
 def load_target(name: str, path: Path | str = DEFAULT_TARGETS_FILE) -> Target:
@@ -375,7 +363,7 @@ def _overridden(target: Target, overrides: Mapping[str, Any], label: Callable[[s
     for key, value in given.items():
         expected = _TARGET_SCHEMA[key](value)
         if expected is not None:
-            raise TargetError(f"{where}: {label(key)} must be {expected}, not {_shown(value)}")
+            raise TargetError(f"{where}: {label(key)} must be {expected}, not {shown(value)}")
     return replace(target, **given)
 
 

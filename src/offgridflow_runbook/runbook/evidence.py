@@ -39,6 +39,7 @@ __all__ = [
     "DATABASE_UP_MARKER",
     "DEFAULT_SINCE",
     "IMAGE_PULL_REASONS",
+    "MAX_SINCE",
     "Reading",
     "Seen",
     "Signal",
@@ -65,6 +66,8 @@ DATABASE_UP_MARKER = "database available"
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 # "Check recent pod events": the API server keeps events for one hour, so "recent" is that hour.
 DEFAULT_SINCE = timedelta(hours=1)
+# The longest window ``--since`` or a record may ask for: no source the suite reads keeps events longer.
+MAX_SINCE = timedelta(days=30)
 
 
 class Seen(StrEnum):
