@@ -11,9 +11,17 @@ import argparse
 import json
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, target_from
-from offgridflow_runbook.reporting import Redactor
+from offgridflow_runbook.cli.options import (
+    add_runbook_option,
+    add_target_options,
+    seconds_up_to,
+    target_from,
+)
+from offgridflow_runbook.reporting import Redactor, printable
 from offgridflow_runbook.runbook.location import KUBECTL_ENV
+
+# a read-only command that has not answered in ten minutes is not going to
+LONGEST_TIMEOUT = 600.0
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,7 +38,10 @@ def add_parser(subparsers: Any) -> None:
         "--kubectl", default=None, help=f"the kubectl binary (default: ${KUBECTL_ENV} or PATH)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=15.0, help="seconds each command may take (default: 15)"
+        "--timeout",
+        type=seconds_up_to(LONGEST_TIMEOUT),
+        default=15.0,
+        help=f"seconds each command may take (default: 15, at most {LONGEST_TIMEOUT:g})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(run=run)
@@ -47,5 +58,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(redact.value(report.as_dict()), indent=2))
     else:
-        print(redact(report.table()))
+        # the table holds what the target answered: its control characters are shown, not obeyed
+        print(printable(redact(report.table())))
     return report.exit_code

@@ -1,14 +1,38 @@
-"""Options the subcommands share: the target's (``TARGET_OPTIONS``, as in pytest) and the runbook's."""
+"""Options the subcommands share: the target's (``TARGET_OPTIONS``, as in pytest) and the runbook's,
+and the checked numbers (a timeout that is NaN, infinite or negative is a usage error, not a hang)."""
 
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, RUNBOOK_ENV  # not the parser
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
 
-__all__ = ["add_runbook_option", "add_target_options", "target_from"]
+__all__ = ["UsageError", "add_runbook_option", "add_target_options", "seconds_up_to", "target_from"]
+
+
+class UsageError(Exception):
+    """A command-line mistake found after parsing (a file of the wrong kind); one line, exit 64."""
+
+
+def seconds_up_to(longest: float) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number of seconds, more than 0 and at most ``longest``."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= longest):
+            raise argparse.ArgumentTypeError(
+                f"a number of seconds, more than 0 and at most {longest:g}, not {text!r}"
+            )
+        return value
+
+    return seconds
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
