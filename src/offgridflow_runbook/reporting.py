@@ -16,9 +16,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REDACTED", "JsonLinesWriter", "Redactor", "printable", "secrets_from_environment", "shown"]
+__all__ = [
+    "EXIT_USAGE",
+    "REDACTED",
+    "JsonLinesWriter",
+    "Redactor",
+    "printable",
+    "secrets_from_environment",
+    "shown",
+]
 
 REDACTED = "***"
+# EX_USAGE, the status of every user mistake on every entry point (the command line, pytest): 1 means
+# "drift found" or "checks failed", and 2-4 are diagnose's verdicts
+EXIT_USAGE = 64
 # shorter values would redact ordinary words; real tokens are long random strings
 _MIN_SECRET_LENGTH = 6
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from offgridflow_runbook.reporting import EXIT_USAGE
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,9 +170,11 @@ def test_unreachable_target_fails_in_one_line_without_traceback(project: pytest.
 def test_unknown_target_is_one_usage_error(project: pytest.Pytester) -> None:
     project.makepyfile(test_any="def test_it(target):\n    pass\n")
     result = project.runpytest("--targets-file", "targets.yaml", "--target", "nowhere")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "offgridflow: unknown target 'nowhere'; known targets in targets.yaml: dead" in result.stdout.str()
-    assert "Traceback" not in result.stdout.str()
+    assert result.ret == EXIT_USAGE  # as the command line's: 1 means checks failed, 4 is pytest's own
+    assert result.errlines == [
+        "Exit: offgridflow: unknown target 'nowhere'; known targets in targets.yaml: dead"
+    ]
+    assert result.outlines == []
 
 
 def _all_artifacts(directory: Path, output: str) -> str:

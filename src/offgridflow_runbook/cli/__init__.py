@@ -21,7 +21,7 @@ defer_httpx_cli()  # before anything imports httpx: the command's start-up stays
 
 from offgridflow_runbook.cli.options import UsageError  # noqa: E402
 from offgridflow_runbook.platforms import PlatformError  # noqa: E402
-from offgridflow_runbook.reporting import printable  # noqa: E402
+from offgridflow_runbook.reporting import EXIT_USAGE, printable  # noqa: E402
 from offgridflow_runbook.runbook import RunbookError  # noqa: E402
 from offgridflow_runbook.targets import TargetError  # noqa: E402
 
@@ -33,7 +33,6 @@ COMMAND_MODULES = (
     "offgridflow_runbook.cli.coverage",
     "offgridflow_runbook.cli.drift",
 )
-EXIT_USAGE = 64  # EX_USAGE: 2 and 3 are taken by `diagnose` (problem found / unreachable)
 
 
 class _Parser(argparse.ArgumentParser):
