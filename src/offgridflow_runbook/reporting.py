@@ -78,7 +78,7 @@ def shown(value: object) -> str:
         return "a mapping"
     if isinstance(value, list | tuple):
         return "a list"
-    return f"a {type(value).__name__}"
+    return f"a value of type {type(value).__name__}"
 
 
 class Redactor:
