@@ -26,8 +26,8 @@ def test_bad_targets_file_is_one_line_exit_64(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert (
-        "target 'broken': platform must be one of ['docker', 'kubernetes', 'none'], not the string 'openstack'"
-        in err
+        "target 'broken': platform must be one of ['docker', 'kubernetes', 'none'], "
+        "not the string 'openstack'" in err
     )
 
 
