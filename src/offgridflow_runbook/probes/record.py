@@ -228,6 +228,7 @@ def _observed_checked(name: str, raw: object, where: str) -> Observed[Any]:
 
 def _target_checked(raw: object) -> Target:
     values = _mapping("target", raw, (*_TARGET_KEYS, "token_set"))
+    _decode(bool, values.get("token_set", False), "target.token_set")
     profile = {key: value for key, value in values.items() if key in _TARGET_KEYS[1:] and value is not None}
     try:
         return profile_target(values.get("name"), profile)
