@@ -258,9 +258,9 @@ def test_checks_reports_also_when_a_targets_file_argument_makes_pytest_use_pypro
         assert (pytester.path / "reports/checks" / name).is_file(), name
 
 
-def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
-    project: pytest.Pytester,
-) -> None:
+def fake_platform(project: pytest.Pytester, event_message: str, logs: str, previous_logs: str = "") -> None:
+    """A conftest whose platform is a fake with a crashed API pod, one BackOff event with
+    ``event_message`` and these logs of ``offgridflow-api-1``."""
     project.makeconftest(
         f"""
         import sys
@@ -274,14 +274,32 @@ def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
         def platform_access(pytestconfig):
             platform = FakePlatform(
                 api=[api_pod(**crashed(exit_code=78))],
-                event_list=[event("BackOff", "Back-off restarting failed container api")],
-                logs={{"offgridflow-api-1": "starting with token {SECRET}"}},
-                previous_logs={{"offgridflow-api-1": "invalid configuration OFFGRIDFLOW_DB_POOL_MAX"}},
+                event_list=[event("BackOff", {event_message!r})],
+                logs={{"offgridflow-api-1": {logs!r}}},
+                previous_logs={{"offgridflow-api-1": {previous_logs!r}}},
             )
             access = PlatformAccess(platform)
             pytestconfig.stash[access_key] = access
             return access
         """
+    )
+
+
+def attachments(report: str) -> str:
+    """The text of every attachment of a pytest-html report, decoded."""
+    return "\n".join(
+        base64.b64decode(blob).decode() for blob in re.findall(r"base64,([A-Za-z0-9+/=]+)", report)
+    )
+
+
+def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
+    project: pytest.Pytester,
+) -> None:
+    fake_platform(
+        project,
+        event_message="Back-off restarting failed container api",
+        logs=f"starting with token {SECRET}",
+        previous_logs="invalid configuration OFFGRIDFLOW_DB_POOL_MAX",
     )
     project.makepyfile(
         test_crash="""
@@ -303,12 +321,10 @@ def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
     report = html.unescape((project.path / "out/report.html").read_text())
     for name in ("events", "last 100 log lines of offgridflow-api-1", "previous logs of offgridflow-api-1"):
         assert f'"name": "{name}"' in report, name
-    attachments = "\n".join(
-        base64.b64decode(blob).decode() for blob in re.findall(r"base64,([A-Za-z0-9+/=]+)", report)
-    )
-    assert "Back-off restarting failed container api" in attachments
-    assert "invalid configuration OFFGRIDFLOW_DB_POOL_MAX" in attachments
-    assert "starting with token ***" in attachments
+    attached = attachments(report)
+    assert "Back-off restarting failed container api" in attached
+    assert "invalid configuration OFFGRIDFLOW_DB_POOL_MAX" in attached
+    assert "starting with token ***" in attached
     assert SECRET not in _all_artifacts(project.path / "out", result.stdout.str())
 
 
@@ -395,27 +411,7 @@ HOSTILE_SHOWN = "\\x1b]0;pwned\\x07\\r\\x1b[2J"
 def test_control_characters_from_the_target_are_escaped_in_the_terminal_and_every_report(
     project: pytest.Pytester,
 ) -> None:
-    project.makeconftest(
-        f"""
-        import sys
-        import pytest
-        sys.path.insert(0, {str(ROOT / "tests")!r})
-        from helpers.triage_fakes import FakePlatform, api_pod, crashed, event
-        from offgridflow_runbook.probes.platform import PlatformAccess
-        from offgridflow_runbook.pytest_plugin import access_key
-
-        @pytest.fixture(scope="session")
-        def platform_access(pytestconfig):
-            platform = FakePlatform(
-                api=[api_pod(**crashed(exit_code=78))],
-                event_list=[event("BackOff", "event says {HOSTILE!r}")],
-                logs={{"offgridflow-api-1": "log says " + {HOSTILE!r}}},
-            )
-            access = PlatformAccess(platform)
-            pytestconfig.stash[access_key] = access
-            return access
-        """
-    )
+    fake_platform(project, event_message=f"event says {HOSTILE}", logs=f"log says {HOSTILE}")
     project.makepyfile(
         test_hostile=f"""
         import pytest
@@ -436,12 +432,10 @@ def test_control_characters_from_the_target_are_escaped_in_the_terminal_and_ever
     line = json.loads((out / "results.jsonl").read_text().splitlines()[0])
     assert line["message"] == f"the API answered {HOSTILE_SHOWN}"
     report = html.unescape((out / "report.html").read_text())
-    attachments = "\n".join(
-        base64.b64decode(blob).decode() for blob in re.findall(r"base64,([A-Za-z0-9+/=]+)", report)
-    )
-    assert f"event says '{HOSTILE_SHOWN}'" in attachments
-    assert "log says \\x1b]0;pwned\\x07" in attachments  # the log's tail splits lines at the \r
-    for text in (terminal, attachments, report, (out / "junit.xml").read_text()):
+    attached = attachments(report)
+    assert f"event says {HOSTILE_SHOWN}" in attached
+    assert "log says \\x1b]0;pwned\\x07" in attached  # the log's tail splits lines at the \r
+    for text in (terminal, attached, report, (out / "junit.xml").read_text()):
         assert "\x1b" not in text
         assert "\x07" not in text
     assert "the API answered \\x1b]0;pwned\\x07" in (out / "junit.xml").read_text()
