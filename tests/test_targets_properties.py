@@ -296,6 +296,9 @@ def test_every_well_formed_file_loads_as_written(profiles: dict[str, dict[str, A
                     assert getattr(seen, part) == (tuple(expected) if part == "nodes" else expected)
             else:
                 assert getattr(loaded[name], key) == value
+    # and a target written back as its profile reads back as the very same target
+    path.write_text(render({name: target.as_profile() for name, target in loaded.items()}), encoding="utf-8")
+    assert load_targets(path) == loaded
 
 
 # -- the pytest plugin reads the target through target_from_options, with config.getoption ----------------

@@ -84,6 +84,15 @@ class Target:
         """The bearer token from the environment; never stored, printed or reported."""
         return os.environ.get(self.token_env) or None
 
+    def as_profile(self) -> dict[str, Any]:
+        """The profile as a targets file writes it (no name, no unset keys, the identity as a mapping):
+        what :func:`profile_target` reads back as this very target."""
+        profile = {key: value for key, value in vars(self).items() if key != "name" and value is not None}
+        if self.identity is not None:
+            identity = {key: value for key, value in vars(self.identity).items() if value is not None}
+            profile["identity"] = {**identity, "nodes": list(self.identity.nodes)}
+        return profile
+
     def with_overrides(self, **overrides: Any) -> Target:
         """A copy with the non-None ``overrides`` applied (the pytest/CLI options), each checked by the
         targets file's own rules: :class:`TargetError` for an unknown key or a wrong value."""
