@@ -56,6 +56,8 @@ def test_diagnose_json_escapes_them_as_json_does(tmp_path: Path, capsys: pytest.
 def test_drift_shows_an_answer_with_control_characters_escaped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a regression guard: drift's excerpts were already quoted before the command escaped its whole
+    # table, so this passes on either; the table's escaping itself is printable's (tests/test_reporting.py)
     monkeypatch.setenv("DRIFT_TEST_TOKEN", TOKEN)
     body = '{"status":"healthy","note":"\x1b]0;pwned\x07\x1b[2J"}'
     with fake_api({"/health/ready": (200, body)}) as base_url:
