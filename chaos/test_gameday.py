@@ -16,7 +16,6 @@ from offgridflow_runbook.gameday.session import GameDay
 from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms import platform_for
 from offgridflow_runbook.runbook.verification import verify
-from offgridflow_runbook.targets import target_document
 
 pytestmark = pytest.mark.e2e
 
@@ -84,15 +83,7 @@ def test_interrupted_experiment_rolls_back_to_a_healthy_stack(gameday: GameDay, 
 def test_target_that_forbids_chaos_is_refused_and_left_unchanged(gameday: GameDay, tmp_path: Path) -> None:
     """The same stack under a profile with allow_chaos false: the experiment touches nothing."""
     readonly = "gameday-readonly"
-    profile = {
-        key: value
-        for key, value in target_document(gameday.target).items()
-        if key not in ("name", "allow_chaos") and value is not None
-    }
-    if "identity" in profile:  # only the keys the profile declares
-        profile["identity"] = {
-            key: value for key, value in profile["identity"].items() if value not in (None, [])
-        }
+    profile = {key: value for key, value in gameday.target.as_profile().items() if key != "allow_chaos"}
     targets_file = tmp_path / "targets.yaml"
     targets_file.write_text(json.dumps({"targets": {readonly: {**profile, "allow_chaos": False}}}))
     platform = platform_for(gameday.target)

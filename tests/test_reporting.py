@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from offgridflow_runbook.reporting import REDACTED, JsonLinesWriter, Redactor, secrets_from_environment
+from offgridflow_runbook.reporting import (
+    REDACTED,
+    JsonLinesWriter,
+    Redactor,
+    printable,
+    secrets_from_environment,
+    shown,
+)
 
 TOKEN = "s3cr3t-token-value"
 
@@ -58,3 +65,45 @@ def test_the_json_lines_file_starts_afresh_and_holds_one_redacted_object_per_lin
     assert lines[0]["message"] == f"token {REDACTED}"
     assert TOKEN not in path.read_text(encoding="utf-8")
     assert all("at" in line for line in lines)
+
+
+# -- control characters --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("hostile", "shown"),
+    [
+        ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),  # retitles the terminal
+        ("\x1b[2J", "\\x1b[2J"),  # clears the screen
+        ("ok\rFAKE", "ok\\rFAKE"),  # overwrites what the line said
+        ("\x9b2J", "\\x9b2J"),  # the one-byte C1 CSI
+        ("\x00\x7f\x85", "\\x00\\x7f\\x85"),
+        ("abc\u202edcba", "abc\\u202edcba"),  # a bidirectional override reorders what is read
+        ("line\u2028break", "line\\u2028break"),
+        ("lone \ud800", "lone \\ud800"),  # cannot even be encoded for a UTF-8 terminal
+    ],
+)
+def test_control_characters_are_shown_not_obeyed(hostile: str, shown: str) -> None:
+    assert printable(hostile) == shown
+    assert printable(hostile, newlines=False) == shown
+
+
+def test_newlines_are_kept_for_blocks_and_escaped_for_one_line_fields() -> None:
+    assert printable("a\nb\tc") == "a\nb\tc"
+    assert printable("a\nb\tc", newlines=False) == "a\\nb\tc"
+    assert printable("plain text, ünïcödé, 日本語") == "plain text, ünïcödé, 日本語"
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("false", "the string 'false'"),
+        (None, "null"),
+        (False, "the boolean false"),
+        (0, "the number 0"),
+        ([1], "a list"),
+        ({"a": 1}, "a mapping"),
+        ("\x1b[2J\n", "the string '\\x1b[2J\\n'"),
+        ("x" * 100, "the string '" + "x" * 55 + "...'"),
+    ],
+)
+def test_a_value_is_named_in_one_short_line(value: object, named: str) -> None:
+    assert shown(value) == named

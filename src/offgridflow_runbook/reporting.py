@@ -1,7 +1,10 @@
-"""Check results for people and schedulers: token redaction and one JSON line per check.
+"""Check results for people and schedulers: token redaction, control characters made visible, and
+one JSON line per check.
 
 The bearer token must never reach an artifact, so everything written (failure messages, captured
-output, report extras, JSON lines) goes through a :class:`Redactor` first.
+output, report extras, JSON lines) goes through a :class:`Redactor` first. Text that comes from the
+target (events, logs, answers, records) may hold escape sequences that retitle, clear or rewrite a
+terminal; :func:`printable` shows them as ``\\x1b`` instead, wherever such text is printed or reported.
 """
 
 from __future__ import annotations
@@ -13,11 +16,69 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REDACTED", "JsonLinesWriter", "Redactor", "secrets_from_environment"]
+__all__ = [
+    "EXIT_USAGE",
+    "REDACTED",
+    "JsonLinesWriter",
+    "Redactor",
+    "printable",
+    "secrets_from_environment",
+    "shown",
+]
 
 REDACTED = "***"
+# EX_USAGE, the status of every user mistake on every entry point (the command line, pytest): 1 means
+# "drift found" or "checks failed", and 2-4 are diagnose's verdicts
+EXIT_USAGE = 64
 # shorter values would redact ordinary words; real tokens are long random strings
 _MIN_SECRET_LENGTH = 6
+
+
+def _escapes() -> dict[int, str]:
+    # C0 (but tab, harmless, and newline, decided per call), DEL, C1 (0x9b is a one-byte CSI), the
+    # line and paragraph separators, the bidirectional overrides that reorder what a reader sees, and
+    # lone surrogates (which cannot even be written to a UTF-8 terminal)
+    codes = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F)]
+    codes += [*range(0x2066, 0x206A), *range(0xD800, 0xE000)]
+    named = {0x0A: "\\n", 0x0D: "\\r"}
+    return {
+        code: named.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        for code in codes
+        if code != 0x09
+    }
+
+
+_ESCAPES = _escapes()
+_ESCAPES_KEEPING_NEWLINES = {code: text for code, text in _ESCAPES.items() if code != 0x0A}
+_SHOWN_MAX = 60
+
+
+def printable(text: str, *, newlines: bool = True) -> str:
+    r"""``text`` with every control character shown as an escape (``\x1b``, ``\r``, ``\x07``, ...), so
+        text from a target cannot move the cursor, retitle or clear a terminal, or hide a line. Newlines
+        are kept for multi-line blocks (logs, tables); ``newlines=False`` escapes them too, for text that
+    must stay on one line."""
+    return text.translate(_ESCAPES_KEEPING_NEWLINES if newlines else _ESCAPES)
+
+
+def shown(value: object) -> str:
+    """A value named in a one-line error message: its type and, short, the value itself (``repr``
+    escapes control characters and line breaks), e.g. ``the string 'false'``, ``null``, ``a list``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        text = repr(value)
+        return f"the string {text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 4] + '...' + text[0]}"
+    if isinstance(value, int | float):
+        text = repr(value)
+        return f"the number {text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + '...'}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a value of type {type(value).__name__}"
 
 
 class Redactor:

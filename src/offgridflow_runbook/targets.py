@@ -3,15 +3,20 @@ the chaos guard: nothing changes a target that does not allow chaos."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+import re
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
+
+from offgridflow_runbook.reporting import shown
 
 __all__ = [
     "DEFAULT_TARGETS_FILE",
@@ -25,6 +30,7 @@ __all__ = [
     "TargetOption",
     "load_target",
     "load_targets",
+    "profile_target",
     "read_resolved_target",
     "require_chaos_allowed",
     "target_document",
@@ -86,56 +92,244 @@ class Target:
         """The bearer token from the environment; never stored, printed or reported."""
         return os.environ.get(self.token_env) or None
 
+    def as_profile(self) -> dict[str, Any]:
+        """The profile as a targets file writes it (no name, no unset keys, the identity as a mapping):
+        what :func:`profile_target` reads back as this very target."""
+        profile = {key: value for key, value in vars(self).items() if key != "name" and value is not None}
+        if self.identity is not None:
+            identity = {key: value for key, value in vars(self.identity).items() if value is not None}
+            profile["identity"] = {**identity, "nodes": list(self.identity.nodes)}
+        return profile
+
     def with_overrides(self, **overrides: Any) -> Target:
-        """A copy with the non-None ``overrides`` applied (the pytest/CLI options)."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        """A copy with the non-None ``overrides`` applied (the pytest/CLI options), each checked by the
+        targets file's own rules: :class:`TargetError` for an unknown key or a wrong value."""
+        return _overridden(self, overrides, lambda key: f"override {key}")
 
 
-def _from_mapping(name: str, raw: Mapping[str, Any], source: Path) -> Target:
-    known = {f.name for f in fields(Target)} - {"name"}
-    unknown = sorted(set(raw) - known)
+# -- the schema ------------------------------------------------------------------------------------------
+# Every message below is one line: values are named by reporting.shown (control characters and line
+# breaks escaped, cut short), so a hostile or mistyped value cannot break or flood the terminal.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# a target's name becomes part of file names (reports, records, .state/): plain characters only
+_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def _url_problem(value: str) -> str | None:
+    """Why ``value`` is not an http(s) URL with a host, or None."""
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        return "has spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsing the port is the check (ValueError when it is not a number 0-65535)
+    except ValueError as error:
+        return f"cannot be parsed ({error})"
+    if parts.scheme not in ("http", "https"):
+        return "needs the scheme http:// or https://"
+    if not parts.hostname:
+        return "needs a host"
+    if parts.username is not None or parts.password is not None:
+        # credentials in a URL end up in logs and reports; the token belongs in token_env
+        return "must not carry credentials (user:password@); put the token's variable in token_env"
+    return None
+
+
+def _text(value: object) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "a non-empty string"
+
+
+def _boolean(value: object) -> str | None:
+    # a quoted "false", "no", "off", 0 or 1 is a slip, never permission: only a YAML boolean counts
+    return None if isinstance(value, bool) else "true or false (a YAML boolean)"
+
+
+def _url(value: object) -> str | None:
+    if not isinstance(value, str):
+        return "an http:// or https:// URL"
+    problem = _url_problem(value)
+    return None if problem is None else f"an http:// or https:// URL with a host ({value!r} {problem})"
+
+
+def _platform(value: object) -> str | None:
+    return None if isinstance(value, str) and value in _PLATFORMS else f"one of {list(_PLATFORMS)}"
+
+
+def _namespace(value: object) -> str | None:
+    if isinstance(value, str) and _DNS_LABEL.fullmatch(value):
+        return None
+    return "a namespace: a DNS-1123 label (1-63 of a-z, 0-9 and '-', alphanumeric at both ends)"
+
+
+def _env_name(value: object) -> str | None:
+    if isinstance(value, str) and _ENV_NAME.fullmatch(value):
+        return None
+    return "the name of an environment variable (letters, digits and '_', not starting with a digit)"
+
+
+def _api_server(value: object) -> str | None:
+    if value == "loopback" or (isinstance(value, str) and _url_problem(value) is None):
+        return None
+    return "'loopback' or the API server's http:// or https:// URL"
+
+
+def _docker_host(value: object) -> str | None:
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.scheme == "unix" and not parts.netloc and parts.path.startswith("/"):
+            return None
+        with contextlib.suppress(ValueError):
+            if parts.scheme == "tcp" and parts.hostname and parts.port and parts.path in ("", "/"):
+                return None
+    return "a Docker engine endpoint: unix:///path/to/docker.sock or tcp://host:port"
+
+
+def _names(value: object) -> str | None:
+    if isinstance(value, list) and all(isinstance(item, str) and item.strip() for item in value):
+        return None
+    return "a list of names (strings)"
+
+
+Check = Callable[[object], "str | None"]
+# key -> what its value must be (None when it is), for a profile and for its identity
+_TARGET_SCHEMA: dict[str, Check] = {
+    "description": lambda value: None if isinstance(value, str) else "a string",
+    "platform": _platform,
+    "base_url": _url,
+    "metrics_url": _url,
+    "prometheus_url": _url,
+    "alertmanager_url": _url,
+    "alert_receiver_url": _url,
+    "kube_context": _text,
+    "kubeconfig": _text,
+    "namespace": _namespace,
+    "token_env": _env_name,
+    "allow_chaos": _boolean,
+    "allow_writes": _boolean,
+}
+_REQUIRED = ("platform", "base_url")
+_IDENTITY_SCHEMA: dict[str, Check] = {
+    "kind_cluster": _text,
+    "api_server": _api_server,
+    "nodes": _names,
+    "docker_host": _docker_host,
+    "stack_label": _text,
+}
+
+
+def _checked(
+    where: str, schema: Mapping[str, Check], raw: object, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``raw`` as a mapping whose every key is known and every value what the schema says."""
+    if not isinstance(raw, Mapping):
+        raise TargetError(f"{where} must be a mapping of keys, not {shown(raw)}")
+    unknown = sorted(str(key) for key in raw if key not in schema)
     if unknown:
-        raise TargetError(f"{source}: target {name!r} has unknown keys {unknown}; known: {sorted(known)}")
-    if raw.get("platform") not in _PLATFORMS:
+        raise TargetError(f"{where}: unknown keys {unknown}; known: {sorted(schema)}")
+    for key in required:
+        if key not in raw:
+            raise TargetError(f"{where}: needs {key} ({schema[key](None)})")
+    for key, value in raw.items():
+        expected = schema[key](value)
+        if expected is not None:
+            raise TargetError(f"{where}: {key} must be {expected}, not {shown(value)}")
+    return dict(raw)
+
+
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:  # libyaml's parser when it is there (several times faster), with the same safe constructor
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(_SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML keeps the last one
+    silently: ``allow_chaos`` written twice would decide by its position)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may be overridden by design
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is written twice in one mapping", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: where (line, column) and what."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        return where + " ".join(str(error.problem or error.context or "not valid YAML").split())
+    return " ".join(str(error).split())
+
+
+def _read(source: Path) -> object:
+    """The parsed targets file; TargetError (one line) when it cannot be read or parsed."""
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
         raise TargetError(
-            f"{source}: target {name!r} needs 'platform' set to one of {list(_PLATFORMS)}, "
-            f"not {raw.get('platform')!r}"
+            f"targets file {source} not found (set --targets-file or OFFGRIDFLOW_TARGETS)"
+        ) from None
+    except IsADirectoryError:
+        raise TargetError(f"targets file {source} is a directory, not a YAML file") from None
+    except UnicodeDecodeError as error:
+        raise TargetError(
+            f"targets file {source} is not UTF-8 text (byte {error.start}: {error.reason})"
+        ) from None
+    except OSError as error:
+        raise TargetError(f"targets file {source} cannot be read: {error.strerror or error}") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise TargetError(f"targets file {source} is not valid YAML: {_yaml_problem(error)}") from None
+    except RecursionError:
+        raise TargetError(f"targets file {source} is not valid YAML: nested too deeply") from None
+
+
+def profile_target(name: object, raw: object, source: Path | None = None) -> Target:
+    """The :class:`Target` a profile describes (``raw``: its keys as in the targets file), checked by
+    the schema: :class:`TargetError`, one line naming ``source`` (when given), the target, the key and
+    what it must be. A relative ``kubeconfig`` is taken relative to ``source``'s folder."""
+    file = f"{source}: " if source is not None else ""
+    if not isinstance(name, str) or not _TARGET_NAME.fullmatch(name):
+        raise TargetError(
+            f"{file}target name {shown(name)} must be 1-63 letters, digits, '_', '.' or '-' "
+            "(it becomes part of file names)"
         )
-    if not raw.get("base_url"):
-        raise TargetError(f"{source}: target {name!r} needs a 'base_url'")
-    values = dict(raw)
-    identity = values.get("identity")
-    if isinstance(identity, Mapping):
-        # made strict by the schema; here only shaped
-        values["identity"] = Identity(
-            kind_cluster=identity.get("kind_cluster"),
-            api_server=identity.get("api_server"),
-            nodes=tuple(identity.get("nodes") or ()),
-            docker_host=identity.get("docker_host"),
-            stack_label=identity.get("stack_label"),
-        )
+    where = f"{file}target {name!r}"
+    values = _checked(where, _TARGET_SCHEMA | {"identity": lambda _: None}, raw, _REQUIRED)
+    if "identity" in values:
+        identity = _checked(f"{where}: identity", _IDENTITY_SCHEMA, values["identity"])
+        values["identity"] = Identity(**{**identity, "nodes": tuple(identity.get("nodes", ()))})
     kubeconfig = values.get("kubeconfig")
-    if isinstance(kubeconfig, str) and not Path(kubeconfig).expanduser().is_absolute():
+    if source is not None and isinstance(kubeconfig, str) and not Path(kubeconfig).expanduser().is_absolute():
         # Relative to the targets file, so the profile means the same from any working directory.
         values["kubeconfig"] = str(source.parent / kubeconfig)
     return Target(name=name, **values)
 
 
 def load_targets(path: Path | str = DEFAULT_TARGETS_FILE) -> dict[str, Target]:
-    """Every profile in the targets file, by name."""
+    """Every profile in the targets file, by name. :class:`TargetError` (one line naming the file, the
+    target, the key and what it must be) for anything the schema does not allow."""
     source = Path(path)
-    try:
-        document = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TargetError(
-            f"targets file {source} not found (set --targets-file or OFFGRIDFLOW_TARGETS)"
-        ) from None
-    except yaml.YAMLError as error:
-        raise TargetError(f"targets file {source} is not valid YAML: {error}") from None
-    profiles = document.get("targets") if isinstance(document, dict) else None
-    if not isinstance(profiles, dict) or not profiles:
+    document = _read(source)
+    if not isinstance(document, Mapping) or not isinstance(document.get("targets"), Mapping):
         raise TargetError(f"targets file {source} needs a top-level 'targets:' mapping of profiles")
-    return {name: _from_mapping(name, raw or {}, source) for name, raw in profiles.items()}
+    unknown = sorted(str(key) for key in document if key != "targets")
+    if unknown:
+        raise TargetError(f"targets file {source}: unknown top-level keys {unknown}; known: ['targets']")
+    profiles = document["targets"]
+    if not profiles:
+        raise TargetError(f"targets file {source}: 'targets:' has no profiles")
+    return {str(name): profile_target(name, raw, source) for name, raw in profiles.items()}
 
 
 def load_target(name: str, path: Path | str = DEFAULT_TARGETS_FILE) -> Target:
@@ -183,12 +377,26 @@ _OVERRIDE_OPTIONS = (
 TARGET_OPTIONS: tuple[TargetOption, ...] = (*_CHOICE_OPTIONS, *_OVERRIDE_OPTIONS)
 
 
+def _overridden(target: Target, overrides: Mapping[str, Any], label: Callable[[str], str]) -> Target:
+    given = {key: value for key, value in overrides.items() if value is not None}
+    where = f"target {target.name!r}"
+    unknown = sorted(key for key in given if key not in _TARGET_SCHEMA)
+    if unknown:
+        raise TargetError(f"{where}: cannot override {unknown}; known: {sorted(_TARGET_SCHEMA)}")
+    for key, value in given.items():
+        expected = _TARGET_SCHEMA[key](value)
+        if expected is not None:
+            raise TargetError(f"{where}: {label(key)} must be {expected}, not {shown(value)}")
+    return replace(target, **given)
+
+
 def target_from_options(option: Callable[[str], Any]) -> Target:
     """The target the ``TARGET_OPTIONS`` name, with their overrides applied; ``option(dest)`` reads one
     (``config.getoption`` under pytest, the parsed arguments on the command line). TargetError for a
-    user mistake."""
+    user mistake, naming the option."""
     target = load_target(option("target"), option("targets_file") or DEFAULT_TARGETS_FILE)
-    return target.with_overrides(**{o.dest: option(o.dest) for o in _OVERRIDE_OPTIONS})
+    flags = {o.dest: o.flag for o in _OVERRIDE_OPTIONS}
+    return _overridden(target, {o.dest: option(o.dest) for o in _OVERRIDE_OPTIONS}, flags.__getitem__)
 
 
 class ChaosNotAllowed(Exception):
@@ -197,7 +405,7 @@ class ChaosNotAllowed(Exception):
 
 def require_chaos_allowed(target: Target) -> None:
     """Raise :class:`ChaosNotAllowed` unless ``target.allow_chaos`` is true; call before any change."""
-    if not target.allow_chaos:
+    if target.allow_chaos is not True:  # only the boolean True is permission, never a truthy value
         raise ChaosNotAllowed(
             f"target {target.name!r} does not allow chaos (allow_chaos is false in the targets file); "
             "refusing to change anything"

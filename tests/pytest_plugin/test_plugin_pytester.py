@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from offgridflow_runbook.reporting import EXIT_USAGE
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,9 +170,11 @@ def test_unreachable_target_fails_in_one_line_without_traceback(project: pytest.
 def test_unknown_target_is_one_usage_error(project: pytest.Pytester) -> None:
     project.makepyfile(test_any="def test_it(target):\n    pass\n")
     result = project.runpytest("--targets-file", "targets.yaml", "--target", "nowhere")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "offgridflow: unknown target 'nowhere'; known targets in targets.yaml: dead" in result.stdout.str()
-    assert "Traceback" not in result.stdout.str()
+    assert result.ret == EXIT_USAGE  # as the command line's: 1 means checks failed, 4 is pytest's own
+    assert result.errlines == [
+        "Exit: offgridflow: unknown target 'nowhere'; known targets in targets.yaml: dead"
+    ]
+    assert result.outlines == []
 
 
 def _all_artifacts(directory: Path, output: str) -> str:
@@ -254,9 +258,9 @@ def test_checks_reports_also_when_a_targets_file_argument_makes_pytest_use_pypro
         assert (pytester.path / "reports/checks" / name).is_file(), name
 
 
-def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
-    project: pytest.Pytester,
-) -> None:
+def fake_platform(project: pytest.Pytester, event_message: str, logs: str, previous_logs: str = "") -> None:
+    """A conftest whose platform is a fake with a crashed API pod, one BackOff event with
+    ``event_message`` and these logs of ``offgridflow-api-1``."""
     project.makeconftest(
         f"""
         import sys
@@ -270,14 +274,32 @@ def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
         def platform_access(pytestconfig):
             platform = FakePlatform(
                 api=[api_pod(**crashed(exit_code=78))],
-                event_list=[event("BackOff", "Back-off restarting failed container api")],
-                logs={{"offgridflow-api-1": "starting with token {SECRET}"}},
-                previous_logs={{"offgridflow-api-1": "invalid configuration OFFGRIDFLOW_DB_POOL_MAX"}},
+                event_list=[event("BackOff", {event_message!r})],
+                logs={{"offgridflow-api-1": {logs!r}}},
+                previous_logs={{"offgridflow-api-1": {previous_logs!r}}},
             )
             access = PlatformAccess(platform)
             pytestconfig.stash[access_key] = access
             return access
         """
+    )
+
+
+def attachments(report: str) -> str:
+    """The text of every attachment of a pytest-html report, decoded."""
+    return "\n".join(
+        base64.b64decode(blob).decode() for blob in re.findall(r"base64,([A-Za-z0-9+/=]+)", report)
+    )
+
+
+def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
+    project: pytest.Pytester,
+) -> None:
+    fake_platform(
+        project,
+        event_message="Back-off restarting failed container api",
+        logs=f"starting with token {SECRET}",
+        previous_logs="invalid configuration OFFGRIDFLOW_DB_POOL_MAX",
     )
     project.makepyfile(
         test_crash="""
@@ -299,10 +321,121 @@ def test_failed_check_gets_events_logs_and_previous_logs_attached_and_redacted(
     report = html.unescape((project.path / "out/report.html").read_text())
     for name in ("events", "last 100 log lines of offgridflow-api-1", "previous logs of offgridflow-api-1"):
         assert f'"name": "{name}"' in report, name
-    attachments = "\n".join(
-        base64.b64decode(blob).decode() for blob in re.findall(r"base64,([A-Za-z0-9+/=]+)", report)
-    )
-    assert "Back-off restarting failed container api" in attachments
-    assert "invalid configuration OFFGRIDFLOW_DB_POOL_MAX" in attachments
-    assert "starting with token ***" in attachments
+    attached = attachments(report)
+    assert "Back-off restarting failed container api" in attached
+    assert "invalid configuration OFFGRIDFLOW_DB_POOL_MAX" in attached
+    assert "starting with token ***" in attached
     assert SECRET not in _all_artifacts(project.path / "out", result.stdout.str())
+
+
+# -- malformed targets: one line, exit 64, before any test ----------------------------------------------
+GOOD_PROFILE = "targets:\n  t:\n    platform: none\n    base_url: http://127.0.0.1:9\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "expected"),
+    [
+        (
+            GOOD_PROFILE + '    allow_chaos: "false"\n',
+            [],
+            "allow_chaos must be true or false (a YAML boolean)",
+        ),
+        (
+            GOOD_PROFILE + "    allow_chaos: false\n    allow_chaos: true\n",
+            [],
+            "is written twice in one mapping",
+        ),
+        ("targets:\n  t: 3\n", [], "target 't' must be a mapping of keys, not the number 3"),
+        (GOOD_PROFILE + "    token_env: ~\n", [], "token_env must be the name of an environment variable"),
+        (GOOD_PROFILE.encode() + b"    description: \xff\n", [], "is not UTF-8 text"),
+        (GOOD_PROFILE, ["--base-url=ftp://x"], "target 't': --base-url must be an http:// or https:// URL"),
+        (GOOD_PROFILE, ["--namespace=Off_Grid"], "target 't': --namespace must be a namespace"),
+        (
+            GOOD_PROFILE,
+            ["--token-env=MY TOKEN"],
+            "target 't': --token-env must be the name of an environment",
+        ),
+    ],
+)
+def test_a_malformed_targets_file_or_override_ends_the_run_in_one_line_with_64(
+    pytester: pytest.Pytester, content: str | bytes, options: list[str], expected: str
+) -> None:
+    path = pytester.path / "targets.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    pytester.makepyfile(test_any="def test_it(target):\n    pass\n")
+    result = pytester.runpytest(
+        "-p", "no:asyncio", "-p", "no:pytest-kind", "--targets-file", str(path), "--target", "t", *options
+    )
+    assert result.ret == EXIT_USAGE
+    assert result.outlines == []  # before any test: nothing collected, nothing run
+    assert len(result.errlines) == 1, result.errlines
+    assert result.errlines[0].startswith("Exit: offgridflow: ")
+    assert expected in result.errlines[0]
+
+
+def test_pytest_checks_with_a_malformed_targets_file_as_a_user_runs_it(pytester: pytest.Pytester) -> None:
+    # a real process: `pytest checks --targets-file DIR --target t` with the checks' own ini
+    checks = pytester.mkdir("checks")
+    (checks / "pytest.ini").write_text((ROOT / "checks/pytest.ini").read_text())
+    (checks / "test_one.py").write_text("def test_one(target):\n    pass\n")
+    (pytester.path / "targets.yaml").write_text(GOOD_PROFILE + "    allow_writes: 'no'\n")
+    for options in (["--targets-file", "targets.yaml"], ["--targets-file", "checks"]):
+        result = pytester.runpytest_subprocess("checks", *options, "--target", "t")
+        assert result.ret == EXIT_USAGE
+        assert result.outlines == []
+        assert len(result.errlines) == 1, result.errlines
+    assert result.errlines == ["Exit: offgridflow: targets file checks is a directory, not a YAML file"]
+
+
+def test_a_default_target_that_is_malformed_stops_the_run_when_a_test_asks_for_it(
+    pytester: pytest.Pytester,
+) -> None:
+    # no target option given: runs that never ask for a target need no targets file at all
+    (pytester.path / "targets.yaml").write_text("targets:\n  local: [oops]\n")
+    pytester.makepyfile(test_none="def test_plain():\n    pass\n")
+    assert pytester.runpytest("-p", "no:asyncio", "-p", "no:pytest-kind").ret == pytest.ExitCode.OK
+    pytester.makepyfile(test_any="def test_it(target):\n    pass\n")
+    result = pytester.runpytest("-p", "no:asyncio", "-p", "no:pytest-kind")
+    assert result.ret == EXIT_USAGE
+    assert "Traceback" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*Exit: offgridflow: targets.yaml: target 'local' must be a mapping of keys, not a list*"]
+    )
+
+
+# -- hostile text from the target: shown, never obeyed ---------------------------------------------------
+HOSTILE = "\x1b]0;pwned\x07\r\x1b[2J"
+HOSTILE_SHOWN = "\\x1b]0;pwned\\x07\\r\\x1b[2J"
+
+
+def test_control_characters_from_the_target_are_escaped_in_the_terminal_and_every_report(
+    project: pytest.Pytester,
+) -> None:
+    fake_platform(project, event_message=f"event says {HOSTILE}", logs=f"log says {HOSTILE}")
+    project.makepyfile(
+        test_hostile=f"""
+        import pytest
+
+        @pytest.mark.runbook_step("Triage 2A")
+        def test_answer(platform_access):
+            print("captured says " + {HOSTILE!r})
+            pytest.fail("the API answered " + {HOSTILE!r}, pytrace=False)
+        """
+    )
+    result = project.runpytest("--targets-file", "targets.yaml", "--target", "dead", "-rA")
+    result.assert_outcomes(failed=1)
+    terminal = result.stdout.str()
+
+    assert f"the API answered {HOSTILE_SHOWN}" in terminal
+    assert f"captured says {HOSTILE_SHOWN}" in terminal
+    out = project.path / "out"
+    line = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    assert line["message"] == f"the API answered {HOSTILE_SHOWN}"
+    report = html.unescape((out / "report.html").read_text())
+    attached = attachments(report)
+    assert f"event says {HOSTILE_SHOWN}" in attached
+    assert "log says \\x1b]0;pwned\\x07" in attached  # the log's tail splits lines at the \r
+    for text in (terminal, attached, report, (out / "junit.xml").read_text()):
+        assert "\x1b" not in text
+        assert "\x07" not in text
+    assert "the API answered \\x1b]0;pwned\\x07" in (out / "junit.xml").read_text()

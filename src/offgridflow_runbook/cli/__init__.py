@@ -2,22 +2,26 @@
 
 To add a subcommand, write a module with ``add_parser(subparsers)`` that registers its parser and
 sets ``run=<function(args) -> exit code>`` as a default, then add the module's name below.
-User mistakes (unknown target, bad targets file, unreadable runbook) print one line and exit 64,
-without a traceback.
+User mistakes (unknown target, bad targets file, record or runbook, a number out of range) print
+one line and exit 64, without a traceback. A reader that goes away (``| head``) ends the command
+quietly with its own exit code, as git and kubectl do.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO
 
 from offgridflow_runbook._startup import defer_httpx_cli
 
 defer_httpx_cli()  # before anything imports httpx: the command's start-up stays under a second
 
+from offgridflow_runbook.cli.options import UsageError  # noqa: E402
 from offgridflow_runbook.platforms import PlatformError  # noqa: E402
+from offgridflow_runbook.reporting import EXIT_USAGE, printable  # noqa: E402
 from offgridflow_runbook.runbook import RunbookError  # noqa: E402
 from offgridflow_runbook.targets import TargetError  # noqa: E402
 
@@ -31,13 +35,12 @@ COMMAND_MODULES = (
     "offgridflow_runbook.cli.gate",
     "offgridflow_runbook.cli.restore",
 )
-EXIT_USAGE = 64  # EX_USAGE: 2 and 3 are taken by `diagnose` (problem found / unreachable)
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        # one line (the usage is one --help away), the user's own text shown with its controls escaped
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message, newlines=False)} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,12 +54,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ClosedPipeTolerant:
+    """The command's stdout: once the reader has gone (``| head``), the rest is discarded instead
+    of raising, so the command ends with its own exit code and no traceback."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._discard_from_now_on()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._discard_from_now_on()
+
+    def _discard_from_now_on(self) -> None:
+        # the usual pattern: devnull onto the descriptor, so no later flush (at exit) fails again
+        try:
+            descriptor = self._stream.fileno()
+        except (OSError, ValueError):  # not a real file (captured output): nothing will flush to it
+            return
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), descriptor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+USER_ERRORS = (TargetError, PlatformError, RunbookError, UsageError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = _ClosedPipeTolerant(stdout)
     try:
-        return int(args.run(args))
-    except (TargetError, PlatformError, RunbookError) as error:
-        print(f"offgridflow-runbook: error: {error}", file=sys.stderr)
+        code = int(args.run(args))
+        sys.stdout.flush()
+        return code
+    except USER_ERRORS as error:
+        sys.stdout.flush()
+        print(f"offgridflow-runbook: error: {printable(str(error), newlines=False)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    finally:
+        sys.stdout = stdout

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.cli.options import UsageError
+
 CHECKS_DIR = Path("checks")
 
 
@@ -28,6 +30,6 @@ def run(args: argparse.Namespace) -> int:
     import pytest
 
     if not args.checks_dir.is_dir():
-        raise SystemExit(f"offgridflow-runbook: error: no checks directory at {args.checks_dir}")
+        raise UsageError(f"no checks directory at {args.checks_dir}")
     extra = [arg for arg in args.pytest_args if arg != "--"]
     return int(pytest.main([str(args.checks_dir), "--target", args.target, *extra]))

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from offgridflow_runbook.cli.options import add_runbook_option, number_in
+from offgridflow_runbook.reporting import printable
 
 EXIT_BELOW = 1
 
@@ -45,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**report.as_dict(), "min_coverage": args.min_coverage}, indent=2))
     else:
-        print(report.table())
+        print(printable(report.table()))  # the runbook's text: shown, never obeyed by the terminal
         for line in report.drift:
-            print(f"drift: {line}")
+            print(f"drift: {printable(line, newlines=False)}")
         print(report.summary())
         if below:
             print(f"below the required {args.min_coverage:g}%")

@@ -12,23 +12,32 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_target_options, target_from
+from offgridflow_runbook.cli.options import UsageError, add_target_options, target_from
 from offgridflow_runbook.probes.platform import open_platform
-from offgridflow_runbook.reporting import Redactor
-from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE, Seen
+from offgridflow_runbook.reporting import Redactor, printable
+from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE, MAX_SINCE, Seen
 from offgridflow_runbook.runbook.triage import Diagnosis, decide, look_for_triage
-from offgridflow_runbook.targets import TargetError
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"([0-9]{1,12})([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def duration(text: str) -> timedelta:
-    """``90s``, ``10m``, ``1h``, ``2d`` (as kubectl's ``--since``)."""
-    match = _DURATION.match(text.strip())
+    """``90s``, ``10m``, ``1h``, ``2d`` (as kubectl's ``--since``), more than 0 and at most
+    :data:`~offgridflow_runbook.runbook.evidence.MAX_SINCE`."""
+    match = _DURATION.fullmatch(text.strip())
     if not match or int(match.group(1)) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 10m, 1h or 2d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_SINCE.total_seconds():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is longer than {_longest()}, the longest window events are kept"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _longest() -> str:
+    return f"{MAX_SINCE.days}d"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -61,27 +70,35 @@ def add_parser(subparsers: Any) -> None:
 
 
 def render(diagnosis: Diagnosis, target_name: str) -> str:
+    """The diagnosis for a terminal. Every field is one line, its control characters shown as escapes:
+    events, logs and answers come from the target and must not steer the terminal or fake a line."""
+
+    def one(text: object) -> str:
+        return printable(str(text), newlines=False)
+
+    def reading_lines(readings: Any) -> list[str]:
+        return [f"  - {one(reading.source)}: {one(reading.detail)}" for reading in readings]
+
     lines = [
-        f"target:   {target_name}",
-        f"outcome:  {diagnosis.outcome}",
-        f"cause:    {diagnosis.cause}",
-        f"summary:  {diagnosis.summary}",
-        f"section:  {diagnosis.section}",
+        f"target:   {one(target_name)}",
+        f"outcome:  {one(diagnosis.outcome)}",
+        f"cause:    {one(diagnosis.cause)}",
+        f"summary:  {one(diagnosis.summary)}",
+        f"section:  {one(diagnosis.section)}",
     ]
     for rank, candidate in enumerate(diagnosis.candidates, start=1):
-        lines.append(f"candidate {rank}: {candidate.section} ({candidate.cause})")
-        lines += [f"  - {reading.source}: {reading.detail}" for reading in candidate.evidence]
-    unknowns = diagnosis.unknowns
-    if unknowns:
+        lines.append(f"candidate {rank}: {one(candidate.section)} ({one(candidate.cause)})")
+        lines += reading_lines(candidate.evidence)
+    if diagnosis.unknowns:
         lines.append("could not see:")
-        lines += [f"  - {reading.source}: {reading.detail}" for reading in unknowns]
+        lines += reading_lines(diagnosis.unknowns)
     fine = [r for r in diagnosis.readings if r.seen is Seen.FINE]
     if fine:
         lines.append("seen fine:")
-        lines += [f"  - {reading.source}: {reading.detail}" for reading in fine]
+        lines += reading_lines(fine)
     if diagnosis.commands:
-        lines.append(f"commands ({diagnosis.section}):")
-        lines += [f"  {command}" for command in diagnosis.commands]
+        lines.append(f"commands ({one(diagnosis.section)}):")
+        lines += [f"  {one(command)}" for command in diagnosis.commands]
     return "\n".join(lines)
 
 
@@ -92,9 +109,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             observations, saved = record.load(args.from_record)
         except record.RecordError as error:
-            raise TargetError(str(error)) from None
+            raise UsageError(str(error)) from None
         target = observations.target
         since = args.since or record.since_of(saved, DEFAULT_SINCE)
+        if since > MAX_SINCE:
+            raise UsageError(f"{args.from_record}: since_s is longer than {_longest()}; give --since")
     else:
         target = target_from(args)
         access = open_platform(target)
@@ -107,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
             from offgridflow_runbook.probes import record
 
             # the window is part of what was judged: the record keeps it for --from-record and the corpus
-            record.save(observations, args.record, since_s=since.total_seconds())
+            try:
+                record.save(observations, args.record, since_s=since.total_seconds())
+            except OSError as error:
+                raise UsageError(f"--record {args.record}: cannot write: {error.strerror or error}") from None
     diagnosis = decide(observations, since=since)
     redact = Redactor([target.token])
     if args.json:

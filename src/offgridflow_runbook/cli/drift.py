@@ -13,9 +13,10 @@ import json
 from typing import Any
 
 from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, number_in, target_from
-from offgridflow_runbook.reporting import Redactor
+from offgridflow_runbook.reporting import Redactor, printable
 from offgridflow_runbook.runbook.location import KUBECTL_ENV
 
+# a read-only command that has not answered in ten minutes is not going to
 MAX_TIMEOUT_S = 600.0
 
 
@@ -55,5 +56,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(redact.value(report.as_dict()), indent=2))
     else:
-        print(redact(report.table()))
+        # the table holds what the target answered: its control characters are shown, not obeyed
+        print(printable(redact(report.table())))
     return report.exit_code

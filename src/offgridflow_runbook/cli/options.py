@@ -1,4 +1,5 @@
-"""Options the subcommands share: the target's (``TARGET_OPTIONS``, as in pytest) and the runbook's."""
+"""Options the subcommands share: the target's (``TARGET_OPTIONS``, as in pytest) and the runbook's,
+and the checked numbers (a timeout that is NaN, infinite or negative is a usage error, not a hang)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from pathlib import Path
 from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, RUNBOOK_ENV  # not the parser
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
 
-__all__ = ["add_runbook_option", "add_target_options", "number_in", "target_from"]
+__all__ = ["UsageError", "add_runbook_option", "add_target_options", "number_in", "target_from"]
+
+
+class UsageError(Exception):
+    """A command-line mistake found after parsing (a file of the wrong kind); one line, exit 64."""
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:

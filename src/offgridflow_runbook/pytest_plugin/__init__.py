@@ -12,7 +12,6 @@ terminal summary and at the top of the pytest-html report.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,11 @@ from offgridflow_runbook.pytest_plugin.fixtures import (
 )
 from offgridflow_runbook.pytest_plugin.options import (
     CHECKS_REPORT_OPTIONS,
+    exit_on_target_error,
     load_target,
     pytest_addoption,
     pytest_load_initial_conftests,
+    target_chosen,
 )
 from offgridflow_runbook.pytest_plugin.report import (
     HtmlColumns,
@@ -69,9 +70,13 @@ __all__ = [
 
 def pytest_configure(config: pytest.Config) -> None:
     redactor = Redactor(secrets_from_environment("OFFGRIDFLOW_TOKEN", config.getoption("token_env")))
-    # a bad target is reported when a test asks for it; runs that never do need no targets file
-    with contextlib.suppress(TargetError):
+    try:
         redactor.add(*secrets_from_environment(load_target(config).token_env))
+    except TargetError as error:
+        # a target named on the command line is checked now, before any test; otherwise a bad target
+        # is reported when a test asks for it (runs that never do need no targets file)
+        if target_chosen(config):
+            exit_on_target_error(error)
     config.stash[redactor_key] = redactor
     path = config.getoption("results_jsonl")
     if path and not hasattr(config, "workerinput"):

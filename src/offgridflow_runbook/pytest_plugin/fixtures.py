@@ -21,7 +21,7 @@ from offgridflow_runbook.pytest_plugin._stash import (
     redactor_key,
     target_key,
 )
-from offgridflow_runbook.pytest_plugin.options import load_target
+from offgridflow_runbook.pytest_plugin.options import exit_on_target_error, load_target
 from offgridflow_runbook.runbook.steps import Outcome, StepResult
 from offgridflow_runbook.targets import Target, TargetError
 
@@ -33,7 +33,7 @@ def target(pytestconfig: pytest.Config) -> Target:
     try:
         chosen = load_target(pytestconfig)
     except TargetError as error:
-        pytest.exit(f"offgridflow: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+        exit_on_target_error(error)
     pytestconfig.stash[redactor_key].add(chosen.token)
     pytestconfig.stash[target_key] = chosen
     return chosen

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
+from offgridflow_runbook.reporting import EXIT_USAGE, printable
+from offgridflow_runbook.targets import TARGET_OPTIONS, Target, TargetError, target_from_options
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,4 +72,15 @@ def pytest_load_initial_conftests(
 
 # -- target and redaction ----------------------------------------------------------------------------
 def load_target(config: pytest.Config) -> Target:
+    """The target the options name, overrides applied: the very function the command line uses."""
     return target_from_options(config.getoption)
+
+
+def target_chosen(config: pytest.Config) -> bool:
+    """Whether the command line names a target, a targets file or an override (not only defaults)."""
+    return any(config.getoption(option.dest) != option.default for option in TARGET_OPTIONS)
+
+
+def exit_on_target_error(error: TargetError) -> NoReturn:
+    """End the run: the mistake in one line, exit 64 (as the command line's usage errors)."""
+    pytest.exit(f"offgridflow: {printable(str(error), newlines=False)}", returncode=EXIT_USAGE)

@@ -15,7 +15,7 @@ from offgridflow_runbook.pytest_plugin._stash import (
     redactor_key,
     target_key,
 )
-from offgridflow_runbook.reporting import JsonLinesWriter, Redactor
+from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, printable
 
 
 def _step_of(item: pytest.Item) -> str | None:
@@ -35,17 +35,21 @@ def _message(report: pytest.TestReport) -> str:
     return str(longrepr).strip()
 
 
-def _redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
-    if not redactor:
-        return
+def _clean_report(report: pytest.TestReport, redactor: Redactor) -> None:
+    """The token redacted, and control characters shown as escapes, in everything the report shows:
+    a failure's text holds events, logs and answers from the target, which must not steer a terminal."""
+
+    def clean(text: str) -> str:
+        return printable(redactor(text))
+
     if report.longrepr is not None and not isinstance(report.longrepr, tuple):
         text = str(report.longrepr)
-        if redactor(text) != text:
-            report.longrepr = redactor(text)
+        if clean(text) != text:
+            report.longrepr = clean(text)
     elif isinstance(report.longrepr, tuple):
         path, line, message = report.longrepr
-        report.longrepr = (path, line, redactor(message))
-    report.sections = [(title, redactor(content)) for title, content in report.sections]
+        report.longrepr = (path, line, clean(message))
+    report.sections = [(title, clean(content)) for title, content in report.sections]
 
 
 def _platform_extras(config: pytest.Config, step: str | None) -> list[tuple[str, str]]:
@@ -89,9 +93,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
         attached = getattr(report, "extras", [])
         for name, text in _platform_extras(item.config, step):
-            attached.append(extras.text(redactor(text), name=name))
+            attached.append(extras.text(printable(redactor(text)), name=name))
         report.extras = attached  # type: ignore[attr-defined]
-    _redact_report(report, redactor)
+    _clean_report(report, redactor)
     return report
 
 

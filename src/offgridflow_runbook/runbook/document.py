@@ -481,6 +481,8 @@ def _load(path: Path) -> Runbook:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise RunbookError(f"cannot read the runbook {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise RunbookError(f"cannot read the runbook {path}: not UTF-8 text (byte {error.start})") from None
     return parse_runbook(text, path)
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "DATABASE_UP_MARKER",
     "DEFAULT_SINCE",
     "IMAGE_PULL_REASONS",
+    "MAX_SINCE",
     "PAGES_UNDELIVERABLE",
     "Reading",
     "Seen",
@@ -75,6 +76,8 @@ CONFIG_WAITING_REASONS = frozenset({"CreateContainerConfigError"})
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 # "Check recent pod events": the API server keeps events for one hour, so "recent" is that hour.
 DEFAULT_SINCE = timedelta(hours=1)
+# The longest window ``--since`` or a record may ask for: no source the suite reads keeps events longer.
+MAX_SINCE = timedelta(days=30)
 
 
 class Seen(StrEnum):

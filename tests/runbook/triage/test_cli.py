@@ -25,7 +25,10 @@ def test_bad_targets_file_is_one_line_exit_64(tmp_path: Path, capsys: pytest.Cap
     assert main(["diagnose", "--target", "broken", "--targets-file", str(targets)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "needs 'platform' set to one of ['docker', 'kubernetes', 'none'], not 'openstack'" in err
+    assert (
+        "target 'broken': platform must be one of ['docker', 'kubernetes', 'none'], "
+        "not the string 'openstack'" in err
+    )
 
 
 def test_unknown_option_exits_64_not_2(capsys: pytest.CaptureFixture[str]) -> None:
