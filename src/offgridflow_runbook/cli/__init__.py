@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "offgridflow_runbook.cli.check",
     "offgridflow_runbook.cli.coverage",
     "offgridflow_runbook.cli.drift",
+    "offgridflow_runbook.cli.monitor",
 )
 EXIT_USAGE = 64  # EX_USAGE: 2 and 3 are taken by `diagnose` (problem found / unreachable)
 
