@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from helpers.monitor_fakes import Recorder
 from offgridflow_runbook.monitor.checks import run_checks
 from offgridflow_runbook.runbook.document import load_runbook
 from offgridflow_runbook.targets import Target
-
-from helpers.monitor_fakes import Recorder
 
 
 def runbook_read_only_steps() -> list[str]:
@@ -48,4 +47,3 @@ def test_a_look_that_raises_fails_every_step_with_the_error(target: Target) -> N
     assert [step.step for step in result.steps] == runbook_read_only_steps()
     assert not any(step.success for step in result.steps)
     assert "the look itself broke" in result.reason
-

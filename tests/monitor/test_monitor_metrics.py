@@ -37,7 +37,9 @@ def test_each_step_has_success_skipped_and_duration_with_target_and_step_labels(
     assert sample(text, "offgridflow_synthetic_step_success", **labels, step="Verification 3") == 0
     assert sample(text, "offgridflow_synthetic_step_success", **labels, step="Verification 1") == 1
     assert sample(text, "offgridflow_synthetic_step_skipped", **labels, step="Verification 1") == 1
-    assert sample(text, "offgridflow_synthetic_step_duration_seconds", **labels, step="Verification 3") == 0.25
+    assert (
+        sample(text, "offgridflow_synthetic_step_duration_seconds", **labels, step="Verification 3") == 0.25
+    )
     assert sample(text, "offgridflow_synthetic_run_success", **labels) == 0
     assert sample(text, "offgridflow_synthetic_run_duration_seconds", **labels) == 0.31
     assert sample(text, "offgridflow_synthetic_last_run_timestamp_seconds", **labels) == 1_765_000_000.5
