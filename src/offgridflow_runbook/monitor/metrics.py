@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from offgridflow_runbook.monitor.checks import RunResult
 
-__all__ = ["CONTENT_TYPE", "METRICS", "MonitorState", "escape_label"]
+__all__ = ["CONTENT_TYPE", "METRICS", "PREFIX", "MonitorState", "escape_label"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "offgridflow_synthetic_"
