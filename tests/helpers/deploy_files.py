@@ -1,7 +1,7 @@
 """Paths and readers for the deployment files: kustomize renders, rule files, workflows.
 
 Everything here reads files and runs local tools (kubectl kustomize, promtool, amtool,
-check-jsonschema); nothing talks to a cluster or the network.
+actionlint); nothing talks to a cluster or the network.
 """
 
 from __future__ import annotations
