@@ -133,6 +133,14 @@ for tag in "$deployed_tag" "$known_good_tag"; do
     --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker
   push "$api_repository:$tag" "your-org/offgridflow-api:$tag"
 done
+# The synthetic monitor (components/synthetic-monitor) from the same wheelhouse, under the name its
+# Deployment gives (read from there, not written here again); it pulls Always, so this build is what runs.
+monitor_image="$("$python" -c 'import yaml
+print(yaml.safe_load(open("deploy/kubernetes/components/synthetic-monitor/deployment.yaml"))["spec"]["template"]["spec"]["containers"][0]["image"])')" \
+  || fail "cannot read the synthetic monitor's image from its Deployment"
+step "building and pushing the synthetic monitor's image $monitor_image"
+build --network host -f deploy/docker/monitor.Dockerfile -t "$monitor_image" deploy/docker
+push "$monitor_image" "${monitor_image#ghcr.io/}"
 flock -u 9
 exec 9>&-
 # The pods pull IfNotPresent: a node that has an older build under the same tag would keep it, so each
