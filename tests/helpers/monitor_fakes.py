@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import yaml
+
+from helpers.local_http import serving
 
 TOKEN = "monitor-test-token-7d1e2b"
 TOKEN_ENV = "OFFGRIDFLOW_MONITOR_TEST_TOKEN"
@@ -71,19 +72,9 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@contextmanager
-def fake_target(recorder: Recorder, port: int = 0) -> Iterator[str]:
+def fake_target(recorder: Recorder, port: int = 0) -> AbstractContextManager[str]:
     """Serve the fake on 127.0.0.1:``port`` (0: a free one) for one ``with`` block; yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(recorder))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return serving(_handler(recorder), port)
 
 
 def write_targets(path: Path, url: str, *, allow_writes: bool = False) -> Path:
