@@ -237,7 +237,8 @@ def up(profile: str = "fast", say: Say = print) -> None:
 
 
 def images(say: Say = print) -> None:
-    """Build what is missing (base, tools, PostgreSQL, both API tags in the registry); start nothing else."""
+    """Build what is missing (base, tools, PostgreSQL, both API tags in the registry, the synthetic
+    monitor); start nothing else."""
     check_machine()
     client = ensure_engine(say)
     try:
@@ -247,6 +248,7 @@ def images(say: Say = print) -> None:
         _report(REGISTRY, specs.ensure(client, specs.registry_spec())[1], say)
         _wait(REGISTRY, lambda: answers(HEALTH_URLS[REGISTRY]), say)
         builds.ensure_api_images(client, base_id, say)
+        builds.ensure_monitor_image(client, base_id, say)  # issue 22: the synthetic monitor's
         say("images are up to date")
     except DockerException as error:
         raise StackError(f"the Docker Engine refused: {error}") from None
