@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from helpers.monitor_fakes import Recorder
-from offgridflow_runbook.monitor.checks import run_checks
+from offgridflow_runbook.monitor.checks import monitor_reads, run_checks
+from offgridflow_runbook.probes.snapshot import HISTORY_READS
 from offgridflow_runbook.runbook.document import load_runbook
 from offgridflow_runbook.targets import Target
 
@@ -47,3 +48,16 @@ def test_a_look_that_raises_fails_every_step_with_the_error(target: Target) -> N
     assert [step.step for step in result.steps] == runbook_read_only_steps()
     assert not any(step.success for step in result.steps)
     assert "the look itself broke" in result.reason
+
+
+def test_the_monitor_reads_only_what_its_steps_judge() -> None:
+    reads = monitor_reads()
+    assert {"live", "ready", "activities", "metrics", "error_rate", "alerts", "api_workloads"} == reads
+    # no exec (pg_isready), no resource usage, no network, no logs or events: Triage 2's reads
+    assert not reads & {"pg_isready", "usage", "network", "database_workloads", *HISTORY_READS}
+
+
+def test_no_step_misses_a_read_the_monitors_look_left_out(target: Target) -> None:
+    result = run_checks(target)
+    assert result.success, result.reason
+    assert not [step for step in result.steps if "not read" in step.message]

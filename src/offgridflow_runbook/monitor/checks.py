@@ -8,6 +8,7 @@ step, failed when any of its judgements failed.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
@@ -18,7 +19,16 @@ from offgridflow_runbook.runbook.steps import Outcome, StepResult, triage_1_live
 from offgridflow_runbook.runbook.verification import VERIFICATION_STEPS
 from offgridflow_runbook.targets import Target
 
-__all__ = ["MONITOR_STEPS", "Look", "RunResult", "StepVerdict", "judge", "run_checks"]
+__all__ = [
+    "MONITOR_STEPS",
+    "Look",
+    "RunResult",
+    "StepVerdict",
+    "judge",
+    "look_for_monitor",
+    "monitor_reads",
+    "run_checks",
+]
 
 Judgement = Callable[[Observations], StepResult]
 Look = Callable[[Target], Observations]
@@ -58,15 +68,17 @@ class RunResult:
 
 
 class _ReadsSeen:
-    """Observations that note which reads a judgement looks at (for the step's duration)."""
+    """Observations that note which reads a judgement looks at, and the slowest of them."""
 
     def __init__(self, observations: Observations) -> None:
         self._observations = observations
         self.seconds = 0.0
+        self.names: set[str] = set()
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._observations, name)
         if isinstance(value, Observed):
+            self.names.add(name)
             self.seconds = max(self.seconds, value.seconds)
         return value
 
@@ -96,23 +108,45 @@ def judge(
     return tuple(verdicts)
 
 
-def _unobserved(target: Target, error: Exception) -> Observations:
-    """A look in which every read failed with ``error`` (the look itself raised)."""
+def _unobserved(target: Target, read: Observed[Any]) -> Observations:
+    """A look in which every read came out as ``read``."""
     reads: dict[str, Any] = {
-        item.name: Observed(error=error)
+        item.name: read
         for item in fields(Observations)
         if item.name != "target" and item.default is MISSING and item.default_factory is MISSING
     }
     return Observations(target=target, **reads)
 
 
-def run_checks(target: Target, look_at: Look = look, *, clock: Callable[[], float] = time.time) -> RunResult:
+@functools.cache
+def monitor_reads(judgements: tuple[Judgement, ...] = MONITOR_STEPS) -> frozenset[str]:
+    """The reads the judgements look at (fields of Observations), found by judging a look in which
+    none was made: the monitor's look makes only these (no exec, no resource usage, no logs)."""
+    nothing = _unobserved(
+        Target(name="-", platform="none", base_url="http://127.0.0.1"), Observed(skipped="-")
+    )
+    names: set[str] = set()
+    for judgement in judgements:
+        seen = _ReadsSeen(nothing)
+        judgement(cast(Observations, seen))
+        names |= seen.names
+    return frozenset(names)
+
+
+def look_for_monitor(target: Target) -> Observations:
+    """The one look at ``target`` with only the reads the monitor's steps judge."""
+    return look(target, only=monitor_reads())
+
+
+def run_checks(
+    target: Target, look_at: Look = look_for_monitor, *, clock: Callable[[], float] = time.time
+) -> RunResult:
     """Look at ``target`` once (read-only) and judge it; never raises for what the target does."""
     started_at = clock()
     started = time.perf_counter()
     try:
         observations = look_at(target)
     except Exception as error:  # a monitor reports what went wrong and lives on
-        observations = _unobserved(target, error)
+        observations = _unobserved(target, Observed(error=error))
     steps = judge(observations)
     return RunResult(target.name, started_at, time.perf_counter() - started, steps)

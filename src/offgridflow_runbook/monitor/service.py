@@ -13,11 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from offgridflow_runbook.monitor.checks import Look, RunResult, run_checks
+from offgridflow_runbook.monitor.checks import Look, RunResult, look_for_monitor, run_checks
 from offgridflow_runbook.monitor.metrics import MonitorState
 from offgridflow_runbook.monitor.schedule import Schedule
 from offgridflow_runbook.monitor.server import MetricsServer
-from offgridflow_runbook.probes.snapshot import look
 from offgridflow_runbook.reporting import Redactor
 from offgridflow_runbook.targets import Target
 
@@ -37,7 +36,7 @@ class Monitor:
 
     target: Target
     interval: float
-    look_at: Look = look
+    look_at: Look = look_for_monitor
     log: Callable[[str], None] = log_to_stderr
     clock: Callable[[], float] = time.monotonic
     state: MonitorState = field(init=False)

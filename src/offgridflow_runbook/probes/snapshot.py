@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -150,12 +150,15 @@ def observe(
     prometheus: PrometheusProbe | None = None,
     rules_file: Path = DEFAULT_RULES_FILE,
     history: bool = False,
+    only: Collection[str] | None = None,
 ) -> Observations:
     """Read everything at once; reads the target lacks access for are skipped with the reason.
 
     With ``history`` (triage) the API's logs (``--tail=100``, current and ``--previous``) and every
     event the platform still keeps are read in the same look. Events are not filtered here: what a
-    window leaves out is for the judge to count and mention, not for the reader to drop."""
+    window leaves out is for the judge to count and mention, not for the reader to drop.
+    ``only`` names the reads to make (fields of :class:`Observations`); the others are not made and
+    say so (the synthetic monitor reads what its steps judge, no exec and no stats)."""
     reads: dict[str, Callable[[], object]] = {
         "live": api.live,
         "ready": api.ready,
@@ -194,11 +197,15 @@ def observe(
     elif history:
         skipped.update(dict.fromkeys(HISTORY_READS, platform_reason or "no platform access"))
 
+    if only is not None:
+        for name in [name for name in reads if name not in only]:
+            del reads[name]
+            skipped[name] = _NOT_ASKED
     # Platform execs run beside the other reads too: the Kubernetes driver gives each exec a client of
     # its own (see platforms.kubernetes.exec), so nothing here is serialised.
     at = datetime.now(UTC)
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="observe") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(reads)), thread_name_prefix="observe") as pool:
         futures = {name: pool.submit(_timed, read) for name, read in reads.items()}
         results: dict[str, Observed[object]] = {name: future.result() for name, future in futures.items()}
     results.update({name: Observed(skipped=reason) for name, reason in skipped.items()})
@@ -219,6 +226,7 @@ def look(
     platform_reason: str | None = None,
     api: ApiProbe | None = None,
     history: bool = False,
+    only: Collection[str] | None = None,
 ) -> Observations:
     """The one look at a target: every read at once (concurrently), for checks, triage and the game
     day alike. What is not given is opened here and closed again: the target's platform (unless a
@@ -238,6 +246,7 @@ def look(
                 platform_reason=platform_reason or "",
                 prometheus=prometheus,
                 history=history,
+                only=only,
             )
     finally:
         if prometheus is not None:

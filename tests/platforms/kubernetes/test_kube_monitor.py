@@ -1,5 +1,5 @@
 """The synthetic monitor against a Kubernetes target (the HTTP Kubernetes API fake): it judges
-Verification 1 from the pods it lists and sends the API server nothing but GETs."""
+Verification 1 from the pods it lists, and lists pods is all it asks the API server."""
 
 from __future__ import annotations
 
@@ -34,4 +34,6 @@ def test_the_monitor_only_reads_the_kubernetes_api_and_judges_the_pods(
     assert result.success, result.reason
     assert kube_fake.fake.requests, "the fake API server saw nothing: the test could not look"
     assert kube_fake.fake.writes() == []
+    # only the pods: no exec of pg_isready, no pod metrics, no endpoints or Ingress (Triage 2's reads)
+    assert {request.path for request in kube_fake.fake.requests} == {"/api/v1/namespaces/offgridflow/pods"}
     assert recorder.methods <= {"GET", "HEAD"}
