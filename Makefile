@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make gameday   the game day: the local stack up, then the four chaos experiments and the scorecard"
 	@echo "make test      set up everything, then lint and run the suite's own tests"
-	@echo "make lint      ruff and mypy"
+	@echo "make lint      ruff, mypy and actionlint (the workflows)"
 	@echo "make up        the local stack on Docker (PROFILE=fast|production); make down keeps data, make clean not"
 
 system-deps:
@@ -30,6 +30,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	"$$(bash tools/lint/build-actionlint.sh)" .github/workflows/*.yml
 
 # The kind tier is on here: it builds the kind toolchain and node image the first time (long; cached
 # in /var/cache/offgridflow-cluster) and reuses a running cluster.

@@ -141,6 +141,14 @@ done
 build --network host -f deploy/docker/api.Dockerfile --build-arg "OFFGRIDFLOW_VERSION=${broken_tag#v}" \
   --build-arg "OFFGRIDFLOW_DEFECT=$broken_defect" -t "$api_repository:$broken_tag" deploy/docker
 push "$api_repository:$broken_tag" "your-org/offgridflow-api:$broken_tag"
+# The synthetic monitor (components/synthetic-monitor) from the same wheelhouse, under the name its
+# Deployment gives (read from there, not written here again); it pulls Always, so this build is what runs.
+monitor_image="$("$python" -c 'import yaml
+print(yaml.safe_load(open("deploy/kubernetes/components/synthetic-monitor/deployment.yaml"))["spec"]["template"]["spec"]["containers"][0]["image"])')" \
+  || fail "cannot read the synthetic monitor's image from its Deployment"
+step "building and pushing the synthetic monitor's image $monitor_image"
+build --network host -f deploy/docker/monitor.Dockerfile -t "$monitor_image" deploy/docker
+push "$monitor_image" "${monitor_image#ghcr.io/}"
 flock -u 9
 exec 9>&-
 # The pods pull IfNotPresent: a node that has an older build under the same tag would keep it, so each

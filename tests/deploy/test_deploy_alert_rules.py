@@ -10,7 +10,17 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers.deploy_files import PROMETHEUS, RULE_TESTS_FILE, RULES_FILE, RUNBOOK, load_yaml, require_tool
+from helpers.deploy_files import (
+    PROMETHEUS,
+    RULE_TESTS_FILE,
+    RULES_FILE,
+    RUNBOOK,
+    SYNTHETIC_RULE_TESTS_FILE,
+    SYNTHETIC_RULES_FILE,
+    load_yaml,
+    require_tool,
+)
+from offgridflow_runbook.monitor.metrics import METRICS, PREFIX
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS, alert_expression, strip_threshold
 
 RUNBOOK_URL = (
@@ -253,3 +263,65 @@ def test_the_api_down_alert_still_inhibits_the_error_rate_alert() -> None:
         "target_matchers": ['alertname="OffGridFlowAPIHighErrorRate"'],
         "equal": ["job"],
     } in config["inhibit_rules"]
+
+
+# -- the synthetic monitor's page (deploy/prometheus/rules/offgridflow-synthetic.rules.yml) -------------
+SYNTHETIC_ALERT = "OffGridFlowSyntheticCheckFailing"
+
+
+def synthetic_alert() -> dict[str, Any]:
+    (group,) = load_yaml(SYNTHETIC_RULES_FILE)["groups"]
+    (rule,) = group["rules"]
+    assert rule["alert"] == SYNTHETIC_ALERT
+    return dict(rule)
+
+
+def test_the_synthetic_rules_pass_promtool_check_and_their_tests() -> None:
+    for argv in (("check", "rules", SYNTHETIC_RULES_FILE), ("test", "rules", SYNTHETIC_RULE_TESTS_FILE)):
+        result = run(promtool(), *map(str, argv))
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("for_", ["1m45s", "2m15s"])
+def test_the_synthetic_rule_tests_catch_a_for_one_step_off(for_: str, tmp_path: Path) -> None:
+    document = load_yaml(SYNTHETIC_RULES_FILE)
+    document["groups"][0]["rules"][0]["for"] = for_
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / SYNTHETIC_RULES_FILE.name).write_text(yaml.safe_dump(document), encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    tests = tmp_path / "tests" / SYNTHETIC_RULE_TESTS_FILE.name
+    tests.write_text(SYNTHETIC_RULE_TESTS_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    result = run(promtool(), "test", "rules", str(tests))
+    assert result.returncode != 0, f"promtool tests still pass with for: {for_}"
+
+
+def test_the_synthetic_page_reads_the_monitors_metric_and_pages_the_primary() -> None:
+    rule = synthetic_alert()
+    assert rule["expr"] == f"{PREFIX}run_success == 0"
+    assert "run_success" in METRICS
+    assert rule["for"] == "2m"
+    assert rule["labels"] == {"severity": "critical", "team": "platform"}
+    page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+    assert page == RUNBOOK_URL
+    assert anchor in github_anchors(RUNBOOK.read_text(encoding="utf-8"))
+    assert rule["annotations"]["summary"]
+    assert rule["annotations"]["description"]
+    amtool = require_tool("amtool", "it tests Alertmanager routes (apt-get install prometheus-alertmanager)")
+    labels = [f"alertname={SYNTHETIC_ALERT}", *(f"{key}={value}" for key, value in rule["labels"].items())]
+    config_file = PROMETHEUS / "alertmanager.yml"
+    result = run(amtool, "config", "routes", "test", f"--config.file={config_file}", *labels)
+    assert result.stdout.strip() == "primary-oncall", result.stderr
+
+
+def test_the_synthetic_page_is_not_one_verification_5_watches() -> None:
+    """Else the monitor's own page would fail its Verification 5 and never resolve."""
+    assert SYNTHETIC_ALERT not in RUNBOOK_ALERTS
+    assert SYNTHETIC_ALERT not in alerts()
+
+
+def test_the_kind_monitoring_loads_the_synthetic_rules() -> None:
+    generated = load_yaml(PROMETHEUS / "kustomization.yaml")["configMapGenerator"]
+    rules = next(item for item in generated if item["name"] == "prometheus-rules")
+    assert sorted(rules["files"]) == sorted(
+        f"rules/{path.name}" for path in (PROMETHEUS / "rules").glob("*.yml")
+    )

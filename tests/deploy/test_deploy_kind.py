@@ -13,6 +13,7 @@ from helpers.deploy_files import (
     PROMETHEUS,
     REPO_ROOT,
     RULES_FILE,
+    SYNTHETIC_RULES_FILE,
     Manifest,
     find,
     load_yaml,
@@ -83,7 +84,9 @@ def test_prometheus_in_kind_loads_the_repository_rules_unchanged(kind_overlay: l
         if item["metadata"]["name"].startswith("prometheus-rules")
     ]
     assert len(rules) == 1
-    assert rules[0]["data"] == {RULES_FILE.name: RULES_FILE.read_text(encoding="utf-8")}
+    assert rules[0]["data"] == {
+        path.name: path.read_text(encoding="utf-8") for path in (RULES_FILE, SYNTHETIC_RULES_FILE)
+    }
     volumes = find(kind_overlay, "Deployment", "prometheus", "monitoring")["spec"]["template"]["spec"][
         "volumes"
     ]

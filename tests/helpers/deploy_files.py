@@ -1,7 +1,7 @@
 """Paths and readers for the deployment files: kustomize renders, rule files, workflows.
 
 Everything here reads files and runs local tools (kubectl kustomize, promtool, amtool,
-check-jsonschema); nothing talks to a cluster or the network.
+actionlint); nothing talks to a cluster or the network.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ KUBERNETES = REPO_ROOT / "deploy" / "kubernetes"
 PROMETHEUS = REPO_ROOT / "deploy" / "prometheus"
 RULES_FILE = PROMETHEUS / "rules" / "offgridflow.rules.yml"
 RULE_TESTS_FILE = PROMETHEUS / "tests" / "offgridflow.test.yml"
+# the synthetic monitor's page, apart from the runbook's alerts (see the file's header)
+SYNTHETIC_RULES_FILE = PROMETHEUS / "rules" / "offgridflow-synthetic.rules.yml"
+SYNTHETIC_RULE_TESTS_FILE = PROMETHEUS / "tests" / "offgridflow-synthetic.test.yml"
 RUNBOOK = REPO_ROOT / "docs" / "runbooks" / "offgridflow-api-down.md"
 KIND_CONFIG = REPO_ROOT / "kind-config.yaml"
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "offgridflow_runbook.cli.drift",
     "offgridflow_runbook.cli.gate",
     "offgridflow_runbook.cli.restore",
+    "offgridflow_runbook.cli.monitor",
 )
 
 

@@ -7,6 +7,7 @@ disagree about what "error rate above 1%" means.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from offgridflow_runbook.probes.http import ProbeError, classify_transport_error
 __all__ = [
     "DEFAULT_RULES_FILE",
     "ERROR_RATE_ALERT",
+    "RULES_FILE_ENV",
     "RUNBOOK_ALERTS",
     "Alert",
     "PrometheusProbe",
@@ -41,7 +43,12 @@ RUNBOOK_ALERTS = (
     "OffGridFlowAPIImagePullFailing",
     "OffGridFlowAPIRolloutStuck",
 )
-DEFAULT_RULES_FILE = Path(__file__).resolve().parents[3] / "deploy/prometheus/rules/offgridflow.rules.yml"
+# $OFFGRIDFLOW_RULES_FILE where the suite runs from an image without the checkout (the synthetic monitor's)
+RULES_FILE_ENV = "OFFGRIDFLOW_RULES_FILE"
+DEFAULT_RULES_FILE = Path(
+    os.environ.get(RULES_FILE_ENV)
+    or Path(__file__).resolve().parents[3] / "deploy/prometheus/rules/offgridflow.rules.yml"
+)
 
 # libyaml's parser when PyYAML has it: every look reads the rules file, ~15 ms in pure Python.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

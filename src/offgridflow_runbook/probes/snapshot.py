@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -169,13 +169,16 @@ def observe(
     prometheus: PrometheusProbe | None = None,
     rules_file: Path = DEFAULT_RULES_FILE,
     history: bool = False,
+    only: Collection[str] | None = None,
 ) -> Observations:
     """Read everything at once; reads the target lacks access for are skipped with the reason.
 
     With ``history`` (triage) the API's logs (``--tail=100``, current and ``--previous``), every
     event the platform still keeps and the Deployment's rollout are read in the same look. The pager
     (Alertmanager and the receiver) is read whenever the target declares it. Events are not filtered
-    here: what a window leaves out is for the judge to count and mention, not for the reader to drop."""
+    here: what a window leaves out is for the judge to count and mention, not for the reader to drop.
+    ``only`` names the reads to make (fields of :class:`Observations`); the others are not made and
+    say so (the synthetic monitor reads what its steps judge, no exec and no stats)."""
     reads: dict[str, Callable[[], object]] = {
         "live": api.live,
         "ready": api.ready,
@@ -223,11 +226,15 @@ def observe(
     elif history:
         skipped.update(dict.fromkeys(HISTORY_READS, platform_reason or "no platform access"))
 
+    if only is not None:
+        for name in [name for name in reads if name not in only]:
+            del reads[name]
+            skipped[name] = _NOT_ASKED
     # Platform execs run beside the other reads too: the Kubernetes driver gives each exec a client of
     # its own (see platforms.kubernetes.exec), so nothing here is serialised.
     at = datetime.now(UTC)
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="observe") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, len(reads)), thread_name_prefix="observe") as pool:
         futures = {name: pool.submit(_timed, read) for name, read in reads.items()}
         results: dict[str, Observed[object]] = {name: future.result() for name, future in futures.items()}
     results.update({name: Observed(skipped=reason) for name, reason in skipped.items()})
@@ -248,6 +255,7 @@ def look(
     platform_reason: str | None = None,
     api: ApiProbe | None = None,
     history: bool = False,
+    only: Collection[str] | None = None,
 ) -> Observations:
     """The one look at a target: every read at once (concurrently), for checks, triage and the game
     day alike. What is not given is opened here and closed again: the target's platform (unless a
@@ -267,6 +275,7 @@ def look(
                 platform_reason=platform_reason or "",
                 prometheus=prometheus,
                 history=history,
+                only=only,
             )
     finally:
         if prometheus is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from offgridflow_runbook.platforms.docker.names import (
     BROKEN_API_TAG,
     CURRENT_API_TAG,
     INPUTS_HASH_LABEL,
+    MONITOR_IMAGE,
     POSTGRES_IMAGE,
     TOOLS_IMAGE,
     docker_dir,
@@ -126,21 +128,67 @@ def api_build_lock(deadline_seconds: float = 900.0) -> Iterator[None]:
         yield
 
 
+# What `offgridflow-runbook monitor` imports (the synthetic monitor's image installs only these, at the
+# versions of pyproject's dependencies): the HTTP probes, the targets file, both platforms' clients.
+MONITOR_REQUIREMENTS = ("httpx", "PyYAML", "docker", "kubernetes")
+_REQUIREMENT_NAME = re.compile(r"^[A-Za-z0-9._-]+")
+
+
+def monitor_rules_file() -> Path:
+    """The alert rules the monitor's Verification 5 reads its error-rate expression from."""
+    return project_root() / "deploy" / "prometheus" / "rules" / "offgridflow.rules.yml"
+
+
+def monitor_requirements(dependencies: Iterable[str]) -> list[str]:
+    """The project's dependencies the monitor needs, as pyproject pins them."""
+    wanted = {name.lower() for name in MONITOR_REQUIREMENTS}
+    chosen = [d for d in dependencies if (m := _REQUIREMENT_NAME.match(d)) and m.group(0).lower() in wanted]
+    if len(chosen) != len(wanted):
+        names = ", ".join(MONITOR_REQUIREMENTS)
+        raise StackError(f"pyproject.toml's dependencies do not name all of {names}")
+    return chosen
+
+
 def build_wheelhouse(say: Say) -> None:
-    """The project's wheel plus the ``service`` extra's wheels, built here with the project's pip."""
+    """The project's wheel plus the wheels of the ``service`` extra (the API's image) and of what the
+    synthetic monitor imports (its image), with the alert rules it reads; built here with our pip."""
     root = project_root()
     wheelhouse = docker_dir() / "wheelhouse"
     shutil.rmtree(wheelhouse, ignore_errors=True)
     wheelhouse.mkdir(parents=True)
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    requirements = project["project"]["optional-dependencies"]["service"]
-    (wheelhouse / "service-requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    lists = {
+        "service-requirements.txt": project["project"]["optional-dependencies"]["service"],
+        "monitor-requirements.txt": monitor_requirements(project["project"]["dependencies"]),
+    }
+    for name, requirements in lists.items():
+        (wheelhouse / name).write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    shutil.copy(monitor_rules_file(), wheelhouse / monitor_rules_file().name)
     pip = [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", str(wheelhouse)]
-    say("building the API's wheelhouse")
-    for arguments in (["--no-deps", str(root)], ["-r", str(wheelhouse / "service-requirements.txt")]):
+    say("building the API's and the monitor's wheelhouse")
+    for arguments in (["--no-deps", str(root)], *(["-r", str(wheelhouse / name)] for name in lists)):
         result = subprocess.run([*pip, *arguments], capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise StackError(f"pip wheel {' '.join(arguments)} failed: {result.stderr.strip()[-1500:]}")
+
+
+def _monitor_inputs(base_id: str) -> str:
+    root = project_root()
+    package = root / "src" / "offgridflow_runbook"
+    sources = [p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    inputs = [root / "pyproject.toml", docker_dir() / "monitor.Dockerfile", monitor_rules_file(), *sources]
+    return _hash_files(inputs, base_id)
+
+
+def ensure_monitor_image(client: docker.DockerClient, base_id: str, say: Say) -> None:
+    """The synthetic monitor's image (a local one: the stack runs it from this engine, no registry)."""
+    inputs_hash = _monitor_inputs(base_id)
+    if _image_label(client, MONITOR_IMAGE) == inputs_hash:
+        return
+    with api_build_lock():
+        build_wheelhouse(say)
+        say(f"building {MONITOR_IMAGE}")
+        _build(client, "monitor.Dockerfile", MONITOR_IMAGE, inputs_hash)
 
 
 def registry_has(reference: str) -> bool:

@@ -28,6 +28,7 @@ from offgridflow_runbook.platforms.docker.names import (
     REGISTRY,
     STACK_LABEL,
     STACK_VALUE,
+    SYNTHETIC_MONITOR,
     URLS,
     VOLUMES,
     state_dir,
@@ -193,6 +194,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
             RECEIVER: specs.receiver_spec,
             ALERTMANAGER: lambda: specs.alertmanager_spec(digest),
             PROMETHEUS: lambda: specs.prometheus_spec(profile, digest),
+            SYNTHETIC_MONITOR: lambda: specs.synthetic_monitor_spec(profile),  # issue 22: the monitor
         }
 
         def settle(name: str, ready: Callable[[], bool]) -> None:
@@ -223,6 +225,10 @@ def up(profile: str = "fast", say: Say = print) -> None:
             ensure(name)
         for name, url in HEALTH_URLS.items():
             settle(name, lambda url=url: answers(url))  # type: ignore[misc]
+        # issue 22: the synthetic monitor last, once what it checks is up (its first run is then green)
+        builds.ensure_monitor_image(client, base_id, say)
+        ensure(SYNTHETIC_MONITOR)
+        settle(SYNTHETIC_MONITOR, lambda: answers(specs.MONITOR_HEALTH_URL))
         env_file = revisions.write_env_file()
         say(f"local stack is up ({time.monotonic() - started:.0f}s, Prometheus profile {profile}):")
         for name, url in URLS.items():
@@ -235,7 +241,8 @@ def up(profile: str = "fast", say: Say = print) -> None:
 
 
 def images(say: Say = print) -> None:
-    """Build what is missing (base, tools, PostgreSQL, both API tags in the registry); start nothing else."""
+    """Build what is missing (base, tools, PostgreSQL, both API tags in the registry, the synthetic
+    monitor); start nothing else."""
     check_machine()
     client = ensure_engine(say)
     try:
@@ -245,6 +252,7 @@ def images(say: Say = print) -> None:
         _report(REGISTRY, specs.ensure(client, specs.registry_spec())[1], say)
         _wait(REGISTRY, lambda: answers(HEALTH_URLS[REGISTRY]), say)
         builds.ensure_api_images(client, base_id, say)
+        builds.ensure_monitor_image(client, base_id, say)  # issue 22: the synthetic monitor's
         say("images are up to date")
     except DockerException as error:
         raise StackError(f"the Docker Engine refused: {error}") from None

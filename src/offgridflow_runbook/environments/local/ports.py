@@ -27,6 +27,7 @@ from offgridflow_runbook.platforms.docker.names import (
     REGISTRY,
     STACK_LABEL,
     STACK_VALUE,
+    SYNTHETIC_MONITOR,
 )
 
 PORTS: Mapping[str, tuple[int, ...]] = {
@@ -37,6 +38,7 @@ PORTS: Mapping[str, tuple[int, ...]] = {
     ALERTMANAGER: (9093,),
     RECEIVER: (9095,),
     EVENT_RECORDER: (9096,),
+    SYNTHETIC_MONITOR: (9097,),
     EXPORTER: (9187,),
 }
 _LISTEN = "0A"

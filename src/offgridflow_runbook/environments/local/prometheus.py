@@ -76,6 +76,8 @@ def _prometheus_config(profile: str) -> dict[str, Any]:
             {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:9090"]}]},
             # The containers' restart counts as kube-state-metrics names them (PodCrashLooping).
             {"job_name": "container-restarts", "static_configs": [{"targets": ["127.0.0.1:9096"]}]},
+            # The synthetic monitor (OffGridFlowSyntheticCheckFailing).
+            {"job_name": "synthetic-monitor", "static_configs": [{"targets": ["127.0.0.1:9097"]}]},
         ],
     }
 

@@ -22,6 +22,8 @@ ALERTMANAGER = "alertmanager"
 RECEIVER = "alert-receiver"
 REGISTRY = "registry"
 EVENT_RECORDER = "event-recorder"
+# the synthetic monitor (offgridflow-runbook monitor): the runbook's read-only checks as metrics
+SYNTHETIC_MONITOR = "synthetic-monitor"
 ENGINE_EVENTS_FILE = "engine-events.jsonl"
 
 REGISTRY_ADDRESS = "127.0.0.1:5000"
@@ -35,6 +37,7 @@ BROKEN_API_DEFECT = "activities-500"
 TOOLS_IMAGE = "offgridflow-tools:local"
 POSTGRES_IMAGE = "offgridflow-postgres:local"
 BASE_IMAGE = "debian:bookworm-slim"
+MONITOR_IMAGE = "offgridflow-synthetic-monitor:local"
 
 VOLUMES = {
     POSTGRES: "offgridflow-postgres-data",
@@ -53,6 +56,7 @@ URLS = {
     EXPORTER: "http://127.0.0.1:9187/metrics",
     REGISTRY: "http://127.0.0.1:5000/v2/",
     "container-restarts": "http://127.0.0.1:9096/metrics",
+    SYNTHETIC_MONITOR: "http://127.0.0.1:9097/metrics",
     POSTGRES: "postgresql://offgridflow@127.0.0.1:5432/offgridflow",
 }
 

@@ -30,6 +30,7 @@ from offgridflow_runbook.platforms.docker.names import (
     ENGINE_EVENTS_FILE,
     EVENT_RECORDER,
     EXPORTER,
+    MONITOR_IMAGE,
     POSTGRES,
     POSTGRES_IMAGE,
     PROFILE_LABEL,
@@ -38,9 +39,12 @@ from offgridflow_runbook.platforms.docker.names import (
     REGISTRY,
     RESTART_AFTER_KILL_LABEL,
     REVISION_LABEL,
+    STACK_VALUE,
+    SYNTHETIC_MONITOR,
     TOOLS_IMAGE,
     VOLUMES,
     alertmanager_secrets_dir,
+    project_root,
     stack_labels,
     state_dir,
 )
@@ -165,6 +169,48 @@ def receiver_spec() -> Spec:
         command=["alert-receiver"],
         environment={"ALERT_RECEIVER_PORT": "9095", "ALERT_RECEIVER_FILE": "/data/deliveries.json"},
         volumes={VOLUMES[RECEIVER]: {"bind": "/data", "mode": "rw"}},
+    )
+
+
+# -- the synthetic monitor (offgridflow-runbook monitor; docs/synthetic-monitor.md) ---------------------
+# Every 15 s in the fast profile (a game day's faults are seen within seconds), 60 s in production.
+MONITOR_EVERY = {"fast": "15s", "production": "60s"}
+MONITOR_PORT = 9097
+MONITOR_HEALTH_URL = f"http://127.0.0.1:{MONITOR_PORT}/healthz"
+
+
+def synthetic_monitor_spec(profile: str) -> Spec:
+    """The runbook's read-only checks against the target ``local`` as metrics on 127.0.0.1:9097.
+
+    Root for the Docker socket's sake (Verification 1 lists the API's containers), as the event
+    recorder; the socket, the targets file and ``.state/`` are mounted read-only."""
+    return _base(
+        SYNTHETIC_MONITOR,
+        MONITOR_IMAGE,
+        command=[
+            "monitor",
+            "--target",
+            STACK_VALUE,
+            "--every",
+            MONITOR_EVERY[profile],
+            "--listen",
+            f"127.0.0.1:{MONITOR_PORT}",
+        ],
+        user="root",
+        environment={
+            "OFFGRIDFLOW_TARGETS": "/etc/offgridflow-monitor/targets.yaml",
+            "OFFGRIDFLOW_STATE_DIR": "/state",
+            # Verification 3's bearer token: the first of the API's tokens
+            "OFFGRIDFLOW_TOKEN": secrets_env()["OFFGRIDFLOW_API_TOKENS"].split(",")[0],
+        },
+        volumes={
+            "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "ro"},
+            str(project_root() / "targets.yaml"): {
+                "bind": "/etc/offgridflow-monitor/targets.yaml",
+                "mode": "ro",
+            },
+            str(state_dir()): {"bind": "/state", "mode": "ro"},
+        },
     )
 
 

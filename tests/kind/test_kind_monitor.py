@@ -1,0 +1,123 @@
+"""The synthetic monitor on kind (components/synthetic-monitor in the kind overlay): the API scaled to
+zero by hand turns offgridflow_synthetic_run_success to 0 within one interval (seen in the cluster's
+Prometheus), OffGridFlowSyntheticCheckFailing reaches the alert receiver; scaled back, it resolves."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from helpers.deploy_files import KUBERNETES
+from offgridflow_runbook.cli import build_parser
+from offgridflow_runbook.gameday.pages import read_pages
+
+pytestmark = pytest.mark.kind
+
+ALERT = "OffGridFlowSyntheticCheckFailing"
+MONITOR = "offgridflow-synthetic-monitor"
+ROLLOUT_S = 240
+
+
+def monitor_interval_s() -> float:
+    """--every of the component's Deployment (60 s), read from there."""
+    deployment = yaml.safe_load(
+        (KUBERNETES / "components" / "synthetic-monitor" / "deployment.yaml").read_text()
+    )
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    return float(build_parser().parse_args(args).every.total_seconds())
+
+
+# one interval, plus the run (5 s read timeouts) and a 2 s scrape of the fast profile
+WITHIN_ONE_INTERVAL_S = monitor_interval_s() + 15
+
+
+@pytest.fixture(scope="module")
+def kind_target(kind_session):
+    kind_session.kubectl(
+        "-n", "offgridflow", "rollout", "status", f"deployment/{MONITOR}", "--timeout=180s", timeout=200
+    )
+    return kind_session.target(kind_session.settings.config_file.parent / "targets.yaml")
+
+
+def until(what: str, condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting until {what}")
+        time.sleep(1)
+
+
+def run_success(prometheus_url: str) -> str | None:
+    answer = httpx.get(
+        f"{prometheus_url}/api/v1/query",
+        params={"query": 'offgridflow_synthetic_run_success{job="synthetic-monitor"}'},
+        timeout=10,
+    ).json()
+    results: list[dict[str, Any]] = answer["data"]["result"]
+    return results[0]["value"][1] if len(results) == 1 else None
+
+
+def firing(prometheus_url: str) -> bool:
+    alerts = httpx.get(f"{prometheus_url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+    return any(a["labels"]["alertname"] == ALERT and a["state"] == "firing" for a in alerts)
+
+
+def test_the_api_scaled_to_zero_pages_through_the_monitor_and_resolves_when_scaled_back(
+    kind_session, kind_target
+):
+    prometheus = kind_target.prometheus_url
+    until(
+        "the monitor says the cluster passes",
+        lambda: run_success(prometheus) == "1",
+        2 * WITHIN_ONE_INTERVAL_S,
+    )
+    until(f"no {ALERT} left from before", lambda: not firing(prometheus), 180)
+    replicas = kind_session.kubectl(
+        "-n", "offgridflow", "get", "deployment/offgridflow-api", "-o", "jsonpath={.spec.replicas}"
+    ).strip()
+    scaled_at = time.time()
+    kind_session.kubectl("-n", "offgridflow", "scale", "deployment/offgridflow-api", "--replicas=0")
+    try:
+        until(
+            "run_success is 0 within one interval",
+            lambda: run_success(prometheus) == "0",
+            WITHIN_ONE_INTERVAL_S,
+        )
+
+        def paged():  # type: ignore[no-untyped-def]
+            seen = read_pages(kind_target.alert_receiver_url, since=scaled_at)
+            assert seen.unknown is None, seen.unknown
+            return next((page for page in seen.pages if page.alert == ALERT), None)
+
+        until(f"{ALERT} reaches the receiver", lambda: paged() is not None, 90)
+        assert paged().receiver == "primary-oncall"
+    finally:
+        kind_session.kubectl(
+            "-n", "offgridflow", "scale", "deployment/offgridflow-api", f"--replicas={replicas or 2}"
+        )
+        kind_session.kubectl(
+            "-n",
+            "offgridflow",
+            "rollout",
+            "status",
+            "deployment/offgridflow-api",
+            f"--timeout={ROLLOUT_S}s",
+            timeout=ROLLOUT_S + 20,
+        )
+    until("run_success is 1 again", lambda: run_success(prometheus) == "1", WITHIN_ONE_INTERVAL_S + 30)
+    until(f"{ALERT} resolves", lambda: not firing(prometheus), 90)
+    restarts = kind_session.kubectl(
+        "-n",
+        "offgridflow",
+        "get",
+        "pods",
+        "-l",
+        f"app={MONITOR}",
+        "-o",
+        "jsonpath={.items[*].status.containerStatuses[0].restartCount}",
+    ).split()
+    assert restarts == ["0"], f"the monitor restarted instead of living through it: {restarts}"
