@@ -10,8 +10,10 @@
 # Progress goes to stderr; stdout is the go binary's path and nothing else, so callers can do
 #   go="$(bash scripts/ensure-go.sh)" && PATH="$(dirname "$go"):$PATH"
 #   OFFGRIDFLOW_GO_CANDIDATES  where else to look, globs (default: /usr/local/go/bin/go /usr/lib/go-1.*/bin/go)
+#   OFFGRIDFLOW_GO_PURPOSE     what the caller needs Go for, in the error line (default: to build tools/cluster)
 set -euo pipefail
 cluster="$(cd "$(dirname "$0")/../tools/cluster" && pwd)"
+purpose="${OFFGRIDFLOW_GO_PURPOSE:-to build tools/cluster}"
 candidates="${OFFGRIDFLOW_GO_CANDIDATES-/usr/local/go/bin/go /usr/lib/go-1.*/bin/go}"
 # Go 1.21 is the first go command that can fetch another toolchain (GOTOOLCHAIN).
 can_fetch=1.21.0
@@ -86,7 +88,7 @@ if choose; then exit 0; fi
 have="none"
 [ "${#found[@]}" -gt 0 ] && have="go${found[0]% *} at ${found[0]#* }, too old to fetch a toolchain (< $can_fetch)"
 command -v apt-cache >/dev/null && command -v apt-get >/dev/null \
-  || fail "Go $need+ is needed to build tools/cluster (found: $have): install Go $need or newer and put it on PATH"
+  || fail "Go $need+ is needed $purpose (found: $have): install Go $need or newer and put it on PATH"
 
 # The newest golang-1.NN-go (NN >= 21) that apt can install, e.g. from bookworm-backports.
 package="$(apt-cache pkgnames golang-1. 2>/dev/null | grep -E '^golang-1\.[0-9]+-go$' | sort -V -r | while read -r name; do
@@ -96,10 +98,10 @@ package="$(apt-cache pkgnames golang-1. 2>/dev/null | grep -E '^golang-1\.[0-9]+
 done || true)"
 if [ -z "$package" ]; then
   codename="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-bookworm}")"
-  fail "Go $need+ is needed to build tools/cluster (found: $have) and apt offers no golang-1.21 or newer: add ${codename:-bookworm}-backports to the apt sources, then as root: apt-get update && apt-get install -y -t ${codename:-bookworm}-backports golang-go"
+  fail "Go $need+ is needed $purpose (found: $have) and apt offers no golang-1.21 or newer: add ${codename:-bookworm}-backports to the apt sources, then as root: apt-get update && apt-get install -y -t ${codename:-bookworm}-backports golang-go"
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  fail "Go $need+ is needed to build tools/cluster (found: $have): as root run apt-get install -y $package, then run this again"
+  fail "Go $need+ is needed $purpose (found: $have): as root run apt-get install -y $package, then run this again"
 fi
 say "installing $package (apt) to get a go that can fetch go$need"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2 \
