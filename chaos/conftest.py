@@ -37,8 +37,10 @@ def chaos_target(target: Target) -> Target:
     except ChaosNotAllowed as error:
         pytest.exit(f"offgridflow: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
     if target.token is None:
-        pytest.skip(
-            f"${target.token_env} is not set (for the local stack: source .state/env, written by make up)"
+        # a game day in which nothing ran must not exit 0 to whatever scheduled it
+        pytest.exit(
+            f"${target.token_env} is not set (for the local stack: source .state/env, written by make up)",
+            returncode=64,
         )
     return target
 
