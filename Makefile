@@ -18,10 +18,15 @@ help:
 system-deps:
 	@bash scripts/install-system-deps.sh
 
-$(STAMP): pyproject.toml
+# The suite's dependencies (extras service and dev) come from the lock, exactly and hash-checked; the
+# project itself is installed editable without its ranges. A changed lock or pyproject re-installs.
+# (The lock is made with pip-compile: see its header; pyproject.toml keeps the ranges for users.)
+LOCK := requirements/lock.txt
+$(STAMP): $(LOCK) pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[service,dev]'
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 venv: $(STAMP)
