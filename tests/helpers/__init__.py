@@ -12,4 +12,6 @@
 - ``deploy_files``: the repository's manifests, rules and workflows, rendered and loaded.
 - ``diagnose_cli``: runs ``offgridflow-runbook diagnose`` as a user would.
 - ``local_http``: ``serving(handler)``, a stand-in HTTP server on 127.0.0.1 for one ``with`` block.
+- ``shell_scripts``: runs a project shell script with a PATH of stand-ins and linked host tools.
+- ``skip_policy``: the plugin that fails a CI run on a skip ``tests/expected-skips.txt`` does not list.
 """

@@ -5,12 +5,13 @@ straight to building it (here: to the missing-debootstrap error, where the build
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from helpers.shell_scripts import link_host_tools, run_script, write_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "build-base-image.sh"
@@ -28,27 +29,15 @@ esac
 
 @pytest.fixture
 def bin_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    docker = folder / "docker"
-    docker.write_text(FAKE_DOCKER)
-    docker.chmod(0o755)
-    for name in HOST_TOOLS:
-        (folder / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
+    folder = link_host_tools(tmp_path / "bin", HOST_TOOLS)
+    write_tool(folder / "docker", FAKE_DOCKER)
     return folder
 
 
 def run(bin_dir: Path, tmp_path: Path, **extra: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     calls = tmp_path / "calls.txt"
     calls.touch()
-    result = subprocess.run(
-        [shutil.which("bash") or "/bin/bash", str(SCRIPT)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": str(bin_dir), "CALLS": str(calls), "DOCKER_INFO": "", **extra},
-        check=False,
-    )
+    result = run_script(SCRIPT, {"PATH": str(bin_dir), "CALLS": str(calls), "DOCKER_INFO": "", **extra})
     return result, calls.read_text().splitlines()
 
 

@@ -7,11 +7,11 @@ The `go` here is a stand-in that records its calls and writes a placeholder bina
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from helpers.shell_scripts import run_script, write_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "tools" / "cluster" / "build-kubernetes.sh"
@@ -38,31 +38,21 @@ esac
 
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
-    folder = tmp_path / "bin"
-    go = tmp_path / "fake" / "go"
-    go.parent.mkdir()
-    go.write_text(FAKE_GO)
-    go.chmod(0o755)
-    return folder
+    write_tool(tmp_path / "fake" / "go", FAKE_GO)
+    return tmp_path / "bin"
 
 
 def build(out: Path, *commands: str, go_version: str = "go1.26.0") -> list[str]:
     """The binaries this run built, in order."""
     calls = out.parent / "calls.txt"
     calls.write_text("")
-    result = subprocess.run(
-        [shutil.which("bash") or "/bin/bash", str(SCRIPT), *commands],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            "PATH": f"{out.parent / 'fake'}:/usr/bin:/bin",
-            "OUT": str(out),
-            "CALLS": str(calls),
-            "GO_VERSION": go_version,
-        },
-        check=False,
-    )
+    environment = {
+        "PATH": f"{out.parent / 'fake'}:/usr/bin:/bin",
+        "OUT": str(out),
+        "CALLS": str(calls),
+        "GO_VERSION": go_version,
+    }
+    result = run_script(SCRIPT, environment, *commands)
     assert result.returncode == 0, result.stderr
     return [
         line.rsplit("k8s.io/kubernetes/cmd/", 1)[1]

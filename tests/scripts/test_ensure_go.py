@@ -7,11 +7,12 @@ downloaded or installed. PATH holds only the stand-ins and the few host tools th
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from helpers.shell_scripts import link_host_tools, run_script, write_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "ensure-go.sh"
@@ -54,15 +55,8 @@ def required_go() -> str:
 NEED = required_go()
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(0o755)
-    return path
-
-
 def fake_go(path: Path, version: str, fetch: str = FETCH_FAILS) -> Path:
-    return write(path, FAKE_GO.format(version=version, fetch=fetch))
+    return write_tool(path, FAKE_GO.format(version=version, fetch=fetch))
 
 
 def fetchable_toolchain(tmp_path: Path) -> str:
@@ -74,30 +68,19 @@ def fetchable_toolchain(tmp_path: Path) -> str:
 
 @pytest.fixture
 def bin_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    for name in HOST_TOOLS:
-        (folder / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
-    return folder
+    return link_host_tools(tmp_path / "bin", HOST_TOOLS)
 
 
 def run(bin_dir: Path, tmp_path: Path, candidates: str = "") -> tuple[subprocess.CompletedProcess[str], str]:
     calls = tmp_path / "calls.txt"
     calls.touch()
-    result = subprocess.run(
-        [shutil.which("bash") or "/bin/bash", str(SCRIPT)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            "PATH": str(bin_dir),
-            "HOME": str(tmp_path),
-            "CALLS": str(calls),
-            "OFFGRIDFLOW_GO_CANDIDATES": candidates,
-        },
-        check=False,
-    )
-    return result, calls.read_text()
+    environment = {
+        "PATH": str(bin_dir),
+        "HOME": str(tmp_path),
+        "CALLS": str(calls),
+        "OFFGRIDFLOW_GO_CANDIDATES": candidates,
+    }
+    return run_script(SCRIPT, environment), calls.read_text()
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -109,7 +92,7 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def apt(bin_dir: Path, packages: str, candidate: str = "1.23.5-1~bpo12+1") -> None:
     """apt-cache that offers `packages` (pkgnames) with `candidate`; apt-get that only records."""
-    write(
+    write_tool(
         bin_dir / "apt-cache",
         RECORDER.format(
             body=f"""case "$1" in
@@ -118,12 +101,12 @@ def apt(bin_dir: Path, packages: str, candidate: str = "1.23.5-1~bpo12+1") -> No
 esac"""
         ),
     )
-    write(bin_dir / "apt-get", RECORDER.format(body="exit 0"))
+    write_tool(bin_dir / "apt-get", RECORDER.format(body="exit 0"))
 
 
 def user(bin_dir: Path, uid: int) -> None:
     (bin_dir / "id").unlink()
-    write(bin_dir / "id", f"#!/bin/sh\necho {uid}\n")
+    write_tool(bin_dir / "id", f"#!/bin/sh\necho {uid}\n")
 
 
 @pytest.mark.parametrize("version", [NEED, "1.26.0", "1.30rc1"])
@@ -201,7 +184,7 @@ def test_as_root_the_package_is_installed_and_then_fetches(bin_dir: Path, tmp_pa
     # apt-get "installs" golang-1.23-go: a go 1.23 appears where Debian puts it (a candidate glob)
     installed = tmp_path / "lib" / "go-1.23" / "bin" / "go"
     template = fake_go(tmp_path / "template-go", "1.23.5", fetch=fetchable_toolchain(tmp_path))
-    write(
+    write_tool(
         bin_dir / "apt-get",
         RECORDER.format(body=f"/bin/mkdir -p {installed.parent} && /bin/cp {template} {installed}"),
     )
