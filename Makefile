@@ -18,10 +18,15 @@ help:
 system-deps:
 	@bash scripts/install-system-deps.sh
 
-$(STAMP): pyproject.toml
+# The suite's dependencies (extras service and dev) come from the lock, exactly and hash-checked; the
+# project itself is installed editable without its ranges. A changed lock or pyproject re-installs.
+# (The lock is made with pip-compile: see its header; pyproject.toml keeps the ranges for users.)
+LOCK := requirements/lock.txt
+$(STAMP): $(LOCK) pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[service,dev]'
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 venv: $(STAMP)
@@ -33,10 +38,18 @@ lint: venv
 	"$$(bash tools/lint/build-actionlint.sh)" .github/workflows/*.yml
 
 # The kind tier is on here: it builds the kind toolchain and node image the first time (long; cached
-# in /var/cache/offgridflow-cluster) and reuses a running cluster.
+# in /var/cache/offgridflow-cluster) and reuses a running cluster. Go comes from scripts/ensure-go.sh
+# (fetched when this machine's is missing or too old). The tests run the cluster's own kubectl (the
+# Kubernetes version the kind cluster runs): it is built first, and linked alone into .state/bin so
+# that the cluster's other binaries (its prometheus, kind) do not shadow the host's.
+CLUSTER_BIN := $(or $(OFFGRIDFLOW_CLUSTER_CACHE),/var/cache/offgridflow-cluster)/bin
+TEST_PATH := $(CURDIR)/.state/bin
 test: system-deps venv lint
-	cd tools/cluster/capshim && go test ./...
-	OFFGRIDFLOW_KIND_TIER=1 $(BIN)/pytest tests $(PYTEST_ARGS)
+	go="$$(bash scripts/ensure-go.sh)" && export PATH="$$(dirname "$$go"):$$PATH" && \
+	  (cd tools/cluster/capshim && go test ./...) && \
+	  OUT=$(CLUSTER_BIN) bash tools/cluster/build-kubernetes.sh kubectl && \
+	  mkdir -p $(TEST_PATH) && ln -sfn $(CLUSTER_BIN)/kubectl $(TEST_PATH)/kubectl && \
+	  PATH="$(TEST_PATH):$$PATH" OFFGRIDFLOW_KIND_TIER=1 $(BIN)/pytest tests $(PYTEST_ARGS)
 
 # The local stack on Docker. Every command that changes it holds the stack lock that the tests take too.
 STACK := flock -w 900 /tmp/offgridflow-stack.lock $(BIN)/python -m offgridflow_runbook.environments.local

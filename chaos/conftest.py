@@ -62,8 +62,10 @@ def chaos_target(pytestconfig: pytest.Config, target: Target) -> Target:
         pytest.exit(f"offgridflow: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
     settle_the_ledger(pytestconfig, target)
     if target.token is None:
-        pytest.skip(
-            f"${target.token_env} is not set (for the local stack: source .state/env, written by make up)"
+        # a game day in which nothing ran must not exit 0 to whatever scheduled it
+        pytest.exit(
+            f"${target.token_env} is not set (for the local stack: source .state/env, written by make up)",
+            returncode=64,
         )
     return target
 

@@ -34,7 +34,12 @@ docker info >/dev/null 2>&1 || fail "the Docker Engine does not answer (docker i
 offline=0
 if [ -z "${KIND_NODE_IMAGE:-}" ]; then
   offline=1
-  command -v go >/dev/null || fail "Go is not installed and KIND_NODE_IMAGE is unset: the offline node image is built from Go modules (install Go 1.24+, or set KIND_NODE_IMAGE to a node image you can pull)"
+  # The offline node image is built from Go modules: a Go new enough for them (fetched if need be),
+  # or ensure-go's one line naming what to run.
+  go_bin="$(OFFGRIDFLOW_GO_PURPOSE="for the offline node image (or set KIND_NODE_IMAGE to a node image you can pull)" \
+    bash scripts/ensure-go.sh)" || exit 2
+  PATH="$(dirname "$go_bin"):$PATH"
+  export PATH
   step "offline node image (toolchain from tools/cluster; the first build takes long)"
   KIND_NODE_IMAGE="$(bash scripts/kind-node-image.sh | tail -n1)"
 fi

@@ -28,6 +28,9 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 API_SCRIPT = Path(sys.executable).with_name("offgridflow-api")
 STARTUP_DEADLINE_SECONDS = 20.0
 
+# CI=true or --fail-on-unexpected-skip: a skip not in tests/expected-skips.txt fails the run.
+pytest_plugins = ["helpers.skip_policy"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     # Only the suite's own kind and e2e tests use these, so the shipped plugin does not register them.

@@ -17,4 +17,6 @@
   ``answer_json`` sends a JSON answer from its handler.
 - ``sigkill_restore``: the SIGKILL matrix (a ``chaos run`` killed during its fault, then
   ``offgridflow-runbook restore``) shared by ``tests/e2e`` and ``tests/kind``.
+- ``shell_scripts``: runs a project shell script with a PATH of stand-ins and linked host tools.
+- ``skip_policy``: the plugin that fails a CI run on a skip ``tests/expected-skips.txt`` does not list.
 """

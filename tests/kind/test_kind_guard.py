@@ -6,6 +6,7 @@ these are the decisions taken before anything runs.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,35 @@ def test_the_kind_target_names_the_context_kind_creates() -> None:
     target = kind.load_target("kind", root / "targets.yaml")
     assert target.platform == "kubernetes"
     assert target.kube_context == f"kind-{name}"
+
+
+def test_a_kind_up_that_keeps_printing_is_stopped_at_its_timeout(repository: Path, tmp_path: Path) -> None:
+    # The old wait() ran only after the output ended: a script that prints forever was never stopped.
+    pid_file = tmp_path / "pids"
+    scripts = repository / "scripts"
+    scripts.mkdir()
+    (scripts / "kind-up.sh").write_text(
+        f'sleep 300 & echo "$$ $!" > {pid_file}\n'
+        'while :; do echo "[kind-up] still building"; sleep 0.1; done\n'
+    )
+    shown: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(
+        kind.KindUpTimeout, match=r"did not finish within 1 s and was stopped: \[kind-up\] still"
+    ):
+        kind_up(_settings(repository, None), say=shown.append, timeout=1.0)
+    assert time.monotonic() - started < 10
+    assert shown[0] == "[kind-up] still building"
+    # the script and what it started (its process group) are gone: no process, or a zombie whose
+    # parent (init, once the script died) has not reaped it yet
+    for pid in pid_file.read_text().split():
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] == "Z", pid
+
+
+def test_a_kind_up_that_prints_nothing_is_stopped_at_its_timeout(repository: Path) -> None:
+    scripts = repository / "scripts"
+    scripts.mkdir()
+    (scripts / "kind-up.sh").write_text("exec sleep 300\n")
+    with pytest.raises(kind.KindUpTimeout, match=r"within 0\.5 s and was stopped: no output"):
+        kind_up(_settings(repository, None), say=lambda _line: None, timeout=0.5)

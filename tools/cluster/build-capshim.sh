@@ -5,7 +5,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OFFGRIDFLOW_CLUSTER_CACHE:-/var/cache/offgridflow-cluster}/bin"
 binary="$out/offgridflow-runc"
-command -v go >/dev/null || { echo "error: go is not installed (needed for offgridflow-runc): apt-get install golang-go" >&2; exit 1; }
+go_bin="$(OFFGRIDFLOW_GO_PURPOSE="for offgridflow-runc" bash "$here/../../scripts/ensure-go.sh")"
+PATH="$(dirname "$go_bin"):$PATH"
 sum="$(cat "$here/capshim/go.mod" "$here/capshim/main.go" | sha256sum | cut -c1-16)"
 if [ -x "$binary" ] && [ "$(cat "$binary.sum" 2>/dev/null)" = "$sum" ]; then
   echo "$binary"; exit 0

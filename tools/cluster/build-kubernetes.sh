@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes binaries pinned in tools/cluster/kubernetes/go.mod into $OUT (static, linux/amd64).
-# Skips the build when every binary exists and was built from the same go.mod/go.sum (a stamp file).
+# Builds the Kubernetes binaries pinned in tools/cluster/kubernetes/go.mod into $OUT (static, linux/amd64):
+# all of them, or only those named as arguments (`build-kubernetes.sh kubectl`: make test renders the
+# manifests with it before the kind tier builds the rest). A binary that exists and was built from the
+# same go.mod/go.sum with the same Go is skipped (a stamp per binary, and one for the whole set).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:?OUT must name the output folder}"
@@ -8,12 +10,18 @@ module="$here/kubernetes"
 version="$(cd "$module" && go list -m -f '{{.Version}}' k8s.io/kubernetes)"
 [ -n "$version" ] || { echo "error: no k8s.io/kubernetes version in $module/go.mod" >&2; exit 1; }
 commands=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl)
+all=1
+if [ "$#" -gt 0 ]; then commands=("$@"); all=0; fi
 stamp="$out/.kubernetes.stamp"
 want="$(cat "$module/go.mod" "$module/go.sum" | sha256sum | cut -c1-16) $(go env GOVERSION)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  missing=0
-  for c in "${commands[@]}"; do [ -x "$out/$c" ] || missing=1; done
-  [ "$missing" = 0 ] && { echo "kubernetes $version: up to date in $out"; exit 0; }
+up_to_date() {
+  [ -x "$out/$1" ] && { [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || [ "$(cat "$out/.kubernetes-$1.stamp" 2>/dev/null)" = "$want" ]; }
+}
+missing=()
+for c in "${commands[@]}"; do up_to_date "$c" || missing+=("$c"); done
+if [ "${#missing[@]}" = 0 ]; then
+  echo "kubernetes $version: ${commands[*]} up to date in $out"
+  exit 0
 fi
 mkdir -p "$out"
 major="${version#v}"; major="${major%%.*}"
@@ -23,9 +31,10 @@ ldflags="-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMi
 ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 ldflags="$ldflags -X $pkg.gitCommit=offgridflow-$version"
 cd "$module"
-for c in "${commands[@]}"; do
+for c in "${missing[@]}"; do
   echo "building $c $version ($(date +%T))"
   CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$ldflags" -o "$out/$c" "k8s.io/kubernetes/cmd/$c"
+  echo "$want" > "$out/.kubernetes-$c.stamp"
 done
-echo "$want" > "$stamp"
-echo "kubernetes $version: built into $out"
+if [ "$all" = 1 ]; then echo "$want" > "$stamp"; fi
+echo "kubernetes $version: ${missing[*]} built into $out"

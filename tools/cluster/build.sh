@@ -8,7 +8,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cache="${OFFGRIDFLOW_CLUSTER_CACHE:-/var/cache/offgridflow-cluster}"
 out="$cache/bin"
 
-command -v go >/dev/null || { echo "error: Go is not installed; the kind toolchain is built from Go modules (Go 1.24 or newer: apt-get install golang, or the Go tarball)" >&2; exit 1; }
+# A Go new enough for the modules here (scripts/ensure-go.sh fetches one, or says what to run).
+go_bin="$(bash "$here/../../scripts/ensure-go.sh")"
+PATH="$(dirname "$go_bin"):$PATH"
+export PATH
 mkdir -p "$out"
 free_kb="$(df -Pk "$cache" | awk 'NR==2 {print $4}')"
 if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then

@@ -20,10 +20,14 @@ from __future__ import annotations
 import base64
 import os
 import platform as host_platform
+import queue
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,6 +42,7 @@ __all__ = [
     "KindSession",
     "KindSettings",
     "KindUnavailable",
+    "KindUpTimeout",
     "NoDownloadKindCluster",
     "find_kind_binary",
     "kind_settings",
@@ -56,6 +61,8 @@ CACHE_ENV = "OFFGRIDFLOW_CLUSTER_CACHE"
 # Where tools/cluster builds kind, kubectl and the rest (outside the checkout, shared by clones).
 CLUSTER_CACHE = Path("/var/cache/offgridflow-cluster")
 KIND_UP_TIMEOUT_SECONDS = 3600.0
+# how long kind-up.sh gets to end after SIGTERM before its process group is killed
+KIND_UP_STOP_SECONDS = 10.0
 COMMAND_TIMEOUT_SECONDS = 600.0
 
 Say = Callable[[str], None]
@@ -63,6 +70,10 @@ Say = Callable[[str], None]
 
 class KindUnavailable(Exception):
     """The kind cluster cannot be had on this machine; the message is the skip reason."""
+
+
+class KindUpTimeout(RuntimeError):
+    """``scripts/kind-up.sh`` did not finish in time; it and everything it started were stopped."""
 
 
 @dataclass(frozen=True)
@@ -245,8 +256,38 @@ def _print_past_capture(line: str) -> None:
         stream.flush()
 
 
-def kind_up(settings: KindSettings, say: Say = _print_past_capture) -> None:
-    """Run ``scripts/kind-up.sh`` (idempotent), its output line by line through ``say``."""
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    # kind-up.sh runs builds, docker and kind below it: the whole process group goes, not only bash
+    for sent in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sent)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=KIND_UP_STOP_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _pump(stream: Iterable[str], lines: queue.Queue[str | None]) -> None:
+    try:
+        for raw in stream:
+            lines.put(raw)
+    except (OSError, ValueError):
+        pass  # the pipe was closed under the reader after a timeout: the end of the output all the same
+    finally:
+        lines.put(None)
+
+
+def kind_up(
+    settings: KindSettings, say: Say = _print_past_capture, timeout: float = KIND_UP_TIMEOUT_SECONDS
+) -> None:
+    """Run ``scripts/kind-up.sh`` (idempotent), its output line by line through ``say``.
+
+    The ``timeout`` (seconds) holds while the output streams: past it the script and everything it
+    started are stopped and :class:`KindUpTimeout` names the last lines it printed.
+    """
     environ = dict(os.environ)
     environ["KUBECONFIG_OUT"] = str(settings.kubeconfig)
     environ["PYTHON"] = sys.executable
@@ -258,18 +299,34 @@ def kind_up(settings: KindSettings, say: Say = _print_past_capture) -> None:
         environ[NODE_IMAGE_ENV] = settings.node_image
     command = ["bash", str(settings.root / "scripts" / "kind-up.sh")]
     tail: list[str] = []
+    deadline = time.monotonic() + timeout
+    lines: queue.Queue[str | None] = queue.Queue()
     with subprocess.Popen(
-        command, cwd=settings.root, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=settings.root,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, so that a timeout stops all of it
     ) as process:
         assert process.stdout is not None
-        for raw in process.stdout:
-            line = raw.rstrip()
-            tail = [*tail[-19:], line]
-            say(line)
+        # A reader thread, because reading the pipe blocks: the deadline is checked between lines.
+        threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
         try:
-            process.wait(timeout=KIND_UP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            while (raw := lines.get(timeout=max(deadline - time.monotonic(), 0.0))) is not None:
+                line = raw.rstrip()
+                tail = [*tail[-19:], line]
+                say(line)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.0))
+        except (queue.Empty, subprocess.TimeoutExpired):
+            _stop_group(process)
+            last = " | ".join(tail[-3:]) or "no output"
+            raise KindUpTimeout(
+                f"make kind-up did not finish within {timeout:g} s and was stopped: {last}"
+            ) from None
+        except BaseException:
+            _stop_group(process)  # interrupted (Ctrl-C): the new session does not get the terminal's SIGINT
             raise
     if process.returncode != 0:
         detail = " | ".join(line for line in tail if line.startswith("error:")) or " | ".join(tail[-3:])
