@@ -3,14 +3,31 @@ firing and gone, so the scorecard does not depend on a probe having polled at th
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from offgridflow_runbook.probes.http import ProbeError
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS, PrometheusProbe
 
-__all__ = ["AlertTimeline", "AlertTiming", "alert_history", "alert_timing", "timelines_from_series"]
+__all__ = [
+    "QUIET_DEADLINE_S",
+    "AlertTimeline",
+    "AlertTiming",
+    "alert_history",
+    "alert_timing",
+    "still_alerting",
+    "timelines_from_series",
+    "wait_for_quiet",
+]
+
+# How long a game day waits, before a fault, for the runbook's alerts that an earlier fault (or test)
+# left pending or firing to resolve: PodCrashLooping's own resolution takes a minute, PostgreSQLDown's
+# a scrape and an evaluation; five minutes bounds a stuck one.
+QUIET_DEADLINE_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -138,3 +155,39 @@ def alert_history(
         # left firing by a Prometheus restart before the fault would otherwise seem to span it
         series = prometheus.samples("ALERTS", start, end)
     return timelines_from_series(series, names=names, step=step, end=end)
+
+
+def still_alerting(prometheus_url: str, *, timeout: float = 5.0) -> list[str]:
+    """The runbook's alerts pending or firing now, as ``name (state)``; ProbeError when Prometheus
+    cannot be read (could not look is not quiet)."""
+    with PrometheusProbe(prometheus_url, timeout=timeout) as prometheus:
+        return sorted({f"{a.name} ({a.state})" for a in prometheus.alerts() if a.name in RUNBOOK_ALERTS})
+
+
+def wait_for_quiet(
+    prometheus_url: str,
+    *,
+    deadline: float = QUIET_DEADLINE_S,
+    interval: float = 2.0,
+    say: Callable[[str], None] = print,
+) -> list[str]:
+    """Wait (at most ``deadline`` s) until none of the runbook's alerts is pending or firing, so a
+    fault's detection is never an earlier fault's alert resolving or firing on. Returns what is still
+    alerting at the deadline ([] when quiet), or the reason Prometheus could not be read; says what it
+    waits for once, and again when that changes."""
+    end = time.monotonic() + deadline
+    shown: list[str] | None = None
+    while True:
+        try:
+            alerting = still_alerting(prometheus_url)
+        except ProbeError as error:
+            alerting = [f"Prometheus not readable: {error}"]
+        if not alerting:
+            return []
+        if alerting != shown:
+            waiting = ", ".join(alerting)
+            say(f"[gameday] waiting for a quiet steady state (at most {deadline:.0f} s): {waiting}")
+            shown = alerting
+        if time.monotonic() >= end:
+            return alerting
+        time.sleep(min(interval, max(0.0, end - time.monotonic())))

@@ -11,7 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, alert_history, alert_timing
+from offgridflow_runbook.gameday.alerts import (
+    AlertTimeline,
+    AlertTiming,
+    alert_history,
+    alert_timing,
+    wait_for_quiet,
+)
 from offgridflow_runbook.gameday.availability import AvailabilityProbe
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.pages import read_pages
@@ -96,6 +102,9 @@ class GameDay:
     def run(self, mode: str) -> ExperimentScore:
         """Run one experiment to its end, score it, and rewrite the reports."""
         self.say(f"[gameday] {mode:<10} start     target {self.target.name} ({self.target.platform})")
+        if self.target.prometheus_url and (noisy := wait_for_quiet(self.target.prometheus_url, say=self.say)):
+            # scored all the same: an alert active before the fault is reported as such, never as its page
+            self.say(f"[gameday] {mode:<10} not quiet before the fault: {', '.join(noisy)}")
         with AvailabilityProbe(self.target) as availability:
             running = self.start(mode)
             running.wait(experiment_timeout_s(running.experiment_document), self.say)

@@ -1,5 +1,6 @@
 """The game day inside the suite's own tests (``make test``): ``pytest chaos --target local`` in a
-subprocess, then its scorecard is checked. Skips with the reason when the local stack is not up."""
+subprocess, then its scorecard is checked. The stack is the e2e tier's (``local_stack`` brings it up
+when it is not running), so the game day never skips for want of an earlier test."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from helpers.stack_lock import this_process_holds_the_stack_lock
 from offgridflow_runbook.environments.local import LOCK_HELD_ENV
+from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 
 pytestmark = pytest.mark.e2e
 
@@ -21,22 +22,7 @@ ROOT = Path(__file__).parents[2]
 GAMEDAY_DEADLINE_S = 900
 
 
-def _token() -> str | None:
-    state = Path(os.environ.get("OFFGRIDFLOW_STATE_DIR") or ROOT / ".state")
-    token_file = state / "local-token"
-    if os.environ.get("OFFGRIDFLOW_TOKEN"):
-        return os.environ["OFFGRIDFLOW_TOKEN"]
-    return token_file.read_text().strip() if token_file.exists() else None
-
-
-def test_the_game_day_passes_on_the_local_stack(tmp_path: Path) -> None:
-    try:
-        ready = httpx.get("http://127.0.0.1:8080/health/ready", timeout=2).status_code == 200
-    except httpx.TransportError:
-        ready = False
-    token = _token()
-    if not ready or token is None:
-        pytest.skip("the local stack is not up and ready (make up); the game day needs it")
+def test_the_game_day_passes_on_the_local_stack(healthy_api: DockerPlatform, token: str) -> None:
     environment = dict(os.environ) | {"OFFGRIDFLOW_TOKEN": token}
     if this_process_holds_the_stack_lock():
         environment[LOCK_HELD_ENV] = "1"
