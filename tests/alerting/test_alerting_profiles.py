@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offgridflow_runbook.alerting.profiles import fast_for, render_kind_overlay
+from offgridflow_runbook.alerting.profiles import (
+    fast_expression,
+    fast_for,
+    fast_rules,
+    fast_window,
+    render_kind_overlay,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND_BASE = ROOT / "deploy" / "kubernetes" / "overlays" / "kind"
@@ -75,3 +81,27 @@ def test_the_production_kind_overlay_renders_the_base_unchanged(tmp_path: Path):
 def test_an_unknown_profile_is_refused_with_the_choices(tmp_path: Path):
     with pytest.raises(ValueError, match="fast, production"):
         render_kind_overlay("slow", base=KIND_BASE, into=tmp_path, root=ROOT)
+
+
+def test_the_fast_profile_scales_rate_windows_but_keeps_increase_windows() -> None:
+    expression = "sum(rate(errors_total[5m])) / sum(rate(requests_total{path!~'/h/.*'}[5m])) > 0.01"
+    assert fast_expression(expression) == (
+        "sum(rate(errors_total[15s])) / sum(rate(requests_total{path!~'/h/.*'}[15s])) > 0.01"
+    )
+    # increase() counts events (restarts): a shorter span would change what the alert means
+    restarts = "increase(kube_pod_container_status_restarts_total[10m]) > 2"
+    assert fast_expression(restarts) == restarts
+
+
+@pytest.mark.parametrize(("production", "fast"), [("5m", "15s"), ("30m", "60s"), ("1m", "15s")])
+def test_a_fast_rate_window_is_a_thirtieth_and_never_below_15_seconds(production: str, fast: str) -> None:
+    assert fast_window(production) == fast
+
+
+def test_the_fast_rules_shrink_the_error_rate_alerts_window_with_its_for() -> None:
+    document = yaml.safe_load((ROOT / "deploy/prometheus/rules/offgridflow.rules.yml").read_text())
+    fast_rules(document)
+    rules = [rule for group in document["groups"] for rule in group["rules"]]
+    (rule,) = [r for r in rules if r.get("alert") == "OffGridFlowAPIHighErrorRate"]
+    assert "[5m]" not in rule["expr"]
+    assert rule["expr"].count("[15s]") == 2

@@ -155,6 +155,7 @@ class FakeHttp:
     ratio: float | None = 0.0
     alerts: list[dict[str, object]] = field(default_factory=list)
     prometheus_down: bool = False  # Prometheus refuses connections
+    loaded_rules: list[dict[str, object]] = field(default_factory=list)  # /api/v1/rules' alerting rules
     requests: list[httpx.Request] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -170,6 +171,10 @@ class FakeHttp:
             "/api/v1/query": lambda: self._query(request),
             "/api/v1/alerts": lambda: httpx.Response(
                 200, json={"status": "success", "data": {"alerts": self.alerts}}
+            ),
+            # none loaded (the default): the look takes the alert's expression from the rules file
+            "/api/v1/rules": lambda: httpx.Response(
+                200, json={"status": "success", "data": {"groups": [{"rules": self.loaded_rules}]}}
             ),
         }
         return routes.get(path, lambda: httpx.Response(404))()

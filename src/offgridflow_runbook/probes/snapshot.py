@@ -26,7 +26,7 @@ from offgridflow_runbook.platforms import (
     Usage,
     Workload,
 )
-from offgridflow_runbook.probes.http import ApiProbe, HttpResult
+from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
 from offgridflow_runbook.probes.pager import alertmanager_status, receiver_deliveries
 from offgridflow_runbook.probes.platform import open_platform
 from offgridflow_runbook.probes.prometheus import (
@@ -147,8 +147,25 @@ def _timed(read: Callable[[], T]) -> Observed[T]:
     return Observed(value=value, seconds=time.perf_counter() - started)
 
 
+def _loaded_expression(prometheus: PrometheusProbe, alert: str) -> str | None:
+    """``alert``'s expression as the target's Prometheus evaluates it (its profile's windows), or None
+    when that Prometheus has no such rule loaded or its rules cannot be listed (the query itself then
+    says whether Prometheus can be read at all)."""
+    try:
+        rules = prometheus.alerting_rules()
+    except ProbeError:
+        return None
+    for rule in rules:
+        if rule.get("name") == alert and rule.get("query"):
+            return str(rule["query"]).strip()
+    return None
+
+
 def _error_rate(prometheus: PrometheusProbe, rules_file: Path) -> ErrorRate:
-    expression = alert_expression(ERROR_RATE_ALERT, rules_file)
+    # the alert as it pages (a fast profile's short window included), else as the repository writes it
+    expression = _loaded_expression(prometheus, ERROR_RATE_ALERT) or alert_expression(
+        ERROR_RATE_ALERT, rules_file
+    )
     split = strip_threshold(expression)
     if split is None:
         return ErrorRate(expression, len(prometheus.query(expression)), ratio=None, limit=None)

@@ -127,6 +127,20 @@ def test_error_rate_uses_the_rule_expression(rules: Path) -> None:
     assert any(q and q.endswith("> 0.01") for q in queries)
 
 
+def test_error_rate_uses_the_alert_as_the_targets_prometheus_evaluates_it(rules: Path) -> None:
+    """A fast profile's Prometheus runs the alert with a shorter window: Verification 5 judges that
+    window (the alert that pages), not the repository file's five minutes."""
+    loaded = 'sum(rate(x_total{status=~"5.."}[15s])) / sum(rate(x_total[15s])) > 0.01'
+    http = FakeHttp(
+        ratio=0.0, loaded_rules=[{"type": "alerting", "name": "OffGridFlowAPIHighErrorRate", "query": loaded}]
+    )
+    result = steps.verification_5_error_rate(look(make_target("none"), http, None, rules=rules))
+    assert result.evidence == (f"expression: {loaded}",)
+    queries = [r.url.params.get("query") for r in http.requests if r.url.path == "/api/v1/query"]
+    assert loaded in queries
+    assert not any("[5m]" in (q or "") for q in queries)
+
+
 def test_missing_rules_file_fails_rather_than_passing(tmp_path: Path) -> None:
     result = steps.verification_5_error_rate(
         look(make_target("none"), FakeHttp(), None, rules=tmp_path / "absent.yml")
