@@ -115,7 +115,8 @@ def test_a_bad_deadline_is_one_line_and_exit_64(deadline: str, capsys: pytest.Ca
     assert exited.value.code == 64
     error = capsys.readouterr().err
     assert error.splitlines()[-1] == (
-        f"offgridflow-runbook restore: error: argument --deadline: seconds 1..86400, not {deadline!r}"
+        f"offgridflow-runbook restore: error: argument --deadline: seconds 1..86400, not {deadline!r} "
+        "(see --help)"
     )
     assert "Traceback" not in error
 

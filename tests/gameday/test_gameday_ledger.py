@@ -178,7 +178,7 @@ def test_a_target_with_an_open_entry_is_refused_naming_it_and_the_command(
 def test_a_target_without_an_open_entry_is_not_refused(
     pytester: pytest.Pytester, gameday_project: Target
 ) -> None:
-    Ledger().open(gameday_project.with_overrides(name="other"), mode="oom", fault="elsewhere", undo=[])
+    Ledger().open(dataclasses.replace(gameday_project, name="other"), mode="oom", fault="elsewhere", undo=[])
     run_gameday(pytester).assert_outcomes(passed=1)
 
 
