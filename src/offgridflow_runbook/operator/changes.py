@@ -4,9 +4,10 @@ A reading is taken right after the fault (the baseline) and on every tick; what 
 baseline is attributed to the runbook section whose fix makes that change:
 
 - the API's memory limit changed -> Fix 2 (``kubectl patch ... limits``);
-- the API's image changed to the runbook's known-good tag -> Fix 4 (``kubectl set image``);
-- the image or a configuration value went back to what an earlier revision had -> Fix 3
-  (``kubectl rollout undo``);
+- the API's image went back to the previous revision's -> Fix 3 (``kubectl rollout undo``); else
+  changed (to the runbook's known-good tag, or another) -> Fix 4 (``kubectl set image``); when the
+  previous revision ran the known-good tag the two are the same change, reported as Fix 3;
+- a configuration value changed (back) -> Fix 3 (the rollout undo of a bad configuration);
 - a database instance that was not there at the baseline is ready -> Fix 1 (database restarted).
 """
 
@@ -26,6 +27,7 @@ class Reading:
 
     memory_limit: str | None
     image: str | None
+    previous_image: str | None  # the revision before the latest: what ``rollout undo`` goes back to
     config: tuple[tuple[str, str], ...]
     databases: frozenset[tuple[str, bool]]  # (instance: uid or start time, ready)
 
@@ -41,6 +43,7 @@ def read_target(platform: Platform) -> Reading:
     return Reading(
         memory_limit=latest.memory_limit if latest else None,
         image=latest.image if latest else None,
+        previous_image=history[-2].image if len(history) > 1 else None,
         config=tuple(sorted(platform.config().items())),
         databases=databases,
     )
@@ -52,9 +55,11 @@ def section_of_change(baseline: Reading, now: Reading) -> tuple[str, str] | None
     if now.memory_limit != baseline.memory_limit and now.memory_limit is not None:
         return "Fix 2", f"memory limit {baseline.memory_limit} -> {now.memory_limit}"
     if now.image != baseline.image and now.image is not None:
+        if now.image == baseline.previous_image:
+            return "Fix 3", f"rollout undone: image {baseline.image} -> {now.image} (the previous revision's)"
         if now.image.rpartition(":")[2] == known_good_tag():
             return "Fix 4", f"image {baseline.image} -> {now.image} (the known-good tag)"
-        return "Fix 3", f"rollout undone: image {baseline.image} -> {now.image}"
+        return "Fix 4", f"image {baseline.image} -> {now.image} (set by hand, not the known-good tag)"
     before, after = dict(baseline.config), dict(now.config)
     changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
     if changed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,8 @@ class Command:
 class Desk:
     """The state directory of the operator game day on this machine."""
 
-    def __init__(self, directory: Path | str | None = None) -> None:
+    def __init__(self, directory: Path | str | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # the game day's one clock (a fake one in tests)
         self.directory = Path(directory or os.environ.get(OPERATOR_DIR_ENV) or _DEFAULT_DIR)
         self.commands_path = self.directory / "commands.jsonl"
         self.running_path = self.directory / "running.json"
@@ -109,7 +111,7 @@ class Desk:
             raise DeskError(f"`gameday {kind}` needs a text")
         if self.running() is None:
             raise DeskError(f"no operator game day is running (no {self.running_path})")
-        command = Command(kind, time.time() if at is None else at, text.strip(), os.environ.get("USER", ""))
+        command = Command(kind, self.clock() if at is None else at, text.strip(), os.environ.get("USER", ""))
         line = (json.dumps(command.as_dict(), sort_keys=True) + "\n").encode("utf-8")
         descriptor = os.open(self.commands_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -7,8 +7,9 @@ A phase is reached when something really happens, never when a timer says so:
 - ``acknowledged``: an operator said ``gameday ack``;
 - ``diagnosed``: the first *right* ``gameday call`` (the section of the injected fault's experiment);
   every call is kept, right or wrong;
-- ``fixed``: the change a runbook fix makes was seen on the target, whoever made it (or the safety
-  net made it: ``auto_fixed``, and the run is scored missed);
+- ``fixed``: the first change a runbook fix makes was seen on the target, whoever made it, with the
+  section that change belongs to (every later change is kept too; the safety net's is ``auto``, and
+  the run is then scored missed);
 - ``verified``: Verification 1-5 passed after the page.
 
 Each human phase runs from the phase before it and is held against the runbook's own budget for it,
@@ -66,7 +67,7 @@ class OperatorRun:
     acked_at: float | None = None
     calls: list[Call] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
-    fix: FixSeen | None = None
+    fixes: list[FixSeen] = field(default_factory=list)  # every change a fix makes, in order
     verified_at: float | None = None
     aborted_at: float | None = None
     lines: list[str] = field(default_factory=list)  # the terminal's lines, for the live view
@@ -82,8 +83,13 @@ class OperatorRun:
         return next((c for c in self.calls if c.right), None)
 
     @property
+    def fix(self) -> FixSeen | None:
+        """The first change a runbook fix makes seen on the target (the ``fixed`` phase)."""
+        return self.fixes[0] if self.fixes else None
+
+    @property
     def auto_fixed(self) -> bool:
-        return self.fix is not None and self.fix.auto
+        return any(fix.auto for fix in self.fixes)
 
     def reached(self) -> dict[str, float | None]:
         """When each phase was reached (None: not yet)."""
@@ -142,8 +148,8 @@ class OperatorRun:
         return end - self.fault_at
 
     def outcome(self) -> str:
-        """``passed`` (verified, the right call made, fixed by people), ``missed`` (the safety net
-        fixed it, or it ended without the right call), ``aborted``, or ``running``."""
+        """``passed`` (verified, the right call made, not fixed by the safety net), ``missed`` (the
+        safety net fixed it, or it was verified without the right call), ``aborted``, or ``running``."""
         if self.aborted_at is not None:
             return "aborted"
         if self.verified_at is None:
@@ -189,21 +195,23 @@ class OperatorRun:
             if right is not None and self.fault_at is not None
             else None,
             "wrong_calls": sum(1 for c in self.calls if not c.right),
-            "fix_seen": None
-            if self.fix is None
-            else {
-                "section": self.fix.section,
-                "change": self.fix.change,
-                "auto": self.fix.auto,
-                "right": self.fix.section.casefold() == self.section.casefold(),
-                "after_fault_s": _round(self.fix.at - self.fault_at) if self.fault_at else None,
-            },
+            "fix_seen": self._fix_dict(self.fix) if self.fix else None,
+            "fixes_seen": [self._fix_dict(fix) for fix in self.fixes],
             "auto_fixed": self.auto_fixed,
             "budgets": budgets,
             "outage_s": _round(outage),
             "sla_s": sla_s,
             "sla_met": outage is not None and self.verified_at is not None and outage < sla_s,
             "notes": list(self.notes),
+        }
+
+    def _fix_dict(self, fix: FixSeen) -> dict[str, Any]:
+        return {
+            "section": fix.section,
+            "change": fix.change,
+            "auto": fix.auto,
+            "right": fix.section.casefold() == self.section.casefold(),
+            "after_fault_s": _round(fix.at - self.fault_at) if self.fault_at is not None else None,
         }
 
 

@@ -133,33 +133,39 @@ class OperatorGameDay:
             if page is not None:
                 run.detected_at, run.page = page.delivered_at, page.as_dict()
                 self._say(f"detected: page {page.alert} delivered to {page.receiver}: {page.summary}")
-        if run.fix is None:
-            self._look_for_fix(now)
+        self._look_for_fix(now)
         outage = now - run.fault_at
-        if run.fix is None and outage >= self.settings.sla_share * self.settings.sla_s:
+        if (
+            run.verified_at is None
+            and not run.auto_fixed
+            and outage >= self.settings.sla_share * self.settings.sla_s
+        ):
             self._say(
-                f"safety net: the outage reached {self.settings.sla_share:.0%} of the SLA; applying "
-                f"the runbook's fix"
+                f"safety net: the outage reached {self.settings.sla_share:.0%} of the SLA; applying the "
+                "runbook's fix"
             )
             hooks.auto_fix()
             at = hooks.clock()
-            run.fix = FixSeen(self.mode.section, f"auto-fixed at T+{at - run.fault_at:.1f}s", at, auto=True)
-            self._say(
-                f"auto-fixed at {datetime.fromtimestamp(at, UTC):%H:%M:%S}: {self.mode.section}; "
-                "the run is scored missed"
-            )
-        if run.fix is not None and run.verified_at is None and hooks.verified():
+            change = f"auto-fixed at {datetime.fromtimestamp(at, UTC):%H:%M:%S} (T+{at - run.fault_at:.1f}s)"
+            run.fixes.append(FixSeen(self.mode.section, change, at, auto=True))
+            self._baseline = hooks.reading() or self._baseline  # the net's own change is not a person's
+            self._say(f"{change}: {self.mode.section}; the run is scored missed")
+        if run.verified_at is None and (run.detected_at is not None or run.fixes) and hooks.verified():
             run.verified_at = hooks.clock()
             self._say("verified: Verification 1-5 pass")
             hooks.settle()
 
     def _look_for_fix(self, now: float) -> None:
+        """A change a fix makes since the last one seen: kept, with its section."""
+        if self.run.verified_at is not None:
+            return
         reading = self.hooks.reading()
         if reading is None or self._baseline is None:
             return
         seen = section_of_change(self._baseline, reading)
         if seen is not None:
-            self.run.fix = FixSeen(seen[0], seen[1], now)
+            self._baseline = reading
+            self.run.fixes.append(FixSeen(seen[0], seen[1], now))
             self._say(f"fixed: {seen[1]} (the change {seen[0]} makes)")
 
     def _command(self, kind: str, text: str, at: float) -> None:
@@ -232,6 +238,8 @@ def live_hooks(
         "gameday_dir": str(run_dir),
         "resolved_target": str(resolved),
         "target_fingerprint": write_resolved_target(target, resolved),
+        # the people diagnose, not the suite: no background triage on the target
+        "watch_verdicts": "false",
     }
     events = str((run_dir / mode.name / "events.jsonl").resolve())
 
