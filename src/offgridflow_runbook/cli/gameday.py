@@ -182,6 +182,7 @@ def _operator(args: argparse.Namespace) -> int:
         deadline_s=args.deadline,
         announce=not args.unannounced,
         automated=automated_figures(mode.name),
+        headings=dict(BUDGET_HEADINGS),
     )
     game = OperatorGameDay(mode, target.name, settings, hooks)
     opened = False

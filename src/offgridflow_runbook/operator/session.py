@@ -61,6 +61,7 @@ class Settings:
     max_ticks: int = 5000
     announce: bool = True  # False (--unannounced): the mode is never printed before the end
     automated: dict[str, Any] | None = None  # the automated scorecard's experiment of this mode
+    headings: dict[str, str] = field(default_factory=dict)  # budget -> the runbook heading that sets it
 
 
 @dataclass
@@ -100,6 +101,8 @@ class OperatorGameDay:
             score["calls"] = [{**call, "right": None} for call in score["calls"]]
             if score["fix_seen"]:
                 score["fix_seen"] = {**score["fix_seen"], "right": None}
+        for budget in score["budgets"].values():
+            budget["heading"] = self.settings.headings.get(budget["budget"], budget["budget"])
         score["now"] = now
         score["clock_s"] = None if self.run.fault_at is None else round(now - self.run.fault_at, 1)
         score["sla_share"] = self.settings.sla_share

@@ -44,7 +44,7 @@ def render_page(state: dict[str, Any]) -> str:
     )
     budgets = "".join(
         f'<tr class="{"done" if b["done"] else "over" if (b["left_s"] or 0) < 0 else "running"}">'
-        f"<td>{_e(phase)}</td><td>{_e(b['budget'])} {_seconds(b['budget_s'])}</td>"
+        f"<td>{_e(phase)}</td><td>{_e(b.get('heading', b['budget']))} {_seconds(b['budget_s'])}</td>"
         f"<td>{_seconds(b['elapsed_s'])}</td><td>{_seconds(b['left_s'])}</td>"
         f"<td>{'met' if b['met'] else ('missed' if b['done'] else '')}</td></tr>"
         for phase, b in state.get("budgets", {}).items()
