@@ -14,6 +14,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,13 +134,19 @@ class StepProof:
 
 
 def step_proofs(
-    runbook: Runbook, proofs: list[Proof], *, now: float | None = None, max_age_s: float = QUARTER
+    runbook: Runbook,
+    proofs: list[Proof],
+    provable: Collection[str],
+    *,
+    now: float | None = None,
+    max_age_s: float = QUARTER,
 ) -> list[StepProof]:
-    """Per step that a game day can prove (Triage 1, the fixes, Verification), its latest proof."""
+    """Per step a game day can prove (``provable``: the union of :func:`steps_proven_by` over the
+    modes), in the runbook's order, its latest proof."""
     now = time.time() if now is None else now
     out = []
     for step in runbook.steps:
-        if step.id != "Triage 1" and step.kind not in ("fix", "verification"):
+        if step.id not in provable:
             continue
         mine = [proof for proof in proofs if step.id in proof.steps]
         latest = max(mine, key=lambda proof: proof.at) if mine else None

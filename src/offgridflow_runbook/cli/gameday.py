@@ -60,7 +60,7 @@ def add_parser(subparsers: Any) -> None:
         default=1800.0,
         help="roll back if nothing is verified this long after the fault (default: 1800)",
     )
-    parser.add_argument("--experiments", type=Path, default=Path("chaos/experiments"), help=argparse.SUPPRESS)
+    parser.add_argument("--experiments", type=Path, default=None, help=argparse.SUPPRESS)
     add_target_options(parser)
     add_runbook_option(parser)
     parser.set_defaults(run=run)
@@ -139,7 +139,7 @@ def _operator(args: argparse.Namespace) -> int:
     from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
     from offgridflow_runbook.ledger import Ledger
     from offgridflow_runbook.operator.desk import Desk, DeskError
-    from offgridflow_runbook.operator.experiments import ModeError, load_modes
+    from offgridflow_runbook.operator.experiments import EXPERIMENTS_DIR, ModeError, load_modes
     from offgridflow_runbook.operator.record import OPERATOR_REPORTS, automated_figures, write_record
     from offgridflow_runbook.operator.session import OperatorGameDay, Settings, live_hooks
     from offgridflow_runbook.operator.view import LiveView
@@ -149,7 +149,11 @@ def _operator(args: argparse.Namespace) -> int:
 
     target = target_from(args)
     try:
-        modes = {name: m for name, m in load_modes(args.experiments).items() if m.runs_on(target.platform)}
+        modes = {
+            name: m
+            for name, m in load_modes(args.experiments or EXPERIMENTS_DIR).items()
+            if m.runs_on(target.platform)
+        }
     except ModeError as error:
         raise UsageError(str(error)) from None
     if not args.fault:

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.runbook.location import PROJECT_ROOT
+
 __all__ = ["EXPERIMENTS_DIR", "Activity", "Mode", "ModeError", "load_modes"]
 
-EXPERIMENTS_DIR = Path("chaos/experiments")
+EXPERIMENTS_DIR = PROJECT_ROOT / "chaos" / "experiments"
 _EXTENSION = "offgridflow-gameday"
 _FAULTS_MODULE = "offgridflow_runbook.chaos.faults"
 _FIXES_MODULE = "offgridflow_runbook.chaos.fixes"
