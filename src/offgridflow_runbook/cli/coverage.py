@@ -76,11 +76,11 @@ def run(args: argparse.Namespace) -> int:
         print(printable(report.table()))  # the runbook's text: shown, never obeyed by the terminal
         for line in report.drift:
             print(f"drift: {printable(line, newlines=False)}")
-        print(report.summary())
-        if below:
-            print(f"below the required {args.min_coverage:g}%")
-        print("\nlast proven by a game day (a proof older than a quarter is stale):")
+        print("last proven by a game day (a proof older than a quarter is stale):")
         print(printable(proof_table(proven)))
         if stale:
             print("a step's proof is stale or missing (--max-proof-age)")
+        print(report.summary())
+        if below:
+            print(f"below the required {args.min_coverage:g}%")
     return EXIT_BELOW if below or report.drift or stale else 0
