@@ -17,10 +17,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from offgridflow_runbook.operator.desk import Desk
 from offgridflow_runbook.platforms import Platform
@@ -33,6 +38,7 @@ _MEMORY = {
     kind: re.compile(rf'"{kind}"\s*:\s*\{{\s*"memory"\s*:\s*"([^"]+)"') for kind in ("limits", "requests")
 }
 KUBECTL_TIMEOUT_S = 330.0  # the runbook's own `kubectl wait --timeout=300s`, and a little
+ROLLBACK_GRACE_S = 400.0  # after SIGINT: the restore's rollout and Verification
 
 
 def _image_now(platform: Platform) -> str:
@@ -52,8 +58,11 @@ def _docker_action(command: Command, method: str) -> Callable[[Platform], None]:
     return lambda platform: getattr(platform, method)()
 
 
-def runbook_fix(section: str, target: Target) -> list[tuple[str, Callable[[Platform], None]]]:
-    """The commands of ``section`` as the operator runs them on ``target``: (the line, the action)."""
+def runbook_fix(
+    section: str, target: Target, kubectl: str = "kubectl"
+) -> list[tuple[str, Callable[[Platform], None]]]:
+    """The commands of ``section`` as the operator runs them on ``target``: (the line, the action);
+    on Kubernetes ``kubectl`` is the binary the rendered lines run with."""
     actions: list[tuple[str, Callable[[Platform], None]]] = []
     for command in load_runbook().step(section).commands:
         line = render_command(command, target)
@@ -62,7 +71,7 @@ def runbook_fix(section: str, target: Target) -> list[tuple[str, Callable[[Platf
             if method is not None:
                 actions.append((line, _docker_action(command, method.group(1))))
         elif command.argv[0] == "kubectl" and len(command.pipeline) == 1:
-            argv = shlex.split(line)
+            argv = [kubectl, *shlex.split(line)[1:]]
             env = {"KUBECONFIG": target.kubeconfig} if target.kubeconfig else None
 
             def run(_platform: Platform, argv: list[str] = argv, env: Any = env) -> None:
@@ -133,6 +142,7 @@ def operator_for(
     wrong_first: str | None = None,
     fix: bool = True,
     delays: tuple[float, float, float] = (5.0, 10.0, 5.0),
+    kubectl: str = "kubectl",
 ) -> ScriptedOperator:
     """The usual response: ack the page, call (``wrong_first`` before the right ``section``), then run
     ``section``'s commands; with ``fix=False`` the operator never fixes it (the safety net's run)."""
@@ -149,10 +159,48 @@ def operator_for(
         def run_fix() -> None:
             opened = platform()
             try:
-                for _line, action in runbook_fix(section, target):
+                for _line, action in runbook_fix(section, target, kubectl):
                     action(opened)
             finally:
                 opened.close()
 
         moves.append(Move(f"run {section}", always, run_fix, apply))
     return ScriptedOperator(moves)
+
+
+def play_operator_gameday(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    desk: Desk,
+    operator: ScriptedOperator,
+    deadline_s: float,
+    poll_s: float = 1.0,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``offgridflow-runbook gameday --operator ...`` (``command``) in a subprocess and play
+    ``operator`` against its live view until it ends; bounded by ``deadline_s`` (then SIGINT, which
+    rolls the fault back, and a bounded wait)."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    end = time.monotonic() + deadline_s
+    try:
+        while process.poll() is None and time.monotonic() < end:
+            running = desk.running()
+            if running is not None and running.get("view"):
+                try:
+                    state = httpx.get(str(running["view"]) + "state.json", timeout=5).json()
+                except (httpx.HTTPError, ValueError):
+                    state = None
+                if state is not None:
+                    operator.step(state, time.time())
+            time.sleep(poll_s)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=ROLLBACK_GRACE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)

@@ -61,6 +61,13 @@ def add_parser(subparsers: Any) -> None:
         help="roll back if nothing is verified this long after the fault (default: 1800)",
     )
     parser.add_argument("--experiments", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        default=None,
+        help="where the operator scorecard, post-incident records and proposals go "
+        "(default: reports/gameday/operator)",
+    )
     add_target_options(parser)
     add_runbook_option(parser)
     parser.set_defaults(run=run)
@@ -175,7 +182,8 @@ def _operator(args: argparse.Namespace) -> int:
         )
     runbook = load_runbook(args.runbook)
     budgets = {name: runbook.budget(heading) for name, heading in BUDGET_HEADINGS.items()}
-    run_dir = OPERATOR_REPORTS / "runs" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    reports = args.reports or OPERATOR_REPORTS
+    run_dir = reports / "runs" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     desk = Desk()
     hooks = live_hooks(mode, target, run_dir, desk)
     settings = Settings(
@@ -220,7 +228,7 @@ def _operator(args: argparse.Namespace) -> int:
         if opened:  # never the desk of another game day that refused this one
             desk.close()
     score = game.run.score(budgets, runbook.sla_s, time.time(), settings.automated)
-    written = write_record(score)
+    written = write_record(score, reports)
     if score["outcome"] == "passed":
         record_proof(
             Proof(

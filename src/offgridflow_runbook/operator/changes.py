@@ -29,15 +29,16 @@ class Reading:
     image: str | None
     previous_image: str | None  # the revision before the latest: what ``rollout undo`` goes back to
     config: tuple[tuple[str, str], ...]
-    databases: frozenset[tuple[str, bool]]  # (instance: uid or start time, ready)
+    databases: frozenset[tuple[str, bool]]  # (instance: its uid and start time, ready)
 
 
 def read_target(platform: Platform) -> Reading:
     """One reading through the platform (rollout history, configuration, database workloads)."""
     history = platform.rollout_history()
     latest = history[-1] if history else None
+    # one instance: the pod/container and when it started (a Docker restart keeps the container's ID)
     databases = frozenset(
-        (w.uid or (w.started_at.isoformat() if w.started_at else w.name), w.ready)
+        (f"{w.uid or w.name}@{w.started_at.isoformat() if w.started_at else ''}", w.ready)
         for w in platform.database_workloads()
     )
     return Reading(
