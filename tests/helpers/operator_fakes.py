@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,9 @@ class ChangingPlatform(RecordingPlatform):
 
     def restart_database(self) -> None:
         super().restart_database()
-        self.databases = [
-            replace(self.databases[0], ready=True, phase="Running", uid=f"db-{len(self.calls)}")
-        ]
+        # as Docker restarts a container: the same ID, a new start time
+        started = datetime.fromtimestamp(START + len(self.calls), UTC)
+        self.databases = [replace(self.databases[0], ready=True, phase="Running", started_at=started)]
 
 
 @dataclass
