@@ -3,7 +3,7 @@ and a world that pages, verifies and records what the game day asked of it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,12 @@ class ChangingPlatform(RecordingPlatform):
         super().rollout_undo()
         previous = self.history[-2]
         self._revise(image=previous.image, memory_limit=previous.memory_limit, config=previous.config)
+        self.configuration = dict(previous.config)
+
+    def update_config(self, changes: Mapping[str, str]) -> None:
+        super().update_config(changes)
+        self.configuration.update(changes)
+        self._revise(config={**self.history[-1].config, **changes})
 
     def kill_database(self) -> None:
         super().kill_database()
