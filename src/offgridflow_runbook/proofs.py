@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.reporting import append_json_line
 from offgridflow_runbook.runbook.document import Runbook
 
 __all__ = [
@@ -80,13 +81,7 @@ def record_proof(proof: Proof, path: Path | None = None) -> Path:
     """Append one proof durably."""
     where = path or proofs_path()
     where.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(proof.as_dict(), sort_keys=True) + "\n").encode("utf-8")
-    descriptor = os.open(where, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(descriptor, line)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    append_json_line(where, proof.as_dict())
     return where
 
 

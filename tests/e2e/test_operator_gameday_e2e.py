@@ -8,23 +8,22 @@ Each run starts from the first revision's template (``healthy_api``) under the s
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers.scripted_operator import ScriptedOperator, operator_for, play_operator_gameday
-from helpers.stack_lock import this_process_holds_the_stack_lock
-from offgridflow_runbook.environments.local import LOCK_HELD_ENV
-from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
+from helpers.scripted_operator import (
+    ScriptedOperator,
+    Stage,
+    assert_phases_in_order,
+    operator_for,
+    play_operator_gameday,
+)
 from offgridflow_runbook.operator.experiments import load_modes
-from offgridflow_runbook.operator.phases import PHASES
 from offgridflow_runbook.platforms.docker import revisions
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
-from offgridflow_runbook.proofs import PROOFS_ENV, read_proofs
+from offgridflow_runbook.proofs import read_proofs
 from offgridflow_runbook.targets import load_target
 
 pytestmark = pytest.mark.e2e
@@ -42,54 +41,22 @@ DELAYS = (3.0, 3.0, 3.0)  # ack, call, fix: a quick team
 def _play(
     tmp_path: Path, mode: str, sla_share: float, make_operator: Any
 ) -> tuple[dict[str, Any], ScriptedOperator, str]:
-    target = load_target("local", ROOT / "targets.yaml")
-    desk_dir = tmp_path / "desk"
-    reports = tmp_path / "reports"
-    environment = dict(os.environ) | {
-        "OFFGRIDFLOW_TOKEN": revisions.api_token(),
-        OPERATOR_DIR_ENV: str(desk_dir),
-        PROOFS_ENV: str(tmp_path / "proofs.jsonl"),
-    }
-    if this_process_holds_the_stack_lock():
-        environment[LOCK_HELD_ENV] = "1"
-    desk = Desk(desk_dir)
-    operator = make_operator(desk, target)
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from offgridflow_runbook.cli import main; sys.exit(main(sys.argv[1:]))",
-        "gameday",
-        "--operator",
-        "--target",
+    stage = Stage(tmp_path, revisions.api_token())
+    operator = make_operator(stage.desk, load_target("local", ROOT / "targets.yaml"))
+    score, output = play_operator_gameday(
+        stage,
         "local",
-        "--fault",
         mode,
-        "--port",
-        "0",
-        "--sla-share",
-        str(sla_share),
-        "--deadline",
-        str(RUN_DEADLINE_S - 120),
-        "--reports",
-        str(reports),
-    ]
-    result = play_operator_gameday(
-        command, cwd=ROOT, env=environment, desk=desk, operator=operator, deadline_s=RUN_DEADLINE_S
+        operator,
+        sla_share=sla_share,
+        deadline_s=RUN_DEADLINE_S,
+        rollback_margin_s=120.0,
     )
-    output = result.stdout[-4000:] + result.stderr[-2000:]
-    card = json.loads((reports / "scorecard.json").read_text())
-    [score] = [s for s in card["operator"] if (s["mode"], s["target"]) == (mode, "local")]
     return score, operator, output
 
 
 def _platform() -> DockerPlatform:
     return DockerPlatform(load_target("local", ROOT / "targets.yaml"))
-
-
-def _in_order(score: dict[str, Any]) -> None:
-    reached = [score["reached_s"][phase] for phase in PHASES]
-    assert None not in reached, score["reached_s"]
-    assert reached == sorted(reached), score["reached_s"]
 
 
 @pytest.mark.parametrize("mode", DOCKER_MODES)
@@ -105,7 +72,7 @@ def test_the_right_call_and_the_runbooks_fix_pass(
     )
     assert operator.finished, (operator.ran, output)
     assert score["outcome"] == "passed", output
-    _in_order(score)
+    assert_phases_in_order(score)
     assert [(c["section"], c["right"]) for c in score["calls"]] == [(section, True)]
     assert score["fix_seen"]["section"] == section
     assert score["fix_seen"]["auto"] is False
@@ -133,7 +100,7 @@ def test_a_wrong_first_call_is_scored_and_the_right_one_timed(
     assert score["wrong_calls"] == 1
     assert score["time_to_first_right_call_s"] == score["calls"][1]["after_fault_s"]
     assert score["outcome"] == "passed", output
-    _in_order(score)
+    assert_phases_in_order(score)
 
 
 def test_the_safety_net_fixes_it_once_the_sla_share_passes(

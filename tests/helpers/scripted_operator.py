@@ -14,11 +14,13 @@ Used with a fake clock in the unit tests and with real time in the e2e and kind 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,10 +29,15 @@ from typing import Any
 
 import httpx
 
-from offgridflow_runbook.operator.desk import Desk
+from helpers.stack_lock import this_process_holds_the_stack_lock
+from offgridflow_runbook.environments.local import LOCK_HELD_ENV
+from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
+from offgridflow_runbook.operator.phases import PHASES
 from offgridflow_runbook.platforms import Platform
+from offgridflow_runbook.proofs import PROOFS_ENV
 from offgridflow_runbook.runbook.commands import docker_equivalent, known_good_tag, render_command
 from offgridflow_runbook.runbook.document import Command, load_runbook
+from offgridflow_runbook.runbook.location import PROJECT_ROOT
 from offgridflow_runbook.targets import Target
 
 _PLATFORM_CALL = re.compile(r"\(Platform\.(\w+)\)")
@@ -168,21 +175,73 @@ def operator_for(
     return ScriptedOperator(moves)
 
 
+@dataclass(frozen=True)
+class Stage:
+    """Where one operator game day of a test runs: its desk, reports and proofs under ``directory``,
+    the environment of its subprocess (with the stack lock passed on when this process holds it)."""
+
+    directory: Path
+    token: str
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def desk(self) -> Desk:
+        return Desk(self.directory / "desk")
+
+    @property
+    def reports(self) -> Path:
+        return self.directory / "reports"
+
+    @property
+    def proofs(self) -> Path:
+        return self.directory / "proofs.jsonl"
+
+    def environment(self) -> dict[str, str]:
+        environment = (
+            dict(os.environ)
+            | dict(self.extra_env)
+            | {
+                "OFFGRIDFLOW_TOKEN": self.token,
+                OPERATOR_DIR_ENV: str(self.directory / "desk"),
+                PROOFS_ENV: str(self.proofs),
+            }
+        )
+        if this_process_holds_the_stack_lock():
+            environment[LOCK_HELD_ENV] = "1"
+        return environment
+
+
 def play_operator_gameday(
-    command: list[str],
-    *,
-    cwd: Path,
-    env: dict[str, str],
-    desk: Desk,
+    stage: Stage,
+    target: str,
+    mode: str,
     operator: ScriptedOperator,
+    *,
+    sla_share: float,
     deadline_s: float,
+    rollback_margin_s: float = 200.0,
     poll_s: float = 1.0,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``offgridflow-runbook gameday --operator ...`` (``command``) in a subprocess and play
-    ``operator`` against its live view until it ends; bounded by ``deadline_s`` (then SIGINT, which
-    rolls the fault back, and a bounded wait)."""
+) -> tuple[dict[str, Any], str]:
+    """Run ``offgridflow-runbook gameday --operator`` for ``mode`` on ``target`` in a subprocess and
+    play ``operator`` against its live view until it ends. Bounded: the game day's own ``--deadline``
+    is ``deadline_s - rollback_margin_s`` (it rolls back then); at ``deadline_s`` it gets SIGINT (which
+    rolls back too) and a bounded wait. Returns its operator scorecard entry and the end of its output."""
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from offgridflow_runbook.cli import main; sys.exit(main(sys.argv[1:]))",
+        *("gameday", "--operator", "--target", target, "--fault", mode, "--port", "0"),
+        *("--sla-share", str(sla_share), "--deadline", str(deadline_s - rollback_margin_s)),
+        *("--reports", str(stage.reports)),
+    ]
+    desk = stage.desk
     process = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=PROJECT_ROOT,
+        env=stage.environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     end = time.monotonic() + deadline_s
     try:
@@ -203,4 +262,15 @@ def play_operator_gameday(
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    output = stdout[-4000:] + stderr[-2000:]
+    assert (stage.reports / "scorecard.json").is_file(), f"the game day wrote no scorecard:\n{output}"
+    card = json.loads((stage.reports / "scorecard.json").read_text())
+    [score] = [s for s in card["operator"] if (s["mode"], s["target"]) == (mode, target)]
+    return score, output
+
+
+def assert_phases_in_order(score: dict[str, Any]) -> None:
+    """Every phase reached, in the order the phases come."""
+    reached = [score["reached_s"][phase] for phase in PHASES]
+    assert None not in reached, score["reached_s"]
+    assert reached == sorted(reached), score["reached_s"]

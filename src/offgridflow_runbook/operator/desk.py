@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.reporting import append_json_line
+
 __all__ = ["COMMAND_KINDS", "OPERATOR_DIR_ENV", "Command", "Desk", "DeskError"]
 
 OPERATOR_DIR_ENV = "OFFGRIDFLOW_OPERATOR_DIR"
@@ -112,11 +114,5 @@ class Desk:
         if self.running() is None:
             raise DeskError(f"no operator game day is running (no {self.running_path})")
         command = Command(kind, self.clock() if at is None else at, text.strip(), os.environ.get("USER", ""))
-        line = (json.dumps(command.as_dict(), sort_keys=True) + "\n").encode("utf-8")
-        descriptor = os.open(self.commands_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(descriptor, line)
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        append_json_line(self.commands_path, command.as_dict())
         return command
