@@ -11,7 +11,7 @@ import pytest
 
 from offgridflow_runbook.cli import main
 from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
-from offgridflow_runbook.proofs import PROOFS_ENV, Proof, record_proof
+from offgridflow_runbook.proofs import PROOFS_ENV, Proof, read_proofs, record_proof
 from offgridflow_runbook.targets import load_target, target_fingerprint, write_resolved_target
 
 
@@ -107,3 +107,45 @@ def test_coverage_fails_a_stale_or_missing_proof_only_when_asked(capsys: pytest.
     assert main(["coverage", "--max-proof-age", "90d"]) == 0
     assert "by operator oom on local" in capsys.readouterr().out
     assert main(["coverage", "--max-proof-age", "30m"]) == 1
+
+
+def test_an_operator_game_day_from_the_command_to_its_record_and_proof(
+    desk_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole command with the world faked (the live hooks) and a scripted operator that reads the
+    game day's state from its live view over HTTP, as the e2e tests do."""
+    import httpx
+
+    from helpers.operator_fakes import ChangingPlatform, FakeClock, World
+    from helpers.scripted_operator import operator_for
+
+    clock = FakeClock()
+    world = World(
+        platform=ChangingPlatform(),
+        desk=Desk(desk_dir, clock=clock),
+        fault=lambda platform: None,
+        healed=lambda platform: platform.history[-1].memory_limit == "2Gi",
+        fix=lambda platform: platform.patch_memory(limit="2Gi", request="1Gi"),
+        clock=clock,
+    )
+    target = load_target("local")
+    world.operator = operator_for(world.desk, "Fix 2", target, lambda: world.platform, delays=(5, 5, 5))
+
+    def state() -> dict[str, object]:
+        running = world.desk.running() or {}
+        answer: dict[str, object] = httpx.get(f"{running['view']}state.json", timeout=5).json()
+        return answer
+
+    world.state = state
+    monkeypatch.setattr("offgridflow_runbook.operator.session.live_hooks", lambda *args, **kw: world.hooks())
+    reports = tmp_path / "reports"
+    argv = ["gameday", "--operator", "--target", "local", "--fault", "oom", "--port", "0"]
+    assert main([*argv, "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out
+    assert "live view: http://127.0.0.1:" in out
+    assert "passed: oom (fixed by Fix 2) on local" in out
+    assert Desk(desk_dir).running() is None  # closed: commands are refused from now on
+    assert (reports / "oom-postmortem.md").is_file()
+    assert "Fix 2 at" in (reports / "oom-postmortem.md").read_text()
+    [proof] = read_proofs()
+    assert (proof.kind, proof.mode, proof.target) == ("operator", "oom", "local")
