@@ -152,7 +152,7 @@ def _operator(args: argparse.Namespace) -> int:
     from offgridflow_runbook.operator.view import LiveView
     from offgridflow_runbook.proofs import Proof, record_proof, steps_proven_by
     from offgridflow_runbook.runbook.document import load_runbook
-    from offgridflow_runbook.targets import ChaosNotAllowed, require_chaos_allowed
+    from offgridflow_runbook.targets import ChaosNotAllowed, require_chaos_allowed, target_fingerprint
 
     target = target_from(args)
     try:
@@ -197,16 +197,22 @@ def _operator(args: argparse.Namespace) -> int:
         headings=dict(BUDGET_HEADINGS),
     )
     game = OperatorGameDay(mode, target.name, settings, hooks)
+    try:
+        view = LiveView(game.view, port=args.port)
+    except OSError as error:
+        raise UsageError(
+            f"the live view cannot listen on 127.0.0.1:{args.port} ({error}); try --port 0"
+        ) from None
     opened = False
     try:
-        with LiveView(game.view, port=args.port) as view:
+        with view:
             desk.open(
                 {
                     "target": target.name,
                     "pid": os.getpid(),
                     "view": view.url,
                     "resolved_target": str(run_dir / "target.json"),
-                    "fingerprint": _fingerprint(target),
+                    "fingerprint": target_fingerprint(target),
                     "announced": not args.unannounced,
                 }
             )
@@ -220,10 +226,6 @@ def _operator(args: argparse.Namespace) -> int:
                 game.abort(f"the fault could not be applied ({printable(str(error), newlines=False)})")
     except DeskError as error:
         raise UsageError(str(error)) from None
-    except OSError as error:
-        raise UsageError(
-            f"the live view cannot listen on 127.0.0.1:{args.port} ({error}); try --port 0"
-        ) from None
     finally:
         if opened:  # never the desk of another game day that refused this one
             desk.close()
@@ -245,9 +247,3 @@ def _operator(args: argparse.Namespace) -> int:
         f"outage {score['outage_s']} s of the SLA's {runbook.sla_s:.0f} s; record {written['postmortem']}"
     )
     return 0 if score["outcome"] == "passed" else EXIT_MISSED
-
-
-def _fingerprint(target: Any) -> str:
-    from offgridflow_runbook.targets import target_fingerprint
-
-    return target_fingerprint(target)
