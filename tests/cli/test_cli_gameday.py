@@ -151,7 +151,9 @@ def test_an_operator_game_day_from_the_command_to_its_record_and_proof(
     assert (proof.kind, proof.mode, proof.target) == ("operator", "oom", "local")
 
 
-def test_a_live_view_port_in_use_is_one_line_and_exit_64(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_live_view_port_in_use_is_one_line_and_exit_64(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import socket
 
     with socket.socket() as taken:
@@ -159,7 +161,7 @@ def test_a_live_view_port_in_use_is_one_line_and_exit_64(capsys: pytest.CaptureF
         taken.listen()
         port = taken.getsockname()[1]
         argv = ["gameday", "--operator", "--target", "local", "--fault", "oom", "--port", str(port)]
-        assert main(argv) == 64
+        assert main([*argv, "--reports", str(tmp_path)]) == 64
     err = capsys.readouterr().err
     assert "the live view cannot listen" in err
     assert len(err.strip().splitlines()) == 1
