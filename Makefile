@@ -81,9 +81,18 @@ kind-down:
 # The game day (the main job): the local stack up, then the four experiments; reports/gameday/ gets
 # scorecard.json, index.html, the post-incident records and the pytest-html report.
 # TARGET=kind runs the same experiments on the kind cluster (make kind-up first, done here too).
+# MODE=operator: the operator game day (people fix it; FAULT=oom|db-kill|...|random, GAMEDAY_ARGS=
+# --unannounced ...; docs/operator-gameday.md).
 TARGET ?= local
+MODE ?=
+FAULT ?= random
+GAMEDAY_ARGS ?=
 .PHONY: gameday
-ifeq ($(TARGET),kind)
+ifeq ($(MODE),operator)
+gameday: $(if $(filter kind,$(TARGET)),kind-up,up)
+	source $(if $(filter kind,$(TARGET)),.state/kind/env,.state/env) && $(BIN)/offgridflow-runbook gameday \
+		--operator --target $(TARGET) --fault $(FAULT) $(GAMEDAY_ARGS)
+else ifeq ($(TARGET),kind)
 gameday: kind-up
 	source .state/kind/env && $(BIN)/pytest chaos --target kind --html reports/gameday/pytest.html $(PYTEST_ARGS)
 else

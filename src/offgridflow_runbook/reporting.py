@@ -21,6 +21,7 @@ __all__ = [
     "REDACTED",
     "JsonLinesWriter",
     "Redactor",
+    "append_json_line",
     "printable",
     "secrets_from_environment",
     "shown",
@@ -129,3 +130,15 @@ class JsonLinesWriter:
         line = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}
         with self.path.open("a", encoding="utf-8") as output:
             output.write(json.dumps(self.redactor.value(line), sort_keys=False) + "\n")
+
+
+def append_json_line(path: Path, document: Mapping[str, Any]) -> None:
+    """Append ``document`` to ``path`` as one JSON line, durably: a single ``write`` of the whole line
+    (concurrent writers never interleave within it) and ``fsync`` before returning."""
+    line = (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, line)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "offgridflow_runbook.cli.gate",
     "offgridflow_runbook.cli.restore",
     "offgridflow_runbook.cli.monitor",
+    "offgridflow_runbook.cli.gameday",
 )
 
 

@@ -2,7 +2,9 @@
 
 Exit 0 when every step and command maps to an entry and coverage is at least ``--min-coverage``;
 1 below the bar or on drift between the runbook and the suite (a step nothing maps to, or an entry
-that matches nothing in the runbook any more).
+that matches nothing in the runbook any more). Beside it, per step, when and where a passing game day
+last proved it (``offgridflow_runbook.proofs``); ``--max-proof-age 90d`` makes a stale or missing
+proof exit 1 too.
 """
 
 from __future__ import annotations
@@ -33,23 +35,52 @@ def add_parser(subparsers: Any) -> None:
         help="fail below N percent (default: 0)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--max-proof-age",
+        type=_age,
+        default=None,
+        metavar="AGE",
+        help="fail when a step's last game-day proof is older than AGE (90d, 12w) or missing; without it "
+        "proofs older than a quarter are marked stale",
+    )
     parser.set_defaults(run=run)
+
+
+def _age(text: str) -> float:
+    from offgridflow_runbook.proofs import parse_age
+
+    try:
+        return parse_age(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     # imported here: every command builds this parser, and the parser and coverage load in ~25 ms
+    from offgridflow_runbook.operator.experiments import load_modes
+    from offgridflow_runbook.proofs import QUARTER, proof_table, read_proofs, step_proofs, steps_proven_by
     from offgridflow_runbook.runbook.coverage import coverage
     from offgridflow_runbook.runbook.document import load_runbook
 
-    report = coverage(load_runbook(args.runbook))
+    runbook = load_runbook(args.runbook)
+    report = coverage(runbook)
     below = report.percent < args.min_coverage
+    # the steps a passing game day of some mode proves (a step no mode exercises is not listed)
+    provable = {step for mode in load_modes().values() for step in steps_proven_by(runbook, mode.section)}
+    proven = step_proofs(runbook, read_proofs(), provable, max_age_s=args.max_proof_age or QUARTER)
+    stale = args.max_proof_age is not None and any(row.stale for row in proven)
     if args.json:
-        print(json.dumps({**report.as_dict(), "min_coverage": args.min_coverage}, indent=2))
+        document = {**report.as_dict(), "min_coverage": args.min_coverage}
+        print(json.dumps({**document, "proofs": [row.as_dict() for row in proven]}, indent=2))
     else:
         print(printable(report.table()))  # the runbook's text: shown, never obeyed by the terminal
         for line in report.drift:
             print(f"drift: {printable(line, newlines=False)}")
+        print("last proven by a game day (a proof older than a quarter is stale):")
+        print(printable(proof_table(proven)))
+        if stale:
+            print("a step's proof is stale or missing (--max-proof-age)")
         print(report.summary())
         if below:
             print(f"below the required {args.min_coverage:g}%")
-    return EXIT_BELOW if below or report.drift else 0
+    return EXIT_BELOW if below or report.drift or stale else 0

@@ -32,7 +32,9 @@ from offgridflow_runbook.gameday.scorecard import (
 )
 from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.probes.http import ProbeError
+from offgridflow_runbook.proofs import Proof, record_proof, steps_proven_by
 from offgridflow_runbook.restore import verify_within
+from offgridflow_runbook.runbook import load_runbook
 from offgridflow_runbook.targets import Target
 
 __all__ = ["EXPERIMENT_TIMEOUT_S", "GameDay", "experiment_timeout_s"]
@@ -127,6 +129,8 @@ class GameDay:
         )
         self.scorecard.experiments = [e for e in self.scorecard.experiments if e.mode != mode] + [score]
         self.write()
+        if score.status == "passed":
+            self._prove(mode, running.experiment_document)
         self.settle_ledger(running)
         if score.page:
             paged = f"paged by {score.page['alert']}"
@@ -142,6 +146,12 @@ class GameDay:
         if score.failures:
             self.say(f"[gameday] {mode:<10} failures: {'; '.join(f[:200] for f in score.failures)}")
         return score
+
+    def _prove(self, mode: str, experiment: dict[str, Any]) -> None:
+        """A passing run is a proof, with its date, of the steps it exercised (offgridflow_runbook.proofs)."""
+        section = expectation_from_experiment(experiment, self.target.platform).fix
+        steps = steps_proven_by(load_runbook(), section)
+        record_proof(Proof(time.time(), self.target.name, self.target.platform, "automatic", mode, steps))
 
     def settle_ledger(self, running: RunningExperiment) -> None:
         """Clear the fault ledger entries of this run once its journal shows every rollback succeeded

@@ -1,0 +1,164 @@
+"""The modes read from the experiment files, the desk, the change a fix makes and its section, the record."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from helpers.operator_fakes import ChangingPlatform
+from offgridflow_runbook.operator.changes import read_target, section_of_change
+from offgridflow_runbook.operator.desk import Desk, DeskError
+from offgridflow_runbook.operator.experiments import EXPERIMENTS_DIR, ModeError, load_modes
+from offgridflow_runbook.operator.phases import OperatorRun
+from offgridflow_runbook.operator.record import automated_figures, write_record
+from offgridflow_runbook.runbook.commands import known_good_tag
+
+
+# -- modes -------------------------------------------------------------------------------------------
+def test_every_experiment_file_is_a_mode_with_its_section_fault_and_fix() -> None:
+    modes = load_modes()
+    for path in sorted(EXPERIMENTS_DIR.glob("*.json")):
+        document = json.loads(path.read_text())
+        [extension] = [e for e in document["extensions"] if e["name"] == "offgridflow-gameday"]
+        mode = modes[extension["mode"]]
+        assert mode.section == extension["fix"]
+        funcs = [s["provider"]["func"] for s in document["method"] if s["type"] == "action"]
+        assert [a.func for a in mode.faults + mode.fixes] == [
+            f for f in funcs if f in {a.func for a in mode.faults + mode.fixes}
+        ]
+        assert mode.faults, path
+        assert mode.fixes, path
+        assert mode.runs_on("kubernetes")
+        assert mode.runs_on("docker") == ("docker" in extension.get("platforms", ["docker"]))
+    assert len(modes) == len(list(EXPERIMENTS_DIR.glob("*.json")))
+
+
+def test_an_activity_gets_the_target_for_its_variable() -> None:
+    [fault] = load_modes()["bad-image"].faults
+    assert fault.for_target("local")["target"] == "local"
+
+
+def test_no_experiments_or_a_foreign_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModeError, match="no experiments"):
+        load_modes(tmp_path)
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(ModeError, match="not an offgridflow game-day experiment"):
+        load_modes(tmp_path)
+
+
+# -- the desk ----------------------------------------------------------------------------------------
+def test_commands_reach_the_running_game_day_once_each_and_in_order(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    with pytest.raises(DeskError, match="no operator game day is running"):
+        desk.send("ack")
+    desk.open({"target": "local"})
+    with pytest.raises(DeskError, match="already running"):
+        Desk(tmp_path).open({"target": "local"})
+    people = Desk(tmp_path)
+    threads = [threading.Thread(target=people.send, args=("note", f"n{i}")) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    people.send("call", "Fix 2")
+    seen = desk.new_commands()
+    assert sorted(c.text for c in seen if c.kind == "note") == sorted(f"n{i}" for i in range(20))
+    assert seen[-1].kind == "call"
+    assert desk.new_commands() == []
+    with desk.commands_path.open("a") as stream:
+        stream.write('{"kind": "ack", "at": 1')  # a line still being written
+    assert desk.new_commands() == []
+    desk.close()
+    with pytest.raises(DeskError):
+        people.send("ack")
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "message"), [("call", " ", "needs a text"), ("wave", "", "unknown")]
+)
+def test_a_malformed_command_is_refused(tmp_path: Path, kind: str, text: str, message: str) -> None:
+    desk = Desk(tmp_path)
+    desk.open({})
+    with pytest.raises(DeskError, match=message):
+        desk.send(kind, text)
+
+
+# -- the change a fix makes --------------------------------------------------------------------------
+def test_each_fix_is_told_by_the_change_it_makes() -> None:
+    platform = ChangingPlatform()
+    baseline = read_target(platform)
+    assert section_of_change(baseline, read_target(platform)) is None
+    platform.patch_memory(limit="2Gi", request="1Gi")
+    assert section_of_change(baseline, read_target(platform)) == ("Fix 2", "memory limit 512Mi -> 2Gi")
+
+    platform = ChangingPlatform()
+    platform.set_image("127.0.0.1:5000/offgridflow-api:v9.9.9-does-not-exist")  # the fault
+    baseline = read_target(platform)
+    platform.set_image(f"127.0.0.1:5000/offgridflow-api:{known_good_tag()}")
+    section, _change = section_of_change(baseline, read_target(platform)) or ("", "")
+    assert section == "Fix 4"
+
+    platform = ChangingPlatform()
+    platform.set_image("127.0.0.1:5000/offgridflow-api:v9.9.9-does-not-exist")
+    baseline = read_target(platform)
+    platform.rollout_undo()
+    assert (section_of_change(baseline, read_target(platform)) or ("",))[0] == "Fix 3"
+
+    platform = ChangingPlatform(configuration={"OFFGRIDFLOW_DB_POOL_MAX": "lots"})
+    baseline = read_target(platform)
+    platform.configuration["OFFGRIDFLOW_DB_POOL_MAX"] = "10"
+    assert section_of_change(baseline, read_target(platform)) == (
+        "Fix 3",
+        "rollout undone: configuration OFFGRIDFLOW_DB_POOL_MAX changed back",
+    )
+
+    platform = ChangingPlatform()
+    platform.kill_database()
+    baseline = read_target(platform)
+    assert section_of_change(baseline, read_target(platform)) is None
+    platform.restart_database()
+    assert (section_of_change(baseline, read_target(platform)) or ("",))[0] == "Fix 1"
+
+
+def test_a_secret_value_never_appears_in_the_change() -> None:
+    platform = ChangingPlatform(configuration={"OFFGRIDFLOW_DATABASE_PASSWORD": "s3cret"})
+    baseline = read_target(platform)
+    platform.configuration["OFFGRIDFLOW_DATABASE_PASSWORD"] = "other-s3cret"
+    _section, change = section_of_change(baseline, read_target(platform)) or ("", "")
+    assert "s3cret" not in change
+
+
+# -- the record --------------------------------------------------------------------------------------
+def test_the_record_lists_calls_fix_and_notes_and_keeps_one_entry_per_mode(tmp_path: Path) -> None:
+    run = OperatorRun("oom", "Fix 2", "local", 100.0, fault_at=100.0, detected_at=130.0, acked_at=150.0)
+    run.call("Fix 1", 200.0)
+    run.call("Fix 2", 260.0)
+    run.notes.append({"text": "how to read kubectl top", "at": 210.0})
+    budgets = {"confirm": 120.0, "identify": 300.0, "fix": 120.0, "verify": 180.0}
+    score = run.score(budgets, 300.0, 270.0)
+    written = write_record(score, tmp_path)
+    written = write_record(replace(run, target="kind").score(budgets, 300.0, 270.0), tmp_path)
+    write_record(score, tmp_path)
+    card = json.loads(written["scorecard"].read_text())
+    assert sorted((s["mode"], s["target"]) for s in card["operator"]) == [("oom", "kind"), ("oom", "local")]
+    postmortem = written["postmortem"].read_text()
+    assert "Fix 1 at 100 s: wrong" in postmortem
+    assert "Fix 2 at 160 s: right" in postmortem
+    assert "No change a runbook fix makes was seen." in postmortem
+    proposals = written["proposals"].read_text()
+    assert "looked up, outside the runbook: how to read kubectl top" in proposals
+    assert "Fix 1 was called for a fault Fix 2 fixes" in proposals
+
+
+def test_the_automated_figures_are_read_per_mode(tmp_path: Path) -> None:
+    card = tmp_path / "scorecard.json"
+    assert automated_figures("oom", card) is None
+    card.write_text(json.dumps({"experiments": [{"mode": "oom", "mttd_s": 31.5}]}))
+    assert (automated_figures("oom", card) or {})["mttd_s"] == 31.5
+    assert automated_figures("db-kill", card) is None
+    card.write_text("[")
+    assert automated_figures("oom", card) is None
