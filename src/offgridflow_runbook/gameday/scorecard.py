@@ -29,6 +29,7 @@ from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
 from offgridflow_runbook.gameday.events import EventKind, GamedayEvent
+from offgridflow_runbook.gameday.modes import Expectation, expectation_from_experiment
 from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
@@ -61,42 +62,6 @@ _STEP_SLACK_S = 2.0
 
 def iso(at: float | None) -> str | None:
     return datetime.fromtimestamp(at, UTC).isoformat() if at is not None else None
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """What an experiment must show, from its ``offgridflow-gameday`` extension."""
-
-    mode: str
-    fix: str
-    fault: str = ""
-    detection: str = ""
-    must_fire: tuple[str, ...] = ()
-    must_not_fire: tuple[str, ...] = ()
-    silent_is_finding: tuple[str, ...] = ()
-    platforms: tuple[str, ...] = ("docker", "kubernetes")  # where the experiment runs at all
-    may_heal_by_itself: bool = False  # on this platform a controller may undo the fault before on-call
-
-
-def expectation_from_experiment(experiment: dict[str, Any], platform: str) -> Expectation:
-    """Read the ``offgridflow-gameday`` extension; alert lists are per platform kind."""
-    extension = next(
-        (item for item in experiment.get("extensions", []) if item.get("name") == "offgridflow-gameday"), None
-    )
-    if extension is None:
-        raise ValueError(f"experiment {experiment.get('title')!r} has no 'offgridflow-gameday' extension")
-    alerts = extension.get("alerts", {})
-    return Expectation(
-        mode=str(extension["mode"]),
-        fix=str(extension["fix"]),
-        fault=str(extension.get("fault", "")),
-        detection=str(extension.get("detection", "")),
-        must_fire=tuple(alerts.get("must_fire", {}).get(platform, [])),
-        must_not_fire=tuple(alerts.get("must_not_fire", {}).get(platform, [])),
-        silent_is_finding=tuple(alerts.get("silent_is_finding", [])),
-        platforms=tuple(extension.get("platforms", ("docker", "kubernetes"))),
-        may_heal_by_itself=platform in extension.get("self_heals_on", []),
-    )
 
 
 @dataclass
