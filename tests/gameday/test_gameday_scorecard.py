@@ -358,12 +358,11 @@ def test_a_run_that_never_reached_its_fault_still_gets_a_chart(tmp_path: Path) -
 
 
 def test_the_game_day_report_shows_how_much_of_the_runbook_is_proved(tmp_path: Path) -> None:
-    from offgridflow_runbook.runbook import load_runbook
-    from offgridflow_runbook.runbook.coverage import coverage
+    from offgridflow_runbook.coverage import runbook_coverage
 
     scorecard = Scorecard(target="local", platform="docker", profile="fast", started_at=T0)
-    written = write_reports(scorecard, tmp_path)
-    proved = coverage(load_runbook())
+    written = write_reports(scorecard, tmp_path, coverage=runbook_coverage)
+    proved = runbook_coverage()
     assert json.loads(written["runbook-coverage"].read_text())["percent"] == round(proved.percent, 1)
     page = written["index"].read_text()
     assert proved.summary() in page
@@ -421,3 +420,11 @@ def test_the_identity_seen_before_the_fault_is_in_the_experiments_entry() -> Non
     assert score.identity == first
     assert score.as_dict()["identity"] == first
     assert score_experiment(EXPECT, run_events(), journal=COMPLETED, alerts=[]).as_dict()["identity"] is None
+
+
+def test_a_game_day_given_no_coverage_says_so_and_writes_no_coverage_file(tmp_path: Path) -> None:
+    scorecard = Scorecard(target="local", platform="docker", profile="fast", started_at=T0)
+    written = write_reports(scorecard, tmp_path)
+    assert "runbook-coverage" not in written
+    assert not (tmp_path / "runbook-coverage.json").exists()
+    assert "not measured: the game day was given no coverage" in written["index"].read_text()

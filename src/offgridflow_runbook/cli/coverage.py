@@ -38,10 +38,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported here: every command builds this parser, and the parser and coverage load in ~25 ms
-    from offgridflow_runbook.runbook.coverage import coverage
-    from offgridflow_runbook.runbook.document import load_runbook
+    from offgridflow_runbook.coverage import runbook_coverage
 
-    report = coverage(load_runbook(args.runbook))
+    report = runbook_coverage(args.runbook)
     below = report.percent < args.min_coverage
     if args.json:
         print(json.dumps({**report.as_dict(), "min_coverage": args.min_coverage}, indent=2))

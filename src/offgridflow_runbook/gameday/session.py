@@ -16,7 +16,7 @@ from offgridflow_runbook.gameday.availability import AvailabilityProbe
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.pages import read_pages
 from offgridflow_runbook.gameday.proposals import write_proposals
-from offgridflow_runbook.gameday.report import write_reports
+from offgridflow_runbook.gameday.report import RunbookCoverage, write_reports
 from offgridflow_runbook.gameday.runner import RunningExperiment, start_experiment
 from offgridflow_runbook.gameday.scorecard import (
     ExperimentScore,
@@ -61,8 +61,10 @@ class GameDay:
         experiments_dir: Path,
         reports_dir: Path,
         say: Callable[[str], None] = print,
+        coverage: Callable[[], RunbookCoverage] | None = None,
     ) -> None:
         self.target = target
+        self.coverage = coverage  # the runbook's coverage for the reports (offgridflow_runbook.coverage)
         self.experiments_dir = experiments_dir
         self.reports_dir = reports_dir
         self.runs_dir = reports_dir / "runs"
@@ -173,5 +175,5 @@ class GameDay:
 
     def write(self) -> dict[str, Path]:
         self.scorecard.finished_at = time.time()
-        written = write_reports(self.scorecard, self.reports_dir, self.outages)
+        written = write_reports(self.scorecard, self.reports_dir, self.outages, self.coverage)
         return written | write_proposals(self.scorecard, self.reports_dir)

@@ -12,8 +12,8 @@ import pytest
 
 from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.cli import EXIT_USAGE, main
+from offgridflow_runbook.coverage import Project, coverage
 from offgridflow_runbook.runbook import Runbook, load_runbook
-from offgridflow_runbook.runbook.coverage import Project, coverage
 from offgridflow_runbook.runbook.document import PROJECT_ROOT
 
 MakeCopy = Callable[[str, str], Runbook]
