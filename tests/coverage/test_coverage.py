@@ -13,8 +13,8 @@ import pytest
 from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.cli import EXIT_USAGE, main
 from offgridflow_runbook.coverage import Project, coverage
+from offgridflow_runbook.project import project_root
 from offgridflow_runbook.runbook import Runbook, load_runbook
-from offgridflow_runbook.runbook.document import PROJECT_ROOT
 
 MakeCopy = Callable[[str, str], Runbook]
 
@@ -119,12 +119,12 @@ def test_a_new_known_good_tag_in_fix_4_no_longer_matches_the_experiment(runbook_
 
 def test_a_proof_the_project_lost_makes_the_step_not_covered(tmp_path: Path) -> None:
     for part in ("chaos/experiments", "deploy/prometheus/rules"):
-        shutil.copytree(PROJECT_ROOT / part, tmp_path / part)
+        shutil.copytree(project_root() / part, tmp_path / part)
     (tmp_path / "checks").mkdir()
-    source = (PROJECT_ROOT / "checks/test_triage.py").read_text()
+    source = (project_root() / "checks/test_triage.py").read_text()
     (tmp_path / "checks/test_triage.py").write_text(source.replace('"Triage 2D"', '"Triage 2X"'))
     (tmp_path / "checks/test_verification.py").write_text(
-        (PROJECT_ROOT / "checks/test_verification.py").read_text()
+        (project_root() / "checks/test_verification.py").read_text()
     )
     experiment = json.loads((tmp_path / "chaos/experiments/oom.json").read_text())
     for activity in experiment["method"]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from offgridflow_runbook.gameday.modes import EXPERIMENTS_DIR, load_modes, mode_from_experiment
+from offgridflow_runbook.gameday.modes import experiments_dir, load_modes, mode_from_experiment
 
 ROOT = Path(__file__).parents[2]
 SCANNED = ("src", "tests", "chaos", "benchmarks")
@@ -27,7 +27,7 @@ def experiment(mode: str, **extension: object) -> dict[str, object]:
 
 def test_every_experiment_file_is_a_mode_in_the_game_days_order() -> None:
     modes = load_modes()
-    assert {m.path for m in modes} == set(EXPERIMENTS_DIR.glob("*.json"))
+    assert {m.path for m in modes} == set(experiments_dir().glob("*.json"))
     assert [m.order for m in modes] == sorted(m.order for m in modes)
     assert len({m.name for m in modes}) == len(modes)
 

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline
-from offgridflow_runbook.gameday.proposals import RUNBOOK_FILE, propose, runbook_diff, write_proposals
+from offgridflow_runbook.gameday.proposals import propose, runbook_diff, write_proposals
 from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard
+from offgridflow_runbook.runbook.location import default_runbook
 
 T0 = 1_800_000_000.0
+RUNBOOK_FILE = default_runbook()
 RUNBOOK = RUNBOOK_FILE.read_text(encoding="utf-8")
 
 
@@ -161,3 +163,22 @@ def test_fix_1_on_a_healthy_restart_proposes_nothing() -> None:
         card(score("db-kill", findings=["the database came back by itself 4.2 s after"])), RUNBOOK
     )
     assert not [p for p in proposals if p.title.startswith("Fix 1:")]
+
+
+def test_the_proposals_are_made_against_the_runbook_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finding = (
+        "Fix 3's `kubectl get configmap offgridflow-config` answers NotFound: "
+        "the Deployment reads offgridflow-config-5f7c9"
+    )
+    scorecard = card(score("bad-config", findings=[finding]))
+    ours = tmp_path / "our-runbook.md"
+    ours.write_text(
+        RUNBOOK.replace("# Check for recent changes", "# Check for recent changes (ours)"), encoding="utf-8"
+    )
+    monkeypatch.setenv("OFFGRIDFLOW_RUNBOOK", str(ours))
+    diff = write_proposals(scorecard, tmp_path / "env")["proposals-diff"].read_text()
+    assert "# Check for recent changes (ours)" in diff  # the diff's context is our runbook's text
+    given = write_proposals(scorecard, tmp_path / "given", runbook_file=RUNBOOK_FILE)["proposals-diff"]
+    assert "(ours)" not in given.read_text()

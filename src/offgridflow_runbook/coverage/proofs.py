@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from offgridflow_runbook.chaos import activity
-from offgridflow_runbook.runbook.document import PROJECT_ROOT
+from offgridflow_runbook.project import project_root
 from offgridflow_runbook.runbook.triage import Cause
 
 __all__ = ["Alert", "Check", "Experiment", "NotCovered", "Project", "Proof", "TriageRule"]
@@ -27,7 +27,7 @@ __all__ = ["Alert", "Check", "Experiment", "NotCovered", "Project", "Proof", "Tr
 class Project:
     """Where the checks, experiments and alert rules are (the repository root by default)."""
 
-    root: Path = PROJECT_ROOT
+    root: Path = field(default_factory=project_root)
 
     @property
     def checks_dir(self) -> Path:

@@ -18,21 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offgridflow_runbook.runbook.location import PROJECT_ROOT
+from offgridflow_runbook.project import project_root
 
 __all__ = [
-    "EXPERIMENTS_DIR",
     "EXTENSION",
     "PLATFORM_KINDS",
     "Expectation",
     "Mode",
     "expectation_from_experiment",
+    "experiments_dir",
     "load_modes",
     "mode_from_experiment",
 ]
 
 EXTENSION = "offgridflow-gameday"
-EXPERIMENTS_DIR = PROJECT_ROOT / "chaos" / "experiments"
 # the platform kinds an experiment runs on when its extension names none
 PLATFORM_KINDS = ("docker", "kubernetes")
 _LAST = 1_000_000  # the order of an experiment whose extension names none
@@ -126,10 +125,15 @@ def expectation_from_experiment(experiment: Mapping[str, Any], platform: str) ->
     return mode_from_experiment(experiment).expectation(platform)
 
 
-def load_modes(experiments_dir: Path | None = None) -> tuple[Mode, ...]:
-    """Every mode of ``experiments_dir`` (default: the project's ``chaos/experiments``), in the
+def experiments_dir() -> Path:
+    """The project's ``chaos/experiments`` (under :func:`offgridflow_runbook.project.project_root`)."""
+    return project_root() / "chaos" / "experiments"
+
+
+def load_modes(folder: Path | None = None) -> tuple[Mode, ...]:
+    """Every mode of ``folder`` (default: the project's ``chaos/experiments``), in the
     game day's order. Reads the files on each call: nothing is read at import."""
-    folder = experiments_dir or EXPERIMENTS_DIR
+    folder = folder or experiments_dir()
     modes = [
         mode_from_experiment(json.loads(path.read_text(encoding="utf-8")), path)
         for path in sorted(folder.glob("*.json"))

@@ -21,11 +21,11 @@ import yaml
 
 from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard
 from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE
+from offgridflow_runbook.runbook.location import RUNBOOK_IN_PROJECT, runbook_path
 
-__all__ = ["RUNBOOK_FILE", "Proposal", "propose", "runbook_diff", "write_proposals"]
+__all__ = ["Proposal", "propose", "runbook_diff", "write_proposals"]
 
-RUNBOOK_FILE = DEFAULT_RULES_FILE.parents[3] / "docs" / "runbooks" / "offgridflow-api-down.md"
-RUNBOOK_PATH = "docs/runbooks/offgridflow-api-down.md"  # as the diff names it, from the repository root
+RUNBOOK_PATH = RUNBOOK_IN_PROJECT.as_posix()  # as the diff names it, from the repository root
 
 # Fix 1's restart as the runbook writes it, and as proposed when the database pod crash-loops.
 _FIX_1_RESTART = (
@@ -293,11 +293,12 @@ def write_proposals(
     scorecard: Scorecard,
     directory: Path,
     *,
-    runbook_file: Path = RUNBOOK_FILE,
+    runbook_file: Path | None = None,
     rules_file: Path = DEFAULT_RULES_FILE,
 ) -> dict[str, Path]:
-    """Write ``runbook-proposals.md`` and ``runbook-proposals.diff`` into ``directory``."""
-    runbook = runbook_file.read_text(encoding="utf-8")
+    """Write ``runbook-proposals.md`` and ``runbook-proposals.diff`` into ``directory``, proposed
+    against ``runbook_file`` (default: ``$OFFGRIDFLOW_RUNBOOK``, else the project's runbook)."""
+    runbook = runbook_path(runbook_file).read_text(encoding="utf-8")
     proposals = propose(scorecard, runbook, rules_file=rules_file)
     diff = runbook_diff(runbook, proposals)
     directory.mkdir(parents=True, exist_ok=True)
