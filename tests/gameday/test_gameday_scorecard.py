@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -428,3 +431,22 @@ def test_a_game_day_given_no_coverage_says_so_and_writes_no_coverage_file(tmp_pa
     assert "runbook-coverage" not in written
     assert not (tmp_path / "runbook-coverage.json").exists()
     assert "not measured: the game day was given no coverage" in written["index"].read_text()
+
+
+def test_the_scorecard_reads_the_runbook_when_it_scores_not_when_it_is_imported(tmp_path: Path) -> None:
+    missing = tmp_path / "no-runbook.md"
+    program = (
+        "import offgridflow_runbook.gameday.scorecard as s, offgridflow_runbook.gameday.report\n"
+        "from offgridflow_runbook.runbook import RunbookError\n"
+        "try:\n    s.sla_s()\nexcept RunbookError as e:\n    print('asked:', e)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**os.environ, "OFFGRIDFLOW_RUNBOOK": str(missing)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"asked: cannot read the runbook {missing}")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from offgridflow_runbook.gameday.scorecard import SLA_S, ExperimentScore, Scorecard, iso
+from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard, iso, sla_s
 from offgridflow_runbook.gameday.timeline import timeline_png
 from offgridflow_runbook.runbook import RunbookError
 
@@ -116,7 +116,7 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
         f"- the suite's own detection (0.5 s polling, not a page): {_seconds(score.suite_mttd_s)}",
         f"- time to resolve (MTTR, fault -> service recovered): {_seconds(score.mttr_s)}",
         f"- impact duration (outage seen by a synthetic client): {_seconds(score.outage_s)}; "
-        f"SLA (under {SLA_S / 60:.0f} minutes) {'met' if score.sla_met else 'NOT met'}",
+        f"SLA (under {sla_s() / 60:.0f} minutes) {'met' if score.sla_met else 'NOT met'}",
         f"- data: {writes}",
         "",
         "| runbook budget | limit | actual | met |",

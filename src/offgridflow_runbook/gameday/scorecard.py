@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
-from offgridflow_runbook.gameday.events import EventKind, GamedayEvent
+from offgridflow_runbook.gameday.events import EventKind, GamedayEvent, first_event, rounded
 from offgridflow_runbook.gameday.modes import Expectation, expectation_from_experiment
 from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
@@ -36,17 +36,16 @@ from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.runbook import load_runbook
 
 __all__ = [
-    "BUDGETS_S",
-    "SLA_S",
+    "BUDGET_HEADINGS",
     "Expectation",
     "ExperimentScore",
     "Scorecard",
+    "budgets_s",
     "expectation_from_experiment",
     "score_experiment",
+    "sla_s",
 ]
 
-_RUNBOOK = load_runbook()
-SLA_S = _RUNBOOK.sla_s
 # scorecard budget -> the runbook heading whose "(N minutes)" sets it
 BUDGET_HEADINGS = {
     "confirm": "Triage 1",
@@ -54,7 +53,19 @@ BUDGET_HEADINGS = {
     "fix": "Quick Fix",
     "verify": "Verification",
 }
-BUDGETS_S = {name: _RUNBOOK.budget(heading) for name, heading in BUDGET_HEADINGS.items()}
+
+
+def sla_s() -> float:
+    """The runbook's SLA ("SLA breach after 5 minutes"), read when first asked (never at import)."""
+    return load_runbook().sla_s
+
+
+def budgets_s() -> dict[str, float]:
+    """The scorecard's budgets, from the runbook's headings (:data:`BUDGET_HEADINGS`)."""
+    runbook = load_runbook()
+    return {name: runbook.budget(heading) for name, heading in BUDGET_HEADINGS.items()}
+
+
 # Verification 5 lagging this long behind the service coming back is worth telling the runbook's owners.
 _LAG_FINDING_S = 10.0
 _STEP_SLACK_S = 2.0
@@ -110,19 +121,19 @@ class ExperimentScore:
             "fault_at": iso(self.fault_at),
             "detected_at": iso(self.detected_at),
             "detection_signal": self.detection_signal,
-            "detection_lag_s": _round(self.detection_lag_s),
+            "detection_lag_s": rounded(self.detection_lag_s),
             "alerts": [
                 {key: iso(value) if key.endswith("_at") else value for key, value in alert.as_dict().items()}
                 for alert in self.alerts
             ],
-            "alert_lag_s": {name: _round(lag) for name, lag in self.alert_lag_s.items()},
+            "alert_lag_s": {name: rounded(lag) for name, lag in self.alert_lag_s.items()},
             "page": self._page_dict(),
             "pages_unknown": self.pages_unknown,
             "pre_fault_alerts": [
                 {key: iso(value) if key == "since" else value for key, value in alert.items()}
                 for alert in self.pre_fault_alerts
             ],
-            "suite_mttd_s": _round(self.suite_mttd_s),
+            "suite_mttd_s": rounded(self.suite_mttd_s),
             "diagnosis": self.diagnosis,
             "triage": self.triage.as_dict(),
             "fix": self.fix,
@@ -130,9 +141,9 @@ class ExperimentScore:
             "fix_started_at": iso(self.fix_started_at),
             "recovered_at": iso(self.recovered_at),
             "verified_at": iso(self.verified_at),
-            "mttd_s": _round(self.mttd_s),
-            "mttr_s": _round(self.mttr_s),
-            "outage_s": _round(self.outage_s),
+            "mttd_s": rounded(self.mttd_s),
+            "mttr_s": rounded(self.mttr_s),
+            "outage_s": rounded(self.outage_s),
             "sla_met": self.sla_met,
             "budgets": self.budgets,
             "acked_writes": self.acked_writes,
@@ -140,7 +151,7 @@ class ExperimentScore:
             "findings": self.findings,
             "failures": self.failures,
             "chaos_status": self.chaos_status,
-            "duration_s": _round(self.duration_s),
+            "duration_s": rounded(self.duration_s),
             "identity": self.identity,
         }
 
@@ -148,21 +159,13 @@ class ExperimentScore:
         if self.page is None:
             return None
         return {
-            key: iso(value) if key == "delivered_at" else _round(value) if key.endswith("_s") else value
+            key: iso(value) if key == "delivered_at" else rounded(value) if key.endswith("_s") else value
             for key, value in self.page.items()
         }
 
 
-def _round(value: float | None) -> float | None:
-    return round(value, 2) if value is not None else None
-
-
 def _span(start: float | None, end: float | None) -> float | None:
     return end - start if start is not None and end is not None else None
-
-
-def _first(events: list[GamedayEvent], kind: EventKind, after: float | None = None) -> GamedayEvent | None:
-    return next((e for e in events if e.kind == kind and (after is None or e.at >= after)), None)
 
 
 def _began(alert: AlertTimeline) -> float | None:
@@ -202,21 +205,23 @@ def score_experiment(
     failures = _chaos_failures(journal)
     findings = [str(e.detail.get("text", "")) for e in events if e.kind == EventKind.FINDING]
 
-    fault = _first(events, EventKind.FAULT_AT)
+    fault = first_event(events, EventKind.FAULT_AT)
     fault_at = fault.at if fault else None
-    detected = _first(events, EventKind.DETECTED_AT, after=fault_at) if fault_at else None
-    fix = _first(events, EventKind.FIX_STARTED_AT, after=fault_at) if fault_at else None
+    detected = first_event(events, EventKind.DETECTED_AT, after=fault_at) if fault_at else None
+    fix = first_event(events, EventKind.FIX_STARTED_AT, after=fault_at) if fault_at else None
     fix_at = fix.at if fix else None
     # a fault that went away by itself (probes.database_heals_by_itself) needs no triage or fix;
     # recovery and Verification count from the moment it was back
-    healed = _first(events, EventKind.SELF_HEALED_AT, after=fault_at) if fault_at and fix_at is None else None
+    healed = (
+        first_event(events, EventKind.SELF_HEALED_AT, after=fault_at) if fault_at and fix_at is None else None
+    )
     if healed is not None and not expectation.may_heal_by_itself:
         failures.append("the fault healed by itself where the experiment says it must not")
         healed = None
     since = fix_at if fix_at is not None else (healed.at if healed else None)
-    recovered = _first(events, EventKind.RECOVERED_AT, after=since) if since else None
-    verified = _first(events, EventKind.VERIFIED_AT, after=since) if since else None
-    diagnosis_event = _first(events, EventKind.DIAGNOSIS, after=fault_at) if fault_at else None
+    recovered = first_event(events, EventKind.RECOVERED_AT, after=since) if since else None
+    verified = first_event(events, EventKind.VERIFIED_AT, after=since) if since else None
+    diagnosis_event = first_event(events, EventKind.DIAGNOSIS, after=fault_at) if fault_at else None
     diagnosis = (
         {
             "cause": str(diagnosis_event.detail.get("cause", "")),
@@ -286,7 +291,7 @@ def score_experiment(
         if name not in expectation.must_fire and name not in caused:
             findings.append(f"{name} stayed silent during '{expectation.fault or expectation.mode}'")
 
-    written = _first(events, EventKind.LOST_WRITES)
+    written = first_event(events, EventKind.LOST_WRITES)
     acked = int(written.detail.get("acked", 0)) if written else None
     lost = len(written.detail.get("lost", [])) if written else None
     if lost:
@@ -307,11 +312,12 @@ def score_experiment(
         "fix": _span(fix_at, recovered_at) if healed is None else 0.0,
         "verify": verify_s,
     }
+    budget = budgets_s()
     budgets = {
         name: {
-            "budget_s": BUDGETS_S[name],
-            "actual_s": _round(actual),
-            "met": actual is not None and actual <= BUDGETS_S[name],
+            "budget_s": budget[name],
+            "actual_s": rounded(actual),
+            "met": actual is not None and actual <= budget[name],
         }
         for name, actual in measured.items()
     }
@@ -349,7 +355,7 @@ def score_experiment(
         mttd_s=mttd_page_s,
         mttr_s=mttr,
         outage_s=outage,
-        sla_met=outage is not None and outage < SLA_S,
+        sla_met=outage is not None and outage < sla_s(),
         budgets=budgets,
         acked_writes=acked,
         lost_writes=lost,
@@ -388,7 +394,7 @@ class Scorecard:
             "profile": self.profile,
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
-            "duration_s": _round(_span(self.started_at, self.finished_at)),
+            "duration_s": rounded(_span(self.started_at, self.finished_at)),
             "experiments": [experiment.as_dict() for experiment in self.experiments],
         }
 
