@@ -15,6 +15,7 @@ import pytest
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, timelines_from_series
 from offgridflow_runbook.gameday.availability import outages
 from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
+from offgridflow_runbook.gameday.findings import Change, FindingId
 from offgridflow_runbook.gameday.pages import Page, PageDeliveries, pages_from_deliveries
 from offgridflow_runbook.gameday.report import write_reports
 from offgridflow_runbook.gameday.scorecard import Expectation, Scorecard, score_experiment
@@ -450,3 +451,40 @@ def test_the_scorecard_reads_the_runbook_when_it_scores_not_when_it_is_imported(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"asked: cannot read the runbook {missing}")
+
+
+def test_every_finding_is_a_record_with_its_id_and_mode_and_the_json_keeps_the_sentences() -> None:
+    expect = Expectation(
+        mode="db-kill",
+        fix="Fix 1",
+        fault="database killed",
+        must_fire=("PostgreSQLDown",),
+        silent_is_finding=("OffGridFlowAPIDown",),
+    )
+    events = [
+        *run_events(),
+        event(
+            "finding", 12, id="fix-1-database-crash-looping", text="Fix 1 met postgres-0 in CrashLoopBackOff"
+        ),
+        event("finding", 13, text="an older log's finding, without an id"),
+    ]
+    score = score_experiment(expect, events, journal=COMPLETED, alerts=[])
+    by_id = {finding.id: finding for finding in score.records}
+    assert (
+        by_id[FindingId.FIX_1_DATABASE_CRASH_LOOPING].evidence == "Fix 1 met postgres-0 in CrashLoopBackOff"
+    )
+    assert (
+        by_id[FindingId.FIX_1_DATABASE_CRASH_LOOPING].earns
+        == Change.FIX_1_DELETE_A_CRASH_LOOPING_DATABASE_POD
+    )
+    assert by_id[FindingId.UNCLASSIFIED].earns is None
+    assert (
+        by_id[FindingId.ALERT_SILENT].evidence == "OffGridFlowAPIDown stayed silent during 'database killed'"
+    )
+    # the page that must come and did not: a failure, and a record that earns fixing the page
+    assert by_id[FindingId.MUST_FIRE_SILENT].evidence in score.failures
+    assert by_id[FindingId.MUST_FIRE_SILENT].earns == Change.FIX_THE_PAGE
+    assert {f.mode for f in score.records} == {"db-kill"}
+    document = score.as_dict()
+    assert "records" not in document
+    assert document["findings"] == [f.evidence for f in score.records if f.id != FindingId.MUST_FIRE_SILENT]

@@ -28,6 +28,7 @@ from offgridflow_runbook.chaos._ledger import (
 from offgridflow_runbook.chaos._verdicts import start_watch
 from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.ledger import is_secret_key
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
@@ -212,10 +213,13 @@ def update_config(
         # the Kubernetes driver says how the ConfigMap changed; Fix 3 reads `offgridflow-config` by name
         update = getattr(platform, "last_config_update", None)
         if update is not None and update.finding:
-            event_log(configuration).record(EventKind.FINDING, text=update.finding)
+            event_log(configuration).record(
+                EventKind.FINDING, id=FindingId.FIX_3_CONFIG_EDITED_IN_PLACE, text=update.finding
+            )
         elif update is not None and update.config_map != "offgridflow-config":
             event_log(configuration).record(
-                "finding",
+                EventKind.FINDING,
+                id=FindingId.FIX_3_CONFIGMAP_GENERATED,
                 text=f"Fix 3's `kubectl get configmap offgridflow-config` answers NotFound: the Deployment "
                 f"reads the generated ConfigMap {update.config_map}",
             )

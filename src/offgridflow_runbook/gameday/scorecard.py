@@ -29,6 +29,7 @@ from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
 from offgridflow_runbook.gameday.events import EventKind, GamedayEvent, first_event, rounded
+from offgridflow_runbook.gameday.findings import Finding, FindingId
 from offgridflow_runbook.gameday.modes import Expectation, expectation_from_experiment
 from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
@@ -112,6 +113,9 @@ class ExperimentScore:
     # what answered when the chaos guard first let the run change the target (the event log's
     # first ``identity``: target, fingerprint of the resolved target, the identity seen)
     identity: dict[str, Any] | None = None
+    # every finding as a typed record (``findings`` holds their evidence, as the JSON shows it), and
+    # the paging failures that are findings about the runbook too: what the proposals read
+    records: list[Finding] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -282,8 +286,8 @@ class _Alerts:
 
     pre_fault: list[dict[str, Any]]
     caused: list[AlertTimeline]
-    findings: list[str]
-    failures: list[str]
+    findings: list[tuple[FindingId, str]]
+    failures: list[tuple[FindingId | None, str]]
 
     @property
     def caused_names(self) -> set[str]:
@@ -306,18 +310,23 @@ def _alerts(expectation: Expectation, alerts: list[AlertTimeline], fault_at: flo
         ],
         caused=caused,
         findings=[
-            f"{a.name} was already {'firing' if a.fired else 'pending'} before the fault "
-            f"(since {iso(_began(a))}); not counted as this fault's detection"
+            (
+                FindingId.ALERT_BEFORE_FAULT,
+                f"{a.name} was already {'firing' if a.fired else 'pending'} before the fault "
+                f"(since {iso(_began(a))}); not counted as this fault's detection",
+            )
             for a in earlier
         ],
         failures=[],
     )
     names = part.caused_names
     part.failures += [
-        f"alert {name} must fire but stayed silent" for name in expectation.must_fire if name not in names
+        (FindingId.MUST_FIRE_SILENT, f"alert {name} must fire but stayed silent")
+        for name in expectation.must_fire
+        if name not in names
     ]
     part.failures += [
-        f"alert {name} must not fire but fired" for name in expectation.must_not_fire if name in names
+        (None, f"alert {name} must not fire but fired") for name in expectation.must_not_fire if name in names
     ]
     return part
 
@@ -328,12 +337,12 @@ def _page(
     timing: AlertTiming | None,
     fault_at: float | None,
     caused: set[str],
-    failures: list[str],
+    failures: list[tuple[FindingId | None, str]],
 ) -> dict[str, Any] | None:
     """The first page this fault caused (its MTTD, the floor and the lag over it); a must-fire alert
     that fired but whose page never arrived, or pages that could not be read, are failures."""
     if pages is not None and pages.unknown is not None:
-        failures.append(f"no page could be seen: {pages.unknown}")
+        failures.append((None, f"no page could be seen: {pages.unknown}"))
         return None
     if pages is None or fault_at is None:
         return None
@@ -352,14 +361,14 @@ def _page(
         }
     paged = {p.alert for p in pages.pages if first_page((p,), fault_at, (p.alert,)) is not None}
     failures += [
-        f"alert {name} fired but its page never reached the receiver"
+        (FindingId.PAGE_NOT_DELIVERED, f"alert {name} fired but its page never reached the receiver")
         for name in expectation.must_fire
         if name in caused and name not in paged
     ]
     return page
 
 
-def _budgets(moments: _Timeline, findings: list[str]) -> dict[str, dict[str, Any]]:
+def _budgets(moments: _Timeline, findings: list[tuple[FindingId, str]]) -> dict[str, dict[str, Any]]:
     """The runbook's time budgets against what was measured; Verification lagging far behind the
     service coming back is a finding."""
     recovered_at = moments.recovered_at
@@ -367,7 +376,11 @@ def _budgets(moments: _Timeline, findings: list[str]) -> dict[str, dict[str, Any
     if verify_s is not None and verify_s > _LAG_FINDING_S and moments.verified is not None:
         lagging = ", ".join(moments.verified.detail.get("waited_on", [])) or "Verification 5"
         findings.append(
-            f"Verification lagged {verify_s:.0f} s behind the service's recovery (still failing: {lagging})"
+            (
+                FindingId.VERIFICATION_LAGGED,
+                f"Verification lagged {verify_s:.0f} s behind the service's recovery "
+                f"(still failing: {lagging})",
+            )
         )
     measured = {
         "confirm": _span(moments.fault_at, moments.detected_at),
@@ -415,7 +428,12 @@ def score_experiment(
     alerts, the page, the budgets, and the verdict (passed when nothing failed)."""
     events = sorted(events, key=lambda e: e.at)
     failures = _chaos_failures(journal)
-    findings = [str(e.detail.get("text", "")) for e in events if e.kind == EventKind.FINDING]
+    # what the chaos activities recorded, then what the scorer judges: (id, evidence) in that order
+    findings = [
+        (FindingId.read(e.detail.get("id")), str(e.detail.get("text", "")))
+        for e in events
+        if e.kind == EventKind.FINDING
+    ]
 
     moments = _timeline(expectation, events, failures)
     fault_at, detected = moments.fault_at, moments.detected
@@ -425,10 +443,11 @@ def score_experiment(
 
     fired = _alerts(expectation, alerts, fault_at)
     findings += fired.findings
-    failures += fired.failures
-    page = _page(expectation, pages, timing, fault_at, fired.caused_names, failures)
+    flagged = list(fired.failures)
+    page = _page(expectation, pages, timing, fault_at, fired.caused_names, flagged)
+    failures += [text for _, text in flagged]
     findings += [
-        f"{name} stayed silent during '{expectation.fault or expectation.mode}'"
+        (FindingId.ALERT_SILENT, f"{name} stayed silent during '{expectation.fault or expectation.mode}'")
         for name in expectation.silent_is_finding
         if name not in expectation.must_fire and name not in fired.caused_names
     ]
@@ -474,7 +493,7 @@ def score_experiment(
         budgets=budgets,
         acked_writes=acked,
         lost_writes=lost,
-        findings=list(dict.fromkeys(findings)),
+        findings=list(dict.fromkeys(text for _, text in findings)),
         failures=failures,
         chaos_status=journal.get("status") if journal else None,
         duration_s=_span(started, ended),
@@ -486,6 +505,10 @@ def score_experiment(
         ],
         triage=verdicts,
         identity=next((e.detail for e in events if e.kind == EventKind.IDENTITY), None),
+        records=[
+            Finding(kind, expectation.mode, text)
+            for kind, text in dict.fromkeys([*findings, *((k, t) for k, t in flagged if k is not None)])
+        ],
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offgridflow_runbook.gameday.events import EventKind, EventLog, GamedayEvent, rounded
+from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.runbook.triage import Diagnosis
 
 __all__ = ["TriageVerdicts", "VerdictRecorder", "triage_verdicts"]
@@ -37,16 +38,24 @@ class TriageVerdicts:
             "verdicts": list(self.verdicts),
         }
 
-    def findings(self, expected: str) -> list[str]:
-        """What the runbook's owners should hear about triage in this experiment."""
+    def findings(self, expected: str) -> list[tuple[FindingId, str]]:
+        """What the runbook's owners should hear about triage in this experiment (id, evidence)."""
         found = []
         if self.wrong:
             found.append(
-                f"triage said {', '.join(self.wrong)} before naming {expected}"
-                + (f" ({self.right_s:.0f} s after the fault)" if self.right_s is not None else "")
+                (
+                    FindingId.TRIAGE_WRONG_FIRST,
+                    f"triage said {', '.join(self.wrong)} before naming {expected}"
+                    + (f" ({self.right_s:.0f} s after the fault)" if self.right_s is not None else ""),
+                )
             )
         if self.verdicts and self.right_s is None:
-            found.append(f"triage never named {expected} first between the fault and the fix")
+            found.append(
+                (
+                    FindingId.TRIAGE_NEVER_RIGHT,
+                    f"triage never named {expected} first between the fault and the fix",
+                )
+            )
         return found
 
 
