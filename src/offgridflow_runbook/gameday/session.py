@@ -14,6 +14,7 @@ from typing import Any
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, alert_history, alert_timing
 from offgridflow_runbook.gameday.availability import AvailabilityProbe
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.gameday.modes import mode_from_experiment
 from offgridflow_runbook.gameday.pages import read_pages
 from offgridflow_runbook.gameday.proposals import write_proposals
 from offgridflow_runbook.gameday.report import RunbookCoverage, write_reports
@@ -45,10 +46,11 @@ def experiment_timeout_s(experiment: dict[str, Any]) -> float:
     """How long one experiment may run: its extension's ``timeout_s``, else 10 minutes. An experiment
     whose fault builds up over minutes (db-crash-loop) or that runs a set-up and a clean-up rollout
     (bad-config-in-place) says so in its file."""
-    extension: dict[str, Any] = next(
-        (e for e in experiment.get("extensions", []) if e.get("name") == "offgridflow-gameday"), {}
-    )
-    return float(extension.get("timeout_s", EXPERIMENT_TIMEOUT_S))
+    try:
+        timeout = mode_from_experiment(experiment).timeout_s
+    except ValueError:  # no extension: the scorer names that once the run is over
+        timeout = None
+    return timeout if timeout is not None else EXPERIMENT_TIMEOUT_S
 
 
 class GameDay:
