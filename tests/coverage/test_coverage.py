@@ -199,3 +199,14 @@ def test_a_bar_above_100_is_a_user_mistake(capsys: pytest.CaptureFixture[str]) -
         main(["coverage", "--min-coverage", "101"])
     assert raised.value.code == EXIT_USAGE
     assert "argument --min-coverage: a percentage 0..100, not '101'" in capsys.readouterr().err
+
+
+def test_a_triage_rule_proves_a_step_only_when_the_decision_table_sends_that_cause_there() -> None:
+    from offgridflow_runbook.coverage import TriageRule
+    from offgridflow_runbook.runbook.triage import Cause
+
+    assert TriageRule(Cause.OOM, "Fix 2").resolve(Project(), "Fix 2") == (True, "triage rule oom -> Fix 2")
+    assert TriageRule(Cause.OOM, "Fix 4").resolve(Project(), "Fix 4") == (
+        False,
+        "triage has no rule sending oom to Fix 4",
+    )

@@ -28,9 +28,17 @@ from offgridflow_runbook.coverage.proofs import (
     NotCovered,
     Project,
     Proof,
+    Role,
     TriageRule,
 )
-from offgridflow_runbook.coverage.report import CoverageItem, CoverageReport, coverage, runbook_coverage
+from offgridflow_runbook.coverage.report import (
+    CoverageItem,
+    CoverageReport,
+    ItemKind,
+    Status,
+    coverage,
+    runbook_coverage,
+)
 from offgridflow_runbook.coverage.rules import COMMANDS, STEPS, CommandRule, StepRule
 
 __all__ = [
@@ -42,9 +50,12 @@ __all__ = [
     "CoverageItem",
     "CoverageReport",
     "Experiment",
+    "ItemKind",
     "NotCovered",
     "Project",
     "Proof",
+    "Role",
+    "Status",
     "StepRule",
     "TriageRule",
     "coverage",

@@ -9,6 +9,7 @@ import inspect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,17 @@ import yaml
 
 from offgridflow_runbook.chaos import activity
 from offgridflow_runbook.project import project_root
-from offgridflow_runbook.runbook.triage import Cause
+from offgridflow_runbook.runbook.triage import DECISION_TABLE, Cause
 
-__all__ = ["Alert", "Check", "Experiment", "NotCovered", "Project", "Proof", "TriageRule"]
+__all__ = ["Alert", "Check", "Experiment", "NotCovered", "Project", "Proof", "Role", "TriageRule"]
+
+
+class Role(StrEnum):
+    """What an experiment's activity is to the step it proves."""
+
+    FAULT = "fault"
+    PROBE = "probe"  # the detection that shows the failure
+    FIX = "fix"
 
 
 # -- the project the proofs live in --------------------------------------------------------------------
@@ -111,14 +120,15 @@ class Check(Proof):
 
 @dataclass(frozen=True)
 class TriageRule(Proof):
-    """A branch of the triage tree (``offgridflow_runbook.runbook.triage``) naming a runbook section."""
+    """A branch of the triage tree (``offgridflow_runbook.runbook.triage.DECISION_TABLE``): a rule
+    that names ``cause`` and sends it to the runbook section ``section``."""
 
-    cause: str
+    cause: Cause
     section: str
 
     def resolve(self, project: Project, step: str) -> tuple[bool, str]:
-        if self.cause not in {str(c) for c in Cause}:
-            return False, f"triage has no cause {self.cause!r}"
+        if not any(rule.cause == self.cause and rule.section == self.section for rule in DECISION_TABLE):
+            return False, f"triage has no rule sending {self.cause} to {self.section}"
         return True, f"triage rule {self.cause} -> {self.section}"
 
 
@@ -129,7 +139,7 @@ class Experiment(Proof):
     the function's defaults when the experiment leaves them out)."""
 
     mode: str
-    role: str  # "fault", "probe" or "fix"
+    role: Role
     func: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
 

@@ -4,6 +4,7 @@ both ways between the runbook and the suite."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,23 @@ from offgridflow_runbook.coverage.proofs import Alert, Project, Proof
 from offgridflow_runbook.coverage.rules import COMMANDS, STEPS, CommandRule, StepRule
 from offgridflow_runbook.runbook.document import Runbook, load_runbook
 
-__all__ = ["CoverageItem", "CoverageReport", "coverage", "runbook_coverage"]
+__all__ = ["CoverageItem", "CoverageReport", "ItemKind", "Status", "coverage", "runbook_coverage"]
+
+
+class ItemKind(StrEnum):
+    """What a coverage item is in the runbook."""
+
+    ALERT = "alert"
+    STEP = "step"
+    COMMAND = "command"
+
+
+class Status(StrEnum):
+    """Whether the suite proves an item: covered, deliberately not (with why), or mapped to nothing."""
+
+    COVERED = "covered"
+    NOT_COVERED = "not covered"
+    UNMAPPED = "unmapped"
 
 
 # -- the report ----------------------------------------------------------------------------------------
@@ -21,14 +38,14 @@ class CoverageItem:
 
     step: str
     line: int
-    kind: str  # "alert", "step" or "command"
+    kind: ItemKind
     text: str
-    status: str  # "covered", "not covered" or "unmapped"
+    status: Status
     proofs: tuple[str, ...] = ()  # the resolved proofs, or the reasons it is not covered
 
     @property
     def covered(self) -> bool:
-        return self.status == "covered"
+        return self.status == Status.COVERED
 
 
 @dataclass(frozen=True)
@@ -43,7 +60,7 @@ class CoverageReport:
 
     @property
     def unmapped(self) -> tuple[CoverageItem, ...]:
-        return tuple(i for i in self.items if i.status == "unmapped")
+        return tuple(i for i in self.items if i.status == Status.UNMAPPED)
 
     @property
     def drift(self) -> tuple[str, ...]:
@@ -96,12 +113,12 @@ def _names(proofs: tuple[Proof, ...]) -> str:
     )
 
 
-def _judge(proofs: tuple[Proof, ...], project: Project, step: str) -> tuple[str, tuple[str, ...]]:
+def _judge(proofs: tuple[Proof, ...], project: Project, step: str) -> tuple[Status, tuple[str, ...]]:
     resolved = [proof.resolve(project, step) for proof in proofs]
     good = tuple(what for ok, what in resolved if ok)
     if good:
-        return "covered", good
-    return "not covered", tuple(what for _, what in resolved)
+        return Status.COVERED, good
+    return Status.NOT_COVERED, tuple(what for _, what in resolved)
 
 
 def coverage(
@@ -115,11 +132,13 @@ def coverage(
     items: list[CoverageItem] = []
     alert_status, alert_proofs = _judge((Alert(runbook.alert),), project, "Alert Name")
     items.append(
-        CoverageItem("Alert Name", runbook.alert_line, "alert", runbook.alert, alert_status, alert_proofs)
+        CoverageItem(
+            "Alert Name", runbook.alert_line, ItemKind.ALERT, runbook.alert, alert_status, alert_proofs
+        )
     )
     for name, line in runbook.related_alerts.items():
         status, proofs = _judge((Alert(name),), project, "Related Alerts")
-        items.append(CoverageItem("Related Alerts", line, "alert", name, status, proofs))
+        items.append(CoverageItem("Related Alerts", line, ItemKind.ALERT, name, status, proofs))
     used_steps: set[int] = set()
     used_commands: set[int] = set()
     for step in runbook.steps:
@@ -127,20 +146,24 @@ def coverage(
         used_steps.update(step_rules)
         if step_rules:
             status, proofs = _judge(tuple(p for i in step_rules for p in steps[i].proofs), project, step.id)
-            items.append(CoverageItem(step.id, step.line, "step", step.title, status, proofs))
+            items.append(CoverageItem(step.id, step.line, ItemKind.STEP, step.title, status, proofs))
         else:
-            items.append(CoverageItem(step.id, step.line, "step", step.title, "unmapped"))
+            items.append(CoverageItem(step.id, step.line, ItemKind.STEP, step.title, Status.UNMAPPED))
         for command in step.commands:
             rules = [i for i, rule in enumerate(commands) if rule.match(command) and i not in used_commands]
             if not rules:
-                items.append(CoverageItem(step.id, command.line, "command", command.text, "unmapped"))
+                items.append(
+                    CoverageItem(step.id, command.line, ItemKind.COMMAND, command.text, Status.UNMAPPED)
+                )
                 continue
             used_commands.add(rules[0])
             status, proofs = _judge(commands[rules[0]].proofs, project, step.id)
-            items.append(CoverageItem(step.id, command.line, "command", command.text, status, proofs))
+            items.append(CoverageItem(step.id, command.line, ItemKind.COMMAND, command.text, status, proofs))
     for command in runbook.stray_commands:
         items.append(
-            CoverageItem("outside the procedures", command.line, "command", command.text, "unmapped")
+            CoverageItem(
+                "outside the procedures", command.line, ItemKind.COMMAND, command.text, Status.UNMAPPED
+            )
         )
     stale = tuple(
         f"{runbook.path.name}: {rule.step}: the suite proves this step ({_names(rule.proofs)}) "

@@ -7,8 +7,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from offgridflow_runbook.coverage.proofs import Check, Experiment, NotCovered, Proof, TriageRule
+from offgridflow_runbook.coverage.proofs import Check, Experiment, NotCovered, Proof, Role, TriageRule
 from offgridflow_runbook.runbook.document import Command
+from offgridflow_runbook.runbook.triage import Cause
 
 __all__ = ["COMMANDS", "STEPS", "CommandRule", "StepRule"]
 
@@ -55,32 +56,34 @@ def _memory_patch(limit: str, request: str) -> Callable[[Command], bool]:
 
 
 _LOGS_SHOWN = "shown, not judged: a failed check attaches these logs to the report (pytest-html extras)"
-_FIX_1 = Experiment("db-kill", "fix", "fix_1_restart_database_then_api")
-_FIX_2 = Experiment("oom", "fix", "fix_2_patch_memory", {"limit": "2Gi", "request": "1Gi"})
-_FIX_3 = Experiment("bad-config", "fix", "fix_3_rollout_undo")
-_FIX_4 = Experiment("bad-image", "fix", "fix_4_set_known_good_image")  # the tag: the runbook's own
+_FIX_1 = Experiment("db-kill", Role.FIX, "fix_1_restart_database_then_api")
+_FIX_2 = Experiment("oom", Role.FIX, "fix_2_patch_memory", {"limit": "2Gi", "request": "1Gi"})
+_FIX_3 = Experiment("bad-config", Role.FIX, "fix_3_rollout_undo")
+_FIX_4 = Experiment("bad-image", Role.FIX, "fix_4_set_known_good_image")  # the tag: the runbook's own
 
 STEPS: tuple[StepRule, ...] = (
-    StepRule("Triage 1", (Check("test_api_answers_health_live"), TriageRule("unreachable", "Triage 1"))),
-    StepRule("Triage 2A", (Check("test_api_is_not_crash_looping"), TriageRule("crash_loop", "Quick Fix"))),
+    StepRule("Triage 1", (Check("test_api_answers_health_live"), TriageRule(Cause.UNREACHABLE, "Triage 1"))),
+    StepRule(
+        "Triage 2A", (Check("test_api_is_not_crash_looping"), TriageRule(Cause.CRASH_LOOP, "Quick Fix"))
+    ),
     StepRule(
         "Triage 2B",
         (
             Check("test_database_answers_from_the_api_side"),
-            TriageRule("database", "Fix 1"),
-            Experiment("db-kill", "probe", "wait_for_database_unreachable"),
+            TriageRule(Cause.DATABASE, "Fix 1"),
+            Experiment("db-kill", Role.PROBE, "wait_for_database_unreachable"),
         ),
     ),
     StepRule(
         "Triage 2C",
-        (Check("test_resource_limits_are_set_and_not_exhausted"), TriageRule("resources", "Fix 2")),
+        (Check("test_resource_limits_are_set_and_not_exhausted"), TriageRule(Cause.RESOURCES, "Fix 2")),
     ),
-    StepRule("Triage 2D", (Check("test_traffic_reaches_the_api"), TriageRule("network", "Triage 2D"))),
-    StepRule("Quick Fix", (TriageRule("crash_loop", "Quick Fix"),)),
-    StepRule("Fix 1", (TriageRule("database", "Fix 1"), _FIX_1)),
-    StepRule("Fix 2", (TriageRule("oom", "Fix 2"), _FIX_2)),
-    StepRule("Fix 3", (TriageRule("config_error", "Fix 3"), _FIX_3)),
-    StepRule("Fix 4", (TriageRule("image_pull", "Fix 4"), _FIX_4)),
+    StepRule("Triage 2D", (Check("test_traffic_reaches_the_api"), TriageRule(Cause.NETWORK, "Triage 2D"))),
+    StepRule("Quick Fix", (TriageRule(Cause.CRASH_LOOP, "Quick Fix"),)),
+    StepRule("Fix 1", (TriageRule(Cause.DATABASE, "Fix 1"), _FIX_1)),
+    StepRule("Fix 2", (TriageRule(Cause.OOM, "Fix 2"), _FIX_2)),
+    StepRule("Fix 3", (TriageRule(Cause.CONFIG_ERROR, "Fix 3"), _FIX_3)),
+    StepRule("Fix 4", (TriageRule(Cause.IMAGE_PULL, "Fix 4"), _FIX_4)),
     StepRule("Verification 1", (Check("test_all_api_pods_running_with_zero_restarts"),)),
     StepRule("Verification 2", (Check("test_health_ready_is_healthy"),)),
     StepRule(
@@ -105,7 +108,7 @@ COMMANDS: tuple[CommandRule, ...] = (
     CommandRule(
         "Triage 1",
         "kubectl describe pod -n offgridflow -l app=offgridflow-api",
-        (TriageRule("image_pull", "Fix 4"), TriageRule("oom", "Fix 2")),
+        (TriageRule(Cause.IMAGE_PULL, "Fix 4"), TriageRule(Cause.OOM, "Fix 2")),
     ),
     CommandRule(
         "Triage 1",
@@ -122,8 +125,8 @@ COMMANDS: tuple[CommandRule, ...] = (
         "Triage 2A",
         "kubectl logs -n offgridflow -l app=offgridflow-api --previous",
         (
-            TriageRule("config_error", "Fix 3"),
-            Experiment("bad-config", "probe", "wait_for_crash_loop_with_config_error"),
+            TriageRule(Cause.CONFIG_ERROR, "Fix 3"),
+            Experiment("bad-config", Role.PROBE, "wait_for_crash_loop_with_config_error"),
         ),
     ),
     # Triage 2B
@@ -132,7 +135,7 @@ COMMANDS: tuple[CommandRule, ...] = (
         "kubectl exec -n offgridflow deployment/offgridflow-api -- pg_isready -h postgres-service -p 5432",
         (
             Check("test_database_answers_from_the_api_side"),
-            Experiment("db-kill", "probe", "wait_for_database_unreachable"),
+            Experiment("db-kill", Role.PROBE, "wait_for_database_unreachable"),
         ),
     ),
     CommandRule(
@@ -163,7 +166,7 @@ COMMANDS: tuple[CommandRule, ...] = (
     CommandRule("Quick Fix", "kubectl rollout status deployment/offgridflow-api -n offgridflow", (_FIX_3,)),
     # Fix 1
     CommandRule(
-        "Fix 1", "kubectl get pods -n offgridflow -l app=postgres", (TriageRule("database", "Fix 1"),)
+        "Fix 1", "kubectl get pods -n offgridflow -l app=postgres", (TriageRule(Cause.DATABASE, "Fix 1"),)
     ),
     CommandRule(
         "Fix 1",
@@ -181,7 +184,7 @@ COMMANDS: tuple[CommandRule, ...] = (
     CommandRule(
         "Fix 2",
         "kubectl get events -n offgridflow --sort-by='.lastTimestamp' | grep OOMKilled",
-        (TriageRule("oom", "Fix 2"), Experiment("oom", "probe", "wait_for_oom_killed")),
+        (TriageRule(Cause.OOM, "Fix 2"), Experiment("oom", Role.PROBE, "wait_for_oom_killed")),
     ),
     CommandRule(
         "Fix 2",
@@ -192,7 +195,7 @@ COMMANDS: tuple[CommandRule, ...] = (
     CommandRule(
         "Fix 2",
         "watch kubectl top pods -n offgridflow -l app=offgridflow-api",
-        (Experiment("oom", "probe", "memory_load_survives"),),
+        (Experiment("oom", Role.PROBE, "memory_load_survives"),),
     ),
     # Fix 3
     CommandRule(
@@ -216,7 +219,10 @@ COMMANDS: tuple[CommandRule, ...] = (
     CommandRule(
         "Fix 4",
         'kubectl describe pod -n offgridflow -l app=offgridflow-api | grep "Failed to pull image"',
-        (TriageRule("image_pull", "Fix 4"), Experiment("bad-image", "probe", "wait_for_image_pull_failure")),
+        (
+            TriageRule(Cause.IMAGE_PULL, "Fix 4"),
+            Experiment("bad-image", Role.PROBE, "wait_for_image_pull_failure"),
+        ),
     ),
     CommandRule(
         "Fix 4",
