@@ -35,6 +35,7 @@ from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.runbook import load_runbook
+from offgridflow_runbook.runbook.steps import Outcome
 
 __all__ = [
     "BUDGET_HEADINGS",
@@ -79,7 +80,7 @@ def iso(at: float | None) -> str | None:
 @dataclass
 class ExperimentScore:
     mode: str
-    status: str  # "passed" / "failed"
+    status: Outcome  # passed, or failed (never skipped)
     fault: str
     fault_at: float | None
     detected_at: float | None
@@ -465,7 +466,7 @@ def score_experiment(
     started, ended = (events[0].at, events[-1].at) if events else (None, None)
     return ExperimentScore(
         mode=expectation.mode,
-        status="failed" if failures else "passed",
+        status=Outcome.FAILED if failures else Outcome.PASSED,
         fault=str(fault.detail.get("fault", expectation.fault)) if fault else expectation.fault,
         fault_at=fault_at,
         detected_at=moments.detected_at,
@@ -523,7 +524,7 @@ class Scorecard:
 
     @property
     def passed(self) -> bool:
-        return bool(self.experiments) and all(e.status == "passed" for e in self.experiments)
+        return bool(self.experiments) and all(e.status == Outcome.PASSED for e in self.experiments)
 
     def as_dict(self) -> dict[str, Any]:
         return {
