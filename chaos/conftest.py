@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from offgridflow_runbook.coverage import runbook_coverage
 from offgridflow_runbook.environments.local import StackError, stack_lock
 from offgridflow_runbook.gameday.session import GameDay
 from offgridflow_runbook.ledger import Ledger
@@ -81,7 +82,11 @@ def gameday(pytestconfig: pytest.Config, chaos_target: Target) -> Iterator[GameD
         except StackError as error:
             pytest.fail(f"offgridflow: {error}", pytrace=False)
         day = GameDay(
-            chaos_target, experiments_dir=EXPERIMENTS_DIR, reports_dir=reports_dir(pytestconfig), say=say
+            chaos_target,
+            experiments_dir=EXPERIMENTS_DIR,
+            reports_dir=reports_dir(pytestconfig),
+            say=say,
+            coverage=runbook_coverage,
         )
         yield day
         written = day.write()

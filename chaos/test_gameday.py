@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.gameday.modes import Mode, load_modes
 from offgridflow_runbook.gameday.runner import start_experiment
 from offgridflow_runbook.gameday.session import GameDay
 from offgridflow_runbook.ledger import Ledger
@@ -19,24 +20,18 @@ from offgridflow_runbook.runbook.verification import verify
 
 pytestmark = pytest.mark.e2e
 
-# The runbook's four failure modes and two Kubernetes variants: db-crash-loop (a killed database pod is
-# replaced before anything pages, db-kill records that, so the outage that stays down is its own mode)
-# and bad-config-in-place (offgridflow-config edited in place, where rollout undo is not Fix 3).
-MODES = ("oom", "db-kill", "db-crash-loop", "bad-image", "bad-config", "bad-config-in-place")
+# Every failure mode of chaos/experiments (gameday.modes reads them, in the game day's order): the
+# runbook's four and two Kubernetes variants, db-crash-loop (a killed database pod is replaced before
+# anything pages, db-kill records that, so the outage that stays down is its own mode) and
+# bad-config-in-place (offgridflow-config edited in place, where rollout undo is not Fix 3).
+MODES = load_modes()
 
 
-def experiment_platforms(gameday: GameDay, mode: str) -> list[str]:
-    """The platforms an experiment runs on (its extension's ``platforms``; all when it names none)."""
-    experiment = json.loads((gameday.experiments_dir / f"{mode}.json").read_text(encoding="utf-8"))
-    extension = next(e for e in experiment["extensions"] if e.get("name") == "offgridflow-gameday")
-    return list(extension.get("platforms", ["docker", "kubernetes"]))
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_failure_mode_is_detected_and_fixed_by_the_runbook(gameday: GameDay, mode: str) -> None:
-    platforms = experiment_platforms(gameday, mode)
-    if gameday.target.platform not in platforms:
-        pytest.skip(f"{mode} runs on {', '.join(platforms)} only")
+@pytest.mark.parametrize("failure_mode", MODES, ids=[m.name for m in MODES])
+def test_failure_mode_is_detected_and_fixed_by_the_runbook(gameday: GameDay, failure_mode: Mode) -> None:
+    mode = failure_mode.name
+    if not failure_mode.runs_on(gameday.target.platform):
+        pytest.skip(f"{mode} runs on {', '.join(failure_mode.platforms)} only")
     score = gameday.run(mode)
     if score.status != "passed":
         pytest.fail(f"{mode}: " + "; ".join(score.failures), pytrace=False)

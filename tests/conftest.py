@@ -24,6 +24,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers.runbook_copies import edited
+from offgridflow_runbook.runbook import Runbook, parse_runbook
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 API_SCRIPT = Path(sys.executable).with_name("offgridflow-api")
 STARTUP_DEADLINE_SECONDS = 20.0
@@ -371,3 +374,15 @@ def private_fault_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     directory = tmp_path / "fault-ledger"
     monkeypatch.setenv("OFFGRIDFLOW_LEDGER_DIR", str(directory))
     return directory
+
+
+@pytest.fixture
+def runbook_copy(tmp_path: Path) -> Callable[[str, str], Runbook]:
+    """A parsed copy of the runbook with one edit, written to ``tmp_path/runbook.md``."""
+
+    def make(old: str, new: str) -> Runbook:
+        path = tmp_path / "runbook.md"
+        path.write_text(edited(old, new), encoding="utf-8")
+        return parse_runbook(path.read_text(encoding="utf-8"), path)
+
+    return make

@@ -37,7 +37,7 @@ def test_httpx_main_still_loads_the_real_client_when_called() -> None:
 # (--record/--from-record), the Kubernetes client, and what only checks, chaos and game days use.
 NOT_FOR_DIAGNOSE = (
     "offgridflow_runbook.runbook.document",
-    "offgridflow_runbook.runbook.coverage",
+    "offgridflow_runbook.coverage",
     "offgridflow_runbook.runbook.drift",
     "offgridflow_runbook.probes.record",
     "offgridflow_runbook.platforms.kubernetes.driver",

@@ -50,8 +50,6 @@ NAMESPACE = "offgridflow"
 DEPLOYMENT = "offgridflow-api"
 # The engine sends ``oom`` just before ``die``; this much apart they are one OOM kill.
 OOM_DIE_SECONDS = 5.0
-# After this long in ErrImagePull the kubelet would show ImagePullBackOff (as the docker driver does).
-PULL_BACKOFF_SECONDS = 10.0
 # Container names of the runbook's pods: the API pod's container is called `api`.
 CONTAINER_NAMES = {"offgridflow-api": "api"}
 KILL_GRACE_SECONDS = float(os.environ.get("EVENT_RECORDER_KILL_GRACE_SECONDS", "2"))
@@ -232,8 +230,8 @@ def _rollout_series(now: float) -> list[str]:
         _series("kube_deployment_status_replicas_updated", deployment, updated),
     ]
     if stalled:
-        waited = now - float(stalled.get("since", now))
-        reason = "ImagePullBackOff" if waited >= PULL_BACKOFF_SECONDS else "ErrImagePull"
+        # the docker driver writes when the kubelet would back off (platforms/docker/rollout.py)
+        reason = "ImagePullBackOff" if now >= float(stalled.get("backoff_at", 0.0)) else "ErrImagePull"
         pod = {
             "namespace": NAMESPACE,
             "pod": f"{DEPLOYMENT}-rev{stalled.get('revision', '')}",

@@ -31,6 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.project import project_root
 from offgridflow_runbook.targets import Target
 
 __all__ = [
@@ -188,19 +189,14 @@ class Unreadable:
 
 def ledger_dir() -> Path:
     """``$OFFGRIDFLOW_LEDGER_DIR``, else ``ledger/`` in ``$OFFGRIDFLOW_STATE_DIR``, else
-    ``.state/ledger`` of the project: ``$OFFGRIDFLOW_HOME``, else the source checkout this module
-    runs from, else the working directory. The same project root as the Docker stack's ``.state``
-    (``platforms.docker.names.project_root``, which this leaf cannot import), so that ``chaos run``,
-    ``restore`` and ``make up`` find one ledger whatever directory each is started from."""
+    ``.state/ledger`` of the project root (``project.project_root``, where the Docker stack's
+    ``.state`` is too), so that ``chaos run``, ``restore`` and ``make up`` find one ledger whatever
+    directory each is started from."""
     if configured := os.environ.get(LEDGER_DIR_ENV):
         return Path(configured)
     if state := os.environ.get("OFFGRIDFLOW_STATE_DIR"):
         return Path(state) / "ledger"
-    if home := os.environ.get("OFFGRIDFLOW_HOME"):
-        return Path(home).resolve() / ".state" / "ledger"
-    checkout = Path(__file__).resolve().parents[2]
-    root = checkout if (checkout / "deploy" / "docker").is_dir() else Path.cwd()
-    return root / ".state" / "ledger"
+    return project_root() / ".state" / "ledger"
 
 
 def _fsync_directory(directory: Path) -> None:

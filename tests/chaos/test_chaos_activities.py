@@ -14,6 +14,7 @@ from helpers.chaos_fakes import RecordingPlatform
 from helpers.runbook_copies import edited
 from offgridflow_runbook.chaos import _context, detection, faults, fixes, proof
 from offgridflow_runbook.gameday.events import EventLog
+from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.gameday.pages import Page, PageDeliveries
 from offgridflow_runbook.platforms import Event, Revision, Termination, Workload
 from offgridflow_runbook.probes.http import Unreachable
@@ -159,9 +160,9 @@ def test_fix_1_on_a_crash_looping_database_is_a_finding_with_the_time_it_took(
     looping = Workload("postgres-0", "postgres", "Running", False, 4, "postgres", "CrashLoopBackOff")
     fake_platform.databases = [looping]
     fixes.fix_1_restart_database_then_api(target="local", configuration=configuration)
-    findings = [
-        e.detail["text"] for e in EventLog.for_configuration(configuration).read() if e.kind == "finding"
-    ]
+    recorded = [e.detail for e in EventLog.for_configuration(configuration).read() if e.kind == "finding"]
+    assert [detail["id"] for detail in recorded] == [FindingId.FIX_1_DATABASE_CRASH_LOOPING]
+    findings = [detail["text"] for detail in recorded]
     assert len(findings) == 1
     assert findings[0].startswith("Fix 1 met postgres-0 in CrashLoopBackOff")
     assert "kubectl delete pod -n offgridflow -l app=postgres" in findings[0]
@@ -322,6 +323,7 @@ def test_wait_for_page_fails_naming_why_the_receiver_could_not_be_read(
     finding = EventLog.for_configuration(configuration).first("finding")
     assert finding is not None
     assert finding.detail["text"].startswith("no page for PostgreSQLDown within")
+    assert finding.detail["id"] == FindingId.NO_PAGE_IN_TIME
 
 
 def test_wait_for_page_without_a_fault_refuses(configuration: dict[str, str]) -> None:

@@ -116,7 +116,7 @@ def test_a_secret_value_replaced_by_a_fault_is_not_recorded(
             "crash_database",
         ),
     ],
-    ids=["db-kill", "db-crash-loop"],
+    ids=["kill_database", "crash_database_repeatedly"],
 )
 def test_a_database_fault_records_that_the_database_must_be_started(
     witness: Witness, configuration: dict[str, str], fault: Any, change: str

@@ -52,7 +52,11 @@ def test_a_fault_starts_a_watch_and_the_fix_stops_it(
 ) -> None:
     configuration = {"targets_file": str(TARGETS_FILE), "gameday_dir": str(tmp_path), "mode": "unit"}
     calls: list[str] = []
-    monkeypatch.setattr(faults, "start_watch", lambda target, config: calls.append(f"start {target.name}"))
+    # every fault starts the watch in its prologue (chaos._fault.FaultScene.mark)
+    monkeypatch.setattr(
+        "offgridflow_runbook.chaos._fault.start_watch",
+        lambda target, config: calls.append(f"start {target.name}"),
+    )
     monkeypatch.setattr(fixes, "stop_watch", lambda config: calls.append("stop"))
     faults.kill_database(target="local", configuration=configuration)
     fixes.fix_1_restart_database_then_api(target="local", configuration=configuration)

@@ -11,18 +11,14 @@ import pytest
 from chaoslib.experiment import ensure_experiment_is_valid
 
 from offgridflow_runbook.chaos import ACTIONS, PHASES
-from offgridflow_runbook.gameday.scorecard import expectation_from_experiment
+from offgridflow_runbook.gameday.modes import expectation_from_experiment, load_modes
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
+from offgridflow_runbook.runbook import load_runbook
 
 EXPERIMENTS = Path(__file__).parents[2] / "chaos" / "experiments"
-MODES = {
-    "oom": "Fix 2",
-    "db-kill": "Fix 1",
-    "db-crash-loop": "Fix 1",
-    "bad-image": "Fix 4",
-    "bad-config": "Fix 3",
-    "bad-config-in-place": "Fix 3",
-}
+# the modes, read from the experiments (gameday.modes): the one list, never written out here
+REGISTRY = {mode.name: mode for mode in load_modes(EXPERIMENTS)}
+MODES = sorted(REGISTRY)
 FAULTS = {"memory_assault", "kill_database", "crash_database_repeatedly", "set_image", "update_config"}
 
 
@@ -39,8 +35,20 @@ def activities(document: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def test_exactly_the_runbooks_four_modes_and_their_kubernetes_variants_exist() -> None:
-    assert {path.stem for path in EXPERIMENTS.glob("*.json")} == set(MODES)
+def test_every_experiment_file_is_one_mode_named_as_its_file() -> None:
+    assert len(REGISTRY) >= 4, "the runbook's four failure modes at least"
+    for mode in REGISTRY.values():
+        assert mode.path is not None
+        assert mode.path.stem == mode.name
+        assert load(mode.name)["configuration"]["mode"] == mode.name
+        assert set(mode.platforms) <= {"docker", "kubernetes"}, mode.name
+
+
+def test_every_mode_proves_a_fix_section_of_the_runbook() -> None:
+    steps = {step.id for step in load_runbook().steps}
+    for mode in REGISTRY.values():
+        assert mode.fix.startswith("Fix "), (mode.name, mode.fix)
+        assert mode.fix in steps, (mode.name, mode.fix)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -70,7 +78,7 @@ def test_shape_fault_detection_fix_verification(mode: str) -> None:
     fix = next(i for i, f in enumerate(functions) if f.startswith("fix_"))
     assert fault < detection < diagnosis < fix
     assert "verification_passes" in functions[fix:]
-    assert document["method"][diagnosis]["provider"]["arguments"]["section"] == MODES[mode]
+    assert document["method"][diagnosis]["provider"]["arguments"]["section"] == REGISTRY[mode].fix
     rollbacks = [a["provider"] for a in document["rollbacks"]]
     assert rollbacks[-1]["func"] == "verification_passes"
     # the rollback repairs only what is still broken (a fix, or restoring the bad value)
@@ -88,7 +96,7 @@ def test_shape_fault_detection_fix_verification(mode: str) -> None:
 def test_expectation_names_the_runbook_fix(mode: str, platform: str) -> None:
     expectation = expectation_from_experiment(load(mode), platform)
     assert expectation.mode == mode
-    assert expectation.fix == MODES[mode]
+    assert expectation.fix == REGISTRY[mode].fix
     assert not set(expectation.must_fire) & set(expectation.must_not_fire)
 
 

@@ -20,6 +20,7 @@ from helpers.deploy_files import (
     load_yaml,
     require_tool,
 )
+from offgridflow_runbook.gameday.modes import Mode, load_modes
 from offgridflow_runbook.monitor.metrics import METRICS, PREFIX
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS, alert_expression, strip_threshold
 
@@ -149,6 +150,18 @@ def test_every_paging_alert_is_one_the_checks_treat_as_a_runbook_alert() -> None
 
 def test_the_alerts_use_production_for_durations() -> None:
     assert {name: rule.get("for") for name, rule in alerts().items()} == PRODUCTION_FOR
+
+
+@pytest.mark.parametrize("mode", load_modes(), ids=lambda mode: mode.name)
+def test_every_alert_a_failure_mode_must_page_on_is_a_rule_with_its_production_for(mode: Mode) -> None:
+    named = {
+        alert
+        for by_platform in (mode.must_fire, mode.must_not_fire)
+        for a in by_platform.values()
+        for alert in a
+    }
+    assert named | set(mode.silent_is_finding) <= set(PRODUCTION_FOR)
+    assert set(PRODUCTION_FOR) == set(alerts())
 
 
 @pytest.mark.parametrize("alert", sorted(PRODUCTION_FOR))

@@ -12,6 +12,7 @@ import pytest
 from helpers.deploy_files import REPO_ROOT
 
 T0 = 1_700_000_000.0
+BACKOFF_S = 10.0  # the stalled rollout's backoff_at, as the docker driver writes it
 
 
 @pytest.fixture
@@ -64,7 +65,11 @@ def test_the_terminations_are_rebuilt_from_the_recorded_events(recorder: ModuleT
 
 
 def rollout(path: Path, *, deployed: int, latest: int, stalled_since: float | None) -> None:
-    stalled = {"revision": str(latest), "since": str(stalled_since)} if stalled_since is not None else None
+    stalled = (
+        {"revision": str(latest), "since": str(stalled_since), "backoff_at": str(stalled_since + BACKOFF_S)}
+        if stalled_since is not None
+        else None
+    )
     revisions = [{"number": number} for number in range(1, latest + 1)]
     path.write_text(json.dumps({"revisions": revisions, "deployed": deployed, "stalled": stalled}))
 
@@ -82,7 +87,7 @@ def test_a_stalled_pull_is_a_pod_waiting_on_its_image_and_a_rollout_not_updated(
         'kube_pod_container_status_waiting_reason{namespace="offgridflow",pod="offgridflow-api-rev3",'
         'container="api",reason="ErrImagePull"} 1'
     ) in lines
-    later = recorder._rollout_series(T0 + recorder.PULL_BACKOFF_SECONDS)
+    later = recorder._rollout_series(T0 + BACKOFF_S)
     assert any('reason="ImagePullBackOff"' in line for line in later)
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers.sigkill_restore import ROOT, kill_during_the_fault_then_restore
+from helpers.sigkill_restore import ROOT, kill_during_the_fault_then_restore, sigkill_modes
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.targets import load_target
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("mode", ["oom", "db-kill", "bad-image", "bad-config"])
+@pytest.mark.parametrize("mode", sigkill_modes("docker"))
 def test_a_chaos_run_killed_during_the_fault_is_restored(
     mode: str,
     healthy_api: DockerPlatform,

@@ -276,7 +276,7 @@ def test_a_changed_resolved_target_is_refused_in_one_line(
     with pytest.raises(
         ActivityFailed, match=r"^resolved target .*: refusing: its fingerprint \w+ is not the game day's"
     ):
-        steady_state.api_is_live(target="local", configuration=configuration)
+        steady_state.verification_passes(target="local", configuration=configuration)
     path.write_text(json.dumps(document))
     with pytest.raises(ActivityFailed, match="refusing: this game day's target is 'local'"):
-        steady_state.api_is_live(target="production", configuration=configuration)
+        steady_state.verification_passes(target="production", configuration=configuration)

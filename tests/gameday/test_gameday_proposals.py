@@ -9,14 +9,18 @@ from pathlib import Path
 import pytest
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline
-from offgridflow_runbook.gameday.proposals import RUNBOOK_FILE, propose, runbook_diff, write_proposals
+from offgridflow_runbook.gameday.findings import Finding, FindingId
+from offgridflow_runbook.gameday.proposals import propose, runbook_diff, write_proposals
 from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard
+from offgridflow_runbook.runbook.location import default_runbook
 
 T0 = 1_800_000_000.0
+RUNBOOK_FILE = default_runbook()
 RUNBOOK = RUNBOOK_FILE.read_text(encoding="utf-8")
 
 
-def score(mode: str, **changes: object) -> ExperimentScore:
+def score(mode: str, *, found: tuple[tuple[FindingId, str], ...] = (), **changes: object) -> ExperimentScore:
+    """A passed experiment; ``found``: its findings as (id, evidence), as the scorer records them."""
     base: dict[str, object] = {
         "mode": mode,
         "status": "passed",
@@ -46,7 +50,9 @@ def score(mode: str, **changes: object) -> ExperimentScore:
         "findings": [],
         "failures": [],
     }
-    return ExperimentScore(**(base | changes))  # type: ignore[arg-type]
+    records = [Finding(kind, mode, text) for kind, text in found]
+    findings = [text for _, text in found]
+    return ExperimentScore(**(base | {"findings": findings, "records": records} | changes))  # type: ignore[arg-type]
 
 
 def card(*experiments: ExperimentScore) -> Scorecard:
@@ -70,7 +76,11 @@ def test_a_healthy_game_day_proposes_nothing_and_no_diff() -> None:
 
 
 def test_a_page_from_an_alert_the_runbook_does_not_name_proposes_it_with_its_evidence() -> None:
-    oom = score("oom", page=OOM_PAGE, findings=["OffGridFlowAPIDown stayed silent during 'memory assault'"])
+    oom = score(
+        "oom",
+        page=OOM_PAGE,
+        found=((FindingId.ALERT_SILENT, "OffGridFlowAPIDown stayed silent during 'memory assault'"),),
+    )
     (proposal,) = propose(card(oom), RUNBOOK)
     assert proposal.title == "Name `OffGridFlowAPIOOMKilled` in Related Alerts"
     assert (
@@ -92,7 +102,9 @@ def test_the_fix_3_configmap_finding_proposes_reading_the_configmap_the_deployme
         "Fix 3's `kubectl get configmap offgridflow-config` answers NotFound: "
         "the Deployment reads offgridflow-config-5f7c9"
     )
-    (proposal,) = propose(card(score("bad-config", findings=[finding])), RUNBOOK)
+    (proposal,) = propose(
+        card(score("bad-config", found=((FindingId.FIX_3_CONFIGMAP_GENERATED, finding),))), RUNBOOK
+    )
     assert proposal.evidence == (f"bad-config: {finding}",)
     diff = runbook_diff(RUNBOOK, [proposal])
     assert "-kubectl get configmap offgridflow-config -n offgridflow -o yaml" in diff
@@ -109,7 +121,9 @@ def test_budget_overruns_and_silent_pages_are_proposed_as_decisions_without_an_e
     slow = score(
         "bad-image",
         budgets={"verify": {"budget_s": 180.0, "actual_s": 200.0, "met": False}},
-        failures=["alert OffGridFlowAPIImagePullFailing must fire but stayed silent"],
+        found=(
+            (FindingId.MUST_FIRE_SILENT, "alert OffGridFlowAPIImagePullFailing must fire but stayed silent"),
+        ),
     )
     proposals = propose(card(slow), RUNBOOK)
     assert [p.title for p in proposals] == ["A failure mode did not page", "The verify budget was overrun"]
@@ -124,7 +138,11 @@ def test_the_written_diff_applies_to_the_runbook(tmp_path: Path) -> None:
     crash = AlertTimeline("PodCrashLooping", pending_at=T0 + 5, firing_at=T0 + 8, resolved_at=T0 + 82)
     finding = "Fix 3's `kubectl get configmap offgridflow-config` answers NotFound"
     written = write_proposals(
-        card(score("oom", page=OOM_PAGE), score("bad-config", alerts=[crash], findings=[finding])), tmp_path
+        card(
+            score("oom", page=OOM_PAGE),
+            score("bad-config", alerts=[crash], found=((FindingId.FIX_3_CONFIGMAP_GENERATED, finding),)),
+        ),
+        tmp_path,
     )
     proposals = written["proposals"].read_text()
     assert proposals.count("\n## ") == 3
@@ -146,7 +164,9 @@ def test_fix_1_meeting_a_crash_looping_database_proposes_deleting_the_pod_first(
         "Fix 1 met postgres-0 in CrashLoopBackOff: `kubectl rollout restart statefulset/postgres` and the "
         "wait took 71 s"
     )
-    proposals = propose(card(score("db-crash-loop", findings=[finding])), RUNBOOK)
+    proposals = propose(
+        card(score("db-crash-loop", found=((FindingId.FIX_1_DATABASE_CRASH_LOOPING, finding),))), RUNBOOK
+    )
     fix_1 = [p for p in proposals if p.title.startswith("Fix 1:")]
     assert len(fix_1) == 1
     assert fix_1[0].evidence == (f"db-crash-loop: {finding}",)
@@ -158,6 +178,51 @@ def test_fix_1_meeting_a_crash_looping_database_proposes_deleting_the_pod_first(
 
 def test_fix_1_on_a_healthy_restart_proposes_nothing() -> None:
     proposals = propose(
-        card(score("db-kill", findings=["the database came back by itself 4.2 s after"])), RUNBOOK
+        card(
+            score(
+                "db-kill", found=((FindingId.UNCLASSIFIED, "the database came back by itself 4.2 s after"),)
+            )
+        ),
+        RUNBOOK,
     )
     assert not [p for p in proposals if p.title.startswith("Fix 1:")]
+
+
+def test_the_proposals_are_made_against_the_runbook_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finding = (
+        "Fix 3's `kubectl get configmap offgridflow-config` answers NotFound: "
+        "the Deployment reads offgridflow-config-5f7c9"
+    )
+    scorecard = card(score("bad-config", found=((FindingId.FIX_3_CONFIGMAP_GENERATED, finding),)))
+    ours = tmp_path / "our-runbook.md"
+    ours.write_text(
+        RUNBOOK.replace("# Check for recent changes", "# Check for recent changes (ours)"), encoding="utf-8"
+    )
+    monkeypatch.setenv("OFFGRIDFLOW_RUNBOOK", str(ours))
+    diff = write_proposals(scorecard, tmp_path / "env")["proposals-diff"].read_text()
+    assert "# Check for recent changes (ours)" in diff  # the diff's context is our runbook's text
+    given = write_proposals(scorecard, tmp_path / "given", runbook_file=RUNBOOK_FILE)["proposals-diff"]
+    assert "(ours)" not in given.read_text()
+
+
+def test_proposals_follow_the_finding_ids_not_their_wording() -> None:
+    """The same sentence earns a proposal under the id that earns one, and nothing under another."""
+    sentence = "Fix 1 met postgres-0 in CrashLoopBackOff: the wait took 71 s"
+    earning = propose(
+        card(score("db-crash-loop", found=((FindingId.FIX_1_DATABASE_CRASH_LOOPING, sentence),))), RUNBOOK
+    )
+    assert [p.title for p in earning] == [
+        "Fix 1: replace a crash-looping database pod instead of waiting for its back-off"
+    ]
+    assert propose(card(score("db-crash-loop", found=((FindingId.UNCLASSIFIED, sentence),))), RUNBOOK) == []
+    reworded = propose(
+        card(
+            score(
+                "bad-config", found=((FindingId.FIX_3_CONFIG_EDITED_IN_PLACE, "the edit stays after undo"),)
+            )
+        ),
+        RUNBOOK,
+    )
+    assert [p.evidence for p in reworded] == [("bad-config: the edit stays after undo",)]

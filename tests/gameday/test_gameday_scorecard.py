@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import pytest
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, timelines_from_series
 from offgridflow_runbook.gameday.availability import outages
 from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
+from offgridflow_runbook.gameday.findings import Change, FindingId
 from offgridflow_runbook.gameday.pages import Page, PageDeliveries, pages_from_deliveries
 from offgridflow_runbook.gameday.report import write_reports
 from offgridflow_runbook.gameday.scorecard import Expectation, Scorecard, score_experiment
@@ -358,12 +362,11 @@ def test_a_run_that_never_reached_its_fault_still_gets_a_chart(tmp_path: Path) -
 
 
 def test_the_game_day_report_shows_how_much_of_the_runbook_is_proved(tmp_path: Path) -> None:
-    from offgridflow_runbook.runbook import load_runbook
-    from offgridflow_runbook.runbook.coverage import coverage
+    from offgridflow_runbook.coverage import runbook_coverage
 
     scorecard = Scorecard(target="local", platform="docker", profile="fast", started_at=T0)
-    written = write_reports(scorecard, tmp_path)
-    proved = coverage(load_runbook())
+    written = write_reports(scorecard, tmp_path, coverage=runbook_coverage)
+    proved = runbook_coverage()
     assert json.loads(written["runbook-coverage"].read_text())["percent"] == round(proved.percent, 1)
     page = written["index"].read_text()
     assert proved.summary() in page
@@ -421,3 +424,67 @@ def test_the_identity_seen_before_the_fault_is_in_the_experiments_entry() -> Non
     assert score.identity == first
     assert score.as_dict()["identity"] == first
     assert score_experiment(EXPECT, run_events(), journal=COMPLETED, alerts=[]).as_dict()["identity"] is None
+
+
+def test_a_game_day_given_no_coverage_says_so_and_writes_no_coverage_file(tmp_path: Path) -> None:
+    scorecard = Scorecard(target="local", platform="docker", profile="fast", started_at=T0)
+    written = write_reports(scorecard, tmp_path)
+    assert "runbook-coverage" not in written
+    assert not (tmp_path / "runbook-coverage.json").exists()
+    assert "not measured: the game day was given no coverage" in written["index"].read_text()
+
+
+def test_the_scorecard_reads_the_runbook_when_it_scores_not_when_it_is_imported(tmp_path: Path) -> None:
+    missing = tmp_path / "no-runbook.md"
+    program = (
+        "import offgridflow_runbook.gameday.scorecard as s, offgridflow_runbook.gameday.report\n"
+        "from offgridflow_runbook.runbook import RunbookError\n"
+        "try:\n    s.sla_s()\nexcept RunbookError as e:\n    print('asked:', e)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**os.environ, "OFFGRIDFLOW_RUNBOOK": str(missing)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"asked: cannot read the runbook {missing}")
+
+
+def test_every_finding_is_a_record_with_its_id_and_mode_and_the_json_keeps_the_sentences() -> None:
+    expect = Expectation(
+        mode="db-kill",
+        fix="Fix 1",
+        fault="database killed",
+        must_fire=("PostgreSQLDown",),
+        silent_is_finding=("OffGridFlowAPIDown",),
+    )
+    events = [
+        *run_events(),
+        event(
+            "finding", 12, id="fix-1-database-crash-looping", text="Fix 1 met postgres-0 in CrashLoopBackOff"
+        ),
+        event("finding", 13, text="an older log's finding, without an id"),
+    ]
+    score = score_experiment(expect, events, journal=COMPLETED, alerts=[])
+    by_id = {finding.id: finding for finding in score.records}
+    assert (
+        by_id[FindingId.FIX_1_DATABASE_CRASH_LOOPING].evidence == "Fix 1 met postgres-0 in CrashLoopBackOff"
+    )
+    assert (
+        by_id[FindingId.FIX_1_DATABASE_CRASH_LOOPING].earns
+        == Change.FIX_1_DELETE_A_CRASH_LOOPING_DATABASE_POD
+    )
+    assert by_id[FindingId.UNCLASSIFIED].earns is None
+    assert (
+        by_id[FindingId.ALERT_SILENT].evidence == "OffGridFlowAPIDown stayed silent during 'database killed'"
+    )
+    # the page that must come and did not: a failure, and a record that earns fixing the page
+    assert by_id[FindingId.MUST_FIRE_SILENT].evidence in score.failures
+    assert by_id[FindingId.MUST_FIRE_SILENT].earns == Change.FIX_THE_PAGE
+    assert {f.mode for f in score.records} == {"db-kill"}
+    document = score.as_dict()
+    assert "records" not in document
+    assert document["findings"] == [f.evidence for f in score.records if f.id != FindingId.MUST_FIRE_SILENT]

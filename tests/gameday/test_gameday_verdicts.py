@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
+from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.gameday.report import write_reports
 from offgridflow_runbook.gameday.scorecard import Expectation, Scorecard, score_experiment
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder, triage_verdicts
@@ -49,7 +50,10 @@ def test_a_triage_that_never_names_the_fix_is_a_finding_not_hidden() -> None:
     run = [event("fault_at", 0), verdict(1, "Quick Fix"), event("fix_started_at", 9, fix="Fix 2")]
     verdicts = triage_verdicts(run, fault_at=T0, fix_at=T0 + 9, expected="Fix 2")
     assert verdicts.right_s is None
-    assert "triage never named Fix 2 first between the fault and the fix" in verdicts.findings("Fix 2")
+    assert (
+        FindingId.TRIAGE_NEVER_RIGHT,
+        "triage never named Fix 2 first between the fault and the fix",
+    ) in verdicts.findings("Fix 2")
 
 
 def test_an_inconclusive_verdict_is_neither_right_nor_wrong() -> None:

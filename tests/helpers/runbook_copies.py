@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from offgridflow_runbook.runbook.document import DEFAULT_RUNBOOK
+from offgridflow_runbook.runbook.location import default_runbook
 
-RUNBOOK_TEXT = DEFAULT_RUNBOOK.read_text(encoding="utf-8")
+RUNBOOK_TEXT = default_runbook().read_text(encoding="utf-8")
 
 
 def edited(old: str, new: str) -> str:

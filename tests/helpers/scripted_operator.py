@@ -34,10 +34,10 @@ from offgridflow_runbook.environments.local import LOCK_HELD_ENV
 from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
 from offgridflow_runbook.operator.phases import PHASES
 from offgridflow_runbook.platforms import Platform
+from offgridflow_runbook.project import project_root
 from offgridflow_runbook.proofs import PROOFS_ENV
 from offgridflow_runbook.runbook.commands import docker_equivalent, known_good_tag, render_command
 from offgridflow_runbook.runbook.document import Command, load_runbook
-from offgridflow_runbook.runbook.location import PROJECT_ROOT
 from offgridflow_runbook.targets import Target
 
 _PLATFORM_CALL = re.compile(r"\(Platform\.(\w+)\)")
@@ -237,7 +237,7 @@ def play_operator_gameday(
     desk = stage.desk
     process = subprocess.Popen(
         command,
-        cwd=PROJECT_ROOT,
+        cwd=project_root(),
         env=stage.environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.gameday.modes import load_modes
 from offgridflow_runbook.gameday.runner import RunningExperiment, start_experiment
 from offgridflow_runbook.ledger import Entry, Ledger, UndoAction
 from offgridflow_runbook.platforms import Platform, platform_for
@@ -97,17 +98,38 @@ class Mode:
     shows: Callable[[Platform, Before], bool]
 
 
+# per fault function of chaos/faults.py: the start of its text in the ledger, and how the platform
+# shows it (a mode whose fault is not here, a database crashed on repeat, has no SIGKILL case)
+_FAULTS: dict[str, tuple[str, Callable[[str], Callable[[Platform, Before], bool]]]] = {
+    "memory_assault": ("memory assault", lambda _: _oom_killed),
+    "kill_database": ("database killed", lambda _: _database_down),
+    "set_image": ("set image", lambda _: _image_changed),
+    "update_config": ("config ", _bad_value),
+}
+
+
+def _fault_of(name: str) -> str | None:
+    document = json.loads((EXPERIMENTS / f"{name}.json").read_text(encoding="utf-8"))
+    return next((a["provider"]["func"] for a in document["method"] if a["provider"]["func"] in _FAULTS), None)
+
+
+def sigkill_modes(platform: str) -> list[str]:
+    """The matrix on ``platform``: every mode (gameday.modes) that runs there, whose fault has a
+    SIGKILL case and that the platform does not heal by itself before anything could be restored."""
+    return [
+        m.name
+        for m in load_modes(EXPERIMENTS)
+        if m.runs_on(platform) and platform not in m.self_heals_on and _fault_of(m.name) is not None
+    ]
+
+
 def mode(name: str) -> Mode:
-    """The matrix's modes (the prefixes are the faults' texts in chaos/faults.py)."""
-    if name == "oom":
-        return Mode(name, "memory assault", _oom_killed)
-    if name == "db-kill":
-        return Mode(name, "database killed", _database_down)
-    if name == "bad-image":
-        return Mode(name, "set image", _image_changed)
-    if name in ("bad-config", "bad-config-in-place"):
-        return Mode(name, "config ", _bad_value(name))
-    raise AssertionError(f"no SIGKILL case for {name}")
+    """The matrix's case for a mode, by its experiment's fault (the prefixes are chaos/faults.py's texts)."""
+    fault = _fault_of(name)
+    if fault is None:
+        raise AssertionError(f"no SIGKILL case for {name}")
+    prefix, shows = _FAULTS[fault]
+    return Mode(name, prefix, shows(name))
 
 
 @dataclass

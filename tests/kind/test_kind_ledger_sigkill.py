@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers.sigkill_restore import ROOT, kill_during_the_fault_then_restore
+from helpers.sigkill_restore import ROOT, kill_during_the_fault_then_restore, sigkill_modes
 
 pytestmark = pytest.mark.kind
 
 
-@pytest.mark.parametrize("mode", ["oom", "bad-image", "bad-config", "bad-config-in-place"])
+@pytest.mark.parametrize("mode", sigkill_modes("kubernetes"))
 def test_a_chaos_run_killed_during_the_fault_is_restored_on_kind(
     mode: str, kind_session, private_fault_ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from helpers.operator_fakes import ChangingPlatform
+from offgridflow_runbook.gameday.modes import experiments_dir
 from offgridflow_runbook.operator.changes import read_target, section_of_change
 from offgridflow_runbook.operator.desk import Desk, DeskError
-from offgridflow_runbook.operator.experiments import EXPERIMENTS_DIR, ModeError, load_modes
+from offgridflow_runbook.operator.experiments import ModeError, load_modes
 from offgridflow_runbook.operator.phases import OperatorRun
 from offgridflow_runbook.operator.record import automated_figures, write_record
 from offgridflow_runbook.runbook.commands import known_good_tag
@@ -21,7 +22,7 @@ from offgridflow_runbook.runbook.commands import known_good_tag
 # -- modes -------------------------------------------------------------------------------------------
 def test_every_experiment_file_is_a_mode_with_its_section_fault_and_fix() -> None:
     modes = load_modes()
-    for path in sorted(EXPERIMENTS_DIR.glob("*.json")):
+    for path in sorted(experiments_dir().glob("*.json")):
         document = json.loads(path.read_text())
         [extension] = [e for e in document["extensions"] if e["name"] == "offgridflow-gameday"]
         mode = modes[extension["mode"]]
@@ -34,7 +35,7 @@ def test_every_experiment_file_is_a_mode_with_its_section_fault_and_fix() -> Non
         assert mode.fixes, path
         assert mode.runs_on("kubernetes")
         assert mode.runs_on("docker") == ("docker" in extension.get("platforms", ["docker"]))
-    assert len(modes) == len(list(EXPERIMENTS_DIR.glob("*.json")))
+    assert len(modes) == len(list(experiments_dir().glob("*.json")))
 
 
 def test_an_activity_gets_the_target_for_its_variable() -> None:

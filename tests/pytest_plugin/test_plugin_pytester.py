@@ -119,8 +119,7 @@ def test_step_column_json_lines_and_junit_property(project: pytest.Pytester) -> 
 
 
 def test_a_run_of_runbook_steps_ends_with_the_runbooks_coverage(project: pytest.Pytester) -> None:
-    from offgridflow_runbook.runbook import load_runbook
-    from offgridflow_runbook.runbook.coverage import coverage
+    from offgridflow_runbook.coverage import runbook_coverage
 
     project.makepyfile(
         test_steps="""
@@ -132,7 +131,7 @@ def test_a_run_of_runbook_steps_ends_with_the_runbooks_coverage(project: pytest.
         """
     )
     result = project.runpytest("--targets-file", "targets.yaml", "--target", "dead")
-    summary = coverage(load_runbook()).summary()
+    summary = runbook_coverage().summary()
     result.stdout.fnmatch_lines([f"{summary} (offgridflow-runbook coverage lists each step)"])
     assert (
         f"<p>{summary} (offgridflow-runbook coverage)</p>" in (project.path / "out/report.html").read_text()

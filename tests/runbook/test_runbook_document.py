@@ -9,7 +9,8 @@ import pytest
 
 from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.runbook import RunbookError, load_runbook, parse_runbook
-from offgridflow_runbook.runbook.document import DEFAULT_RUNBOOK, classify
+from offgridflow_runbook.runbook.document import classify
+from offgridflow_runbook.runbook.location import default_runbook
 
 
 def test_the_steps_are_the_runbooks_triage_checks_fixes_and_verification_items() -> None:
@@ -132,7 +133,7 @@ def test_a_runbook_it_cannot_read_fails_with_the_line(
 
 
 def test_the_default_runbook_is_the_projects(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert load_runbook().path == DEFAULT_RUNBOOK.resolve()
+    assert load_runbook().path == default_runbook().resolve()
     copy = tmp_path / "other.md"
     copy.write_text(edited("(2 minutes)", "(3 minutes)"), encoding="utf-8")
     monkeypatch.setenv("OFFGRIDFLOW_RUNBOOK", str(copy))

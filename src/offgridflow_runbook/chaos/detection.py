@@ -22,6 +22,7 @@ from offgridflow_runbook.chaos._context import (
 )
 from offgridflow_runbook.gameday.alerts import alert_timing
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.gameday.pages import first_page, read_pages
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder
 from offgridflow_runbook.platforms import Platform, Workload
@@ -359,7 +360,11 @@ def wait_for_page(
         alert, receiver, at = wait_until(delivered, deadline=deadline, what=f"a page for {', '.join(wanted)}")
     except ActivityFailed as error:
         reason = f" (the receiver could not be read: {unknown[0]})" if unknown else ""
-        log.record(EventKind.FINDING, text=f"no page for {', '.join(wanted)} within {deadline:g} s{reason}")
+        log.record(
+            EventKind.FINDING,
+            id=FindingId.NO_PAGE_IN_TIME,
+            text=f"no page for {', '.join(wanted)} within {deadline:g} s{reason}",
+        )
         if unknown or required:
             raise ActivityFailed(f"{error}{reason}") from None
         return False

@@ -11,12 +11,10 @@ from chaoslib.types import Configuration, Secrets
 from offgridflow_runbook.chaos._context import (
     current_image,
     event_log,
-    guard,
     image_with_tag,
-    opened,
     progress,
-    resolve_target,
 )
+from offgridflow_runbook.chaos._fault import fault_scene
 from offgridflow_runbook.chaos._ledger import (
     before_fault,
     config_undo,
@@ -25,9 +23,9 @@ from offgridflow_runbook.chaos._ledger import (
     in_place_config_undo,
     oom_undo,
 )
-from offgridflow_runbook.chaos._verdicts import start_watch
 from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.ledger import is_secret_key
 from offgridflow_runbook.platforms import Platform, PlatformError
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
@@ -55,9 +53,8 @@ def ensure_memory_limit(
 ) -> str:
     """Put the API's memory limit/request back to the baseline the OOM fault is sized for (a previous
     game day's Fix 2 may have raised them); nothing is rolled out when they are already so."""
-    chosen = resolve_target(target, configuration)
-    guard(chosen)
-    with opened(chosen) as platform:
+    with fault_scene(target, configuration) as scene:
+        platform = scene.platform
         latest = platform.rollout_history()[-1:] or None
         if latest and latest[0].memory_limit == limit and latest[0].memory_request == request:
             return "already at the baseline"
@@ -77,13 +74,10 @@ def memory_assault(
 ) -> dict[str, object]:
     """The OOM fault: ask the API to allocate and touch ``mib`` MiB (above its memory limit), so the
     kernel kills it. The request itself usually dies with the process; that is the expected outcome."""
-    chosen = resolve_target(target, configuration)
-    guard(chosen)
-    progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
-    event_log(configuration).record(EventKind.FAULT_AT, fault=f"memory assault {mib} MiB")
-    start_watch(chosen, configuration)
-    # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
-    before_fault(chosen, configuration, f"memory assault {mib} MiB", *oom_undo(chosen))
+    with fault_scene(target, configuration) as scene:
+        chosen = scene.target
+        progress(configuration, "fault", f"memory assault: {mib} MiB in the API process")
+        scene.mark(f"memory assault {mib} MiB", *oom_undo(chosen))
     with ApiProbe(chosen, timeout=60.0) as api:
         try:
             answer = api.memory_assault(mib, hold_seconds)
@@ -101,14 +95,10 @@ def kill_database(
     target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
 ) -> str:
     """The DB-kill fault: kill the postgres pod/container (SIGKILL)."""
-    chosen = resolve_target(target, configuration)
-    guard(chosen)
-    progress(configuration, "fault", "kill the database")
-    with opened(chosen) as platform:
-        event_log(configuration).record(EventKind.FAULT_AT, fault="database killed")
-        start_watch(chosen, configuration)
-        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
-        before_fault(chosen, configuration, "database killed", *database_undo())
+    with fault_scene(target, configuration) as scene:
+        progress(configuration, "fault", "kill the database")
+        platform = scene.platform
+        scene.mark("database killed", *database_undo())
         platform.kill_database()
     return "database killed"
 
@@ -131,21 +121,19 @@ def crash_database_repeatedly(
     heal the way it replaces a deleted pod. Bounded in count and time; it stops by itself."""
     if times < 1:
         raise ActivityFailed("crash_database_repeatedly needs times >= 1")
-    chosen = resolve_target(target, configuration)
-    guard(chosen)
-    log = event_log(configuration)
     deadline = time.monotonic() + max_seconds
     crashes = 0
-    with opened(chosen) as platform:
+    with fault_scene(target, configuration) as scene:
+        log = event_log(configuration)
+        platform = scene.platform
         while crashes < times:
             progress(configuration, "fault", f"crash the database ({crashes + 1} of {times})")
             if crashes == 0:
-                log.record(
-                    EventKind.FAULT_AT, fault=f"database crashed {times} times (pg_ctl stop -m immediate)"
+                scene.mark(
+                    f"database crashed {times} times (pg_ctl stop -m immediate)",
+                    *database_undo(),
+                    entry=f"database crashed {times} times",
                 )
-                start_watch(chosen, configuration)
-                # the fault ledger, before the change (restore undoes it if this run dies)
-                before_fault(chosen, configuration, f"database crashed {times} times", *database_undo())
             try:
                 platform.crash_database()
             except PlatformError as error:
@@ -172,15 +160,11 @@ def set_image(
     secrets: Secrets = None,
 ) -> str:
     """The bad-image fault: ``kubectl set image deployment/offgridflow-api api=<repository>:<tag>``."""
-    chosen = resolve_target(target, configuration)
-    guard(chosen)
-    with opened(chosen) as platform:
+    with fault_scene(target, configuration) as scene:
+        platform = scene.platform
         image = image_with_tag(current_image(platform), tag)
         progress(configuration, "fault", f"set image {image}")
-        event_log(configuration).record(EventKind.FAULT_AT, fault=f"set image {image}", image=image)
-        start_watch(chosen, configuration)
-        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
-        before_fault(chosen, configuration, f"set image {image}", image_undo(current_image(platform)))
+        scene.mark(f"set image {image}", image_undo(current_image(platform)), image=image)
         platform.set_image(image)
     return image
 
@@ -194,28 +178,27 @@ def update_config(
     secrets: Secrets = None,
 ) -> str:
     """The bad-config fault: write ``key=value`` into ``offgridflow-config`` and roll the API out."""
-    chosen = resolve_target(target, configuration)
-    guard(chosen)
-    progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
-    with opened(chosen) as platform:
+    with fault_scene(target, configuration) as scene:
+        progress(configuration, "fault", f"offgridflow-config {key}={value}, rolled out")
+        platform = scene.platform
         previous = platform.config().get(key)
-        event_log(configuration).record(  # a secret's value is never written, here or in the ledger
-            EventKind.FAULT_AT,
-            fault=f"config {key}={value}",
+        scene.mark(  # a secret's value is never written, in the event log or in the ledger
+            f"config {key}={value}",
+            config_undo(key, previous),
             key=key,
             previous=None if is_secret_key(key) else previous,
         )
-        start_watch(chosen, configuration)
-        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
-        before_fault(chosen, configuration, f"config {key}={value}", config_undo(key, previous))
         platform.update_config({key: value})
         # the Kubernetes driver says how the ConfigMap changed; Fix 3 reads `offgridflow-config` by name
         update = getattr(platform, "last_config_update", None)
         if update is not None and update.finding:
-            event_log(configuration).record(EventKind.FINDING, text=update.finding)
+            event_log(configuration).record(
+                EventKind.FINDING, id=FindingId.FIX_3_CONFIG_EDITED_IN_PLACE, text=update.finding
+            )
         elif update is not None and update.config_map != "offgridflow-config":
             event_log(configuration).record(
-                "finding",
+                EventKind.FINDING,
+                id=FindingId.FIX_3_CONFIGMAP_GENERATED,
                 text=f"Fix 3's `kubectl get configmap offgridflow-config` answers NotFound: the Deployment "
                 f"reads the generated ConfigMap {update.config_map}",
             )
@@ -242,13 +225,14 @@ def use_in_place_config(
     ``kubectl edit configmap`` does) instead of kustomize's ``offgridflow-config-<hash>``; rolls out.
 
     Not a fault: the set-up of the in-place bad-config experiment (Kubernetes only)."""
-    chosen = resolve_target(target, configuration)
-    guard(chosen)
-    progress(configuration, "set-up", "the API reads offgridflow-config edited in place")
-    with opened(chosen) as platform:
+    with fault_scene(target, configuration) as scene:
+        progress(configuration, "set-up", "the API reads offgridflow-config edited in place")
+        platform = scene.platform
         schemes = _config_schemes(platform)
-        # the fault ledger, before the change (offgridflow-runbook restore undoes it if this run dies)
-        before_fault(chosen, configuration, "offgridflow-config edited in place", in_place_config_undo())
+        # not a fault (no fault_at): its ledger entry alone, before the change
+        before_fault(
+            scene.target, configuration, "offgridflow-config edited in place", in_place_config_undo()
+        )
         schemes.adopt_in_place_config()
         event_log(configuration).record(
             EventKind.NOTE, text="the API reads offgridflow-config, edited in place"
@@ -265,9 +249,8 @@ def use_hashed_config(
 ) -> str:
     """Back to kustomize's scheme: the API reads ``offgridflow-config-<hash>`` with the current data,
     and the plain ``offgridflow-config`` is deleted (Kubernetes only; a rollback)."""
-    chosen = resolve_target(target, configuration)
-    guard(chosen)
-    progress(configuration, "clean-up", "the API reads a hashed offgridflow-config again")
-    with opened(chosen) as platform:
+    with fault_scene(target, configuration) as scene:
+        progress(configuration, "clean-up", "the API reads a hashed offgridflow-config again")
+        platform = scene.platform
         _config_schemes(platform).adopt_hashed_config()
         return platform.wait_rollout(rollout_timeout).message

@@ -22,6 +22,7 @@ from offgridflow_runbook.chaos._context import (
 from offgridflow_runbook.chaos._verdicts import stop_watch
 from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.ledger import is_secret_key
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.runbook.commands import known_good_tag
@@ -109,7 +110,8 @@ def fix_1_restart_database_then_api(
         took = time.monotonic() - started
         if looping:
             event_log(configuration).record(
-                "finding",
+                EventKind.FINDING,
+                id=FindingId.FIX_1_DATABASE_CRASH_LOOPING,
                 text=f"Fix 1 met {', '.join(looping)} in CrashLoopBackOff: `kubectl rollout restart "
                 f"statefulset/postgres` and the wait took {took:.0f} s, because a StatefulSet "
                 "(podManagementPolicy OrderedReady) does not replace a pod that is not ready; it waits "

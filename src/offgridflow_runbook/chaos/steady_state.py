@@ -11,17 +11,13 @@ from offgridflow_runbook.chaos._context import (
     last_fix_started,
     opened,
     progress,
-    ready_now,
     resolve_target,
     wait_until,
 )
 from offgridflow_runbook.gameday.events import EventKind
-from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.runbook.verification import verify
 
 __all__ = [
-    "api_is_live",
-    "api_is_ready",
     "chaos_allowed",
     "verification_passes",
 ]
@@ -81,24 +77,3 @@ def verification_passes(
         log.record(EventKind.VERIFIED_AT, steps=6, waited_on=sorted(waited_on))
         progress(configuration, "verified", "Verification 1-5 pass")
         return True
-
-
-def api_is_live(
-    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
-) -> bool:
-    """``GET /health/live`` answers 200."""
-    chosen = resolve_target(target, configuration)
-    with ApiProbe(chosen, timeout=2.0) as api:
-        try:
-            return api.live().status == 200
-        except ProbeError:
-            return False
-
-
-def api_is_ready(
-    target: str | None = None, configuration: Configuration = None, secrets: Secrets = None
-) -> bool:
-    """``GET /health/ready`` answers 200 with ``status: healthy``."""
-    chosen = resolve_target(target, configuration)
-    with ApiProbe(chosen, timeout=2.0) as api:
-        return ready_now(api)

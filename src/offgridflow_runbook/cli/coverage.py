@@ -57,16 +57,16 @@ def _age(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     # imported here: every command builds this parser, and the parser and coverage load in ~25 ms
-    from offgridflow_runbook.operator.experiments import load_modes
+    from offgridflow_runbook.coverage import runbook_coverage
+    from offgridflow_runbook.gameday.modes import load_modes
     from offgridflow_runbook.proofs import QUARTER, proof_table, read_proofs, step_proofs, steps_proven_by
-    from offgridflow_runbook.runbook.coverage import coverage
     from offgridflow_runbook.runbook.document import load_runbook
 
     runbook = load_runbook(args.runbook)
-    report = coverage(runbook)
+    report = runbook_coverage(args.runbook)
     below = report.percent < args.min_coverage
     # the steps a passing game day of some mode proves (a step no mode exercises is not listed)
-    provable = {step for mode in load_modes().values() for step in steps_proven_by(runbook, mode.section)}
+    provable = {step for mode in load_modes() for step in steps_proven_by(runbook, mode.fix)}
     proven = step_proofs(runbook, read_proofs(), provable, max_age_s=args.max_proof_age or QUARTER)
     stale = args.max_proof_age is not None and any(row.stale for row in proven)
     if args.json:

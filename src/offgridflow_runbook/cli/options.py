@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, RUNBOOK_ENV  # not the parser
+from offgridflow_runbook.runbook.location import RUNBOOK_ENV, RUNBOOK_IN_PROJECT  # not the parser
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, target_from_options
 
 __all__ = ["UsageError", "add_runbook_option", "add_target_options", "number_in", "target_from"]
@@ -32,7 +32,7 @@ def add_runbook_option(parser: argparse.ArgumentParser) -> None:
         "--runbook",
         type=Path,
         default=None,
-        help=f"the runbook to read (default: ${RUNBOOK_ENV} or {DEFAULT_RUNBOOK.name} of the project)",
+        help=f"the runbook to read (default: ${RUNBOOK_ENV} or {RUNBOOK_IN_PROJECT.name} of the project)",
     )
 
 

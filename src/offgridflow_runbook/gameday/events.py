@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,7 +25,9 @@ __all__ = [
     "EventKind",
     "EventLog",
     "GamedayEvent",
+    "first_event",
     "gameday_dir",
+    "rounded",
 ]
 
 DEFAULT_GAMEDAY_DIR = "reports/gameday/runs"
@@ -104,6 +106,18 @@ class GamedayEvent:
         }
 
 
+def first_event(
+    events: Iterable[GamedayEvent], kind: EventKind, *, after: float | None = None
+) -> GamedayEvent | None:
+    """The first event of ``kind`` in ``events`` (in their order) at or after ``after``."""
+    return next((e for e in events if e.kind == kind and (after is None or e.at >= after)), None)
+
+
+def rounded(seconds: float | None) -> float | None:
+    """Seconds as the game day's reports show them: to the hundredth, ``None`` kept."""
+    return round(seconds, 2) if seconds is not None else None
+
+
 class EventLog:
     """Appends to and reads one experiment's ``events.jsonl``."""
 
@@ -142,10 +156,7 @@ class EventLog:
 
     def first(self, kind: EventKind, *, after: float | None = None) -> GamedayEvent | None:
         """The earliest event of ``kind`` (at or after ``after``)."""
-        for event in self.read():
-            if event.kind == kind and (after is None or event.at >= after):
-                return event
-        return None
+        return first_event(self.read(), kind, after=after)
 
     @property
     def previous_path(self) -> Path:

@@ -3,6 +3,7 @@
 The runbook's post-incident step 3 says "Update runbook if new issue or solution discovered". Each
 proposal here is earned by evidence in the scorecard (a page from an alert the runbook does not name,
 an alert that stayed silent, a finding about a fix, a time budget overrun) and says what to change;
+findings are picked by what they earn (``gameday.findings``: their ids), never by their wording;
 where the change is a concrete edit, it is applied to the runbook's text and the edits together
 become ``runbook-proposals.diff`` (``git apply`` it from the repository's root). Nothing is proposed
 without evidence, and the runbook itself is never changed here: its owners review the proposals.
@@ -19,13 +20,14 @@ from typing import Any
 
 import yaml
 
+from offgridflow_runbook.gameday.findings import Change
 from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard
 from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE
+from offgridflow_runbook.runbook.location import RUNBOOK_IN_PROJECT, runbook_path
 
-__all__ = ["RUNBOOK_FILE", "Proposal", "propose", "runbook_diff", "write_proposals"]
+__all__ = ["Proposal", "propose", "runbook_diff", "write_proposals"]
 
-RUNBOOK_FILE = DEFAULT_RULES_FILE.parents[3] / "docs" / "runbooks" / "offgridflow-api-down.md"
-RUNBOOK_PATH = "docs/runbooks/offgridflow-api-down.md"  # as the diff names it, from the repository root
+RUNBOOK_PATH = RUNBOOK_IN_PROJECT.as_posix()  # as the diff names it, from the repository root
 
 # Fix 1's restart as the runbook writes it, and as proposed when the database pod crash-loops.
 _FIX_1_RESTART = (
@@ -119,10 +121,10 @@ def _alert_proposals(scorecard: Scorecard, runbook: str, rules: dict[str, dict[s
         if not pages:
             continue
         silent = [
-            f"{score.mode}: {finding}"
+            finding.cited
             for score in pages
-            for finding in score.findings
-            if "stayed silent" in finding
+            for finding in score.records
+            if finding.earns == Change.NAME_THE_ALERT_THAT_PAGED
         ]
         section = _section_title(runbook, str(rules[alert].get("annotations", {}).get("runbook_url", "")))
         severity = rules[alert].get("labels", {}).get("severity", "")
@@ -167,19 +169,19 @@ def _crash_loop_proposal(scorecard: Scorecard, runbook: str) -> list[Proposal]:
     ]
 
 
-def _evidence(scorecard: Scorecard, wanted: Callable[[str], bool], *, failures: bool = False) -> list[str]:
-    """Each experiment's findings (or failures) that ``wanted`` picks, as ``mode: text``."""
+def _evidence(scorecard: Scorecard, change: Change) -> list[str]:
+    """Each experiment's findings that earn ``change`` (by their ids), as ``mode: evidence``."""
     return [
-        f"{score.mode}: {text}"
+        finding.cited
         for score in scorecard.experiments
-        for text in (score.failures if failures else score.findings)
-        if wanted(text)
+        for finding in score.records
+        if finding.earns == change
     ]
 
 
 def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
     proposals = []
-    configmap = _evidence(scorecard, lambda finding: "offgridflow-config" in finding and "Fix 3" in finding)
+    configmap = _evidence(scorecard, Change.FIX_3_READ_THE_DEPLOYMENTS_CONFIGMAP)
     if configmap and _FIX_3_CONFIGMAP in runbook:
         proposals.append(
             Proposal(
@@ -191,9 +193,7 @@ def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
                 edit=_replace(_FIX_3_CONFIGMAP, _FIX_3_CONFIGMAP_USED),
             )
         )
-    looping = _evidence(
-        scorecard, lambda finding: finding.startswith("Fix 1 met") and "CrashLoopBackOff" in finding
-    )
+    looping = _evidence(scorecard, Change.FIX_1_DELETE_A_CRASH_LOOPING_DATABASE_POD)
     if looping and _FIX_1_RESTART in runbook:
         proposals.append(
             Proposal(
@@ -205,11 +205,7 @@ def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
                 edit=_replace(_FIX_1_RESTART, _FIX_1_RESTART_LOOPING),
             )
         )
-    silent_pages = _evidence(
-        scorecard,
-        lambda failure: "must fire but stayed silent" in failure or "never reached the receiver" in failure,
-        failures=True,
-    )
+    silent_pages = _evidence(scorecard, Change.FIX_THE_PAGE)
     if silent_pages:
         proposals.append(
             Proposal(
@@ -293,11 +289,12 @@ def write_proposals(
     scorecard: Scorecard,
     directory: Path,
     *,
-    runbook_file: Path = RUNBOOK_FILE,
+    runbook_file: Path | None = None,
     rules_file: Path = DEFAULT_RULES_FILE,
 ) -> dict[str, Path]:
-    """Write ``runbook-proposals.md`` and ``runbook-proposals.diff`` into ``directory``."""
-    runbook = runbook_file.read_text(encoding="utf-8")
+    """Write ``runbook-proposals.md`` and ``runbook-proposals.diff`` into ``directory``, proposed
+    against ``runbook_file`` (default: ``$OFFGRIDFLOW_RUNBOOK``, else the project's runbook)."""
+    runbook = runbook_path(runbook_file).read_text(encoding="utf-8")
     proposals = propose(scorecard, runbook, rules_file=rules_file)
     diff = runbook_diff(runbook, proposals)
     directory.mkdir(parents=True, exist_ok=True)

@@ -7,14 +7,44 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
-from offgridflow_runbook.gameday.scorecard import SLA_S, ExperimentScore, Scorecard, iso
+from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard, iso, sla_s
 from offgridflow_runbook.gameday.timeline import timeline_png
-from offgridflow_runbook.runbook import RunbookError, load_runbook
-from offgridflow_runbook.runbook.coverage import CoverageReport, coverage
+from offgridflow_runbook.runbook import RunbookError
 
-__all__ = ["postmortem_markdown", "write_reports"]
+__all__ = ["CoverageRow", "RunbookCoverage", "postmortem_markdown", "write_reports"]
+
+
+class CoverageRow(Protocol):
+    """One runbook step or command of the coverage report (``offgridflow_runbook.coverage``)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def proofs(self) -> tuple[str, ...]: ...
+    @property
+    def covered(self) -> bool: ...
+
+
+class RunbookCoverage(Protocol):
+    """What the game day shows of the runbook's coverage. The coverage package sits above ``chaos``
+    (it reads the experiments' activities), so the game day is handed it, never imports it."""
+
+    @property
+    def items(self) -> Sequence[CoverageRow]: ...
+    @property
+    def stale(self) -> Sequence[str]: ...
+    def summary(self) -> str: ...
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 def _seconds(value: float | None) -> str:
@@ -86,7 +116,7 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
         f"- the suite's own detection (0.5 s polling, not a page): {_seconds(score.suite_mttd_s)}",
         f"- time to resolve (MTTR, fault -> service recovered): {_seconds(score.mttr_s)}",
         f"- impact duration (outage seen by a synthetic client): {_seconds(score.outage_s)}; "
-        f"SLA (under {SLA_S / 60:.0f} minutes) {'met' if score.sla_met else 'NOT met'}",
+        f"SLA (under {sla_s() / 60:.0f} minutes) {'met' if score.sla_met else 'NOT met'}",
         f"- data: {writes}",
         "",
         "| runbook budget | limit | actual | met |",
@@ -173,7 +203,7 @@ def _section(score: ExperimentScore, outages: list[tuple[float, float]] | None) 
     )
 
 
-def _coverage_section(report: CoverageReport | None, problem: str | None) -> str:
+def _coverage_section(report: RunbookCoverage | None, problem: str | None) -> str:
     if report is None:
         return f"<h2>Runbook coverage</h2><p class='failed'>{html.escape(problem or '')}</p>"
     gaps = "".join(
@@ -208,23 +238,27 @@ def write_reports(
     scorecard: Scorecard,
     directory: Path,
     outages: dict[str, list[tuple[float, float]]] | None = None,
+    coverage: Callable[[], RunbookCoverage] | None = None,
 ) -> dict[str, Path]:
-    """Write scorecard.json, index.html and the post-incident records into ``directory``."""
+    """Write scorecard.json, index.html and the post-incident records into ``directory``; with
+    ``coverage`` (``offgridflow_runbook.coverage.runbook_coverage``), runbook-coverage.json too."""
     directory.mkdir(parents=True, exist_ok=True)
     written = {"scorecard": scorecard.write_json(directory / "scorecard.json")}
     for score in scorecard.experiments:
         path = directory / f"{score.mode}-postmortem.md"
         path.write_text(postmortem_markdown(score, scorecard), encoding="utf-8")
         written[f"{score.mode}-postmortem"] = path
-    try:
-        proved: CoverageReport | None = coverage(load_runbook())
-        problem = None
-    except RunbookError as error:  # the game day's results stand; the report says why coverage is missing
-        proved, problem = None, str(error)
-    written["runbook-coverage"] = directory / "runbook-coverage.json"
-    written["runbook-coverage"].write_text(
-        json.dumps(proved.as_dict() if proved else {"error": problem}, indent=2) + "\n", encoding="utf-8"
-    )
+    proved: RunbookCoverage | None = None
+    problem = "not measured: the game day was given no coverage"
+    if coverage is not None:
+        try:
+            proved, problem = coverage(), ""
+        except RunbookError as error:  # the game day's results stand; the report says why coverage is missing
+            problem = str(error)
+        written["runbook-coverage"] = directory / "runbook-coverage.json"
+        written["runbook-coverage"].write_text(
+            json.dumps(proved.as_dict() if proved else {"error": problem}, indent=2) + "\n", encoding="utf-8"
+        )
     header = "".join(
         f"<th>{h}</th>"
         for h in (

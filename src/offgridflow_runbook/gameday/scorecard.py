@@ -28,24 +28,26 @@ from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
-from offgridflow_runbook.gameday.events import EventKind, GamedayEvent
+from offgridflow_runbook.gameday.events import EventKind, GamedayEvent, first_event, rounded
+from offgridflow_runbook.gameday.findings import Finding, FindingId
+from offgridflow_runbook.gameday.modes import Expectation, expectation_from_experiment
 from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.gameday.verdicts import TriageVerdicts, triage_verdicts
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.runbook import load_runbook
+from offgridflow_runbook.runbook.steps import Outcome
 
 __all__ = [
-    "BUDGETS_S",
-    "SLA_S",
+    "BUDGET_HEADINGS",
     "Expectation",
     "ExperimentScore",
     "Scorecard",
+    "budgets_s",
     "expectation_from_experiment",
     "score_experiment",
+    "sla_s",
 ]
 
-_RUNBOOK = load_runbook()
-SLA_S = _RUNBOOK.sla_s
 # scorecard budget -> the runbook heading whose "(N minutes)" sets it
 BUDGET_HEADINGS = {
     "confirm": "Triage 1",
@@ -53,7 +55,19 @@ BUDGET_HEADINGS = {
     "fix": "Quick Fix",
     "verify": "Verification",
 }
-BUDGETS_S = {name: _RUNBOOK.budget(heading) for name, heading in BUDGET_HEADINGS.items()}
+
+
+def sla_s() -> float:
+    """The runbook's SLA ("SLA breach after 5 minutes"), read when first asked (never at import)."""
+    return load_runbook().sla_s
+
+
+def budgets_s() -> dict[str, float]:
+    """The scorecard's budgets, from the runbook's headings (:data:`BUDGET_HEADINGS`)."""
+    runbook = load_runbook()
+    return {name: runbook.budget(heading) for name, heading in BUDGET_HEADINGS.items()}
+
+
 # Verification 5 lagging this long behind the service coming back is worth telling the runbook's owners.
 _LAG_FINDING_S = 10.0
 _STEP_SLACK_S = 2.0
@@ -63,46 +77,10 @@ def iso(at: float | None) -> str | None:
     return datetime.fromtimestamp(at, UTC).isoformat() if at is not None else None
 
 
-@dataclass(frozen=True)
-class Expectation:
-    """What an experiment must show, from its ``offgridflow-gameday`` extension."""
-
-    mode: str
-    fix: str
-    fault: str = ""
-    detection: str = ""
-    must_fire: tuple[str, ...] = ()
-    must_not_fire: tuple[str, ...] = ()
-    silent_is_finding: tuple[str, ...] = ()
-    platforms: tuple[str, ...] = ("docker", "kubernetes")  # where the experiment runs at all
-    may_heal_by_itself: bool = False  # on this platform a controller may undo the fault before on-call
-
-
-def expectation_from_experiment(experiment: dict[str, Any], platform: str) -> Expectation:
-    """Read the ``offgridflow-gameday`` extension; alert lists are per platform kind."""
-    extension = next(
-        (item for item in experiment.get("extensions", []) if item.get("name") == "offgridflow-gameday"), None
-    )
-    if extension is None:
-        raise ValueError(f"experiment {experiment.get('title')!r} has no 'offgridflow-gameday' extension")
-    alerts = extension.get("alerts", {})
-    return Expectation(
-        mode=str(extension["mode"]),
-        fix=str(extension["fix"]),
-        fault=str(extension.get("fault", "")),
-        detection=str(extension.get("detection", "")),
-        must_fire=tuple(alerts.get("must_fire", {}).get(platform, [])),
-        must_not_fire=tuple(alerts.get("must_not_fire", {}).get(platform, [])),
-        silent_is_finding=tuple(alerts.get("silent_is_finding", [])),
-        platforms=tuple(extension.get("platforms", ("docker", "kubernetes"))),
-        may_heal_by_itself=platform in extension.get("self_heals_on", []),
-    )
-
-
 @dataclass
 class ExperimentScore:
     mode: str
-    status: str  # "passed" / "failed"
+    status: Outcome  # passed, or failed (never skipped)
     fault: str
     fault_at: float | None
     detected_at: float | None
@@ -136,6 +114,9 @@ class ExperimentScore:
     # what answered when the chaos guard first let the run change the target (the event log's
     # first ``identity``: target, fingerprint of the resolved target, the identity seen)
     identity: dict[str, Any] | None = None
+    # every finding as a typed record (``findings`` holds their evidence, as the JSON shows it), and
+    # the paging failures that are findings about the runbook too: what the proposals read
+    records: list[Finding] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -145,19 +126,19 @@ class ExperimentScore:
             "fault_at": iso(self.fault_at),
             "detected_at": iso(self.detected_at),
             "detection_signal": self.detection_signal,
-            "detection_lag_s": _round(self.detection_lag_s),
+            "detection_lag_s": rounded(self.detection_lag_s),
             "alerts": [
                 {key: iso(value) if key.endswith("_at") else value for key, value in alert.as_dict().items()}
                 for alert in self.alerts
             ],
-            "alert_lag_s": {name: _round(lag) for name, lag in self.alert_lag_s.items()},
+            "alert_lag_s": {name: rounded(lag) for name, lag in self.alert_lag_s.items()},
             "page": self._page_dict(),
             "pages_unknown": self.pages_unknown,
             "pre_fault_alerts": [
                 {key: iso(value) if key == "since" else value for key, value in alert.items()}
                 for alert in self.pre_fault_alerts
             ],
-            "suite_mttd_s": _round(self.suite_mttd_s),
+            "suite_mttd_s": rounded(self.suite_mttd_s),
             "diagnosis": self.diagnosis,
             "triage": self.triage.as_dict(),
             "fix": self.fix,
@@ -165,9 +146,9 @@ class ExperimentScore:
             "fix_started_at": iso(self.fix_started_at),
             "recovered_at": iso(self.recovered_at),
             "verified_at": iso(self.verified_at),
-            "mttd_s": _round(self.mttd_s),
-            "mttr_s": _round(self.mttr_s),
-            "outage_s": _round(self.outage_s),
+            "mttd_s": rounded(self.mttd_s),
+            "mttr_s": rounded(self.mttr_s),
+            "outage_s": rounded(self.outage_s),
             "sla_met": self.sla_met,
             "budgets": self.budgets,
             "acked_writes": self.acked_writes,
@@ -175,7 +156,7 @@ class ExperimentScore:
             "findings": self.findings,
             "failures": self.failures,
             "chaos_status": self.chaos_status,
-            "duration_s": _round(self.duration_s),
+            "duration_s": rounded(self.duration_s),
             "identity": self.identity,
         }
 
@@ -183,21 +164,13 @@ class ExperimentScore:
         if self.page is None:
             return None
         return {
-            key: iso(value) if key == "delivered_at" else _round(value) if key.endswith("_s") else value
+            key: iso(value) if key == "delivered_at" else rounded(value) if key.endswith("_s") else value
             for key, value in self.page.items()
         }
 
 
-def _round(value: float | None) -> float | None:
-    return round(value, 2) if value is not None else None
-
-
 def _span(start: float | None, end: float | None) -> float | None:
     return end - start if start is not None and end is not None else None
-
-
-def _first(events: list[GamedayEvent], kind: EventKind, after: float | None = None) -> GamedayEvent | None:
-    return next((e for e in events if e.kind == kind and (after is None or e.at >= after)), None)
 
 
 def _began(alert: AlertTimeline) -> float | None:
@@ -221,6 +194,226 @@ def _chaos_failures(journal: dict[str, Any] | None) -> list[str]:
     return failures
 
 
+@dataclass(frozen=True)
+class _Timeline:
+    """The experiment's moments, from its event log: what happened when, after the fault."""
+
+    fault: GamedayEvent | None
+    detected: GamedayEvent | None
+    diagnosis: GamedayEvent | None
+    fix: GamedayEvent | None
+    healed: GamedayEvent | None  # the fault went away with no fix, where the experiment allows it
+    recovered: GamedayEvent | None
+    verified: GamedayEvent | None
+
+    @property
+    def fault_at(self) -> float | None:
+        return self.fault.at if self.fault else None
+
+    @property
+    def detected_at(self) -> float | None:
+        return self.detected.at if self.detected else None
+
+    @property
+    def fix_at(self) -> float | None:
+        return self.fix.at if self.fix else None
+
+    @property
+    def verified_at(self) -> float | None:
+        return self.verified.at if self.verified else None
+
+    @property
+    def recovered_at(self) -> float | None:
+        """Service back: the self-heal, else the recovery, else Verification passing."""
+        moment = self.healed or self.recovered or self.verified
+        return moment.at if moment else None
+
+    @property
+    def section(self) -> dict[str, str]:
+        """What triage named: ``cause`` and ``section`` (empty when it named nothing)."""
+        if self.diagnosis is None:
+            return {}
+        return {
+            "cause": str(self.diagnosis.detail.get("cause", "")),
+            "section": str(self.diagnosis.detail.get("section", "")),
+        }
+
+
+def _timeline(expectation: Expectation, events: list[GamedayEvent], failures: list[str]) -> _Timeline:
+    """Read the moments from ``events`` (sorted); a self-heal the experiment forbids is a failure."""
+    fault = first_event(events, EventKind.FAULT_AT)
+    fault_at = fault.at if fault else None
+    detected = first_event(events, EventKind.DETECTED_AT, after=fault_at) if fault_at else None
+    fix = first_event(events, EventKind.FIX_STARTED_AT, after=fault_at) if fault_at else None
+    # a fault that went away by itself (probes.database_heals_by_itself) needs no triage or fix;
+    # recovery and Verification count from the moment it was back
+    healed = (
+        first_event(events, EventKind.SELF_HEALED_AT, after=fault_at) if fault_at and fix is None else None
+    )
+    if healed is not None and not expectation.may_heal_by_itself:
+        failures.append("the fault healed by itself where the experiment says it must not")
+        healed = None
+    since = fix.at if fix is not None else (healed.at if healed else None)
+    return _Timeline(
+        fault=fault,
+        detected=detected,
+        diagnosis=first_event(events, EventKind.DIAGNOSIS, after=fault_at) if fault_at else None,
+        fix=fix,
+        healed=healed,
+        recovered=first_event(events, EventKind.RECOVERED_AT, after=since) if since else None,
+        verified=first_event(events, EventKind.VERIFIED_AT, after=since) if since else None,
+    )
+
+
+def _timeline_failures(expectation: Expectation, moments: _Timeline) -> list[str]:
+    """The runbook's path not walked: no fault, no detection, the wrong section, no Verification."""
+    failures = []
+    if moments.fault_at is None:
+        failures.append("the fault was never applied")
+    if moments.detected is None:
+        failures.append(f"the failure was not detected ({expectation.detection or 'no detection event'})")
+    if moments.healed is None and moments.section.get("section") != expectation.fix:
+        failures.append(f"triage named {moments.section.get('section') or 'nothing'}, not {expectation.fix}")
+    if moments.verified is None:
+        failures.append(
+            f"Verification 1-5 did not pass after the {'fix' if moments.healed is None else 'self-heal'}"
+        )
+    return failures
+
+
+@dataclass
+class _Alerts:
+    """The alert history split at the fault: what was there before it, what it caused."""
+
+    pre_fault: list[dict[str, Any]]
+    caused: list[AlertTimeline]
+    findings: list[tuple[FindingId, str]]
+    failures: list[tuple[FindingId | None, str]]
+
+    @property
+    def caused_names(self) -> set[str]:
+        return {alert.name for alert in self.caused}
+
+
+def _alerts(expectation: Expectation, alerts: list[AlertTimeline], fault_at: float | None) -> _Alerts:
+    """Only what this fault caused counts: an alert already pending or firing before it (a rollout
+    before the fault, an earlier experiment) is reported, not counted (the slack covers the step grid)."""
+    before = fault_at - _STEP_SLACK_S if fault_at is not None else None
+    earlier = [
+        a for a in alerts if before is not None and (since := _began(a)) is not None and since < before
+    ]
+    caused = [
+        a for a in alerts if before is not None and a.firing_at is not None and (_began(a) or 0.0) >= before
+    ]
+    part = _Alerts(
+        pre_fault=[
+            {"name": a.name, "since": _began(a), "state": "firing" if a.fired else "pending"} for a in earlier
+        ],
+        caused=caused,
+        findings=[
+            (
+                FindingId.ALERT_BEFORE_FAULT,
+                f"{a.name} was already {'firing' if a.fired else 'pending'} before the fault "
+                f"(since {iso(_began(a))}); not counted as this fault's detection",
+            )
+            for a in earlier
+        ],
+        failures=[],
+    )
+    names = part.caused_names
+    part.failures += [
+        (FindingId.MUST_FIRE_SILENT, f"alert {name} must fire but stayed silent")
+        for name in expectation.must_fire
+        if name not in names
+    ]
+    part.failures += [
+        (None, f"alert {name} must not fire but fired") for name in expectation.must_not_fire if name in names
+    ]
+    return part
+
+
+def _page(
+    expectation: Expectation,
+    pages: PageDeliveries | None,
+    timing: AlertTiming | None,
+    fault_at: float | None,
+    caused: set[str],
+    failures: list[tuple[FindingId | None, str]],
+) -> dict[str, Any] | None:
+    """The first page this fault caused (its MTTD, the floor and the lag over it); a must-fire alert
+    that fired but whose page never arrived, or pages that could not be read, are failures."""
+    if pages is not None and pages.unknown is not None:
+        failures.append((None, f"no page could be seen: {pages.unknown}"))
+        return None
+    if pages is None or fault_at is None:
+        return None
+    page: dict[str, Any] | None = None
+    first = first_page(pages.pages, fault_at, RUNBOOK_ALERTS)
+    if first is not None:
+        floor = timing.floor_s(first.alert) if timing is not None else None
+        mttd = first.delivered_at - fault_at
+        page = {
+            "alert": first.alert,
+            "receiver": first.receiver,
+            "delivered_at": first.delivered_at,
+            "mttd_s": mttd,
+            "floor_s": floor,
+            "lag_s": mttd - floor if floor is not None else None,
+        }
+    paged = {p.alert for p in pages.pages if first_page((p,), fault_at, (p.alert,)) is not None}
+    failures += [
+        (FindingId.PAGE_NOT_DELIVERED, f"alert {name} fired but its page never reached the receiver")
+        for name in expectation.must_fire
+        if name in caused and name not in paged
+    ]
+    return page
+
+
+def _budgets(moments: _Timeline, findings: list[tuple[FindingId, str]]) -> dict[str, dict[str, Any]]:
+    """The runbook's time budgets against what was measured; Verification lagging far behind the
+    service coming back is a finding."""
+    recovered_at = moments.recovered_at
+    verify_s = _span(recovered_at, moments.verified_at)
+    if verify_s is not None and verify_s > _LAG_FINDING_S and moments.verified is not None:
+        lagging = ", ".join(moments.verified.detail.get("waited_on", [])) or "Verification 5"
+        findings.append(
+            (
+                FindingId.VERIFICATION_LAGGED,
+                f"Verification lagged {verify_s:.0f} s behind the service's recovery "
+                f"(still failing: {lagging})",
+            )
+        )
+    measured = {
+        "confirm": _span(moments.fault_at, moments.detected_at),
+        "identify": _span(moments.detected_at, moments.diagnosis.at if moments.diagnosis else None),
+        "fix": _span(moments.fix_at, recovered_at) if moments.healed is None else 0.0,
+        "verify": verify_s,
+    }
+    budget = budgets_s()
+    return {
+        name: {
+            "budget_s": budget[name],
+            "actual_s": rounded(actual),
+            "met": actual is not None and actual <= budget[name],
+        }
+        for name, actual in measured.items()
+    }
+
+
+def _alert_lag(
+    expectation: Expectation, caused: list[AlertTimeline], timing: AlertTiming | None, fault_at: float | None
+) -> dict[str, float]:
+    """Per must-fire alert the fault tripped: firing - (fault + Prometheus' floor)."""
+    lag: dict[str, float] = {}
+    if timing is None or fault_at is None:
+        return lag
+    for alert in caused:
+        # only the alerts the fault itself trips: an error-rate alert waits for traffic, not the fault
+        if alert.name in expectation.must_fire and alert.firing_at is not None:
+            lag.setdefault(alert.name, alert.firing_at - (fault_at + timing.floor_s(alert.name)))
+    return lag
+
+
 def score_experiment(
     expectation: Expectation,
     events: list[GamedayEvent],
@@ -232,167 +425,80 @@ def score_experiment(
     pages: PageDeliveries | None = None,
 ) -> ExperimentScore:
     """Compute one experiment's score from its event log, Chaos Toolkit journal, alert history and
-    the pages the receiver got (None: not read at all, so there is no page MTTD)."""
+    the pages the receiver got (None: not read at all, so there is no page MTTD): the timeline, the
+    alerts, the page, the budgets, and the verdict (passed when nothing failed)."""
     events = sorted(events, key=lambda e: e.at)
     failures = _chaos_failures(journal)
-    findings = [str(e.detail.get("text", "")) for e in events if e.kind == EventKind.FINDING]
+    # what the chaos activities recorded, then what the scorer judges: (id, evidence) in that order
+    findings = [
+        (FindingId.read(e.detail.get("id")), str(e.detail.get("text", "")))
+        for e in events
+        if e.kind == EventKind.FINDING
+    ]
 
-    fault = _first(events, EventKind.FAULT_AT)
-    fault_at = fault.at if fault else None
-    detected = _first(events, EventKind.DETECTED_AT, after=fault_at) if fault_at else None
-    fix = _first(events, EventKind.FIX_STARTED_AT, after=fault_at) if fault_at else None
-    fix_at = fix.at if fix else None
-    # a fault that went away by itself (probes.database_heals_by_itself) needs no triage or fix;
-    # recovery and Verification count from the moment it was back
-    healed = _first(events, EventKind.SELF_HEALED_AT, after=fault_at) if fault_at and fix_at is None else None
-    if healed is not None and not expectation.may_heal_by_itself:
-        failures.append("the fault healed by itself where the experiment says it must not")
-        healed = None
-    since = fix_at if fix_at is not None else (healed.at if healed else None)
-    recovered = _first(events, EventKind.RECOVERED_AT, after=since) if since else None
-    verified = _first(events, EventKind.VERIFIED_AT, after=since) if since else None
-    diagnosis_event = _first(events, EventKind.DIAGNOSIS, after=fault_at) if fault_at else None
-    diagnosis = (
-        {
-            "cause": str(diagnosis_event.detail.get("cause", "")),
-            "section": str(diagnosis_event.detail.get("section", "")),
-        }
-        if diagnosis_event
-        else {}
-    )
-
-    if fault_at is None:
-        failures.append("the fault was never applied")
-    if detected is None:
-        failures.append(f"the failure was not detected ({expectation.detection or 'no detection event'})")
-    if healed is None and diagnosis.get("section") != expectation.fix:
-        failures.append(f"triage named {diagnosis.get('section') or 'nothing'}, not {expectation.fix}")
-    if verified is None:
-        failures.append(f"Verification 1-5 did not pass after the {'fix' if healed is None else 'self-heal'}")
-    verdicts = triage_verdicts(events, fault_at=fault_at, fix_at=fix_at, expected=expectation.fix)
+    moments = _timeline(expectation, events, failures)
+    fault_at, detected = moments.fault_at, moments.detected
+    failures += _timeline_failures(expectation, moments)
+    verdicts = triage_verdicts(events, fault_at=fault_at, fix_at=moments.fix_at, expected=expectation.fix)
     findings += verdicts.findings(expectation.fix)
 
-    # only what this fault caused counts: an alert already pending or firing before it (a rollout
-    # before the fault, an earlier experiment) is reported, not counted (the slack covers the step grid)
-    before = fault_at - _STEP_SLACK_S if fault_at is not None else None
-    earlier = [
-        a for a in alerts if before is not None and (since := _began(a)) is not None and since < before
+    fired = _alerts(expectation, alerts, fault_at)
+    findings += fired.findings
+    flagged = list(fired.failures)
+    page = _page(expectation, pages, timing, fault_at, fired.caused_names, flagged)
+    failures += [text for _, text in flagged]
+    findings += [
+        (FindingId.ALERT_SILENT, f"{name} stayed silent during '{expectation.fault or expectation.mode}'")
+        for name in expectation.silent_is_finding
+        if name not in expectation.must_fire and name not in fired.caused_names
     ]
-    pre_fault: list[dict[str, Any]] = [
-        {"name": a.name, "since": _began(a), "state": "firing" if a.fired else "pending"} for a in earlier
-    ]
-    caused_timelines = [
-        a for a in alerts if before is not None and a.firing_at is not None and (_began(a) or 0.0) >= before
-    ]
-    caused = {alert.name for alert in caused_timelines}
-    for alert in earlier:
-        findings.append(
-            f"{alert.name} was already {'firing' if alert.fired else 'pending'} before the fault "
-            f"(since {iso(_began(alert))}); not counted as this fault's detection"
-        )
-    for name in expectation.must_fire:
-        if name not in caused:
-            failures.append(f"alert {name} must fire but stayed silent")
-    for name in expectation.must_not_fire:
-        if name in caused:
-            failures.append(f"alert {name} must not fire but fired")
-    page: dict[str, Any] | None = None
-    mttd_page_s: float | None = None
-    if pages is not None and pages.unknown is not None:
-        failures.append(f"no page could be seen: {pages.unknown}")
-    elif pages is not None and fault_at is not None:
-        first = first_page(pages.pages, fault_at, RUNBOOK_ALERTS)
-        if first is not None:
-            floor = timing.floor_s(first.alert) if timing is not None else None
-            mttd_page_s = mttd_page = first.delivered_at - fault_at
-            page = {
-                "alert": first.alert,
-                "receiver": first.receiver,
-                "delivered_at": first.delivered_at,
-                "mttd_s": mttd_page,
-                "floor_s": floor,
-                "lag_s": mttd_page - floor if floor is not None else None,
-            }
-        paged = {p.alert for p in pages.pages if first_page((p,), fault_at, (p.alert,)) is not None}
-        for name in expectation.must_fire:
-            if name in caused and name not in paged:
-                failures.append(f"alert {name} fired but its page never reached the receiver")
-    for name in expectation.silent_is_finding:
-        if name not in expectation.must_fire and name not in caused:
-            findings.append(f"{name} stayed silent during '{expectation.fault or expectation.mode}'")
 
-    written = _first(events, EventKind.LOST_WRITES)
+    written = first_event(events, EventKind.LOST_WRITES)
     acked = int(written.detail.get("acked", 0)) if written else None
     lost = len(written.detail.get("lost", [])) if written else None
     if lost:
         failures.append(f"{lost} of {acked} acknowledged writes were lost")
 
-    recovered_at = healed.at if healed else recovered.at if recovered else (verified.at if verified else None)
-    mttr = _span(fault_at, recovered_at)
+    mttr = _span(fault_at, moments.recovered_at)
     outage = outage_s if outage_s is not None else mttr
-    verify_s = _span(recovered_at, verified.at if verified else None)
-    if verify_s is not None and verify_s > _LAG_FINDING_S and verified is not None:
-        lagging = ", ".join(verified.detail.get("waited_on", [])) or "Verification 5"
-        findings.append(
-            f"Verification lagged {verify_s:.0f} s behind the service's recovery (still failing: {lagging})"
-        )
-    measured = {
-        "confirm": _span(fault_at, detected.at if detected else None),
-        "identify": _span(detected.at if detected else None, diagnosis_event.at if diagnosis_event else None),
-        "fix": _span(fix_at, recovered_at) if healed is None else 0.0,
-        "verify": verify_s,
-    }
-    budgets = {
-        name: {
-            "budget_s": BUDGETS_S[name],
-            "actual_s": _round(actual),
-            "met": actual is not None and actual <= BUDGETS_S[name],
-        }
-        for name, actual in measured.items()
-    }
-
-    detection_lag = None
-    if detected is not None and detected.detail.get("shown_at") is not None:
-        detection_lag = detected.at - float(detected.detail["shown_at"])
-    alert_lag: dict[str, float] = {}
-    if timing is not None and fault_at is not None:
-        for alert in caused_timelines:
-            # only the alerts the fault itself trips: an error-rate alert waits for traffic, not the fault
-            if alert.name in expectation.must_fire and alert.firing_at is not None:
-                alert_lag.setdefault(alert.name, alert.firing_at - (fault_at + timing.floor_s(alert.name)))
-
+    budgets = _budgets(moments, findings)
+    fault, fix = moments.fault, moments.fix
     started, ended = (events[0].at, events[-1].at) if events else (None, None)
     return ExperimentScore(
         mode=expectation.mode,
-        status="failed" if failures else "passed",
+        status=Outcome.FAILED if failures else Outcome.PASSED,
         fault=str(fault.detail.get("fault", expectation.fault)) if fault else expectation.fault,
         fault_at=fault_at,
-        detected_at=detected.at if detected else None,
+        detected_at=moments.detected_at,
         detection_signal=str(detected.detail.get("signal")) if detected else None,
-        detection_lag_s=detection_lag,
+        detection_lag_s=(
+            detected.at - float(detected.detail["shown_at"])
+            if detected is not None and detected.detail.get("shown_at") is not None
+            else None
+        ),
         alerts=alerts,
-        alert_lag_s=alert_lag,
+        alert_lag_s=_alert_lag(expectation, fired.caused, timing, fault_at),
         page=page,
         pages_unknown=pages.unknown if pages is not None else None,
-        pre_fault_alerts=pre_fault,
-        suite_mttd_s=_span(fault_at, detected.at if detected else None),
-        diagnosis=diagnosis,
+        pre_fault_alerts=fired.pre_fault,
+        suite_mttd_s=_span(fault_at, moments.detected_at),
+        diagnosis=moments.section,
         fix=str(fix.detail.get("fix")) if fix else None,
-        fix_started_at=fix_at,
-        recovered_at=recovered_at,
-        verified_at=verified.at if verified else None,
-        mttd_s=mttd_page_s,
+        fix_started_at=moments.fix_at,
+        recovered_at=moments.recovered_at,
+        verified_at=moments.verified_at,
+        mttd_s=page["mttd_s"] if page else None,
         mttr_s=mttr,
         outage_s=outage,
-        sla_met=outage is not None and outage < SLA_S,
+        sla_met=outage is not None and outage < sla_s(),
         budgets=budgets,
         acked_writes=acked,
         lost_writes=lost,
-        findings=list(dict.fromkeys(findings)),
+        findings=list(dict.fromkeys(text for _, text in findings)),
         failures=failures,
         chaos_status=journal.get("status") if journal else None,
         duration_s=_span(started, ended),
-        self_healed_at=healed.at if healed else None,
+        self_healed_at=moments.healed.at if moments.healed else None,
         phases=[
             {"at": e.at, "phase": e.detail.get("phase"), "message": e.detail.get("message")}
             for e in events
@@ -400,6 +506,10 @@ def score_experiment(
         ],
         triage=verdicts,
         identity=next((e.detail for e in events if e.kind == EventKind.IDENTITY), None),
+        records=[
+            Finding(kind, expectation.mode, text)
+            for kind, text in dict.fromkeys([*findings, *((k, t) for k, t in flagged if k is not None)])
+        ],
     )
 
 
@@ -414,7 +524,7 @@ class Scorecard:
 
     @property
     def passed(self) -> bool:
-        return bool(self.experiments) and all(e.status == "passed" for e in self.experiments)
+        return bool(self.experiments) and all(e.status == Outcome.PASSED for e in self.experiments)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -423,7 +533,7 @@ class Scorecard:
             "profile": self.profile,
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
-            "duration_s": _round(_span(self.started_at, self.finished_at)),
+            "duration_s": rounded(_span(self.started_at, self.finished_at)),
             "experiments": [experiment.as_dict() for experiment in self.experiments],
         }
 

@@ -20,9 +20,10 @@ from offgridflow_runbook.gameday.alerts import (
 )
 from offgridflow_runbook.gameday.availability import AvailabilityProbe
 from offgridflow_runbook.gameday.events import EventKind
+from offgridflow_runbook.gameday.modes import mode_from_experiment
 from offgridflow_runbook.gameday.pages import read_pages
 from offgridflow_runbook.gameday.proposals import write_proposals
-from offgridflow_runbook.gameday.report import write_reports
+from offgridflow_runbook.gameday.report import RunbookCoverage, write_reports
 from offgridflow_runbook.gameday.runner import RunningExperiment, start_experiment
 from offgridflow_runbook.gameday.scorecard import (
     ExperimentScore,
@@ -53,10 +54,11 @@ def experiment_timeout_s(experiment: dict[str, Any]) -> float:
     """How long one experiment may run: its extension's ``timeout_s``, else 10 minutes. An experiment
     whose fault builds up over minutes (db-crash-loop) or that runs a set-up and a clean-up rollout
     (bad-config-in-place) says so in its file."""
-    extension: dict[str, Any] = next(
-        (e for e in experiment.get("extensions", []) if e.get("name") == "offgridflow-gameday"), {}
-    )
-    return float(extension.get("timeout_s", EXPERIMENT_TIMEOUT_S))
+    try:
+        timeout = mode_from_experiment(experiment).timeout_s
+    except ValueError:  # no extension: the scorer names that once the run is over
+        timeout = None
+    return timeout if timeout is not None else EXPERIMENT_TIMEOUT_S
 
 
 class GameDay:
@@ -69,8 +71,10 @@ class GameDay:
         experiments_dir: Path,
         reports_dir: Path,
         say: Callable[[str], None] = print,
+        coverage: Callable[[], RunbookCoverage] | None = None,
     ) -> None:
         self.target = target
+        self.coverage = coverage  # the runbook's coverage for the reports (offgridflow_runbook.coverage)
         self.experiments_dir = experiments_dir
         self.reports_dir = reports_dir
         self.runs_dir = reports_dir / "runs"
@@ -192,5 +196,5 @@ class GameDay:
 
     def write(self) -> dict[str, Path]:
         self.scorecard.finished_at = time.time()
-        written = write_reports(self.scorecard, self.reports_dir, self.outages)
+        written = write_reports(self.scorecard, self.reports_dir, self.outages, self.coverage)
         return written | write_proposals(self.scorecard, self.reports_dir)

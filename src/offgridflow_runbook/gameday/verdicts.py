@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from offgridflow_runbook.gameday.events import EventKind, EventLog, GamedayEvent
+from offgridflow_runbook.gameday.events import EventKind, EventLog, GamedayEvent, rounded
+from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.runbook.triage import Diagnosis
 
 __all__ = ["TriageVerdicts", "VerdictRecorder", "triage_verdicts"]
@@ -30,28 +31,32 @@ class TriageVerdicts:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "first_verdict_s": _round(self.first_s),
+            "first_verdict_s": rounded(self.first_s),
             "first_section": self.first_section,
-            "right_verdict_s": _round(self.right_s),
+            "right_verdict_s": rounded(self.right_s),
             "wrong_verdicts": list(self.wrong),
             "verdicts": list(self.verdicts),
         }
 
-    def findings(self, expected: str) -> list[str]:
-        """What the runbook's owners should hear about triage in this experiment."""
+    def findings(self, expected: str) -> list[tuple[FindingId, str]]:
+        """What the runbook's owners should hear about triage in this experiment (id, evidence)."""
         found = []
         if self.wrong:
             found.append(
-                f"triage said {', '.join(self.wrong)} before naming {expected}"
-                + (f" ({self.right_s:.0f} s after the fault)" if self.right_s is not None else "")
+                (
+                    FindingId.TRIAGE_WRONG_FIRST,
+                    f"triage said {', '.join(self.wrong)} before naming {expected}"
+                    + (f" ({self.right_s:.0f} s after the fault)" if self.right_s is not None else ""),
+                )
             )
         if self.verdicts and self.right_s is None:
-            found.append(f"triage never named {expected} first between the fault and the fix")
+            found.append(
+                (
+                    FindingId.TRIAGE_NEVER_RIGHT,
+                    f"triage never named {expected} first between the fault and the fix",
+                )
+            )
         return found
-
-
-def _round(value: float | None) -> float | None:
-    return round(value, 2) if value is not None else None
 
 
 def triage_verdicts(

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from offgridflow_runbook.runbook.location import PROJECT_ROOT
+from offgridflow_runbook.gameday.modes import experiments_dir
 
-__all__ = ["EXPERIMENTS_DIR", "Activity", "Mode", "ModeError", "load_modes"]
+__all__ = ["Activity", "Mode", "ModeError", "load_modes"]
 
-EXPERIMENTS_DIR = PROJECT_ROOT / "chaos" / "experiments"
 _EXTENSION = "offgridflow-gameday"
 _FAULTS_MODULE = "offgridflow_runbook.chaos.faults"
 _FIXES_MODULE = "offgridflow_runbook.chaos.fixes"
@@ -88,9 +87,11 @@ def _mode(path: Path) -> Mode:
     )
 
 
-def load_modes(directory: Path | str = EXPERIMENTS_DIR) -> dict[str, Mode]:
-    """Every mode of the experiment files in ``directory``, by name (sorted)."""
-    paths = sorted(Path(directory).glob("*.json"))
+def load_modes(directory: Path | str | None = None) -> dict[str, Mode]:
+    """Every mode of the experiment files in ``directory`` (default: the project's, the same folder
+    the game day's mode registry reads), by name (sorted)."""
+    directory = Path(directory) if directory is not None else experiments_dir()
+    paths = sorted(directory.glob("*.json"))
     if not paths:
         raise ModeError(f"no experiments in {directory}")
     modes = [_mode(path) for path in paths]

@@ -25,7 +25,9 @@ __all__ = [
     "Event",
     "NetworkStatus",
     "Platform",
+    "PlatformChanges",
     "PlatformError",
+    "PlatformReads",
     "Revision",
     "RolloutStatus",
     "Termination",
@@ -161,12 +163,12 @@ class Revision:
 
 
 @runtime_checkable
-class Platform(Protocol):
-    """What the runbook does to an environment, one method per runbook command."""
+class PlatformReads(Protocol):
+    """What the runbook's steps read from an environment, one method per read-only runbook command:
+    all that judging (Triage, Verification, diagnose, drift, the monitor) needs."""
 
     kind: ClassVar[str]  # "docker" or "kubernetes"
 
-    # -- read (Triage and Verification; never change anything) --------------------------------
     def api_workloads(self) -> list[Workload]:
         """``kubectl get pods -l app=offgridflow-api``: every API instance, newest revision included."""
         ...
@@ -221,7 +223,16 @@ class Platform(Protocol):
         container labels, asked from the system itself."""
         ...
 
-    # -- change (faults and the runbook's fixes; only on targets that allow chaos) -------------
+    def close(self) -> None:
+        """Release clients and connections."""
+        ...
+
+
+@runtime_checkable
+class PlatformChanges(Protocol):
+    """The changes the faults and the runbook's fixes make (only on targets that allow chaos), and
+    the waits that follow them."""
+
     def rollout_restart(self) -> None:
         """``kubectl rollout restart deployment/offgridflow-api`` (returns once started)."""
         ...
@@ -264,6 +275,7 @@ class Platform(Protocol):
         """``kubectl wait --for=condition=ready pod -l app=postgres``; PlatformError on timeout."""
         ...
 
-    def close(self) -> None:
-        """Release clients and connections."""
-        ...
+
+@runtime_checkable
+class Platform(PlatformReads, PlatformChanges, Protocol):
+    """A driver: the reads the runbook's steps need and the changes chaos and the fixes make."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
+from offgridflow_runbook.platforms import PlatformError, PlatformReads, platform_for
 from offgridflow_runbook.targets import Target
 
 __all__ = ["PlatformAccess", "open_platform"]
@@ -15,7 +15,7 @@ __all__ = ["PlatformAccess", "open_platform"]
 class PlatformAccess:
     """Either a connected platform, or the reason there is none."""
 
-    platform: Platform | None
+    platform: PlatformReads | None
     reason: str = ""
 
     def close(self) -> None:

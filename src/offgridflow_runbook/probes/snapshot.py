@@ -21,7 +21,7 @@ from offgridflow_runbook.platforms import (
     CommandResult,
     Event,
     NetworkStatus,
-    Platform,
+    PlatformReads,
     RolloutStatus,
     Usage,
     Workload,
@@ -109,7 +109,7 @@ class Observations:
     # has them skipped, and a skipped read is not judged).
     alertmanager: Observed[HttpResult] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
     alert_receiver: Observed[HttpResult] = field(default_factory=lambda: Observed(skipped=_NOT_ASKED))
-    platform: Platform | None = field(default=None, compare=False, repr=False)
+    platform: PlatformReads | None = field(default=None, compare=False, repr=False)
     platform_reason: str = ""
     wall_seconds: float = 0.0
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -181,7 +181,7 @@ def observe(
     target: Target,
     *,
     api: ApiProbe,
-    platform: Platform | None,
+    platform: PlatformReads | None,
     platform_reason: str = "",
     prometheus: PrometheusProbe | None = None,
     rules_file: Path = DEFAULT_RULES_FILE,
@@ -267,7 +267,7 @@ def observe(
 
 def look(
     target: Target,
-    platform: Platform | None = None,
+    platform: PlatformReads | None = None,
     *,
     platform_reason: str | None = None,
     api: ApiProbe | None = None,

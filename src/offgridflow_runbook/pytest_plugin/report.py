@@ -128,11 +128,11 @@ def runbook_coverage_line() -> str:
     """``runbook coverage: 46/52 steps and commands proved (88%)``, or why it is unknown."""
     # imported here: resolving the proofs reads the experiments and their Chaos Toolkit modules,
     # which a run without runbook steps (the suite's own tests) should not pay for at start-up
-    from offgridflow_runbook.runbook import RunbookError, load_runbook
-    from offgridflow_runbook.runbook.coverage import coverage
+    from offgridflow_runbook.coverage import runbook_coverage
+    from offgridflow_runbook.runbook import RunbookError
 
     try:
-        return coverage(load_runbook()).summary()
+        return runbook_coverage().summary()
     except RunbookError as error:
         return f"runbook coverage: unknown ({error})"
 

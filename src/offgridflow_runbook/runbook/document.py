@@ -18,7 +18,6 @@ raises :class:`RunbookError` naming the file and line.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from dataclasses import dataclass, field, replace
@@ -26,11 +25,9 @@ from functools import cache
 from pathlib import Path
 
 # defined beside the parser (see .location) and still importable from here
-from offgridflow_runbook.runbook.location import DEFAULT_RUNBOOK, PROJECT_ROOT, RUNBOOK_ENV, RunbookError
+from offgridflow_runbook.runbook.location import RUNBOOK_ENV, RunbookError, runbook_path
 
 __all__ = [
-    "DEFAULT_RUNBOOK",
-    "PROJECT_ROOT",
     "RUNBOOK_ENV",
     "Command",
     "Runbook",
@@ -39,6 +36,7 @@ __all__ = [
     "classify",
     "load_runbook",
     "parse_runbook",
+    "runbook_path",
 ]
 
 _FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
@@ -468,11 +466,6 @@ def parse_runbook(text: str, path: Path | str = "runbook.md") -> Runbook:
         related_alerts=related,
         stray_commands=tuple(stray_commands),
     )
-
-
-def runbook_path(path: Path | str | None = None) -> Path:
-    """``path``, else ``$OFFGRIDFLOW_RUNBOOK``, else the project's runbook."""
-    return Path(path or os.environ.get(RUNBOOK_ENV) or DEFAULT_RUNBOOK)
 
 
 @cache

@@ -7,15 +7,33 @@ catch the error without loading the parser: ``diagnose`` on a healthy target nev
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_RUNBOOK", "KUBECTL_ENV", "PROJECT_ROOT", "RUNBOOK_ENV", "RunbookError"]
+from offgridflow_runbook.project import project_root
+
+__all__ = [
+    "KUBECTL_ENV",
+    "RUNBOOK_ENV",
+    "RUNBOOK_IN_PROJECT",
+    "RunbookError",
+    "default_runbook",
+    "runbook_path",
+]
 
 RUNBOOK_ENV = "OFFGRIDFLOW_RUNBOOK"
-# src/offgridflow_runbook/runbook/location.py -> the repository root
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_RUNBOOK = PROJECT_ROOT / "docs" / "runbooks" / "offgridflow-api-down.md"
+RUNBOOK_IN_PROJECT = Path("docs") / "runbooks" / "offgridflow-api-down.md"  # from the repository root
 KUBECTL_ENV = "KUBECTL"
+
+
+def default_runbook() -> Path:
+    """The project's runbook (under :func:`offgridflow_runbook.project.project_root`)."""
+    return project_root() / RUNBOOK_IN_PROJECT
+
+
+def runbook_path(path: Path | str | None = None) -> Path:
+    """``path``, else ``$OFFGRIDFLOW_RUNBOOK``, else the project's runbook: the one runbook path."""
+    return Path(path or os.environ.get(RUNBOOK_ENV) or default_runbook())
 
 
 class RunbookError(Exception):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 
-from offgridflow_runbook.platforms import Platform
+from offgridflow_runbook.platforms import PlatformReads
 from offgridflow_runbook.probes.platform import PlatformAccess, open_platform
 from offgridflow_runbook.probes.snapshot import Observations, look
 from offgridflow_runbook.runbook.commands import render_commands
@@ -385,13 +385,15 @@ def decide(observations: Observations, *, since: timedelta = DEFAULT_SINCE) -> D
     )
 
 
-def look_for_triage(target: Target, platform: Platform | None, *, platform_reason: str = "") -> Observations:
+def look_for_triage(
+    target: Target, platform: PlatformReads | None, *, platform_reason: str = ""
+) -> Observations:
     """One look with the history triage needs (logs, previous logs, every event still kept)."""
     return look(target, platform, platform_reason=platform_reason, history=True)
 
 
 def diagnose(
-    target: Target, platform: Platform | None = None, *, since: timedelta = DEFAULT_SINCE
+    target: Target, platform: PlatformReads | None = None, *, since: timedelta = DEFAULT_SINCE
 ) -> Diagnosis:
     """Walk Triage 1 -> 2A-2D on ``target`` (read-only). Without ``platform`` the target's own is
     opened; a target that names a platform it cannot reach is judged with those reads unknown."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from offgridflow_runbook.platforms import Platform
+from offgridflow_runbook.platforms import PlatformReads
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.probes.snapshot import Observations, look
 from offgridflow_runbook.runbook.steps import (
@@ -57,7 +57,7 @@ class VerificationReport:
         return "\n".join(f"{s.step} {s.outcome}: {s.title}: {s.message}" for s in self.steps)
 
 
-def verify(target: Target, platform: Platform | None = None) -> VerificationReport:
+def verify(target: Target, platform: PlatformReads | None = None) -> VerificationReport:
     """Run Verification 1-5 against ``target`` (read-only)."""
     observations = look(target, platform)
     steps = tuple(step(observations) for step in VERIFICATION_STEPS)

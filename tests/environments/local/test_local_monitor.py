@@ -14,9 +14,10 @@ from offgridflow_runbook.environments.local import prometheus as prometheus_conf
 from offgridflow_runbook.environments.local.images import StackError, monitor_requirements, monitor_rules_file
 from offgridflow_runbook.environments.local.ports import PORTS
 from offgridflow_runbook.platforms.docker import specs
-from offgridflow_runbook.platforms.docker.names import SYNTHETIC_MONITOR, docker_dir, project_root
+from offgridflow_runbook.platforms.docker.names import SYNTHETIC_MONITOR, docker_dir
 from offgridflow_runbook.platforms.docker.revisions import api_token
 from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE, RULES_FILE_ENV
+from offgridflow_runbook.project import project_root
 from offgridflow_runbook.targets import load_targets
 
 

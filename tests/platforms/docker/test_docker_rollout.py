@@ -63,6 +63,11 @@ def test_a_missing_tag_stalls_the_rollout_and_keeps_the_running_revision(engine:
     assert state.stalled is not None
     assert "manifest unknown" in state.stalled["message"]
     assert rollout.stalled_reason(state) == "ErrImagePull"
+    # the kubelet's first back-off: ten seconds later the pod shows ImagePullBackOff
+    since = float(state.stalled["since"])
+    assert float(state.stalled["backoff_at"]) == since + 10.0
+    assert rollout.stalled_reason_at(state.stalled, since + 9.9) == "ErrImagePull"
+    assert rollout.stalled_reason_at(state.stalled, since + 10.0) == "ImagePullBackOff"
     assert engine.created == []
     assert any(event["reason"] == "Failed" for event in revisions.recorded_events())
 

@@ -28,8 +28,8 @@ from offgridflow_runbook.platforms.docker.names import (
     POSTGRES_IMAGE,
     TOOLS_IMAGE,
     docker_dir,
-    project_root,
 )
+from offgridflow_runbook.project import project_root
 from offgridflow_runbook.runbook.commands import known_good_tag
 
 Say = Callable[[str], None]

@@ -12,7 +12,8 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from offgridflow_runbook.platforms.docker.names import project_root, state_dir
+from offgridflow_runbook.platforms.docker.names import state_dir
+from offgridflow_runbook.project import project_root
 
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 DOCKERD_DEADLINE_SECONDS = 60.0

@@ -15,7 +15,8 @@ import yaml
 
 from offgridflow_runbook.alerting import drop_integrations_without_secrets, fast_route
 from offgridflow_runbook.alerting.profiles import PROFILES, fast_rules
-from offgridflow_runbook.platforms.docker.names import alertmanager_secrets_dir, project_root, state_dir
+from offgridflow_runbook.platforms.docker.names import alertmanager_secrets_dir, state_dir
+from offgridflow_runbook.project import project_root
 
 # Used only while deploy/prometheus has no rules yet, so the stack still has an API-down alert.
 _PLACEHOLDER_RULES: dict[str, Any] = {

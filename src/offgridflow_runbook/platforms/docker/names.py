@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from offgridflow_runbook.project import project_root
+
 STACK_LABEL = "com.offgridflow.stack"
 STACK_VALUE = "local"
 CONFIG_HASH_LABEL = "com.offgridflow.config-hash"
@@ -59,16 +61,6 @@ URLS = {
     SYNTHETIC_MONITOR: "http://127.0.0.1:9097/metrics",
     POSTGRES: "postgresql://offgridflow@127.0.0.1:5432/offgridflow",
 }
-
-
-def project_root() -> Path:
-    """The checkout holding ``deploy/docker`` (``OFFGRIDFLOW_HOME`` overrides; else source tree or cwd)."""
-    if home := os.environ.get("OFFGRIDFLOW_HOME"):
-        return Path(home).resolve()
-    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
-        if (candidate / "deploy" / "docker").is_dir():
-            return candidate
-    return Path.cwd()
 
 
 def state_dir() -> Path:

@@ -12,6 +12,7 @@ RollingUpdate would keep the old pod serving instead.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 
 import docker
@@ -32,12 +33,16 @@ def deploy(
         specs.pull(client, revision.image)
     except specs.PullError as error:
         message = f'Failed to pull image "{revision.image}": {error}'
+        now = time.time()
         state.stalled = {
             "revision": str(revision.number),
             "image": revision.image,
             "reason": "ErrImagePull",
             "message": message,
-            "since": str(time.time()),
+            "since": str(now),
+            # when ErrImagePull turns ImagePullBackOff: written here, read by stalled_reason() and by
+            # the event recorder (deploy/docker/event_recorder.py), which cannot import this rule
+            "backoff_at": str(now + _PULL_BACKOFF_SECONDS),
         }
         revisions.write_rollout(state)
         revisions.record_event("Failed", message, f"{API}-rev{revision.number}")
@@ -95,5 +100,10 @@ def stalled_reason(state: revisions.RolloutState) -> str | None:
     """``ErrImagePull`` at first, ``ImagePullBackOff`` once the kubelet would have backed off."""
     if not state.stalled:
         return None
-    waited = time.time() - float(state.stalled.get("since", time.time()))
-    return "ImagePullBackOff" if waited >= _PULL_BACKOFF_SECONDS else "ErrImagePull"
+    return stalled_reason_at(state.stalled, time.time())
+
+
+def stalled_reason_at(stalled: Mapping[str, str], now: float) -> str:
+    """The waiting reason of a stalled rollout at ``now``: ``ImagePullBackOff`` from its
+    ``backoff_at`` on (a rollout stalled before that key existed: backed off already)."""
+    return "ImagePullBackOff" if now >= float(stalled.get("backoff_at", 0.0)) else "ErrImagePull"

@@ -44,11 +44,11 @@ from offgridflow_runbook.platforms.docker.names import (
     TOOLS_IMAGE,
     VOLUMES,
     alertmanager_secrets_dir,
-    project_root,
     stack_labels,
     state_dir,
 )
 from offgridflow_runbook.platforms.docker.revisions import StoredRevision, database_password, secrets_env
+from offgridflow_runbook.project import project_root
 
 Spec = dict[str, Any]
 

@@ -12,9 +12,9 @@ import pytest
 
 from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.cli import EXIT_USAGE, main
+from offgridflow_runbook.coverage import Project, coverage
+from offgridflow_runbook.project import project_root
 from offgridflow_runbook.runbook import Runbook, load_runbook
-from offgridflow_runbook.runbook.coverage import Project, coverage
-from offgridflow_runbook.runbook.document import PROJECT_ROOT
 
 MakeCopy = Callable[[str, str], Runbook]
 
@@ -119,12 +119,12 @@ def test_a_new_known_good_tag_in_fix_4_no_longer_matches_the_experiment(runbook_
 
 def test_a_proof_the_project_lost_makes_the_step_not_covered(tmp_path: Path) -> None:
     for part in ("chaos/experiments", "deploy/prometheus/rules"):
-        shutil.copytree(PROJECT_ROOT / part, tmp_path / part)
+        shutil.copytree(project_root() / part, tmp_path / part)
     (tmp_path / "checks").mkdir()
-    source = (PROJECT_ROOT / "checks/test_triage.py").read_text()
+    source = (project_root() / "checks/test_triage.py").read_text()
     (tmp_path / "checks/test_triage.py").write_text(source.replace('"Triage 2D"', '"Triage 2X"'))
     (tmp_path / "checks/test_verification.py").write_text(
-        (PROJECT_ROOT / "checks/test_verification.py").read_text()
+        (project_root() / "checks/test_verification.py").read_text()
     )
     experiment = json.loads((tmp_path / "chaos/experiments/oom.json").read_text())
     for activity in experiment["method"]:
@@ -199,3 +199,14 @@ def test_a_bar_above_100_is_a_user_mistake(capsys: pytest.CaptureFixture[str]) -
         main(["coverage", "--min-coverage", "101"])
     assert raised.value.code == EXIT_USAGE
     assert "argument --min-coverage: a percentage 0..100, not '101'" in capsys.readouterr().err
+
+
+def test_a_triage_rule_proves_a_step_only_when_the_decision_table_sends_that_cause_there() -> None:
+    from offgridflow_runbook.coverage import TriageRule
+    from offgridflow_runbook.runbook.triage import Cause
+
+    assert TriageRule(Cause.OOM, "Fix 2").resolve(Project(), "Fix 2") == (True, "triage rule oom -> Fix 2")
+    assert TriageRule(Cause.OOM, "Fix 4").resolve(Project(), "Fix 4") == (
+        False,
+        "triage has no rule sending oom to Fix 4",
+    )
