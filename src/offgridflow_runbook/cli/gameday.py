@@ -146,7 +146,7 @@ def _operator(args: argparse.Namespace) -> int:
     from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
     from offgridflow_runbook.ledger import Ledger
     from offgridflow_runbook.operator.desk import Desk, DeskError
-    from offgridflow_runbook.operator.experiments import EXPERIMENTS_DIR, ModeError, load_modes
+    from offgridflow_runbook.operator.experiments import ModeError, load_modes
     from offgridflow_runbook.operator.record import OPERATOR_REPORTS, automated_figures, write_record
     from offgridflow_runbook.operator.session import OperatorGameDay, Settings, live_hooks
     from offgridflow_runbook.operator.view import LiveView
@@ -158,7 +158,7 @@ def _operator(args: argparse.Namespace) -> int:
     try:
         modes = {
             name: m
-            for name, m in load_modes(args.experiments or EXPERIMENTS_DIR).items()
+            for name, m in load_modes(args.experiments).items()
             if m.runs_on(target.platform)
         }
     except ModeError as error:
