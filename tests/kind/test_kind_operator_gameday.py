@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from helpers.scripted_operator import Stage, assert_phases_in_order, operator_for, play_operator_gameday
+from offgridflow_runbook.gameday import modes as registry
 from offgridflow_runbook.operator.experiments import load_modes
 from offgridflow_runbook.platforms import platform_for
 from offgridflow_runbook.targets import load_target
@@ -18,7 +19,11 @@ pytestmark = pytest.mark.kind
 
 ROOT = Path(__file__).parents[2]
 MODES = load_modes()
-KIND_MODES = ("oom", "bad-config")  # Fix 2 (kubectl patch) and Fix 3 (kubectl rollout undo)
+# the first kind mode of Fix 2 (kubectl patch) and of Fix 3 (kubectl rollout undo), in the game day's order
+KIND_MODES = tuple(
+    next(m.name for m in registry.load_modes() if m.runs_on("kubernetes") and m.fix == fix)
+    for fix in ("Fix 2", "Fix 3")
+)
 SLA_SHARE = 0.9
 RUN_DEADLINE_S = 900.0
 
