@@ -124,6 +124,18 @@ def healthy_api(local_stack: DockerPlatform) -> Iterator[DockerPlatform]:
     wait_until("the API is ready again", _ready, 90)
 
 
+# what a fault test can take for PodCrashLooping (its own minute of readiness) and the rest to resolve
+QUIET_WITHIN_S = 240
+
+
+@pytest.fixture
+def quiet_api(healthy_api: DockerPlatform) -> DockerPlatform:
+    """``healthy_api`` once none of the runbook's alerts is firing: a test that judges Verification 5
+    or a page starts from a quiet stack, never from what an earlier test's fault left firing."""
+    wait_until("no runbook alert is firing on the local stack", quiet, QUIET_WITHIN_S, interval=2)
+    return healthy_api
+
+
 def quiet() -> bool:
     """No runbook alert firing on the local stack's Prometheus (unreadable counts as not quiet)."""
     try:

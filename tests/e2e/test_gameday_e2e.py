@@ -23,7 +23,7 @@ ROOT = Path(__file__).parents[2]
 GAMEDAY_DEADLINE_S = 900
 
 
-def test_the_game_day_passes_on_the_local_stack(healthy_api: DockerPlatform, token: str) -> None:
+def test_the_game_day_passes_on_the_local_stack(quiet_api: DockerPlatform, token: str) -> None:
     environment = dict(os.environ) | {"OFFGRIDFLOW_TOKEN": token}
     if this_process_holds_the_stack_lock():
         environment[LOCK_HELD_ENV] = "1"

@@ -51,7 +51,7 @@ def running_image(engine: docker.DockerClient) -> str:
 
 
 def test_the_deployed_good_tag_passes_and_stays(
-    healthy_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
+    quiet_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     code, verdict, output = gate(DEPLOYED, token, tmp_path)
     assert code == 0, output
@@ -63,7 +63,7 @@ def test_the_deployed_good_tag_passes_and_stays(
 
 
 def test_the_known_good_tag_is_rolled_out_passes_and_stays(
-    healthy_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
+    quiet_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     older = f"{API_REPOSITORY}:{known_good_tag()}"
     code, verdict, output = gate(older, token, tmp_path)
@@ -74,7 +74,7 @@ def test_the_known_good_tag_is_rolled_out_passes_and_stays(
 
 
 def test_a_missing_tag_is_rejected_and_rolled_back(
-    healthy_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
+    quiet_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     code, verdict, output = gate(MISSING, token, tmp_path, "--rollout-timeout", "30")
     assert code == 1, output
@@ -83,11 +83,11 @@ def test_a_missing_tag_is_rejected_and_rolled_back(
     assert verdict["rollback"]["passed"] is True, verdict["rollback"]
     assert verdict["rollback"]["image_after"] == DEPLOYED
     assert running_image(engine) == DEPLOYED
-    assert healthy_api.rollout_status().complete
+    assert quiet_api.rollout_status().complete
 
 
 def test_a_build_whose_activities_answer_500_becomes_ready_and_is_rejected_at_verification_3(
-    healthy_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
+    quiet_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     code, verdict, output = gate(BROKEN, token, tmp_path)
     assert code == 1, output

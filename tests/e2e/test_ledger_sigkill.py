@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize("mode", sigkill_modes("docker"))
 def test_a_chaos_run_killed_during_the_fault_is_restored(
     mode: str,
-    healthy_api: DockerPlatform,
+    quiet_api: DockerPlatform,
     token: str,
     private_fault_ledger: Path,
     tmp_path: Path,

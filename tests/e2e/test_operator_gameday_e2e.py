@@ -4,7 +4,7 @@ call, one run with a wrong first call, one run that lets the SLA share pass so t
 it. Each run: ``offgridflow-runbook gameday --operator`` in a subprocess (the fast alert profile of
 the e2e stack, a small ``--sla-share``), the operator against its live view, every wait bounded.
 The scores are asserted: phase order, right/wrong calls, the fix seen and its section, auto-fix.
-Each run starts from the first revision's template (``healthy_api``) under the stack lock."""
+Each run starts from the first revision's template (``quiet_api``) under the stack lock."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def _platform() -> DockerPlatform:
 
 @pytest.mark.parametrize("mode", DOCKER_MODES)
 def test_the_right_call_and_the_runbooks_fix_pass(
-    healthy_api: DockerPlatform, tmp_path: Path, mode: str
+    quiet_api: DockerPlatform, tmp_path: Path, mode: str
 ) -> None:
     section = MODES[mode].section
     score, operator, output = _play(
@@ -85,7 +85,7 @@ def test_the_right_call_and_the_runbooks_fix_pass(
 
 
 def test_a_wrong_first_call_is_scored_and_the_right_one_timed(
-    healthy_api: DockerPlatform, tmp_path: Path
+    quiet_api: DockerPlatform, tmp_path: Path
 ) -> None:
     mode = DOCKER_MODES[0]
     section = MODES[mode].section
@@ -103,9 +103,7 @@ def test_a_wrong_first_call_is_scored_and_the_right_one_timed(
     assert_phases_in_order(score)
 
 
-def test_the_safety_net_fixes_it_once_the_sla_share_passes(
-    healthy_api: DockerPlatform, tmp_path: Path
-) -> None:
+def test_the_safety_net_fixes_it_once_the_sla_share_passes(quiet_api: DockerPlatform, tmp_path: Path) -> None:
     mode = DOCKER_MODES[0]
     section = MODES[mode].section
     score, _operator, output = _play(
