@@ -41,7 +41,8 @@ lint: venv
 # in /var/cache/offgridflow-cluster) and reuses a running cluster. Go comes from scripts/ensure-go.sh
 # (fetched when this machine's is missing or too old). The tests run the cluster's own kubectl (the
 # Kubernetes version the kind cluster runs): it is built first, and linked alone into .state/bin so
-# that the cluster's other binaries (its prometheus, kind) do not shadow the host's.
+# that the cluster's other binaries (its prometheus, kind) do not shadow the host's. The kind tier and
+# the rest run side by side (scripts/test-tiers.sh; OFFGRIDFLOW_TIERS=serial for one after the other).
 CLUSTER_BIN := $(or $(OFFGRIDFLOW_CLUSTER_CACHE),/var/cache/offgridflow-cluster)/bin
 TEST_PATH := $(CURDIR)/.state/bin
 test: system-deps venv lint
@@ -49,7 +50,7 @@ test: system-deps venv lint
 	  (cd tools/cluster/capshim && go test ./...) && \
 	  OUT=$(CLUSTER_BIN) bash tools/cluster/build-kubernetes.sh kubectl && \
 	  mkdir -p $(TEST_PATH) && ln -sfn $(CLUSTER_BIN)/kubectl $(TEST_PATH)/kubectl && \
-	  PATH="$(TEST_PATH):$$PATH" OFFGRIDFLOW_KIND_TIER=1 $(BIN)/pytest tests $(PYTEST_ARGS)
+	  PATH="$(TEST_PATH):$$PATH" OFFGRIDFLOW_KIND_TIER=1 bash scripts/test-tiers.sh $(PYTEST_ARGS)
 
 # The local stack on Docker. Every command that changes it holds the stack lock that the tests take too.
 STACK := flock -w 900 /tmp/offgridflow-stack.lock $(BIN)/python -m offgridflow_runbook.environments.local

@@ -1,0 +1,84 @@
+"""``scripts/test-tiers.sh`` (make test's pytest run): the kind tier and the rest side by side, each
+tier's exit counted, one closing line for both. Run against a stand-in pytest that writes the JUnit
+report and exit status each test asks of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The stand-in: `python -m pytest ... -m MARKER --junitxml=FILE` answers as FAKE_<tier> says
+# ("tests failures rc"); any other call (the closing line's script on stdin) is the real Python.
+STAND_IN = """#!/usr/bin/env bash
+if [ "$1" != "-m" ]; then exec python3 "$@"; fi
+marker="" junit=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -m) marker="$2"; shift ;;
+    --junitxml=*) junit="${1#--junitxml=}" ;;
+  esac
+  shift
+done
+if [ "$marker" = kind ]; then set -- $FAKE_KIND; else set -- $FAKE_SUITE; fi
+echo "<testsuites><testsuite tests=\\"$1\\" failures=\\"$2\\" errors=\\"0\\" skipped=\\"0\\"/></testsuites>" > "$junit"
+echo "$1 tests, $2 failed in 0.01s"
+exit "$3"
+"""
+
+
+def run_tiers(tmp_path: Path, suite: str, kind: str, *options: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(STAND_IN)
+    python.chmod(0o755)
+    environment = {**os.environ, "FAKE_SUITE": suite, "FAKE_KIND": kind}
+    return subprocess.run(
+        ["bash", str(tmp_path / "scripts" / "test-tiers.sh"), *options],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_both_tiers_passing_pass_with_one_closing_line_for_both(tmp_path: Path) -> None:
+    result = run_tiers(tmp_path, "7 0 0", "3 0 0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "tests: 10 passed, 0 failed, 0 skipped"
+    assert "[kind] 3 tests, 0 failed in 0.01s" in lines
+    assert "[suite] 7 tests, 0 failed in 0.01s" in lines
+    assert (tmp_path / "reports" / "tiers" / "kind.log").read_text() == "3 tests, 0 failed in 0.01s\n"
+
+
+@pytest.mark.parametrize(("suite", "kind"), [("7 1 1", "3 0 0"), ("7 0 0", "3 1 1"), ("7 0 0", "0 0 5")])
+def test_a_failing_tier_or_a_tier_that_ran_nothing_fails_the_run(tmp_path: Path, suite: str, kind: str) -> None:
+    result = run_tiers(tmp_path, suite, kind)
+    assert result.returncode == 1, result.stdout
+
+
+def test_a_tier_that_options_leave_without_a_test_is_not_a_failure(tmp_path: Path) -> None:
+    assert run_tiers(tmp_path, "7 0 0", "0 0 5", "-k", "gate").returncode == 0
+
+
+def test_no_test_at_all_fails_even_with_options(tmp_path: Path) -> None:
+    result = run_tiers(tmp_path, "0 0 5", "0 0 5", "-k", "nothing")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "tests: 0 passed, 0 failed, 0 skipped"
+
+
+def test_serial_runs_the_suite_first_then_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFGRIDFLOW_TIERS", "serial")
+    out = run_tiers(tmp_path, "7 0 0", "3 0 0").stdout
+    assert out.index("[suite]") < out.index("[kind]")
+    assert "(serial)" in out
