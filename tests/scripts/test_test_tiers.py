@@ -26,7 +26,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ "$marker" = kind ]; then set -- $FAKE_KIND; else set -- $FAKE_SUITE; fi
-echo "<testsuites><testsuite tests=\\"$1\\" failures=\\"$2\\" errors=\\"0\\" skipped=\\"0\\"/></testsuites>" > "$junit"
+counts="tests=\\"$1\\" failures=\\"$2\\" errors=\\"0\\" skipped=\\"0\\""
+echo "<testsuites><testsuite $counts/></testsuites>" > "$junit"
 echo "$1 tests, $2 failed in 0.01s"
 exit "$3"
 """
@@ -62,7 +63,9 @@ def test_both_tiers_passing_pass_with_one_closing_line_for_both(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(("suite", "kind"), [("7 1 1", "3 0 0"), ("7 0 0", "3 1 1"), ("7 0 0", "0 0 5")])
-def test_a_failing_tier_or_a_tier_that_ran_nothing_fails_the_run(tmp_path: Path, suite: str, kind: str) -> None:
+def test_a_failing_tier_or_a_tier_that_ran_nothing_fails_the_run(
+    tmp_path: Path, suite: str, kind: str
+) -> None:
     result = run_tiers(tmp_path, suite, kind)
     assert result.returncode == 1, result.stdout
 
