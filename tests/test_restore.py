@@ -308,3 +308,17 @@ def test_nothing_changes_when_what_answers_is_not_the_declared_system(
         "found tcp://10.0.0.9:2375" in report.lines()[0]
     )
     assert len(ledger.entries()) == 1
+
+
+def test_an_instance_the_fault_killed_is_replaced_though_it_is_ready_again(
+    local: Target, ledger: Ledger
+) -> None:
+    """An OOM kill restarts the container in place: ready again, but with a restart Verification 1
+    does not accept. Restore replaces it instead of waiting for a count that never goes back."""
+    killed = Workload("offgridflow-api", "offgridflow-api", "Running", True, 1, GOOD)
+    platform = BrokenPlatform(workloads=[killed], history=[Revision(1, GOOD, "512Mi", "256Mi")])
+    ledger.open(local, mode="oom", fault="memory assault", undo=[Undo(UndoAction.RESTART_API)])
+    report = restore(local, ledger=ledger, platform=platform, verifier=Verdicts(True))
+    assert "rollout_restart" in platform.calls
+    assert report.exit_code == 0
+    assert platform.workloads == [api(True)]

@@ -154,7 +154,9 @@ def _undo(step: Undo, platform: Platform, rollout_timeout: float) -> str:
         return "database started"
     if step.action is UndoAction.RESTART_API:
         workloads = platform.api_workloads()
-        if workloads and all(w.ready for w in workloads):
+        # Verification 1 wants every instance ready with 0 restarts: an instance the fault killed
+        # (an OOM kill restarts in place) is replaced, not waited for
+        if workloads and all(w.ready and w.restart_count == 0 for w in workloads):
             return "API already running"
         platform.rollout_restart()
         return "API restarted"
