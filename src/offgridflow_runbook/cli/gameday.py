@@ -156,11 +156,7 @@ def _operator(args: argparse.Namespace) -> int:
 
     target = target_from(args)
     try:
-        modes = {
-            name: m
-            for name, m in load_modes(args.experiments).items()
-            if m.runs_on(target.platform)
-        }
+        modes = {name: m for name, m in load_modes(args.experiments).items() if m.runs_on(target.platform)}
     except ModeError as error:
         raise UsageError(str(error)) from None
     if not args.fault:
