@@ -80,14 +80,14 @@ def test_a_good_run_passes_with_its_figures() -> None:
         "receiver": "primary-oncall",
         "delivered_at": T0 + 6.5,
         "mttd_s": pytest.approx(6.5),
-        "floor_s": 5.0,
-        "lag_s": pytest.approx(1.5),
+        "floor_s": 3.0,  # the rule's `for`
+        "lag_s": pytest.approx(3.5),
     }
     assert score.suite_mttd_s == pytest.approx(1.5)
     assert score.mttr_s == pytest.approx(12)
     assert score.outage_s == pytest.approx(12)
     assert score.detection_lag_s == pytest.approx(1.0)
-    assert score.alert_lag_s == {"PostgreSQLDown": pytest.approx(0.5)}
+    assert score.alert_lag_s == {"PostgreSQLDown": pytest.approx(2.5)}
     assert score.sla_met
     assert score.budgets["confirm"] == {"budget_s": 120.0, "actual_s": 1.5, "met": True}
     assert score.budgets["identify"]["actual_s"] == pytest.approx(2.5)
@@ -179,10 +179,40 @@ def test_alert_series_become_pending_firing_resolved() -> None:
     assert still_firing[0].resolved_at is None
 
 
+def test_a_page_faster_than_its_floor_is_a_failure_not_a_record() -> None:
+    """No pipeline beats its rule's ``for``: a page scored sooner means a timestamp is wrong."""
+    timing = AlertTiming(1.0, 1.0, {"PostgreSQLDown": 3.0})
+    score = score_experiment(
+        EXPECT,
+        run_events(),
+        journal=COMPLETED,
+        alerts=[fired("PostgreSQLDown", 2.0, 20)],
+        timing=timing,
+        pages=PageDeliveries((paged("PostgreSQLDown", 2.9),)),
+    )
+    assert score.status == "failed"
+    assert any("below its floor 3.0 s" in f for f in score.failures)
+
+
+def test_a_page_at_its_floor_passes() -> None:
+    timing = AlertTiming(1.0, 1.0, {"PostgreSQLDown": 3.0})
+    score = score_experiment(
+        EXPECT,
+        run_events(),
+        journal=COMPLETED,
+        alerts=[fired("PostgreSQLDown", 3.0, 20)],
+        timing=timing,
+        pages=PageDeliveries((paged("PostgreSQLDown", 3.0),)),
+    )
+    assert not any("below its floor" in f for f in score.failures)
+
+
 def test_alert_timing_floor_and_profile() -> None:
     fast = AlertTiming(1.0, 1.0, {"OffGridFlowAPIDown": 3.0})
     production = AlertTiming(15.0, 15.0, {"OffGridFlowAPIDown": 60.0})
-    assert fast.floor_s("OffGridFlowAPIDown") == 5.0
+    # the floor is the rule's `for` alone: a scrape and an evaluation can both fall right after the fault
+    assert fast.floor_s("OffGridFlowAPIDown") == 3.0
+    assert fast.ceiling_s("OffGridFlowAPIDown") == 5.0
     assert (fast.profile, production.profile) == ("fast", "production")
 
 

@@ -54,14 +54,26 @@ class AlertTimeline:
 
 @dataclass(frozen=True)
 class AlertTiming:
-    """How fast Prometheus can possibly alert: scrape + evaluation interval + each rule's ``for``."""
+    """How fast Prometheus can possibly alert, and the intervals that make it slower.
+
+    The floor is each rule's ``for`` alone: a scrape can fall right after the fault and an
+    evaluation right after that scrape, so the scrape and evaluation intervals add *up to* their
+    length, never a fixed amount; only ``for`` cannot be shortened. (The floor used to add both
+    intervals in full, which a lucky scrape beat: pages were scored 0.02 s to 0.94 s "below the
+    floor".) A page or a firing faster than its floor means a timestamp is wrong."""
 
     scrape_interval_s: float
     evaluation_interval_s: float
     for_s: dict[str, float]
 
     def floor_s(self, alert: str) -> float:
-        return self.scrape_interval_s + self.evaluation_interval_s + self.for_s.get(alert, 0.0)
+        """The least time from a fault to ``alert`` firing (and so to its page): the rule's ``for``."""
+        return self.for_s.get(alert, 0.0)
+
+    def ceiling_s(self, alert: str) -> float:
+        """The most a healthy pipeline adds to the floor before the alert fires: one scrape and one
+        evaluation interval on top of ``for``."""
+        return self.scrape_interval_s + self.evaluation_interval_s + self.floor_s(alert)
 
     @property
     def profile(self) -> str:

@@ -360,6 +360,14 @@ def _page(
             "floor_s": floor,
             "lag_s": mttd - floor if floor is not None else None,
         }
+        if floor is not None and mttd < floor:
+            # no pipeline beats its rule's `for`: the fault's time or the delivery's is wrong
+            failures.append(
+                (
+                    None,
+                    f"page {first.alert} scored {mttd:.2f} s after the fault, below its floor {floor:.1f} s",
+                )
+            )
     paged = {p.alert for p in pages.pages if first_page((p,), fault_at, (p.alert,)) is not None}
     failures += [
         (FindingId.PAGE_NOT_DELIVERED, f"alert {name} fired but its page never reached the receiver")
