@@ -65,6 +65,10 @@ def _docker_action(command: Command, method: str) -> Callable[[Platform], None]:
     return lambda platform: getattr(platform, method)()
 
 
+class CommandFailed(Exception):
+    """A runbook line the operator ran answered with an error (its last stderr line in ``args[0]``)."""
+
+
 def runbook_fix(
     section: str, target: Target, kubectl: str = "kubectl"
 ) -> list[tuple[str, Callable[[Platform], None]]]:
@@ -82,13 +86,16 @@ def runbook_fix(
             env = {"KUBECONFIG": target.kubeconfig} if target.kubeconfig else None
 
             def run(_platform: Platform, argv: list[str] = argv, env: Any = env) -> None:
-                subprocess.run(
+                done = subprocess.run(
                     argv,
-                    check=True,
+                    check=False,
                     timeout=KUBECTL_TIMEOUT_S,
                     capture_output=True,
+                    text=True,
                     env={**os.environ, **(env or {})},
                 )
+                if done.returncode != 0:
+                    raise CommandFailed(done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"])
 
             actions.append((line, run))
     assert actions, f"the runbook's {section} has no command the operator can run on {target.platform}"
@@ -166,8 +173,12 @@ def operator_for(
         def run_fix() -> None:
             opened = platform()
             try:
-                for _line, action in runbook_fix(section, target, kubectl):
-                    action(opened)
+                for line, action in runbook_fix(section, target, kubectl):
+                    try:
+                        action(opened)
+                    except CommandFailed as failed:
+                        # as a person would: say what the runbook's line answered, go on with the next
+                        desk.send("note", f"runbook line failed: {line}: {failed.args[0][0]}")
             finally:
                 opened.close()
 
