@@ -24,6 +24,9 @@ def test_the_hashed_configmap_is_the_runbooks_only_drift_on_kind(kind_session):
     # test rolled them out): wait, bounded, until metrics-server lists every API pod
     platform = platform_for(target)
     try:
+        # `kubectl rollout status` (Quick Fix, Fix 3) waits on a rollout an earlier test may have left
+        # running: drift reads the cluster at rest, so wait for that first (bounded)
+        platform.wait_rollout(timeout=240)
         deadline = time.monotonic() + 180
         while len(platform.resource_usage()) < len(platform.api_workloads()) and time.monotonic() < deadline:
             time.sleep(5)
