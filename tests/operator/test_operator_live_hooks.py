@@ -39,7 +39,10 @@ def _experiment_argument(mode: str, func: str, name: str) -> str:
 def test_the_fault_and_the_safety_nets_fix_are_the_chaos_activities(
     tmp_path: Path, platform: ChangingPlatform
 ) -> None:
-    hooks = live_hooks(MODES["bad-image"], load_target("local"), tmp_path / "run", Desk(tmp_path / "d"))
+    desk = Desk(tmp_path / "d")
+    hooks = live_hooks(
+        MODES["bad-image"], load_target("local"), tmp_path / "run", desk, quiet_deadline_s=None
+    )
     hooks.inject()
     bad_tag = _experiment_argument("bad-image", "set_image", "tag")
     assert platform.calls[-1].endswith(f":{bad_tag}")

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.gameday.alerts import QUIET_DEADLINE_S, wait_for_quiet
 from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.operator.changes import Reading, section_of_change
 from offgridflow_runbook.operator.desk import Desk
@@ -220,10 +221,18 @@ def _any(deliveries: PageDeliveries) -> tuple[str, ...]:
 
 
 def live_hooks(
-    mode: Mode, target: Any, run_dir: Path, desk: Desk, say: Callable[[str], None] = print
+    mode: Mode,
+    target: Any,
+    run_dir: Path,
+    desk: Desk,
+    say: Callable[[str], None] = print,
+    *,
+    quiet_deadline_s: float | None = QUIET_DEADLINE_S,
 ) -> Hooks:
     """The real world: chaos activities with a configuration (guard, identity, fault ledger), the
-    receiver's deliveries, the Platform's reads, ``verify()``, ``restore()``."""
+    receiver's deliveries, the Platform's reads, ``verify()``, ``restore()``. Before the fault, a
+    target that allows chaos is given ``quiet_deadline_s`` to be quiet (None: no wait, for a world
+    the caller fakes)."""
     from offgridflow_runbook import chaos
     from offgridflow_runbook.gameday.pages import read_pages
     from offgridflow_runbook.ledger import Ledger
@@ -274,8 +283,20 @@ def live_hooks(
             if entry.events == events:
                 ledger.clear(entry, by="operator game day", note="Verification 1-5 passed")
 
+    def inject() -> None:
+        # as the automated game day does: the fault lands on a quiet target, so the page the people
+        # answer is this fault's, never an earlier fault's alert still firing (or resolving)
+        # only a target that allows chaos is read first: any other is refused by the fault's guard
+        # before anything, its Prometheus included, is contacted
+        waits = quiet_deadline_s is not None and target.allow_chaos and target.prometheus_url
+        if waits and (
+            noisy := wait_for_quiet(target.prometheus_url, deadline=quiet_deadline_s or 0.0, say=say)
+        ):
+            say(f"not quiet before the fault: {', '.join(noisy)}")
+        call_all(mode.faults)
+
     return Hooks(
-        inject=lambda: call_all(mode.faults),
+        inject=inject,
         auto_fix=lambda: call_all(mode.fixes),
         rollback=rollback,
         settle=settle,
