@@ -20,10 +20,11 @@ import pytest
 from docker.errors import DockerException
 
 from offgridflow_runbook.environments.local import StackError, down, stack_lock, status, up
+from offgridflow_runbook.gameday.alerts import still_alerting
 from offgridflow_runbook.platforms.docker import revisions
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.platforms.docker.names import API, STACK_LABEL, STACK_VALUE
-from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
+from offgridflow_runbook.probes import ProbeError
 from offgridflow_runbook.targets import load_target
 
 
@@ -126,25 +127,25 @@ def healthy_api(local_stack: DockerPlatform) -> Iterator[DockerPlatform]:
 
 # what a fault test can take for PodCrashLooping (its own minute of readiness) and the rest to resolve
 QUIET_WITHIN_S = 240
+LOCAL_PROMETHEUS = "http://127.0.0.1:9090"
 
 
 @pytest.fixture
 def quiet_api(healthy_api: DockerPlatform) -> DockerPlatform:
-    """``healthy_api`` once none of the runbook's alerts is firing: a test that judges Verification 5
-    or a page starts from a quiet stack, never from what an earlier test's fault left firing."""
-    wait_until("no runbook alert is firing on the local stack", quiet, QUIET_WITHIN_S, interval=2)
+    """``healthy_api`` once none of the runbook's alerts is pending or firing: a test that judges
+    Verification 5 or a page starts from a quiet stack, never from what an earlier test's fault left
+    firing or about to fire (a crash-loop alert still pending fires in the middle of the next test)."""
+    wait_until("no runbook alert is pending or firing on the local stack", quiet, QUIET_WITHIN_S, interval=2)
     return healthy_api
 
 
 def quiet() -> bool:
-    """No runbook alert firing on the local stack's Prometheus (unreadable counts as not quiet)."""
+    """No runbook alert pending or firing on the local stack's Prometheus, judged as the game day
+    judges its steady state (unreadable counts as not quiet)."""
     try:
-        alerts = httpx.get("http://127.0.0.1:9090/api/v1/alerts", timeout=3).json()["data"]["alerts"]
-    except (httpx.HTTPError, ValueError, KeyError):
+        return not still_alerting(LOCAL_PROMETHEUS, timeout=3)
+    except ProbeError:
         return False  # could not see: not quiet
-    return not any(
-        alert["state"] == "firing" and alert["labels"].get("alertname") in RUNBOOK_ALERTS for alert in alerts
-    )
 
 
 def _ready() -> bool:

@@ -18,8 +18,6 @@ from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.runbook.triage import decide
 
-from .conftest import quiet, wait_until
-
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def diagnose(token: str) -> tuple[int, dict[str, Any]]:
     code, diagnosis, _ = run_diagnose("local", ROOT / "targets.yaml", {"OFFGRIDFLOW_TOKEN": token})
     return code, diagnosis
-
-
-@pytest.fixture
-def quiet_api(healthy_api: DockerPlatform) -> DockerPlatform:
-    """The healthy API with no runbook alert firing: an earlier run's crash-loop alert (Prometheus
-    keeps its data across restarts; it resolves a minute after recovery) is not this test's."""
-    wait_until("no runbook alert is firing", quiet, 180, interval=2)
-    return healthy_api
 
 
 def test_a_healthy_stack_is_diagnosed_healthy(quiet_api: DockerPlatform, token: str):
