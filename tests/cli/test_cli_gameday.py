@@ -4,12 +4,14 @@ process is gone aborted by restoring its ledger."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 
 from offgridflow_runbook.cli import main
+from offgridflow_runbook.gameday.modes import EXTENSION, load_modes
 from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
 from offgridflow_runbook.proofs import PROOFS_ENV, Proof, read_proofs, record_proof
 from offgridflow_runbook.targets import load_target, target_fingerprint, write_resolved_target
@@ -53,6 +55,34 @@ def test_every_mistake_is_one_line_and_exit_64(
     assert says in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_a_new_experiment_file_is_a_fault_the_operator_can_pick(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    modes = load_modes()
+    for mode in modes:
+        assert mode.path is not None
+        (folder / mode.path.name).write_text(mode.path.read_text())
+    [model, *_] = [mode for mode in modes if mode.runs_on("docker")]
+    assert model.path is not None
+    document = json.loads(model.path.read_text())
+    [extension] = [e for e in document["extensions"] if e["name"] == EXTENSION]
+    extension["mode"] = "brand-new"
+    (folder / "brand-new.json").write_text(json.dumps(document))
+    argv = ["gameday", "--operator", "--target", "local", "--experiments", str(folder), "--fault", "nope"]
+    assert main(argv) == 64
+    err = capsys.readouterr().err.strip()
+    offered = err.split(" one of ", 1)[1].removesuffix(" or random").split(", ")
+    assert offered == sorted(["brand-new", *(m.name for m in modes if m.runs_on("docker"))])
+
+    (folder / "foreign.json").write_text("{}")
+    assert main(argv) == 64
+    err = capsys.readouterr().err
+    assert "foreign.json: not an offgridflow game-day experiment" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_the_people_reach_the_running_game_day(desk_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from helpers.operator_fakes import ChangingPlatform, FakeClock, World, open_desk
+from offgridflow_runbook.gameday.modes import modes_by_name
 from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
-from offgridflow_runbook.operator.experiments import load_modes
 from offgridflow_runbook.operator.session import OperatorGameDay, Settings
 from offgridflow_runbook.operator.view import LiveView, render_page
 from offgridflow_runbook.runbook.document import load_runbook
@@ -38,7 +38,7 @@ def _game(tmp_path: Path) -> tuple[OperatorGameDay, World]:
         verify_after_s=0.0,
     )
     game = OperatorGameDay(
-        load_modes()["oom"],
+        modes_by_name()["oom"],
         "local",
         Settings(RUNBOOK.sla_s, BUDGETS, headings=dict(BUDGET_HEADINGS)),
         world.hooks(),

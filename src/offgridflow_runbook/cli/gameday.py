@@ -143,10 +143,10 @@ def _abort_orphan(desk: Any, running: dict[str, Any]) -> int:
 def _operator(args: argparse.Namespace) -> int:
     from chaoslib.exceptions import ActivityFailed
 
+    from offgridflow_runbook.gameday.modes import ModeError, modes_by_name
     from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
     from offgridflow_runbook.ledger import Ledger
     from offgridflow_runbook.operator.desk import Desk, DeskError
-    from offgridflow_runbook.operator.experiments import ModeError, load_modes
     from offgridflow_runbook.operator.record import OPERATOR_REPORTS, automated_figures, write_record
     from offgridflow_runbook.operator.session import OperatorGameDay, Settings, live_hooks
     from offgridflow_runbook.operator.view import LiveView
@@ -156,7 +156,7 @@ def _operator(args: argparse.Namespace) -> int:
 
     target = target_from(args)
     try:
-        modes = {name: m for name, m in load_modes(args.experiments).items() if m.runs_on(target.platform)}
+        modes = {name: m for name, m in modes_by_name(args.experiments).items() if m.runs_on(target.platform)}
     except ModeError as error:
         raise UsageError(str(error)) from None
     if not args.fault:
@@ -186,7 +186,7 @@ def _operator(args: argparse.Namespace) -> int:
         sla_s=runbook.sla_s,
         budgets_s=budgets,
         sla_share=args.sla_share,
-        page_names=mode.pages.get(target.platform, ()),
+        page_names=mode.must_fire.get(target.platform, ()),
         deadline_s=args.deadline,
         announce=not args.unannounced,
         automated=automated_figures(mode.name),
@@ -235,11 +235,11 @@ def _operator(args: argparse.Namespace) -> int:
                 target.platform,
                 "operator",
                 mode.name,
-                steps_proven_by(runbook, mode.section),
+                steps_proven_by(runbook, mode.fix),
             )
         )
     print(
-        f"{score['outcome']}: {mode.name} (fixed by {mode.section}) on {target.name}; "
+        f"{score['outcome']}: {mode.name} (fixed by {mode.fix}) on {target.name}; "
         f"outage {score['outage_s']} s of the SLA's {runbook.sla_s:.0f} s; record {written['postmortem']}"
     )
     return 0 if score["outcome"] == "passed" else EXIT_MISSED

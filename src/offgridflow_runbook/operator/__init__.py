@@ -1,7 +1,8 @@
 """The operator game day: people run the runbook, the suite injects, pages, times every phase against
 the runbook's budgets, and steps in before the SLA (``offgridflow-runbook gameday --operator``).
 
-- :mod:`.experiments` - the modes, read from ``chaos/experiments/*.json`` (fault, fix, section, pages);
+- the modes (fault and fix activities, section, pages) are the game day's, read from
+  ``chaos/experiments/*.json`` by :mod:`offgridflow_runbook.gameday.modes`;
 - :mod:`.desk` - ``gameday ack|call|note|abort``: the state directory the people write to;
 - :mod:`.phases` - the phases on one clock and the operator section of the scorecard;
 - :mod:`.changes` - the change a runbook fix makes, seen on the target, and its section;
