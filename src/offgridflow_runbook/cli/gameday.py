@@ -149,7 +149,7 @@ def _operator(args: argparse.Namespace) -> int:
     from offgridflow_runbook.operator.experiments import ModeError, load_modes
     from offgridflow_runbook.operator.record import OPERATOR_REPORTS, automated_figures, write_record
     from offgridflow_runbook.operator.session import OperatorGameDay, Settings, live_hooks
-    from offgridflow_runbook.operator.view import LiveView
+    from offgridflow_runbook.operator.view import ACK_KEY, LiveView
     from offgridflow_runbook.proofs import Proof, record_proof, steps_proven_by
     from offgridflow_runbook.runbook.document import load_runbook
     from offgridflow_runbook.targets import ChaosNotAllowed, require_chaos_allowed, target_fingerprint
@@ -194,7 +194,8 @@ def _operator(args: argparse.Namespace) -> int:
     )
     game = OperatorGameDay(mode, target.name, settings, hooks)
     try:
-        view = LiveView(game.view, port=args.port)
+        # the page's ack is the command line's: the same desk, the same ``send("ack")``
+        view = LiveView(game.view, port=args.port, ack=lambda: desk.send("ack"))
     except OSError as error:
         raise UsageError(
             f"the live view cannot listen on 127.0.0.1:{args.port} ({error}); try --port 0"
@@ -214,7 +215,8 @@ def _operator(args: argparse.Namespace) -> int:
             )
             opened = True
             print(
-                f"live view: {view.url}  (offgridflow-runbook gameday ack | call SECTION | note TEXT | abort)"
+                f"live view: {view.url}  (ack there with the key {ACK_KEY!r} or the button; "
+                "offgridflow-runbook gameday ack | call SECTION | note TEXT | abort)"
             )
             try:
                 game.play()
