@@ -4,12 +4,15 @@ process is gone aborted by restoring its ledger."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from offgridflow_runbook.cli import main
+from offgridflow_runbook.gameday.error_budget import MEASURED, VERIFIED, ErrorBudget
 from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
 from offgridflow_runbook.proofs import PROOFS_ENV, Proof, read_proofs, record_proof
 from offgridflow_runbook.targets import load_target, target_fingerprint, write_resolved_target
@@ -138,6 +141,13 @@ def test_an_operator_game_day_from_the_command_to_its_record_and_proof(
 
     world.state = state
     monkeypatch.setattr("offgridflow_runbook.operator.session.live_hooks", lambda *args, **kw: world.hooks())
+    asked: list[tuple[object, ...]] = []
+
+    def measured(url: str | None, start: float | None, end: float | None, **kw: Any) -> ErrorBudget:
+        asked.append((url, start, end, kw["until"]))  # the target's Prometheus is never read in a unit test
+        return ErrorBudget(MEASURED, 0.01, start, end, requests=200.0, failed=1.0, until=kw["until"])
+
+    monkeypatch.setattr("offgridflow_runbook.gameday.error_budget.error_budget", measured)
     reports = tmp_path / "reports"
     argv = ["gameday", "--operator", "--target", "local", "--fault", "oom", "--port", "0"]
     assert main([*argv, "--reports", str(reports)]) == 0
@@ -147,6 +157,16 @@ def test_an_operator_game_day_from_the_command_to_its_record_and_proof(
     assert Desk(desk_dir).running() is None  # closed: commands are refused from now on
     assert (reports / "oom-postmortem.md").is_file()
     assert "Fix 2 at" in (reports / "oom-postmortem.md").read_text()
+    # the error budget over the fault -> Verification window, from the target's Prometheus
+    [(url, start, end, until)] = asked
+    [entry] = json.loads((reports / "scorecard.json").read_text())["operator"]
+    assert (url, start, until) == (load_target("local").prometheus_url, entry["fault_at"], VERIFIED)
+    assert end is not None
+    assert end - entry["fault_at"] == entry["reached_s"]["verified"]
+    assert "error budget 50.0%" in out
+    assert (
+        "Error budget: 50.0% burned: 1 of 200 requests failed" in (reports / "oom-postmortem.md").read_text()
+    )
     [proof] = read_proofs()
     assert (proof.kind, proof.mode, proof.target) == ("operator", "oom", "local")
 

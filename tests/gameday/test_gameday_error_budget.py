@@ -12,16 +12,19 @@ from typing import Any
 import pytest
 
 from helpers.prometheus_server import PROMETHEUS, PROMTOOL, backfill, free_port, throwaway_prometheus
+from helpers.runbook_copies import edited
 from offgridflow_runbook.gameday.error_budget import (
     MEASURED,
     NO_TRAFFIC,
     UNKNOWN,
     ErrorBudget,
+    budget_burned,
     budget_line,
     error_budget,
+    experiment_error_budget,
     request_selectors,
 )
-from offgridflow_runbook.runbook import load_runbook
+from offgridflow_runbook.runbook import load_runbook, parse_runbook
 
 # the backfilled API: 2 requests/s answered 200 from T0 to T0+200, of which from T0+100 to T0+200 also
 # 0.2/s answered 503; the health probe answers 503 at 5/s throughout (not user traffic: never counted);
@@ -83,6 +86,7 @@ def test_the_fault_to_verification_window_burns_failed_over_allowed(prometheus_u
     shown = budget.as_dict()
     assert (shown["status"], shown["slo"], shown["window_s"]) == (MEASURED, 0.99, 100.0)
     assert budget_line(shown).startswith(f"{100 * shown['burned']:.1f}% burned: 20 of 220 requests failed")
+    assert budget_burned(shown) == f"{100 * shown['burned']:.1f}%"
 
 
 @pytest.mark.integration
@@ -99,7 +103,8 @@ def test_a_window_without_requests_is_no_traffic_not_zero_burned(prometheus_url:
     assert budget.status == NO_TRAFFIC
     assert budget.burned is None
     assert budget.as_dict()["burned"] is None
-    assert budget_line(budget.as_dict()).startswith("no traffic between the fault and Verification")
+    assert budget_line(budget.as_dict()).startswith("no traffic from the fault to Verification 1-5 passing")
+    assert budget_burned(budget.as_dict()) == "no traffic"
 
 
 @pytest.mark.integration
@@ -148,5 +153,31 @@ def test_the_line_says_unknown_never_zero() -> None:
     assert "0" not in budget_line(unknown.as_dict()).split("(")[0]
     measured = ErrorBudget(MEASURED, 0.01, FAULT, FIXED, requests=1000.0, failed=5.0)
     assert budget_line(measured.as_dict()) == (
-        "50.0% burned: 5 of 1000 requests failed (5xx) in 100 s, 10.0 allowed (SLO 99% of requests succeed)"
+        "50.0% burned: 5 of 1000 requests failed (5xx) in the 100 s from the fault to Verification 1-5 "
+        "passing, 10.0 allowed (SLO 99% of requests succeed)"
     )
+    assert [budget_burned(b) for b in (None, unknown.as_dict(), measured.as_dict())] == [
+        "unknown",
+        "unknown",
+        "50.0%",
+    ]
+
+
+def test_a_runbook_without_an_error_rate_leaves_the_budget_unknown(tmp_path: Path) -> None:
+    runbook = parse_runbook(edited("Error rate < 1%", "Error rate looks fine"), tmp_path / "runbook.md")
+    budget = error_budget("http://127.0.0.1:9", FAULT, FIXED, runbook=runbook, until="the abort")
+    assert (budget.status, budget.allowed, budget.until) == (UNKNOWN, None, "the abort")
+    assert "Verification 5 states no 'Error rate < N%'" in budget.why
+
+
+@pytest.mark.parametrize(
+    ("verified_at", "end", "until"),
+    [(FIXED, FIXED, "Verification 1-5 passing"), (None, QUIET_END, "the abort (never verified)")],
+    ids=["verified", "never-verified"],
+)
+def test_an_experiments_window_runs_from_the_fault_to_verification_or_its_end(
+    verified_at: float | None, end: float, until: str
+) -> None:
+    budget = experiment_error_budget(None, FAULT, verified_at, QUIET_END, ended="the abort")
+    assert (budget.start, budget.end, budget.until) == (FAULT, end, until)
+    assert budget.as_dict()["until"] == until

@@ -143,6 +143,7 @@ def _abort_orphan(desk: Any, running: dict[str, Any]) -> int:
 def _operator(args: argparse.Namespace) -> int:
     from chaoslib.exceptions import ActivityFailed
 
+    from offgridflow_runbook.gameday.error_budget import budget_burned, experiment_error_budget
     from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
     from offgridflow_runbook.ledger import Ledger
     from offgridflow_runbook.operator.desk import Desk, DeskError
@@ -228,6 +229,15 @@ def _operator(args: argparse.Namespace) -> int:
         if opened:  # never the desk of another game day that refused this one
             desk.close()
     score = game.run.score(budgets, runbook.sla_s, time.time(), settings.automated)
+    run = game.run
+    score["error_budget"] = experiment_error_budget(
+        target.prometheus_url,
+        run.fault_at,
+        run.verified_at,
+        run.aborted_at,
+        ended="the abort",
+        runbook=runbook,
+    ).as_dict()
     written = write_record(score, reports)
     if score["outcome"] == "passed":
         record_proof(
@@ -242,6 +252,7 @@ def _operator(args: argparse.Namespace) -> int:
         )
     print(
         f"{score['outcome']}: {mode.name} (fixed by {mode.section}) on {target.name}; "
-        f"outage {score['outage_s']} s of the SLA's {runbook.sla_s:.0f} s; record {written['postmortem']}"
+        f"outage {score['outage_s']} s of the SLA's {runbook.sla_s:.0f} s; "
+        f"error budget {budget_burned(score['error_budget'])}; record {written['postmortem']}"
     )
     return 0 if score["outcome"] == "passed" else EXIT_MISSED

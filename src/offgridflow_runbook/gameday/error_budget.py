@@ -36,19 +36,24 @@ from offgridflow_runbook.probes.prometheus import (
     alert_expression,
     strip_threshold,
 )
-from offgridflow_runbook.runbook import RunbookError, load_runbook
+from offgridflow_runbook.runbook import Runbook, RunbookError, load_runbook
 
 __all__ = [
     "MEASURED",
+    "NOT_MEASURED",
     "NO_TRAFFIC",
     "UNKNOWN",
+    "VERIFIED",
     "ErrorBudget",
+    "budget_burned",
     "budget_line",
     "error_budget",
+    "experiment_error_budget",
     "request_selectors",
 ]
 
 MEASURED, NO_TRAFFIC, UNKNOWN = "measured", "no traffic", "unknown"
+VERIFIED = "Verification 1-5 passing"
 # ``rate(<selector>[5m])`` in the alert's ratio: the numerator's selector (5xx), then the denominator's
 _RATE = re.compile(r"\brate\(\s*(?P<selector>[^\[\]]+?)\s*\[[^\]]+\]\s*\)")
 
@@ -64,6 +69,7 @@ class ErrorBudget:
     requests: float | None = None
     failed: float | None = None
     why: str = ""  # for UNKNOWN and NO_TRAFFIC: what was (not) read
+    until: str = VERIFIED  # what ended the window
 
     @property
     def burned(self) -> float | None:
@@ -82,8 +88,12 @@ class ErrorBudget:
             "requests": _round(self.requests),
             "failed": _round(self.failed),
             "burned": None if burned is None else round(burned, 4),
+            "until": self.until,
             "why": self.why,
         }
+
+
+NOT_MEASURED = ErrorBudget(UNKNOWN, None, None, None, why="not measured")
 
 
 def _round(value: float | None) -> float | None:
@@ -96,13 +106,22 @@ def budget_line(budget: dict[str, Any] | None) -> str:
         why = (budget or {}).get("why") or "not measured"
         return f"unknown ({why})"
     slo = f"SLO {100 * budget['slo']:g}% of requests succeed"
+    until = budget.get("until") or VERIFIED
     if budget["status"] == NO_TRAFFIC:
-        return f"no traffic between the fault and Verification ({slo}; nothing burned, nothing asked)"
+        return f"no traffic from the fault to {until} ({slo}; nothing burned, nothing asked)"
     allowed = budget["allowed_failure_share"] * budget["requests"]
     return (
         f"{100 * budget['burned']:.1f}% burned: {budget['failed']:.0f} of {budget['requests']:.0f} requests "
-        f"failed (5xx) in {budget['window_s']:.0f} s, {allowed:.1f} allowed ({slo})"
+        f"failed (5xx) in the {budget['window_s']:.0f} s from the fault to {until}, {allowed:.1f} allowed "
+        f"({slo})"
     )
+
+
+def budget_burned(budget: dict[str, Any] | None) -> str:
+    """The short form, for a table cell: the share burned, ``no traffic`` or ``unknown``."""
+    if budget and budget.get("status") == MEASURED and budget.get("burned") is not None:
+        return f"{100 * budget['burned']:.1f}%"
+    return NO_TRAFFIC if budget and budget.get("status") == NO_TRAFFIC else UNKNOWN
 
 
 def request_selectors(rules_file: Path | str = DEFAULT_RULES_FILE) -> tuple[str, str]:
@@ -121,22 +140,22 @@ def error_budget(
     prometheus_url: str | None,
     start: float | None,
     end: float | None,
-    allowed: float | None = None,
     *,
+    until: str = VERIFIED,
+    runbook: Runbook | None = None,
     rules_file: Path | str = DEFAULT_RULES_FILE,
     timeout: float = 5.0,
 ) -> ErrorBudget:
-    """What the window ``start``..``end`` burned of the error budget, read from ``prometheus_url``;
-    ``allowed`` defaults to the runbook's (Verification 5). Never raises: what could not be read is
-    UNKNOWN with the reason."""
-    if allowed is None:
-        try:
-            allowed = load_runbook().error_rate_limit
-        except RunbookError as error:
-            return ErrorBudget(UNKNOWN, None, start, end, why=str(error))
+    """What the window ``start`` (the fault) .. ``end`` (``until``: Verification passing) burned of
+    the error budget, read from ``prometheus_url``, against ``runbook``'s Verification 5 (None: the
+    project's runbook). Never raises: what could not be read is UNKNOWN with the reason."""
+    try:
+        allowed: float | None = (runbook or load_runbook()).error_rate_limit
+    except RunbookError as error:
+        return ErrorBudget(UNKNOWN, None, start, end, why=str(error), until=until)
 
     def unknown(why: str) -> ErrorBudget:
-        return ErrorBudget(UNKNOWN, allowed, start, end, why=why)
+        return ErrorBudget(UNKNOWN, allowed, start, end, why=why, until=until)
 
     if not prometheus_url:
         return unknown("the target has no Prometheus")
@@ -159,7 +178,25 @@ def error_budget(
         return unknown(f"Prometheus has no samples of {all_selector} in the window")
     total = requests[0].value
     if total <= 0:
-        return ErrorBudget(NO_TRAFFIC, allowed, start, end, 0.0, 0.0, why=f"{all_selector} did not increase")
+        why = f"{all_selector} did not increase"
+        return ErrorBudget(NO_TRAFFIC, allowed, start, end, 0.0, 0.0, why=why, until=until)
     # the 5xx series exist only once a 5xx was counted: none in the window while the requests were
     # scraped means none failed
-    return ErrorBudget(MEASURED, allowed, start, end, total, failed[0].value if failed else 0.0)
+    return ErrorBudget(MEASURED, allowed, start, end, total, failed[0].value if failed else 0.0, until=until)
+
+
+def experiment_error_budget(
+    prometheus_url: str | None,
+    fault_at: float | None,
+    verified_at: float | None,
+    ended_at: float | None,
+    *,
+    ended: str = "the end of the run",
+    runbook: Runbook | None = None,
+) -> ErrorBudget:
+    """An experiment's error budget (automated or operator game day): the fault to Verification 1-5
+    passing, or, never verified, to ``ended_at`` (``ended`` says what that was)."""
+    if verified_at is not None:
+        return error_budget(prometheus_url, fault_at, verified_at, until=VERIFIED, runbook=runbook)
+    until = f"{ended} (never verified)"
+    return error_budget(prometheus_url, fault_at, ended_at, until=until, runbook=runbook)
