@@ -20,9 +20,10 @@ from typing import Any
 
 import websocket
 
-__all__ = ["Chromium", "chromium_path"]
+__all__ = ["CHROMIUM_FLAGS", "Chromium", "chromium_path"]
 
-_FLAGS = (
+# headless, no sandbox (containers), nothing fetched from the network, one window size for screenshots
+CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -49,7 +50,7 @@ class Chromium:
         self._profile = tempfile.TemporaryDirectory()
         profile = f"--user-data-dir={self._profile.name}"
         self._process = subprocess.Popen(
-            [browser, *_FLAGS, profile, "--remote-debugging-port=0", "about:blank"],
+            [browser, *CHROMIUM_FLAGS, profile, "--remote-debugging-port=0", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers.headless_chromium import Chromium, chromium_path
+from helpers.headless_chromium import CHROMIUM_FLAGS, Chromium, chromium_path
 from helpers.operator_fakes import ChangingPlatform, FakeClock, World, open_desk
 from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
 from offgridflow_runbook.operator.experiments import load_modes
@@ -53,6 +52,17 @@ def _advance(game: OperatorGameDay, world: World, seconds: float) -> None:
     game.tick()
 
 
+def _paged(tmp_path: Path) -> tuple[OperatorGameDay, World]:
+    """A game day 25 s after its fault: the page delivered (at 20 s), nothing said yet."""
+    game, world = _game(tmp_path)
+    game.start()
+    _advance(game, world, 25)
+    return game, world
+
+
+needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed")
+
+
 def test_the_page_shows_clock_phase_page_calls_and_budgets_escaped(tmp_path: Path) -> None:
     game, world = _game(tmp_path)
     game.start()
@@ -83,18 +93,9 @@ def test_the_view_is_served_on_loopback(tmp_path: Path) -> None:
 
 def _chromium(url: str, screenshot: Path) -> str:
     """The DOM chromium rendered for ``url``, and a screenshot of it."""
-    browser = shutil.which("chromium")
+    browser = chromium_path()
     assert browser is not None
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1000,900",
-    ]
+    flags = CHROMIUM_FLAGS
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
             [browser, *flags, f"--user-data-dir={profile}", f"--screenshot={screenshot}", url],
@@ -119,12 +120,10 @@ def _phase(dom: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+@needs_chromium
 def test_a_real_browser_sees_the_phase_at_two_moments_of_a_run(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    game, world = _game(tmp_path)
-    game.start()
-    _advance(game, world, 25)
+    game, world = _paged(tmp_path)
     world.desk.send("ack")
     _advance(game, world, 5)
     shots: dict[str, Any] = {}
@@ -165,9 +164,7 @@ def test_a_page_without_an_ack_says_how_to_ack_and_offers_no_form(tmp_path: Path
 
 
 def test_the_view_acks_through_the_desk_with_its_token_only_by_post(tmp_path: Path) -> None:
-    game, world = _game(tmp_path)
-    game.start()
-    _advance(game, world, 25)
+    game, world = _paged(tmp_path)
     with LiveView(game.view, ack=lambda: world.desk.send("ack")) as view:
         page = httpx.get(view.url, timeout=5).text
         token = _token(page)
@@ -228,12 +225,10 @@ def test_an_ack_with_no_game_day_running_is_refused_with_the_desks_reason(tmp_pa
     assert "no operator game day is running" in answer.text
 
 
-@pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed")
+@needs_chromium
 def test_a_real_browser_acks_with_the_key_and_the_run_records_the_time(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    game, world = _game(tmp_path)
-    game.start()
-    _advance(game, world, 25)
+    game, world = _paged(tmp_path)
     _advance(game, world, 15)  # the key is pressed 40 s after the fault, the clock stands still after
     phase = "document.getElementById('phase').dataset.phase"
     acked = "document.getElementById('ack').dataset.acked"
