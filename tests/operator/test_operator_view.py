@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import tempfile
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from helpers.headless_chromium import CHROMIUM_FLAGS, Chromium, chromium_path
+from helpers.local_http import serving
 from helpers.operator_fakes import ChangingPlatform, FakeClock, World, open_desk
 from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
 from offgridflow_runbook.operator.experiments import load_modes
@@ -249,3 +251,35 @@ def test_a_real_browser_acks_with_the_key_and_the_run_records_the_time(tmp_path:
     assert game.run.acked_at == world.clock.now
     assert game.view()["reached_s"]["acknowledged"] == 40.0
     assert (ARTIFACTS / "3-acknowledged-by-key.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_chromium
+def test_another_local_page_in_the_browser_cannot_ack_by_posting_the_form(tmp_path: Path) -> None:
+    game, world = _paged(tmp_path)
+    with LiveView(game.view, ack=lambda: world.desk.send("ack")) as view, Chromium() as browser:
+        # a page elsewhere on this machine posts the ack form on load (it cannot read the token)
+        attack = (
+            f'<form id="f" method="post" action="{view.url}ack"><input name="token" value="guess"></form>'
+            '<script>document.getElementById("f").submit()</script>'
+        ).encode()
+
+        class Attacker(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(attack)))
+                self.end_headers()
+                self.wfile.write(attack)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        with serving(Attacker) as elsewhere:
+            browser.open(elsewhere + "/")
+            text = "document.body && document.body.innerText"
+            refused = browser.wait_for(text, lambda value: bool(value) and "live view" in value, 30)
+        game.tick()
+    # the browser names the page that posted: refused before the token is even looked at
+    assert refused.startswith(f"Origin '{elsewhere}' is not this live view's page"), refused
+    assert _acks(world) == []
+    assert game.run.acked_at is None
