@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from offgridflow_runbook.cli import main
+from offgridflow_runbook.gameday.error_budget import MEASURED, VERIFIED, ErrorBudget
 from offgridflow_runbook.gameday.modes import EXTENSION, load_modes
 from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
 from offgridflow_runbook.proofs import PROOFS_ENV, Proof, read_proofs, record_proof
@@ -168,6 +170,13 @@ def test_an_operator_game_day_from_the_command_to_its_record_and_proof(
 
     world.state = state
     monkeypatch.setattr("offgridflow_runbook.operator.session.live_hooks", lambda *args, **kw: world.hooks())
+    asked: list[tuple[object, ...]] = []
+
+    def measured(url: str | None, start: float | None, end: float | None, **kw: Any) -> ErrorBudget:
+        asked.append((url, start, end, kw["until"]))  # the target's Prometheus is never read in a unit test
+        return ErrorBudget(MEASURED, 0.01, start, end, requests=200.0, failed=1.0, until=kw["until"])
+
+    monkeypatch.setattr("offgridflow_runbook.gameday.error_budget.error_budget", measured)
     reports = tmp_path / "reports"
     argv = ["gameday", "--operator", "--target", "local", "--fault", "oom", "--port", "0"]
     assert main([*argv, "--reports", str(reports)]) == 0
@@ -177,6 +186,16 @@ def test_an_operator_game_day_from_the_command_to_its_record_and_proof(
     assert Desk(desk_dir).running() is None  # closed: commands are refused from now on
     assert (reports / "oom-postmortem.md").is_file()
     assert "Fix 2 at" in (reports / "oom-postmortem.md").read_text()
+    # the error budget over the fault -> Verification window, from the target's Prometheus
+    [(url, start, end, until)] = asked
+    [entry] = json.loads((reports / "scorecard.json").read_text())["operator"]
+    assert (url, start, until) == (load_target("local").prometheus_url, entry["fault_at"], VERIFIED)
+    assert end is not None
+    assert end - entry["fault_at"] == entry["reached_s"]["verified"]
+    assert "error budget 50.0%" in out
+    assert (
+        "Error budget: 50.0% burned: 1 of 200 requests failed" in (reports / "oom-postmortem.md").read_text()
+    )
     [proof] = read_proofs()
     assert (proof.kind, proof.mode, proof.target) == ("operator", "oom", "local")
 

@@ -8,7 +8,7 @@ the runbook's budgets, and steps in before the SLA (``offgridflow-runbook gameda
 - :mod:`.changes` - the change a runbook fix makes, seen on the target, and its section;
 - :mod:`.session` - the loop: inject through the chaos fault activities, then only watch;
   the safety net; abort and SIGINT roll back;
-- :mod:`.view` - the live view on 127.0.0.1;
+- :mod:`.view` - the live view on 127.0.0.1 (its ack key and button say ``ack`` through the desk);
 - :mod:`.record` - the scorecard's operator section, the post-incident record, the proposals.
 
 It sits above ``chaos`` (it calls the chaos fault and fix activities, so the guard, the identity check
