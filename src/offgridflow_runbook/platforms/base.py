@@ -54,6 +54,7 @@ CHANGE_METHODS = frozenset(
         "kill_database",
         "crash_database",
         "restart_database",
+        "set_api_service_selector",
         "adopt_in_place_config",
         "adopt_hashed_config",
     }
@@ -137,6 +138,10 @@ class NetworkStatus:
     not_ready_endpoints: int
     published: tuple[str, ...] = ()  # "127.0.0.1:8080" on Docker
     detail: str = ""
+    # the API Service's selector (Docker: the routing proxy's), sorted items; None: could not be read
+    service_selector: tuple[tuple[str, str], ...] | None = None
+    # how many API instances that selector matches, ready or not; None: unknown
+    selected_pods: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,12 @@ class PlatformReads(Protocol):
         """``kubectl get ingress`` and ``kubectl get endpoints offgridflow-api-service``."""
         ...
 
+    def api_service_selector(self) -> dict[str, str]:
+        """``kubectl get service offgridflow-api-service -o jsonpath='{.spec.selector}'``: the labels
+        the API Service routes to (Docker: the routing proxy's selector). PlatformError when it cannot
+        be read."""
+        ...
+
     def rollout_status(self) -> RolloutStatus:
         """``kubectl rollout status deployment/offgridflow-api`` without waiting."""
         ...
@@ -269,6 +280,12 @@ class PlatformChanges(Protocol):
 
     def restart_database(self) -> None:
         """Fix 1: ``kubectl rollout restart statefulset/postgres`` (start it if it is down)."""
+        ...
+
+    def set_api_service_selector(self, selector: Mapping[str, str]) -> None:
+        """Replace the API Service's selector whole (``kubectl patch service offgridflow-api-service
+        --type=json`` replacing ``/spec/selector``; Docker: the routing proxy's). Old keys do not
+        survive, and setting the selector it already has changes nothing."""
         ...
 
     def wait_database_ready(self, timeout: float = 300.0) -> None:

@@ -188,20 +188,62 @@ class KubernetesPlatform:
         limits = {w.name: w.memory_limit_bytes for w in self.api_workloads()}
         return [mapping.pod_usage(item, limits) for item in body.get("items", [])]
 
+    def _service(self) -> JSON:
+        result: JSON = self._call(
+            f"get service {SERVICE}", self._core.read_namespaced_service, SERVICE, self.namespace
+        )
+        return result
+
+    def api_service_selector(self) -> dict[str, str]:
+        try:
+            service = self._service()
+        except NotFound:
+            raise PlatformError(f"service {SERVICE} not found in namespace {self.namespace!r}") from None
+        return {str(k): str(v) for k, v in (service.get("spec", {}).get("selector") or {}).items()}
+
+    def _selection(self) -> tuple[tuple[tuple[str, str], ...] | None, int | None, str]:
+        """The Service's selector (sorted items) and how many API pods it matches, ready or not;
+        (None, None, why) when the Service cannot be read: the endpoints still count on their own."""
+        try:
+            selector = self.api_service_selector()
+        except PlatformError as error:
+            return None, None, f"selector unreadable: {error}"
+        if not selector:
+            # a Service without a selector gets no endpoints from the controller: it selects nothing
+            return (), 0, ""
+        pods = self._pods(mapping.API_APP)
+        matched = sum(
+            1
+            for pod in pods
+            if selector.items() <= (pod.get("metadata", {}).get("labels") or {}).items()
+        )
+        return tuple(sorted(selector.items())), matched, ""
+
     def network(self) -> NetworkStatus:
         ingresses = self._call("list ingresses", self._networking.list_namespaced_ingress, self.namespace)
         names = tuple(sorted(i.get("metadata", {}).get("name", "") for i in ingresses.get("items", [])))
         try:
-            endpoints = self._call(
+            endpoints: JSON | None = self._call(
                 f"get endpoints {SERVICE}", self._core.read_namespaced_endpoints, SERVICE, self.namespace
             )
         except NotFound:
-            return NetworkStatus(names, 0, 0, detail=f"service {SERVICE} has no Endpoints object")
-        subsets = endpoints.get("subsets", []) or []
+            endpoints = None
+        subsets = (endpoints or {}).get("subsets", []) or []
         ready = sum(len(s.get("addresses", []) or []) for s in subsets)
         not_ready = sum(len(s.get("notReadyAddresses", []) or []) for s in subsets)
-        detail = "" if ready else f"service {SERVICE} has no ready endpoints"
-        return NetworkStatus(names, ready, not_ready, detail=detail)
+        selector, selected, unreadable = self._selection()
+        if endpoints is None:
+            missing = f"service {SERVICE} has no Endpoints object"
+        else:
+            missing = "" if ready else f"service {SERVICE} has no ready endpoints"
+        return NetworkStatus(
+            names,
+            ready,
+            not_ready,
+            detail="; ".join(filter(None, [missing, unreadable])),
+            service_selector=selector,
+            selected_pods=selected,
+        )
 
     def rollout_status(self) -> RolloutStatus:
         return mapping.rollout_status(self._deployment())
@@ -382,6 +424,21 @@ class KubernetesPlatform:
     def _point_at_config_map(self, deployment: JSON, old: str, new: str) -> None:
         patch = env_from_patch(deployment, old, new)
         self._patch_deployment(f"point {DEPLOYMENT} at configmap {new}", patch, mapping.PATCH_MANAGER)
+
+    def set_api_service_selector(self, selector: Mapping[str, str]) -> None:
+        wanted = {str(k): str(v) for k, v in selector.items()}
+        if self.api_service_selector() == wanted:
+            return  # kubectl patch would answer "patched (no change)": nothing to send
+        # a JSON patch replacing spec.selector whole: a strategic merge would keep the old keys
+        body = [{"op": "replace", "path": "/spec/selector", "value": wanted}]
+        self._call(
+            f"set the selector of service {SERVICE}",
+            self._core.patch_namespaced_service,
+            SERVICE,
+            self.namespace,
+            body,
+            field_manager=mapping.PATCH_MANAGER,
+        )
 
     def kill_database(self) -> None:
         self._postgres.kill()
