@@ -114,6 +114,10 @@ def _image_now(platform: Platform) -> str | None:
     return workloads[0].image if workloads else None
 
 
+def _labels(selector: dict[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+
+
 def _undo(step: Undo, platform: Platform, rollout_timeout: float) -> str:
     """Carry out one step when still needed; what was done, in a few words."""
     detail = step.detail
@@ -166,9 +170,18 @@ def _undo(step: Undo, platform: Platform, rollout_timeout: float) -> str:
             raise _CannotUndo(f"the {platform.kind} platform has no ConfigMap scheme to put back")
         adopt()
         return "hashed offgridflow-config again"
+    if step.action is UndoAction.SELECT:
+        recorded = detail.get("selector")
+        if not isinstance(recorded, dict) or not recorded:
+            raise _CannotUndo("the entry names no selector to put back")
+        selector = {str(key): str(value) for key, value in recorded.items()}
+        if platform.api_service_selector() == selector:
+            return f"Service selector already {_labels(selector)}"
+        platform.set_api_service_selector(selector)
+        return f"Service selector back to {_labels(selector)}"
     if step.action is UndoAction.CHECK_WRITES:
         return "writes checked after Verification"
-    # scale / select: recorded for the network and capacity modes; no platform method changes them yet
+    # scale: recorded for the capacity mode; no platform method changes it yet
     raise _CannotUndo(f"the suite cannot yet {step.describe()}: do it by hand")
 
 
