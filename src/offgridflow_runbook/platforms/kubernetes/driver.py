@@ -213,9 +213,7 @@ class KubernetesPlatform:
             return (), 0, ""
         pods = self._pods(mapping.API_APP)
         matched = sum(
-            1
-            for pod in pods
-            if selector.items() <= (pod.get("metadata", {}).get("labels") or {}).items()
+            1 for pod in pods if selector.items() <= (pod.get("metadata", {}).get("labels") or {}).items()
         )
         return tuple(sorted(selector.items())), matched, ""
 
