@@ -201,6 +201,12 @@ class KubernetesPlatform:
             raise PlatformError(f"service {SERVICE} not found in namespace {self.namespace!r}") from None
         return {str(k): str(v) for k, v in (service.get("spec", {}).get("selector") or {}).items()}
 
+    def api_pod_selector(self) -> dict[str, str]:
+        """``kubectl get deployment offgridflow-api -o jsonpath='{.spec.selector.matchLabels}'``: the
+        labels the Deployment's pods carry by construction, what the API Service must select."""
+        labels = self._deployment().get("spec", {}).get("selector", {}).get("matchLabels") or {}
+        return {str(key): str(value) for key, value in labels.items()}
+
     def _selection(self) -> tuple[tuple[tuple[str, str], ...] | None, int | None, str]:
         """The Service's selector (sorted items) and how many API pods it matches, ready or not;
         (None, None, why) when the Service cannot be read: the endpoints still count on their own."""
