@@ -25,7 +25,7 @@ from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard
 from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE
 from offgridflow_runbook.runbook.location import RUNBOOK_IN_PROJECT, runbook_path
 
-__all__ = ["Proposal", "propose", "runbook_diff", "write_proposals"]
+__all__ = ["FIX_5_COMMANDS", "Proposal", "propose", "runbook_diff", "write_proposals"]
 
 RUNBOOK_PATH = RUNBOOK_IN_PROJECT.as_posix()  # as the diff names it, from the repository root
 
@@ -50,13 +50,10 @@ _FIX_3_CONFIGMAP_USED = (
 )
 
 # Fix 5 as the suite applies it where the runbook has none (Triage 2D; chaos.fixes' Fix 5): the
-# commands an operator runs, in the runbook's style, inserted before Verification.
+# commands an operator runs, in the runbook's style, inserted before Verification (the kind tier runs
+# them as written: tests/kind/test_kind_driver_changes.py).
 _FIX_5_TITLE = "Fix 5: Network/Ingress Issues"
-_FIX_5 = (
-    f"### {_FIX_5_TITLE}\n"
-    + r"""
-```bash
-# Compare what the Service selects with the labels of the API pods (ready, yet no endpoint)
+FIX_5_COMMANDS = r"""# Compare what the Service selects with the API pods' labels (ready, yet no endpoint)
 kubectl get service offgridflow-api-service -n offgridflow -o jsonpath='{.spec.selector}'
 kubectl get pods -n offgridflow -l app=offgridflow-api --show-labels
 
@@ -67,10 +64,8 @@ kubectl patch service offgridflow-api-service -n offgridflow --type=json -p \
 
 # Ready endpoints again
 kubectl get endpoints offgridflow-api-service -n offgridflow
-```
-
 """
-)
+_FIX_5 = f"### {_FIX_5_TITLE}\n\n```bash\n{FIX_5_COMMANDS}```\n\n"
 _VERIFICATION_HEADING = "## Verification"
 
 
