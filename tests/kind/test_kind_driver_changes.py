@@ -4,8 +4,8 @@ the pods, and undone so the cluster is left as it was."""
 
 from __future__ import annotations
 
+import http.client
 import os
-import socket
 import subprocess
 import time
 from urllib.parse import urlsplit
@@ -73,16 +73,21 @@ SERVICE_WAIT_S = 60
 
 
 def _api_refuses(url: str) -> bool:
-    """Whether a TCP connection to the API's NodePort is refused (kube-proxy rejects a Service
-    without endpoints) rather than answered."""
+    """Whether the API's NodePort refuses a new client: no HTTP answer at all, the connection refused
+    or closed before a response (kind's port mapping accepts, then drops it: "Server disconnected
+    without sending a response", as triage reads it). A timeout is no refusal, an answer neither."""
     parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=3)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=3):
-            return False
-    except ConnectionRefusedError:
+        connection.request("GET", "/health/live")
+        connection.getresponse().read()
+    except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
         return True
     except OSError:
-        return False  # a timeout is no refusal
+        return False
+    finally:
+        connection.close()
+    return False
 
 
 def _until(check, what: str) -> None:
