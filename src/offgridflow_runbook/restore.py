@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from offgridflow_runbook.ledger import Entry, Ledger, Undo, UndoAction, Unreadable, profile_of
-from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
+from offgridflow_runbook.platforms import Platform, PlatformError, label_selector, platform_for
 from offgridflow_runbook.platforms.identity import identity_mismatch
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.runbook.verification import VerificationReport, verify
@@ -114,10 +114,6 @@ def _image_now(platform: Platform) -> str | None:
     return workloads[0].image if workloads else None
 
 
-def _labels(selector: dict[str, str]) -> str:
-    return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
-
-
 def _undo(step: Undo, platform: Platform, rollout_timeout: float) -> str:
     """Carry out one step when still needed; what was done, in a few words."""
     detail = step.detail
@@ -176,9 +172,9 @@ def _undo(step: Undo, platform: Platform, rollout_timeout: float) -> str:
             raise _CannotUndo("the entry names no selector to put back")
         selector = {str(key): str(value) for key, value in recorded.items()}
         if platform.api_service_selector() == selector:
-            return f"Service selector already {_labels(selector)}"
+            return f"Service selector already {label_selector(selector)}"
         platform.set_api_service_selector(selector)
-        return f"Service selector back to {_labels(selector)}"
+        return f"Service selector back to {label_selector(selector)}"
     if step.action is UndoAction.CHECK_WRITES:
         return "writes checked after Verification"
     # scale: recorded for the capacity mode; no platform method changes it yet

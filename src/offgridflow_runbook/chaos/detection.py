@@ -25,7 +25,7 @@ from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.gameday.pages import first_page, read_pages
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder
-from offgridflow_runbook.platforms import Platform, Workload
+from offgridflow_runbook.platforms import Platform, Workload, label_selector
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
 from offgridflow_runbook.runbook.evidence import (
@@ -125,7 +125,7 @@ def service_selection_signal(platform: Platform, since: float) -> Signal | None:
     network = platform.network()
     if not ready or network.ready_endpoints or network.selected_pods != 0:
         return None
-    selector = ",".join(f"{key}={value}" for key, value in network.service_selector or ())
+    selector = label_selector(network.service_selector or ())
     return (
         f"offgridflow-api-service selects {selector or 'nothing'}: 0 API instances, no ready endpoint, "
         f"while {len(ready)} are ready",

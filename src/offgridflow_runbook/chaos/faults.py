@@ -28,7 +28,7 @@ from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.ledger import is_secret_key
-from offgridflow_runbook.platforms import Platform, PlatformError
+from offgridflow_runbook.platforms import Platform, PlatformError, label_selector
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 
 __all__ = [
@@ -221,7 +221,7 @@ def break_service_selector(
         platform = scene.platform
         selector = platform.api_service_selector()
         broken = {**selector, label: value}
-        shown = ",".join(f"{key}={val}" for key, val in sorted(broken.items()))
+        shown = label_selector(broken)
         progress(configuration, "fault", f"service selector {shown}")
         scene.mark(f"service selector {shown}", selector_undo(selector), selector=selector, broken=broken)
         platform.set_api_service_selector(broken)

@@ -25,7 +25,7 @@ from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.ledger import is_secret_key
-from offgridflow_runbook.platforms import Platform
+from offgridflow_runbook.platforms import Platform, label_selector
 from offgridflow_runbook.runbook.commands import known_good_tag
 from offgridflow_runbook.targets import Target
 
@@ -245,7 +245,7 @@ def fix_5_select_the_deployments_pods(
                 )
             time.sleep(0.5)
         took = time.monotonic() - started
-        shown = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+        shown = label_selector(selector)
         event_log(configuration).record(
             EventKind.FINDING,
             id=FindingId.NO_FIX_FOR_2D,

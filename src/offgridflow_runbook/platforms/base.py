@@ -10,7 +10,7 @@ Values are plain frozen dataclasses so that results can be rendered into reports
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
@@ -33,6 +33,7 @@ __all__ = [
     "Termination",
     "Usage",
     "Workload",
+    "label_selector",
 ]
 
 
@@ -59,6 +60,12 @@ CHANGE_METHODS = frozenset(
         "adopt_hashed_config",
     }
 )
+
+
+def label_selector(labels: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    """Labels as ``kubectl -l`` takes them and the suite shows a selector: ``a=b,c=d``, sorted."""
+    items = labels.items() if isinstance(labels, Mapping) else labels
+    return ",".join(f"{key}={value}" for key, value in sorted(items))
 
 
 class PlatformError(Exception):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from offgridflow_runbook.platforms import NetworkStatus, Usage, Workload
+from offgridflow_runbook.platforms import NetworkStatus, Usage, Workload, label_selector
 from offgridflow_runbook.probes.http import Unauthorized
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
@@ -206,7 +206,7 @@ def triage_2c_resources(observations: Observations) -> StepResult:
 
 
 def _labels(selector: tuple[tuple[str, str], ...]) -> str:
-    return ",".join(f"{key}={value}" for key, value in selector) or "(none)"
+    return label_selector(selector) or "(none)"
 
 
 def service_selection(observations: Observations, network: NetworkStatus) -> str | None:

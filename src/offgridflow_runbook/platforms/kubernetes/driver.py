@@ -23,6 +23,7 @@ from offgridflow_runbook.platforms.base import (
     RolloutStatus,
     Usage,
     Workload,
+    label_selector,
 )
 from offgridflow_runbook.platforms.identity import SeenIdentity
 from offgridflow_runbook.platforms.kubernetes import mapping
@@ -50,10 +51,6 @@ SERVICE = "offgridflow-api-service"
 PG_ISREADY = ("pg_isready", "-h", "postgres-service", "-p", "5432")
 KUBELET_LOGS_GONE = "unable to retrieve container logs for "
 _POLL_SECONDS = 1.0
-
-
-def _selector(match_labels: Mapping[str, str]) -> str:
-    return ",".join(f"{key}={value}" for key, value in sorted(match_labels.items()))
 
 
 class KubernetesPlatform:
@@ -258,7 +255,7 @@ class KubernetesPlatform:
             "list replicasets",
             self._apps.list_namespaced_replica_set,
             self.namespace,
-            label_selector=_selector(match_labels),
+            label_selector=label_selector(match_labels),
         )
         owned = [rs for rs in body.get("items", []) if mapping.owned_by(rs, deployment)]
         return sorted(owned, key=mapping.revision_number)
