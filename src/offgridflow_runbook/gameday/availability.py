@@ -3,7 +3,7 @@ every ``interval`` seconds, so the scorecard's outage is what a client saw, not 
 
 Each read is a new client on a new connection: a Service whose endpoints vanish (the network mode)
 still serves the connections already open to its pods (the node's connection tracking keeps them),
-so a synthetic user on one kept-alive connection saw 0.4 s of a 15 s outage on kind, while every
+so a synthetic user on one kept-alive connection saw 0.4 s of a 14 s outage on kind, while every
 new client was turned away."""
 
 from __future__ import annotations
