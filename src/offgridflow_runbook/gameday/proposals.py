@@ -262,8 +262,9 @@ def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
                 title=_FIX_5_TITLE,
                 change="Triage 2D finds the API Service without ready endpoints while the API pods are "
                 "ready, and the runbook stops there: it has no fix. Add a Fix 5 with the commands that "
-                "put the Service's selector back to the Deployment's pod labels; the game day ran them "
-                "(through the platform's API) and measured them.",
+                "put the Service's selector back to the Deployment's pod labels: the game day made that "
+                "change (through the platform's API) and measured it, and the kind tier runs these lines "
+                "as written.",
                 evidence=tuple(fix_5),
                 edit=_insert_fix_5,
             )
