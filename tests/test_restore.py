@@ -24,6 +24,8 @@ from offgridflow_runbook.targets import Target, load_target
 
 TARGETS_FILE = Path(__file__).parents[1] / "targets.yaml"
 GOOD = "127.0.0.1:5000/offgridflow-api:v1.3.0"
+SELECTOR = {"app": "offgridflow-api"}
+CHAOS_SELECTOR = {**SELECTOR, "offgridflow.io/chaos": "network"}
 BAD = "127.0.0.1:5000/offgridflow-api:v9.9.9-does-not-exist"
 
 
@@ -100,11 +102,18 @@ def broken() -> BrokenPlatform:
         history=[Revision(1, BAD, "512Mi", "256Mi")],
         configuration={"OFFGRIDFLOW_DB_POOL_MAX": "lots"},
         database_ready=False,
+        selector=dict(CHAOS_SELECTOR),
     )
 
 
 def write_every_kind(ledger: Ledger, target: Target) -> None:
     """One entry per kind of fault, oldest first, as the faults write them."""
+    ledger.open(
+        target,
+        mode="network",
+        fault="selector",
+        undo=[Undo(UndoAction.SELECT, {"selector": SELECTOR})],
+    )
     ledger.open(
         target, mode="bad-config-in-place", fault="in place", undo=[Undo(UndoAction.USE_HASHED_CONFIG)]
     )
@@ -152,7 +161,8 @@ def test_every_kind_of_entry_is_undone_newest_first_then_verified_then_cleared(
         # db-kill's RESTART_API: the API is ready again after the oom entry's restart: not restarted twice
         f"set_image {GOOD}",  # bad-image
         "update_config {'OFFGRIDFLOW_DB_POOL_MAX': '10'}",  # bad-config
-        "adopt_hashed_config",  # bad-config-in-place's set-up (oldest) last
+        "adopt_hashed_config",  # bad-config-in-place's set-up
+        f"set_api_service_selector {SELECTOR}",  # network (oldest) last: the Service's selector back
         "wait_rollout",
     ]
     assert len(verdicts.calls) == 2  # waited until Verification passed
@@ -161,10 +171,11 @@ def test_every_kind_of_entry_is_undone_newest_first_then_verified_then_cleared(
     history = [
         json.loads(line) for line in (ledger.cleared_directory / "history.jsonl").read_text().splitlines()
     ]
-    assert [line["by"] for line in history] == ["offgridflow-runbook restore"] * 5
+    assert [line["by"] for line in history] == ["offgridflow-runbook restore"] * 6
     assert history[0]["note"] == "memory set back to 1Gi/256Mi; API restarted"
     assert report.lines()[-1] == "target 'local': restored; Verification 1-5 pass"
-    assert len(report.lines()) == 6  # one line per entry, then the verdict
+    assert report.lines()[-2].endswith("restored (Service selector back to app=offgridflow-api)")
+    assert len(report.lines()) == 7  # one line per entry, then the verdict
 
 
 def test_nothing_is_cleared_while_verification_does_not_pass(
@@ -173,8 +184,8 @@ def test_nothing_is_cleared_while_verification_does_not_pass(
     write_every_kind(ledger, local)
     report = restore(local, ledger=ledger, platform=broken, verifier=Verdicts(False), verify_deadline=0.05)
     assert report.exit_code == 1
-    assert len(ledger.entries()) == 5
-    assert all("NOT restored: Verification 1-5 did not pass" in line for line in report.lines()[:5])
+    assert len(ledger.entries()) == 6
+    assert all("NOT restored: Verification 1-5 did not pass" in line for line in report.lines()[:6])
     assert report.lines()[-1] == "target 'local': Verification 1-5 did not pass: Verification 1: HTTP 503"
 
 
@@ -188,6 +199,7 @@ def test_a_second_restore_finds_everything_already_back_and_changes_nothing(
     assert [c for c in broken.calls if c != "wait_rollout"] == ["adopt_hashed_config"]  # idempotent itself
     assert report.exit_code == 0
     assert "memory already 1Gi/256Mi" in report.lines()[0]
+    assert "Service selector already app=offgridflow-api" in report.lines()[-2]
 
 
 def test_an_entry_that_cannot_be_undone_stays_open_with_its_reason_while_the_others_clear(
@@ -322,3 +334,13 @@ def test_an_instance_the_fault_killed_is_replaced_though_it_is_ready_again(
     assert "rollout_restart" in platform.calls
     assert report.exit_code == 0
     assert platform.workloads == [api(True)]
+
+
+def test_a_select_entry_without_a_selector_is_not_guessed(
+    local: Target, ledger: Ledger, broken: BrokenPlatform
+) -> None:
+    ledger.open(local, mode="network", fault="selector", undo=[Undo(UndoAction.SELECT, {})])
+    report = restore(local, ledger=ledger, platform=broken, verifier=Verdicts(True))
+    assert report.exit_code == 1
+    assert "the entry names no selector to put back" in report.lines()[0]
+    assert broken.selector == CHAOS_SELECTOR

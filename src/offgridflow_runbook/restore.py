@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from offgridflow_runbook.ledger import Entry, Ledger, Undo, UndoAction, Unreadable, profile_of
-from offgridflow_runbook.platforms import Platform, PlatformError, platform_for
+from offgridflow_runbook.platforms import Platform, PlatformError, label_selector, platform_for
 from offgridflow_runbook.platforms.identity import identity_mismatch
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.runbook.verification import VerificationReport, verify
@@ -166,9 +166,18 @@ def _undo(step: Undo, platform: Platform, rollout_timeout: float) -> str:
             raise _CannotUndo(f"the {platform.kind} platform has no ConfigMap scheme to put back")
         adopt()
         return "hashed offgridflow-config again"
+    if step.action is UndoAction.SELECT:
+        recorded = detail.get("selector")
+        if not isinstance(recorded, dict) or not recorded:
+            raise _CannotUndo("the entry names no selector to put back")
+        selector = {str(key): str(value) for key, value in recorded.items()}
+        if platform.api_service_selector() == selector:
+            return f"Service selector already {label_selector(selector)}"
+        platform.set_api_service_selector(selector)
+        return f"Service selector back to {label_selector(selector)}"
     if step.action is UndoAction.CHECK_WRITES:
         return "writes checked after Verification"
-    # scale / select: recorded for the network and capacity modes; no platform method changes them yet
+    # scale: recorded for the capacity mode; no platform method changes it yet
     raise _CannotUndo(f"the suite cannot yet {step.describe()}: do it by hand")
 
 

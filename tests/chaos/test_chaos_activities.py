@@ -16,7 +16,7 @@ from offgridflow_runbook.chaos import _context, detection, faults, fixes, proof
 from offgridflow_runbook.gameday.events import EventLog
 from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.gameday.pages import Page, PageDeliveries
-from offgridflow_runbook.platforms import Event, Revision, Termination, Workload
+from offgridflow_runbook.platforms import Event, NetworkStatus, Revision, Termination, Workload
 from offgridflow_runbook.probes.http import Unreachable
 
 NOW = datetime.now(UTC)
@@ -354,3 +354,89 @@ def test_a_readiness_endpoint_that_does_not_answer_in_time_is_detected_as_unheal
     signal = EventLog.for_configuration(configuration).first("detected_at")
     assert signal is not None
     assert str(signal.detail["signal"]).startswith("/health/ready did not answer")
+
+
+BROKEN = {"app": "offgridflow-api", "offgridflow.io/chaos": "network"}
+
+
+def no_endpoints(platform: RecordingPlatform) -> NetworkStatus:
+    """What a platform reports while the Service's selector is the fault's: it selects no instance."""
+    selector = tuple(sorted(platform.selector.items()))
+    if platform.selector == {"app": "offgridflow-api"}:
+        return NetworkStatus((), 1, 0, service_selector=selector, selected_pods=1)
+    return NetworkStatus((), 0, 0, service_selector=selector, selected_pods=0)
+
+
+@pytest.fixture
+def selecting(fake_platform: RecordingPlatform, monkeypatch: pytest.MonkeyPatch) -> RecordingPlatform:
+    """The recording platform whose network() follows its Service selector."""
+    fake_platform.workloads = [api()]
+    monkeypatch.setattr(fake_platform, "network", lambda: no_endpoints(fake_platform), raising=False)
+    return fake_platform
+
+
+def test_the_network_fault_adds_a_label_no_instance_carries_and_records_the_selector_it_replaces(
+    selecting: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    assert faults.break_service_selector(target="local", configuration=configuration) == BROKEN
+    assert selecting.calls == [f"set_api_service_selector {BROKEN}"]
+    fault = EventLog.for_configuration(configuration).first("fault_at")
+    assert fault is not None
+    assert (fault.detail["selector"], fault.detail["broken"]) == ({"app": "offgridflow-api"}, BROKEN)
+
+
+def test_the_network_detection_needs_ready_instances_and_a_service_selecting_none(
+    selecting: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    assert detection.service_selection_signal(selecting, 0.0) is None  # healthy: it selects the instance
+    selecting.selector = dict(BROKEN)
+    signal, _ = detection.service_selection_signal(selecting, 0.0) or ("", None)
+    assert signal == (
+        "offgridflow-api-service selects app=offgridflow-api,offgridflow.io/chaos=network: 0 API instances, "
+        "no ready endpoint, while 1 are ready"
+    )
+    selecting.workloads = [api(ready=False)]  # no instance ready: the pods' problem, not the network's
+    assert detection.service_selection_signal(selecting, 0.0) is None
+
+
+def test_fix_5_sets_the_selector_back_and_records_that_the_runbook_had_no_fix_with_the_time(
+    selecting: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    faults.break_service_selector(target="local", configuration=configuration)
+    selecting.calls.clear()
+    fixes.fix_5_select_the_deployments_pods(target="local", configuration=configuration)
+    # no Deployment on the recording platform: the selector recorded before the fault
+    assert selecting.calls == ["set_api_service_selector {'app': 'offgridflow-api'}", "wait_rollout"]
+    log = EventLog.for_configuration(configuration)
+    [finding] = [e.detail for e in log.read() if e.kind == "finding"]
+    assert finding["id"] == FindingId.NO_FIX_FOR_2D
+    assert finding["selector"] == {"app": "offgridflow-api"}
+    assert isinstance(finding["took_s"], float)
+    fix = log.first("fix_started_at")
+    assert fix is not None
+    assert fix.detail["fix"].startswith("Fix 5 (proposed)")
+
+
+def test_fix_5_reads_the_deployments_selector_where_there_is_one(
+    selecting: RecordingPlatform, configuration: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faults.break_service_selector(target="local", configuration=configuration)
+    # the Deployment's matchLabels, not the selector recorded before the fault (which it differs from)
+    deployment = {"app": "offgridflow-api", "tier": "api"}
+    monkeypatch.setattr(selecting, "api_pod_selector", lambda: dict(deployment), raising=False)
+    monkeypatch.setattr(selecting, "network", lambda: NetworkStatus((), 1, 0), raising=False)
+    fixes.fix_5_select_the_deployments_pods(target="local", configuration=configuration)
+    assert selecting.selector == deployment
+
+
+def test_rollback_fix_5_only_while_the_faults_selector_is_in_place(
+    selecting: RecordingPlatform, configuration: dict[str, str]
+) -> None:
+    faults.break_service_selector(target="local", configuration=configuration)
+    selecting.selector = {"app": "offgridflow-api"}  # put back meanwhile
+    selecting.calls.clear()
+    answer = fixes.fix_5_select_the_deployments_pods(
+        target="local", only_if_broken=True, configuration=configuration
+    )
+    assert answer == "already healthy; nothing to fix"
+    assert selecting.calls == []

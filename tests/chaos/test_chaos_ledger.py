@@ -54,6 +54,10 @@ class Witness(RecordingPlatform):
         self._look("crash_database")
         super().crash_database()
 
+    def set_api_service_selector(self, selector: Mapping[str, str]) -> None:
+        self._look("set_api_service_selector")
+        super().set_api_service_selector(selector)
+
     def adopt_in_place_config(self) -> None:
         self._look("adopt_in_place_config")
         self.calls.append("adopt_in_place_config")
@@ -83,6 +87,15 @@ def test_bad_image_records_the_image_to_go_back_to(witness: Witness, configurati
     entry = only_entry(witness, "set_image", configuration)
     assert entry.undo == (Undo(UndoAction.SET_IMAGE, {"image": GOOD}),)
     assert entry.fault == "set image 127.0.0.1:5000/offgridflow-api:v9.9.9"
+
+
+def test_the_network_fault_records_the_selector_to_go_back_to_before_changing_it(
+    witness: Witness, configuration: dict[str, str]
+) -> None:
+    faults.break_service_selector(target="local", configuration=configuration)
+    entry = only_entry(witness, "set_api_service_selector", configuration)
+    assert entry.undo == (Undo(UndoAction.SELECT, {"selector": {"app": "offgridflow-api"}}),)
+    assert entry.fault == "service selector app=offgridflow-api,offgridflow.io/chaos=network"
 
 
 def test_bad_config_records_the_value_it_replaces(witness: Witness, configuration: dict[str, str]) -> None:

@@ -15,7 +15,8 @@ from offgridflow_runbook.cli import main
 from offgridflow_runbook.gameday.error_budget import MEASURED, VERIFIED, ErrorBudget
 from offgridflow_runbook.gameday.modes import EXTENSION, load_modes
 from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
-from offgridflow_runbook.proofs import PROOFS_ENV, Proof, read_proofs, record_proof
+from offgridflow_runbook.proofs import PROOFS_ENV, Proof, read_proofs, record_proof, steps_proven_by
+from offgridflow_runbook.runbook import load_runbook
 from offgridflow_runbook.targets import load_target, target_fingerprint, write_resolved_target
 
 
@@ -134,7 +135,9 @@ def test_coverage_fails_a_stale_or_missing_proof_only_when_asked(capsys: pytest.
     out = capsys.readouterr().out
     assert "Fix 2            never proven by a game day  STALE" in out
     assert main(["coverage", "--max-proof-age", "90d"]) == 1
-    steps = ("Triage 1", "Fix 1", "Fix 2", "Fix 3", "Fix 4", *(f"Verification {n}" for n in range(1, 6)))
+    # every step a mode of chaos/experiments proves (the Fixes, Triage 2D, Verification)
+    runbook = load_runbook()
+    steps = tuple(dict.fromkeys(step for mode in load_modes() for step in steps_proven_by(runbook, mode.fix)))
     record_proof(Proof(time.time() - 3600, "local", "docker", "operator", "oom", steps))
     assert main(["coverage", "--max-proof-age", "90d"]) == 0
     assert "by operator oom on local" in capsys.readouterr().out

@@ -35,6 +35,7 @@ PRODUCTION_FOR = {
     "OffGridFlowAPIOOMKilled": None,  # fires at the first evaluation: the kill has happened
     "OffGridFlowAPIImagePullFailing": "1m",
     "OffGridFlowAPIRolloutStuck": "5m",
+    "OffGridFlowAPINoEndpoints": "1m",
     "OffGridFlowPageUnresolved": "15m",
 }
 # Routing, not detection: it re-raises a page that is still firing for the runbook's secondary.

@@ -141,11 +141,13 @@ def test_the_written_diff_applies_to_the_runbook(tmp_path: Path) -> None:
         card(
             score("oom", page=OOM_PAGE),
             score("bad-config", alerts=[crash], found=((FindingId.FIX_3_CONFIGMAP_GENERATED, finding),)),
+            score("network", found=(NO_FIX_FOR_2D,)),
         ),
         tmp_path,
     )
     proposals = written["proposals"].read_text()
-    assert proposals.count("\n## ") == 3
+    assert proposals.count("\n## ") == 4
+    assert "## 2. Fix 5: Network/Ingress Issues" in proposals
     checkout = tmp_path / "checkout"
     (checkout / "docs" / "runbooks").mkdir(parents=True)
     shutil.copy(RUNBOOK_FILE, checkout / "docs" / "runbooks" / RUNBOOK_FILE.name)
@@ -226,3 +228,39 @@ def test_proposals_follow_the_finding_ids_not_their_wording() -> None:
         RUNBOOK,
     )
     assert [p.evidence for p in reworded] == [("bad-config: the edit stays after undo",)]
+
+
+NO_FIX_FOR_2D = (FindingId.NO_FIX_FOR_2D, "the runbook has no fix for Triage 2D")
+
+
+def test_the_network_mode_without_a_runbook_fix_proposes_fix_5_with_the_commands_and_the_time_measured() -> (
+    None
+):
+    network = score("network", found=(NO_FIX_FOR_2D,), status="passed", mttr_s=31.5)
+    [proposal] = propose(card(network), RUNBOOK)
+    assert proposal.title == "Fix 5: Network/Ingress Issues"
+    # measured by the game day (its score's fields), not read from the finding's sentence
+    assert proposal.evidence == (
+        "network on docker (passed): the Service's selector set back to the Deployment's pod labels; "
+        "service back 10.0 s after the fix started; MTTR 31.5 s",
+    )
+    diff = runbook_diff(RUNBOOK, [proposal])
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert "### Fix 5: Network/Ingress Issues" in added
+    assert (
+        "kubectl get service offgridflow-api-service -n offgridflow -o jsonpath='{.spec.selector}'" in added
+    )
+    assert "  offgridflow-api -n offgridflow -o jsonpath='{.spec.selector.matchLabels}')}]\"" in added
+    # the section goes after Fix 4 and before Verification
+    edited = proposal.edit(RUNBOOK) if proposal.edit else RUNBOOK
+    assert edited.index("### Fix 4") < edited.index("### Fix 5") < edited.index("## Verification")
+
+
+def test_fix_5_is_earned_by_the_finding_id_and_not_proposed_twice() -> None:
+    reworded = score("network", found=((FindingId.NO_FIX_FOR_2D, "anything at all"),))
+    assert [p.title for p in propose(card(reworded), RUNBOOK)] == ["Fix 5: Network/Ingress Issues"]
+    same_words = score("network", found=((FindingId.UNCLASSIFIED, "the runbook has no fix for Triage 2D"),))
+    assert propose(card(same_words), RUNBOOK) == []
+    [proposal] = propose(card(reworded), RUNBOOK)
+    already = proposal.edit(RUNBOOK) if proposal.edit else RUNBOOK
+    assert propose(card(reworded), already) == []  # a runbook that has its Fix 5 gets no second one

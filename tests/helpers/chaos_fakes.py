@@ -38,6 +38,7 @@ class RecordingPlatform:
     # what identity() answers (with contact=False, without what only the engine can tell)
     seen: SeenIdentity = LOCAL_IDENTITY
     identity_reads: list[bool] = field(default_factory=list)
+    selector: dict[str, str] = field(default_factory=lambda: {"app": "offgridflow-api"})
 
     def identity(self, *, contact: bool = True) -> SeenIdentity:
         self.identity_reads.append(contact)
@@ -66,6 +67,9 @@ class RecordingPlatform:
 
     def network(self) -> NetworkStatus:
         return NetworkStatus((), 1, 0)
+
+    def api_service_selector(self) -> dict[str, str]:
+        return dict(self.selector)
 
     def rollout_status(self) -> RolloutStatus:
         return RolloutStatus(True, 1, 1, 1, "successfully rolled out")
@@ -106,6 +110,10 @@ class RecordingPlatform:
 
     def wait_database_ready(self, timeout: float = 300.0) -> None:
         self.calls.append("wait_database_ready")
+
+    def set_api_service_selector(self, selector: Mapping[str, str]) -> None:
+        self.calls.append(f"set_api_service_selector {dict(selector)}")
+        self.selector = dict(selector)
 
     def close(self) -> None:
         self.closed += 1

@@ -151,4 +151,12 @@ def seed_runbook_namespace(fake: KubeFake, *, hashed_config: bool = False) -> No
             "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "notReadyAddresses": [{"ip": "127.0.0.2"}]}],
         },
     )
+    fake.put(
+        "api/v1",
+        "services",
+        {
+            "metadata": {"name": "offgridflow-api-service", "labels": {"app": "offgridflow-api"}},
+            "spec": {"selector": {"app": "offgridflow-api"}, "ports": [{"port": 8080}]},
+        },
+    )
     fake.put("apis/networking.k8s.io/v1", "ingresses", {"metadata": {"name": "offgridflow-api"}})

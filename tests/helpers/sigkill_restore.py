@@ -89,6 +89,15 @@ def _bad_value(mode: str) -> Callable[[Platform, Before], bool]:
     return shows
 
 
+def _selector_broken(mode: str) -> Callable[[Platform, Before], bool]:
+    arguments = fault_arguments(mode, "break_service_selector")
+
+    def shows(platform: Platform, before: Before) -> bool:
+        return platform.api_service_selector().get(arguments["label"]) == arguments["value"]
+
+    return shows
+
+
 @dataclass(frozen=True)
 class Mode:
     """One failure mode: the fault's text in the ledger, and how the platform shows it."""
@@ -105,6 +114,7 @@ _FAULTS: dict[str, tuple[str, Callable[[str], Callable[[Platform, Before], bool]
     "kill_database": ("database killed", lambda _: _database_down),
     "set_image": ("set image", lambda _: _image_changed),
     "update_config": ("config ", _bad_value),
+    "break_service_selector": ("service selector", _selector_broken),
 }
 
 

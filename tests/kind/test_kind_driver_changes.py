@@ -4,9 +4,16 @@ the pods, and undone so the cluster is left as it was."""
 
 from __future__ import annotations
 
+import http.client
+import os
+import subprocess
+import time
+from urllib.parse import urlsplit
+
 import pytest
 
 from helpers.kind_pods import settled
+from offgridflow_runbook.gameday.proposals import FIX_5_COMMANDS
 from offgridflow_runbook.platforms import platform_for
 
 pytestmark = pytest.mark.kind
@@ -60,3 +67,66 @@ def test_restarting_the_database_replaces_its_pod_and_waits_until_it_is_ready(ki
     assert all(pod.ready for pod in after)
     assert not before & {pod.uid for pod in after}, "the StatefulSet kept the old postgres pod"
     assert kind_platform.pg_isready().exit_code == 0
+
+
+SERVICE_WAIT_S = 60
+
+
+def _api_refuses(url: str) -> bool:
+    """Whether the API's NodePort refuses a new client: no HTTP answer at all, the connection refused
+    or closed before a response (kind's port mapping accepts, then drops it: "Server disconnected
+    without sending a response", as triage reads it). A timeout is no refusal, an answer neither."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=3)
+    try:
+        connection.request("GET", "/health/live")
+        connection.getresponse().read()
+    except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
+        return True
+    except OSError:
+        return False
+    finally:
+        connection.close()
+    return False
+
+
+def _until(check, what: str) -> None:
+    deadline = time.monotonic() + SERVICE_WAIT_S
+    while not check():
+        assert time.monotonic() < deadline, f"not within {SERVICE_WAIT_S} s: {what}"
+        time.sleep(1)
+
+
+def test_a_service_selector_matching_no_pod_empties_its_endpoints_and_fix_5_as_written_puts_it_back(
+    kind_platform, kind_session
+):
+    selector = kind_platform.api_service_selector()
+    base_url = kind_platform.target.base_url
+    broken = {**selector, "offgridflow.io/chaos": "network"}
+    try:
+        kind_platform.set_api_service_selector(broken)
+        assert kind_platform.api_service_selector() == broken  # replaced whole, nothing merged away
+        _until(lambda: kind_platform.network().ready_endpoints == 0, "no ready endpoint")
+        network = kind_platform.network()
+        assert network.selected_pods == 0
+        assert network.service_selector == tuple(sorted(broken.items()))
+        assert all(p.ready for p in kind_platform.api_workloads())  # the pods themselves stay ready
+        _until(lambda: _api_refuses(base_url), f"{base_url} refusing connections")
+        # Fix 5 as the proposals write it, run as written with the real kubectl
+        settings = kind_session.settings
+        path = os.environ.get("PATH", "")
+        if settings.kubectl_bin is not None:
+            path = f"{settings.kubectl_bin.parent}{os.pathsep}{path}"
+        subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", FIX_5_COMMANDS],
+            env={**os.environ, "KUBECONFIG": str(settings.kubeconfig), "PATH": path},
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert kind_platform.api_service_selector() == selector
+    finally:
+        kind_platform.set_api_service_selector(selector)
+    _until(lambda: kind_platform.network().ready_endpoints > 0, "ready endpoints again")
+    _until(lambda: not _api_refuses(base_url), f"{base_url} answering again")

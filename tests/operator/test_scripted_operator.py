@@ -10,11 +10,18 @@ from helpers.scripted_operator import runbook_fix
 from offgridflow_runbook.gameday.modes import modes_by_name
 from offgridflow_runbook.operator.changes import read_target, section_of_change
 from offgridflow_runbook.platforms import Revision
+from offgridflow_runbook.runbook import load_runbook
 from offgridflow_runbook.runbook.commands import render_commands
 from offgridflow_runbook.targets import load_target
 
 LOCAL = load_target("local")
-DOCKER_MODES = sorted(name for name, mode in modes_by_name().items() if mode.runs_on("docker"))
+# the modes whose section is one of the runbook's fixes: a branch without one (network, Triage 2D) has
+# no command an operator could run to fix it, only the one the game day proposes
+DOCKER_MODES = sorted(
+    name
+    for name, mode in modes_by_name().items()
+    if mode.runs_on("docker") and load_runbook().step(mode.fix).kind == "fix"
+)
 
 
 def _broken() -> ChangingPlatform:

@@ -24,6 +24,7 @@ __all__ = [
     "image_undo",
     "in_place_config_undo",
     "oom_undo",
+    "selector_undo",
     "writer_undo",
 ]
 
@@ -72,6 +73,11 @@ def oom_undo(target: Target) -> tuple[Undo, ...]:
             )
         )
     return (*steps, Undo(UndoAction.RESTART_API))
+
+
+def selector_undo(selector: Mapping[str, str]) -> Undo:
+    """Put the API Service's selector back to what it is now."""
+    return Undo(UndoAction.SELECT, {"selector": dict(selector)})
 
 
 def writer_undo() -> Undo:

@@ -25,7 +25,7 @@ from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.gameday.pages import first_page, read_pages
 from offgridflow_runbook.gameday.verdicts import VerdictRecorder
-from offgridflow_runbook.platforms import Platform, Workload
+from offgridflow_runbook.platforms import Platform, Workload, label_selector
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
 from offgridflow_runbook.runbook.evidence import (
@@ -47,6 +47,7 @@ __all__ = [
     "wait_for_image_pull_failure",
     "wait_for_oom_killed",
     "wait_for_page",
+    "wait_for_service_selecting_no_pod",
 ]
 
 
@@ -118,6 +119,20 @@ def config_crash_signal(platform: Platform, since: float) -> Signal | None:
     return (f"crash loop; {lines[0]}", _shown(recent[0])) if lines else None
 
 
+def service_selection_signal(platform: Platform, since: float) -> Signal | None:
+    """API instances ready, yet the API Service selects none of them and has no ready endpoint."""
+    ready = [w.name for w in platform.api_workloads() if w.ready]
+    network = platform.network()
+    if not ready or network.ready_endpoints or network.selected_pods != 0:
+        return None
+    selector = label_selector(network.service_selector or ())
+    return (
+        f"offgridflow-api-service selects {selector or 'nothing'}: 0 API instances, no ready endpoint, "
+        f"while {len(ready)} are ready",
+        None,
+    )
+
+
 def _detect_on_platform(
     target: str | None,
     configuration: Configuration,
@@ -167,6 +182,17 @@ def wait_for_crash_loop_with_config_error(
     """An API instance crashed after the fault and its previous run logged ``invalid configuration``."""
     what = f"a crash loop with {CONFIG_ERROR_MARKER!r} in the previous logs"
     return _detect_on_platform(target, configuration, deadline, what, config_crash_signal)
+
+
+def wait_for_service_selecting_no_pod(
+    target: str | None = None,
+    deadline: float = 30.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> bool:
+    """The API's instances are ready, yet its Service selects none of them (no ready endpoint)."""
+    what = "offgridflow-api-service selecting no ready API instance"
+    return _detect_on_platform(target, configuration, deadline, what, service_selection_signal)
 
 
 def wait_for_database_unreachable(

@@ -22,15 +22,17 @@ from offgridflow_runbook.chaos._ledger import (
     image_undo,
     in_place_config_undo,
     oom_undo,
+    selector_undo,
 )
 from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.ledger import is_secret_key
-from offgridflow_runbook.platforms import Platform, PlatformError
+from offgridflow_runbook.platforms import Platform, PlatformError, label_selector
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError
 
 __all__ = [
+    "break_service_selector",
     "crash_database_repeatedly",
     "ensure_memory_limit",
     "kill_database",
@@ -203,6 +205,27 @@ def update_config(
                 f"reads the generated ConfigMap {update.config_map}",
             )
     return f"{key}={value}"
+
+
+@changes_target
+def break_service_selector(
+    label: str = "offgridflow.io/chaos",
+    value: str = "network",
+    target: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, str]:
+    """The network fault (Triage 2D): the API Service's selector gains ``label=value``, which no API
+    instance carries, so the Service selects none of them while they all keep running and ready."""
+    with fault_scene(target, configuration) as scene:
+        platform = scene.platform
+        selector = platform.api_service_selector()
+        broken = {**selector, label: value}
+        shown = label_selector(broken)
+        progress(configuration, "fault", f"service selector {shown}")
+        scene.mark(f"service selector {shown}", selector_undo(selector), selector=selector, broken=broken)
+        platform.set_api_service_selector(broken)
+    return broken
 
 
 # -- the ConfigMap scheme (Kubernetes) ------------------------------------------------------------------

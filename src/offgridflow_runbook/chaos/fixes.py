@@ -1,4 +1,5 @@
-"""The runbook's fixes (Fix 1-4) and the rollbacks that undo a fault only while it is still present."""
+"""The runbook's fixes (Fix 1-4), the fix the suite proposes where the runbook has none (Fix 5, Triage
+2D), and the rollbacks that undo a fault only while it is still present."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from offgridflow_runbook.chaos.registry import changes_target
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.findings import FindingId
 from offgridflow_runbook.ledger import is_secret_key
-from offgridflow_runbook.platforms import Platform
+from offgridflow_runbook.platforms import Platform, label_selector
 from offgridflow_runbook.runbook.commands import known_good_tag
 from offgridflow_runbook.targets import Target
 
@@ -33,6 +34,7 @@ __all__ = [
     "fix_2_patch_memory",
     "fix_3_rollout_undo",
     "fix_4_set_known_good_image",
+    "fix_5_select_the_deployments_pods",
     "restore_config",
 ]
 
@@ -60,6 +62,8 @@ def _fault_still_present(target: Target, configuration: Configuration, platform:
         return platform.config().get(key) == value
     if "image" in fault.detail:
         return current_image(platform) == str(fault.detail["image"])
+    if "broken" in fault.detail:
+        return platform.api_service_selector() == dict(fault.detail["broken"])
     return not verified(target, platform)
 
 
@@ -195,6 +199,64 @@ def fix_4_set_known_good_image(
         lambda platform: platform.set_image(image_with_tag(current_image(platform), tag)),
         rollout_timeout,
     )
+
+
+def _pods_selector(platform: Platform, configuration: Configuration) -> dict[str, str]:
+    """What the API Service must select: the Deployment's own pod selector, as an operator reads it
+    (``kubectl get deployment offgridflow-api -o jsonpath='{.spec.selector.matchLabels}'``); a
+    platform without Deployments (Docker) falls back to the selector recorded before this run's fault."""
+    read = getattr(platform, "api_pod_selector", None)
+    if read is not None:
+        selector: dict[str, str] = read()
+        if selector:
+            return selector
+    fault = event_log(configuration).first(EventKind.FAULT_AT)
+    recorded = fault.detail.get("selector") if fault else None
+    if not isinstance(recorded, dict) or not recorded:
+        raise ActivityFailed("cannot tell which pods the API Service must select: no Deployment selector")
+    return {str(key): str(value) for key, value in recorded.items()}
+
+
+@changes_target
+def fix_5_select_the_deployments_pods(
+    target: str | None = None,
+    timeout: float = 60.0,
+    only_if_broken: bool = False,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str:
+    """Fix 5 (proposed; the runbook has no fix for Triage 2D): put the API Service's selector back to
+    the Deployment's pod labels and wait (at most ``timeout`` s) until it has a ready endpoint again.
+
+    The game day records that the runbook had no fix (finding ``no-fix-for-2d``, with the commands and
+    the time measured), which earns the proposal of a "Fix 5: Network/Ingress Issues" section.
+    With ``only_if_broken`` (rollbacks) nothing is done while the fault's selector is gone."""
+
+    def select(platform: Platform) -> None:
+        selector = _pods_selector(platform, configuration)
+        started = time.monotonic()
+        platform.set_api_service_selector(selector)
+        deadline = started + timeout
+        while platform.network().ready_endpoints == 0:
+            if time.monotonic() >= deadline:
+                raise ActivityFailed(
+                    f"offgridflow-api-service has no ready endpoint {timeout:g} s after its selector "
+                    "was set back"
+                )
+            time.sleep(0.5)
+        took = time.monotonic() - started
+        shown = label_selector(selector)
+        event_log(configuration).record(
+            EventKind.FINDING,
+            id=FindingId.NO_FIX_FOR_2D,
+            text=f"the runbook has no fix for Triage 2D: the suite set offgridflow-api-service's selector "
+            f"back to the Deployment's pod labels ({shown}); a ready endpoint was back {took:.1f} s later",
+            selector=selector,
+            took_s=round(took, 1),
+        )
+
+    describe = "Fix 5 (proposed): offgridflow-api-service selects the Deployment's pods again"
+    return _apply_fix(target, configuration, only_if_broken, lambda _: describe, select, timeout)
 
 
 @changes_target

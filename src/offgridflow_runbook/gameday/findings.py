@@ -25,6 +25,7 @@ class FindingId(StrEnum):
     FIX_1_DATABASE_CRASH_LOOPING = "fix-1-database-crash-looping"  # chaos.fixes: Fix 1 met CrashLoopBackOff
     FIX_3_CONFIG_EDITED_IN_PLACE = "fix-3-config-edited-in-place"  # chaos.faults: undo cannot restore it
     FIX_3_CONFIGMAP_GENERATED = "fix-3-configmap-generated"  # chaos.faults: offgridflow-config NotFound
+    NO_FIX_FOR_2D = "no-fix-for-2d"  # chaos.fixes: the runbook has no fix for 2D; the suite's worked
     # judged by the scorer
     ALERT_BEFORE_FAULT = "alert-before-fault"
     ALERT_SILENT = "alert-silent"  # an alert the experiment names stayed silent (not a must-fire)
@@ -50,6 +51,7 @@ class Change(StrEnum):
 
     FIX_3_READ_THE_DEPLOYMENTS_CONFIGMAP = "fix-3-read-the-deployments-configmap"
     FIX_1_DELETE_A_CRASH_LOOPING_DATABASE_POD = "fix-1-delete-a-crash-looping-database-pod"
+    ADD_FIX_5_NETWORK = "add-fix-5-network"  # a Fix 5 for Triage 2D: the Service's selector back
     FIX_THE_PAGE = "fix-the-page"  # a failure mode did not page: the alert or its routing
     NAME_THE_ALERT_THAT_PAGED = "name-the-alert-that-paged"  # the silent alert is evidence for it
 
@@ -59,6 +61,7 @@ EARNS: dict[FindingId, Change] = {
     FindingId.FIX_3_CONFIG_EDITED_IN_PLACE: Change.FIX_3_READ_THE_DEPLOYMENTS_CONFIGMAP,
     FindingId.FIX_3_CONFIGMAP_GENERATED: Change.FIX_3_READ_THE_DEPLOYMENTS_CONFIGMAP,
     FindingId.FIX_1_DATABASE_CRASH_LOOPING: Change.FIX_1_DELETE_A_CRASH_LOOPING_DATABASE_POD,
+    FindingId.NO_FIX_FOR_2D: Change.ADD_FIX_5_NETWORK,
     FindingId.MUST_FIRE_SILENT: Change.FIX_THE_PAGE,
     FindingId.PAGE_NOT_DELIVERED: Change.FIX_THE_PAGE,
     FindingId.ALERT_SILENT: Change.NAME_THE_ALERT_THAT_PAGED,

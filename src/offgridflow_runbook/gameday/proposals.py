@@ -25,7 +25,7 @@ from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard
 from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE
 from offgridflow_runbook.runbook.location import RUNBOOK_IN_PROJECT, runbook_path
 
-__all__ = ["Proposal", "propose", "runbook_diff", "write_proposals"]
+__all__ = ["FIX_5_COMMANDS", "Proposal", "propose", "runbook_diff", "write_proposals"]
 
 RUNBOOK_PATH = RUNBOOK_IN_PROJECT.as_posix()  # as the diff names it, from the repository root
 
@@ -48,6 +48,32 @@ _FIX_3_CONFIGMAP_USED = (
     "  $(kubectl get deployment offgridflow-api -n offgridflow \\\n"
     "    -o jsonpath='{.spec.template.spec.containers[?(@.name==\"api\")].envFrom[*].configMapRef.name}')"
 )
+
+# Fix 5 as the suite applies it where the runbook has none (Triage 2D; chaos.fixes' Fix 5): the
+# commands an operator runs, in the runbook's style, inserted before Verification (the kind tier runs
+# them as written: tests/kind/test_kind_driver_changes.py).
+_FIX_5_TITLE = "Fix 5: Network/Ingress Issues"
+FIX_5_COMMANDS = r"""# Compare what the Service selects with the API pods' labels (ready, yet no endpoint)
+kubectl get service offgridflow-api-service -n offgridflow -o jsonpath='{.spec.selector}'
+kubectl get pods -n offgridflow -l app=offgridflow-api --show-labels
+
+# Select the Deployment's pods again: the Service's selector back to the Deployment's pod labels
+kubectl patch service offgridflow-api-service -n offgridflow --type=json -p \
+  "[{\"op\": \"replace\", \"path\": \"/spec/selector\", \"value\": $(kubectl get deployment \
+  offgridflow-api -n offgridflow -o jsonpath='{.spec.selector.matchLabels}')}]"
+
+# Ready endpoints again
+kubectl get endpoints offgridflow-api-service -n offgridflow
+"""
+_FIX_5 = f"### {_FIX_5_TITLE}\n\n```bash\n{FIX_5_COMMANDS}```\n\n"
+_VERIFICATION_HEADING = "## Verification"
+
+
+def _insert_fix_5(runbook: str) -> str:
+    head, marker, tail = runbook.partition(_VERIFICATION_HEADING)
+    if not marker or f"### {_FIX_5_TITLE}" in runbook:
+        return runbook
+    return f"{head}{_FIX_5}{marker}{tail}"
 
 
 @dataclass(frozen=True)
@@ -179,6 +205,30 @@ def _evidence(scorecard: Scorecard, change: Change) -> list[str]:
     ]
 
 
+def _seconds(value: float | None) -> str:
+    return f"{value:.1f} s" if value is not None else "not measured"
+
+
+def _fix_5_evidence(scorecard: Scorecard) -> list[str]:
+    """Each experiment whose findings earn a Fix 5 (by id), with what the game day measured: the
+    time from the fix's start to the service back, and the outage."""
+    lines = []
+    for score in scorecard.experiments:
+        if not any(finding.earns == Change.ADD_FIX_5_NETWORK for finding in score.records):
+            continue
+        took = (
+            score.recovered_at - score.fix_started_at
+            if score.recovered_at is not None and score.fix_started_at is not None
+            else None
+        )
+        lines.append(
+            f"{score.mode} on {scorecard.platform} ({score.status}): the Service's selector set back to "
+            f"the Deployment's pod labels; service back {_seconds(took)} after the fix started; "
+            f"MTTR {_seconds(score.mttr_s)}"
+        )
+    return lines
+
+
 def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
     proposals = []
     configmap = _evidence(scorecard, Change.FIX_3_READ_THE_DEPLOYMENTS_CONFIGMAP)
@@ -203,6 +253,20 @@ def _finding_proposals(scorecard: Scorecard, runbook: str) -> list[Proposal]:
                 "the pod first.",
                 evidence=tuple(looping),
                 edit=_replace(_FIX_1_RESTART, _FIX_1_RESTART_LOOPING),
+            )
+        )
+    fix_5 = _fix_5_evidence(scorecard)
+    if fix_5 and f"### {_FIX_5_TITLE}" not in runbook and _VERIFICATION_HEADING in runbook:
+        proposals.append(
+            Proposal(
+                title=_FIX_5_TITLE,
+                change="Triage 2D finds the API Service without ready endpoints while the API pods are "
+                "ready, and the runbook stops there: it has no fix. Add a Fix 5 with the commands that "
+                "put the Service's selector back to the Deployment's pod labels: the game day made that "
+                "change (through the platform's API) and measured it, and the kind tier runs these lines "
+                "as written.",
+                evidence=tuple(fix_5),
+                edit=_insert_fix_5,
             )
         )
     silent_pages = _evidence(scorecard, Change.FIX_THE_PAGE)

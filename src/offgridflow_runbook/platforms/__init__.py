@@ -20,6 +20,7 @@ from offgridflow_runbook.platforms.base import (
     Termination,
     Usage,
     Workload,
+    label_selector,
 )
 from offgridflow_runbook.platforms.commands import AsWritten, RunbookCommands, RunbookLine
 from offgridflow_runbook.platforms.identity import SeenIdentity
@@ -43,6 +44,7 @@ __all__ = [
     "Termination",
     "Usage",
     "Workload",
+    "label_selector",
     "platform_for",
     "runbook_commands",
 ]

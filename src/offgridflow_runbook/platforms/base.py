@@ -10,7 +10,7 @@ Values are plain frozen dataclasses so that results can be rendered into reports
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
@@ -33,6 +33,7 @@ __all__ = [
     "Termination",
     "Usage",
     "Workload",
+    "label_selector",
 ]
 
 
@@ -54,10 +55,17 @@ CHANGE_METHODS = frozenset(
         "kill_database",
         "crash_database",
         "restart_database",
+        "set_api_service_selector",
         "adopt_in_place_config",
         "adopt_hashed_config",
     }
 )
+
+
+def label_selector(labels: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    """Labels as ``kubectl -l`` takes them and the suite shows a selector: ``a=b,c=d``, sorted."""
+    items = labels.items() if isinstance(labels, Mapping) else labels
+    return ",".join(f"{key}={value}" for key, value in sorted(items))
 
 
 class PlatformError(Exception):
@@ -137,6 +145,10 @@ class NetworkStatus:
     not_ready_endpoints: int
     published: tuple[str, ...] = ()  # "127.0.0.1:8080" on Docker
     detail: str = ""
+    # the API Service's selector (Docker: the routing proxy's), sorted items; None: could not be read
+    service_selector: tuple[tuple[str, str], ...] | None = None
+    # how many API instances that selector matches, ready or not; None: unknown
+    selected_pods: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +216,12 @@ class PlatformReads(Protocol):
         """``kubectl get ingress`` and ``kubectl get endpoints offgridflow-api-service``."""
         ...
 
+    def api_service_selector(self) -> dict[str, str]:
+        """``kubectl get service offgridflow-api-service -o jsonpath='{.spec.selector}'``: the labels
+        the API Service routes to (Docker: the routing proxy's selector). PlatformError when it cannot
+        be read."""
+        ...
+
     def rollout_status(self) -> RolloutStatus:
         """``kubectl rollout status deployment/offgridflow-api`` without waiting."""
         ...
@@ -269,6 +287,12 @@ class PlatformChanges(Protocol):
 
     def restart_database(self) -> None:
         """Fix 1: ``kubectl rollout restart statefulset/postgres`` (start it if it is down)."""
+        ...
+
+    def set_api_service_selector(self, selector: Mapping[str, str]) -> None:
+        """Replace the API Service's selector whole (``kubectl patch service offgridflow-api-service
+        --type=json`` replacing ``/spec/selector``; Docker: the routing proxy's). Old keys do not
+        survive, and setting the selector it already has changes nothing."""
         ...
 
     def wait_database_ready(self, timeout: float = 300.0) -> None:

@@ -153,10 +153,17 @@ class ApiProbe:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
+        keep_alive: bool = True,
     ) -> None:
+        """``keep_alive`` False: every read on a new connection, as a new client makes it."""
         self.target = target
+        limits = httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0)
         self._client = httpx.Client(
-            timeout=timeout, transport=transport, follow_redirects=False, verify=shared_ssl_context()
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            verify=shared_ssl_context(),
+            limits=limits,
         )
 
     # -- the runbook's reads ---------------------------------------------------------------------

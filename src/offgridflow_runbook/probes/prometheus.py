@@ -42,6 +42,7 @@ RUNBOOK_ALERTS = (
     "OffGridFlowAPIOOMKilled",
     "OffGridFlowAPIImagePullFailing",
     "OffGridFlowAPIRolloutStuck",
+    "OffGridFlowAPINoEndpoints",
 )
 # $OFFGRIDFLOW_RULES_FILE where the suite runs from an image without the checkout (the synthetic monitor's)
 RULES_FILE_ENV = "OFFGRIDFLOW_RULES_FILE"

@@ -30,6 +30,7 @@ from offgridflow_runbook.runbook.steps import (
     describe_workload,
     network_problems,
     readiness_problem,
+    service_selection,
     usage_near_limit,
 )
 
@@ -504,20 +505,24 @@ def resource_readings(observations: Observations) -> list[Reading]:
 
 
 def endpoints_mirror_unready_pods(observations: Observations, network: NetworkStatus) -> bool:
-    """Kubernetes: no ready endpoint, but the Service lists endpoints that are not ready, and every API
-    pod is not ready. The Service selects the pods and routes to them; they are not ready (a hung
+    """Kubernetes: no ready endpoint while every API pod is not ready, and the Service is not seen to
+    select none of them. The Service selects the pods and routes to them; they are not ready (a hung
     process, a database they cannot reach), which is why the endpoints are empty: that is the pods'
-    readiness (Triage 1, or the Fix that explains it), not a network or ingress fault (Triage 2D)."""
+    readiness (Triage 1, or the Fix that explains it), not a network or ingress fault (Triage 2D).
+    2D's own case is the other one: pods ready, and the Service selecting none of them."""
     if observations.target.platform != "kubernetes":
         return False
-    if network.ready_endpoints or not network.not_ready_endpoints:
+    if network.ready_endpoints:
         return False
+    if not network.not_ready_endpoints and network.selected_pods is None:
+        return False  # nothing says the Service selects them: the endpoints' emptiness stays 2D's
     pods = observations.api_workloads
     return pods.ok and bool(pods.value) and not any(w.ready for w in pods.value or [])
 
 
 def network_readings(observations: Observations) -> list[Reading]:
-    """Runbook 2D: an Ingress and ready endpoints (Kubernetes); the published ports (Docker)."""
+    """Runbook 2D: an Ingress and ready endpoints (Kubernetes); the published ports (Docker); what
+    the API Service selects against the API instances there are."""
     observed = observations.network
     if not _declared(observations, observed):
         return []
@@ -529,22 +534,30 @@ def network_readings(observations: Observations) -> list[Reading]:
     shown = f"ingresses: {', '.join(network.ingresses) or 'none'}; endpoints ready={network.ready_endpoints}"
     if network.not_ready_endpoints and observations.target.platform == "kubernetes":
         shown += f" not ready={network.not_ready_endpoints}"
+    selection = service_selection(observations, network)
+    if selection:
+        shown += f"; {selection}"
     if network.detail:
         shown += f"; {network.detail}"
     readings = []
+    if network.ready_endpoints == 0 and selection is None and network.selected_pods is None:
+        # why the endpoints are empty is the selector's to say: not read is "could not see", named
+        detail = network.detail or "the Service's selector was not read"
+        readings.append(Reading("Service selector", Seen.UNKNOWN, detail))
     if endpoints_mirror_unready_pods(observations, network):
         # Only the endpoints' readiness, which the pods' own reading already shows: no 2D problem.
+        count = network.not_ready_endpoints or network.selected_pods
         readings.append(
             Reading(
                 "ingress and endpoints",
                 Seen.BAD,
-                f"offgridflow-api-service has {network.not_ready_endpoints} endpoint(s), none ready: "
+                f"offgridflow-api-service has {count} endpoint(s), none ready: "
                 f"its API pods are not ready ({shown})",
                 Signal.UNHEALTHY,
             )
         )
         # what else 2D finds (no Ingress), as if the endpoints were ready
-        as_if_ready = replace(network, ready_endpoints=network.not_ready_endpoints)
+        as_if_ready = replace(network, ready_endpoints=count or 1)
         problems = network_problems(observations, as_if_ready)
         if not problems:
             return readings
@@ -553,7 +566,7 @@ def network_readings(observations: Observations) -> list[Reading]:
             Reading("ingress and endpoints", Seen.BAD, f"{'; '.join(problems)} ({shown})", Signal.NETWORK),
             *readings,
         ]
-    return [Reading("ingress and endpoints", Seen.FINE, shown)]
+    return [Reading("ingress and endpoints", Seen.FINE, shown), *readings]
 
 
 def http_readings(observations: Observations) -> list[Reading]:

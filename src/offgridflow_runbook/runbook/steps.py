@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from offgridflow_runbook.platforms import NetworkStatus, Usage, Workload
+from offgridflow_runbook.platforms import NetworkStatus, Usage, Workload, label_selector
 from offgridflow_runbook.probes.http import Unauthorized
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
@@ -25,6 +25,7 @@ __all__ = [
     "describe_workload",
     "network_problems",
     "pages_deliverable",
+    "service_selection",
     "triage_1_live",
     "triage_1_pods",
     "triage_2a_crash_loop",
@@ -204,13 +205,38 @@ def triage_2c_resources(observations: Observations) -> StepResult:
     return StepResult("Triage 2C", title, Outcome.PASSED, "limits set, use below 90%", tuple(evidence))
 
 
+def _labels(selector: tuple[tuple[str, str], ...]) -> str:
+    return label_selector(selector) or "(none)"
+
+
+def service_selection(observations: Observations, network: NetworkStatus) -> str | None:
+    """What the API Service selects against the API instances there are: ``selector app=...,x=y
+    matches 0 of 2 API pods (2 ready)``; None when the selector could not be read."""
+    if network.service_selector is None:
+        return None
+    pods = observations.api_workloads.value
+    matched = "?" if network.selected_pods is None else str(network.selected_pods)
+    if pods is None or not observations.api_workloads.ok:
+        return f"selector {_labels(network.service_selector)} matches {matched} API pod(s)"
+    ready = sum(1 for w in pods if w.ready)
+    return (
+        f"selector {_labels(network.service_selector)} matches {matched} of the {len(pods)} API pod(s) "
+        f"labelled app=offgridflow-api ({ready} ready)"
+    )
+
+
 def network_problems(observations: Observations, network: NetworkStatus) -> list[str]:
-    """2D's judgement: no Ingress (Kubernetes), no ready endpoints, published ports silent (Docker)."""
+    """2D's judgement: no Ingress (Kubernetes), no ready endpoints, a Service selector that matches no
+    API instance, published ports silent (Docker)."""
     problems = []
     if observations.target.platform == "kubernetes" and not network.ingresses:
         problems.append(f"no Ingress in namespace {observations.target.namespace}")
     if network.ready_endpoints == 0:
         problems.append("offgridflow-api-service has no ready endpoints")
+    if network.selected_pods == 0 and network.service_selector is not None:
+        problems.append(
+            f"offgridflow-api-service's selector {_labels(network.service_selector)} matches no API pod"
+        )
     if observations.target.platform == "docker" and network.not_ready_endpoints:
         problems.append(f"{network.not_ready_endpoints} published port(s) do not answer")
     return problems
@@ -227,6 +253,7 @@ def triage_2d_network(observations: Observations) -> StepResult:
         f"ingresses: {', '.join(network.ingresses) or 'none'}",
         f"endpoints ready={network.ready_endpoints} not ready={network.not_ready_endpoints}",
         *([f"published: {', '.join(network.published)}"] if network.published else []),
+        *([selection] if (selection := service_selection(observations, network)) else []),
         *([network.detail] if network.detail else []),
     )
     problems = network_problems(observations, network)

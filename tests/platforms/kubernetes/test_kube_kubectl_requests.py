@@ -230,6 +230,8 @@ def test_pg_isready_is_kubectl_exec_over_websocket(seeded):
             [
                 (f"/apis/networking.k8s.io/v1{NS}/ingresses", {}),
                 (f"/api/v1{NS}/endpoints/offgridflow-api-service", {}),
+                (f"/api/v1{NS}/services/offgridflow-api-service", {}),
+                (f"/api/v1{NS}/pods", {"labelSelector": "app=offgridflow-api"}),
             ],
         ),
         ("rollout_status", [(DEPLOYMENT_PATH, {})]),
@@ -258,3 +260,24 @@ def test_top_reads_the_metrics_api_by_label(seeded):
         f"/apis/metrics.k8s.io/v1beta1{NS}/pods",
         {"labelSelector": "app=offgridflow-api"},
     )
+
+
+def test_set_selector_is_kubectl_patch_replacing_spec_selector_whole(seeded):
+    broken = {"app": "offgridflow-api", "offgridflow.io/chaos": "network"}
+    seeded.platform().set_api_service_selector(broken)
+    assert _writes(seeded.fake) == [
+        (
+            "PATCH",
+            f"/api/v1{NS}/services/offgridflow-api-service",
+            {"fieldManager": "kubectl-patch"},
+            "application/json-patch+json",
+            [{"op": "replace", "path": "/spec/selector", "value": broken}],
+        )
+    ]
+    seeded.fake.requests.clear()
+    seeded.platform().set_api_service_selector({"app": "offgridflow-api"})  # the old key goes
+    service = seeded.fake.get("api/v1", "services", "offgridflow-api-service")
+    assert service["spec"]["selector"] == {"app": "offgridflow-api"}
+    seeded.fake.requests.clear()
+    seeded.platform().set_api_service_selector({"app": "offgridflow-api"})  # already so: nothing sent
+    assert seeded.fake.writes() == []

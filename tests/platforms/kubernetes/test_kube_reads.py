@@ -155,6 +155,27 @@ def test_network_counts_ready_and_not_ready_endpoints(seeded):
     assert "no Endpoints" in missing.detail
 
 
+def test_network_says_what_the_service_selects_and_how_many_api_pods_match(seeded):
+    status = seeded.platform().network()
+    assert status.service_selector == (("app", "offgridflow-api"),)
+    assert status.selected_pods == len(seeded.platform().api_workloads())
+    service = seeded.fake.get("api/v1", "services", "offgridflow-api-service")
+    service["spec"]["selector"]["offgridflow.io/chaos"] = "network"
+    broken = seeded.platform().network()
+    assert broken.service_selector == (("app", "offgridflow-api"), ("offgridflow.io/chaos", "network"))
+    assert broken.selected_pods == 0
+
+
+def test_a_service_that_cannot_be_read_leaves_the_selection_unknown_not_empty(seeded):
+    seeded.fake.objects.pop(("api/v1", "services", "offgridflow", "offgridflow-api-service"))
+    status = seeded.platform().network()
+    assert (status.service_selector, status.selected_pods) == (None, None)
+    assert (status.ready_endpoints, status.not_ready_endpoints) == (1, 1)  # the endpoints still count
+    assert "selector unreadable" in status.detail
+    with pytest.raises(PlatformError, match="service offgridflow-api-service not found"):
+        seeded.platform().api_service_selector()
+
+
 def test_config_reads_the_configmap_the_deployment_uses(kube_fake):
     kube_fake.seed_runbook_namespace(hashed_config=True)
     platform = kube_fake.platform()

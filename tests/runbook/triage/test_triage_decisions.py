@@ -279,6 +279,65 @@ def test_no_ingress_is_still_triage_2d_while_the_api_pods_are_not_ready(rules: P
     assert "no Ingress in namespace offgridflow" in diagnosis.summary
 
 
+BROKEN_SELECTOR = (("app", "offgridflow-api"), ("offgridflow.io/chaos", "network"))
+TWO_READY = [api_pod("offgridflow-api-1"), api_pod("offgridflow-api-2")]
+
+
+def test_a_service_selecting_none_of_the_ready_pods_is_triage_2d_with_the_selector_as_evidence(
+    rules: Path,
+) -> None:
+    # the network game day's fault: pods ready, the Service's selector matches none, the NodePort refuses
+    platform = FakePlatform(
+        api=TWO_READY,
+        net=NetworkStatus(("offgridflow-api",), 0, 0, service_selector=BROKEN_SELECTOR, selected_pods=0),
+    )
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert (diagnosis.outcome, diagnosis.sections) == (Outcome.DIAGNOSED, ["Triage 2D"])
+    assert "offgridflow-api-service has no ready endpoints" in diagnosis.summary
+    assert (
+        "selector app=offgridflow-api,offgridflow.io/chaos=network matches 0 of the 2 API pod(s) "
+        "labelled app=offgridflow-api (2 ready)"
+    ) in diagnosis.summary
+    assert "offgridflow-api-service's selector" in diagnosis.summary
+    assert "kubectl get endpoints -n offgridflow --context kind-unit offgridflow-api-service" in (
+        diagnosis.commands
+    )
+
+
+def test_an_unreadable_selector_with_empty_endpoints_is_still_2d_and_names_what_it_could_not_see(
+    rules: Path,
+) -> None:
+    platform = FakePlatform(
+        api=TWO_READY,
+        net=NetworkStatus(("offgridflow-api",), 0, 0, detail="selector unreadable: 403 Forbidden"),
+    )
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert diagnosis.sections == ["Triage 2D"]  # the empty endpoints were seen; the selector was not
+    assert "could not see: Service selector (selector unreadable: 403 Forbidden)" in diagnosis.evidence
+    assert [r.source for r in diagnosis.unknowns] == ["Service selector"]
+
+
+def test_pods_not_ready_and_no_endpoints_is_the_pods_problem_not_2d(rules: Path) -> None:
+    # the Service selects both pods (selected_pods=2); they are not ready: the endpoints are empty
+    # because of the pods' readiness, which Triage 1 looks at, not because of the network
+    platform = FakePlatform(
+        api=[api_pod("offgridflow-api-1", ready=False), api_pod("offgridflow-api-2", ready=False)],
+        net=NetworkStatus(
+            ("offgridflow-api",), 0, 0, service_selector=(("app", "offgridflow-api"),), selected_pods=2
+        ),
+    )
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE))
+    assert "Triage 2D" not in diagnosis.sections
+    assert diagnosis.sections == ["Triage 1"]
+    assert any("none ready: its API pods are not ready" in line for line in diagnosis.evidence)
+
+
+def test_a_ready_service_whose_selector_was_not_read_stays_healthy(rules: Path) -> None:
+    # with ready endpoints the selector explains nothing: not reading it is no unknown of triage
+    diagnosis = diagnose_fake(FakePlatform(net=NetworkStatus(("offgridflow-api",), 1, 0)), rules)
+    assert diagnosis.outcome is Outcome.HEALTHY
+
+
 def test_silent_published_port_on_docker_is_a_network_problem_with_docker_commands(rules: Path) -> None:
     platform = FakePlatform(net=NetworkStatus((), 1, 1, ("127.0.0.1:8080", "127.0.0.1:8081")))
     diagnosis = diagnose_fake(platform, rules, kind="docker")

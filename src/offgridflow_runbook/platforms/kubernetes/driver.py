@@ -23,6 +23,7 @@ from offgridflow_runbook.platforms.base import (
     RolloutStatus,
     Usage,
     Workload,
+    label_selector,
 )
 from offgridflow_runbook.platforms.identity import SeenIdentity
 from offgridflow_runbook.platforms.kubernetes import mapping
@@ -50,10 +51,6 @@ SERVICE = "offgridflow-api-service"
 PG_ISREADY = ("pg_isready", "-h", "postgres-service", "-p", "5432")
 KUBELET_LOGS_GONE = "unable to retrieve container logs for "
 _POLL_SECONDS = 1.0
-
-
-def _selector(match_labels: Mapping[str, str]) -> str:
-    return ",".join(f"{key}={value}" for key, value in sorted(match_labels.items()))
 
 
 class KubernetesPlatform:
@@ -188,20 +185,66 @@ class KubernetesPlatform:
         limits = {w.name: w.memory_limit_bytes for w in self.api_workloads()}
         return [mapping.pod_usage(item, limits) for item in body.get("items", [])]
 
+    def _service(self) -> JSON:
+        result: JSON = self._call(
+            f"get service {SERVICE}", self._core.read_namespaced_service, SERVICE, self.namespace
+        )
+        return result
+
+    def api_service_selector(self) -> dict[str, str]:
+        try:
+            service = self._service()
+        except NotFound:
+            raise PlatformError(f"service {SERVICE} not found in namespace {self.namespace!r}") from None
+        return {str(k): str(v) for k, v in (service.get("spec", {}).get("selector") or {}).items()}
+
+    def api_pod_selector(self) -> dict[str, str]:
+        """``kubectl get deployment offgridflow-api -o jsonpath='{.spec.selector.matchLabels}'``: the
+        labels the Deployment's pods carry by construction, what the API Service must select."""
+        labels = self._deployment().get("spec", {}).get("selector", {}).get("matchLabels") or {}
+        return {str(key): str(value) for key, value in labels.items()}
+
+    def _selection(self) -> tuple[tuple[tuple[str, str], ...] | None, int | None, str]:
+        """The Service's selector (sorted items) and how many API pods it matches, ready or not;
+        (None, None, why) when the Service cannot be read: the endpoints still count on their own."""
+        try:
+            selector = self.api_service_selector()
+        except PlatformError as error:
+            return None, None, f"selector unreadable: {error}"
+        if not selector:
+            # a Service without a selector gets no endpoints from the controller: it selects nothing
+            return (), 0, ""
+        pods = self._pods(mapping.API_APP)
+        matched = sum(
+            1 for pod in pods if selector.items() <= (pod.get("metadata", {}).get("labels") or {}).items()
+        )
+        return tuple(sorted(selector.items())), matched, ""
+
     def network(self) -> NetworkStatus:
         ingresses = self._call("list ingresses", self._networking.list_namespaced_ingress, self.namespace)
         names = tuple(sorted(i.get("metadata", {}).get("name", "") for i in ingresses.get("items", [])))
         try:
-            endpoints = self._call(
+            endpoints: JSON | None = self._call(
                 f"get endpoints {SERVICE}", self._core.read_namespaced_endpoints, SERVICE, self.namespace
             )
         except NotFound:
-            return NetworkStatus(names, 0, 0, detail=f"service {SERVICE} has no Endpoints object")
-        subsets = endpoints.get("subsets", []) or []
+            endpoints = None
+        subsets = (endpoints or {}).get("subsets", []) or []
         ready = sum(len(s.get("addresses", []) or []) for s in subsets)
         not_ready = sum(len(s.get("notReadyAddresses", []) or []) for s in subsets)
-        detail = "" if ready else f"service {SERVICE} has no ready endpoints"
-        return NetworkStatus(names, ready, not_ready, detail=detail)
+        selector, selected, unreadable = self._selection()
+        if endpoints is None:
+            missing = f"service {SERVICE} has no Endpoints object"
+        else:
+            missing = "" if ready else f"service {SERVICE} has no ready endpoints"
+        return NetworkStatus(
+            names,
+            ready,
+            not_ready,
+            detail="; ".join(filter(None, [missing, unreadable])),
+            service_selector=selector,
+            selected_pods=selected,
+        )
 
     def rollout_status(self) -> RolloutStatus:
         return mapping.rollout_status(self._deployment())
@@ -212,7 +255,7 @@ class KubernetesPlatform:
             "list replicasets",
             self._apps.list_namespaced_replica_set,
             self.namespace,
-            label_selector=_selector(match_labels),
+            label_selector=label_selector(match_labels),
         )
         owned = [rs for rs in body.get("items", []) if mapping.owned_by(rs, deployment)]
         return sorted(owned, key=mapping.revision_number)
@@ -382,6 +425,21 @@ class KubernetesPlatform:
     def _point_at_config_map(self, deployment: JSON, old: str, new: str) -> None:
         patch = env_from_patch(deployment, old, new)
         self._patch_deployment(f"point {DEPLOYMENT} at configmap {new}", patch, mapping.PATCH_MANAGER)
+
+    def set_api_service_selector(self, selector: Mapping[str, str]) -> None:
+        wanted = {str(k): str(v) for k, v in selector.items()}
+        if self.api_service_selector() == wanted:
+            return  # kubectl patch would answer "patched (no change)": nothing to send
+        # a JSON patch replacing spec.selector whole: a strategic merge would keep the old keys
+        body = [{"op": "replace", "path": "/spec/selector", "value": wanted}]
+        self._call(
+            f"set the selector of service {SERVICE}",
+            self._core.patch_namespaced_service,
+            SERVICE,
+            self.namespace,
+            body,
+            field_manager=mapping.PATCH_MANAGER,
+        )
 
     def kill_database(self) -> None:
         self._postgres.kill()
