@@ -137,6 +137,10 @@ class NetworkStatus:
     not_ready_endpoints: int
     published: tuple[str, ...] = ()  # "127.0.0.1:8080" on Docker
     detail: str = ""
+    # the API Service's selector (Docker: the routing proxy's), sorted items; None: could not be read
+    service_selector: tuple[tuple[str, str], ...] | None = None
+    # how many API instances that selector matches, ready or not; None: unknown
+    selected_pods: int | None = None
 
 
 @dataclass(frozen=True)

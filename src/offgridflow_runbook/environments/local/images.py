@@ -94,7 +94,12 @@ def ensure_support_images(client: docker.DockerClient, base_id: str, say: Say) -
     wanted = {
         TOOLS_IMAGE: (
             "tools.Dockerfile",
-            [folder / "tools.Dockerfile", folder / "alert_receiver.py", folder / "event_recorder.py"],
+            [
+                folder / "tools.Dockerfile",
+                folder / "alert_receiver.py",
+                folder / "event_recorder.py",
+                folder / "api_service.py",
+            ],
         ),
         POSTGRES_IMAGE: (
             "postgres.Dockerfile",

@@ -19,6 +19,7 @@ from offgridflow_runbook.platforms.docker.health import HEALTH_URLS, answers, po
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
+    API_SERVICE,
     ENGINE_EVENTS_FILE,
     EVENT_RECORDER,
     EXPORTER,
@@ -38,7 +39,7 @@ Say = Callable[[str], None]
 HEALTH_DEADLINE_SECONDS = 120.0
 
 # Removal order: dependants first.
-_ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API, POSTGRES, REGISTRY, EVENT_RECORDER)
+_ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API_SERVICE, API, POSTGRES, REGISTRY, EVENT_RECORDER)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
             POSTGRES: specs.postgres_spec,
             EXPORTER: specs.exporter_spec,
             RECEIVER: specs.receiver_spec,
+            API_SERVICE: specs.api_service_spec,
             ALERTMANAGER: lambda: specs.alertmanager_spec(digest),
             PROMETHEUS: lambda: specs.prometheus_spec(profile, digest),
             SYNTHETIC_MONITOR: lambda: specs.synthetic_monitor_spec(profile),  # issue 22: the monitor
@@ -221,6 +223,9 @@ def up(profile: str = "fast", say: Say = print) -> None:
         settle(POSTGRES, lambda: postgres_ready(client))
         _sync_database_password(client, say)
         _deploy_api(client, say)
+        # the API's Service once the API container left 127.0.0.1:8080 (a stack from before the
+        # Service had the API itself there)
+        ensure(API_SERVICE)
         for name in (EXPORTER, RECEIVER, ALERTMANAGER, PROMETHEUS):
             ensure(name)
         for name, url in HEALTH_URLS.items():
