@@ -62,10 +62,10 @@ def _engine_get(path: str) -> Any:
     return json.loads(body)
 
 
-def read_selector(path: str = SELECTOR_FILE) -> dict[str, str] | None:
-    """The selector in ``path``; the default when it does not exist; ``None`` when it is unreadable."""
+def read_selector() -> dict[str, str] | None:
+    """The selector in SELECTOR_FILE; the default when it does not exist; ``None`` when unreadable."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(SELECTOR_FILE, encoding="utf-8") as handle:
             selector = json.load(handle).get("selector")
     except FileNotFoundError:
         return dict(DEFAULT_SELECTOR)
