@@ -20,6 +20,7 @@ from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
     API_SERVICE,
+    API_SERVICE_FILE,
     ENGINE_EVENTS_FILE,
     EVENT_RECORDER,
     EXPORTER,
@@ -320,7 +321,7 @@ def down(say: Say = print) -> None:
 
 
 def clean(say: Say = print) -> None:
-    """``down`` plus the volumes and the API's rollout history."""
+    """``down`` plus the volumes, the API's rollout history and its Service's selector."""
     down(say)
     client = ensure_engine(say)
     try:
@@ -329,7 +330,7 @@ def clean(say: Say = print) -> None:
             say(f"volume {volume.name}: removed")
     finally:
         client.close()
-    for name in (revisions.ROLLOUT_FILE, revisions.EVENTS_FILE, ENGINE_EVENTS_FILE):
+    for name in (revisions.ROLLOUT_FILE, revisions.EVENTS_FILE, ENGINE_EVENTS_FILE, API_SERVICE_FILE):
         (state_dir() / name).unlink(missing_ok=True)
 
 
