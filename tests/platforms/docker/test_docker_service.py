@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from helpers.docker_fakes import platform
 from offgridflow_runbook.platforms.base import PlatformError
 from offgridflow_runbook.platforms.docker import driver, service
 from offgridflow_runbook.platforms.docker.names import API, API_SERVICE_FILE, STACK_LABEL, STACK_VALUE
@@ -65,28 +66,6 @@ class Container:
         }
 
 
-class Containers:
-    def __init__(self, found: list[Container]) -> None:
-        self.found = found
-
-    def list(self, *, all: bool, filters: dict[str, Any]) -> list[Container]:  # the SDK's keywords
-        assert filters == {"label": [f"{STACK_LABEL}={STACK_VALUE}", f"app={API}"]}
-        return self.found
-
-
-class Client:
-    def __init__(self, found: list[Container]) -> None:
-        self.containers = Containers(found)
-
-
-def platform(found: list[Container]) -> driver.DockerPlatform:
-    # no engine here: the driver without its constructor, with a client that answers the listing
-    instance = object.__new__(driver.DockerPlatform)
-    instance.engine = "unix:///var/run/docker.sock"
-    instance._client = Client(found)  # type: ignore[assignment]
-    return instance
-
-
 @pytest.fixture
 def answering(monkeypatch: pytest.MonkeyPatch) -> set[int]:
     """The ports that give an HTTP answer (the Service's only while it has an endpoint)."""
@@ -99,7 +78,12 @@ def test_a_healthy_stack_has_one_ready_endpoint_and_both_ports_answering(
     state: Path, answering: set[int]
 ) -> None:
     answering |= {8080, 8081}
-    network = platform([Container("offgridflow-api")]).network()
+    seen = platform([Container("offgridflow-api")])
+    network = seen.network()
+    # only the API's containers of this stack are candidates, as only pods of its namespace are
+    assert seen._client.containers.filters == [  # type: ignore[attr-defined]
+        {"label": [f"{STACK_LABEL}={STACK_VALUE}", f"app={API}"]}
+    ]
     assert (network.ready_endpoints, network.not_ready_endpoints) == (1, 0)
     assert network.service_selector == (("app", API),)
     assert network.selected_pods == 1
