@@ -42,7 +42,7 @@ lint: venv
 # (fetched when this machine's is missing or too old). The tests run the cluster's own kubectl (the
 # Kubernetes version the kind cluster runs): it is built first, and linked alone into .state/bin so
 # that the cluster's other binaries (its prometheus, kind) do not shadow the host's. The kind tier and
-# the rest run side by side (scripts/test-tiers.sh; OFFGRIDFLOW_TIERS=serial for one after the other).
+# the Docker e2e tier runs beside the kind tier and the units (scripts/test-tiers.sh; OFFGRIDFLOW_TIERS=serial for one after the other).
 CLUSTER_BIN := $(or $(OFFGRIDFLOW_CLUSTER_CACHE),/var/cache/offgridflow-cluster)/bin
 TEST_PATH := $(CURDIR)/.state/bin
 test: system-deps venv lint

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from offgridflow_runbook.gameday.modes import modes_by_name
 from offgridflow_runbook.gameday.session import GameDay
-from offgridflow_runbook.operator.experiments import load_modes
 from offgridflow_runbook.proofs import (
     PROOFS_ENV,
     QUARTER,
@@ -36,7 +36,7 @@ def proofs_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _provable() -> set[str]:
-    return {step for mode in load_modes().values() for step in steps_proven_by(RUNBOOK, mode.section)}
+    return {step for mode in modes_by_name().values() for step in steps_proven_by(RUNBOOK, mode.fix)}
 
 
 def test_a_passing_run_proves_triage_1_its_fix_and_verification() -> None:
@@ -84,7 +84,7 @@ def test_a_quarter_is_at_least_92_days() -> None:
 def test_the_automated_game_day_keeps_a_passing_run_as_a_proof() -> None:
     day = object.__new__(GameDay)  # without its Prometheus read: only the proof is under test
     day.target = load_target("local")
-    mode = load_modes()["bad-image"]
+    mode = modes_by_name()["bad-image"]
     day._prove("bad-image", json.loads(mode.path.read_text()))
     [proof] = read_proofs()
     assert (proof.kind, proof.mode, proof.target, proof.platform) == (
@@ -93,4 +93,4 @@ def test_the_automated_game_day_keeps_a_passing_run_as_a_proof() -> None:
         "local",
         "docker",
     )
-    assert proof.steps == steps_proven_by(RUNBOOK, mode.section)
+    assert proof.steps == steps_proven_by(RUNBOOK, mode.fix)

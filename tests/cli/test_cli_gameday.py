@@ -4,12 +4,16 @@ process is gone aborted by restoring its ledger."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from offgridflow_runbook.cli import main
+from offgridflow_runbook.gameday.error_budget import MEASURED, VERIFIED, ErrorBudget
+from offgridflow_runbook.gameday.modes import EXTENSION, load_modes
 from offgridflow_runbook.operator.desk import OPERATOR_DIR_ENV, Desk
 from offgridflow_runbook.proofs import PROOFS_ENV, Proof, read_proofs, record_proof
 from offgridflow_runbook.targets import load_target, target_fingerprint, write_resolved_target
@@ -53,6 +57,34 @@ def test_every_mistake_is_one_line_and_exit_64(
     assert says in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_a_new_experiment_file_is_a_fault_the_operator_can_pick(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    modes = load_modes()
+    for mode in modes:
+        assert mode.path is not None
+        (folder / mode.path.name).write_text(mode.path.read_text())
+    [model, *_] = [mode for mode in modes if mode.runs_on("docker")]
+    assert model.path is not None
+    document = json.loads(model.path.read_text())
+    [extension] = [e for e in document["extensions"] if e["name"] == EXTENSION]
+    extension["mode"] = "brand-new"
+    (folder / "brand-new.json").write_text(json.dumps(document))
+    argv = ["gameday", "--operator", "--target", "local", "--experiments", str(folder), "--fault", "nope"]
+    assert main(argv) == 64
+    err = capsys.readouterr().err.strip()
+    offered = err.split(" one of ", 1)[1].removesuffix(" or random").split(", ")
+    assert offered == sorted(["brand-new", *(m.name for m in modes if m.runs_on("docker"))])
+
+    (folder / "foreign.json").write_text("{}")
+    assert main(argv) == 64
+    err = capsys.readouterr().err
+    assert "foreign.json: not an offgridflow game-day experiment" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_the_people_reach_the_running_game_day(desk_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,6 +170,13 @@ def test_an_operator_game_day_from_the_command_to_its_record_and_proof(
 
     world.state = state
     monkeypatch.setattr("offgridflow_runbook.operator.session.live_hooks", lambda *args, **kw: world.hooks())
+    asked: list[tuple[object, ...]] = []
+
+    def measured(url: str | None, start: float | None, end: float | None, **kw: Any) -> ErrorBudget:
+        asked.append((url, start, end, kw["until"]))  # the target's Prometheus is never read in a unit test
+        return ErrorBudget(MEASURED, 0.01, start, end, requests=200.0, failed=1.0, until=kw["until"])
+
+    monkeypatch.setattr("offgridflow_runbook.gameday.error_budget.error_budget", measured)
     reports = tmp_path / "reports"
     argv = ["gameday", "--operator", "--target", "local", "--fault", "oom", "--port", "0"]
     assert main([*argv, "--reports", str(reports)]) == 0
@@ -147,6 +186,16 @@ def test_an_operator_game_day_from_the_command_to_its_record_and_proof(
     assert Desk(desk_dir).running() is None  # closed: commands are refused from now on
     assert (reports / "oom-postmortem.md").is_file()
     assert "Fix 2 at" in (reports / "oom-postmortem.md").read_text()
+    # the error budget over the fault -> Verification window, from the target's Prometheus
+    [(url, start, end, until)] = asked
+    [entry] = json.loads((reports / "scorecard.json").read_text())["operator"]
+    assert (url, start, until) == (load_target("local").prometheus_url, entry["fault_at"], VERIFIED)
+    assert end is not None
+    assert end - entry["fault_at"] == entry["reached_s"]["verified"]
+    assert "error budget 50.0%" in out
+    assert (
+        "Error budget: 50.0% burned: 1 of 200 requests failed" in (reports / "oom-postmortem.md").read_text()
+    )
     [proof] = read_proofs()
     assert (proof.kind, proof.mode, proof.target) == ("operator", "oom", "local")
 

@@ -20,7 +20,7 @@ from helpers.scripted_operator import (
     operator_for,
     play_operator_gameday,
 )
-from offgridflow_runbook.operator.experiments import load_modes
+from offgridflow_runbook.gameday.modes import modes_by_name
 from offgridflow_runbook.platforms.docker import revisions
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.proofs import read_proofs
@@ -29,7 +29,7 @@ from offgridflow_runbook.targets import load_target
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[2]
-MODES = load_modes()
+MODES = modes_by_name()
 DOCKER_MODES = sorted(name for name, mode in MODES.items() if mode.runs_on("docker"))
 # the right call must beat the safety net: the fast profile pages within about a minute
 RIGHT_SLA_SHARE = 0.7
@@ -63,7 +63,7 @@ def _platform() -> DockerPlatform:
 def test_the_right_call_and_the_runbooks_fix_pass(
     quiet_api: DockerPlatform, tmp_path: Path, mode: str
 ) -> None:
-    section = MODES[mode].section
+    section = MODES[mode].fix
     score, operator, output = _play(
         tmp_path,
         mode,
@@ -88,8 +88,8 @@ def test_a_wrong_first_call_is_scored_and_the_right_one_timed(
     quiet_api: DockerPlatform, tmp_path: Path
 ) -> None:
     mode = DOCKER_MODES[0]
-    section = MODES[mode].section
-    wrong = next(m.section for m in MODES.values() if m.section != section)
+    section = MODES[mode].fix
+    wrong = next(m.fix for m in MODES.values() if m.fix != section)
     score, _operator, output = _play(
         tmp_path,
         mode,
@@ -105,7 +105,7 @@ def test_a_wrong_first_call_is_scored_and_the_right_one_timed(
 
 def test_the_safety_net_fixes_it_once_the_sla_share_passes(quiet_api: DockerPlatform, tmp_path: Path) -> None:
     mode = DOCKER_MODES[0]
-    section = MODES[mode].section
+    section = MODES[mode].fix
     score, _operator, output = _play(
         tmp_path,
         mode,

@@ -14,6 +14,7 @@ import pytest
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming, timelines_from_series
 from offgridflow_runbook.gameday.availability import outages
+from offgridflow_runbook.gameday.error_budget import MEASURED, NO_TRAFFIC, ErrorBudget
 from offgridflow_runbook.gameday.events import EventLog, GamedayEvent
 from offgridflow_runbook.gameday.findings import Change, FindingId
 from offgridflow_runbook.gameday.pages import Page, PageDeliveries, pages_from_deliveries
@@ -505,3 +506,44 @@ def test_every_finding_is_a_record_with_its_id_and_mode_and_the_json_keeps_the_s
     document = score.as_dict()
     assert "records" not in document
     assert document["findings"] == [f.evidence for f in score.records if f.id != FindingId.MUST_FIRE_SILENT]
+
+
+@pytest.mark.parametrize(
+    ("budget", "cell", "line"),
+    [
+        (None, "unknown", "unknown (not measured)"),
+        (
+            ErrorBudget(MEASURED, 0.01, T0, T0 + 20, requests=400.0, failed=6.0),
+            "150.0%",
+            "150.0% burned: 6 of 400 requests failed (5xx) in the 20 s from the fault to Verification 1-5 "
+            "passing",
+        ),
+        (
+            ErrorBudget(NO_TRAFFIC, 0.01, T0, T0 + 20, 0.0, 0.0),
+            "no traffic",
+            "no traffic from the fault to Verification 1-5 passing",
+        ),
+    ],
+    ids=["not-measured", "measured", "no-traffic"],
+)
+def test_the_error_budget_is_in_the_json_the_record_and_the_page(
+    tmp_path: Path, budget: ErrorBudget | None, cell: str, line: str
+) -> None:
+    scorecard = Scorecard(target="local", platform="docker", profile="fast", started_at=T0 - 5)
+    score = score_experiment(
+        EXPECT, run_events(), journal=COMPLETED, alerts=[fired("PostgreSQLDown", 5.5, 20)]
+    )
+    if budget is not None:
+        score.error_budget = budget
+    scorecard.experiments.append(score)
+    written = write_reports(scorecard, tmp_path)
+    entry = json.loads(written["scorecard"].read_text())["experiments"][0]["error_budget"]
+    if budget is None:  # never 0: not measured is unknown, with nothing burned stated
+        assert (entry["status"], entry["burned"], entry["why"]) == ("unknown", None, "not measured")
+    else:
+        assert entry == budget.as_dict()
+    assert f"- error budget: {line}" in (tmp_path / "db-kill-postmortem.md").read_text()
+    page = written["index"].read_text()
+    assert "<th>error budget burned</th>" in page
+    assert f"<td>{cell}</td>" in page
+    assert f"Error budget: {line}" in page

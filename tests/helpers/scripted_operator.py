@@ -36,7 +36,7 @@ from offgridflow_runbook.operator.phases import PHASES
 from offgridflow_runbook.platforms import Platform
 from offgridflow_runbook.project import project_root
 from offgridflow_runbook.proofs import PROOFS_ENV
-from offgridflow_runbook.runbook.commands import docker_equivalent, known_good_tag, render_command
+from offgridflow_runbook.runbook.commands import known_good_tag, platform_equivalent, render_command
 from offgridflow_runbook.runbook.document import Command, load_runbook
 from offgridflow_runbook.targets import Target
 
@@ -78,7 +78,7 @@ def runbook_fix(
     for command in load_runbook().step(section).commands:
         line = render_command(command, target)
         if target.platform == "docker":
-            method = _PLATFORM_CALL.search(docker_equivalent(command, target) or "")
+            method = _PLATFORM_CALL.search(platform_equivalent(command, target) or "")
             if method is not None:
                 actions.append((line, _docker_action(command, method.group(1))))
         elif command.argv[0] == "kubectl" and len(command.pipeline) == 1:

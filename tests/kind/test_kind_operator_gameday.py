@@ -10,18 +10,17 @@ from typing import Any
 import pytest
 
 from helpers.scripted_operator import Stage, assert_phases_in_order, operator_for, play_operator_gameday
-from offgridflow_runbook.gameday import modes as registry
-from offgridflow_runbook.operator.experiments import load_modes
+from offgridflow_runbook.gameday.modes import load_modes, modes_by_name
 from offgridflow_runbook.platforms import platform_for
 from offgridflow_runbook.targets import load_target
 
 pytestmark = pytest.mark.kind
 
 ROOT = Path(__file__).parents[2]
-MODES = load_modes()
+MODES = modes_by_name()
 # the first kind mode of Fix 2 (kubectl patch) and of Fix 3 (kubectl rollout undo), in the game day's order
 KIND_MODES = tuple(
-    next(m.name for m in registry.load_modes() if m.runs_on("kubernetes") and m.fix == fix)
+    next(m.name for m in load_modes() if m.runs_on("kubernetes") and m.fix == fix)
     for fix in ("Fix 2", "Fix 3")
 )
 SLA_SHARE = 0.9
@@ -37,7 +36,7 @@ def test_the_operator_game_day_passes_on_kind(
     stage = Stage(tmp_path, kind_session.api_token(), (("KUBECONFIG", kubeconfig),))
     monkeypatch.setenv("KUBECONFIG", kubeconfig)  # the operator's kubectl and platform reads, in this process
     target = load_target("kind", ROOT / "targets.yaml")
-    section = MODES[mode].section
+    section = MODES[mode].fix
     kubectl = str(kind_session.cluster.kubectl_path)
     operator = operator_for(stage.desk, section, target, lambda: platform_for(target), kubectl=kubectl)
     score, output = play_operator_gameday(

@@ -10,14 +10,14 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from helpers.operator_fakes import ChangingPlatform
+from offgridflow_runbook.gameday.modes import modes_by_name
 from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.operator.desk import Desk
-from offgridflow_runbook.operator.experiments import load_modes
 from offgridflow_runbook.operator.session import live_hooks
 from offgridflow_runbook.runbook.commands import known_good_tag
 from offgridflow_runbook.targets import load_target
 
-MODES = load_modes()
+MODES = modes_by_name()
 
 
 @pytest.fixture

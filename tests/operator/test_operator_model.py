@@ -1,4 +1,4 @@
-"""The modes read from the experiment files, the desk, the change a fix makes and its section, the record."""
+"""The desk, the change a fix makes and its section, the record."""
 
 from __future__ import annotations
 
@@ -10,45 +10,12 @@ from pathlib import Path
 import pytest
 
 from helpers.operator_fakes import ChangingPlatform
-from offgridflow_runbook.gameday.modes import experiments_dir
+from offgridflow_runbook.gameday.error_budget import MEASURED, ErrorBudget
 from offgridflow_runbook.operator.changes import read_target, section_of_change
 from offgridflow_runbook.operator.desk import Desk, DeskError
-from offgridflow_runbook.operator.experiments import ModeError, load_modes
 from offgridflow_runbook.operator.phases import OperatorRun
 from offgridflow_runbook.operator.record import automated_figures, write_record
 from offgridflow_runbook.runbook.commands import known_good_tag
-
-
-# -- modes -------------------------------------------------------------------------------------------
-def test_every_experiment_file_is_a_mode_with_its_section_fault_and_fix() -> None:
-    modes = load_modes()
-    for path in sorted(experiments_dir().glob("*.json")):
-        document = json.loads(path.read_text())
-        [extension] = [e for e in document["extensions"] if e["name"] == "offgridflow-gameday"]
-        mode = modes[extension["mode"]]
-        assert mode.section == extension["fix"]
-        funcs = [s["provider"]["func"] for s in document["method"] if s["type"] == "action"]
-        assert [a.func for a in mode.faults + mode.fixes] == [
-            f for f in funcs if f in {a.func for a in mode.faults + mode.fixes}
-        ]
-        assert mode.faults, path
-        assert mode.fixes, path
-        assert mode.runs_on("kubernetes")
-        assert mode.runs_on("docker") == ("docker" in extension.get("platforms", ["docker"]))
-    assert len(modes) == len(list(experiments_dir().glob("*.json")))
-
-
-def test_an_activity_gets_the_target_for_its_variable() -> None:
-    [fault] = load_modes()["bad-image"].faults
-    assert fault.for_target("local")["target"] == "local"
-
-
-def test_no_experiments_or_a_foreign_file_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModeError, match="no experiments"):
-        load_modes(tmp_path)
-    (tmp_path / "x.json").write_text("{}")
-    with pytest.raises(ModeError, match="not an offgridflow game-day experiment"):
-        load_modes(tmp_path)
 
 
 # -- the desk ----------------------------------------------------------------------------------------
@@ -153,6 +120,21 @@ def test_the_record_lists_calls_fix_and_notes_and_keeps_one_entry_per_mode(tmp_p
     proposals = written["proposals"].read_text()
     assert "looked up, outside the runbook: how to read kubectl top" in proposals
     assert "Fix 1 was called for a fault Fix 2 fixes" in proposals
+
+
+def test_the_record_states_the_error_budget_or_unknown(tmp_path: Path) -> None:
+    run = OperatorRun("oom", "Fix 2", "local", 100.0, fault_at=100.0, detected_at=130.0, verified_at=220.0)
+    budgets = {"confirm": 120.0, "identify": 300.0, "fix": 120.0, "verify": 180.0}
+    score = run.score(budgets, 300.0, 270.0)
+    unmeasured = write_record(score, tmp_path / "unmeasured")["postmortem"].read_text()
+    assert "Error budget: unknown (not measured)." in unmeasured
+    score["error_budget"] = ErrorBudget(MEASURED, 0.01, 100.0, 220.0, requests=1000.0, failed=30.0).as_dict()
+    written = write_record(score, tmp_path / "measured")
+    assert "Error budget: 300.0% burned: 30 of 1000 requests failed (5xx) in the 120 s" in (
+        written["postmortem"].read_text()
+    )
+    [entry] = json.loads(written["scorecard"].read_text())["operator"]
+    assert (entry["error_budget"]["burned"], entry["error_budget"]["slo"]) == (3.0, 0.99)
 
 
 def test_the_automated_figures_are_read_per_mode(tmp_path: Path) -> None:

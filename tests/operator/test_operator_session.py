@@ -10,8 +10,8 @@ import pytest
 
 from helpers.operator_fakes import ChangingPlatform, FakeClock, World, open_desk
 from helpers.scripted_operator import Move, always, operator_for
+from offgridflow_runbook.gameday.modes import modes_by_name
 from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
-from offgridflow_runbook.operator.experiments import load_modes
 from offgridflow_runbook.operator.phases import PHASE_BUDGETS, PHASES
 from offgridflow_runbook.operator.session import OperatorGameDay, Settings
 from offgridflow_runbook.platforms import Revision
@@ -20,7 +20,7 @@ from offgridflow_runbook.targets import load_target
 
 RUNBOOK = load_runbook()
 BUDGETS = {name: RUNBOOK.budget(heading) for name, heading in BUDGET_HEADINGS.items()}
-MODES = load_modes()
+MODES = modes_by_name()
 LOCAL = load_target("local")
 
 

@@ -7,14 +7,14 @@ import pytest
 
 from helpers.operator_fakes import ChangingPlatform
 from helpers.scripted_operator import runbook_fix
+from offgridflow_runbook.gameday.modes import modes_by_name
 from offgridflow_runbook.operator.changes import read_target, section_of_change
-from offgridflow_runbook.operator.experiments import load_modes
 from offgridflow_runbook.platforms import Revision
 from offgridflow_runbook.runbook.commands import render_commands
 from offgridflow_runbook.targets import load_target
 
 LOCAL = load_target("local")
-DOCKER_MODES = sorted(name for name, mode in load_modes().items() if mode.runs_on("docker"))
+DOCKER_MODES = sorted(name for name, mode in modes_by_name().items() if mode.runs_on("docker"))
 
 
 def _broken() -> ChangingPlatform:
@@ -32,7 +32,7 @@ def _broken() -> ChangingPlatform:
 
 @pytest.mark.parametrize("mode", DOCKER_MODES)
 def test_each_docker_modes_runbook_section_run_by_the_operator_is_seen_as_that_section(mode: str) -> None:
-    section = load_modes()[mode].section
+    section = modes_by_name()[mode].fix
     platform = _broken()
     baseline = read_target(platform)
     actions = runbook_fix(section, LOCAL)

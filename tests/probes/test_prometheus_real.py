@@ -5,18 +5,15 @@ the ones Prometheus computes with the `OffGridFlowAPIHighErrorRate` expression i
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from helpers.prometheus_server import PROMETHEUS, PROMTOOL, backfill, throwaway_prometheus, until
 from offgridflow_runbook.gameday.alerts import alert_history, alert_timing
 from offgridflow_runbook.probes.prometheus import DEFAULT_RULES_FILE, PrometheusProbe
 from offgridflow_runbook.probes.snapshot import look
@@ -24,51 +21,6 @@ from offgridflow_runbook.runbook.steps import Outcome, verification_5_alerts, ve
 from offgridflow_runbook.targets import Target
 
 pytestmark = pytest.mark.integration
-PROMETHEUS = shutil.which("prometheus")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    raise TimeoutError(f"{what} not reached within {seconds}s")
-
-
-@contextmanager
-def _prometheus(directory: Path, ready_when: str, what: str) -> Iterator[str]:
-    """A Prometheus on ``directory``/prometheus.yml and ``directory``/data, up once ``ready_when``
-    (an expression) has a sample; stopped on leaving."""
-    assert PROMETHEUS is not None
-    port = _free_port()
-    with (directory / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={directory / 'prometheus.yml'}",
-             f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            with PrometheusProbe(url) as probe:
-
-                def ready() -> bool:
-                    try:
-                        return bool(probe.query(ready_when))
-                    except Exception:
-                        return False
-
-                _until(ready, 30, what)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +40,8 @@ def prometheus_url(api_server: Any, tmp_path_factory: pytest.TempPathFactory) ->
         "  - job_name: offgridflow-api\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{api_server.metrics_port}']}}]\n"
     )
-    with _prometheus(directory, 'up{job="offgridflow-api"} == 1', "the API scraped by Prometheus") as url:
+    scraped = 'up{job="offgridflow-api"} == 1'
+    with throwaway_prometheus(directory, scraped, "the API scraped by Prometheus") as url:
         yield url
 
 
@@ -107,7 +60,7 @@ def test_error_rate_of_a_healthy_api_passes_with_the_rule_expression(
     target = _target(api_server, prometheus_url)
     with PrometheusProbe(prometheus_url) as probe:
         total = 'sum(rate(http_requests_total{job="offgridflow-api"}[5m]))'
-        _until(lambda: bool(probe.query(total)), 15, "a 5-minute request rate with two samples")
+        until(lambda: bool(probe.query(total)), 15, "a 5-minute request rate with two samples")
     result = verification_5_error_rate(look(target))
     assert result.outcome is Outcome.PASSED, result
     assert result.message in (
@@ -120,7 +73,7 @@ def test_error_rate_of_a_healthy_api_passes_with_the_rule_expression(
 def test_a_firing_runbook_alert_fails_verification_5(api_server: Any, prometheus_url: str) -> None:
     # no postgres exporter is scraped here, so PostgreSQLDown's absent(up{job="postgres"}) fires
     with PrometheusProbe(prometheus_url) as probe:
-        _until(lambda: probe.alert_state("PostgreSQLDown")[0] == "firing", 20, "PostgreSQLDown firing")
+        until(lambda: probe.alert_state("PostgreSQLDown")[0] == "firing", 20, "PostgreSQLDown firing")
     result = verification_5_alerts(look(_target(api_server, prometheus_url)))
     assert result.outcome is Outcome.FAILED
     assert "PostgreSQLDown" in result.message
@@ -143,11 +96,11 @@ def test_5xx_above_one_percent_fails_verification_5_and_fires_the_alert(
     def failing() -> bool:
         return verification_5_error_rate(look(target)).failed
 
-    _until(failing, 15, "the error rate above 1% in Prometheus")
+    until(failing, 15, "the error rate above 1% in Prometheus")
     result = verification_5_error_rate(look(target))
     assert re.fullmatch(r"error rate \d+\.\d\d% is above the alert limit", result.message), result.message
     with PrometheusProbe(prometheus_url) as probe:
-        _until(
+        until(
             lambda: probe.alert_state("OffGridFlowAPIHighErrorRate")[0] == "firing",
             20,
             "OffGridFlowAPIHighErrorRate firing",
@@ -174,20 +127,15 @@ def test_alert_history_ignores_an_alert_that_stopped_without_a_staleness_marker(
     # staleness marker; a range query repeats it for 5 minutes, so a game day once scored a page
     # 6 s after its fault as "already firing before the fault". The history must be the samples the
     # rule evaluations wrote: here one old episode (ended before the window) and one in the window.
-    promtool = shutil.which("promtool")
-    if PROMETHEUS is None or promtool is None:
+    if PROMETHEUS is None or PROMTOOL is None:
         pytest.skip("prometheus/promtool not found (apt-get install prometheus)")
     now = int(time.time())
     series = 'ALERTS{alertname="PostgreSQLDown",alertstate="firing"}'
     old = [f"{series} 1 {now - s}" for s in range(60, 49, -1)]
     recent = [f"{series} 1 {now - s}" for s in range(20, 9, -1)]
-    (tmp_path / "alerts.om").write_text("\n".join(["# TYPE ALERTS gauge", *old, *recent, "# EOF", ""]))
-    subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics",
-         str(tmp_path / "alerts.om"), str(tmp_path / "data")],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    backfill(tmp_path, ["# TYPE ALERTS gauge", *old, *recent])
     (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 1s, evaluation_interval: 1s}\n")
-    with _prometheus(tmp_path, f"count_over_time(ALERTS[2m] @ {now})", "the backfilled block loaded") as url:
+    loaded = f"count_over_time(ALERTS[2m] @ {now})"
+    with throwaway_prometheus(tmp_path, loaded, "the backfilled block loaded") as url:
         history = alert_history(url, now - 40, now + 5, names=("PostgreSQLDown",))
     assert [(t.firing_at, t.resolved_at) for t in history] == [(now - 20, now - 9)]

@@ -438,3 +438,30 @@ def test_control_characters_from_the_target_are_escaped_in_the_terminal_and_ever
         assert "\x1b" not in text
         assert "\x07" not in text
     assert "the API answered \\x1b]0;pwned\\x07" in (out / "junit.xml").read_text()
+
+
+@pytest.mark.parametrize("pytest_kind", ["loaded", "disabled"])
+def test_the_plugin_starts_beside_pytest_kind_and_its_kubeconfig_reaches_the_target(
+    pytester: pytest.Pytester, pytest_kind: str
+) -> None:
+    # pytest-kind registers --kubeconfig too: a user's own pytest run (without the suite's
+    # `-p no:pytest-kind`) must start, and the one --kubeconfig given must be the target's either way
+    pytester.makefile(
+        ".yaml", targets="targets:\n  t:\n    platform: none\n    base_url: http://127.0.0.1:9\n"
+    )
+    pytester.makeconftest(
+        """
+        from offgridflow_runbook.pytest_plugin.options import load_target
+
+        def pytest_report_header(config):
+            return f"kubeconfig seen: {load_target(config).kubeconfig}"
+        """
+    )
+    pytester.makepyfile("def test_nothing(): pass")
+    disable = ["-p", "no:pytest-kind"] if pytest_kind == "disabled" else []
+    result = pytester.runpytest_subprocess(
+        *disable, "-p", "no:cacheprovider", "--targets-file", "targets.yaml", "--target", "t",
+        "--kubeconfig", "/nowhere/kubeconfig",
+    )  # fmt: skip
+    assert result.ret == 0, result.errlines
+    result.stdout.fnmatch_lines(["kubeconfig seen: /nowhere/kubeconfig"])

@@ -143,3 +143,15 @@ def test_the_default_runbook_is_the_projects(monkeypatch: pytest.MonkeyPatch, tm
 def test_a_missing_runbook_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RunbookError, match=r"cannot read the runbook .*nope\.md: No such file or directory"):
         load_runbook(tmp_path / "nope.md")
+
+
+def test_the_error_rate_limit_is_verification_5s_verify_line(tmp_path: Path) -> None:
+    assert load_runbook().error_rate_limit == pytest.approx(0.01)
+    stricter = parse_runbook(edited("Error rate < 1%", "Error rate < 0.5%"), tmp_path / "runbook.md")
+    assert stricter.error_rate_limit == pytest.approx(0.005)
+
+
+def test_a_verification_5_without_an_error_rate_is_named(tmp_path: Path) -> None:
+    runbook = parse_runbook(edited("Error rate < 1%", "Error rate looks fine"), tmp_path / "runbook.md")
+    with pytest.raises(RunbookError, match=r"runbook.md:\d+: Verification 5 states no 'Error rate < N%'"):
+        _ = runbook.error_rate_limit

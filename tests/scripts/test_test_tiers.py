@@ -1,6 +1,7 @@
-"""``scripts/test-tiers.sh`` (make test's pytest run): the kind tier and the rest side by side, each
-tier's exit counted, one closing line for both. Run against a stand-in pytest that writes the JUnit
-report and exit status each test asks of it."""
+"""``scripts/test-tiers.sh`` (make test's pytest run): the Docker e2e tier and the kind tier (with the
+units) side by side, each tier's exit counted, one closing line for both. Run against a stand-in pytest
+that writes the JUnit report and exit status each test asks of it; the tiers' marker expressions are
+run through real pytest to show that every test lands in exactly one tier."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # The stand-in: `python -m pytest ... -m MARKER --junitxml=FILE` answers as FAKE_<tier> says
-# ("tests failures rc"); any other call (the closing line's script on stdin) is the real Python.
+# ("tests failures rc"; the Docker tier is the one whose marker expression is "e2e and not kind"); any
+# other call (the closing line's script on stdin) is the real Python.
 STAND_IN = """#!/usr/bin/env bash
 if [ "$1" != "-m" ]; then exec python3 "$@"; fi
 marker="" junit=""
@@ -25,7 +29,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ "$marker" = kind ]; then set -- $FAKE_KIND; else set -- $FAKE_SUITE; fi
+if [ "$marker" = "e2e and not kind" ]; then set -- $FAKE_DOCKER; else set -- $FAKE_KIND; fi
 counts="tests=\\"$1\\" failures=\\"$2\\" errors=\\"0\\" skipped=\\"0\\""
 echo "<testsuites><testsuite $counts/></testsuites>" > "$junit"
 echo "$1 tests, $2 failed in 0.01s"
@@ -33,14 +37,14 @@ exit "$3"
 """
 
 
-def run_tiers(tmp_path: Path, suite: str, kind: str, *options: str) -> subprocess.CompletedProcess[str]:
+def run_tiers(tmp_path: Path, docker: str, kind: str, *options: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text(STAND_IN)
     python.chmod(0o755)
-    environment = {**os.environ, "FAKE_SUITE": suite, "FAKE_KIND": kind}
+    environment = {**os.environ, "FAKE_DOCKER": docker, "FAKE_KIND": kind}
     return subprocess.run(
         ["bash", str(tmp_path / "scripts" / "test-tiers.sh"), *options],
         cwd=tmp_path,
@@ -58,15 +62,15 @@ def test_both_tiers_passing_pass_with_one_closing_line_for_both(tmp_path: Path) 
     lines = result.stdout.splitlines()
     assert lines[-1] == "tests: 10 passed, 0 failed, 0 skipped"
     assert "[kind] 3 tests, 0 failed in 0.01s" in lines
-    assert "[suite] 7 tests, 0 failed in 0.01s" in lines
+    assert "[docker] 7 tests, 0 failed in 0.01s" in lines
     assert (tmp_path / "reports" / "tiers" / "kind.log").read_text() == "3 tests, 0 failed in 0.01s\n"
 
 
-@pytest.mark.parametrize(("suite", "kind"), [("7 1 1", "3 0 0"), ("7 0 0", "3 1 1"), ("7 0 0", "0 0 5")])
+@pytest.mark.parametrize(("docker", "kind"), [("7 1 1", "3 0 0"), ("7 0 0", "3 1 1"), ("7 0 0", "0 0 5")])
 def test_a_failing_tier_or_a_tier_that_ran_nothing_fails_the_run(
-    tmp_path: Path, suite: str, kind: str
+    tmp_path: Path, docker: str, kind: str
 ) -> None:
-    result = run_tiers(tmp_path, suite, kind)
+    result = run_tiers(tmp_path, docker, kind)
     assert result.returncode == 1, result.stdout
 
 
@@ -80,8 +84,50 @@ def test_no_test_at_all_fails_even_with_options(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == "tests: 0 passed, 0 failed, 0 skipped"
 
 
-def test_serial_runs_the_suite_first_then_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serial_runs_the_docker_tier_first_then_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OFFGRIDFLOW_TIERS", "serial")
     out = run_tiers(tmp_path, "7 0 0", "3 0 0").stdout
-    assert out.index("[suite]") < out.index("[kind]")
+    assert out.index("[docker]") < out.index("[kind]")
     assert "(serial)" in out
+
+
+def tier_markers() -> dict[str, str]:
+    """The marker expressions the script gives each tier, as bash evaluates them."""
+    script = (ROOT / "scripts" / "test-tiers.sh").read_text()
+    assignments = "\n".join(
+        line for line in script.splitlines() if line.endswith('_TIER"') or "_TIER=" in line
+    )
+    shown = subprocess.run(
+        ["bash", "-c", f'{assignments}\necho "$DOCKER_TIER"; echo "$KIND_TIER"'],
+        capture_output=True, text=True, timeout=10, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    return {"docker": shown[0], "kind": shown[1]}
+
+
+def test_every_test_lands_in_exactly_one_tier(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmarkers =\n    e2e: e2e\n    kind: kind\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_unit(): pass
+
+        @pytest.mark.e2e
+        def test_docker_e2e(): pass
+
+        @pytest.mark.kind
+        def test_kind(): pass
+
+        @pytest.mark.kind
+        @pytest.mark.e2e
+        def test_kind_e2e(): pass
+        """
+    )
+    chosen = {}
+    for tier, expression in tier_markers().items():
+        # -p no:pytest-kind as the project's own ini has it (its --kubeconfig clashes with the suite's)
+        result = pytester.runpytest_subprocess(
+            "-p", "no:pytest-kind", "-m", expression, "--collect-only", "-q"
+        )
+        chosen[tier] = {line.split("::")[1] for line in result.outlines if "::" in line}
+    assert chosen == {"docker": {"test_docker_e2e"}, "kind": {"test_unit", "test_kind", "test_kind_e2e"}}

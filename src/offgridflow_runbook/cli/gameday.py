@@ -143,20 +143,21 @@ def _abort_orphan(desk: Any, running: dict[str, Any]) -> int:
 def _operator(args: argparse.Namespace) -> int:
     from chaoslib.exceptions import ActivityFailed
 
+    from offgridflow_runbook.gameday.error_budget import budget_burned, experiment_error_budget
+    from offgridflow_runbook.gameday.modes import ModeError, modes_by_name
     from offgridflow_runbook.gameday.scorecard import BUDGET_HEADINGS
     from offgridflow_runbook.ledger import Ledger
     from offgridflow_runbook.operator.desk import Desk, DeskError
-    from offgridflow_runbook.operator.experiments import ModeError, load_modes
     from offgridflow_runbook.operator.record import OPERATOR_REPORTS, automated_figures, write_record
     from offgridflow_runbook.operator.session import OperatorGameDay, Settings, live_hooks
-    from offgridflow_runbook.operator.view import LiveView
+    from offgridflow_runbook.operator.view import ACK_KEY, LiveView
     from offgridflow_runbook.proofs import Proof, record_proof, steps_proven_by
     from offgridflow_runbook.runbook.document import load_runbook
     from offgridflow_runbook.targets import ChaosNotAllowed, require_chaos_allowed, target_fingerprint
 
     target = target_from(args)
     try:
-        modes = {name: m for name, m in load_modes(args.experiments).items() if m.runs_on(target.platform)}
+        modes = {name: m for name, m in modes_by_name(args.experiments).items() if m.runs_on(target.platform)}
     except ModeError as error:
         raise UsageError(str(error)) from None
     if not args.fault:
@@ -186,7 +187,7 @@ def _operator(args: argparse.Namespace) -> int:
         sla_s=runbook.sla_s,
         budgets_s=budgets,
         sla_share=args.sla_share,
-        page_names=mode.pages.get(target.platform, ()),
+        page_names=mode.must_fire.get(target.platform, ()),
         deadline_s=args.deadline,
         announce=not args.unannounced,
         automated=automated_figures(mode.name),
@@ -194,7 +195,8 @@ def _operator(args: argparse.Namespace) -> int:
     )
     game = OperatorGameDay(mode, target.name, settings, hooks)
     try:
-        view = LiveView(game.view, port=args.port)
+        # the page's ack is the command line's: the same desk, the same ``send("ack")``
+        view = LiveView(game.view, port=args.port, ack=lambda: desk.send("ack"))
     except OSError as error:
         raise UsageError(
             f"the live view cannot listen on 127.0.0.1:{args.port} ({error}); try --port 0"
@@ -214,7 +216,8 @@ def _operator(args: argparse.Namespace) -> int:
             )
             opened = True
             print(
-                f"live view: {view.url}  (offgridflow-runbook gameday ack | call SECTION | note TEXT | abort)"
+                f"live view: {view.url}  (ack there with the key {ACK_KEY!r} or the button; "
+                "offgridflow-runbook gameday ack | call SECTION | note TEXT | abort)"
             )
             try:
                 game.play()
@@ -226,6 +229,15 @@ def _operator(args: argparse.Namespace) -> int:
         if opened:  # never the desk of another game day that refused this one
             desk.close()
     score = game.run.score(budgets, runbook.sla_s, time.time(), settings.automated)
+    run = game.run
+    score["error_budget"] = experiment_error_budget(
+        target.prometheus_url,
+        run.fault_at,
+        run.verified_at,
+        run.aborted_at,
+        ended="the abort",
+        runbook=runbook,
+    ).as_dict()
     written = write_record(score, reports)
     if score["outcome"] == "passed":
         record_proof(
@@ -235,11 +247,12 @@ def _operator(args: argparse.Namespace) -> int:
                 target.platform,
                 "operator",
                 mode.name,
-                steps_proven_by(runbook, mode.section),
+                steps_proven_by(runbook, mode.fix),
             )
         )
     print(
-        f"{score['outcome']}: {mode.name} (fixed by {mode.section}) on {target.name}; "
-        f"outage {score['outage_s']} s of the SLA's {runbook.sla_s:.0f} s; record {written['postmortem']}"
+        f"{score['outcome']}: {mode.name} (fixed by {mode.fix}) on {target.name}; "
+        f"outage {score['outage_s']} s of the SLA's {runbook.sla_s:.0f} s; "
+        f"error budget {budget_burned(score['error_budget'])}; record {written['postmortem']}"
     )
     return 0 if score["outcome"] == "passed" else EXIT_MISSED

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from offgridflow_runbook.gameday.error_budget import budget_burned, budget_line
 from offgridflow_runbook.gameday.scorecard import ExperimentScore, Scorecard, iso, sla_s
 from offgridflow_runbook.gameday.timeline import timeline_png
 from offgridflow_runbook.runbook import RunbookError
@@ -117,6 +118,7 @@ def postmortem_markdown(score: ExperimentScore, scorecard: Scorecard) -> str:
         f"- time to resolve (MTTR, fault -> service recovered): {_seconds(score.mttr_s)}",
         f"- impact duration (outage seen by a synthetic client): {_seconds(score.outage_s)}; "
         f"SLA (under {sla_s() / 60:.0f} minutes) {'met' if score.sla_met else 'NOT met'}",
+        f"- error budget: {budget_line(score.error_budget.as_dict())}",
         f"- data: {writes}",
         "",
         "| runbook budget | limit | actual | met |",
@@ -170,6 +172,7 @@ def _row(score: ExperimentScore) -> str:
         _seconds(score.mttr_s),
         _seconds(score.outage_s),
         "yes" if score.sla_met else "no",
+        budget_burned(score.error_budget.as_dict()),
         score.diagnosis.get("section", "-"),
         ", ".join(a.name for a in score.alerts if a.fired) or "none",
         "-" if score.acked_writes is None else f"{score.acked_writes} / {score.lost_writes}",
@@ -195,7 +198,8 @@ def _section(score: ExperimentScore, outages: list[tuple[float, float]] | None) 
         f"<h2>{html.escape(score.mode)}: {html.escape(score.status)}</h2>"
         f'<img alt="timeline of {html.escape(score.mode)}" src="data:image/png;base64,{chart}">'
         f"<p>Detected by: {html.escape(score.detection_signal or 'nothing')}<br>"
-        f"Fix: {html.escape(score.fix or 'none')}</p>"
+        f"Fix: {html.escape(score.fix or 'none')}<br>"
+        f"Error budget: {html.escape(budget_line(score.error_budget.as_dict()))}</p>"
         f"<h3>Triage verdicts</h3><ul>{verdicts}</ul>"
         f"<h3>Findings</h3><ul>{findings}</ul>"
         + (f'<h3>Failures</h3><ul class="failed">{failures}</ul>' if failures else "")
@@ -270,6 +274,7 @@ def write_reports(
             "MTTR",
             "outage",
             "SLA met",
+            "error budget burned",
             "diagnosis",
             "alerts fired",
             "acked / lost",

@@ -13,6 +13,9 @@ Definitions (seconds, from the event log; see :mod:`offgridflow_runbook.gameday.
 - ``mttr_s`` = service recovered - fault
 - ``outage_s`` = how long a synthetic user saw failures (when the game day probed availability),
   else fault -> recovered; ``sla_met`` = outage under 5 minutes
+- ``error_budget``: what the experiment burned of the error budget, fault -> Verification 1-5 passing
+  (or the end of the run when it never passed), against Verification 5's "Error rate < 1%", from the
+  target's Prometheus (:mod:`offgridflow_runbook.gameday.error_budget`; "unknown" when it cannot tell)
 - budgets (the runbook's, read from it): confirm (fault -> detection) = Triage 1's "(2 minutes)",
   identify (detection -> diagnosis) = Triage 2's "(5 minutes)", fix (fix start -> recovered) = the
   Quick Fix's "(Immediate - 2 minutes)", verify (recovered -> Verification 1-5) = Verification's
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
+from offgridflow_runbook.gameday.error_budget import NOT_MEASURED, ErrorBudget
 from offgridflow_runbook.gameday.events import EventKind, GamedayEvent, first_event, rounded
 from offgridflow_runbook.gameday.findings import Finding, FindingId
 from offgridflow_runbook.gameday.modes import Expectation, expectation_from_experiment
@@ -117,6 +121,7 @@ class ExperimentScore:
     # every finding as a typed record (``findings`` holds their evidence, as the JSON shows it), and
     # the paging failures that are findings about the runbook too: what the proposals read
     records: list[Finding] = field(default_factory=list)
+    error_budget: ErrorBudget = NOT_MEASURED  # set once Prometheus was asked (the session does)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +155,7 @@ class ExperimentScore:
             "mttr_s": rounded(self.mttr_s),
             "outage_s": rounded(self.outage_s),
             "sla_met": self.sla_met,
+            "error_budget": self.error_budget.as_dict(),
             "budgets": self.budgets,
             "acked_writes": self.acked_writes,
             "lost_writes": self.lost_writes,

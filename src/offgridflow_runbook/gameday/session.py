@@ -19,6 +19,7 @@ from offgridflow_runbook.gameday.alerts import (
     wait_for_quiet,
 )
 from offgridflow_runbook.gameday.availability import AvailabilityProbe
+from offgridflow_runbook.gameday.error_budget import budget_burned, experiment_error_budget
 from offgridflow_runbook.gameday.events import EventKind
 from offgridflow_runbook.gameday.modes import mode_from_experiment
 from offgridflow_runbook.gameday.pages import read_pages
@@ -131,6 +132,9 @@ class GameDay:
             outage_s=seen if fault is not None else None,
             pages=pages,
         )
+        score.error_budget = experiment_error_budget(
+            self.target.prometheus_url, score.fault_at, score.verified_at, events[-1].at if events else None
+        )
         self.scorecard.experiments = [e for e in self.scorecard.experiments if e.mode != mode] + [score]
         self.write()
         if score.status == "passed":
@@ -145,6 +149,7 @@ class GameDay:
         self.say(
             f"[gameday] {mode:<10} {score.status:<9} MTTD {_seconds(score.mttd_s)} ({paged})"
             f"  MTTR {_seconds(score.mttr_s)}  outage {_seconds(score.outage_s)}"
+            f"  error budget {budget_burned(score.error_budget.as_dict())}"
             f"  ({running.events.path.parent})"
         )
         if score.failures:

@@ -2,7 +2,8 @@
 (the calls and the fix seen) and the runbook proposals (what the operators looked up outside it).
 
 Written to ``reports/gameday/operator/``: ``scorecard.json`` (``{"operator": [...]}``, one entry per
-mode and target, the latest kept), ``<mode>-postmortem.md`` and ``runbook-proposals.md``. The
+mode and target, the latest kept; ``error_budget`` as :mod:`offgridflow_runbook.gameday.error_budget`
+gives it), ``<mode>-postmortem.md`` and ``runbook-proposals.md``. The
 automated game day's figures for the same mode come from ``reports/gameday/scorecard.json``.
 """
 
@@ -12,6 +13,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from offgridflow_runbook.gameday.error_budget import budget_line
 
 __all__ = ["AUTOMATED_SCORECARD", "OPERATOR_REPORTS", "automated_figures", "write_record"]
 
@@ -42,6 +45,8 @@ def _postmortem(score: dict[str, Any]) -> str:
         "",
         f"Outcome: **{score['outcome']}**. The injected fault is fixed by {score['section']}. "
         f"Outage {_s(score['outage_s'])} against the SLA's {_s(score['sla_s'])}.",
+        "",
+        f"Error budget: {budget_line(score.get('error_budget'))}.",
         "",
         "## Timeline (from the fault)",
         "",

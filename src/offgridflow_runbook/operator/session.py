@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.gameday.alerts import QUIET_DEADLINE_S, wait_for_quiet
+from offgridflow_runbook.gameday.modes import Mode
 from offgridflow_runbook.gameday.pages import PageDeliveries, first_page
 from offgridflow_runbook.operator.changes import Reading, section_of_change
 from offgridflow_runbook.operator.desk import Desk
-from offgridflow_runbook.operator.experiments import Mode
 from offgridflow_runbook.operator.phases import FixSeen, OperatorRun
 
 __all__ = ["Hooks", "OperatorGameDay", "Settings", "live_hooks"]
@@ -78,7 +78,7 @@ class OperatorGameDay:
     _baseline: Reading | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.run = OperatorRun(self.mode.name, self.mode.section, self.target, self.hooks.clock())
+        self.run = OperatorRun(self.mode.name, self.mode.fix, self.target, self.hooks.clock())
 
     # -- what the live view and the terminal show ---------------------------------------------------
     def _say(self, text: str) -> None:
@@ -151,9 +151,9 @@ class OperatorGameDay:
             hooks.auto_fix()
             at = hooks.clock()
             change = f"auto-fixed at {datetime.fromtimestamp(at, UTC):%H:%M:%S} (T+{at - run.fault_at:.1f}s)"
-            run.fixes.append(FixSeen(self.mode.section, change, at, auto=True))
+            run.fixes.append(FixSeen(self.mode.fix, change, at, auto=True))
             self._baseline = hooks.reading() or self._baseline  # the net's own change is not a person's
-            self._say(f"{change}: {self.mode.section}; the run is scored missed")
+            self._say(f"{change}: {self.mode.fix}; the run is scored missed")
         if run.verified_at is None and (run.detected_at is not None or run.fixes) and hooks.verified():
             run.verified_at = hooks.clock()
             self._say("verified: Verification 1-5 pass")
@@ -211,7 +211,7 @@ class OperatorGameDay:
                 self.abort(f"{self.settings.max_ticks} ticks without verification")
         except KeyboardInterrupt:
             self.abort("interrupted")
-        self._say(f"ended: {self.run.outcome()} (mode {self.mode.name}, section {self.mode.section})")
+        self._say(f"ended: {self.run.outcome()} (mode {self.mode.name}, section {self.mode.fix})")
         return self.run
 
 

@@ -1,4 +1,5 @@
-"""Platforms: how a target is reached. ``platform_for(target)`` picks the driver named in the target."""
+"""Platforms: how a target is reached. ``platform_for(target)`` picks the driver named in the target;
+``runbook_commands(platform)`` how that platform carries out the runbook's commands."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from offgridflow_runbook.platforms.base import (
     Usage,
     Workload,
 )
+from offgridflow_runbook.platforms.commands import AsWritten, RunbookCommands, RunbookLine
 from offgridflow_runbook.platforms.identity import SeenIdentity
 
 if TYPE_CHECKING:
@@ -35,11 +37,14 @@ __all__ = [
     "PlatformReads",
     "Revision",
     "RolloutStatus",
+    "RunbookCommands",
+    "RunbookLine",
     "SeenIdentity",
     "Termination",
     "Usage",
     "Workload",
     "platform_for",
+    "runbook_commands",
 ]
 
 
@@ -61,3 +66,13 @@ def platform_for(target: Target) -> Platform:
         ) from None
     driver: Callable[[Target], Platform] = getattr(importlib.import_module(module_name), class_name)
     return driver(target)
+
+
+def runbook_commands(platform: str) -> RunbookCommands:
+    """How ``platform`` carries out the runbook's commands (its driver package's ``commands`` module,
+    imported without the driver's client library); a platform without a driver (``none``: HTTP only)
+    runs no ``kubectl`` line and has nothing instead."""
+    if platform not in _DRIVERS:
+        return AsWritten(runs_kubectl=False)
+    commands: RunbookCommands = importlib.import_module(f"{__name__}.{platform}.commands").COMMANDS
+    return commands

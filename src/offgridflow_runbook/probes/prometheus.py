@@ -154,9 +154,10 @@ class PrometheusProbe:
             raise ProbeError(self.target, url, f"Prometheus error: {body.get('error', body)}")
         return body["data"]
 
-    def query(self, expression: str) -> list[Sample]:
-        """An instant query; an empty list when nothing matches."""
-        data = self._get("/api/v1/query", {"query": expression})
+    def query(self, expression: str, at: float | None = None) -> list[Sample]:
+        """An instant query (now, or at the Unix time ``at``); an empty list when nothing matches."""
+        params = {"query": expression} if at is None else {"query": expression, "time": f"{at:.3f}"}
+        data = self._get("/api/v1/query", params)
         if data.get("resultType") == "scalar":
             return [Sample(labels={}, value=float(data["result"][1]))]
         return [Sample(labels=dict(item["metric"]), value=float(item["value"][1])) for item in data["result"]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
 from typing import NoReturn
 
@@ -10,11 +12,27 @@ import pytest
 from offgridflow_runbook.reporting import EXIT_USAGE, printable
 from offgridflow_runbook.targets import TARGET_OPTIONS, Target, TargetError, target_from_options
 
+# pytest-kind (a dependency) registers --kubeconfig too, with the same meaning and dest: where it is
+# loaded, its option is the one both read, since a second registration would stop pytest at start-up
+_PYTEST_KIND = "pytest-kind"
+_SHARED_WITH_PYTEST_KIND = frozenset({"--kubeconfig"})
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+
+def _pytest_kind_loads(pluginmanager: pytest.PytestPluginManager) -> bool:
+    """Whether pytest-kind's plugin takes part in this run: installed, autoloaded, not ``-p no:``'d."""
+    return (
+        importlib.util.find_spec("pytest_kind") is not None
+        and not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+        and not pluginmanager.is_blocked(_PYTEST_KIND)
+    )
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("offgridflow", "OffGridFlow runbook suite")
+    shared = _SHARED_WITH_PYTEST_KIND if _pytest_kind_loads(pluginmanager) else frozenset()
     for option in TARGET_OPTIONS:
-        group.addoption(option.flag, default=option.default, help=option.help)
+        if option.flag not in shared:
+            group.addoption(option.flag, default=option.default, help=option.help)
     group.addoption(
         "--results-jsonl",
         default=None,

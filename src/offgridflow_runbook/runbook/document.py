@@ -28,6 +28,7 @@ from pathlib import Path
 from offgridflow_runbook.runbook.location import RUNBOOK_ENV, RunbookError, runbook_path
 
 __all__ = [
+    "ERROR_RATE_STEP",
     "RUNBOOK_ENV",
     "Command",
     "Runbook",
@@ -50,6 +51,9 @@ _TRIAGE_CAUSE = re.compile(r"^([A-Z])\.\s+(.*)$")
 _FIX_STEP = re.compile(r"^(Quick Fix|Fix\s+\d+)\b\s*[:(]?\s*(.*?)\)?$")
 _VERIFICATION_ITEM = re.compile(r"^#\s*(\d+)\.\s+(.*)$")
 _EXPECTED = re.compile(r"^#\s*(?:Expected|Verify):\s*(.*)$")
+# Verification 5's "# Verify: Error rate < 1%": the share of requests that may fail
+_ERROR_RATE = re.compile(r"\berror rate\s*<\s*(\d+(?:\.\d+)?)\s*%", re.IGNORECASE)
+ERROR_RATE_STEP = "Verification 5"
 
 PROCEDURES = {"Triage": "triage", "Resolution Steps": "fix", "Verification": "verification"}
 
@@ -116,6 +120,19 @@ class Runbook:
     @property
     def commands(self) -> tuple[Command, ...]:
         return tuple(command for step in self.steps for command in step.commands) + self.stray_commands
+
+    @property
+    def error_rate_limit(self) -> float:
+        """The share of requests that may fail, from Verification 5's ``Error rate < N%`` (0.01 for
+        1%): what the scorecard's error budget treats as the SLO (``1 - limit`` of requests succeed)."""
+        step = self.step(ERROR_RATE_STEP)
+        for line in step.expected:
+            if match := _ERROR_RATE.search(line):
+                return float(match.group(1)) / 100
+        raise RunbookError(
+            f"{self.path}:{step.line}: {ERROR_RATE_STEP} states no 'Error rate < N%' "
+            "(it sets the error budget)"
+        )
 
     def budget(self, heading: str) -> float:
         try:

@@ -35,9 +35,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from offgridflow_runbook.platforms import runbook_commands
 from offgridflow_runbook.reporting import REDACTED
 from offgridflow_runbook.runbook.allowlist import TOKEN_VARIABLE, NotReadOnly, ReadOnly, read_only
-from offgridflow_runbook.runbook.commands import docker_equivalent, target_url
+from offgridflow_runbook.runbook.commands import platform_equivalent, target_url
 from offgridflow_runbook.runbook.document import Command, Runbook
 from offgridflow_runbook.runbook.location import KUBECTL_ENV
 from offgridflow_runbook.runbook.steps import activity_list
@@ -282,8 +283,8 @@ def _kubectl_argv(shape: ReadOnly, target: Target, binary: str, timeout: float) 
 def _kubectl(
     command: Command, shape: ReadOnly, target: Target, run: Runner, binary: str | None, timeout: float
 ) -> DriftResult:
-    if target.platform != "kubernetes":
-        instead = docker_equivalent(command, target) if target.platform == "docker" else None
+    if not runbook_commands(target.platform).runs_kubectl:
+        instead = platform_equivalent(command, target)
         because = f"kubectl on a {target.platform} target (no Kubernetes API)"
         return DriftResult(
             command,
