@@ -28,12 +28,15 @@ import time
 import urllib.parse
 from typing import Any
 
-SOCKET = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
+from stack_engine import engine_get as _engine_get
+
+# beside this file in the tools image (/usr/local/bin): the engine's socket and the Service's selector
+from stack_engine import is_ready, read_selector, selects
+
 LABEL = os.environ.get("API_SERVICE_STACK_LABEL", "com.offgridflow.stack=local")
 PORT = int(os.environ.get("API_SERVICE_PORT", "8080"))
 TARGET_PORT = int(os.environ.get("API_SERVICE_TARGET_PORT", "8082"))
 SELECTOR_FILE = os.environ.get("API_SERVICE_FILE", "/state/api-service.json")
-DEFAULT_SELECTOR = {"app": "offgridflow-api"}
 SELECTOR_CACHE_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 2.0
 BUFFER = 65536
@@ -42,53 +45,15 @@ _cache: dict[str, Any] = {"at": float("-inf"), "ready": 0}
 _cache_lock = threading.Lock()
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(CONNECT_TIMEOUT_SECONDS)
-        self.sock.connect(SOCKET)
-
-
-def _engine_get(path: str) -> Any:
-    connection = UnixConnection("docker", timeout=CONNECT_TIMEOUT_SECONDS)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status != 200:
-        raise OSError(f"GET {path} answered {response.status}")
-    return json.loads(body)
-
-
-def read_selector() -> dict[str, str] | None:
-    """The selector in SELECTOR_FILE; the default when it does not exist; ``None`` when unreadable."""
-    try:
-        with open(SELECTOR_FILE, encoding="utf-8") as handle:
-            selector = json.load(handle).get("selector")
-    except FileNotFoundError:
-        return dict(DEFAULT_SELECTOR)
-    except (OSError, ValueError, AttributeError):
-        return None
-    return selector if isinstance(selector, dict) and selector else None
-
-
-def is_ready(state: dict[str, Any]) -> bool:
-    health = (state.get("Health") or {}).get("Status")
-    return bool(state.get("Running")) and not state.get("Restarting") and health in (None, "healthy")
-
-
 def ready_endpoints() -> int:
     """How many running containers of the stack the selector matches and are ready (0 on any doubt)."""
-    selector = read_selector()
+    selector = read_selector(SELECTOR_FILE)
     if selector is None:
         return 0
     query = urllib.parse.urlencode({"filters": json.dumps({"label": [LABEL]})})
     ready = 0
     for summary in _engine_get(f"/containers/json?{query}"):
-        labels = summary.get("Labels") or {}
-        if not all(labels.get(key) == value for key, value in selector.items()):
+        if not selects(selector, summary.get("Labels") or {}):
             continue
         try:
             details = _engine_get(f"/containers/{summary['Id']}/json")

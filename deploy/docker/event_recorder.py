@@ -37,7 +37,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -45,7 +44,10 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-SOCKET = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
+# beside this file in the tools image (/usr/local/bin): the engine's socket and the Service's selector
+from stack_engine import UnixConnection, is_ready, read_selector, selects
+from stack_engine import engine_get as _engine_get
+
 OUTPUT = os.environ.get("EVENT_RECORDER_FILE", "/state/engine-events.jsonl")
 LABEL = os.environ.get("EVENT_RECORDER_LABEL", "com.offgridflow.stack=local")
 RECONNECT_SECONDS = 1.0
@@ -53,7 +55,6 @@ METRICS_PORT = int(os.environ.get("EVENT_RECORDER_METRICS_PORT", "9096"))
 ROLLOUT_FILE = os.environ.get("EVENT_RECORDER_ROLLOUT_FILE", "/state/api-rollout.json")
 SERVICE_FILE = os.environ.get("EVENT_RECORDER_SERVICE_FILE", "/state/api-service.json")
 SERVICE = "offgridflow-api-service"
-DEFAULT_SELECTOR = {"app": "offgridflow-api"}  # a missing api-service.json: the stack's own selector
 NAMESPACE = "offgridflow"
 DEPLOYMENT = "offgridflow-api"
 # The engine sends ``oom`` just before ``die``; this much apart they are one OOM kill.
@@ -110,12 +111,6 @@ def replay(path: str) -> None:
                     continue
     except OSError:
         pass
-
-
-class UnixConnection(http.client.HTTPConnection):
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(SOCKET)
 
 
 def stream(since: float) -> float:
@@ -188,19 +183,6 @@ def restart_if_killed(identifier: str, marker: int) -> None:
     print(f"started {details['Name'].lstrip('/')} again after docker kill ({status})", flush=True)
 
 
-def _engine_get(path: str) -> Any:
-    connection = UnixConnection("docker")
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status != 200:
-        raise OSError(f"GET {path} answered {response.status}")
-    return json.loads(body)
-
-
 _HELP = {
     "kube_pod_container_status_restarts_total": (
         "counter",
@@ -253,18 +235,6 @@ def _rollout_series(now: float) -> list[str]:
     return lines
 
 
-def read_selector() -> dict[str, str] | None:
-    """The Service's selector (as the proxy reads it); ``None`` when the file cannot be read."""
-    try:
-        with open(SERVICE_FILE, encoding="utf-8") as handle:
-            selector = json.load(handle).get("selector")
-    except FileNotFoundError:
-        return dict(DEFAULT_SELECTOR)
-    except (OSError, ValueError, AttributeError):
-        return None
-    return selector if isinstance(selector, dict) and selector else None
-
-
 def endpoint_series(selected: list[bool]) -> list[str]:
     """The Service's Endpoints from the readiness of each container its selector matches.
 
@@ -287,7 +257,7 @@ def restart_metrics() -> str:
     """The kube-state-metrics series of every container of the stack, and of the API's rollout."""
     query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [LABEL]})})
     samples: list[str] = []
-    selector = read_selector()
+    selector = read_selector(SERVICE_FILE)
     selected: list[bool] = []  # the readiness of each container the Service's selector matches
     for summary in _engine_get(f"/containers/json?{query}"):
         try:
@@ -298,15 +268,13 @@ def restart_metrics() -> str:
         app = details["Config"]["Labels"].get("app", name)
         pod = {"namespace": NAMESPACE, "pod": name, "container": CONTAINER_NAMES.get(name, name)}
         state = details["State"]
-        health = (state.get("Health") or {}).get("Status")
-        ready = state.get("Running") and not state.get("Restarting") and health in (None, "healthy")
+        ready = is_ready(state)
         samples.append(
             _series("kube_pod_container_status_restarts_total", pod | {"app": app}, details["RestartCount"])
         )
         samples.append(_series("kube_pod_container_status_ready", pod, 1 if ready else 0))
-        carried = details["Config"]["Labels"] or {}
-        if selector is not None and all(carried.get(key) == value for key, value in selector.items()):
-            selected.append(bool(ready))
+        if selector is not None and selects(selector, details["Config"]["Labels"] or {}):
+            selected.append(ready)
         if state.get("Restarting"):
             samples.append(
                 _series("kube_pod_container_status_waiting_reason", pod | {"reason": "CrashLoopBackOff"}, 1)

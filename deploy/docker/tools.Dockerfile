@@ -11,6 +11,8 @@ RUN apt-get update \
 COPY alert_receiver.py /usr/local/bin/alert-receiver
 COPY event_recorder.py /usr/local/bin/event-recorder
 COPY api_service.py /usr/local/bin/api-service
+# what the recorder and the Service share, beside them: Python finds it first there
+COPY stack_engine.py /usr/local/bin/stack_engine.py
 # The data folders belong to the user the services run as: a named volume mounted on one starts as a
 # copy of it (owner included), so Prometheus' TSDB and Alertmanager's silences survive a restart.
 RUN chmod 0755 /usr/local/bin/alert-receiver /usr/local/bin/event-recorder /usr/local/bin/api-service \

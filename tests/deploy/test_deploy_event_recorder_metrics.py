@@ -17,6 +17,7 @@ BACKOFF_S = 10.0  # the stalled rollout's backoff_at, as the docker driver write
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "deploy/docker"))  # stack_engine.py, as in the image
     spec = importlib.util.spec_from_file_location(
         "event_recorder", REPO_ROOT / "deploy/docker/event_recorder.py"
     )

@@ -99,6 +99,7 @@ def ensure_support_images(client: docker.DockerClient, base_id: str, say: Say) -
                 folder / "alert_receiver.py",
                 folder / "event_recorder.py",
                 folder / "api_service.py",
+                folder / "stack_engine.py",
             ],
         ),
         POSTGRES_IMAGE: (
