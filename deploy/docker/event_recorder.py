@@ -18,6 +18,11 @@ each alert means the same on the local stack as in a cluster:
   (``OffGridFlowAPIImagePullFailing``)
 - ``kube_deployment_spec_replicas`` / ``kube_deployment_status_replicas_updated`` for the API's
   rollout history in ``api-rollout.json`` (``OffGridFlowAPIRolloutStuck``)
+- the Endpoints of ``offgridflow-api-service`` (the stack's routing proxy, api_service.py): the
+  containers its selector in ``api-service.json`` matches, as kube-state-metrics 2.13's endpoints
+  collector: ``kube_endpoint_info``, ``kube_endpoint_address_available`` (ready addresses),
+  ``kube_endpoint_address_not_ready`` and ``kube_endpoint_address{ip,ready}``
+  (``OffGridFlowAPINoEndpoints``)
 
 And it restarts what ``docker kill`` ended, as a kubelet restarts a killed container: the engine
 treats ``docker kill`` like ``docker stop`` and cancels the restart policy. A ``kill`` then ``die``
@@ -32,7 +37,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -40,12 +44,17 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-SOCKET = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
+# beside this file in the tools image (/usr/local/bin): the engine's socket and the Service's selector
+from stack_engine import UnixConnection, is_ready, read_selector, selects
+from stack_engine import engine_get as _engine_get
+
 OUTPUT = os.environ.get("EVENT_RECORDER_FILE", "/state/engine-events.jsonl")
 LABEL = os.environ.get("EVENT_RECORDER_LABEL", "com.offgridflow.stack=local")
 RECONNECT_SECONDS = 1.0
 METRICS_PORT = int(os.environ.get("EVENT_RECORDER_METRICS_PORT", "9096"))
 ROLLOUT_FILE = os.environ.get("EVENT_RECORDER_ROLLOUT_FILE", "/state/api-rollout.json")
+SERVICE_FILE = os.environ.get("EVENT_RECORDER_SERVICE_FILE", "/state/api-service.json")
+SERVICE = "offgridflow-api-service"
 NAMESPACE = "offgridflow"
 DEPLOYMENT = "offgridflow-api"
 # The engine sends ``oom`` just before ``die``; this much apart they are one OOM kill.
@@ -102,12 +111,6 @@ def replay(path: str) -> None:
                     continue
     except OSError:
         pass
-
-
-class UnixConnection(http.client.HTTPConnection):
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(SOCKET)
 
 
 def stream(since: float) -> float:
@@ -180,19 +183,6 @@ def restart_if_killed(identifier: str, marker: int) -> None:
     print(f"started {details['Name'].lstrip('/')} again after docker kill ({status})", flush=True)
 
 
-def _engine_get(path: str) -> Any:
-    connection = UnixConnection("docker")
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status != 200:
-        raise OSError(f"GET {path} answered {response.status}")
-    return json.loads(body)
-
-
 _HELP = {
     "kube_pod_container_status_restarts_total": (
         "counter",
@@ -206,6 +196,10 @@ _HELP = {
     "kube_pod_container_status_waiting_reason": ("gauge", "Why the container is waiting to run."),
     "kube_deployment_spec_replicas": ("gauge", "Replicas the API's Deployment asks for (one container)."),
     "kube_deployment_status_replicas_updated": ("gauge", "Replicas running the latest revision."),
+    "kube_endpoint_info": ("gauge", "Information about endpoint."),
+    "kube_endpoint_address_available": ("gauge", "Number of addresses available in endpoint."),
+    "kube_endpoint_address_not_ready": ("gauge", "Number of addresses not ready in endpoint."),
+    "kube_endpoint_address": ("gauge", "Information about Endpoint available and non available addresses."),
 }
 
 
@@ -241,10 +235,30 @@ def _rollout_series(now: float) -> list[str]:
     return lines
 
 
+def endpoint_series(selected: list[bool]) -> list[str]:
+    """The Service's Endpoints from the readiness of each container its selector matches.
+
+    Every container listens on the host's 127.0.0.1, so all addresses share that ip: one
+    ``kube_endpoint_address`` series per readiness seen (a Service without endpoints has none)."""
+    service = {"namespace": NAMESPACE, "endpoint": SERVICE}
+    ready = sum(selected)
+    lines = [
+        _series("kube_endpoint_info", service, 1),
+        _series("kube_endpoint_address_available", service, ready),
+        _series("kube_endpoint_address_not_ready", service, len(selected) - ready),
+    ]
+    for state in sorted(set(selected), reverse=True):
+        labels = service | {"ip": "127.0.0.1", "ready": "true" if state else "false"}
+        lines.append(_series("kube_endpoint_address", labels, 1))
+    return lines
+
+
 def restart_metrics() -> str:
     """The kube-state-metrics series of every container of the stack, and of the API's rollout."""
     query = urllib.parse.urlencode({"all": "1", "filters": json.dumps({"label": [LABEL]})})
     samples: list[str] = []
+    selector = read_selector(SERVICE_FILE)
+    selected: list[bool] = []  # the readiness of each container the Service's selector matches
     for summary in _engine_get(f"/containers/json?{query}"):
         try:
             details = _engine_get(f"/containers/{summary['Id']}/json")
@@ -254,12 +268,13 @@ def restart_metrics() -> str:
         app = details["Config"]["Labels"].get("app", name)
         pod = {"namespace": NAMESPACE, "pod": name, "container": CONTAINER_NAMES.get(name, name)}
         state = details["State"]
-        health = (state.get("Health") or {}).get("Status")
-        ready = state.get("Running") and not state.get("Restarting") and health in (None, "healthy")
+        ready = is_ready(state)
         samples.append(
             _series("kube_pod_container_status_restarts_total", pod | {"app": app}, details["RestartCount"])
         )
         samples.append(_series("kube_pod_container_status_ready", pod, 1 if ready else 0))
+        if selector is not None and selects(selector, details["Config"]["Labels"] or {}):
+            selected.append(ready)
         if state.get("Restarting"):
             samples.append(
                 _series("kube_pod_container_status_waiting_reason", pod | {"reason": "CrashLoopBackOff"}, 1)
@@ -270,6 +285,8 @@ def restart_metrics() -> str:
             labels = pod | {"reason": last["reason"]}
             samples.append(_series("kube_pod_container_status_last_terminated_reason", labels, 1))
     samples += _rollout_series(time.time())
+    if selector is not None:  # an unreadable selector: nothing is known, so nothing is reported
+        samples += endpoint_series(selected)
     lines = []
     for metric, (kind, help_text) in _HELP.items():
         mine = [sample for sample in samples if sample.startswith(metric + "{")]

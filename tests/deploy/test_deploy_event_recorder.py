@@ -15,7 +15,8 @@ KILLED = "c0ffee"
 
 
 @pytest.fixture
-def recorder() -> ModuleType:
+def recorder(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # stack_engine.py beside it, as in the tools image
     spec = importlib.util.spec_from_file_location("event_recorder_under_test", SCRIPT)
     assert spec is not None
     assert spec.loader is not None

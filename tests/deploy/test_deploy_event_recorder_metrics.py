@@ -17,6 +17,7 @@ BACKOFF_S = 10.0  # the stalled rollout's backoff_at, as the docker driver write
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "deploy/docker"))  # stack_engine.py, as in the image
     spec = importlib.util.spec_from_file_location(
         "event_recorder", REPO_ROOT / "deploy/docker/event_recorder.py"
     )
@@ -25,6 +26,7 @@ def recorder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "ROLLOUT_FILE", str(tmp_path / "api-rollout.json"))
+    monkeypatch.setattr(module, "SERVICE_FILE", str(tmp_path / "api-service.json"))
     return module
 
 
@@ -105,3 +107,77 @@ def test_a_completed_rollout_has_every_replica_updated_and_nothing_waiting(
 
 def test_no_rollout_file_reports_no_rollout_series(recorder: ModuleType) -> None:
     assert recorder._rollout_series(T0) == []
+
+
+def engine(containers: dict[str, dict[str, object]]) -> object:
+    """The engine's ``/containers/json`` and ``/containers/<id>/json`` answers for ``containers``
+    (name: {"labels", "health"}), all running."""
+
+    def get(path: str) -> object:
+        if path.startswith("/containers/json"):
+            return [{"Id": name} for name in containers]
+        name = path.split("/")[2]
+        seen = containers[name]
+        state = {"Running": True, "Restarting": False, "Health": {"Status": seen["health"]}}
+        return {
+            "Id": name,
+            "Name": f"/{name}",
+            "Config": {"Labels": seen["labels"]},
+            "State": state,
+            "RestartCount": 0,
+        }
+
+    return get
+
+
+API_LABELS = {"com.offgridflow.stack": "local", "app": "offgridflow-api"}
+SERVICE = 'namespace="offgridflow",endpoint="offgridflow-api-service"'
+
+
+def served(recorder: ModuleType, monkeypatch: pytest.MonkeyPatch, health: str = "healthy") -> list[str]:
+    containers = {
+        "offgridflow-api": {"labels": API_LABELS, "health": health},
+        "postgres": {"labels": {"com.offgridflow.stack": "local", "app": "postgres"}, "health": "healthy"},
+    }
+    monkeypatch.setattr(recorder, "_engine_get", engine(containers))
+    return [line for line in recorder.restart_metrics().splitlines() if line.startswith("kube_endpoint")]
+
+
+def test_the_service_selecting_the_ready_api_has_one_available_address(
+    recorder: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no api-service.json: the selector the stack is created with
+    assert served(recorder, monkeypatch) == [
+        f"kube_endpoint_info{{{SERVICE}}} 1",
+        f"kube_endpoint_address_available{{{SERVICE}}} 1",
+        f"kube_endpoint_address_not_ready{{{SERVICE}}} 0",
+        f'kube_endpoint_address{{{SERVICE},ip="127.0.0.1",ready="true"}} 1',
+    ]
+
+
+def test_a_selector_matching_no_container_leaves_the_service_without_addresses(
+    recorder: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    selector = {"app": "offgridflow-api", "offgridflow.io/chaos": "network"}
+    (tmp_path / "api-service.json").write_text(json.dumps({"selector": selector}))
+    assert served(recorder, monkeypatch) == [
+        f"kube_endpoint_info{{{SERVICE}}} 1",
+        f"kube_endpoint_address_available{{{SERVICE}}} 0",
+        f"kube_endpoint_address_not_ready{{{SERVICE}}} 0",
+    ]
+
+
+def test_a_selected_container_that_is_not_healthy_is_a_not_ready_address(
+    recorder: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = served(recorder, monkeypatch, health="unhealthy")
+    assert f"kube_endpoint_address_available{{{SERVICE}}} 0" in lines
+    assert f"kube_endpoint_address_not_ready{{{SERVICE}}} 1" in lines
+    assert f'kube_endpoint_address{{{SERVICE},ip="127.0.0.1",ready="false"}} 1' in lines
+
+
+def test_an_unreadable_selector_reports_no_endpoint_series(
+    recorder: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "api-service.json").write_text("{not json")
+    assert served(recorder, monkeypatch) == []

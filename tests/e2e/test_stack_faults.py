@@ -32,6 +32,7 @@ from offgridflow_runbook.platforms.docker import specs
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.platforms.docker.names import (
     API,
+    API_SERVICE,
     CONFIG_HASH_LABEL,
     EVENT_RECORDER,
     EXPORTER,
@@ -62,6 +63,8 @@ CHECKS_BOUND_SECONDS = 120.0
 QUIET_BOUND_SECONDS = 180.0
 WRITES_PER_FAULT = 5
 ENGINE_RESTART_ENV = "OFFGRIDFLOW_ENGINE_RESTART"
+# The parts whose own endpoint stops answering while a part they depend on is stopped.
+DEPENDANTS = {POSTGRES: {API, API_SERVICE}, API: {API_SERVICE}}
 
 
 def _docker(*arguments: str) -> None:
@@ -290,9 +293,9 @@ def test_while_a_part_is_stopped_the_platform_names_it_and_only_it(local_stack: 
         _docker("start", part)
     assert seen[part].outcome == "bad"
     assert seen[part].detail.startswith("container exited")
-    # The API's health depends on the database; everything else must still be seen fine.
+    # The API's health depends on the database, its Service's on the API; the rest must be seen fine.
     others = {name for name, reading in seen.items() if not reading.fine} - {part}
-    assert others <= ({API} if part == POSTGRES else set())
+    assert others <= DEPENDANTS.get(part, set())
     wait_until("the stack is healthy again", _all_fine, RECOVERY_BOUND_SECONDS)
 
 

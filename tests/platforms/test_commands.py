@@ -55,9 +55,11 @@ def test_docker_names_its_equivalent_by_step_and_the_commands_start() -> None:
     # a step's own entry comes before the one for every step
     assert docker.instead(line("Triage 2C", "kubectl describe pod x")).startswith("docker inspect -f")
     assert docker.instead(line("Triage 1", "kubectl describe pod x")) == "docker inspect offgridflow-api"
-    assert docker.instead(line("Triage 1", "kubectl get endpoints")) == (
+    # the Service's selector and what it selects, then whether the published ports answer
+    assert docker.instead(line("Triage 1", "kubectl get endpoints")).endswith(
         "curl -sf http://b/health/live; curl -sf http://m/metrics (the published ports)"
     )
+    assert "api-service.json" in docker.instead(line("Triage 1", "kubectl get endpoints"))
     unknown = line("Triage 1", "kubectl auth can-i get pods")
     assert docker.instead(unknown) == unknown.rendered
 

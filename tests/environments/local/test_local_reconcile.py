@@ -17,6 +17,9 @@ from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms.docker import revisions, specs
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
+    API,
+    API_INTERNAL_PORT,
+    API_SERVICE,
     PROMETHEUS,
     RESTART_AFTER_KILL_LABEL,
     VOLUMES,
@@ -36,6 +39,7 @@ def _all_specs() -> list[specs.Spec]:
         specs.postgres_spec(),
         specs.registry_spec(),
         specs.event_recorder_spec(),
+        specs.api_service_spec(),
         specs.exporter_spec(),
         specs.receiver_spec(),
         specs.prometheus_spec("fast", "digest"),
@@ -59,6 +63,31 @@ def test_only_the_database_stays_down_after_docker_kill(state: Path):
     # The DB-kill failure mode: the runbook's Fix 1 brings it back, not the stack.
     labels = {spec["name"]: spec["labels"].get(RESTART_AFTER_KILL_LABEL) for spec in _all_specs()}
     assert [name for name, value in labels.items() if value == "false"] == ["postgres"]
+
+
+def test_the_api_listens_behind_its_service_whatever_a_revision_configures(state: Path):
+    # a revision from before the Service named 8080 itself: the container still leaves 8080 to the proxy
+    revision = revisions.initial_rollout().current
+    revision.config["OFFGRIDFLOW_HTTP_PORT"] = "8080"
+    api = specs.api_spec(revision)
+    proxy = specs.api_service_spec()
+    assert api["environment"]["OFFGRIDFLOW_HTTP_PORT"] == str(API_INTERNAL_PORT)
+    assert proxy["environment"]["API_SERVICE_TARGET_PORT"] == str(API_INTERNAL_PORT)
+    assert proxy["environment"]["API_SERVICE_PORT"] == "8080"
+    assert ports.PORTS[API_SERVICE] == (8080,)
+    assert 8080 not in ports.PORTS[API]
+    # the proxy reads the selector and the engine, and changes neither
+    assert {volume["mode"] for volume in proxy["volumes"].values()} == {"ro"}
+
+
+def test_a_port_held_by_another_container_of_the_stack_is_not_foreign(monkeypatch: pytest.MonkeyPatch):
+    # a stack from before the API's Service: its API container holds 8080, which `up` moves
+    seen = ports.Holder(8080, 1, "offgridflow-api", container=API, in_stack=True)
+    monkeypatch.setattr(ports, "PORTS", {API_SERVICE: (8080,)})
+    monkeypatch.setattr(ports, "holder", lambda _client, _port: seen)
+    assert ports.foreign_holders(_EngineWithoutContainers()) == []  # type: ignore[arg-type]
+    monkeypatch.setattr(ports, "holder", lambda _client, _port: ports.Holder(8080, 1, "nc -l 8080"))
+    assert [service for service, _ in ports.foreign_holders(_EngineWithoutContainers())] == [API_SERVICE]  # type: ignore[arg-type]
 
 
 class _NoContainers:

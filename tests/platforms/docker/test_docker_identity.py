@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from helpers.docker_fakes import platform
 from offgridflow_runbook.platforms import SeenIdentity
 from offgridflow_runbook.platforms.docker import driver
-
-
-class Containers:
-    def __init__(self, found: list[object]) -> None:
-        self.found = found
-        self.filters: list[dict[str, Any]] = []
-
-    def list(self, *, all: bool, filters: dict[str, Any]) -> list[object]:  # the SDK's keywords
-        self.filters.append(filters)
-        return self.found
-
-
-class Client:
-    def __init__(self, found: list[object]) -> None:
-        self.containers = Containers(found)
-
-
-def platform(found: list[object]) -> driver.DockerPlatform:
-    # no engine here: the driver without its constructor, with a client that answers the listing
-    instance = object.__new__(driver.DockerPlatform)
-    instance.engine = "unix:///var/run/docker.sock"
-    instance._client = Client(found)  # type: ignore[assignment]
-    return instance
 
 
 def test_the_endpoint_is_docker_host_else_the_default_socket(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -94,7 +94,13 @@ def ensure_support_images(client: docker.DockerClient, base_id: str, say: Say) -
     wanted = {
         TOOLS_IMAGE: (
             "tools.Dockerfile",
-            [folder / "tools.Dockerfile", folder / "alert_receiver.py", folder / "event_recorder.py"],
+            [
+                folder / "tools.Dockerfile",
+                folder / "alert_receiver.py",
+                folder / "event_recorder.py",
+                folder / "api_service.py",
+                folder / "stack_engine.py",
+            ],
         ),
         POSTGRES_IMAGE: (
             "postgres.Dockerfile",

@@ -19,6 +19,8 @@ from offgridflow_runbook.platforms.docker.health import HEALTH_URLS, answers, po
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
+    API_SERVICE,
+    API_SERVICE_FILE,
     ENGINE_EVENTS_FILE,
     EVENT_RECORDER,
     EXPORTER,
@@ -38,7 +40,7 @@ Say = Callable[[str], None]
 HEALTH_DEADLINE_SECONDS = 120.0
 
 # Removal order: dependants first.
-_ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API, POSTGRES, REGISTRY, EVENT_RECORDER)
+_ALL = (PROMETHEUS, ALERTMANAGER, RECEIVER, EXPORTER, API_SERVICE, API, POSTGRES, REGISTRY, EVENT_RECORDER)
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
             POSTGRES: specs.postgres_spec,
             EXPORTER: specs.exporter_spec,
             RECEIVER: specs.receiver_spec,
+            API_SERVICE: specs.api_service_spec,
             ALERTMANAGER: lambda: specs.alertmanager_spec(digest),
             PROMETHEUS: lambda: specs.prometheus_spec(profile, digest),
             SYNTHETIC_MONITOR: lambda: specs.synthetic_monitor_spec(profile),  # issue 22: the monitor
@@ -221,6 +224,9 @@ def up(profile: str = "fast", say: Say = print) -> None:
         settle(POSTGRES, lambda: postgres_ready(client))
         _sync_database_password(client, say)
         _deploy_api(client, say)
+        # the API's Service once the API container left 127.0.0.1:8080 (a stack from before the
+        # Service had the API itself there)
+        ensure(API_SERVICE)
         for name in (EXPORTER, RECEIVER, ALERTMANAGER, PROMETHEUS):
             ensure(name)
         for name, url in HEALTH_URLS.items():
@@ -315,7 +321,7 @@ def down(say: Say = print) -> None:
 
 
 def clean(say: Say = print) -> None:
-    """``down`` plus the volumes and the API's rollout history."""
+    """``down`` plus the volumes, the API's rollout history and its Service's selector."""
     down(say)
     client = ensure_engine(say)
     try:
@@ -324,7 +330,7 @@ def clean(say: Say = print) -> None:
             say(f"volume {volume.name}: removed")
     finally:
         client.close()
-    for name in (revisions.ROLLOUT_FILE, revisions.EVENTS_FILE, ENGINE_EVENTS_FILE):
+    for name in (revisions.ROLLOUT_FILE, revisions.EVENTS_FILE, ENGINE_EVENTS_FILE, API_SERVICE_FILE):
         (state_dir() / name).unlink(missing_ok=True)
 
 

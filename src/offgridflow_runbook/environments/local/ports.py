@@ -3,7 +3,7 @@
 All containers use the host network, so a port another process holds makes a service crash-loop with
 "address already in use". ``up`` checks every port before it starts anything and names the holder:
 a process (its pid and command), a container (also one publishing the port through ``docker-proxy``,
-as a kind node does), or the stack's own container of that name (which ``up`` may replace).
+as a kind node does), or one of the stack's own containers (which ``up`` may replace).
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ import docker
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
+    API_INTERNAL_PORT,
+    API_METRICS_PORT,
+    API_SERVICE,
+    API_SERVICE_PORT,
     EVENT_RECORDER,
     EXPORTER,
     POSTGRES,
@@ -33,7 +37,8 @@ from offgridflow_runbook.platforms.docker.names import (
 PORTS: Mapping[str, tuple[int, ...]] = {
     REGISTRY: (5000,),
     POSTGRES: (5432,),
-    API: (8080, 8081),
+    API: (API_INTERNAL_PORT, API_METRICS_PORT),
+    API_SERVICE: (API_SERVICE_PORT,),
     PROMETHEUS: (9090,),
     ALERTMANAGER: (9093,),
     RECEIVER: (9095,),
@@ -148,11 +153,14 @@ def holder(client: docker.DockerClient, port: int) -> Holder | None:
 
 
 def foreign_holders(client: docker.DockerClient) -> list[tuple[str, Holder]]:
-    """Ports of the stack held by anything but the stack's container of that service."""
+    """Ports of the stack held by anything but the stack's own containers.
+
+    Any of the stack's containers may hold any of its ports: ``up`` replaces them, and a port can move
+    from one part to another (127.0.0.1:8080 was the API's before the API's Service took it)."""
     found = []
     for service, ports in PORTS.items():
         for port in ports:
             seen = holder(client, port)
-            if seen is not None and not (seen.in_stack and seen.container == service):
+            if seen is not None and not seen.in_stack:
                 found.append((service, seen))
     return found

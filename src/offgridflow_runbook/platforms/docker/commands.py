@@ -37,12 +37,15 @@ DOCKER_EQUIVALENTS: tuple[tuple[str, str, str], ...] = (
     (
         "*",
         "kubectl get ingress",
-        "no Ingress on Docker: the API publishes 127.0.0.1:8080 and :8081 (host network)",
+        "no Ingress on Docker: the API's Service offgridflow-api-service (a routing proxy) listens on "
+        "127.0.0.1:8080, the API's metrics on :8081 (host network)",
     ),
     (
         "*",
         "kubectl get endpoints",
-        "curl -sf {base_url}/health/live; curl -sf {metrics_url} (the published ports)",
+        "cat .state/api-service.json (the Service's selector; no file: app=offgridflow-api) and docker ps "
+        "--filter label=app=offgridflow-api (the containers it selects); curl -sf {base_url}/health/live; "
+        "curl -sf {metrics_url} (the published ports)",
     ),
     (
         "*",

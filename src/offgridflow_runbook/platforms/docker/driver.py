@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, ParamSpec, TypeVar
 
 import docker
+import httpx
 from docker.errors import DockerException, NotFound
 from docker.models.containers import Container
 
@@ -31,10 +32,13 @@ from offgridflow_runbook.platforms.base import (
     Usage,
     Workload,
 )
-from offgridflow_runbook.platforms.docker import observe, revisions, rollout, specs, usage
+from offgridflow_runbook.platforms.docker import observe, revisions, rollout, service, specs, usage
 from offgridflow_runbook.platforms.docker.health import PartHealth, health
 from offgridflow_runbook.platforms.docker.names import (
     API,
+    API_METRICS_PORT,
+    API_SERVICE,
+    API_SERVICE_PORT,
     ENGINE_EVENTS_FILE,
     POSTGRES,
     POSTGRES_IMAGE,
@@ -48,7 +52,8 @@ from offgridflow_runbook.targets import Target
 __all__ = ["DockerPlatform"]
 
 PG_ISREADY = ("pg_isready", "-h", "127.0.0.1", "-p", "5432")
-API_PORTS = (8080, 8081)
+# What users, probes and Prometheus address: the API's Service and the API's metrics port.
+API_PORTS = (API_SERVICE_PORT, API_METRICS_PORT)
 _POLL_SECONDS = 0.5
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _EVENT_ACTIONS = {
@@ -87,6 +92,15 @@ def _recorded_engine_events(since: datetime) -> list[dict[str, Any]]:
 def _merge(*sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     unique = {(e.get("id"), e.get("Action"), e.get("timeNano")): e for source in sources for e in source}
     return sorted(unique.values(), key=lambda event: int(event.get("timeNano", 0)))
+
+
+def _answers_http(port: int) -> bool:
+    """Any HTTP answer from 127.0.0.1:``port`` (a reset or a refusal is none)."""
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 def engine_endpoint() -> str:
@@ -305,23 +319,37 @@ class DockerPlatform:
 
     @_engine_errors
     def network(self) -> NetworkStatus:
-        answering = []
-        for port in API_PORTS:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    answering.append(f"127.0.0.1:{port}")
-            except OSError:
-                pass
-        instances = self._containers(API)  # whether any exist: no engine events needed (~20 ms a look)
-        serving = bool(instances) and len(answering) == len(API_PORTS)
-        detail = f"{len(answering)} of {len(API_PORTS)} published ports answer on 127.0.0.1"
+        """The API's Service as its Endpoints: the API containers its selector matches, ready or not
+        (ready: running and healthy, as the event recorder reports them), and which of the addresses
+        users and Prometheus reach answer over HTTP (the Service resets a connection it cannot route)."""
+        answering = [f"127.0.0.1:{port}" for port in API_PORTS if _answers_http(port)]
+        try:
+            selector: dict[str, str] | None = service.read_selector()
+        except PlatformError:
+            selector = None
+        selected = [
+            container
+            for container in self._containers(API)  # no engine events needed (~20 ms a look)
+            if selector is not None and service.matches(container.labels, selector)
+        ]
+        ready = sum(1 for container in selected if observe.container_ready(container))
+        shown = ",".join(f"{key}={value}" for key, value in sorted((selector or {}).items()))
+        seen = f"selects {len(selected)} API container(s) ({shown})" if selector else "selector unreadable"
+        detail = f"{API_SERVICE} {seen}; {len(answering)} of {len(API_PORTS)} ports answer on 127.0.0.1"
         return NetworkStatus(
             ingresses=(),
-            ready_endpoints=1 if serving else 0,
-            not_ready_endpoints=0 if serving or not instances else 1,
+            ready_endpoints=ready,
+            not_ready_endpoints=len(selected) - ready,
             published=tuple(answering),
             detail=detail,
+            service_selector=tuple(sorted(selector.items())) if selector is not None else None,
+            selected_pods=len(selected) if selector is not None else None,
         )
+
+    def api_service_selector(self) -> dict[str, str]:
+        """The routing proxy's selector (``.state/api-service.json``; ``app=offgridflow-api`` when no
+        one changed it). PlatformError when the file cannot be read."""
+        return service.read_selector()
 
     @_engine_errors
     def rollout_status(self) -> RolloutStatus:
@@ -422,6 +450,17 @@ class DockerPlatform:
         config = dict(revisions.read_rollout().latest.config) | dict(changes)
         described = ", ".join(f"{key}={value}" for key, value in sorted(changes.items()))
         rollout.change(self._client, f"configuration {described}", config=config)
+
+    def set_api_service_selector(self, selector: Mapping[str, str]) -> None:
+        """Replace the routing proxy's selector whole; the proxy and the event recorder read it on their
+        next connection and scrape (within a second), as kube-proxy follows a patched Service. The
+        selector it already has changes nothing."""
+        wanted = dict(selector)
+        if not all(isinstance(key, str) and isinstance(value, str) for key, value in wanted.items()):
+            raise PlatformError(f"the API Service's selector must map label names to values, not {wanted!r}")
+        if service.read_selector() == wanted:
+            return
+        service.write_selector(wanted)
 
     @_engine_errors
     def kill_database(self) -> None:

@@ -18,6 +18,9 @@ from offgridflow_runbook.platforms.docker import specs
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
+    API_INTERNAL_PORT,
+    API_SERVICE,
+    API_SERVICE_PORT,
     EVENT_RECORDER,
     EXPORTER,
     POSTGRES,
@@ -29,14 +32,16 @@ from offgridflow_runbook.platforms.docker.names import (
 # What "answers" means for each service: an HTTP answer below 400 from its own endpoint.
 HEALTH_URLS = {
     REGISTRY: "http://127.0.0.1:5000/v2/",
-    API: "http://127.0.0.1:8080/health/ready",
+    # the API container itself, then the Service in front of it (the routing proxy) that users address
+    API: f"http://127.0.0.1:{API_INTERNAL_PORT}/health/ready",
+    API_SERVICE: f"http://127.0.0.1:{API_SERVICE_PORT}/health/ready",
     EXPORTER: "http://127.0.0.1:9187/metrics",
     RECEIVER: "http://127.0.0.1:9095/health",
     ALERTMANAGER: "http://127.0.0.1:9093/-/ready",
     PROMETHEUS: "http://127.0.0.1:9090/-/ready",
     EVENT_RECORDER: "http://127.0.0.1:9096/metrics",
 }
-PARTS = (API, POSTGRES, EXPORTER, PROMETHEUS, ALERTMANAGER, RECEIVER, REGISTRY, EVENT_RECORDER)
+PARTS = (API, API_SERVICE, POSTGRES, EXPORTER, PROMETHEUS, ALERTMANAGER, RECEIVER, REGISTRY, EVENT_RECORDER)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,15 @@ PROFILE_LABEL = "com.offgridflow.prometheus-profile"
 RESTART_AFTER_KILL_LABEL = "com.offgridflow.restart-after-kill"
 
 API = "offgridflow-api"
+# The API's "Service": a routing proxy on 127.0.0.1:8080 (where users and probes address the API) that
+# forwards to the ready API containers its selector matches (deploy/docker/api_service.py).
+API_SERVICE = "offgridflow-api-service"
+API_SERVICE_FILE = "api-service.json"  # in .state/: the proxy's selector, read on every connection
+API_SERVICE_PORT = 8080
+# Where the API container itself listens: only the proxy and the API's own health check address it
+# (Prometheus scrapes the metrics port, as it scrapes a pod, not the Service).
+API_INTERNAL_PORT = 8082
+API_METRICS_PORT = 8081
 POSTGRES = "postgres"
 EXPORTER = "postgres-exporter"
 PROMETHEUS = "prometheus"
@@ -52,6 +61,7 @@ VOLUMES = {
 URLS = {
     API: "http://127.0.0.1:8080",
     "metrics": "http://127.0.0.1:8081/metrics",
+    "api-instance": "http://127.0.0.1:8082",  # the API container itself, behind the Service
     PROMETHEUS: "http://127.0.0.1:9090",
     ALERTMANAGER: "http://127.0.0.1:9093",
     RECEIVER: "http://127.0.0.1:9095/deliveries",

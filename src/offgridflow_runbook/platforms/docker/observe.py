@@ -50,17 +50,23 @@ def termination(container: Container, engine_events: list[dict[str, Any]]) -> Te
     return Termination(reason=reason, exit_code=exit_code, finished_at=parse_time(state.get("FinishedAt")))
 
 
+def container_ready(container: Container) -> bool:
+    """A pod's readiness: running and its health check (where the image has one) ``healthy``."""
+    state = container.attrs["State"]
+    health = (state.get("Health") or {}).get("Status")
+    return bool(state["Status"] == "running" and health in (None, "healthy"))
+
+
 def workload(container: Container, engine_events: list[dict[str, Any]]) -> Workload:
     """A container as a pod: phase, readiness, restarts, waiting reason, last termination, limits."""
     attrs = container.attrs
     state = attrs["State"]
     host = attrs["HostConfig"]
     status = state["Status"]
-    health = (state.get("Health") or {}).get("Status")
     waiting_reason: str | None = None
     waiting_message: str | None = None
     if status == "running":
-        phase, ready = "Running", health in (None, "healthy")
+        phase, ready = "Running", container_ready(container)
     elif status == "restarting":
         phase, ready = "Running", False
         waiting_reason = "CrashLoopBackOff"

@@ -17,7 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from offgridflow_runbook.platforms.docker.names import API_REPOSITORY, CURRENT_API_TAG, state_dir
+from offgridflow_runbook.platforms.docker.names import (
+    API_INTERNAL_PORT,
+    API_METRICS_PORT,
+    API_REPOSITORY,
+    CURRENT_API_TAG,
+    state_dir,
+)
 
 TOKEN_FILE = "local-token"
 DB_PASSWORD_FILE = "database-password"
@@ -28,10 +34,11 @@ DEFAULT_MEMORY_LIMIT = "512Mi"
 DEFAULT_MEMORY_REQUEST = "256Mi"
 
 # The local stack's ``offgridflow-config`` (see docs/architecture.md); the memory assault is on here only.
+# The HTTP port is the API container's own, behind the Service (the routing proxy) on 127.0.0.1:8080.
 DEFAULT_CONFIG: dict[str, str] = {
     "OFFGRIDFLOW_BIND": "127.0.0.1",
-    "OFFGRIDFLOW_HTTP_PORT": "8080",
-    "OFFGRIDFLOW_METRICS_PORT": "8081",
+    "OFFGRIDFLOW_HTTP_PORT": str(API_INTERNAL_PORT),
+    "OFFGRIDFLOW_METRICS_PORT": str(API_METRICS_PORT),
     "OFFGRIDFLOW_DATABASE_HOST": "127.0.0.1",
     "OFFGRIDFLOW_DATABASE_PORT": "5432",
     "OFFGRIDFLOW_DATABASE_NAME": "offgridflow",

@@ -4,7 +4,7 @@ Semantics (docs/platforms.md): every change (image, memory, configuration) adds 
 Deployment's template change adds a ReplicaSet. The image is pulled *before* the running container
 is touched: when the pull fails the rollout is stalled, the old container keeps serving, and the
 failure is reported like a pod in ``ErrImagePull``/``ImagePullBackOff``. When the pull succeeds the
-old container is stopped and the new one created (host networking allows one listener on :8080),
+old container is stopped and the new one created (host networking allows one listener on :8082),
 so a new revision that cannot start - a bad configuration - takes the API down; Kubernetes'
 RollingUpdate would keep the old pod serving instead.
 """

@@ -26,6 +26,10 @@ from offgridflow_runbook.alerting import SECRETS_MOUNT
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
+    API_INTERNAL_PORT,
+    API_SERVICE,
+    API_SERVICE_FILE,
+    API_SERVICE_PORT,
     CONFIG_HASH_LABEL,
     ENGINE_EVENTS_FILE,
     EVENT_RECORDER,
@@ -87,12 +91,15 @@ def _base(app: str, image: str, **extra: Any) -> Spec:
 
 
 def api_spec(revision: StoredRevision) -> Spec:
-    """The API container for one rollout revision: its image, memory and ``offgridflow-config``."""
+    """The API container for one rollout revision: its image, memory and ``offgridflow-config``.
+
+    It listens on the internal port whatever the revision's configuration says: 127.0.0.1:8080 is
+    the Service's (the routing proxy), as a pod's port is the Deployment's and not the ConfigMap's."""
     limit = quantity_bytes(revision.memory_limit)
     spec = _base(
         API,
         revision.image,
-        environment=revision.config | secrets_env(),
+        environment=revision.config | secrets_env() | {"OFFGRIDFLOW_HTTP_PORT": str(API_INTERNAL_PORT)},
         mem_limit=limit,
         memswap_limit=limit,  # no swap: over the limit means the kernel's OOM killer, as in a pod
         mem_reservation=quantity_bytes(revision.memory_request),
@@ -148,6 +155,28 @@ def event_recorder_spec() -> Spec:
         volumes={
             "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "ro"},
             str(state_dir()): {"bind": "/state", "mode": "rw"},
+        },
+    )
+
+
+def api_service_spec() -> Spec:
+    """The API's Service: the routing proxy on 127.0.0.1:8080 (deploy/docker/api_service.py).
+
+    Root for the Docker socket's sake (it asks which API containers are ready), read-only, as is
+    ``.state/`` (it reads the selector there; the docker driver writes it)."""
+    return _base(
+        API_SERVICE,
+        TOOLS_IMAGE,
+        command=["api-service"],
+        user="root",
+        environment={
+            "API_SERVICE_PORT": str(API_SERVICE_PORT),
+            "API_SERVICE_TARGET_PORT": str(API_INTERNAL_PORT),
+            "API_SERVICE_FILE": f"/state/{API_SERVICE_FILE}",
+        },
+        volumes={
+            "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "ro"},
+            str(state_dir()): {"bind": "/state", "mode": "ro"},
         },
     )
 
