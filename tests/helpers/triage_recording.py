@@ -86,7 +86,7 @@ class Recorder:
             access.close()
         return observations, decide(observations, since=DEFAULT_SINCE)
 
-    def wait_quiet(self, timeout: float = 600, interval: float = 10) -> None:
+    def wait_quiet(self, timeout: float = 300, interval: float = 10) -> None:
         """Until triage calls the target healthy (nothing firing, nothing left over from an earlier
         fault), bounded: a fault is made on a quiet target only, so that its look shows that fault.
         These looks are not kept: no fault has been made yet."""
