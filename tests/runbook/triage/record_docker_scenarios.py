@@ -135,6 +135,15 @@ LABELS = {
         ("Fix 1",),
         unknown=("Alertmanager",),
     ),
+    "alertmanager-paused": cannot_see(
+        "the alertmanager container frozen (docker pause): its port accepts connections, nothing "
+        "answers; the API is fine, no page can be delivered",
+        "Alertmanager",
+    ),
+    "alert-receiver-paused": cannot_see(
+        "the alert-receiver container frozen (docker pause): Alertmanager runs, its webhook deliveries hang",
+        "alert receiver",
+    ),
     # made by hand, not by this script: the healthy stack after a game day, looked at with
     # `diagnose --target local --since 5m --record` (every OOM kill and pull failure older than 5 min)
     "only-stale-events": label(
@@ -364,6 +373,26 @@ def alert_receiver_stopped(platform: Platform, engine: docker.DockerClient) -> N
     )
 
 
+def alertmanager_paused(platform: Platform, engine: docker.DockerClient) -> None:
+    alertmanager = engine.containers.get("alertmanager")
+    recorded(
+        "alertmanager-paused",
+        "the alertmanager container frozen (docker pause): the API is fine, no page can be delivered",
+        apply=alertmanager.pause,
+        restore=alertmanager.unpause,
+    )
+
+
+def alert_receiver_paused(platform: Platform, engine: docker.DockerClient) -> None:
+    receiver = engine.containers.get("alert-receiver")
+    recorded(
+        "alert-receiver-paused",
+        "the alert-receiver container frozen (docker pause): Alertmanager runs, its deliveries hang",
+        apply=receiver.pause,
+        restore=receiver.unpause,
+    )
+
+
 def psql(engine: docker.DockerClient, sql: str) -> str:
     """SQL as the database's superuser over the postgres container's own socket (local trust), as a
     DBA runs it with ``docker exec``."""
@@ -523,6 +552,8 @@ SCENARIOS = {
         db_paused,
         db_host_wrong,
         db_killed_and_alertmanager_stopped,
+        alertmanager_paused,
+        alert_receiver_paused,
     )
 }
 
