@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from helpers.triage_corpus import scenario_block
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.probes.platform import open_platform
@@ -26,7 +28,7 @@ from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE
 from offgridflow_runbook.runbook.triage import Diagnosis, Outcome, decide, look_for_triage
 from offgridflow_runbook.targets import Target, load_target
 
-__all__ = ["Recorder", "recorded", "wait"]
+__all__ = ["Recorder", "recorded", "wait", "write_refused"]
 
 
 def wait(what: str, condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> None:
@@ -62,16 +64,59 @@ def recorded(
     back()
 
 
+def write_refused(target: Target) -> bool:
+    """A write (``POST /v1/activities`` with the target's token) is answered with a server error."""
+    try:
+        answer = httpx.post(
+            f"{target.base_url}/v1/activities",
+            json={
+                "source": "triage-recorder",
+                "quantity": 1,
+                "unit": "kWh",
+                "occurred_at": "2026-01-01T00:00:00Z",
+            },
+            headers={"Authorization": f"Bearer {target.token}"},
+            timeout=5,
+        )
+    except httpx.HTTPError:
+        return False
+    return answer.status_code >= 500
+
+
 @dataclass(frozen=True)
 class Recorder:
     """Where a recorder keeps its looks: the target profile it looks at, the corpus folder, the origin
-    class (``real-kind``, ``real-docker``) and the script that made the faults, and the labels."""
+    class (``real-kind``, ``real-docker``) and the script that made the faults, and the labels;
+    ``settle`` waits (bounded) until the target is back after a fault (rollouts done, the API ready)."""
 
     target_name: str
     out: Path
     origin_class: str
     by: str
     labels: Mapping[str, dict[str, Any]]
+    settle: Callable[[], object] = lambda: None
+
+    def fault(
+        self,
+        name: str,
+        description: str,
+        *,
+        apply: Callable[[], object],
+        restore: Callable[[], object],
+        shows: tuple[str, Callable[[], bool]] | None = None,
+        shows_timeout: float = 180,
+    ) -> None:
+        """On a settled, quiet target: the fault, one look kept with its label, the target put back
+        and settled again."""
+        recorded(
+            lambda: self.keep_look(name, description),
+            apply=apply,
+            restore=restore,
+            shows=shows,
+            shows_timeout=shows_timeout,
+            before=lambda: (self.settle(), self.wait_quiet()),
+            back=self.settle,
+        )
 
     def target(self) -> Target:
         return load_target(self.target_name, project_root() / "targets.yaml")

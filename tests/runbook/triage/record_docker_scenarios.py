@@ -29,8 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, where the helpers package lives
 
 from helpers.triage_corpus import cannot_see, hung, label
-from helpers.triage_recording import Recorder, wait
-from helpers.triage_recording import recorded as take_once
+from helpers.triage_recording import Recorder, wait, write_refused
 from offgridflow_runbook.environments.local import stack_lock
 from offgridflow_runbook.platforms import Platform, platform_for
 from offgridflow_runbook.project import project_root
@@ -170,35 +169,19 @@ def live() -> bool:
         return False
 
 
-RECORDER = Recorder("local", OUT, "real-docker", "tests/runbook/triage/record_docker_scenarios.py", LABELS)
-
-
-def save(name: str, description: str) -> None:
-    """One look, judged once and kept with the label written before it."""
-    RECORDER.keep_look(name, description)
-
-
-def recorded(
-    name: str,
-    description: str,
-    *,
-    apply: Callable[[], object],
-    restore: Callable[[], object],
-    shows: tuple[str, Callable[[], bool]] | None = None,
-) -> None:
-    """Apply a fault, wait until it shows, record one look, and always restore the stack."""
-    take_once(
-        lambda: save(name, description),
-        apply=apply,
-        restore=restore,
-        shows=shows,
-        before=RECORDER.wait_quiet,
-        back=lambda: wait("the API is ready again", ready, 120),
-    )
+RECORDER = Recorder(
+    "local",
+    OUT,
+    "real-docker",
+    "tests/runbook/triage/record_docker_scenarios.py",
+    LABELS,
+    settle=lambda: wait("the API is ready", ready, 120),
+)
+recorded = RECORDER.fault
 
 
 def healthy(platform: Platform, engine: docker.DockerClient) -> None:
-    save("healthy", "the local stack, healthy")
+    RECORDER.keep_look("healthy", "the local stack, healthy")
 
 
 def api_hung(platform: Platform, engine: docker.DockerClient) -> None:
@@ -332,16 +315,19 @@ def monitoring_down(platform: Platform, engine: docker.DockerClient) -> None:
     )
 
 
+# The pager's containers and where each answers: stopped or frozen, no page is delivered.
+PAGER = {"alertmanager": "http://127.0.0.1:9093/-/ready", "alert-receiver": "http://127.0.0.1:9095/"}
+
+
 def _pager_container(
-    engine: docker.DockerClient, name: str, url: str
+    engine: docker.DockerClient, name: str
 ) -> tuple[Callable[[], object], Callable[[], object]]:
-    """Stop and start again one of the pager's containers (Alertmanager, the alert receiver), the
-    restore waiting until ``url`` answers."""
+    """Stop and start again one of the pager's containers, the start waiting until it answers."""
     container = engine.containers.get(name)
 
     def answers() -> bool:
         try:
-            httpx.get(url, timeout=2)
+            httpx.get(PAGER[name], timeout=2)
         except httpx.HTTPError:
             return False
         return True
@@ -353,44 +339,47 @@ def _pager_container(
     return (lambda: container.stop(timeout=10)), start
 
 
-def alertmanager_stopped(platform: Platform, engine: docker.DockerClient) -> None:
-    stop, start = _pager_container(engine, "alertmanager", "http://127.0.0.1:9093/-/ready")
-    recorded(
-        "alertmanager-stopped",
-        "the alertmanager container stopped: the API is fine, but no page can be delivered",
-        apply=stop,
-        restore=start,
+def _pager_down(
+    container: str, how: str, description: str
+) -> Callable[[Platform, docker.DockerClient], None]:
+    """The scenario ``<container>-<how>``: the pager's ``container`` stopped, or frozen (``paused``)."""
+
+    def scenario(platform: Platform, engine: docker.DockerClient) -> None:
+        if how == "paused":
+            frozen = engine.containers.get(container)
+            apply, restore = frozen.pause, frozen.unpause
+        else:
+            apply, restore = _pager_container(engine, container)
+        recorded(f"{container}-{how}", description, apply=apply, restore=restore)
+
+    return scenario
+
+
+PAGER_DOWN = {
+    f"{container}-{how}": _pager_down(container, how, description)
+    for container, how, description in (
+        (
+            "alertmanager",
+            "stopped",
+            "the alertmanager container stopped: the API is fine, no page can be delivered",
+        ),
+        (
+            "alert-receiver",
+            "stopped",
+            "the alert-receiver container stopped: Alertmanager runs, its pages go nowhere",
+        ),
+        (
+            "alertmanager",
+            "paused",
+            "the alertmanager container frozen (docker pause): no page can be delivered",
+        ),
+        (
+            "alert-receiver",
+            "paused",
+            "the alert-receiver container frozen (docker pause): its deliveries hang",
+        ),
     )
-
-
-def alert_receiver_stopped(platform: Platform, engine: docker.DockerClient) -> None:
-    stop, start = _pager_container(engine, "alert-receiver", "http://127.0.0.1:9095/")
-    recorded(
-        "alert-receiver-stopped",
-        "the alert-receiver container stopped: Alertmanager runs, but its pages go nowhere",
-        apply=stop,
-        restore=start,
-    )
-
-
-def alertmanager_paused(platform: Platform, engine: docker.DockerClient) -> None:
-    alertmanager = engine.containers.get("alertmanager")
-    recorded(
-        "alertmanager-paused",
-        "the alertmanager container frozen (docker pause): the API is fine, no page can be delivered",
-        apply=alertmanager.pause,
-        restore=alertmanager.unpause,
-    )
-
-
-def alert_receiver_paused(platform: Platform, engine: docker.DockerClient) -> None:
-    receiver = engine.containers.get("alert-receiver")
-    recorded(
-        "alert-receiver-paused",
-        "the alert-receiver container frozen (docker pause): Alertmanager runs, its deliveries hang",
-        apply=receiver.pause,
-        restore=receiver.unpause,
-    )
+}
 
 
 def psql(engine: docker.DockerClient, sql: str) -> str:
@@ -457,25 +446,6 @@ def db_connection_limit_zero(platform: Platform, engine: docker.DockerClient) ->
     )
 
 
-def _write_refused() -> bool:
-    """A write (POST /v1/activities) is answered with a server error."""
-    try:
-        answer = httpx.post(
-            "http://127.0.0.1:8080/v1/activities",
-            json={
-                "source": "triage-recorder",
-                "quantity": 1,
-                "unit": "kWh",
-                "occurred_at": "2026-01-01T00:00:00Z",
-            },
-            headers={"Authorization": f"Bearer {os.environ['OFFGRIDFLOW_TOKEN']}"},
-            timeout=5,
-        )
-    except httpx.HTTPError:
-        return False
-    return answer.status_code >= 500
-
-
 def db_read_only(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "db-read-only",
@@ -490,7 +460,7 @@ def db_read_only(platform: Platform, engine: docker.DockerClient) -> None:
             psql(engine, "ALTER DATABASE offgridflow RESET default_transaction_read_only"),
             psql(engine, END_API_SESSIONS),
         ),
-        shows=("a write is refused", _write_refused),
+        shows=("a write is refused", lambda: write_refused(RECORDER.target())),
     )
 
 
@@ -517,7 +487,7 @@ def db_host_wrong(platform: Platform, engine: docker.DockerClient) -> None:
 
 
 def db_killed_and_alertmanager_stopped(platform: Platform, engine: docker.DockerClient) -> None:
-    stop, start = _pager_container(engine, "alertmanager", "http://127.0.0.1:9093/-/ready")
+    stop, start = _pager_container(engine, "alertmanager")
 
     def restore() -> None:
         start()
@@ -544,18 +514,14 @@ SCENARIOS = {
         oom,
         oom_and_db_down,
         monitoring_down,
-        alertmanager_stopped,
-        alert_receiver_stopped,
         db_password_changed,
         db_connection_limit_zero,
         db_read_only,
         db_paused,
         db_host_wrong,
         db_killed_and_alertmanager_stopped,
-        alertmanager_paused,
-        alert_receiver_paused,
     )
-}
+} | PAGER_DOWN
 
 
 def main(names: list[str]) -> None:

@@ -40,7 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, where the helpers package lives
 
 from helpers.triage_corpus import cannot_see, label
-from helpers.triage_recording import Recorder, recorded, wait
+from helpers.triage_recording import Recorder, wait, write_refused
 from offgridflow_runbook.environments.kind import cluster_cache
 from offgridflow_runbook.runbook.triage import NOT_COVERED
 
@@ -201,7 +201,15 @@ LABELS: dict[str, dict[str, Any]] = {
     ),
 }
 
-RECORDER = Recorder("kind", OUT, "real-kind", "tests/runbook/triage/record_kind_scenarios.py", LABELS)
+RECORDER = Recorder(
+    "kind",
+    OUT,
+    "real-kind",
+    "tests/runbook/triage/record_kind_scenarios.py",
+    LABELS,
+    settle=lambda: back(),  # defined below: every rollout done, the API ready
+)
+record = RECORDER.fault
 
 
 # -- the cluster -----------------------------------------------------------------------------------------
@@ -327,27 +335,6 @@ def back() -> None:
     for monitoring in (ALERTMANAGER, "deployment/prometheus"):
         kubectl("rollout", "status", monitoring, "--timeout=240s", namespace="monitoring", timeout=260)
     wait("the API answers ready again", api_ready, 240, interval=2)
-
-
-def record(
-    name: str,
-    description: str,
-    *,
-    apply: Callable[[], object],
-    restore: Callable[[], object],
-    shows: tuple[str, Callable[[], bool]] | None = None,
-    shows_timeout: float = 180,
-) -> None:
-    """On a quiet cluster: the fault, one look kept with its label, the cluster put back."""
-    recorded(
-        lambda: RECORDER.keep_look(name, description),
-        apply=apply,
-        restore=restore,
-        shows=shows,
-        shows_timeout=shows_timeout,
-        before=lambda: (back(), RECORDER.wait_quiet()),
-        back=back,
-    )
 
 
 # -- the database ---------------------------------------------------------------------------------------
@@ -679,25 +666,6 @@ def db_password_changed() -> None:
     )
 
 
-def _write_refused() -> bool:
-    target = RECORDER.target()
-    try:
-        answer = httpx.post(
-            f"{target.base_url}/v1/activities",
-            json={
-                "source": "triage-recorder",
-                "quantity": 1,
-                "unit": "kWh",
-                "occurred_at": "2026-01-01T00:00:00Z",
-            },
-            headers={"Authorization": f"Bearer {target.token}"},
-            timeout=5,
-        )
-    except httpx.HTTPError:
-        return False
-    return answer.status_code >= 500
-
-
 def db_read_only() -> None:
     database_change(
         "db-read-only",
@@ -705,7 +673,7 @@ def db_read_only() -> None:
         "reads and /health/ready answer, every write fails",
         "ALTER DATABASE offgridflow SET default_transaction_read_only = on",
         "ALTER DATABASE offgridflow RESET default_transaction_read_only",
-        shows=("a write is refused", _write_refused),
+        shows=("a write is refused", lambda: write_refused(RECORDER.target())),
     )
 
 
