@@ -28,7 +28,15 @@ from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE
 from offgridflow_runbook.runbook.triage import Diagnosis, Outcome, decide, look_for_triage
 from offgridflow_runbook.targets import Target, load_target
 
-__all__ = ["Recorder", "recorded", "wait", "write_refused"]
+__all__ = [
+    "DATABASE_CHANGES",
+    "DatabaseChange",
+    "Recorder",
+    "database_change",
+    "recorded",
+    "wait",
+    "write_refused",
+]
 
 
 def wait(what: str, condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> None:
@@ -62,6 +70,56 @@ def recorded(
     finally:
         restore()
     back()
+
+
+@dataclass(frozen=True)
+class DatabaseChange:
+    """What a DBA changes in PostgreSQL that the API meets on its next connection: the SQL, its undo
+    (``{password}``: the application role's own password, quoted for SQL), what it does, and whether
+    only a write shows it (reads and ``/health/ready`` still answer)."""
+
+    change: str
+    undo: str
+    description: str
+    writes_only: bool = False
+
+
+DATABASE_CHANGES = {
+    "db-connection-limit-zero": DatabaseChange(
+        "ALTER DATABASE offgridflow CONNECTION LIMIT 0",
+        "ALTER DATABASE offgridflow CONNECTION LIMIT -1",
+        "ALTER DATABASE offgridflow CONNECTION LIMIT 0 and the API's sessions ended: PostgreSQL runs and "
+        "answers pg_isready, and refuses every new connection to the API's database",
+    ),
+    "db-password-changed": DatabaseChange(
+        "ALTER ROLE offgridflow PASSWORD 'rotated-by-the-dba-not-in-the-secret'",
+        "ALTER ROLE offgridflow PASSWORD '{password}'",
+        "the application role's password changed in PostgreSQL and not in the API's secret; the API's "
+        "sessions ended: every new connection fails password authentication",
+    ),
+    "db-read-only": DatabaseChange(
+        "ALTER DATABASE offgridflow SET default_transaction_read_only = on",
+        "ALTER DATABASE offgridflow RESET default_transaction_read_only",
+        "the API's database set read-only (default_transaction_read_only, as a full disk or a failover "
+        "to a replica leaves it) and the API's sessions ended: reads and /health/ready answer, every "
+        "write fails",
+        writes_only=True,
+    ),
+}
+
+
+def database_change(
+    name: str, password: str, psql: Callable[[str], object], end_api_sessions: str
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """The fault ``name`` of :data:`DATABASE_CHANGES` and its put-back, each followed by
+    ``end_api_sessions`` (SQL ending the API's sessions, as a network blip or a failover does) so that
+    the API's pool meets the setting on its next connection."""
+    change = DATABASE_CHANGES[name]
+    restored = change.undo.format(password=password.replace("'", "''"))
+    return (
+        lambda: (psql(change.change), psql(end_api_sessions)),
+        lambda: (psql(restored), psql(end_api_sessions)),
+    )
 
 
 def write_refused(target: Target) -> bool:

@@ -29,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, where the helpers package lives
 
 from helpers.triage_corpus import cannot_see, hung, label
-from helpers.triage_recording import Recorder, wait, write_refused
+from helpers.triage_recording import DATABASE_CHANGES, Recorder, database_change, wait, write_refused
 from offgridflow_runbook.environments.local import stack_lock
 from offgridflow_runbook.platforms import Platform, platform_for
 from offgridflow_runbook.project import project_root
@@ -184,16 +184,6 @@ def healthy(platform: Platform, engine: docker.DockerClient) -> None:
     RECORDER.keep_look("healthy", "the local stack, healthy")
 
 
-def api_hung(platform: Platform, engine: docker.DockerClient) -> None:
-    api = engine.containers.get("offgridflow-api")
-    recorded(
-        "api-hung",
-        "the API process is frozen (docker pause): its ports accept connections, requests time out",
-        apply=api.pause,
-        restore=api.unpause,
-    )
-
-
 def db_killed(platform: Platform, engine: docker.DockerClient) -> None:
     def restore() -> None:
         platform.restart_database()
@@ -339,49 +329,6 @@ def _pager_container(
     return (lambda: container.stop(timeout=10)), start
 
 
-def _pager_down(
-    container: str, how: str, description: str
-) -> Callable[[Platform, docker.DockerClient], None]:
-    """The scenario ``<container>-<how>``: the pager's ``container`` stopped, or frozen (``paused``)."""
-
-    def scenario(platform: Platform, engine: docker.DockerClient) -> None:
-        if how == "paused":
-            frozen = engine.containers.get(container)
-            apply, restore = frozen.pause, frozen.unpause
-        else:
-            apply, restore = _pager_container(engine, container)
-        recorded(f"{container}-{how}", description, apply=apply, restore=restore)
-
-    return scenario
-
-
-PAGER_DOWN = {
-    f"{container}-{how}": _pager_down(container, how, description)
-    for container, how, description in (
-        (
-            "alertmanager",
-            "stopped",
-            "the alertmanager container stopped: the API is fine, no page can be delivered",
-        ),
-        (
-            "alert-receiver",
-            "stopped",
-            "the alert-receiver container stopped: Alertmanager runs, its pages go nowhere",
-        ),
-        (
-            "alertmanager",
-            "paused",
-            "the alertmanager container frozen (docker pause): no page can be delivered",
-        ),
-        (
-            "alert-receiver",
-            "paused",
-            "the alert-receiver container frozen (docker pause): its deliveries hang",
-        ),
-    )
-}
-
-
 def psql(engine: docker.DockerClient, sql: str) -> str:
     """SQL as the database's superuser over the postgres container's own socket (local trust), as a
     DBA runs it with ``docker exec``."""
@@ -409,70 +356,25 @@ def _database_named_by_ready() -> bool:
     return answer.status_code == 503 and "database" in answer.text
 
 
-def db_password_changed(platform: Platform, engine: docker.DockerClient) -> None:
-    secret = (project_root() / ".state" / "database-password").read_text().strip().replace("'", "''")
+def _database_fault(
+    name: str, shows: tuple[str, Callable[[], bool]]
+) -> Callable[[Platform, docker.DockerClient], None]:
+    """A change a DBA makes (``helpers.triage_recording.DATABASE_CHANGES``) as a Docker scenario."""
 
-    def apply() -> None:
-        psql(engine, "ALTER ROLE offgridflow PASSWORD 'rotated-by-the-dba-not-in-the-secret'")
-        psql(engine, END_API_SESSIONS)
+    def scenario(platform: Platform, engine: docker.DockerClient) -> None:
+        password = (project_root() / ".state" / "database-password").read_text().strip()
+        apply, restore = database_change(name, password, lambda sql: psql(engine, sql), END_API_SESSIONS)
+        recorded(name, DATABASE_CHANGES[name].description, apply=apply, restore=restore, shows=shows)
 
-    recorded(
-        "db-password-changed",
-        "the application role's password changed in PostgreSQL and not in the API's secret; the API's "
-        "sessions ended: every new connection fails password authentication",
-        apply=apply,
-        restore=lambda: (
-            psql(engine, f"ALTER ROLE offgridflow PASSWORD '{secret}'"),
-            psql(engine, END_API_SESSIONS),
-        ),
-        shows=("/health/ready names the database", _database_named_by_ready),
-    )
+    return scenario
 
 
-def db_connection_limit_zero(platform: Platform, engine: docker.DockerClient) -> None:
-    recorded(
-        "db-connection-limit-zero",
-        "ALTER DATABASE offgridflow CONNECTION LIMIT 0 and the API's sessions ended: PostgreSQL runs and "
-        "answers pg_isready, and refuses every new connection to the API's database",
-        apply=lambda: (
-            psql(engine, "ALTER DATABASE offgridflow CONNECTION LIMIT 0"),
-            psql(engine, END_API_SESSIONS),
-        ),
-        restore=lambda: (
-            psql(engine, "ALTER DATABASE offgridflow CONNECTION LIMIT -1"),
-            psql(engine, END_API_SESSIONS),
-        ),
-        shows=("/health/ready names the database", _database_named_by_ready),
-    )
-
-
-def db_read_only(platform: Platform, engine: docker.DockerClient) -> None:
-    recorded(
-        "db-read-only",
-        "the API's database set read-only (default_transaction_read_only, as a full disk or a failover "
-        "to a replica leaves it) and the API's sessions ended: reads and /health/ready answer, every "
-        "write fails",
-        apply=lambda: (
-            psql(engine, "ALTER DATABASE offgridflow SET default_transaction_read_only = on"),
-            psql(engine, END_API_SESSIONS),
-        ),
-        restore=lambda: (
-            psql(engine, "ALTER DATABASE offgridflow RESET default_transaction_read_only"),
-            psql(engine, END_API_SESSIONS),
-        ),
-        shows=("a write is refused", lambda: write_refused(RECORDER.target())),
-    )
-
-
-def db_paused(platform: Platform, engine: docker.DockerClient) -> None:
-    postgres = engine.containers.get("postgres")
-    recorded(
-        "db-paused",
-        "the postgres container frozen (docker pause): it is running, its port accepts nothing it answers",
-        apply=postgres.pause,
-        restore=postgres.unpause,
-        shows=("/health/ready names the database", _database_named_by_ready),
-    )
+DATABASE_NAMED = ("/health/ready names the database", _database_named_by_ready)
+WRITE_REFUSED = ("a write is refused", lambda: write_refused(RECORDER.target()))
+DATABASE_FAULTS = {
+    name: _database_fault(name, WRITE_REFUSED if change.writes_only else DATABASE_NAMED)
+    for name, change in DATABASE_CHANGES.items()
+}
 
 
 def db_host_wrong(platform: Platform, engine: docker.DockerClient) -> None:
@@ -503,25 +405,90 @@ def db_killed_and_alertmanager_stopped(platform: Platform, engine: docker.Docker
     )
 
 
-SCENARIOS = {
-    f.__name__.replace("_", "-"): f
-    for f in (
-        healthy,
-        api_hung,
-        db_killed,
-        image_pull,
-        config_crash,
-        oom,
-        oom_and_db_down,
-        monitoring_down,
-        db_password_changed,
-        db_connection_limit_zero,
-        db_read_only,
-        db_paused,
-        db_host_wrong,
-        db_killed_and_alertmanager_stopped,
+def _container_down(
+    name: str, container: str, how: str, description: str, shows: tuple[str, Callable[[], bool]] | None
+) -> Callable[[Platform, docker.DockerClient], None]:
+    """The scenario ``name``: ``container`` frozen (``paused``: docker pause) or ``stopped``."""
+
+    def scenario(platform: Platform, engine: docker.DockerClient) -> None:
+        if how == "paused":
+            frozen = engine.containers.get(container)
+            apply, restore = frozen.pause, frozen.unpause
+        else:
+            apply, restore = _pager_container(engine, container)
+        recorded(name, DATABASE_CHANGES[name].description, apply=apply, restore=restore, shows=shows)
+
+    return scenario
+
+
+CONTAINER_DOWN = {
+    name: _container_down(name, container, how, description, shows)
+    for name, container, how, description, shows in (
+        (
+            "api-hung",
+            "offgridflow-api",
+            "paused",
+            "the API process is frozen (docker pause): its ports accept connections, requests time out",
+            None,
+        ),
+        (
+            "db-paused",
+            "postgres",
+            "paused",
+            "the postgres container frozen (docker pause): it is running, its port accepts nothing it "
+            "answers",
+            DATABASE_NAMED,
+        ),
+        (
+            "alertmanager-stopped",
+            "alertmanager",
+            "stopped",
+            "the alertmanager container stopped: the API is fine, no page can be delivered",
+            None,
+        ),
+        (
+            "alert-receiver-stopped",
+            "alert-receiver",
+            "stopped",
+            "the alert-receiver container stopped: Alertmanager runs, its pages go nowhere",
+            None,
+        ),
+        (
+            "alertmanager-paused",
+            "alertmanager",
+            "paused",
+            "the alertmanager container frozen (docker pause): no page can be delivered",
+            None,
+        ),
+        (
+            "alert-receiver-paused",
+            "alert-receiver",
+            "paused",
+            "the alert-receiver container frozen (docker pause): its deliveries hang",
+            None,
+        ),
     )
-} | PAGER_DOWN
+}
+
+
+SCENARIOS = (
+    {
+        f.__name__.replace("_", "-"): f
+        for f in (
+            healthy,
+            db_killed,
+            image_pull,
+            config_crash,
+            oom,
+            oom_and_db_down,
+            monitoring_down,
+            db_host_wrong,
+            db_killed_and_alertmanager_stopped,
+        )
+    }
+    | CONTAINER_DOWN
+    | DATABASE_FAULTS
+)
 
 
 def main(names: list[str]) -> None:

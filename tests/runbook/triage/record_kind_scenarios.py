@@ -40,7 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, where the helpers package lives
 
 from helpers.triage_corpus import cannot_see, label
-from helpers.triage_recording import Recorder, wait, write_refused
+from helpers.triage_recording import DATABASE_CHANGES, Recorder, database_change, wait, write_refused
 from offgridflow_runbook.environments.kind import cluster_cache
 from offgridflow_runbook.runbook.triage import NOT_COVERED
 
@@ -354,26 +354,6 @@ END_API_SESSIONS = (
 )
 
 
-def database_change(
-    name: str,
-    description: str,
-    change: str,
-    undo: str,
-    shows: tuple[str, Callable[[], bool]] = (
-        "no API pod is ready (its pool cannot connect)",
-        no_api_pod_ready,
-    ),
-) -> None:
-    """A setting a DBA changes, and the API's sessions ended so that its pool meets it."""
-    record(
-        name,
-        description,
-        apply=lambda: (psql(change), psql(END_API_SESSIONS)),
-        restore=lambda: (psql(undo), psql(END_API_SESSIONS)),
-        shows=shows,
-    )
-
-
 # -- the scenarios ---------------------------------------------------------------------------------------
 def config_secret_key_missing() -> None:
     index = container_index(get(DEPLOYMENT), "api")
@@ -642,39 +622,25 @@ def db_host_missing() -> None:
     )
 
 
-def db_connection_limit_zero() -> None:
-    database_change(
-        "db-connection-limit-zero",
-        "ALTER DATABASE offgridflow CONNECTION LIMIT 0 and the API's sessions ended: PostgreSQL refuses "
-        "every new connection to the API's database, pg_isready accepts",
-        "ALTER DATABASE offgridflow CONNECTION LIMIT 0",
-        "ALTER DATABASE offgridflow CONNECTION LIMIT -1",
-    )
+def _database_fault(name: str, shows: tuple[str, Callable[[], bool]]) -> Callable[[], None]:
+    """A change a DBA makes (``helpers.triage_recording.DATABASE_CHANGES``) as a kind scenario."""
+
+    def scenario() -> None:
+        encoded = kubectl(
+            "get", "secret", "offgridflow-secrets", "-o", "jsonpath={.data.OFFGRIDFLOW_DATABASE_PASSWORD}"
+        )
+        apply, restore = database_change(name, base64.b64decode(encoded).decode(), psql, END_API_SESSIONS)
+        record(name, DATABASE_CHANGES[name].description, apply=apply, restore=restore, shows=shows)
+
+    return scenario
 
 
-def db_password_changed() -> None:
-    encoded = kubectl(
-        "get", "secret", "offgridflow-secrets", "-o", "jsonpath={.data.OFFGRIDFLOW_DATABASE_PASSWORD}"
-    )
-    secret = base64.b64decode(encoded).decode().replace("'", "''")
-    database_change(
-        "db-password-changed",
-        "the API's role's password changed in PostgreSQL, not in offgridflow-secrets; the API's sessions "
-        "ended: every new connection fails password authentication",
-        "ALTER ROLE offgridflow PASSWORD 'rotated-by-the-dba-not-in-the-secret'",
-        f"ALTER ROLE offgridflow PASSWORD '{secret}'",
-    )
-
-
-def db_read_only() -> None:
-    database_change(
-        "db-read-only",
-        "the API's database set read-only (default_transaction_read_only) and the API's sessions ended: "
-        "reads and /health/ready answer, every write fails",
-        "ALTER DATABASE offgridflow SET default_transaction_read_only = on",
-        "ALTER DATABASE offgridflow RESET default_transaction_read_only",
-        shows=("a write is refused", lambda: write_refused(RECORDER.target())),
-    )
+NOT_READY = ("no API pod is ready (its pool cannot connect)", no_api_pod_ready)
+WRITE_REFUSED = ("a write is refused", lambda: write_refused(RECORDER.target()))
+DATABASE_FAULTS = {
+    name: _database_fault(name, WRITE_REFUSED if change.writes_only else NOT_READY)
+    for name, change in DATABASE_CHANGES.items()
+}
 
 
 def oom_and_db_down() -> None:
@@ -774,8 +740,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
         alert_receiver_down,
         service_target_port_wrong,
         db_host_missing,
-        db_connection_limit_zero,
-        db_password_changed,
         oom_and_db_down,
         api_scaled_to_zero,
         db_unreachable_from_api,
@@ -783,10 +747,9 @@ SCENARIOS: dict[str, Callable[[], None]] = {
         unschedulable,
         quota_exceeded,
         monitoring_down,
-        db_read_only,
         image_pull_and_alertmanager_down,
     )
-}
+} | DATABASE_FAULTS
 
 
 def parse_until(text: str) -> time:

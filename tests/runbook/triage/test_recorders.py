@@ -110,3 +110,18 @@ def test_the_kind_recorder_refuses_bad_input_in_one_line(capsys: pytest.CaptureF
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert "no-such-scenario" in error or "6 am" in error
         assert "Traceback" not in error
+
+
+def test_a_database_change_ends_the_api_sessions_after_it_and_after_its_undo() -> None:
+    from helpers.triage_recording import database_change
+
+    ran: list[str] = []
+    apply, restore = database_change("db-password-changed", "it's secret", ran.append, "END SESSIONS")
+    apply()
+    restore()
+    assert ran == [
+        "ALTER ROLE offgridflow PASSWORD 'rotated-by-the-dba-not-in-the-secret'",
+        "END SESSIONS",
+        "ALTER ROLE offgridflow PASSWORD 'it''s secret'",  # the role's own password, quoted for SQL
+        "END SESSIONS",
+    ]
