@@ -508,6 +508,9 @@ def main(names: list[str]) -> None:
         engine = docker.from_env()
         try:
             for name in chosen:
+                if (OUT / f"{name}.json").exists():
+                    print(f"{name}: already recorded, kept as it is (a look is taken once)", flush=True)
+                    continue
                 SCENARIOS[name](platform, engine)
         finally:
             platform.close()

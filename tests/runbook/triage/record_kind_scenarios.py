@@ -199,6 +199,38 @@ LABELS: dict[str, dict[str, Any]] = {
         ("Fix 4",),
         unknown=("Alertmanager", "alert receiver"),
     ),
+    "config-key-missing": label(
+        "a rollout whose api container takes OFFGRIDFLOW_DB_POOL_MAX from ConfigMap offgridflow-limits, "
+        "made without that key: the new pod waits in CreateContainerConfigError, the old pods serve",
+        "config",
+        "diagnosed",
+        ("Fix 3",),
+        mentions=("couldn't find key OFFGRIDFLOW_DB_POOL_MAX",),
+    ),
+    "secret-missing": label(
+        "a rollout whose api container takes its environment from Secret offgridflow-secrets-v2, which "
+        "does not exist: the new pod waits in CreateContainerConfigError, the old pods serve",
+        "config",
+        "diagnosed",
+        ("Fix 3",),
+        mentions=("offgridflow-secrets-v2",),
+    ),
+    "readiness-wrong-path": label(
+        "a rollout with the api container's readiness probe asking /readyz (404 from a healthy "
+        "process): the new pod runs and is never ready, the rollout is stuck, the old pods serve",
+        "probe",
+        "diagnosed",
+        ("Fix 3",),
+        remedy="roll the change back (Fix 3's rollout undo)",
+    ),
+    "api-cpu-starved": label(
+        "the API's CPU limit and request set to 5m (kubectl set resources): the new container starts too "
+        "slowly to answer its probes, the kubelet restarts it; the old pods serve",
+        "resources",
+        "diagnosed",
+        ("Fix 2",),
+        remedy="raise the CPU limit (Fix 2 raises memory; its kubectl patch is the same shape)",
+    ),
 }
 
 RECORDER = Recorder(
@@ -622,6 +654,91 @@ def db_host_missing() -> None:
     )
 
 
+def config_key_missing() -> None:
+    index = container_index(get(DEPLOYMENT), "api")
+    limits = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "offgridflow-limits", "namespace": NAMESPACE},
+        "data": {"OFFGRIDFLOW_DB_TIMEOUT_SECONDS": "1.0"},
+    }
+    env = {
+        "name": "OFFGRIDFLOW_DB_POOL_MAX",
+        "valueFrom": {"configMapKeyRef": {"name": "offgridflow-limits", "key": "OFFGRIDFLOW_DB_POOL_MAX"}},
+    }
+    undo = rolled_back()
+
+    def apply() -> None:
+        kubectl("apply", "-f", "-", stdin=json.dumps(limits))
+        patch(
+            DEPLOYMENT, [{"op": "add", "path": f"/spec/template/spec/containers/{index}/env", "value": [env]}]
+        )
+
+    def restore() -> None:
+        undo()
+        kubectl("delete", "configmap", "offgridflow-limits", "--ignore-not-found")
+
+    record(
+        "config-key-missing",
+        "a rollout taking OFFGRIDFLOW_DB_POOL_MAX from ConfigMap offgridflow-limits, which lacks that key: "
+        "the new pod waits in CreateContainerConfigError",
+        apply=apply,
+        restore=restore,
+        shows=("a new pod waits in CreateContainerConfigError", waiting("CreateContainerConfigError")),
+    )
+
+
+def secret_missing() -> None:
+    deployment = get(DEPLOYMENT)
+    index = container_index(deployment, "api")
+    sources = deployment["spec"]["template"]["spec"]["containers"][index].get("envFrom", [])
+    source_index = next(i for i, source in enumerate(sources) if "secretRef" in source)
+    path = f"/spec/template/spec/containers/{index}/envFrom/{source_index}/secretRef/name"
+    record(
+        "secret-missing",
+        "a rollout taking the API's environment from Secret offgridflow-secrets-v2, which does not exist: "
+        "the new pod waits in CreateContainerConfigError",
+        apply=lambda: patch(DEPLOYMENT, [{"op": "replace", "path": path, "value": "offgridflow-secrets-v2"}]),
+        restore=rolled_back(),
+        shows=("a new pod waits in CreateContainerConfigError", waiting("CreateContainerConfigError")),
+    )
+
+
+def _probe_failing(probe: str) -> Callable[[], bool]:
+    """The kubelet has reported ``probe`` ("Readiness", "Liveness") failing for an API pod."""
+
+    def check() -> bool:
+        events = get("events", "--field-selector", "reason=Unhealthy")["items"]
+        return any(f"{probe} probe failed" in str(event.get("message")) for event in events)
+
+    return check
+
+
+def readiness_wrong_path() -> None:
+    index = container_index(get(DEPLOYMENT), "api")
+    path = f"/spec/template/spec/containers/{index}/readinessProbe/httpGet/path"
+    record(
+        "readiness-wrong-path",
+        "a rollout with the readiness probe asking /readyz (404): the new pod runs and is never ready",
+        apply=lambda: patch(DEPLOYMENT, [{"op": "replace", "path": path, "value": "/readyz"}]),
+        restore=rolled_back(),
+        shows=("the kubelet reports the readiness probe failing", _probe_failing("Readiness")),
+    )
+
+
+def api_cpu_starved() -> None:
+    record(
+        "api-cpu-starved",
+        "the API's CPU limit and request set to 5m: the new container cannot start within its probes",
+        apply=lambda: kubectl(
+            "set", "resources", DEPLOYMENT, "-c", "api", "--limits=cpu=5m", "--requests=cpu=5m"
+        ),
+        restore=rolled_back(),
+        shows=("a new API container was restarted", restarted()),
+        shows_timeout=300,
+    )
+
+
 def _database_fault(name: str, shows: tuple[str, Callable[[], bool]]) -> Callable[[], None]:
     """A change a DBA makes (``helpers.triage_recording.DATABASE_CHANGES``) as a kind scenario."""
 
@@ -748,6 +865,10 @@ SCENARIOS: dict[str, Callable[[], None]] = {
         quota_exceeded,
         monitoring_down,
         image_pull_and_alertmanager_down,
+        config_key_missing,
+        secret_missing,
+        readiness_wrong_path,
+        api_cpu_starved,
     )
 } | DATABASE_FAULTS
 
