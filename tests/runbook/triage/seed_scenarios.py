@@ -230,7 +230,7 @@ SCENARIOS = [
             ("Fix 3",),
             mentions=("couldn't find key OFFGRIDFLOW_DB_POOL_MAX",),
         ),
-        NOT_MADE_ON_KIND,
+        ALSO_REAL.format(where="kind/config-key-missing"),
         _then(_config_key_missing),
     ),
     Scenario(
