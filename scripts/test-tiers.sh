@@ -62,6 +62,11 @@ for tier in docker kind; do
   if [ "$rc" != 0 ] && ! { [ "$rc" = 5 ] && [ $# -gt 0 ]; }; then status=1; fi
 done
 echo "tiers took $((SECONDS - started)) s (${OFFGRIDFLOW_TIERS:-parallel})"
+# the triage corpus' two figures and every miss, as the tier that ran the corpus tests printed them,
+# again at the end, where they are read (in the tiers' interleaved output they scroll away)
+for tier in docker kind; do
+  awk '/-- triage scenario corpus --/ {on = 1; next} on && /^(=+|-+) / {on = 0} on' "$reports/$tier.log" 2>/dev/null
+done
 # one closing line for both tiers, counted from their JUnit reports
 "$python" - "$reports/docker.xml" "$reports/kind.xml" <<'EOF' || status=1
 import sys

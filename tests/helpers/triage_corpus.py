@@ -3,10 +3,11 @@ verdict compares with it.
 
 Every file under ``scenarios/`` is one look (``diagnose --record``) with a ``scenario`` block:
 
-- ``origin``: ``class`` is ``real-kind`` (the kind cluster, tests/kind/test_kind_diagnose.py),
-  ``real-docker`` (the local stack, record_docker_scenarios.py) or ``seeded`` (the real Kubernetes
-  driver against the API fake, seed_scenarios.py); ``by`` names the code that made the fault; a
-  seeded look says in ``why_not_real`` why it was not recorded from a real system; ``retaken`` says
+- ``origin``: ``class`` is ``real-kind`` (the kind cluster: tests/kind/test_kind_diagnose.py, and
+  record_kind_scenarios.py on demand), ``real-docker`` (the local stack, record_docker_scenarios.py)
+  or ``seeded`` (the real Kubernetes driver against the API fake, seed_scenarios.py); ``by`` names
+  the code that made the fault; a seeded look says in ``why_not_real`` why it was not recorded from a
+  real system; ``retaken`` says
   when the recorder of the time looked again until triage agreed (so the look kept may not be the first).
 - ``label``: written from the fault its maker made, never from the verdict: ``fault`` (what was broken,
   and how), ``family``, ``expert`` (``section``, ``not-covered``, ``healthy`` or ``inconclusive``), the

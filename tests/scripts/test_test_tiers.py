@@ -32,19 +32,22 @@ done
 if [ "$marker" = "e2e and not kind" ]; then set -- $FAKE_DOCKER; else set -- $FAKE_KIND; fi
 counts="tests=\\"$1\\" failures=\\"$2\\" errors=\\"0\\" skipped=\\"0\\""
 echo "<testsuites><testsuite $counts/></testsuites>" > "$junit"
+if [ "$marker" != "e2e and not kind" ] && [ -n "$FAKE_CORPUS" ]; then printf '%s\n' "$FAKE_CORPUS"; fi
 echo "$1 tests, $2 failed in 0.01s"
 exit "$3"
 """
 
 
-def run_tiers(tmp_path: Path, docker: str, kind: str, *options: str) -> subprocess.CompletedProcess[str]:
+def run_tiers(
+    tmp_path: Path, docker: str, kind: str, *options: str, corpus: str = ""
+) -> subprocess.CompletedProcess[str]:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text(STAND_IN)
     python.chmod(0o755)
-    environment = {**os.environ, "FAKE_DOCKER": docker, "FAKE_KIND": kind}
+    environment = {**os.environ, "FAKE_DOCKER": docker, "FAKE_KIND": kind, "FAKE_CORPUS": corpus}
     return subprocess.run(
         ["bash", str(tmp_path / "scripts" / "test-tiers.sh"), *options],
         cwd=tmp_path,
@@ -64,6 +67,21 @@ def test_both_tiers_passing_pass_with_one_closing_line_for_both(tmp_path: Path) 
     assert "[kind] 3 tests, 0 failed in 0.01s" in lines
     assert "[docker] 7 tests, 0 failed in 0.01s" in lines
     assert (tmp_path / "reports" / "tiers" / "kind.log").read_text() == "3 tests, 0 failed in 0.01s\n"
+
+
+def test_the_triage_corpus_figures_and_every_miss_are_repeated_at_the_end(tmp_path: Path) -> None:
+    block = [
+        "triage accuracy against the fault labels: 1/2 (50%) real recordings right (real-kind 1/2 (50%))",
+        "  miss: kind/x: label diagnosed ['Fix 1'], verdict diagnosed ['Quick Fix']",
+        "triage regression set: 2/2 (100%) recordings give their expected verdict",
+    ]
+    corpus = "\n".join(
+        ["-------- triage scenario corpus --------", *block, "==== short test summary info ===="]
+    )
+    result = run_tiers(tmp_path, "7 0 0", "3 0 0", corpus=corpus)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-4:] == [*block, "tests: 10 passed, 0 failed, 0 skipped"]
 
 
 @pytest.mark.parametrize(("docker", "kind"), [("7 1 1", "3 0 0"), ("7 0 0", "3 1 1"), ("7 0 0", "0 0 5")])

@@ -1,14 +1,16 @@
 """Records the Docker scenarios of the triage corpus from the real local stack (``scenarios/docker/``).
 
 Each scenario writes the label of its fault first (what it breaks, how, and the verdict an expert
-gives: ``helpers.triage_corpus.label``), puts the stack into that failure state for real (the game
-day's faults, ``docker pause``, a stopped Prometheus), takes one look exactly as
-``offgridflow-runbook diagnose --record`` does, and puts the stack back. The look is taken once and
-kept whatever triage says of it: a verdict that disagrees with the label is kept as a known miss.
-It changes the shared stack, so it holds the stack lock for the whole run and brings the stack up
-from this checkout first:
+gives: ``helpers.triage_corpus.label``), waits until triage calls the stack quiet, puts the stack into
+that failure state for real (the game day's faults, ``docker pause``/``stop`` of a container, SQL a DBA
+runs, a configuration rolled out), takes one look exactly as ``offgridflow-runbook diagnose --record``
+does, and puts the stack back (``helpers.triage_recording``). The look is taken once and kept whatever
+triage says of it: a verdict that disagrees with the label is kept as a known miss.
+It changes the shared stack, so it holds the stack lock for the whole run; the stack is brought up
+(``make up``) only when its API is not ready, so the stack as it is is what every fault puts back.
+From a worktree, ``OFFGRIDFLOW_HOME`` names the checkout whose ``.state/`` the stack runs from:
 
-    flock -w 1800 /tmp/offgridflow-stack.lock env OFFGRIDFLOW_STACK_LOCK_HELD=1 \\
+    OFFGRIDFLOW_HOME=/path/to/main PYTHONPATH=src:tests \\
         .venv/bin/python tests/runbook/triage/record_docker_scenarios.py [NAME ...]
 """
 
@@ -18,24 +20,21 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import docker
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, where the helpers package lives
 
-from helpers.triage_corpus import cannot_see, hung, label, scenario_block
+from helpers.triage_corpus import cannot_see, hung, label
+from helpers.triage_recording import DATABASE_CHANGES, Recorder, database_change, wait, write_refused
 from offgridflow_runbook.environments.local import stack_lock
 from offgridflow_runbook.platforms import Platform, platform_for
-from offgridflow_runbook.probes import record
-from offgridflow_runbook.runbook.triage import decide, look_for_triage
-from offgridflow_runbook.targets import load_target
+from offgridflow_runbook.project import project_root
+from offgridflow_runbook.runbook.triage import NOT_COVERED
 
-ROOT = Path(__file__).resolve().parents[3]
 OUT = Path(__file__).resolve().parent / "scenarios" / "docker"
 GOOD_IMAGE = "127.0.0.1:5000/offgridflow-api:v1.3.0"
 
@@ -78,6 +77,72 @@ LABELS = {
     "monitoring-down": cannot_see(
         "the prometheus container stopped: the API is fine, nothing can evaluate an alert", "Prometheus"
     ),
+    "alertmanager-stopped": cannot_see(
+        "the alertmanager container stopped (docker stop): the API is fine, no page can be delivered",
+        "Alertmanager",
+    ),
+    "alert-receiver-stopped": cannot_see(
+        "the alert-receiver container stopped (docker stop): Alertmanager runs, its webhook deliveries fail",
+        "alert receiver",
+    ),
+    "db-password-changed": label(
+        "ALTER ROLE offgridflow PASSWORD to a value the API's secret does not hold, the API's sessions "
+        "ended: every new connection of the API fails password authentication; PostgreSQL runs and "
+        "pg_isready accepts",
+        "database",
+        "diagnosed",
+        ("Fix 1",),
+        remedy="Fix 1's 'check database secrets' finds it: set the password back to the secret's; Fix 1's "
+        "restarts alone do not help",
+    ),
+    "db-connection-limit-zero": label(
+        "ALTER DATABASE offgridflow CONNECTION LIMIT 0, the API's sessions ended: PostgreSQL runs and "
+        "pg_isready accepts, every new connection to the API's database is refused",
+        "database",
+        "diagnosed",
+        ("Fix 1",),
+        remedy="ALTER DATABASE offgridflow CONNECTION LIMIT -1: a restart keeps a database's setting",
+    ),
+    "db-read-only": label(
+        "ALTER DATABASE offgridflow SET default_transaction_read_only = on, the API's sessions ended: "
+        "reads and SELECT 1 work, every write fails (what a full disk or a failover to a replica does "
+        "to the API)",
+        "database",
+        "diagnosed",
+        (NOT_COVERED,),
+        should_name="writes fail: the database is read-only, while reads and /health/ready still answer",
+    ),
+    "db-paused": label(
+        "the postgres container frozen (docker pause): it is running, nothing it accepts is answered",
+        "database",
+        "diagnosed",
+        ("Fix 1",),
+    ),
+    "db-host-wrong": label(
+        "OFFGRIDFLOW_DATABASE_HOST=postgres-primary (a host that does not exist) rolled out: the database "
+        "runs and is ready, the API cannot reach it",
+        "config",
+        "diagnosed",
+        ("Fix 3",),
+        mentions=("postgres-primary",),
+        remedy="roll the change back (Fix 3); Fix 1 restarts a database that runs: it would not help",
+    ),
+    "db-killed-and-alertmanager-stopped": label(
+        "two faults: the alertmanager container stopped, then the postgres container killed (SIGKILL)",
+        "two-faults",
+        "diagnosed",
+        ("Fix 1",),
+        unknown=("Alertmanager",),
+    ),
+    "alertmanager-paused": cannot_see(
+        "the alertmanager container frozen (docker pause): its port accepts connections, nothing "
+        "answers; the API is fine, no page can be delivered",
+        "Alertmanager",
+    ),
+    "alert-receiver-paused": cannot_see(
+        "the alert-receiver container frozen (docker pause): Alertmanager runs, its webhook deliveries hang",
+        "alert receiver",
+    ),
     # made by hand, not by this script: the healthy stack after a game day, looked at with
     # `diagnose --target local --since 5m --record` (every OOM kill and pull failure older than 5 min)
     "only-stale-events": label(
@@ -87,14 +152,6 @@ LABELS = {
         "healthy",
     ),
 }
-
-
-def wait(what: str, condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout:.0f}s waiting until {what}")
-        time.sleep(interval)
 
 
 def ready() -> bool:
@@ -112,54 +169,19 @@ def live() -> bool:
         return False
 
 
-def save(name: str, description: str, fault_label: dict[str, Any]) -> None:
-    """One look, judged once and kept with the label written before it."""
-    target = load_target("local", ROOT / "targets.yaml")
-    platform = platform_for(target)
-    try:
-        observations = look_for_triage(target, platform)
-    finally:
-        platform.close()
-    diagnosis = decide(observations)
-    origin = {"class": "real-docker", "by": f"tests/runbook/triage/record_docker_scenarios.py::{name}"}
-    meta = scenario_block(name, description, origin, fault_label, diagnosis)
-    path = record.save(observations, OUT / f"{name}.json", scenario=meta)
-    print(f"{path}: {diagnosis.outcome} {diagnosis.sections} (label {fault_label['sections']})", flush=True)
-
-
-def recorded(
-    name: str,
-    description: str,
-    fault_label: dict[str, Any],
-    *,
-    apply: Callable[[], object],
-    restore: Callable[[], object],
-    shows: tuple[str, Callable[[], bool]] | None = None,
-) -> None:
-    """Apply a fault, wait until it shows, record one look, and always restore the stack."""
-    apply()
-    try:
-        if shows is not None:
-            wait(shows[0], shows[1], 60)
-        save(name, description, fault_label)
-    finally:
-        restore()
-    wait("the API is ready again", ready, 120)
+RECORDER = Recorder(
+    "local",
+    OUT,
+    "real-docker",
+    "tests/runbook/triage/record_docker_scenarios.py",
+    LABELS,
+    settle=lambda: wait("the API is ready", ready, 120),
+)
+recorded = RECORDER.fault
 
 
 def healthy(platform: Platform, engine: docker.DockerClient) -> None:
-    save("healthy", "the local stack, healthy", LABELS["healthy"])
-
-
-def api_hung(platform: Platform, engine: docker.DockerClient) -> None:
-    api = engine.containers.get("offgridflow-api")
-    recorded(
-        "api-hung",
-        "the API process is frozen (docker pause): its ports accept connections, requests time out",
-        LABELS["api-hung"],
-        apply=api.pause,
-        restore=api.unpause,
-    )
+    RECORDER.keep_look("healthy", "the local stack, healthy")
 
 
 def db_killed(platform: Platform, engine: docker.DockerClient) -> None:
@@ -170,7 +192,6 @@ def db_killed(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "db-killed",
         "the postgres container was killed (SIGKILL) and stays down",
-        LABELS["db-killed"],
         apply=platform.kill_database,
         restore=restore,
         shows=("/health/ready names the database", lambda: not ready()),
@@ -181,7 +202,6 @@ def image_pull(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "image-pull",
         "set image to a tag the registry does not have: the rollout stalls, the old container serves",
-        LABELS["image-pull"],
         apply=lambda: platform.set_image("127.0.0.1:5000/offgridflow-api:v9.9.9-does-not-exist"),
         restore=lambda: (platform.set_image(GOOD_IMAGE), platform.wait_rollout(120)),
     )
@@ -195,7 +215,6 @@ def config_crash(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "config-crash",
         "OFFGRIDFLOW_DB_POOL_MAX=lots rolled out: the API exits 78 at start and crash-loops",
-        LABELS["config-crash"],
         apply=lambda: platform.update_config({"OFFGRIDFLOW_DB_POOL_MAX": "lots"}),
         restore=lambda: (platform.rollout_undo(), platform.wait_rollout(120)),
         shows=("the API crash-loops with its previous logs", crash_looping),
@@ -234,7 +253,6 @@ def oom(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "oom",
         "a 700 MiB memory assault over the 512Mi limit: the kernel OOM-kills the API, Docker restarts it",
-        LABELS["oom"],
         apply=lambda: (_baseline_memory(platform), _assault()),
         # a fresh container: the restart count back to 0
         restore=lambda: (platform.rollout_restart(), platform.wait_rollout(120)),
@@ -252,7 +270,6 @@ def oom_and_db_down(platform: Platform, engine: docker.DockerClient) -> None:
     recorded(
         "oom-and-db-down",
         "two causes at once: the API OOM-killed by a memory assault, then the postgres container killed",
-        LABELS["oom-and-db-down"],
         apply=lambda: (_baseline_memory(platform), _assault(), platform.kill_database()),
         restore=restore,
         # without its database the restarted API may not answer yet: the kill itself is the state
@@ -274,39 +291,226 @@ def monitoring_down(platform: Platform, engine: docker.DockerClient) -> None:
         # mode 1777: "permission denied"), so the stack recreates it as `make up` does.
         prometheus.remove(force=True)
         subprocess.run(
-            [sys.executable, "-m", "offgridflow_runbook.environments.local", "up"], cwd=ROOT, check=True
+            [sys.executable, "-m", "offgridflow_runbook.environments.local", "up"],
+            cwd=project_root(),
+            check=True,
         )
         wait("Prometheus is ready again", prometheus_ready, 60)
 
     recorded(
         "monitoring-down",
         "Prometheus is stopped: the API is fine, but no alert could page",
-        LABELS["monitoring-down"],
         apply=lambda: prometheus.stop(timeout=10),
         restore=recreate,
     )
 
 
-SCENARIOS = {
-    f.__name__.replace("_", "-"): f
-    for f in (healthy, api_hung, db_killed, image_pull, config_crash, oom, oom_and_db_down, monitoring_down)
+# The pager's containers and where each answers: stopped or frozen, no page is delivered.
+PAGER = {"alertmanager": "http://127.0.0.1:9093/-/ready", "alert-receiver": "http://127.0.0.1:9095/"}
+
+
+def _pager_container(
+    engine: docker.DockerClient, name: str
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """Stop and start again one of the pager's containers, the start waiting until it answers."""
+    container = engine.containers.get(name)
+
+    def answers() -> bool:
+        try:
+            httpx.get(PAGER[name], timeout=2)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    def start() -> None:
+        container.start()
+        wait(f"{name} answers again", answers, 60)
+
+    return (lambda: container.stop(timeout=10)), start
+
+
+def psql(engine: docker.DockerClient, sql: str) -> str:
+    """SQL as the database's superuser over the postgres container's own socket (local trust), as a
+    DBA runs it with ``docker exec``."""
+    result = engine.containers.get("postgres").exec_run(
+        ["psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "postgres", "-Atc", sql]
+    )
+    output = result.output.decode("utf-8", "replace").strip()
+    if result.exit_code != 0:
+        raise SystemExit(f"psql {sql!r} failed: {output}")
+    return output
+
+
+# The API's own sessions (it connects as the application role over 127.0.0.1): ended so that its pool
+# reconnects under the changed setting, as after a network blip or a database failover.
+END_API_SESSIONS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'offgridflow'"
+)
+
+
+def _database_named_by_ready() -> bool:
+    try:
+        answer = httpx.get("http://127.0.0.1:8080/health/ready", timeout=3)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 503 and "database" in answer.text
+
+
+def _database_fault(
+    name: str, shows: tuple[str, Callable[[], bool]]
+) -> Callable[[Platform, docker.DockerClient], None]:
+    """A change a DBA makes (``helpers.triage_recording.DATABASE_CHANGES``) as a Docker scenario."""
+
+    def scenario(platform: Platform, engine: docker.DockerClient) -> None:
+        password = (project_root() / ".state" / "database-password").read_text().strip()
+        apply, restore = database_change(name, password, lambda sql: psql(engine, sql), END_API_SESSIONS)
+        recorded(name, DATABASE_CHANGES[name].description, apply=apply, restore=restore, shows=shows)
+
+    return scenario
+
+
+DATABASE_NAMED = ("/health/ready names the database", _database_named_by_ready)
+WRITE_REFUSED = ("a write is refused", lambda: write_refused(RECORDER.target()))
+DATABASE_FAULTS = {
+    name: _database_fault(name, WRITE_REFUSED if change.writes_only else DATABASE_NAMED)
+    for name, change in DATABASE_CHANGES.items()
 }
 
 
+def db_host_wrong(platform: Platform, engine: docker.DockerClient) -> None:
+    recorded(
+        "db-host-wrong",
+        "OFFGRIDFLOW_DATABASE_HOST=postgres-primary rolled out (a host that does not exist): the database "
+        "runs and is ready, the API cannot resolve where it is",
+        apply=lambda: platform.update_config({"OFFGRIDFLOW_DATABASE_HOST": "postgres-primary"}),
+        restore=lambda: (platform.rollout_undo(), platform.wait_rollout(120)),
+        shows=("/health/ready names the database", _database_named_by_ready),
+    )
+
+
+def db_killed_and_alertmanager_stopped(platform: Platform, engine: docker.DockerClient) -> None:
+    stop, start = _pager_container(engine, "alertmanager")
+
+    def restore() -> None:
+        start()
+        platform.restart_database()
+        platform.wait_database_ready(120)
+
+    recorded(
+        "db-killed-and-alertmanager-stopped",
+        "two faults: the alertmanager container stopped, then the postgres container killed",
+        apply=lambda: (stop(), platform.kill_database()),
+        restore=restore,
+        shows=("/health/ready names the database", lambda: not ready()),
+    )
+
+
+def _container_down(
+    name: str, container: str, how: str, description: str, shows: tuple[str, Callable[[], bool]] | None
+) -> Callable[[Platform, docker.DockerClient], None]:
+    """The scenario ``name``: ``container`` frozen (``paused``: docker pause) or ``stopped``."""
+
+    def scenario(platform: Platform, engine: docker.DockerClient) -> None:
+        if how == "paused":
+            frozen = engine.containers.get(container)
+            apply, restore = frozen.pause, frozen.unpause
+        else:
+            apply, restore = _pager_container(engine, container)
+        recorded(name, DATABASE_CHANGES[name].description, apply=apply, restore=restore, shows=shows)
+
+    return scenario
+
+
+CONTAINER_DOWN = {
+    name: _container_down(name, container, how, description, shows)
+    for name, container, how, description, shows in (
+        (
+            "api-hung",
+            "offgridflow-api",
+            "paused",
+            "the API process is frozen (docker pause): its ports accept connections, requests time out",
+            None,
+        ),
+        (
+            "db-paused",
+            "postgres",
+            "paused",
+            "the postgres container frozen (docker pause): it is running, its port accepts nothing it "
+            "answers",
+            DATABASE_NAMED,
+        ),
+        (
+            "alertmanager-stopped",
+            "alertmanager",
+            "stopped",
+            "the alertmanager container stopped: the API is fine, no page can be delivered",
+            None,
+        ),
+        (
+            "alert-receiver-stopped",
+            "alert-receiver",
+            "stopped",
+            "the alert-receiver container stopped: Alertmanager runs, its pages go nowhere",
+            None,
+        ),
+        (
+            "alertmanager-paused",
+            "alertmanager",
+            "paused",
+            "the alertmanager container frozen (docker pause): no page can be delivered",
+            None,
+        ),
+        (
+            "alert-receiver-paused",
+            "alert-receiver",
+            "paused",
+            "the alert-receiver container frozen (docker pause): its deliveries hang",
+            None,
+        ),
+    )
+}
+
+
+SCENARIOS = (
+    {
+        f.__name__.replace("_", "-"): f
+        for f in (
+            healthy,
+            db_killed,
+            image_pull,
+            config_crash,
+            oom,
+            oom_and_db_down,
+            monitoring_down,
+            db_host_wrong,
+            db_killed_and_alertmanager_stopped,
+        )
+    }
+    | CONTAINER_DOWN
+    | DATABASE_FAULTS
+)
+
+
 def main(names: list[str]) -> None:
+    if unknown := [name for name in names if name not in SCENARIOS]:
+        raise SystemExit(f"unknown scenario {unknown[0]!r}; known: {', '.join(SCENARIOS)}")
     chosen = names or list(SCENARIOS)
+    root = project_root()
     with stack_lock():
         os.environ["OFFGRIDFLOW_STACK_LOCK_HELD"] = "1"
-        subprocess.run(
-            [sys.executable, "-m", "offgridflow_runbook.environments.local", "up"], cwd=ROOT, check=True
-        )
-        os.environ["OFFGRIDFLOW_TOKEN"] = (ROOT / ".state" / "local-token").read_text().strip()
+        if not ready():  # the stack as it is is what is put back: it is brought up only when it is not
+            subprocess.run(
+                [sys.executable, "-m", "offgridflow_runbook.environments.local", "up"], cwd=root, check=True
+            )
+        os.environ["OFFGRIDFLOW_TOKEN"] = (root / ".state" / "local-token").read_text().strip()
         wait("the API is ready", ready, 120)
-        target = load_target("local", ROOT / "targets.yaml")
-        platform = platform_for(target)
+        platform = platform_for(RECORDER.target())
         engine = docker.from_env()
         try:
             for name in chosen:
+                if (OUT / f"{name}.json").exists():
+                    print(f"{name}: already recorded, kept as it is (a look is taken once)", flush=True)
+                    continue
                 SCENARIOS[name](platform, engine)
         finally:
             platform.close()

@@ -2,9 +2,10 @@
 that was made and the verdict the regression set expects (see ``helpers.triage_corpus``).
 
 Each file under ``scenarios/`` is one look at a target in a known state - recorded from the real local
-Docker stack (``docker/``), from the real kind cluster (``kind/``: tests/kind/test_kind_diagnose.py
-with OFFGRIDFLOW_RECORD_SCENARIOS), or seeded through the real Kubernetes driver (``kubernetes/``,
-``seed_scenarios.py``). Two figures come out of it, printed at the end of the run:
+Docker stack (``docker/``: record_docker_scenarios.py), from the real kind cluster (``kind/``:
+tests/kind/test_kind_diagnose.py with OFFGRIDFLOW_RECORD_SCENARIOS, and record_kind_scenarios.py),
+or seeded through the real Kubernetes driver (``kubernetes/``, ``seed_scenarios.py``).
+Two figures come out of it, printed at the end of the run:
 
 - **accuracy**: over the real recordings, triage's verdict against the fault's label (written from the
   fault, never from a verdict), every miss listed. A recording whose verdict is known not to be its
