@@ -1,0 +1,89 @@
+"""scripts/lib/docker-build.sh: every image `build` makes gets its Debian package inventory beside it,
+in the format environments/local/inventory.py reads (`docker` is a stand-in that records its calls)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers.shell_scripts import link_host_tools, run_script, write_tool
+from offgridflow_runbook.environments.local.inventory import Inventory, inventory_path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = REPO_ROOT / "scripts" / "lib" / "docker-build.sh"
+HOST_TOOLS = ("mktemp", "cat", "rm", "mkdir", "mv", "sort", "tr")
+FAKE_DOCKER = r"""#!/bin/sh
+echo "docker $*" >> "$CALLS"
+case "$1" in
+  build) exit "${BUILD_EXIT:-0}" ;;
+  image) echo "sha256:$(printf '%s' "$5" | tr -c 'a-z0-9' 'x')" ;;
+  run)
+    case "$*" in *scratch*) echo "exec: dpkg-query: executable file not found" >&2; exit 127 ;; esac
+    [ -n "$DPKG_EXIT" ] && exit "$DPKG_EXIT"
+    printf 'zlib1g\t1:1.2.13.dfsg-1\nbash\t5.2.15-2+b7\nbase-files\t12.4+deb12u8\n' ;;
+esac
+"""
+DRIVER = """set -euo pipefail
+fail() { echo "error: $*" >&2; exit 2; }
+source "$LIBRARY"
+build "$@"
+"""
+
+
+def run(tmp_path: Path, *args: str, **extra: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    bin_dir = link_host_tools(tmp_path / "bin", HOST_TOOLS)
+    write_tool(bin_dir / "docker", FAKE_DOCKER)
+    driver = tmp_path / "driver.sh"
+    driver.write_text(DRIVER)
+    calls = tmp_path / "calls.txt"
+    calls.touch()
+    env = {
+        "PATH": str(bin_dir),
+        "CALLS": str(calls),
+        "LIBRARY": str(LIBRARY),
+        "OFFGRIDFLOW_INVENTORY_DIR": str(tmp_path / "inventories"),
+        "TMPDIR": str(tmp_path),
+        **extra,
+    }
+    return run_script(driver, env, *args), calls.read_text().splitlines()
+
+
+def test_each_tag_built_gets_its_sorted_inventory_from_a_container_without_network(tmp_path: Path) -> None:
+    result, calls = run(
+        tmp_path, "--network", "host", "-t", "offgridflow.local/kind/alertmanager-debian:0.25", "."
+    )
+    assert result.returncode == 0, result.stderr
+    reference = "offgridflow.local/kind/alertmanager-debian:0.25"
+    inventory = Inventory.parse(inventory_path(reference, tmp_path / "inventories").read_text())
+    assert inventory.reference == reference
+    assert inventory.image_id.startswith("sha256:")
+    assert inventory.packages == {
+        "base-files": "12.4+deb12u8",
+        "bash": "5.2.15-2+b7",
+        "zlib1g": "1:1.2.13.dfsg-1",
+    }
+    run_call = next(call for call in calls if call.startswith("docker run "))
+    assert "--rm --network none" in run_call
+    assert "--entrypoint dpkg-query" in run_call
+
+
+def test_an_image_from_scratch_says_it_has_no_debian_packages(tmp_path: Path) -> None:
+    result, _ = run(tmp_path, "--tag=offgridflow.local/kind/scratch-pause:1.0", ".")
+    assert result.returncode == 0, result.stderr
+    text = inventory_path("offgridflow.local/kind/scratch-pause:1.0", tmp_path / "inventories").read_text()
+    assert Inventory.parse(text).packages is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [({"BUILD_EXIT": "1"}, "docker build failed"), ({"DPKG_EXIT": "1"}, "dpkg-query in")],
+)
+def test_a_failed_build_or_inventory_stops_the_script(
+    tmp_path: Path, extra: dict[str, str], message: str
+) -> None:
+    result, _ = run(tmp_path, "-t", "img:1", ".", **extra)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not list((tmp_path / "inventories").glob("*.dpkg"))  # no inventory of a failed build
