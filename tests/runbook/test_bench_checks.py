@@ -3,29 +3,19 @@ person types, read from the runbook and its Docker equivalents, and run one afte
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from helpers.benchmarks import load_benchmark
 from offgridflow_runbook.runbook.commands import DOCKER_EQUIVALENTS
 from offgridflow_runbook.targets import load_target
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_checks.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_checks", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_checks")
 
 
 def test_on_docker_every_kubectl_line_is_its_docker_equivalent(bench: ModuleType) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.shell_scripts import link_host_tools, run_script, write_tool
+from helpers.shell_scripts import link_host_tools, run_recorded, write_tool
 from offgridflow_runbook.environments.local.inventory import Inventory, inventory_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,17 +37,8 @@ def run(tmp_path: Path, *args: str, **extra: str) -> tuple[subprocess.CompletedP
     write_tool(bin_dir / "docker", FAKE_DOCKER)
     driver = tmp_path / "driver.sh"
     driver.write_text(DRIVER)
-    calls = tmp_path / "calls.txt"
-    calls.touch()
-    env = {
-        "PATH": str(bin_dir),
-        "CALLS": str(calls),
-        "LIBRARY": str(LIBRARY),
-        "OFFGRIDFLOW_INVENTORY_DIR": str(tmp_path / "inventories"),
-        "TMPDIR": str(tmp_path),
-        **extra,
-    }
-    return run_script(driver, env, *args), calls.read_text().splitlines()
+    inventories = {"OFFGRIDFLOW_INVENTORY_DIR": str(tmp_path / "inventories"), "TMPDIR": str(tmp_path)}
+    return run_recorded(driver, bin_dir, tmp_path, {"LIBRARY": str(LIBRARY), **inventories, **extra}, *args)
 
 
 def test_each_tag_built_gets_its_sorted_inventory_from_a_container_without_network(tmp_path: Path) -> None:
