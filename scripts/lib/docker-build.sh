@@ -27,6 +27,8 @@ inventory() {
   mkdir -p "$dir"
   file="$dir/$(printf '%s' "$image" | tr '/:@' '___').dpkg"
   id="$(docker image inspect --format '{{.Id}}' "$image")" || fail "docker image inspect $image failed"
+  # a build the cache answered is the same image: its inventory stands (kind-up rebuilds every run)
+  if [ -f "$file" ] && grep -qxF "# id: $id" "$file"; then return 0; fi
   # shellcheck disable=SC2016 # dpkg-query's format, not a shell expansion
   packages="$(docker run --rm --network none --user 0 --entrypoint dpkg-query "$image" \
     -W -f '${Package}\t${Version}\n' 2>/dev/null)" || status=$?
