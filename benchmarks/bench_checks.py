@@ -1,5 +1,5 @@
 """Benchmark `pytest checks --target T`: wall time per run, failures and flaky checks over N runs,
-against the sum of the bare HTTP round trips of the same requests, measured in the same loop.
+against the runbook done by hand and the sum of the bare HTTP round trips, measured in the same loop.
 
     .venv/bin/python benchmarks/bench_checks.py --target local --runs 50
     .venv/bin/python benchmarks/bench_checks.py --target local --http-only   # platform: none
@@ -16,6 +16,16 @@ the bare sum too, since the rest of a run's wall time is interpreter and pytest 
 "http_span" is how long the HTTP reads of a look took together (they run concurrently, beside the
 platform reads): the "HTTP probes run concurrently" goal. A whole run's wall time cannot be within
 1.3 x a bare sum of ~20 ms: starting the interpreter and pytest alone takes longer; it is reported.
+
+The by-hand yardstick (issue 24): Triage 1 and Verification 1-5 of the runbook as a person runs them,
+one shell line after the other: the runbook's `curl` lines on the target's URLs, and on Docker each
+`kubectl` line's Docker equivalent (runbook/commands.py, `docker_equivalent`), read from there, not
+typed again. Verification 5 is a Grafana panel in the runbook: by hand it is the same error-rate query
+sent to Prometheus with curl. Each pair (one by-hand pass, one `pytest checks` run) is alternated in
+order; the medians, p95 and the ratio of the check run to the by-hand pass are reported in wall and in
+CPU time (the children's user + system time). Goal: the check run within 3 x the by-hand pass.
+If the stack stops answering (someone restarts it), the benchmark waits for it, bounded by --wait,
+and measures the pair again.
 The summary is printed and written to reports/bench/bench_checks.json.
 """
 
@@ -25,7 +35,9 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import secrets
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -42,6 +54,8 @@ import httpx
 
 from offgridflow_runbook.probes.prometheus import ERROR_RATE_ALERT, alert_expression, strip_threshold
 from offgridflow_runbook.pytest_plugin import TIMINGS_ENV
+from offgridflow_runbook.runbook.commands import docker_equivalent, render_command
+from offgridflow_runbook.runbook.document import load_runbook
 from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +64,83 @@ WALL_GOAL_SECONDS = 1.5
 RATIO_GOAL = 1.3
 # The reads of a look that are HTTP round trips (the others are platform reads: Docker or Kubernetes).
 HTTP_READS = ("live", "ready", "activities", "metrics", "error_rate", "alerts")
+BY_HAND_STEPS = ("Triage 1", "Verification 1", "Verification 2", "Verification 3", "Verification 4")
+BY_HAND_RATIO_GOAL = 3.0
+# what a person can type as it stands: an equivalent in prose ("the docker platform replaces ...") is not
+RUNNABLE = ("curl ", "docker ")
+
+
+def by_hand_lines(target: Target) -> list[str]:
+    """Triage 1 and Verification 1-5 as shell lines a person types on ``target``.
+
+    The runbook's commands rendered for the target; on Docker a ``kubectl`` line becomes its Docker
+    equivalent (a target without a platform: none). Verification 5 (the error rate, a Grafana panel
+    in the runbook) is the alert rule's error rate sent to Prometheus with curl. ``$TOKEN`` stays:
+    :func:`by_hand` sets it.
+    """
+    runbook = load_runbook()
+    lines: list[str] = []
+    for step in BY_HAND_STEPS:
+        for command in runbook.step(step).commands:
+            if target.platform == "none" and command.pipeline[0][0] == "kubectl":
+                continue  # no platform to ask: the checks skip these reads too
+            line = docker_equivalent(command, target) if target.platform == "docker" else None
+            line = line or render_command(command, target)
+            if not line.startswith(RUNNABLE) and not (
+                target.platform == "kubernetes" and line.startswith("kubectl ")
+            ):
+                raise SystemExit(f"bench_checks: {step}: no command a person can run for {command.text!r}")
+            lines.append(line)
+    if target.prometheus_url:
+        expression = alert_expression(ERROR_RATE_ALERT)
+        # the panel shows the rate itself: the rule's expression without its "> 0.01"
+        query = shlex.quote(f"query={(strip_threshold(expression) or (expression,))[0]}")
+        lines.append(f"curl -sfG {target.prometheus_url}/api/v1/query --data-urlencode {query}")
+    return lines
+
+
+def by_hand(lines: list[str], target: Target) -> tuple[float, float, list[str]]:
+    """Run ``lines`` one after the other as a shell would: (wall s, CPU s of the commands, failed lines)."""
+    env = {**os.environ, "TOKEN": target.token or ""}
+    if target.kubeconfig:
+        env["KUBECONFIG"] = str(target.kubeconfig)
+    failed: list[str] = []
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    for line in lines:
+        # a shell, as the person has: the lines use $TOKEN and a pipe (Verification 4)
+        result = subprocess.run(  # noqa: S602
+            line, shell=True, env=env, capture_output=True, timeout=30, check=False
+        )
+        if result.returncode != 0:
+            failed.append(line)
+    return time.perf_counter() - started, _children_cpu() - cpu_before, failed
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def stack_answers(target: Target) -> bool:
+    """The target's API says it is ready."""
+    try:
+        return httpx.get(f"{target.base_url}/health/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for_stack(target: Target, seconds: float) -> None:
+    """Wait, bounded, for a stack someone else restarts; exit with one line if it does not come back."""
+    deadline = time.monotonic() + seconds
+    while not stack_answers(target):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench_checks: {target.base_url} did not answer ready within {seconds:.0f} s")
+        time.sleep(2)
+
+
+class StackDown(Exception):
+    """The target stopped answering during a measurement (the stack is being restarted)."""
 
 
 def bare_round_trips(target: Target) -> float:
@@ -87,30 +178,38 @@ def bare_round_trips(target: Target) -> float:
             try:
                 client.request(method, url, **options)
             except httpx.HTTPError as error:
-                raise SystemExit(
-                    f"bench_checks: target {target.name!r} does not answer {url}: {error}"
-                ) from None
+                raise StackDown(f"target {target.name!r} does not answer {url}: {error}") from None
             total += time.perf_counter() - started
     return total
 
 
+def pytest_command() -> list[str]:
+    """The `pytest` console script a user runs, from this interpreter's environment."""
+    script = Path(sys.executable).parent / "pytest"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pytest"]
+
+
 def run_checks(
     targets_file: Path, target: str, workdir: Path
-) -> tuple[float, dict[str, str], dict[str, Any]]:
+) -> tuple[float, float, dict[str, str], dict[str, Any]]:
+    """One `pytest checks --target T` run: (wall s, CPU s, outcome per check, the look's timings)."""
     timings = workdir / "timings.json"
     env = {**os.environ, TIMINGS_ENV: str(timings)}
     env.pop("PYTEST_ADDOPTS", None)
     # `--targets-file=PATH` in one word: as two words the path would make pytest pick the
     # repository's pyproject.toml over checks/pytest.ini (and load the test-only plugins)
     command = [
-        sys.executable, "-m", "pytest", str(ROOT / "checks"), "-q",
+        *pytest_command(), str(ROOT / "checks"), "-q",
         "--target", target, f"--targets-file={targets_file}",
     ]  # fmt: skip
+    (workdir / "reports/checks/results.jsonl").unlink(missing_ok=True)
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     result = subprocess.run(
         command, cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     wall = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     results = workdir / "reports/checks/results.jsonl"
     if not results.exists():
         raise SystemExit(
@@ -119,7 +218,7 @@ def run_checks(
     lines = results.read_text().splitlines()
     outcomes = {record["check"]: record["outcome"] for record in map(json.loads, lines)}
     snapshot = json.loads(timings.read_text()) if timings.exists() else {}
-    return wall, outcomes, snapshot
+    return wall, cpu, outcomes, snapshot
 
 
 def http_only_targets_file(target: Target, directory: Path) -> Path:
@@ -175,13 +274,20 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def main() -> int:
+def summarise(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "p95": percentile(values, 0.95), "max": max(values)}
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", default="local")
     parser.add_argument("--targets-file", type=Path, default=DEFAULT_TARGETS_FILE)
     parser.add_argument("--runs", type=int, default=50, help=f"number of runs (1..{MAX_RUNS}, default 50)")
     parser.add_argument(
         "--deadline", type=float, default=600.0, help="stop starting runs after this many seconds"
+    )
+    parser.add_argument(
+        "--wait", type=float, default=300.0, help="how long to wait for a stack being restarted (s)"
     )
     parser.add_argument("--http-only", action="store_true", help="treat the target as platform none")
     parser.add_argument(
@@ -190,7 +296,7 @@ def main() -> int:
         help="start PostgreSQL + offgridflow-api and measure against them",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "reports/bench/bench_checks.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not 1 <= args.runs <= MAX_RUNS:
         parser.error(f"--runs must be between 1 and {MAX_RUNS}")
     with tempfile.TemporaryDirectory(prefix="bench-checks-") as tmp, contextlib.ExitStack() as stack:
@@ -206,19 +312,47 @@ def main() -> int:
             targets_file = (
                 http_only_targets_file(target, workdir) if args.http_only else args.targets_file.resolve()
             )
+        hand_lines = by_hand_lines(target)
         walls: list[float] = []
+        cpus: list[float] = []
+        hand_walls: list[float] = []
+        hand_cpus: list[float] = []
+        hand_failed: set[str] = set()
         bares: list[float] = []
         looks: list[float] = []
         http_spans: list[float] = []
         failures = 0
         seen: dict[str, set[str]] = defaultdict(set)
         deadline = time.monotonic() + args.deadline
-        for _ in range(args.runs):
+        for run in range(args.runs):
             if time.monotonic() > deadline:
                 break
-            bares.append(bare_round_trips(target))
-            wall, outcomes, snapshot = run_checks(targets_file, args.target, workdir)
+            for _attempt in range(3):
+                wait_for_stack(target, args.wait)
+                try:
+                    bare = bare_round_trips(target)
+                    # alternated: neither side always runs on the caches the other one warmed
+                    if run % 2 == 0:
+                        hand = by_hand(hand_lines, target)
+                        checked = run_checks(targets_file, args.target, workdir)
+                    else:
+                        checked = run_checks(targets_file, args.target, workdir)
+                        hand = by_hand(hand_lines, target)
+                except (StackDown, SystemExit):
+                    if stack_answers(target):
+                        raise
+                    continue  # restarted under us: this pair measured a stack going down
+                if stack_answers(target):
+                    break
+            else:
+                raise SystemExit("bench_checks: the stack went down during 3 attempts at one pair")
+            bares.append(bare)
+            hand_walls.append(hand[0])
+            hand_cpus.append(hand[1])
+            hand_failed.update(hand[2])
+            wall, cpu, outcomes, snapshot = checked
             walls.append(wall)
+            cpus.append(cpu)
             if snapshot:
                 looks.append(float(snapshot["wall_seconds"]))
                 http_reads = [snapshot["reads"][name] for name in HTTP_READS if name in snapshot["reads"]]
@@ -229,16 +363,22 @@ def main() -> int:
                 seen[check].add(outcome)
     flaky = sorted(check for check, outcomes in seen.items() if len(outcomes) > 1)
     bare_median = statistics.median(bares)
+    wall_ratio = statistics.median(walls) / statistics.median(hand_walls)
+    cpu_ratio = statistics.median(cpus) / statistics.median(hand_cpus)
     summary = {
         "target": args.target,
         "platform": "none" if args.http_only else target.platform,
         "self_started": args.self_started,
         "runs": len(walls),
-        "wall_seconds": {
-            "median": statistics.median(walls),
-            "p95": percentile(walls, 0.95),
-            "max": max(walls),
+        "wall_seconds": summarise(walls),
+        "cpu_seconds": summarise(cpus),
+        "by_hand": {
+            "lines": hand_lines,
+            "wall_seconds": summarise(hand_walls),
+            "cpu_seconds": summarise(hand_cpus),
+            "failed_lines": sorted(hand_failed),
         },
+        "checks_over_by_hand": {"wall": wall_ratio, "cpu": cpu_ratio},
         "bare_http_sum_seconds_median": bare_median,
         "look_seconds_median": statistics.median(looks) if looks else None,
         "http_span_seconds_median": statistics.median(http_spans) if http_spans else None,
@@ -254,6 +394,9 @@ def main() -> int:
             "look_le_1_3x_bare": bool(looks) and statistics.median(looks) <= RATIO_GOAL * bare_median,
             "http_span_le_1_3x_bare": bool(http_spans)
             and statistics.median(http_spans) <= RATIO_GOAL * bare_median,
+            "wall_le_3x_by_hand": wall_ratio <= BY_HAND_RATIO_GOAL,
+            "cpu_le_3x_by_hand": cpu_ratio <= BY_HAND_RATIO_GOAL,
+            "by_hand_all_answered": not hand_failed,
             "no_failures": failures == 0,
             "no_flaky": not flaky,
         },

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.cli import EXIT_USAGE, main
 from offgridflow_runbook.coverage import Project, coverage
+from offgridflow_runbook.coverage.proofs import Experiment, Role
 from offgridflow_runbook.project import project_root
 from offgridflow_runbook.runbook import Runbook, load_runbook
 
@@ -210,3 +213,33 @@ def test_a_triage_rule_proves_a_step_only_when_the_decision_table_sends_that_cau
         False,
         "triage has no rule sending oom to Fix 4",
     )
+
+
+@pytest.mark.parametrize(("wanted", "proved"), [("2Gi", True), ("4Gi", False)])
+def test_an_argument_the_experiment_leaves_out_is_the_activitys_default(
+    tmp_path: Path, wanted: str, proved: bool
+) -> None:
+    (tmp_path / "chaos" / "experiments").mkdir(parents=True)
+    provider = {"type": "python", "module": "offgridflow_runbook.chaos.fixes", "func": "fix_2_patch_memory"}
+    experiment = {
+        "title": "oom",
+        "extensions": [{"name": "offgridflow-gameday", "mode": "oom"}],
+        "method": [{"provider": provider}],
+    }
+    (tmp_path / "chaos" / "experiments" / "oom.json").write_text(json.dumps(experiment))
+    ok, why = Experiment("oom", Role.FIX, "fix_2_patch_memory", {"limit": wanted}).resolve(
+        Project(tmp_path), "Fix 2"
+    )
+    assert ok is proved, why  # fix_2_patch_memory's limit defaults to 2Gi
+
+
+def test_the_coverage_line_of_a_check_run_does_not_load_the_chaos_package() -> None:
+    code = (
+        "import sys\nfrom offgridflow_runbook.coverage import runbook_coverage\n"
+        "print(runbook_coverage().summary().startswith('runbook coverage: '),"
+        " 'offgridflow_runbook.chaos' in sys.modules, 'chaoslib' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["True", "False", "False"]

@@ -12,7 +12,17 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from helpers.deploy_files import KUBERNETES, REPO_ROOT, WORKFLOWS, Manifest, find, load_yaml, of_kind, render
+from helpers.deploy_files import (
+    KUBERNETES,
+    REPO_ROOT,
+    WORKFLOWS,
+    Manifest,
+    find,
+    load_yaml,
+    of_kind,
+    render,
+    schema_version,
+)
 from offgridflow_runbook.cli import build_parser
 from offgridflow_runbook.targets import load_targets
 
@@ -20,7 +30,6 @@ COMPONENTS = KUBERNETES / "components"
 NAMESPACE = "offgridflow"
 MONITOR = "offgridflow-synthetic-monitor"
 GAMEDAY = "offgridflow-gameday"
-KUBERNETES_VERSION = "1.31.0"  # the kind node image's, as in test_deploy_manifests
 READ_VERBS = {"get", "list", "watch"}
 NEVER = {"*", "escalate", "bind", "impersonate"}
 CLUSTER_KINDS = {"ClusterRole", "ClusterRoleBinding", "Namespace"}
@@ -283,7 +292,7 @@ def test_the_game_day_objects_validate_strictly(with_gameday: list[Manifest]) ->
     problems = []
     for item in labelled(with_gameday, GAMEDAY):
         try:
-            kubernetes_validate.validate(item, KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(item, schema_version(), strict=True)
         except kubernetes_validate.ValidationError as error:
             problems.append(f"{item['kind']}/{item['metadata']['name']}: {error.message}")
     assert not problems

@@ -10,6 +10,7 @@ import yaml
 from helpers.deploy_files import (
     KIND_CONFIG,
     KUBERNETES,
+    KUSTOMIZATIONS,
     PROMETHEUS,
     REPO_ROOT,
     RULES_FILE,
@@ -18,6 +19,7 @@ from helpers.deploy_files import (
     find,
     load_yaml,
     of_kind,
+    render,
     require_tool,
 )
 
@@ -170,3 +172,39 @@ def test_the_kind_alertmanager_uses_the_repository_routes_and_runs_their_receive
     script_map = find(kind_overlay, "ConfigMap", script, "monitoring")
     receiver_source = (REPO_ROOT / "deploy" / "docker" / "alert_receiver.py").read_text(encoding="utf-8")
     assert script_map["data"] == {"alert_receiver.py": receiver_source}
+
+
+def _images(objects: list[Manifest]) -> dict[str, str]:
+    """container name -> image, over every pod template of the render."""
+    images = {}
+    for item in objects:
+        pod = item.get("spec", {}).get("template", {}).get("spec", {})
+        for container in pod.get("containers", []):
+            images[container["name"]] = container["image"]
+    return images
+
+
+def _version(image: str) -> list[str]:
+    return image.rsplit(":", 1)[1].removeprefix("v").split("-")[0].split(".")
+
+
+# The containers whose version differs between the overlays, chosen (and stated) in kind-offline.
+STATED_DIFFERENCES = {"postgres": "PostgreSQL is Debian's", "postgres-exporter": "postgres-exporter Debian's"}
+
+
+def test_the_offline_and_upstream_overlays_run_one_set_of_monitoring_versions() -> None:
+    upstream, offline = (_images(render(KUSTOMIZATIONS[name])) for name in ("kind", "kind-offline"))
+    stated = (KUSTOMIZATIONS["kind-offline"] / "kustomization.yaml").read_text(encoding="utf-8")
+    compared = []
+    for name, image in offline.items():
+        if not image.startswith("offgridflow.local/kind/") or "pause" in image:
+            continue  # the API's own images, built from this repository in both
+        theirs, ours = _version(upstream[name]), _version(image)
+        if name in STATED_DIFFERENCES:
+            said = " ".join(stated.split())
+            assert STATED_DIFFERENCES[name] in said, f"{name}: the difference is not stated in kind-offline"
+            continue
+        compared.append(name)
+        # Debian's tag names major.minor (0.25): the upstream pin is that release (v0.25.0)
+        assert theirs[: len(ours)] == ours, f"{name}: kind runs {upstream[name]}, kind-offline {image}"
+    assert {"alertmanager", "kube-state-metrics", "metrics-server", "prometheus"} <= set(compared)

@@ -9,11 +9,20 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from helpers.deploy_files import KUSTOMIZATIONS, REPO_ROOT, Manifest, find, of_kind, render
+from helpers.deploy_files import (
+    KUSTOMIZATIONS,
+    REPO_ROOT,
+    WORKFLOWS,
+    Manifest,
+    cluster_kubernetes_version,
+    find,
+    load_yaml,
+    of_kind,
+    render,
+    schema_version,
+)
 from offgridflow_api.config import load_settings
 
-# The version of the kind node image pinned in kind-config.yaml.
-KUBERNETES_VERSION = "1.31.0"
 NAMESPACE = "offgridflow"
 FIX_2_MEMORY_LIMIT = "2Gi"
 FIX_2_MEMORY_REQUEST = "1Gi"
@@ -52,14 +61,14 @@ def config_map(objects: list[Manifest]) -> Manifest:
     return maps[0]
 
 
-def test_every_rendered_object_is_valid_for_kubernetes_1_31_in_strict_mode(
+def test_every_rendered_object_is_valid_for_the_clusters_kubernetes_in_strict_mode(
     rendered: tuple[str, list[Manifest]],
 ) -> None:
     name, objects = rendered
     problems = []
     for item in objects:
         try:
-            kubernetes_validate.validate(item, KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(item, schema_version(), strict=True)
         except kubernetes_validate.ValidationError as error:
             problems.append(f"{item['kind']}/{item['metadata']['name']}: {error.message}")
     assert not problems, f"{name}: " + "; ".join(problems)
@@ -69,12 +78,25 @@ def test_strict_validation_rejects_a_misspelt_field(base: list[Manifest]) -> Non
     deployment = api_deployment(base)
     deployment["spec"]["replica"] = deployment["spec"].pop("replicas")
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(deployment, schema_version(), strict=True)
+
+
+def test_the_schema_is_the_clusters_minor_and_ci_runs_the_same_minor() -> None:
+    # the offline node image is built from the pinned k8s.io/kubernetes; CI runs kind's upstream
+    # image: both must be the schema's minor version, or the unit tests validate against another API
+    assert schema_version().rsplit(".", 1)[0] == cluster_kubernetes_version().rsplit(".", 1)[0]
+    for workflow in ("gameday.yml", "pre-deploy-gate.yml"):
+        image = load_yaml(WORKFLOWS / workflow)["env"]["KIND_NODE_IMAGE"]
+        match = re.fullmatch(r"kindest/node:v(\d+\.\d+)\.\d+(@sha256:[0-9a-f]{64})?", image)
+        assert match, f"{workflow}: KIND_NODE_IMAGE {image!r}"
+        assert f"{match[1]}.0" == schema_version(), (
+            f"{workflow}: {image} is not Kubernetes {schema_version()}"
+        )
 
 
 def test_validation_runs_offline_from_bundled_schemas() -> None:
     schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
-    assert (schemas / f"v{KUBERNETES_VERSION}-local-strict").is_dir()
+    assert (schemas / f"v{schema_version()}-local-strict").is_dir()
 
 
 def test_the_api_deployment_is_the_one_the_runbook_names(rendered: tuple[str, list[Manifest]]) -> None:

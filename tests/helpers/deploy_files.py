@@ -7,6 +7,7 @@ actionlint); nothing talks to a cluster or the network.
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,9 +32,28 @@ KUSTOMIZATIONS = {
     "base": KUBERNETES / "base",
     "kind": KUBERNETES / "overlays" / "kind",
     "kind-inplace-config": KUBERNETES / "overlays" / "kind-inplace-config",
+    "kind-offline": KUBERNETES / "overlays" / "kind-offline",
 }
+# The Kubernetes the project's cluster runs: the offline node image is built from this module's pin.
+CLUSTER_GO_MOD = REPO_ROOT / "tools" / "cluster" / "kubernetes" / "go.mod"
 
 Manifest = dict[str, Any]
+
+
+@functools.cache
+def cluster_kubernetes_version() -> str:
+    """``1.34.4``: the version of k8s.io/kubernetes the cluster's binaries are built from."""
+    match = re.search(r"^\s*k8s\.io/kubernetes v(\d+\.\d+\.\d+)\b", CLUSTER_GO_MOD.read_text(), re.MULTILINE)
+    if match is None:
+        raise AssertionError(f"{CLUSTER_GO_MOD} pins no k8s.io/kubernetes version")
+    return match[1]
+
+
+def schema_version() -> str:
+    """The schema the manifests are validated against: the cluster's minor version (kubernetes-validate
+    bundles one schema per minor, ``1.34.0``; patch releases do not change the API)."""
+    major, minor, _ = cluster_kubernetes_version().split(".")
+    return f"{major}.{minor}.0"
 
 
 def require_tool(name: str, why: str) -> str:

@@ -37,3 +37,14 @@ def run_script(script: Path, env: Mapping[str, str], *args: str) -> subprocess.C
         env=dict(env),
         check=False,
     )
+
+
+def run_recorded(
+    script: Path, bin_dir: Path, tmp_path: Path, env: Mapping[str, str], *args: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """``run_script`` with PATH ``bin_dir`` only and ``$CALLS`` a file the stand-in tools append
+    their calls to; returns the result and those calls."""
+    calls = tmp_path / "calls.txt"
+    calls.touch()
+    result = run_script(script, {"PATH": str(bin_dir), "CALLS": str(calls), **env}, *args)
+    return result, calls.read_text().splitlines()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import ssl
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = [
     "Unauthorized",
     "Unreachable",
     "classify_transport_error",
+    "http_client",
     "shared_ssl_context",
 ]
 
@@ -44,6 +46,50 @@ def shared_ssl_context() -> ssl.SSLContext:
     30 ms per ``httpx.Client`` and a look opens several. Verification is the same as each client's own.
     """
     return httpx.create_ssl_context()
+
+
+class _TlsOnFirstUse(httpx.BaseTransport):
+    """A client's transport that makes its https side on the first https request, verifying with
+    :func:`shared_ssl_context`: a look at a target served over plain http (the local stack, kind)
+    never loads the CA bundle (30-60 ms of a check run's CPU)."""
+
+    def __init__(self, limits: httpx.Limits | None = None) -> None:
+        self._limits = limits or httpx.Limits(
+            max_connections=100, max_keepalive_connections=20
+        )  # httpx's default
+        self._transports: dict[str, httpx.HTTPTransport] = {}
+        self._lock = threading.Lock()
+
+    def _for(self, scheme: str) -> httpx.HTTPTransport:
+        with self._lock:
+            if scheme not in self._transports:
+                # plain http does no TLS: its transport needs no CA bundle (verify=False only spares
+                # httpx loading one); https verifies as httpx does by default
+                verify: ssl.SSLContext | bool = shared_ssl_context() if scheme == "https" else False
+                self._transports[scheme] = httpx.HTTPTransport(verify=verify, limits=self._limits)
+            return self._transports[scheme]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._for("https" if request.url.scheme == "https" else "http").handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            for transport in self._transports.values():
+                transport.close()
+            self._transports.clear()
+
+
+def http_client(
+    *,
+    timeout: float,
+    transport: httpx.BaseTransport | None = None,
+    limits: httpx.Limits | None = None,
+    **options: Any,
+) -> httpx.Client:
+    """An httpx client verifying https as httpx does by default, loading the CA bundle on its first
+    https request only; ``limits`` its connection pool's (httpx's defaults when None); ``transport``
+    (tests) replaces its own."""
+    return httpx.Client(timeout=timeout, transport=transport or _TlsOnFirstUse(limits), **options)
 
 
 class ProbeError(Exception):
@@ -157,13 +203,9 @@ class ApiProbe:
     ) -> None:
         """``keep_alive`` False: every read on a new connection, as a new client makes it."""
         self.target = target
-        limits = httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0)
-        self._client = httpx.Client(
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,
-            verify=shared_ssl_context(),
-            limits=limits,
+        limits = None if keep_alive else httpx.Limits(max_keepalive_connections=0)
+        self._client = http_client(
+            timeout=timeout, transport=transport, limits=limits, follow_redirects=False
         )
 
     # -- the runbook's reads ---------------------------------------------------------------------

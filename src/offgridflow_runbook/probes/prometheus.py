@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
-from offgridflow_runbook.probes.http import ProbeError, classify_transport_error, shared_ssl_context
+from offgridflow_runbook.probes.http import ProbeError, classify_transport_error, http_client
 
 __all__ = [
     "DEFAULT_RULES_FILE",
@@ -140,7 +140,7 @@ class PrometheusProbe:
     ) -> None:
         self.url = url.rstrip("/")
         self.target = target
-        self._client = httpx.Client(timeout=timeout, transport=transport, verify=shared_ssl_context())
+        self._client = http_client(timeout=timeout, transport=transport)
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         url = f"{self.url}{path}"

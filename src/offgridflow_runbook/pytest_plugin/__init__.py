@@ -16,8 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from offgridflow_runbook.pytest_plugin._stash import TIMINGS_ENV, access_key, redactor_key
-from offgridflow_runbook.pytest_plugin.fixtures import (
+from offgridflow_runbook._startup import defer_httpx_cli
+
+# before the parts below import httpx: pytest loads this plugin in every run, and httpx's own
+# command-line client (click, rich: ~60 ms) is never used by a check
+defer_httpx_cli()
+
+from offgridflow_runbook.pytest_plugin._stash import TIMINGS_ENV, access_key, redactor_key  # noqa: E402
+from offgridflow_runbook.pytest_plugin.fixtures import (  # noqa: E402
     api_probe,
     judge,
     platform,
@@ -27,7 +33,7 @@ from offgridflow_runbook.pytest_plugin.fixtures import (
     runbook_observations,
     target,
 )
-from offgridflow_runbook.pytest_plugin.options import (
+from offgridflow_runbook.pytest_plugin.options import (  # noqa: E402
     CHECKS_REPORT_OPTIONS,
     exit_on_target_error,
     load_target,
@@ -35,15 +41,15 @@ from offgridflow_runbook.pytest_plugin.options import (
     pytest_load_initial_conftests,
     target_chosen,
 )
-from offgridflow_runbook.pytest_plugin.report import (
+from offgridflow_runbook.pytest_plugin.report import (  # noqa: E402
     HtmlColumns,
     ResultLines,
     pytest_runtest_makereport,
     pytest_terminal_summary,
     runbook_coverage_line,
 )
-from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_from_environment
-from offgridflow_runbook.targets import TargetError
+from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, secrets_from_environment  # noqa: E402
+from offgridflow_runbook.targets import TargetError  # noqa: E402
 
 # pytest finds a plugin's hooks and fixtures among its module's attributes: the parts are gathered here.
 __all__ = [
@@ -84,7 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
             ResultLines(config, JsonLinesWriter(Path(path), redactor)), "offgridflow-result-lines"
         )
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlColumns(), "offgridflow-html-columns")
+        config.pluginmanager.register(HtmlColumns(config), "offgridflow-html-columns")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

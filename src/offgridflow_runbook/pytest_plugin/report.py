@@ -137,6 +137,16 @@ def runbook_coverage_line() -> str:
         return f"runbook coverage: unknown ({error})"
 
 
+_coverage_key = pytest.StashKey[str]()
+
+
+def session_coverage_line(config: pytest.Config) -> str:
+    """:func:`runbook_coverage_line`, worked out once per run (the terminal and HTML report show it)."""
+    if _coverage_key not in config.stash:
+        config.stash[_coverage_key] = runbook_coverage_line()
+    return config.stash[_coverage_key]
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     ran_steps = any(
         getattr(report, "runbook_step", None)
@@ -146,15 +156,19 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     )
     if ran_steps:
         terminalreporter.write_line(
-            runbook_coverage_line() + " (offgridflow-runbook coverage lists each step)"
+            session_coverage_line(config) + " (offgridflow-runbook coverage lists each step)"
         )
 
 
 class HtmlColumns:
     """The 'Runbook step' column of the pytest-html results table, and the runbook's coverage."""
 
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
-        prefix.append(f"<p>{html.escape(runbook_coverage_line())} (offgridflow-runbook coverage)</p>")
+        line = session_coverage_line(self.config)
+        prefix.append(f"<p>{html.escape(line)} (offgridflow-runbook coverage)</p>")
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="runbook_step">Runbook step</th>')

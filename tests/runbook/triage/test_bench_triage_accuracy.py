@@ -3,17 +3,14 @@ confusion table shows it; the benchmark exits 0 (it prints figures, it judges no
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.benchmarks import load_benchmark
 from helpers.triage_corpus import SCENARIOS_DIR, label
-
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_triage_accuracy.py"
 
 
 def test_the_benchmark_lists_every_miss_and_the_confusion(
@@ -26,12 +23,7 @@ def test_the_benchmark_lists_every_miss_and_the_confusion(
     raw = json.loads(wrong.read_text())
     raw["scenario"]["label"] = label("pretend the database was killed", "database", "diagnosed", ("Fix 1",))
     wrong.write_text(json.dumps(raw))
-    spec = importlib.util.spec_from_file_location("bench_triage_accuracy", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_triage_accuracy")
     assert bench.main(["--corpus", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "triage accuracy against the fault labels, the real recordings: 1/2 (50%)" in out

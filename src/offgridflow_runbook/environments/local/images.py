@@ -15,6 +15,7 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
+from offgridflow_runbook.environments.local.inventory import inventory_problems, write_inventory
 from offgridflow_runbook.environments.local.lock import file_lock
 from offgridflow_runbook.environments.local.preflight import StackError
 from offgridflow_runbook.platforms.docker.names import (
@@ -53,10 +54,19 @@ def _image_label(client: docker.DockerClient, reference: str) -> str | None:
     return labels.get(INPUTS_HASH_LABEL)
 
 
+def keep_inventory(client: docker.DockerClient, reference: str) -> None:
+    """Write the image's Debian package inventory when it has none of this build (an image built
+    before inventories were kept gets one without a rebuild)."""
+    if inventory_problems(client, [reference]):
+        write_inventory(client, reference)
+
+
 def ensure_base_image(client: docker.DockerClient, say: Say) -> str:
     """``debian:bookworm-slim``: kept when present, else pulled, else built with debootstrap."""
     try:
-        return str(client.images.get(BASE_IMAGE).id)
+        image_id = str(client.images.get(BASE_IMAGE).id)
+        keep_inventory(client, BASE_IMAGE)
+        return image_id
     except ImageNotFound:
         pass
     say(f"{BASE_IMAGE} is missing: pulling it, or building it with debootstrap (a few minutes)")
@@ -65,6 +75,7 @@ def ensure_base_image(client: docker.DockerClient, say: Say) -> str:
     if result.returncode != 0:
         raise StackError(f"could not get {BASE_IMAGE}: {result.stderr.strip() or result.stdout.strip()}")
     say(result.stdout.strip())
+    write_inventory(client, BASE_IMAGE)
     return str(client.images.get(BASE_IMAGE).id)
 
 
@@ -83,6 +94,7 @@ def _build(client: docker.DockerClient, dockerfile: str, tag: str, inputs: str, 
     except BuildError as error:
         tail = "\n".join(str(line.get("stream", line.get("error", ""))).rstrip() for line in error.build_log)
         raise StackError(f"building {tag} from deploy/docker/{dockerfile} failed:\n{tail[-2000:]}") from None
+    write_inventory(client, tag)
     # The build took the tag from the previous build of these inputs: without this, every change to
     # the API's source would leave a few hundred MB behind. Images a container still uses are kept.
     client.images.prune(filters={"dangling": True, "label": INPUTS_HASH_LABEL})
@@ -110,6 +122,7 @@ def ensure_support_images(client: docker.DockerClient, base_id: str, say: Say) -
     for tag, (dockerfile, inputs) in wanted.items():
         inputs_hash = _hash_files(inputs, base_id)
         if _image_label(client, tag) == inputs_hash:
+            keep_inventory(client, tag)
             continue
         say(f"building {tag}")
         _build(client, dockerfile, tag, inputs_hash)
@@ -190,6 +203,7 @@ def ensure_monitor_image(client: docker.DockerClient, base_id: str, say: Say) ->
     """The synthetic monitor's image (a local one: the stack runs it from this engine, no registry)."""
     inputs_hash = _monitor_inputs(base_id)
     if _image_label(client, MONITOR_IMAGE) == inputs_hash:
+        keep_inventory(client, MONITOR_IMAGE)
         return
     with api_build_lock():
         build_wheelhouse(say)
@@ -232,6 +246,9 @@ def ensure_api_images(client: docker.DockerClient, base_id: str, say: Say) -> No
     inputs_hash = _api_inputs(base_id)
     tags = api_builds()
     up_to_date = all(_image_label(client, f"{API_REPOSITORY}:{tag}") == inputs_hash for tag in tags)
+    if up_to_date:
+        for tag in tags:
+            keep_inventory(client, f"{API_REPOSITORY}:{tag}")
     if up_to_date and all(registry_has(f"{API_REPOSITORY}:{tag}") for tag in tags):
         return
     if not up_to_date:

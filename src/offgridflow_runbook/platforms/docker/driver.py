@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -52,6 +54,28 @@ from offgridflow_runbook.targets import Target
 __all__ = ["DockerPlatform"]
 
 PG_ISREADY = ("pg_isready", "-h", "127.0.0.1", "-p", "5432")
+
+
+def host_pg_isready(container: Container) -> CommandResult | None:
+    """``pg_isready`` run on this machine when the database container shares its network (the
+    local stack: host network, an engine on this machine) and pg_isready is installed: the same
+    127.0.0.1:5432 the API reaches, without an exec (100-300 ms of the engine's time). None otherwise."""
+    executable = shutil.which(PG_ISREADY[0])
+    if (
+        executable is None
+        or container.attrs["HostConfig"].get("NetworkMode") != "host"
+        or usage.host_cgroup(int(container.attrs["State"].get("Pid") or 0), str(container.id)) is None
+    ):
+        return None
+    try:
+        result = subprocess.run(
+            [executable, *PG_ISREADY[1:]], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return CommandResult(PG_ISREADY, result.returncode, result.stdout + result.stderr)
+
+
 # What users, probes and Prometheus address: the API's Service and the API's metrics port.
 API_PORTS = (API_SERVICE_PORT, API_METRICS_PORT)
 _POLL_SECONDS = 0.5
@@ -302,6 +326,9 @@ class DockerPlatform:
         """``pg_isready`` in the postgres container, or in a one-off one from its image when it is down."""
         container = self._container(POSTGRES)
         if container is not None and container.status == "running":
+            here = host_pg_isready(container)
+            if here is not None:
+                return here
             result = container.exec_run(list(PG_ISREADY))
             return CommandResult(PG_ISREADY, int(result.exit_code), result.output.decode("utf-8", "replace"))
         try:
