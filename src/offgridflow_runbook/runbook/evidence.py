@@ -504,12 +504,11 @@ def resource_readings(observations: Observations) -> list[Reading]:
 
 
 def endpoints_mirror_unready_pods(observations: Observations, network: NetworkStatus) -> bool:
-    """Kubernetes: no ready endpoint, but the Service lists endpoints that are not ready, and every API
-    pod is not ready. The Service selects the pods and routes to them; they are not ready (a hung
-    process, a database they cannot reach), which is why the endpoints are empty: that is the pods'
-    readiness (Triage 1, or the Fix that explains it), not a network or ingress fault (Triage 2D)."""
-    if observations.target.platform != "kubernetes":
-        return False
+    """No ready endpoint, but the Service lists endpoints that are not ready, and every API pod is not
+    ready. The Service selects the pods and routes to them; they are not ready (a hung process, a
+    database they cannot reach), which is why the endpoints are empty: that is the pods' readiness
+    (Triage 1, or the Fix that explains it), not a network or ingress fault (Triage 2D). The same on
+    both platforms: the local stack's Service (its routing proxy) has Endpoints as a cluster's has."""
     if network.ready_endpoints or not network.not_ready_endpoints:
         return False
     pods = observations.api_workloads

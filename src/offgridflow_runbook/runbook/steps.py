@@ -205,14 +205,13 @@ def triage_2c_resources(observations: Observations) -> StepResult:
 
 
 def network_problems(observations: Observations, network: NetworkStatus) -> list[str]:
-    """2D's judgement: no Ingress (Kubernetes), no ready endpoints, published ports silent (Docker)."""
+    """2D's judgement: no Ingress (Kubernetes), no ready endpoints (on Docker too: the local stack's
+    Service, its routing proxy, has Endpoints as a cluster's has)."""
     problems = []
     if observations.target.platform == "kubernetes" and not network.ingresses:
         problems.append(f"no Ingress in namespace {observations.target.namespace}")
     if network.ready_endpoints == 0:
         problems.append("offgridflow-api-service has no ready endpoints")
-    if observations.target.platform == "docker" and network.not_ready_endpoints:
-        problems.append(f"{network.not_ready_endpoints} published port(s) do not answer")
     return problems
 
 
