@@ -19,7 +19,7 @@ platform reads): the "HTTP probes run concurrently" goal. A whole run's wall tim
 
 The by-hand yardstick (issue 24): Triage 1 and Verification 1-5 of the runbook as a person runs them,
 one shell line after the other: the runbook's `curl` lines on the target's URLs, and on Docker each
-`kubectl` line's Docker equivalent (runbook/commands.py, `docker_equivalent`), read from there, not
+`kubectl` line's Docker equivalent (runbook/commands.py, `platform_equivalent`), read from there, not
 typed again. Verification 5 is a Grafana panel in the runbook: by hand it is the same error-rate query
 sent to Prometheus with curl. Each pair (one by-hand pass, one `pytest checks` run) is alternated in
 order; the medians, p95 and the ratio of the check run to the by-hand pass are reported in wall and in
@@ -54,7 +54,7 @@ import httpx
 
 from offgridflow_runbook.probes.prometheus import ERROR_RATE_ALERT, alert_expression, strip_threshold
 from offgridflow_runbook.pytest_plugin import TIMINGS_ENV
-from offgridflow_runbook.runbook.commands import docker_equivalent, render_command
+from offgridflow_runbook.runbook.commands import platform_equivalent, render_command
 from offgridflow_runbook.runbook.document import load_runbook
 from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE, Target, TargetError, load_target
 
@@ -84,8 +84,7 @@ def by_hand_lines(target: Target) -> list[str]:
         for command in runbook.step(step).commands:
             if target.platform == "none" and command.pipeline[0][0] == "kubectl":
                 continue  # no platform to ask: the checks skip these reads too
-            line = docker_equivalent(command, target) if target.platform == "docker" else None
-            line = line or render_command(command, target)
+            line = platform_equivalent(command, target) or render_command(command, target)
             if not line.startswith(RUNNABLE) and not (
                 target.platform == "kubernetes" and line.startswith("kubectl ")
             ):

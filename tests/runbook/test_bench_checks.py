@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 
 from helpers.benchmarks import load_benchmark
-from offgridflow_runbook.runbook.commands import DOCKER_EQUIVALENTS
+from offgridflow_runbook.platforms.docker.commands import DOCKER_EQUIVALENTS
 from offgridflow_runbook.targets import load_target
 
 

@@ -505,13 +505,12 @@ def resource_readings(observations: Observations) -> list[Reading]:
 
 
 def endpoints_mirror_unready_pods(observations: Observations, network: NetworkStatus) -> bool:
-    """Kubernetes: no ready endpoint while every API pod is not ready, and the Service is not seen to
-    select none of them. The Service selects the pods and routes to them; they are not ready (a hung
-    process, a database they cannot reach), which is why the endpoints are empty: that is the pods'
-    readiness (Triage 1, or the Fix that explains it), not a network or ingress fault (Triage 2D).
-    2D's own case is the other one: pods ready, and the Service selecting none of them."""
-    if observations.target.platform != "kubernetes":
-        return False
+    """No ready endpoint while every API pod is not ready, and the Service is not seen to select none
+    of them. The Service selects the pods and routes to them; they are not ready (a hung process, a
+    database they cannot reach), which is why the endpoints are empty: that is the pods' readiness
+    (Triage 1, or the Fix that explains it), not a network or ingress fault (Triage 2D). 2D's own case
+    is the other one: pods ready, and the Service selecting none of them. The same on both platforms:
+    the local stack's Service (its routing proxy) has Endpoints as a cluster's has."""
     if network.ready_endpoints:
         return False
     if not network.not_ready_endpoints and network.selected_pods is None:

@@ -226,8 +226,9 @@ def service_selection(observations: Observations, network: NetworkStatus) -> str
 
 
 def network_problems(observations: Observations, network: NetworkStatus) -> list[str]:
-    """2D's judgement: no Ingress (Kubernetes), no ready endpoints, a Service selector that matches no
-    API instance, published ports silent (Docker)."""
+    """2D's judgement: no Ingress (Kubernetes), no ready endpoints (on Docker too: the local stack's
+    Service, its routing proxy, has Endpoints as a cluster's has), a Service selector that matches no
+    API instance."""
     problems = []
     if observations.target.platform == "kubernetes" and not network.ingresses:
         problems.append(f"no Ingress in namespace {observations.target.namespace}")
@@ -237,8 +238,6 @@ def network_problems(observations: Observations, network: NetworkStatus) -> list
         problems.append(
             f"offgridflow-api-service's selector {_labels(network.service_selector)} matches no API pod"
         )
-    if observations.target.platform == "docker" and network.not_ready_endpoints:
-        problems.append(f"{network.not_ready_endpoints} published port(s) do not answer")
     return problems
 
 

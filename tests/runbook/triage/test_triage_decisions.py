@@ -338,11 +338,29 @@ def test_a_ready_service_whose_selector_was_not_read_stays_healthy(rules: Path) 
     assert diagnosis.outcome is Outcome.HEALTHY
 
 
-def test_silent_published_port_on_docker_is_a_network_problem_with_docker_commands(rules: Path) -> None:
-    platform = FakePlatform(net=NetworkStatus((), 1, 1, ("127.0.0.1:8080", "127.0.0.1:8081")))
-    diagnosis = diagnose_fake(platform, rules, kind="docker")
+def test_a_service_selecting_no_container_on_docker_is_a_network_problem_with_docker_commands(
+    rules: Path,
+) -> None:
+    # the local stack's Service (its routing proxy) selects nothing: no endpoint, 8080 silent, API ready
+    selector = (("app", "offgridflow-api"), ("offgridflow.io/chaos", "network"))
+    network = NetworkStatus((), 0, 0, ("127.0.0.1:8081",), service_selector=selector, selected_pods=0)
+    diagnosis = diagnose_fake(FakePlatform(net=network), rules, kind="docker")
     assert diagnosis.cause is Cause.NETWORK
     assert all("# on docker:" in command for command in diagnosis.commands)
+
+
+@pytest.mark.parametrize("kind", ["kubernetes", "docker"])
+def test_endpoints_empty_because_every_api_pod_is_unready_is_not_a_network_problem(
+    rules: Path, kind: str
+) -> None:
+    # a hung API: the Service selects it, its readiness fails, so its one endpoint is not ready; the
+    # same on the local stack, whose Service (the routing proxy) has Endpoints as a cluster's has
+    hung = httpx.ReadTimeout("timed out")
+    network = NetworkStatus(("offgridflow-api",) if kind == "kubernetes" else (), 0, 1)
+    platform = FakePlatform(api=[api_pod(ready=False)], net=network)
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=hung, ready=hung), kind=kind)
+    assert diagnosis.cause is not Cause.NETWORK
+    assert "Triage 2D" not in diagnosis.sections
 
 
 def test_unreachable_api_without_platform_exits_3(rules: Path) -> None:
