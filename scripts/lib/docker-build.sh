@@ -2,7 +2,7 @@
 # only when it fails; then the caller's fail() ends the script. Each image built gets its Debian
 # package inventory beside it (inventory below).
 build() {
-  local log tags=() previous=""
+  local log tags=() previous="" argument tag
   log="$(mktemp)"
   if ! docker build "$@" >"$log" 2>&1; then
     cat "$log" >&2

@@ -90,3 +90,25 @@ def test_an_image_the_cache_gave_again_keeps_its_inventory_without_running_it(tm
     assert again.returncode == 0, again.stderr
     runs = [call for call in calls_again[len(calls) :] if call.startswith("docker run ")]
     assert runs == []
+
+
+def test_build_leaves_the_callers_variables_alone(tmp_path: Path) -> None:
+    # kind-up.sh builds inside `for tag in ...` and pushes "$repository:$tag" after each build: a
+    # `tag` that build() did not keep local came back as the whole image reference
+    bin_dir = tmp_path / "bin"
+    link_host_tools(bin_dir, HOST_TOOLS)
+    write_tool(bin_dir / "docker", FAKE_DOCKER)
+    driver = tmp_path / "caller.sh"
+    driver.write_text(
+        'set -euo pipefail\nfail() { echo "error: $*" >&2; exit 2; }\nsource "$LIBRARY"\n'
+        'for tag in v1 v2; do build -t "repo:$tag" . ; echo "after: $tag"; done\n'
+        'argument=kept; build -t repo:v3 .; echo "argument: $argument"\n'
+    )
+    environment = {
+        "LIBRARY": str(LIBRARY),
+        "OFFGRIDFLOW_INVENTORY_DIR": str(tmp_path / "inv"),
+        "TMPDIR": str(tmp_path),
+    }
+    result, _ = run_recorded(driver, bin_dir, tmp_path, environment)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["after: v1", "after: v2", "argument: kept"]
