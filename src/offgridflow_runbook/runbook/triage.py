@@ -192,8 +192,9 @@ DECISION_TABLE: tuple[Rule, ...] = (
         Cause.NETWORK,
         "Triage 2D",
         "network/ingress",
-        "no Ingress (Kubernetes); no ready endpoints of offgridflow-api-service (unless every API pod "
-        "is not ready: that is the pods' readiness, not 2D); published ports silent (Docker)",
+        "no Ingress (Kubernetes); no ready endpoints of offgridflow-api-service, on Docker its routing "
+        "proxy (unless every API pod is not ready: that is the pods' readiness, not 2D); a Service "
+        "selector that matches no API pod",
         explained_by=(*_SPECIFIC, Signal.CRASH_LOOP, Signal.NO_API_INSTANCE),
     ),
     Rule(
