@@ -8,9 +8,12 @@ written to ``DevToolsActivePort`` in its own throw-away profile); every wait is 
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -47,12 +50,16 @@ class Chromium:
     def __init__(self) -> None:
         browser = chromium_path()
         assert browser is not None, "Debian's chromium is not installed"
-        self._profile = tempfile.TemporaryDirectory()
+        # Chromium's helper processes (crashpad, GPU, renderers) may still write into the profile
+        # for a moment after the browser ended: the browser gets a process group of its own, ended
+        # whole, and a file they leave does not fail the test (the folder goes with the next cleanup)
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         profile = f"--user-data-dir={self._profile.name}"
         self._process = subprocess.Popen(
             [browser, *CHROMIUM_FLAGS, profile, "--remote-debugging-port=0", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self._ids = itertools.count(1)
         self._session = ""
@@ -137,13 +144,18 @@ class Chromium:
         socket = getattr(self, "_socket", None)
         if socket is not None:
             socket.close()
-        self._process.terminate()
+        self._signal_group(signal.SIGTERM)
         try:
             self._process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            self._process.kill()
+            self._signal_group(signal.SIGKILL)
             self._process.wait(timeout=15)
+        self._signal_group(signal.SIGKILL)  # helpers the browser left behind, all of this group only
         self._profile.cleanup()
+
+    def _signal_group(self, number: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, number)
 
     def __enter__(self) -> Chromium:
         return self

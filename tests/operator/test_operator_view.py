@@ -98,14 +98,14 @@ def _chromium(url: str, screenshot: Path) -> str:
     browser = chromium_path()
     assert browser is not None
     flags = CHROMIUM_FLAGS
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         subprocess.run(
             [browser, *flags, f"--user-data-dir={profile}", f"--screenshot={screenshot}", url],
             check=True,
             capture_output=True,
             timeout=CHROMIUM_TIMEOUT_S,
         )
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         dumped = subprocess.run(
             [browser, *flags, f"--user-data-dir={profile}", "--dump-dom", url],
             check=True,

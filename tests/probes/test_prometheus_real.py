@@ -139,3 +139,24 @@ def test_alert_history_ignores_an_alert_that_stopped_without_a_staleness_marker(
     with throwaway_prometheus(tmp_path, loaded, "the backfilled block loaded") as url:
         history = alert_history(url, now - 40, now + 5, names=("PostgreSQLDown",))
     assert [(t.firing_at, t.resolved_at) for t in history] == [(now - 20, now - 9)]
+
+
+def test_an_alert_still_firing_when_the_window_opens_keeps_its_real_beginning(tmp_path: Path) -> None:
+    # A game day's history window opened as PodCrashLooping (firing since well before) resolved; read
+    # from the window's start only, the episode seemed to begin in the window and was scored as the
+    # fault's. Its samples before the window say when it began; an episode over before it is left out.
+    if PROMETHEUS is None or PROMTOOL is None:
+        pytest.skip("prometheus/promtool not found (apt-get install prometheus)")
+    now = int(time.time())
+    series = 'ALERTS{alertname="PodCrashLooping",alertstate="firing"}'
+    over = [f"{series} 1 {now - s}" for s in range(200, 189, -1)]
+    running = [f"{series} 1 {now - s}" for s in range(60, 29, -1)]
+    backfill(tmp_path, ["# TYPE ALERTS gauge", *over, *running])
+    (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 1s, evaluation_interval: 1s}\n")
+    loaded = f"count_over_time(ALERTS[5m] @ {now})"
+    with throwaway_prometheus(tmp_path, loaded, "the backfilled block loaded") as url:
+        history = alert_history(url, now - 40, now + 5, names=("PodCrashLooping", "PostgreSQLDown"))
+    assert [(t.name, t.firing_at, t.resolved_at) for t in history] == [
+        ("PodCrashLooping", now - 60, now - 29),
+        ("PostgreSQLDown", None, None),
+    ]

@@ -152,6 +152,11 @@ def _episode(name: str, samples: list[tuple[float, str]], *, step: float, end: f
     )
 
 
+# How far before a history's window its samples are read, so an episode already running when the
+# window opens keeps its real beginning (PodCrashLooping's 5-minute `for` plus its 10-minute window)
+HISTORY_LOOKBACK_S = 900.0
+
+
 def alert_history(
     prometheus_url: str,
     start: float,
@@ -160,13 +165,25 @@ def alert_history(
     names: tuple[str, ...] = RUNBOOK_ALERTS,
     step: float = 1.0,
     timeout: float = 10.0,
+    lookback: float = HISTORY_LOOKBACK_S,
 ) -> list[AlertTimeline]:
-    """Each runbook alert's pending/firing/resolved times between ``start`` and ``end`` (Unix times)."""
+    """Each runbook alert's pending/firing/resolved times between ``start`` and ``end`` (Unix times).
+
+    An episode that began before ``start`` and was still on at ``start`` keeps its real beginning
+    (read up to ``lookback`` s earlier): clipped at ``start`` it would look as if it began in the
+    window, and a game day would count an alert that resolved as its fault began as the fault's.
+    Episodes that ended before ``start`` are left out."""
     with PrometheusProbe(prometheus_url, timeout=timeout) as prometheus:
         # the samples the rule evaluations wrote, not a range query's 5-minute lookback: an alert
         # left firing by a Prometheus restart before the fault would otherwise seem to span it
-        series = prometheus.samples("ALERTS", start, end)
-    return timelines_from_series(series, names=names, step=step, end=end)
+        series = prometheus.samples("ALERTS", start - lookback, end)
+    timelines = timelines_from_series(series, names=names, step=step, end=end)
+    kept = [t for t in timelines if t.resolved_at is None or t.resolved_at > start]
+    return [
+        timeline
+        for name in names
+        for timeline in ([t for t in kept if t.name == name] or [AlertTimeline(name)])
+    ]
 
 
 def still_alerting(prometheus_url: str, *, timeout: float = 5.0) -> list[str]:
