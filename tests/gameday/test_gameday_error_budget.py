@@ -154,7 +154,8 @@ def test_the_line_says_unknown_never_zero() -> None:
     measured = ErrorBudget(MEASURED, 0.01, FAULT, FIXED, requests=1000.0, failed=5.0)
     assert budget_line(measured.as_dict()) == (
         "50.0% burned: 5 of 1000 requests failed (5xx) in the 100 s from the fault to Verification 1-5 "
-        "passing, 10.0 allowed (SLO 99% of requests succeed)"
+        "passing, 10.0 allowed (SLO 99% of requests succeed; counted by the API itself, as the error-rate "
+        "alert counts: requests that never reached it, refused in front of it, are not in it)"
     )
     assert [budget_burned(b) for b in (None, unknown.as_dict(), measured.as_dict())] == [
         "unknown",

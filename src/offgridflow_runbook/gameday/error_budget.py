@@ -113,7 +113,8 @@ def budget_line(budget: dict[str, Any] | None) -> str:
     return (
         f"{100 * budget['burned']:.1f}% burned: {budget['failed']:.0f} of {budget['requests']:.0f} requests "
         f"failed (5xx) in the {budget['window_s']:.0f} s from the fault to {until}, {allowed:.1f} allowed "
-        f"({slo})"
+        f"({slo}; counted by the API itself, as the error-rate alert counts: requests that never reached "
+        f"it, refused in front of it, are not in it)"
     )
 
 

@@ -149,7 +149,7 @@ class GameDay:
         self.say(
             f"[gameday] {mode:<10} {score.status:<9} MTTD {_seconds(score.mttd_s)} ({paged})"
             f"  MTTR {_seconds(score.mttr_s)}  outage {_seconds(score.outage_s)}"
-            f"  error budget {budget_burned(score.error_budget.as_dict())}"
+            f"  API-side error budget {budget_burned(score.error_budget.as_dict())}"
             f"  ({running.events.path.parent})"
         )
         if score.failures:
