@@ -266,13 +266,16 @@ def play_operator_gameday(
                 if state is not None:
                     operator.step(state, time.time())
             time.sleep(poll_s)
+    finally:
+        # at the deadline, and also when the scripted operator itself failed: SIGINT, which rolls the
+        # fault back, and a bounded wait; SIGKILL only after that (a killed game day leaves its fault)
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=ROLLBACK_GRACE_S)
-    finally:
-        if process.poll() is None:
+        try:
+            stdout, stderr = process.communicate(timeout=ROLLBACK_GRACE_S)
+        except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate(timeout=30)
+            stdout, stderr = process.communicate(timeout=30)
     output = stdout[-4000:] + stderr[-2000:]
     assert (stage.reports / "scorecard.json").is_file(), f"the game day wrote no scorecard:\n{output}"
     card = json.loads((stage.reports / "scorecard.json").read_text())

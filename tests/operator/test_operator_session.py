@@ -141,6 +141,21 @@ def test_the_deadline_rolls_the_fault_back(tmp_path: Path) -> None:
     assert world.clock() - (world.fault_at or 0) == pytest.approx(30.0, abs=1.01)
 
 
+def test_an_error_after_the_fault_rolls_it_back_and_ends_the_game_day(tmp_path: Path) -> None:
+    # seen on the local stack: a game day that failed after its fault went in left the fault there
+    world = _oom_world(tmp_path)
+    world.healed = lambda platform: False
+
+    def broken_fix(platform: ChangingPlatform) -> None:
+        raise RuntimeError("the safety net's fix failed")
+
+    world.fix = broken_fix
+    with pytest.raises(RuntimeError, match="safety net's fix failed"):
+        _play(world, sla_share=0.1)
+    assert world.asked == ["inject", "auto_fix", "rollback"]
+    assert any("the game day failed (RuntimeError" in line for line in world.said)
+
+
 def test_an_unannounced_run_never_names_the_fault_before_its_end(tmp_path: Path) -> None:
     world = _oom_world(tmp_path)
     world.operator = operator_for(world.desk, "Fix 2", LOCAL, lambda: world.platform, wrong_first="Fix 1")

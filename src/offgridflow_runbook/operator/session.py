@@ -211,6 +211,12 @@ class OperatorGameDay:
                 self.abort(f"{self.settings.max_ticks} ticks without verification")
         except KeyboardInterrupt:
             self.abort("interrupted")
+        except Exception as error:
+            # whatever failed after the fault went in (a read, the safety net's fix, the desk), the
+            # fault must not stay: roll it back, then let the error end the game day
+            if self.run.fault_at is not None:
+                self.abort(f"the game day failed ({type(error).__name__}: {error})")
+            raise
         self._say(f"ended: {self.run.outcome()} (mode {self.mode.name}, section {self.mode.fix})")
         return self.run
 
