@@ -62,6 +62,10 @@ for tier in docker kind; do
   if [ "$rc" != 0 ] && ! { [ "$rc" = 5 ] && [ $# -gt 0 ]; }; then status=1; fi
 done
 echo "tiers took $((SECONDS - started)) s (${OFFGRIDFLOW_TIERS:-parallel})"
+# every failed or erroring test by name, again at the end: a CI log is often read from its tail only
+for tier in docker kind; do
+  grep -E '^(FAILED|ERROR) ' "$reports/$tier.log" 2>/dev/null | sed "s/^/[$tier] /"
+done
 # the triage corpus' two figures and every miss, as the tier that ran the corpus tests printed them,
 # again at the end, where they are read (in the tiers' interleaved output they scroll away)
 for tier in docker kind; do

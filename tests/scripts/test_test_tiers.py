@@ -33,6 +33,7 @@ if [ "$marker" = "e2e and not kind" ]; then set -- $FAKE_DOCKER; else set -- $FA
 counts="tests=\\"$1\\" failures=\\"$2\\" errors=\\"0\\" skipped=\\"0\\""
 echo "<testsuites><testsuite $counts/></testsuites>" > "$junit"
 if [ "$marker" != "e2e and not kind" ] && [ -n "$FAKE_CORPUS" ]; then printf '%s\n' "$FAKE_CORPUS"; fi
+if [ "$2" != 0 ]; then echo "FAILED tests/test_${marker// /_}.py::test_one - AssertionError: boom"; fi
 echo "$1 tests, $2 failed in 0.01s"
 exit "$3"
 """
@@ -90,6 +91,13 @@ def test_a_failing_tier_or_a_tier_that_ran_nothing_fails_the_run(
 ) -> None:
     result = run_tiers(tmp_path, docker, kind)
     assert result.returncode == 1, result.stdout
+
+
+def test_every_failed_test_is_named_again_at_the_end_with_its_tier(tmp_path: Path) -> None:
+    result = run_tiers(tmp_path, "7 1 1", "3 0 0")
+    tail = result.stdout.splitlines()[-3:]
+    assert "[docker] FAILED tests/test_e2e_and_not_kind.py::test_one - AssertionError: boom" in tail
+    assert not any(line.startswith("[kind] FAILED") for line in tail)
 
 
 def test_a_tier_that_options_leave_without_a_test_is_not_a_failure(tmp_path: Path) -> None:
