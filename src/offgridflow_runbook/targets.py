@@ -88,6 +88,11 @@ class Target:
     identity: Identity | None = None
 
     @property
+    def has_platform(self) -> bool:
+        """Whether the target names a platform to read (``none``: HTTP only, its platform reads absent)."""
+        return self.platform != "none"
+
+    @property
     def token(self) -> str | None:
         """The bearer token from the environment; never stored, printed or reported."""
         return os.environ.get(self.token_env) or None

@@ -16,8 +16,8 @@ from offgridflow_runbook.runbook.commands import known_good_tag, platform_equiva
 from offgridflow_runbook.targets import Target
 
 SRC = Path(__file__).parents[2] / "src" / "offgridflow_runbook"
-# runbook/steps.py, evidence.py and triage.py still branch on the name (issue 21, item 3, in progress)
-PLATFORM_NEUTRAL = ("runbook/commands.py", "runbook/drift.py")
+# the judging side: every module of runbook/ asks the platform, never its name
+PLATFORM_NEUTRAL = tuple(sorted(str(p.relative_to(SRC)) for p in (SRC / "runbook").glob("*.py")))
 KIND = Target(name="k", platform="kubernetes", base_url="http://127.0.0.1:18080", namespace="shop")
 LOCAL = Target(
     name="l", platform="docker", base_url="http://127.0.0.1:8080", metrics_url="http://127.0.0.1:8081/metrics"
@@ -45,6 +45,27 @@ def test_kubernetes_and_a_target_without_a_platform_carry_out_every_line_as_writ
     for target in (KIND, HTTP_ONLY):
         assert all(platform_equivalent(c, target) is None for c in load_runbook().commands)
         assert all("    # on " not in render_command(c, target) for c in load_runbook().commands)
+
+
+@pytest.mark.parametrize(
+    ("platform", "ingress", "from_api", "no_instance"),
+    [
+        ("kubernetes", True, True, None),
+        ("none", True, True, None),
+        ("docker", False, False, "no offgridflow-api container (is the local stack up? make up)"),
+    ],
+)
+def test_each_platform_says_what_its_path_to_the_api_is(
+    platform: str, ingress: bool, from_api: bool, no_instance: str | None
+) -> None:
+    """The facts triage reads the runbook's 2B/2D steps with: an Ingress on the path, pg_isready run
+    beside the API, a reason for no API instance better than the rollout's."""
+    commands = runbook_commands(platform)
+    assert (commands.has_ingress, commands.pg_isready_from_api, commands.no_api_instance) == (
+        ingress,
+        from_api,
+        no_instance,
+    )
 
 
 def test_docker_names_its_equivalent_by_step_and_the_commands_start() -> None:
@@ -100,7 +121,7 @@ def test_the_scan_finds_a_branch_on_the_platforms_name() -> None:
     assert _name_branches(sample) == [1, 3]
 
 
-def test_commands_and_drift_never_branch_on_the_platforms_name() -> None:
+def test_the_judging_side_never_branches_on_the_platforms_name() -> None:
     branches = [
         f"{name}:{lineno}"
         for name in PLATFORM_NEUTRAL
@@ -108,4 +129,6 @@ def test_commands_and_drift_never_branch_on_the_platforms_name() -> None:
     ]
     assert branches == []
     # the scan reads files that are there and that still render for a platform
-    assert all("target.platform" in (SRC / name).read_text(encoding="utf-8") for name in PLATFORM_NEUTRAL)
+    asking = ("runbook/commands.py", "runbook/drift.py", "runbook/evidence.py", "runbook/steps.py")
+    assert set(asking) <= set(PLATFORM_NEUTRAL)
+    assert all("target.platform" in (SRC / name).read_text(encoding="utf-8") for name in asking)

@@ -39,6 +39,25 @@ class RunbookCommands(Protocol):
         """Whether the runbook's ``kubectl`` lines run against a target of this platform."""
         ...
 
+    @property
+    def has_ingress(self) -> bool:
+        """Whether the runbook's ``kubectl get ingress`` reads a part of the path to the API here (an
+        Ingress missing is then a 2D problem); the local Docker stack has no Ingress."""
+        ...
+
+    @property
+    def pg_isready_from_api(self) -> bool:
+        """Whether the runbook's ``pg_isready`` runs beside the API (``kubectl exec`` into the API's
+        pod, so a refusal with the database's pods ready points at the path between them) rather than
+        in the database's own container."""
+        ...
+
+    @property
+    def no_api_instance(self) -> str | None:
+        """Why no API instance exists when none is found, if this platform knows it better than the
+        Deployment's rollout can say (None: the rollout says it)."""
+        ...
+
     def instead(self, line: RunbookLine) -> str:
         """What the platform does for ``line``: ``line.rendered`` when that is the command itself
         (or nothing else is known), else a one-line description of what the suite does instead."""
@@ -47,9 +66,14 @@ class RunbookCommands(Protocol):
 
 @dataclass(frozen=True)
 class AsWritten:
-    """Every command as written (rendered for the target); ``kubectl`` runs there or not at all."""
+    """Every command as written (rendered for the target); ``kubectl`` runs there or not at all. The
+    path is the one the runbook describes: an Ingress, ``pg_isready`` from the API's pod, a Deployment
+    whose rollout says why it has no pod."""
 
     runs_kubectl: bool = False
+    has_ingress: bool = True
+    pg_isready_from_api: bool = True
+    no_api_instance: str | None = None
 
     def instead(self, line: RunbookLine) -> str:
         """The command itself: this platform has no other way of carrying it out."""

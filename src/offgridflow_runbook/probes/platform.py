@@ -25,7 +25,7 @@ class PlatformAccess:
 
 def open_platform(target: Target) -> PlatformAccess:
     """Connect to ``target``'s platform; a missing or unreachable platform becomes a reason."""
-    if target.platform == "none":
+    if not target.has_platform:
         return PlatformAccess(None, f"target {target.name!r} has no platform access (platform: none)")
     try:
         return PlatformAccess(platform_for(target))

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from offgridflow_runbook.platforms import Event, NetworkStatus, Workload
+from offgridflow_runbook.platforms import Event, NetworkStatus, Workload, runbook_commands
 from offgridflow_runbook.probes.http import ProbeError, ProbeTimeout
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
@@ -125,7 +125,7 @@ def _declared(observations: Observations, observed: Observed[Any], *, platform: 
     platform could not be opened: no kubeconfig, engine down), which makes it unknown, not absent."""
     if observed.skipped is None:
         return True
-    return platform and observations.target.platform != "none"
+    return platform and observations.target.has_platform
 
 
 def _aware(moment: datetime) -> datetime:
@@ -144,8 +144,8 @@ def why_no_api_instance(observations: Observations) -> str:
     """Why no API instance exists, from the Deployment's rollout when it was read: scaled to 0, wanted
     but no pod matches the selector, or no Deployment that could be read."""
     rollout = observations.api_rollout
-    if observations.target.platform == "docker":
-        reason = "no offgridflow-api container (is the local stack up? make up)"
+    if (known := runbook_commands(observations.target.platform).no_api_instance) is not None:
+        reason = known
     elif rollout.ok and rollout.value is not None:
         status = rollout.value
         if status.desired == 0:
@@ -374,11 +374,12 @@ def api_readings(observations: Observations, since: timedelta = DEFAULT_SINCE) -
 
 
 def database_seen_ready(observations: Observations) -> bool:
-    """Kubernetes, where pg_isready runs in the API's pod: the database's pods were read, and every one
-    is running and ready. (On Docker pg_isready runs in the database's own container.)"""
+    """Where pg_isready runs beside the API (Kubernetes: in the API's pod): the database's pods were
+    read, and every one is running and ready. (On Docker pg_isready runs in the database's own
+    container, so a refusal there is the database's.)"""
     pods = observations.database_workloads
     return (
-        observations.target.platform == "kubernetes"
+        runbook_commands(observations.target.platform).pg_isready_from_api
         and pods.ok
         and bool(pods.value)
         and all(w.phase == "Running" and w.ready for w in pods.value or [])
@@ -531,7 +532,7 @@ def network_readings(observations: Observations) -> list[Reading]:
     assert network is not None
     problems = network_problems(observations, network)
     shown = f"ingresses: {', '.join(network.ingresses) or 'none'}; endpoints ready={network.ready_endpoints}"
-    if network.not_ready_endpoints and observations.target.platform == "kubernetes":
+    if network.not_ready_endpoints:
         shown += f" not ready={network.not_ready_endpoints}"
     selection = service_selection(observations, network)
     if selection:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from offgridflow_runbook.platforms import NetworkStatus, Usage, Workload, label_selector
+from offgridflow_runbook.platforms import NetworkStatus, Usage, Workload, label_selector, runbook_commands
 from offgridflow_runbook.probes.http import Unauthorized
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
@@ -230,7 +230,7 @@ def network_problems(observations: Observations, network: NetworkStatus) -> list
     Service, its routing proxy, has Endpoints as a cluster's has), a Service selector that matches no
     API instance."""
     problems = []
-    if observations.target.platform == "kubernetes" and not network.ingresses:
+    if runbook_commands(observations.target.platform).has_ingress and not network.ingresses:
         problems.append(f"no Ingress in namespace {observations.target.namespace}")
     if network.ready_endpoints == 0:
         problems.append("offgridflow-api-service has no ready endpoints")

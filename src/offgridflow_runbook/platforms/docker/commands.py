@@ -84,9 +84,13 @@ DOCKER_EQUIVALENTS: tuple[tuple[str, str, str], ...] = (
 @dataclass(frozen=True)
 class DockerCommands:
     """No ``kubectl`` on the local stack; each runbook line's Docker equivalent from
-    :data:`DOCKER_EQUIVALENTS`."""
+    :data:`DOCKER_EQUIVALENTS`. No Ingress: the Service (a routing proxy) is the whole path;
+    ``pg_isready`` runs in the database's own container; no API container means the stack is down."""
 
     runs_kubectl: bool = False
+    has_ingress: bool = False
+    pg_isready_from_api: bool = False
+    no_api_instance: str | None = "no offgridflow-api container (is the local stack up? make up)"
 
     def instead(self, line: RunbookLine) -> str:
         """What the docker platform does instead of ``line`` (the line itself when nothing is known)."""
