@@ -93,6 +93,19 @@ def test_the_fast_profile_scales_rate_windows_but_keeps_increase_windows() -> No
     assert fast_expression(restarts) == restarts
 
 
+def test_the_fast_profile_scales_a_hold_like_a_for() -> None:
+    """PodCrashLooping ends once a container has been ready for a minute: in the fast profile for
+    15 s, so a recovered part is quiet again within seconds, as its `for` would have it."""
+    hold = "x > 2 unless on (pod) min_over_time(kube_pod_container_status_ready[1m]) == 1"
+    assert fast_expression(hold) == hold.replace("[1m]", "[15s]")
+    assert fast_expression("max_over_time(up[10m]) == 0") == "max_over_time(up[20s]) == 0"
+    document = yaml.safe_load((ROOT / "deploy/prometheus/rules/offgridflow.rules.yml").read_text())
+    fast_rules(document)
+    (rule,) = [r for g in document["groups"] for r in g["rules"] if r.get("alert") == "PodCrashLooping"]
+    assert 'min_over_time(kube_pod_container_status_ready{namespace="offgridflow"}[15s])' in rule["expr"]
+    assert "[10m]" in rule["expr"]  # its restarts are still counted over 10 minutes
+
+
 @pytest.mark.parametrize(("production", "fast"), [("5m", "15s"), ("30m", "60s"), ("1m", "15s")])
 def test_a_fast_rate_window_is_a_thirtieth_and_never_below_15_seconds(production: str, fast: str) -> None:
     assert fast_window(production) == fast

@@ -1,5 +1,6 @@
 """Alert profiles: ``production`` is ``deploy/prometheus`` as written; ``fast`` scales each rule's
-``for`` down to a few seconds, scales each ``rate()`` window alike (the error ratio Verification 5
+``for`` down to a few seconds, scales each ``rate()`` window and each hold (``min_over_time``) alike
+(the error ratio Verification 5
 judges is the alert's own expression, so its 5-minute window shrinks with the rule instead of holding
 a game day for five minutes after every outage), and evaluates often, so a game day sees an alert fire
 within seconds of its floor instead of minutes. The local stack renders both
@@ -35,8 +36,12 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d)")
 # a rate() window: at least this many seconds, so a 2 s scrape still leaves several samples in it
 _FAST_WINDOW_LOW = 15
-# rate(<selector>[<window>]): only rate's windows; increase() counts events (restarts) and keeps its span
-_RATE_WINDOW = re.compile(r"(\brate\([^\[\]()]*\[)((?:\d+(?:ms|s|m|h|d))+)(\])")
+# rate(<selector>[<window>]) and the holds, min_over_time/max_over_time(<selector>[<window>]) (how long
+# a state must last: PodCrashLooping ends once a container has been ready for that long, a wait like a
+# `for`); increase() counts events (restarts) and keeps its span
+_SCALED_WINDOW = re.compile(
+    r"(\b(?:rate|min_over_time|max_over_time)\([^\[\]()]*\[)((?:\d+(?:ms|s|m|h|d))+)(\])"
+)
 # kind's Prometheus discovers pods through the API server and scrapes about ten targets: every 2 s
 # keeps the floor low without loading a 2-core machine (the local stack's 1 s scrapes 4 static targets).
 KIND_FAST_INTERVAL = "2s"
@@ -59,8 +64,10 @@ def fast_window(duration: str) -> str:
 
 
 def fast_expression(expression: str) -> str:
-    """``expression`` with each ``rate(...[window])`` scaled by :func:`fast_window`."""
-    return _RATE_WINDOW.sub(lambda m: f"{m.group(1)}{fast_window(m.group(2))}{m.group(3)}", expression)
+    """``expression`` with each ``rate(...[window])`` and each hold (``min_over_time``/``max_over_time``)
+    scaled by :func:`fast_window`: a fast game day waits seconds, not a minute, for a recovered
+    container to count as recovered."""
+    return _SCALED_WINDOW.sub(lambda m: f"{m.group(1)}{fast_window(m.group(2))}{m.group(3)}", expression)
 
 
 def fast_rules(document: dict[str, Any], *, interval: str = "1s") -> None:
