@@ -41,8 +41,9 @@ lint: venv
 # in /var/cache/offgridflow-cluster) and reuses a running cluster. Go comes from scripts/ensure-go.sh
 # (fetched when this machine's is missing or too old). The tests run the cluster's own kubectl (the
 # Kubernetes version the kind cluster runs): it is built first, and linked alone into .state/bin so
-# that the cluster's other binaries (its prometheus, kind) do not shadow the host's. The kind tier and
-# the Docker e2e tier runs beside the kind tier and the units (scripts/test-tiers.sh; OFFGRIDFLOW_TIERS=serial for one after the other).
+# that the cluster's other binaries (its prometheus, kind) do not shadow the host's. The Docker e2e
+# tests, the kind tests and the units run side by side, a tier each (scripts/test-tiers.sh;
+# OFFGRIDFLOW_TIERS=serial for one after the other).
 CLUSTER_BIN := $(or $(OFFGRIDFLOW_CLUSTER_CACHE),/var/cache/offgridflow-cluster)/bin
 TEST_PATH := $(CURDIR)/.state/bin
 test: system-deps venv lint

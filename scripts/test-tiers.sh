@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# make test's pytest run in two tiers side by side: `docker` (the e2e tests on the local Docker stack)
-# and `kind` (the kind cluster's tests, then the unit and integration tests). They share nothing but
-# the CPU and the Docker Engine: the kind tests work on the cluster's node container, the e2e tests on
-# the stack's containers, the units on throw-away servers of their own; what both build (the API
-# wheelhouse) is behind one lock. The Docker e2e tests are the longest and mostly wait on alerts, so
-# they get a tier to themselves and the units fill the other one: the run takes about as long as its
-# longer tier instead of the sum.
+# make test's pytest run in three tiers side by side: `docker` (the e2e tests on the local Docker
+# stack), `kind` (the kind cluster's tests) and `units` (the unit and integration tests). They share
+# nothing but the CPU and the Docker Engine: the kind tests work on the cluster's node container, the
+# e2e tests on the stack's containers, the units on throw-away servers of their own; what they build
+# (the API wheelhouse) is behind one lock. The e2e and kind tests mostly wait (on alerts, kubelet,
+# rollouts) while the units mostly compute, so side by side the run takes about as long as its longest
+# tier instead of the sum.
 #
 # Usage: scripts/test-tiers.sh [pytest options...]   (OFFGRIDFLOW_TIERS=serial runs them one after the other)
-# Each tier's output streams with its name in front ([kind] / [docker]) and is kept whole in
-# reports/tiers/<tier>.log with its JUnit in reports/tiers/<tier>.xml. Exit 0 only when both tiers
-# passed; the last line counts the tests of both.
+# Each tier's output streams with its name in front ([docker] / [kind] / [units]) and is kept whole in
+# reports/tiers/<tier>.log with its JUnit in reports/tiers/<tier>.xml. Exit 0 only when every tier
+# passed; the last line counts the tests of all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,13 +28,16 @@ run_tier() {
     | tee "$reports/$name.log" | sed -u "s/^/[$name] /"
 }
 
-# the two marker expressions split the suite: every test is in exactly one tier
+# the three marker expressions split the suite: every test is in exactly one tier
 DOCKER_TIER="e2e and not kind"
-KIND_TIER="not ($DOCKER_TIER)"
+KIND_TIER="kind"
+UNITS_TIER="not e2e and not kind"
+TIERS="docker kind units"
 started=$SECONDS
 if [ "${OFFGRIDFLOW_TIERS:-parallel}" = serial ]; then
   run_tier docker "$DOCKER_TIER" "$@"
   run_tier kind "$KIND_TIER" "$@"
+  run_tier units "$UNITS_TIER" "$@"
 else
   # Job control: each tier in a process group of its own, and SIGINT not ignored in it (a shell
   # without job control starts background jobs with SIGINT ignored, and pytest would not stop).
@@ -43,17 +46,20 @@ else
   kind_pid=$!
   run_tier docker "$DOCKER_TIER" "$@" &
   docker_pid=$!
+  run_tier units "$UNITS_TIER" "$@" &
+  units_pid=$!
   set +m
-  # Ctrl-C, or a scheduler's SIGTERM, interrupts both tiers as Ctrl-C would (their clean-up runs)
-  trap 'kill -INT -- "-$kind_pid" "-$docker_pid" 2>/dev/null' INT TERM
-  while kill -0 "$kind_pid" 2>/dev/null || kill -0 "$docker_pid" 2>/dev/null; do
-    wait "$kind_pid" "$docker_pid"
+  # Ctrl-C, or a scheduler's SIGTERM, interrupts every tier as Ctrl-C would (their clean-up runs)
+  trap 'kill -INT -- "-$kind_pid" "-$docker_pid" "-$units_pid" 2>/dev/null' INT TERM
+  while kill -0 "$kind_pid" 2>/dev/null || kill -0 "$docker_pid" 2>/dev/null \
+      || kill -0 "$units_pid" 2>/dev/null; do
+    wait "$kind_pid" "$docker_pid" "$units_pid"
   done
   trap - INT TERM
 fi
 
 status=0
-for tier in docker kind; do
+for tier in $TIERS; do
   rc=$(cat "$reports/$tier.rc" 2>/dev/null || echo 2)
   summary=$(grep -E '(passed|failed|error|no tests ran|deselected).* in [0-9.]+s' "$reports/$tier.log" | tail -1)
   echo "tier $tier: exit $rc: ${summary:-no pytest summary (see $reports/$tier.log)}"
@@ -63,16 +69,16 @@ for tier in docker kind; do
 done
 echo "tiers took $((SECONDS - started)) s (${OFFGRIDFLOW_TIERS:-parallel})"
 # every failed or erroring test by name, again at the end: a CI log is often read from its tail only
-for tier in docker kind; do
+for tier in $TIERS; do
   grep -E '^(FAILED|ERROR) ' "$reports/$tier.log" 2>/dev/null | sed "s/^/[$tier] /"
 done
 # the triage corpus' two figures and every miss, as the tier that ran the corpus tests printed them,
 # again at the end, where they are read (in the tiers' interleaved output they scroll away)
-for tier in docker kind; do
+for tier in $TIERS; do
   awk '/-- triage scenario corpus --/ {on = 1; next} on && /^(=+|-+) / {on = 0} on' "$reports/$tier.log" 2>/dev/null
 done
-# one closing line for both tiers, counted from their JUnit reports
-"$python" - "$reports/docker.xml" "$reports/kind.xml" <<'EOF' || status=1
+# one closing line for every tier, counted from their JUnit reports
+"$python" - "$reports/docker.xml" "$reports/kind.xml" "$reports/units.xml" <<'EOF' || status=1
 import sys
 import xml.etree.ElementTree as ElementTree
 

@@ -1,5 +1,5 @@
-"""``scripts/test-tiers.sh`` (make test's pytest run): the Docker e2e tier and the kind tier (with the
-units) side by side, each tier's exit counted, one closing line for both. Run against a stand-in pytest
+"""``scripts/test-tiers.sh`` (make test's pytest run): the Docker e2e tier, the kind tier and the units
+side by side, each tier's exit counted, one closing line for all. Run against a stand-in pytest
 that writes the JUnit report and exit status each test asks of it; the tiers' marker expressions are
 run through real pytest to show that every test lands in exactly one tier."""
 
@@ -17,8 +17,8 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
 
 # The stand-in: `python -m pytest ... -m MARKER --junitxml=FILE` answers as FAKE_<tier> says
-# ("tests failures rc"; the Docker tier is the one whose marker expression is "e2e and not kind"); any
-# other call (the closing line's script on stdin) is the real Python.
+# ("tests failures rc"; the tiers are told apart by their marker expressions); any other call (the
+# closing line's script on stdin) is the real Python.
 STAND_IN = """#!/usr/bin/env bash
 if [ "$1" != "-m" ]; then exec python3 "$@"; fi
 marker="" junit=""
@@ -29,10 +29,14 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ "$marker" = "e2e and not kind" ]; then set -- $FAKE_DOCKER; else set -- $FAKE_KIND; fi
+case "$marker" in
+  "e2e and not kind") set -- $FAKE_DOCKER ;;
+  kind) set -- $FAKE_KIND ;;
+  *) set -- $FAKE_UNITS ;;
+esac
 counts="tests=\\"$1\\" failures=\\"$2\\" errors=\\"0\\" skipped=\\"0\\""
 echo "<testsuites><testsuite $counts/></testsuites>" > "$junit"
-if [ "$marker" != "e2e and not kind" ] && [ -n "$FAKE_CORPUS" ]; then printf '%s\n' "$FAKE_CORPUS"; fi
+if [ "$marker" = "not e2e and not kind" ] && [ -n "$FAKE_CORPUS" ]; then printf '%s\n' "$FAKE_CORPUS"; fi
 if [ "$2" != 0 ]; then echo "FAILED tests/test_${marker// /_}.py::test_one - AssertionError: boom"; fi
 echo "$1 tests, $2 failed in 0.01s"
 exit "$3"
@@ -40,7 +44,7 @@ exit "$3"
 
 
 def run_tiers(
-    tmp_path: Path, docker: str, kind: str, *options: str, corpus: str = ""
+    tmp_path: Path, docker: str, kind: str, *options: str, units: str = "5 0 0", corpus: str = ""
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
@@ -48,7 +52,13 @@ def run_tiers(
     python.parent.mkdir(parents=True)
     python.write_text(STAND_IN)
     python.chmod(0o755)
-    environment = {**os.environ, "FAKE_DOCKER": docker, "FAKE_KIND": kind, "FAKE_CORPUS": corpus}
+    environment = {
+        **os.environ,
+        "FAKE_DOCKER": docker,
+        "FAKE_KIND": kind,
+        "FAKE_UNITS": units,
+        "FAKE_CORPUS": corpus,
+    }
     return subprocess.run(
         ["bash", str(tmp_path / "scripts" / "test-tiers.sh"), *options],
         cwd=tmp_path,
@@ -60,11 +70,12 @@ def run_tiers(
     )
 
 
-def test_both_tiers_passing_pass_with_one_closing_line_for_both(tmp_path: Path) -> None:
+def test_every_tier_passing_passes_with_one_closing_line_for_all(tmp_path: Path) -> None:
     result = run_tiers(tmp_path, "7 0 0", "3 0 0")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[-1] == "tests: 10 passed, 0 failed, 0 skipped"
+    assert lines[-1] == "tests: 15 passed, 0 failed, 0 skipped"
+    assert "[units] 5 tests, 0 failed in 0.01s" in lines
     assert "[kind] 3 tests, 0 failed in 0.01s" in lines
     assert "[docker] 7 tests, 0 failed in 0.01s" in lines
     assert (tmp_path / "reports" / "tiers" / "kind.log").read_text() == "3 tests, 0 failed in 0.01s\n"
@@ -82,14 +93,22 @@ def test_the_triage_corpus_figures_and_every_miss_are_repeated_at_the_end(tmp_pa
     result = run_tiers(tmp_path, "7 0 0", "3 0 0", corpus=corpus)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[-4:] == [*block, "tests: 10 passed, 0 failed, 0 skipped"]
+    assert lines[-4:] == [*block, "tests: 15 passed, 0 failed, 0 skipped"]
 
 
-@pytest.mark.parametrize(("docker", "kind"), [("7 1 1", "3 0 0"), ("7 0 0", "3 1 1"), ("7 0 0", "0 0 5")])
+@pytest.mark.parametrize(
+    ("docker", "kind", "units"),
+    [
+        ("7 1 1", "3 0 0", "5 0 0"),
+        ("7 0 0", "3 1 1", "5 0 0"),
+        ("7 0 0", "3 0 0", "5 1 1"),
+        ("7 0 0", "0 0 5", "5 0 0"),
+    ],
+)
 def test_a_failing_tier_or_a_tier_that_ran_nothing_fails_the_run(
-    tmp_path: Path, docker: str, kind: str
+    tmp_path: Path, docker: str, kind: str, units: str
 ) -> None:
-    result = run_tiers(tmp_path, docker, kind)
+    result = run_tiers(tmp_path, docker, kind, units=units)
     assert result.returncode == 1, result.stdout
 
 
@@ -105,15 +124,17 @@ def test_a_tier_that_options_leave_without_a_test_is_not_a_failure(tmp_path: Pat
 
 
 def test_no_test_at_all_fails_even_with_options(tmp_path: Path) -> None:
-    result = run_tiers(tmp_path, "0 0 5", "0 0 5", "-k", "nothing")
+    result = run_tiers(tmp_path, "0 0 5", "0 0 5", "-k", "nothing", units="0 0 5")
     assert result.returncode == 1
     assert result.stdout.splitlines()[-1] == "tests: 0 passed, 0 failed, 0 skipped"
 
 
-def test_serial_runs_the_docker_tier_first_then_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serial_runs_the_docker_tier_first_then_kind_then_the_units(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OFFGRIDFLOW_TIERS", "serial")
     out = run_tiers(tmp_path, "7 0 0", "3 0 0").stdout
-    assert out.index("[docker]") < out.index("[kind]")
+    assert out.index("[docker]") < out.index("[kind]") < out.index("[units]")
     assert "(serial)" in out
 
 
@@ -124,10 +145,10 @@ def tier_markers() -> dict[str, str]:
         line for line in script.splitlines() if line.endswith('_TIER"') or "_TIER=" in line
     )
     shown = subprocess.run(
-        ["bash", "-c", f'{assignments}\necho "$DOCKER_TIER"; echo "$KIND_TIER"'],
+        ["bash", "-c", f'{assignments}\necho "$DOCKER_TIER"; echo "$KIND_TIER"; echo "$UNITS_TIER"'],
         capture_output=True, text=True, timeout=10, check=True,
     ).stdout.splitlines()  # fmt: skip
-    return {"docker": shown[0], "kind": shown[1]}
+    return {"docker": shown[0], "kind": shown[1], "units": shown[2]}
 
 
 def test_every_test_lands_in_exactly_one_tier(pytester: pytest.Pytester) -> None:
@@ -156,4 +177,8 @@ def test_every_test_lands_in_exactly_one_tier(pytester: pytest.Pytester) -> None
             "-p", "no:pytest-kind", "-m", expression, "--collect-only", "-q"
         )
         chosen[tier] = {line.split("::")[1] for line in result.outlines if "::" in line}
-    assert chosen == {"docker": {"test_docker_e2e"}, "kind": {"test_unit", "test_kind", "test_kind_e2e"}}
+    assert chosen == {
+        "docker": {"test_docker_e2e"},
+        "kind": {"test_kind", "test_kind_e2e"},
+        "units": {"test_unit"},
+    }
