@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from offgridflow_runbook.platforms import NetworkStatus, Usage, Workload, label_selector, runbook_commands
-from offgridflow_runbook.probes.http import Unauthorized
+from offgridflow_runbook.probes.http import Unauthorized, Unreachable
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
 
@@ -238,7 +238,26 @@ def network_problems(observations: Observations, network: NetworkStatus) -> list
         problems.append(
             f"offgridflow-api-service's selector {_labels(network.service_selector)} matches no API pod"
         )
+    if (refused := refused_past_ready_pods(observations, network)) is not None:
+        problems.append(refused)
     return problems
+
+
+def refused_past_ready_pods(observations: Observations, network: NetworkStatus) -> str | None:
+    """The path, not the pods: every API pod is ready (its own probes answer) and the Service has ready
+    endpoints, yet the API's URL refuses the connection. What lies between does not reach them: the
+    Service's port or targetPort, the Ingress, the NodePort. A timeout is not this (a hung process
+    still counted ready until its probe fails), nor a look whose pods were not read."""
+    live, pods = observations.live, observations.api_workloads
+    if not isinstance(live.error, Unreachable) or network.ready_endpoints == 0:
+        return None
+    if not pods.ok or not pods.value or not all(w.ready for w in pods.value):
+        return None
+    return (
+        f"every API pod is ready ({len(pods.value)}) and offgridflow-api-service has "
+        f"{network.ready_endpoints} ready endpoint(s), yet {live.error.url} refuses the connection: "
+        "the path to them (the Service's port and targetPort, the Ingress, the NodePort) does not reach them"
+    )
 
 
 def triage_2d_network(observations: Observations) -> StepResult:

@@ -332,6 +332,41 @@ def test_pods_not_ready_and_no_endpoints_is_the_pods_problem_not_2d(rules: Path)
     assert any("none ready: its API pods are not ready" in line for line in diagnosis.evidence)
 
 
+@pytest.mark.parametrize("kind", ["kubernetes", "docker"])
+def test_a_refused_url_while_every_pod_is_ready_behind_ready_endpoints_is_the_path_triage_2d(
+    rules: Path, kind: str
+) -> None:
+    # a Service whose targetPort is wrong (scenarios/kind/service-target-port-wrong.json): the pods
+    # answer their probes, the endpoints list them, the URL refuses: what lies between is at fault
+    network = NetworkStatus(("offgridflow-api",) if kind == "kubernetes" else (), 2, 0)
+    platform = FakePlatform(api=TWO_READY, net=network)
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=UNREACHABLE, ready=UNREACHABLE), kind=kind)
+    assert (diagnosis.outcome, diagnosis.sections) == (Outcome.DIAGNOSED, ["Triage 2D"])
+    assert (
+        "every API pod is ready (2) and offgridflow-api-service has 2 ready endpoint(s)" in diagnosis.summary
+    )
+
+
+@pytest.mark.parametrize(
+    ("why", "live", "pods"),
+    [
+        ("a timeout is a hung process still counted ready", httpx.ReadTimeout("timed out"), TWO_READY),
+        (
+            "one pod not ready",
+            UNREACHABLE,
+            [api_pod("offgridflow-api-1"), api_pod("offgridflow-api-2", ready=False)],
+        ),
+        ("no pod seen", UNREACHABLE, []),
+    ],
+)
+def test_a_refused_url_is_not_the_path_unless_every_pod_is_seen_ready(
+    rules: Path, why: str, live: Exception, pods: list[Workload]
+) -> None:
+    platform = FakePlatform(api=pods, net=NetworkStatus(("offgridflow-api",), 2, 0))
+    diagnosis = diagnose_fake(platform, rules, FakeHttp(live=live, ready=live))
+    assert "Triage 2D" not in diagnosis.sections, why
+
+
 def test_a_ready_service_whose_selector_was_not_read_stays_healthy(rules: Path) -> None:
     # with ready endpoints the selector explains nothing: not reading it is no unknown of triage
     diagnosis = diagnose_fake(FakePlatform(net=NetworkStatus(("offgridflow-api",), 1, 0)), rules)
