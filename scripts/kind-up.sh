@@ -63,7 +63,7 @@ kubectl() { "$kubectl_bin" --kubeconfig "$kubeconfig" --context "$context" "$@";
 # network, which the node's entrypoint takes over) gets time for its API server to answer. Only a
 # cluster that cannot be brought back is deleted and created anew, and that costs what it held.
 lost="lost: the database's rows and everything deployed in the cluster (the registry's images stay)"
-back_seconds="${KIND_NODE_BACK_SECONDS:-__BACK__}"
+back_seconds="${KIND_NODE_BACK_SECONDS:-240}"
 recreate() { # why
   step "cluster $cluster $1: deleting it to create it again; $lost"
   "$kind_bin" delete cluster --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
@@ -86,7 +86,7 @@ if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
     if [ "$SECONDS" -ge "$deadline" ]; then waiting=timeout; break; fi
     if [ "$waiting" = 0 ]; then
       waiting=1
-      step "cluster $cluster does not answer /readyz yet: waiting up to ${back_seconds}s for its node to come back (__MEASURED__)"
+      step "cluster $cluster does not answer /readyz yet: waiting up to ${back_seconds}s for its node to come back"
     fi
     sleep 2
   done
