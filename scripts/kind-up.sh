@@ -6,6 +6,8 @@
 #   KIND             the kind binary (default: ours from tools/cluster, else kind on PATH; never downloaded)
 #   KIND_OVERLAY     overlay to apply (default: overlays/kind-offline with our node image, else overlays/kind)
 #   ROLLOUT_TIMEOUT  per rollout (default 300s)
+#   KIND_NODE_BACK_SECONDS  how long an existing cluster's API server gets to answer /readyz (a node
+#                    restarted with the Docker Engine comes back); past it the cluster is made anew (240)
 #   OFFGRIDFLOW_ALERT_PROFILE  fast (default: rules' `for` scaled down, scrapes every 2 s; the game day)
 #                    or production (deploy/prometheus as written)
 set -euo pipefail
