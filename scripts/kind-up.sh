@@ -101,8 +101,15 @@ fi
 if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
   step "reusing kind cluster $cluster"
   # The cluster keeps the node image it was made from; a newer build is used only by a new cluster.
+  # Builds compare by their inputs (the label kind-node-image.sh sets; a rebuild of the same inputs
+  # gets another image ID), else by image ID.
+  build_of() {
+    local inputs
+    inputs="$(docker image inspect -f '{{if .Config.Labels}}{{index .Config.Labels "offgridflow.inputs"}}{{end}}' "$1" 2>/dev/null || true)"
+    if [ -n "$inputs" ]; then echo "$inputs"; else docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; fi
+  }
   running_image="$(docker inspect -f '{{.Image}}' "$cluster-control-plane" 2>/dev/null || true)"
-  if [ -n "$running_image" ] && [ "$running_image" != "$(docker image inspect -f '{{.Id}}' "$KIND_NODE_IMAGE" 2>/dev/null)" ]; then
+  if [ -n "$running_image" ] && [ "$(build_of "$running_image")" != "$(build_of "$KIND_NODE_IMAGE")" ]; then
     step "note: its node runs an older build than $KIND_NODE_IMAGE; make kind-down kind-up makes the cluster anew with it ($lost)"
   fi
 else
