@@ -153,7 +153,7 @@ def existing_cluster(tools: Path, tmp_path: Path, **extra: str) -> tuple[list[st
 def test_a_restarted_node_gets_time_to_answer_and_the_cluster_is_reused(tools: Path, tmp_path: Path) -> None:
     lines, calls = existing_cluster(tools, tmp_path, READYZ_AFTER="2")
     assert [line.split("] ", 1)[1] for line in lines] == [
-        "cluster offgridflow does not answer /readyz yet: waiting up to 240s for its node to come back",
+        "cluster offgridflow does not answer /readyz yet: waiting up to 120s for its node to come back",
         "cluster offgridflow answers /readyz again",
         "reusing kind cluster offgridflow",
     ]

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -27,9 +29,9 @@ from offgridflow_runbook.targets import Target
 
 pytestmark = pytest.mark.kind
 
+ROOT = Path(__file__).resolve().parents[2]
 NETWORK = "kind"  # the Docker network kind puts its nodes on
 STOP_S = 60.0  # docker stop's grace for the node's systemd to shut down
-BACK_S = 240.0  # from docker start to /readyz, and again to the node's Ready (kind-up waits as long)
 SERVES_S = 300.0  # from Ready to the API answering the row written before (pods restart after the node)
 ROLLOUT_S = 240.0
 # what make kind-up does with a cluster that does not answer, and what that costs
@@ -37,6 +39,14 @@ NOT_BACK = (
     "the kind cluster did not come back after its node was moved to another address: the next "
     "make kind-up deletes and re-creates it (the database's rows and everything deployed are lost)"
 )
+
+
+def back_seconds() -> float:
+    """How long make kind-up gives an existing cluster's API server (its default, read from the
+    script): the bound from docker start to /readyz, and again to the node's Ready."""
+    found = re.search(r"KIND_NODE_BACK_SECONDS:-(\d+)", (ROOT / "scripts" / "kind-up.sh").read_text())
+    assert found, "scripts/kind-up.sh has no KIND_NODE_BACK_SECONDS default"
+    return float(found.group(1))
 
 
 def docker(*args: str, timeout: float = 120.0) -> str:
@@ -123,10 +133,10 @@ def bring_back(kind_session: KindSession, node: str) -> str | None:
             docker("network", "connect", NETWORK, node)
         if docker("inspect", "-f", "{{.State.Running}}", node) != "true":
             docker("start", node)
-        deadline = time.monotonic() + BACK_S
+        deadline = time.monotonic() + 2 * back_seconds()
         while not answers_readyz_quietly(kind_session):
             if time.monotonic() > deadline:
-                return f"no /readyz within {BACK_S:.0f} s"
+                return f"no /readyz within {2 * back_seconds():.0f} s"
             time.sleep(2)
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         return str(error)
@@ -165,10 +175,11 @@ def test_the_cluster_comes_back_with_its_rows_after_its_node_moves_to_another_ad
         started = time.monotonic()
         assert node_address(node) == new
 
+        bound = back_seconds()
         readyz_s = wait_for(
-            "the API server's /readyz after the move", lambda: answers_readyz(kind_session), BACK_S
+            "the API server's /readyz after the move", lambda: answers_readyz(kind_session), bound
         )
-        wait_for(f"{node} Ready at {new}", lambda: node_ready_at(kind_session, node) == ("True", new), BACK_S)
+        wait_for(f"{node} Ready at {new}", lambda: node_ready_at(kind_session, node) == ("True", new), bound)
         ready_s = time.monotonic() - started
         row: dict[str, object] = {}
 
