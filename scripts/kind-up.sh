@@ -6,6 +6,9 @@
 #   KIND             the kind binary (default: ours from tools/cluster, else kind on PATH; never downloaded)
 #   KIND_OVERLAY     overlay to apply (default: overlays/kind-offline with our node image, else overlays/kind)
 #   ROLLOUT_TIMEOUT  per rollout (default 300s)
+#   KIND_NODE_BACK_SECONDS  how long an existing cluster's API server gets to answer /readyz (a node
+#                    restarted with the Docker Engine comes back); past it the cluster is made anew (120; a restarted node
+#                    answered after 19 s here)
 #   OFFGRIDFLOW_ALERT_PROFILE  fast (default: rules' `for` scaled down, scrapes every 2 s; the game day)
 #                    or production (deploy/prometheus as written)
 set -euo pipefail
@@ -58,29 +61,58 @@ overlay="${KIND_OVERLAY:-deploy/kubernetes/overlays/$([ "$offline" = 1 ] && echo
 mkdir -p "$(dirname "$kubeconfig")"
 kubectl() { "$kubectl_bin" --kubeconfig "$kubeconfig" --context "$context" "$@"; }
 
-# A cluster whose node container is gone or stopped is half-made: remove it so the create starts clean.
+# A cluster that exists is brought back rather than made again: a stopped node is started, and a node
+# that was restarted (e.g. by a Docker Engine restart, perhaps with another address on the kind
+# network, which the node's entrypoint takes over) gets time for its API server to answer. Only a
+# cluster that cannot be brought back is deleted and created anew, and that costs what it held.
+lost="lost: the database's rows and everything deployed in the cluster (the registry's images stay)"
+back_seconds="${KIND_NODE_BACK_SECONDS:-120}"
+recreate() { # why
+  step "cluster $cluster $1: deleting it to create it again; $lost"
+  "$kind_bin" delete cluster --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
+}
 if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
-  if [ "$(docker inspect -f '{{.State.Running}}' "$cluster-control-plane" 2>/dev/null)" != "true" ]; then
-    step "cluster $cluster exists but its node is not running: deleting it"
-    "$kind_bin" delete cluster --name "$cluster" >/dev/null 2>&1 || true
+  node="$cluster-control-plane"
+  if [ "$(docker inspect -f '{{.State.Running}}' "$node" 2>/dev/null)" != "true" ]; then
+    if docker inspect "$node" >/dev/null 2>&1 && docker start "$node" >/dev/null 2>&1; then
+      step "cluster $cluster: its node $node was stopped and is started again"
+    else
+      recreate "has no node that runs or can be started"
+    fi
   fi
 fi
-# A cluster whose API server does not come back (after an engine restart the node may get another
-# address, which the offline node image does not re-certify) is recreated rather than waited on.
 if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
   "$kind_bin" export kubeconfig --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
-  answered=0
-  for _ in $(seq 1 30); do
-    if kubectl get --raw=/readyz --request-timeout=5s >/dev/null 2>&1; then answered=1; break; fi
+  deadline=$((SECONDS + back_seconds))
+  waiting=0
+  until kubectl get --raw=/readyz --request-timeout=5s >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then waiting=timeout; break; fi
+    if [ "$waiting" = 0 ]; then
+      waiting=1
+      step "cluster $cluster does not answer /readyz yet: waiting up to ${back_seconds}s for its node to come back"
+    fi
     sleep 2
   done
-  if [ "$answered" = 0 ]; then
-    step "cluster $cluster does not answer /readyz within 60 s: deleting it to create it again"
-    "$kind_bin" delete cluster --name "$cluster" --kubeconfig "$kubeconfig" >/dev/null 2>&1 || true
+  if [ "$waiting" = timeout ]; then
+    recreate "does not answer /readyz within ${back_seconds}s"
+  elif [ "$waiting" = 1 ]; then
+    step "cluster $cluster answers /readyz again"
   fi
 fi
 if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
   step "reusing kind cluster $cluster"
+  # The cluster keeps the node image it was made from; a newer build is used only by a new cluster.
+  # Builds compare by their inputs (the label kind-node-image.sh sets; a rebuild of the same inputs
+  # gets another image ID), else by image ID.
+  build_of() {
+    local inputs
+    inputs="$(docker image inspect -f '{{if .Config.Labels}}{{index .Config.Labels "offgridflow.inputs"}}{{end}}' "$1" 2>/dev/null || true)"
+    if [ -n "$inputs" ]; then echo "$inputs"; else docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; fi
+  }
+  running_image="$(docker inspect -f '{{.Image}}' "$cluster-control-plane" 2>/dev/null || true)"
+  if [ -n "$running_image" ] && [ "$(build_of "$running_image")" != "$(build_of "$KIND_NODE_IMAGE")" ]; then
+    step "note: its node runs an older build than $KIND_NODE_IMAGE; make kind-down kind-up makes the cluster anew with it ($lost)"
+  fi
 else
   step "creating kind cluster $cluster from $KIND_NODE_IMAGE"
   if ! "$kind_bin" create cluster --config kind-config.yaml --image "$KIND_NODE_IMAGE" \

@@ -97,3 +97,89 @@ def test_with_a_node_image_but_no_kind_binary_kind_up_never_downloads_one(
     assert "no kind binary" in result.stderr
     assert "curl" not in calls
     assert "wget" not in calls
+
+
+# An existing cluster: kind lists it until `kind delete`; its node runs when $NODE_RUNNING says so (or
+# after `docker start`); /readyz answers from the $READYZ_AFTER-th question on (-1: never). Anything
+# past the cluster's decision (the registry's image) fails, which ends the script there.
+EXISTING_KIND = """#!/bin/sh
+echo "kind $*" >> "$CALLS"
+case "$*" in
+  "get clusters") [ -f "$STATE/deleted" ] || echo offgridflow ;;
+  delete*) touch "$STATE/deleted" ;;
+esac
+"""
+EXISTING_DOCKER = """#!/bin/sh
+echo "docker $*" >> "$CALLS"
+case "$*" in
+  info) ;;
+  "inspect -f {{.State.Running}} offgridflow-control-plane")
+    if [ "$NODE_RUNNING" = true ] || [ -f "$STATE/started" ]; then echo true; else echo false; fi ;;
+  "inspect offgridflow-control-plane") ;;
+  "start offgridflow-control-plane") touch "$STATE/started" ;;
+  *) exit 1 ;;
+esac
+"""
+EXISTING_KUBECTL = """#!/bin/sh
+echo "kubectl $*" >> "$CALLS"
+echo x >> "$STATE/asked"
+asked=$(wc -l < "$STATE/asked")
+[ "$READYZ_AFTER" -ge 0 ] && [ "$asked" -gt "$READYZ_AFTER" ]
+"""
+
+
+def existing_cluster(tools: Path, tmp_path: Path, **extra: str) -> tuple[list[str], str]:
+    """kind-up's lines about an existing cluster, and the commands it ran."""
+    for name, text in (("kind", EXISTING_KIND), ("docker", EXISTING_DOCKER), ("kubectl", EXISTING_KUBECTL)):
+        (tools / name).write_text(text)
+        (tools / name).chmod(0o755)
+    for name in ("sleep", "wc", "touch", "mkdir"):
+        (tools / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
+    state = tmp_path / "state"
+    state.mkdir()
+    result, calls = run_kind_up(
+        tools,
+        tmp_path,
+        KIND_NODE_IMAGE="offgridflow/kind-node:test",
+        KIND=str(tools / "kind"),
+        KUBECTL=str(tools / "kubectl"),
+        KUBECONFIG_OUT=str(tmp_path / "kind" / "offgridflow.kubeconfig"),
+        STATE=str(state),
+        **{"NODE_RUNNING": "true", "READYZ_AFTER": "0", **extra},
+    )
+    return [line for line in result.stdout.splitlines() if "cluster offgridflow" in line], calls
+
+
+def test_a_restarted_node_gets_time_to_answer_and_the_cluster_is_reused(tools: Path, tmp_path: Path) -> None:
+    lines, calls = existing_cluster(tools, tmp_path, READYZ_AFTER="2")
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "cluster offgridflow does not answer /readyz yet: waiting up to 120s for its node to come back",
+        "cluster offgridflow answers /readyz again",
+        "reusing kind cluster offgridflow",
+    ]
+    assert "kind delete" not in calls
+    assert calls.count("--raw=/readyz") == 3
+
+
+def test_a_stopped_node_is_started_not_deleted(tools: Path, tmp_path: Path) -> None:
+    lines, calls = existing_cluster(tools, tmp_path, NODE_RUNNING="false")
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "cluster offgridflow: its node offgridflow-control-plane was stopped and is started again",
+        "reusing kind cluster offgridflow",
+    ]
+    assert "docker start offgridflow-control-plane" in calls
+    assert "kind delete" not in calls
+
+
+def test_a_cluster_that_does_not_come_back_is_recreated_saying_what_is_lost(
+    tools: Path, tmp_path: Path
+) -> None:
+    lines, calls = existing_cluster(tools, tmp_path, READYZ_AFTER="-1", KIND_NODE_BACK_SECONDS="1")
+    said = [line.split("] ", 1)[1] for line in lines]
+    assert said[-2:] == [
+        "cluster offgridflow does not answer /readyz within 1s: deleting it to create it again; lost: the "
+        "database's rows and everything deployed in the cluster (the registry's images stay)",
+        "creating kind cluster offgridflow from offgridflow/kind-node:test",
+    ]
+    assert "kind delete cluster --name offgridflow" in calls
+    assert "kind create cluster" in calls

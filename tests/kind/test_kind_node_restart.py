@@ -1,0 +1,213 @@
+"""The kind cluster survives a restart of its node with another address on the ``kind`` network, as
+after a Docker Engine restart: the node's entrypoint takes the new address over, the API server
+answers /readyz, the node is Ready, the API serves again and the database keeps its rows.
+
+The Docker Engine itself is never restarted (the Docker e2e tier runs beside this one): the node
+container is stopped, moved to a free address of the ``kind`` network and started again. The node
+keeps that address afterwards. Every wait is bounded; a cluster that does not come back fails the
+test with what ``make kind-up`` will then do, never quietly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from offgridflow_runbook.environments.kind import KindSession
+from offgridflow_runbook.platforms import Platform, platform_for
+from offgridflow_runbook.probes.http import ApiProbe, ProbeError
+from offgridflow_runbook.targets import Target
+
+pytestmark = pytest.mark.kind
+
+ROOT = Path(__file__).resolve().parents[2]
+NETWORK = "kind"  # the Docker network kind puts its nodes on
+STOP_S = 60.0  # docker stop's grace for the node's systemd to shut down
+SERVES_S = 300.0  # from Ready to the API answering the row written before (pods restart after the node)
+ROLLOUT_S = 240.0
+# what make kind-up does with a cluster that does not answer, and what that costs
+NOT_BACK = (
+    "the kind cluster did not come back after its node was moved to another address: the next "
+    "make kind-up deletes and re-creates it (the database's rows and everything deployed are lost)"
+)
+
+
+def back_seconds() -> float:
+    """How long make kind-up gives an existing cluster's API server (its default, read from the
+    script): the bound from docker start to /readyz, and again to the node's Ready."""
+    found = re.search(r"KIND_NODE_BACK_SECONDS:-(\d+)", (ROOT / "scripts" / "kind-up.sh").read_text())
+    assert found, "scripts/kind-up.sh has no KIND_NODE_BACK_SECONDS default"
+    return float(found.group(1))
+
+
+def docker(*args: str, timeout: float = 120.0) -> str:
+    """The docker CLI; a failure raises with its last line."""
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed: {(result.stderr or result.stdout).strip()}")
+    return result.stdout.strip()
+
+
+def node_address(node: str) -> str | None:
+    """The node's IPv4 on the kind network; None when it is not on it."""
+    networks = json.loads(docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", node))
+    found = (networks or {}).get(NETWORK)
+    return (found or {}).get("IPAddress") or None
+
+
+def free_address(current: str) -> str:
+    """An IPv4 of the kind network's subnet that no container and not the gateway has, from the top
+    (Docker hands out addresses from the bottom, so a later container does not want it)."""
+    document = json.loads(docker("network", "inspect", NETWORK))[0]
+    subnets = [c for c in document["IPAM"]["Config"] if ":" not in c["Subnet"]]
+    assert subnets, f"the {NETWORK} network has no IPv4 subnet: {document['IPAM']}"
+    subnet = ipaddress.IPv4Network(subnets[0]["Subnet"])
+    taken = {current, subnets[0].get("Gateway", "")}
+    taken |= {c["IPv4Address"].split("/")[0] for c in document["Containers"].values() if c.get("IPv4Address")}
+    for offset in range(2, 200):  # bounded: a /16 or /24 has a free one near its top
+        candidate = str(subnet.broadcast_address - offset)
+        if candidate not in taken:
+            return candidate
+    raise AssertionError(f"no free address near the top of {subnet}: {sorted(taken)}")
+
+
+def wait_for(what: str, condition: Callable[[], bool], timeout: float, interval: float = 2.0) -> float:
+    """Seconds until ``condition`` held; fails the test with ``what`` after ``timeout``."""
+    started = time.monotonic()
+    while True:
+        try:
+            if condition():
+                return time.monotonic() - started
+        except (RuntimeError, ProbeError, subprocess.TimeoutExpired):
+            pass  # the cluster is still coming back: not an answer yet
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"{what} not within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def answers_readyz(kind_session: KindSession) -> bool:
+    return kind_session.kubectl("get", "--raw=/readyz", "--request-timeout=5s", timeout=15).strip() == "ok"
+
+
+def node_ready_at(kind_session: KindSession, node: str) -> tuple[str, str]:
+    """The Node's Ready condition and its InternalIP, as the API server has them."""
+    document = json.loads(kind_session.kubectl("get", "node", node, "-o", "json", timeout=15))
+    ready = next((c["status"] for c in document["status"]["conditions"] if c["type"] == "Ready"), "")
+    addresses = {a["type"]: a["address"] for a in document["status"]["addresses"]}
+    return ready, addresses.get("InternalIP", "")
+
+
+def read_back(target: Target, activity_id: int) -> dict[str, object] | None:
+    """The activity as the API reads it from the database; None unless it answers 200."""
+    with ApiProbe(target, timeout=5.0) as api:
+        answer = api.get(f"{target.base_url.rstrip('/')}/v1/activities/{activity_id}", authorized=True)
+    body = answer.json()
+    return body if answer.status == 200 and isinstance(body, dict) else None
+
+
+@pytest.fixture(scope="module")
+def kind_target(kind_session: KindSession) -> Target:
+    return kind_session.target(kind_session.settings.root / "targets.yaml")
+
+
+@pytest.fixture(scope="module")
+def kind_platform(kind_target: Target) -> Iterator[Platform]:
+    platform = platform_for(kind_target)
+    yield platform
+    platform.close()
+
+
+def bring_back(kind_session: KindSession, node: str) -> str | None:
+    """After a failure: the node running on the kind network with its API answering; what is wrong if not."""
+    try:
+        if node_address(node) is None:
+            docker("network", "connect", NETWORK, node)
+        if docker("inspect", "-f", "{{.State.Running}}", node) != "true":
+            docker("start", node)
+        deadline = time.monotonic() + 2 * back_seconds()
+        while not answers_readyz_quietly(kind_session):
+            if time.monotonic() > deadline:
+                return f"no /readyz within {2 * back_seconds():.0f} s"
+            time.sleep(2)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        return str(error)
+    return None
+
+
+def answers_readyz_quietly(kind_session: KindSession) -> bool:
+    try:
+        return answers_readyz(kind_session)
+    except (RuntimeError, subprocess.TimeoutExpired):
+        return False
+
+
+def test_the_cluster_comes_back_with_its_rows_after_its_node_moves_to_another_address(
+    kind_session: KindSession, kind_target: Target, kind_platform: Platform
+) -> None:
+    node = f"{kind_session.settings.cluster_name}-control-plane"
+    kind_platform.wait_rollout(timeout=ROLLOUT_S)
+    source = f"node-restart-{uuid.uuid4().hex[:12]}"
+    with ApiProbe(kind_target, timeout=5.0) as api:
+        answer = api.post_activity(
+            {"source": source, "quantity": 1.0, "unit": "kWh", "occurred_at": datetime.now(UTC).isoformat()}
+        )
+    assert answer.status == 201, answer.text
+    activity_id = int(answer.json()["id"])
+    old = node_address(node)
+    assert old is not None, f"{node} is not on the {NETWORK} network"
+    new = free_address(old)
+
+    passed = False
+    try:
+        docker("stop", "-t", f"{STOP_S:.0f}", node, timeout=STOP_S + 30)
+        docker("network", "disconnect", NETWORK, node)
+        docker("network", "connect", "--ip", new, NETWORK, node)
+        docker("start", node)
+        started = time.monotonic()
+        assert node_address(node) == new
+
+        bound = back_seconds()
+        readyz_s = wait_for(
+            "the API server's /readyz after the move", lambda: answers_readyz(kind_session), bound
+        )
+        wait_for(f"{node} Ready at {new}", lambda: node_ready_at(kind_session, node) == ("True", new), bound)
+        ready_s = time.monotonic() - started
+        row: dict[str, object] = {}
+
+        def row_read_back() -> bool:
+            row.update(read_back(kind_target, activity_id) or {})
+            return bool(row)
+
+        wait_for(f"activity {activity_id} read back through the API", row_read_back, SERVES_S)
+        serves_s = time.monotonic() - started
+        assert row["source"] == source, row
+        logs = subprocess.run(
+            ["docker", "logs", node], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert f"INFO: node address changed from {old} to {new}" in logs.stdout + logs.stderr
+        print(
+            f"node moved {old} -> {new}: /readyz after {readyz_s:.0f} s, Ready after {ready_s:.0f} s, "
+            f"the row read back after {serves_s:.0f} s (from docker start)"
+        )
+        passed = True
+    finally:
+        if not passed:
+            problem = bring_back(kind_session, node)
+            if problem is not None:
+                pytest.fail(f"{NOT_BACK}: {problem}")
+    # The pods came back with a restart each (new sandboxes after the node's): the database's and the
+    # API's are made fresh, as make kind-up leaves them, for the tests that count restarts.
+    kind_platform.restart_database()
+    kind_platform.wait_database_ready(timeout=ROLLOUT_S)
+    kind_platform.rollout_restart()
+    status = kind_platform.wait_rollout(timeout=ROLLOUT_S)
+    assert status.complete, status.message
