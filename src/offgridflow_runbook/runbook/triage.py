@@ -194,7 +194,8 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "network/ingress",
         "no Ingress (Kubernetes); no ready endpoints of offgridflow-api-service, on Docker its routing "
         "proxy (unless every API pod is not ready: that is the pods' readiness, not 2D); a Service "
-        "selector that matches no API pod",
+        "selector that matches no API pod; the URL refusing while every API pod is ready behind ready "
+        "endpoints (a wrong port or targetPort)",
         explained_by=(*_SPECIFIC, Signal.CRASH_LOOP, Signal.NO_API_INSTANCE),
     ),
     Rule(
