@@ -239,7 +239,13 @@ for deployment in prometheus alertmanager kube-state-metrics; do
   kubectl -n monitoring rollout status "deployment/$deployment" --timeout="$timeout"
 done
 kubectl -n kube-system rollout status deployment/metrics-server --timeout="$timeout"
+# A Prometheus that has just rolled out (a changed rule or profile) evaluates before its first scrapes,
+# and in the fast profile its alerts on a missing series fire within seconds: "up" waits until every
+# target is scraped and no runbook alert is pending or firing (said, not fatal, when it does not).
+prometheus_url=http://127.0.0.1:19090  # kind-config.yaml's port mapping of the Prometheus NodePort
+"$python" -m offgridflow_runbook.environments.settle "$prometheus_url" \
+  --deadline "${KIND_SETTLE_SECONDS:-120}" || step "the cluster is up, but its monitoring is not quiet (above)"
 # The cluster's API token for the checks (source .state/kind/env), read from its Secret; never printed.
 token="$(kubectl -n offgridflow get secret offgridflow-secrets -o jsonpath='{.data.OFFGRIDFLOW_API_TOKENS}' | base64 -d | cut -d, -f1)"
 (umask 077 && printf 'export OFFGRIDFLOW_TOKEN=%q\nexport KUBECONFIG=%q\n' "$token" "$(realpath "$kubeconfig")" > "$(dirname "$kubeconfig")/env")
-step "kind cluster $cluster is up: API http://127.0.0.1:18080, metrics :18081, Prometheus :19090, Alertmanager :19093, alert receiver :19095 (kubeconfig $kubeconfig, context $context; source $(dirname "$kubeconfig")/env for the token)"
+step "kind cluster $cluster is up: API http://127.0.0.1:18080, metrics :18081, Prometheus $prometheus_url, Alertmanager :19093, alert receiver :19095 (kubeconfig $kubeconfig, context $context; source $(dirname "$kubeconfig")/env for the token)"

@@ -286,5 +286,15 @@ def kill_during_the_fault_then_restore(
         assert writer.acked, "the test's writer got no write acknowledged at all"
         lost = missing_writes(target, writer.acked + experiment_acked)
         assert lost == [], f"{len(lost)} acknowledged writes lost: {lost[:20]}"
+    except BaseException as failure:
+        # A case that failed with its fault still in the ledger must not leave the fault behind for
+        # the tests after it (a database left down fails all of them): restore it, and say so.
+        if ledger.entries(target.name):
+            rescue = cli(restore, environment, RESTORE_S)
+            failure.add_note(
+                f"the case failed with a ledger entry open; restore after it exited {rescue.returncode}: "
+                f"{(rescue.stdout + rescue.stderr).strip()[-1500:]}"
+            )
+        raise
     finally:
         platform.close()

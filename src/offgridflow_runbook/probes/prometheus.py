@@ -187,6 +187,17 @@ class PrometheusProbe:
         groups = self._get("/api/v1/rules", {"type": "alert"}).get("groups", [])
         return [rule for group in groups for rule in group.get("rules", []) if rule.get("type") == "alerting"]
 
+    def targets_not_up(self) -> list[str]:
+        """The active scrape targets not (yet) scraped healthy, as ``job instance: health (last
+        error)``; [] when every one is up (a Prometheus that has just started has none up yet)."""
+        active = self._get("/api/v1/targets", {"state": "active"}).get("activeTargets", [])
+        return [
+            f"{t.get('labels', {}).get('job', '?')} {t.get('labels', {}).get('instance', '?')}: "
+            f"{t.get('health', '?')}{f' ({error})' if (error := t.get('lastError')) else ''}"
+            for t in active
+            if t.get("health") != "up"
+        ]
+
     def alerts(self) -> list[Alert]:
         """Every pending or firing alert."""
         data = self._get("/api/v1/alerts")
