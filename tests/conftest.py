@@ -47,6 +47,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kind-bin", default=None, help="the kind binary to use (never downloaded)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Started as a scheduler starts it (a background job of a shell without job control, nohup), the
+    # run inherits SIGINT ignored, and so would every process its tests start: a test that sends one
+    # SIGINT (Ctrl-C on the gate, the game day's halt) would wait in vain, and test-tiers' forwarded
+    # Ctrl-C would not stop the tier. A test run is interactive by nature: SIGINT interrupts it, and
+    # the processes it starts get SIGINT's default, as from a terminal.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
