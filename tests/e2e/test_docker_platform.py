@@ -12,7 +12,14 @@ import pytest
 from offgridflow_runbook.environments.local import up
 from offgridflow_runbook.platforms.docker import revisions
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
-from offgridflow_runbook.platforms.docker.names import API, API_REPOSITORY, POSTGRES, STACK_LABEL, STACK_VALUE
+from offgridflow_runbook.platforms.docker.names import (
+    API,
+    API_INTERNAL_PORT,
+    API_REPOSITORY,
+    POSTGRES,
+    STACK_LABEL,
+    STACK_VALUE,
+)
 
 from .conftest import wait_until
 
@@ -142,10 +149,13 @@ def test_memory_over_the_limit_is_oom_killed_and_restarts(
 ):
     restarts_before = _inspect(engine, API)["RestartCount"]
     for attempt in range(2):
-        with pytest.raises(httpx.HTTPError):
-            # The process dies while answering: the connection drops instead of a response.
+        with pytest.raises(httpx.TransportError):
+            # The process dies while answering: the connection drops instead of a response. Sent to the
+            # API container itself (:8082), not through its Service (the routing proxy on :8080), which
+            # answers 502/503 of its own while the restarted API is not yet among its endpoints: such
+            # an answer would pass for the kill while no assault had reached the API.
             httpx.post(
-                "http://127.0.0.1:8080/chaos/assaults/memory",
+                f"http://127.0.0.1:{API_INTERNAL_PORT}/chaos/assaults/memory",
                 params={"mib": 1024, "hold_seconds": 30},
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=30,
@@ -155,7 +165,11 @@ def test_memory_over_the_limit_is_oom_killed_and_restarts(
             lambda attempt=attempt: _inspect(engine, API)["RestartCount"] > restarts_before + attempt,
             60,
         )
-        wait_until("the API answers again", lambda: _answers("http://127.0.0.1:8080/health/live") == 200, 60)
+        wait_until(
+            "the API answers again",
+            lambda: _answers(f"http://127.0.0.1:{API_INTERNAL_PORT}/health/live") == 200,
+            60,
+        )
 
     state = _inspect(engine, API)["State"]
     assert state["OOMKilled"] is True
