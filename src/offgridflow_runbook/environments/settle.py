@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from offgridflow_runbook.probes.http import ProbeError
-from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS, PrometheusProbe
+from offgridflow_runbook.probes.prometheus import PrometheusProbe
 
 __all__ = ["main", "unsettled", "wait_until_settled"]
 
@@ -37,7 +37,7 @@ def unsettled(prometheus_url: str) -> list[str]:
             down = prometheus.targets_not_up()
             if down:
                 return [f"target {line}" for line in down]
-            return sorted({f"{a.name} ({a.state})" for a in prometheus.alerts() if a.name in RUNBOOK_ALERTS})
+            return prometheus.runbook_alerts_active()
     except ProbeError as error:
         return [f"Prometheus not readable: {error}"]
 

@@ -190,7 +190,7 @@ def still_alerting(prometheus_url: str, *, timeout: float = 5.0) -> list[str]:
     """The runbook's alerts pending or firing now, as ``name (state)``; ProbeError when Prometheus
     cannot be read (could not look is not quiet)."""
     with PrometheusProbe(prometheus_url, timeout=timeout) as prometheus:
-        return sorted({f"{a.name} ({a.state})" for a in prometheus.alerts() if a.name in RUNBOOK_ALERTS})
+        return prometheus.runbook_alerts_active()
 
 
 def wait_for_quiet(

@@ -211,6 +211,10 @@ class PrometheusProbe:
             for item in data.get("alerts", [])
         ]
 
+    def runbook_alerts_active(self) -> list[str]:
+        """The runbook's alerts pending or firing now, as ``name (state)``, sorted."""
+        return sorted({f"{a.name} ({a.state})" for a in self.alerts() if a.name in RUNBOOK_ALERTS})
+
     def alert_state(self, name: str) -> tuple[str, datetime | None]:
         """``("inactive" | "pending" | "firing", activeAt)`` of one alert (firing wins over pending)."""
         states = [alert for alert in self.alerts() if alert.name == name]
