@@ -68,19 +68,28 @@ for tier in $TIERS; do
   if [ "$rc" != 0 ] && ! { [ "$rc" = 5 ] && [ $# -gt 0 ]; }; then status=1; fi
 done
 echo "tiers took $((SECONDS - started)) s (${OFFGRIDFLOW_TIERS:-parallel})"
-# every failed or erroring test by name, again at the end: a CI log is often read from its tail only
-for tier in $TIERS; do
-  grep -E '^(FAILED|ERROR) ' "$reports/$tier.log" 2>/dev/null | sed "s/^/[$tier] /"
-done
 # the triage corpus' two figures and every miss, as the tier that ran the corpus tests printed them,
 # again at the end, where they are read (in the tiers' interleaved output they scroll away)
 for tier in $TIERS; do
   awk '/-- triage scenario corpus --/ {on = 1; next} on && /^(=+|-+) / {on = 0} on' "$reports/$tier.log" 2>/dev/null
 done
-# one closing line for every tier, counted from their JUnit reports
+# every failed or erroring test, again at the end with its tier and the first lines of its message
+# (a CI log is often read from its tail only, and pytest's own short summary cuts the message to the
+# terminal's width), then one closing line for every tier, counted from their JUnit reports
 "$python" - "$reports/docker.xml" "$reports/kind.xml" "$reports/units.xml" <<'EOF' || status=1
 import sys
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+
+def node_id(classname: str, name: str) -> str:
+    """pytest's node id again from JUnit's dotted classname (the longest prefix that is a file)."""
+    parts = classname.split(".")
+    for cut in range(len(parts), 0, -1):
+        if Path(*parts[:cut]).with_suffix(".py").is_file():
+            return "::".join(["/".join(parts[:cut]) + ".py", *parts[cut:], name])
+    return f"{classname}::{name}"
+
 
 totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
 for path in sys.argv[1:]:
@@ -92,6 +101,16 @@ for path in sys.argv[1:]:
     for suite in root.iter("testsuite"):
         for key in totals:
             totals[key] += int(suite.get(key, 0))
+    tier = Path(path).stem
+    for case in root.iter("testcase"):
+        for kind, word in (("failure", "FAILED"), ("error", "ERROR")):
+            for problem in case.findall(kind):
+                print(f"[{tier}] {word} {node_id(case.get('classname', ''), case.get('name', ''))}")
+                lines = (problem.get("message") or problem.text or "").strip().splitlines()
+                for line in lines[:8]:
+                    print(f"    {line[:300]}")
+                if len(lines) > 8:
+                    print(f"    ... ({len(lines) - 8} more lines in reports/tiers/{tier}.log)")
 failed = totals["failures"] + totals["errors"]
 passed = totals["tests"] - failed - totals["skipped"]
 print(f"tests: {passed} passed, {failed} failed, {totals['skipped']} skipped")

@@ -180,12 +180,28 @@ def test_memory_over_the_limit_is_oom_killed_and_restarts(
     assert any(e.reason == "OOMKilled" and e.involved == API for e in healthy_api.events())
 
 
-def test_kill_and_restart_the_database(healthy_api: DockerPlatform, engine: docker.DockerClient):
+def _one_offs(engine: docker.DockerClient) -> list[str]:
+    return [c.name for c in engine.containers.list(all=True, filters={"label": "com.offgridflow.one-off"})]
+
+
+def test_kill_and_restart_the_database(
+    healthy_api: DockerPlatform, engine: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+):
+    one_offs_before = _one_offs(engine)
+    seen_running = engine.containers.get(POSTGRES)  # as a listing just before the kill saw it
     healthy_api.kill_database()
     wait_until("postgres is down", lambda: _inspect(engine, POSTGRES)["State"]["Status"] == "exited", 30)
     assert _inspect(engine, POSTGRES)["State"]["ExitCode"] == 137
     result = healthy_api.pg_isready()
     assert result.exit_code != 0, result.output
+    # a database that stops between the driver's listing and its exec: the engine refuses the exec
+    # (409), and pg_isready answers from a one-off container instead of failing
+    assert seen_running.status == "running"
+    with monkeypatch.context() as stale:
+        stale.setattr(healthy_api, "_container", lambda name: seen_running if name == POSTGRES else None)
+        raced = healthy_api.pg_isready()
+    assert raced.exit_code != 0, raced.output
+    assert _one_offs(engine) == one_offs_before, "a one-off pg_isready container was left behind"
     wait_until("the API reports not ready", lambda: _answers("http://127.0.0.1:8080/health/ready") != 200, 30)
 
     healthy_api.restart_database()

@@ -138,6 +138,28 @@ def test_a_run_of_runbook_steps_ends_with_the_runbooks_coverage(project: pytest.
     )
 
 
+def test_a_one_line_failure_keeps_the_notes_added_to_it(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_noted="""
+        from offgridflow_runbook.platforms import PlatformError
+
+        def test_noted():
+            failure = PlatformError("docker: pg_isready failed: Container 1f is not running")
+            failure.add_note("the case failed with a ledger entry open; restore after it exited 0")
+            raise failure
+        """
+    )
+    result = project.runpytest("--targets-file", "targets.yaml", "--target", "dead")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "docker: pg_isready failed: Container 1f is not running",
+            "the case failed with a ledger entry open; restore after it exited 0",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
 def test_unreachable_target_fails_in_one_line_without_traceback(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_dead="""

@@ -35,7 +35,12 @@ case "$marker" in
   *) set -- $FAKE_UNITS ;;
 esac
 counts="tests=\\"$1\\" failures=\\"$2\\" errors=\\"0\\" skipped=\\"0\\""
-echo "<testsuites><testsuite $counts/></testsuites>" > "$junit"
+case_=""
+if [ "$2" != 0 ]; then
+  failure="<failure message=\\"AssertionError: boom&#10;the second line\\"/>"
+  case_="<testcase classname=\\"tests.test_one\\" name=\\"test_one[x]\\">$failure</testcase>"
+fi
+echo "<testsuites><testsuite $counts>$case_</testsuite></testsuites>" > "$junit"
 if [ "$marker" = "not e2e and not kind" ] && [ -n "$FAKE_CORPUS" ]; then printf '%s\n' "$FAKE_CORPUS"; fi
 if [ "$2" != 0 ]; then echo "FAILED tests/test_${marker// /_}.py::test_one - AssertionError: boom"; fi
 echo "$1 tests, $2 failed in 0.01s"
@@ -112,11 +117,17 @@ def test_a_failing_tier_or_a_tier_that_ran_nothing_fails_the_run(
     assert result.returncode == 1, result.stdout
 
 
-def test_every_failed_test_is_named_again_at_the_end_with_its_tier(tmp_path: Path) -> None:
+def test_every_failed_test_is_named_again_at_the_end_with_its_tier_and_message(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_one.py").write_text("")
     result = run_tiers(tmp_path, "7 1 1", "3 0 0")
-    tail = result.stdout.splitlines()[-3:]
-    assert "[docker] FAILED tests/test_e2e_and_not_kind.py::test_one - AssertionError: boom" in tail
-    assert not any(line.startswith("[kind] FAILED") for line in tail)
+    tail = result.stdout.splitlines()[-4:]
+    assert tail[:3] == [
+        "[docker] FAILED tests/test_one.py::test_one[x]",
+        "    AssertionError: boom",
+        "    the second line",
+    ], result.stdout
+    assert not any(line.startswith("[kind] FAILED") for line in result.stdout.splitlines())
 
 
 def test_a_tier_that_options_leave_without_a_test_is_not_a_failure(tmp_path: Path) -> None:

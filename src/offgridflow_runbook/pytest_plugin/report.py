@@ -86,7 +86,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append(("runbook_step", step))
     report.runbook_step = step  # type: ignore[attr-defined]
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, ONE_LINE_ERRORS):
-        report.longrepr = str(call.excinfo.value)
+        # one line, and the notes added on its way up (what a clean-up did after it, say)
+        report.longrepr = "\n".join([str(call.excinfo.value), *getattr(call.excinfo.value, "__notes__", ())])
     redactor = item.config.stash[redactor_key]
     if report.failed and step is not None and item.config.pluginmanager.hasplugin("html"):
         from pytest_html import extras  # type: ignore[import-untyped]

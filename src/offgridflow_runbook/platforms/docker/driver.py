@@ -20,7 +20,8 @@ from typing import Any, ClassVar, Literal, ParamSpec, TypeVar
 
 import docker
 import httpx
-from docker.errors import DockerException, NotFound
+import requests
+from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
 from offgridflow_runbook.platforms.base import (
@@ -145,6 +146,11 @@ def _unix_socket_problem() -> str | None:
         except OSError as error:
             return f"{path}: {error.strerror or error}"
     return None
+
+
+def _not_running(error: APIError) -> bool:
+    """The engine refused an exec because the container is not running (any more)."""
+    return error.status_code == 409 or "is not running" in str(getattr(error, "explanation", "") or error)
 
 
 def _engine_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -329,16 +335,36 @@ class DockerPlatform:
             here = host_pg_isready(container)
             if here is not None:
                 return here
-            result = container.exec_run(list(PG_ISREADY))
-            return CommandResult(PG_ISREADY, int(result.exit_code), result.output.decode("utf-8", "replace"))
+            try:
+                result = container.exec_run(list(PG_ISREADY))
+                return CommandResult(
+                    PG_ISREADY, int(result.exit_code), result.output.decode("utf-8", "replace")
+                )
+            except APIError as error:
+                # it stopped between the listing and the exec (a kill, a crash): ask as if it were down
+                if not _not_running(error):
+                    raise
+        return self._one_off_pg_isready()
+
+    def _one_off_pg_isready(self) -> CommandResult:
+        """``pg_isready`` from a one-off container of the database's image on the host network,
+        removed whatever happens (its wait is bounded: pg_isready gives up after 3 s by itself)."""
+        one_off = self._client.containers.create(
+            POSTGRES_IMAGE,
+            list(PG_ISREADY),
+            network_mode="host",
+            entrypoint=[],
+            labels={"com.offgridflow.one-off": "pg_isready"},  # not the stack's label: not one of its parts
+        )
         try:
-            output = self._client.containers.run(
-                POSTGRES_IMAGE, list(PG_ISREADY), network_mode="host", entrypoint=[], remove=True
-            )
-            return CommandResult(PG_ISREADY, 0, output.decode("utf-8", "replace"))
-        except docker.errors.ContainerError as error:
-            text = error.stderr.decode("utf-8", "replace") if isinstance(error.stderr, bytes) else ""
-            return CommandResult(PG_ISREADY, int(error.exit_status), text or "127.0.0.1:5432 - no response\n")
+            one_off.start()
+            status = int(one_off.wait(timeout=30)["StatusCode"])
+            text = one_off.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            return CommandResult(PG_ISREADY, status, text or "127.0.0.1:5432 - no response\n")
+        except requests.exceptions.RequestException as error:  # the bounded wait ran out
+            raise PlatformError(f"docker: pg_isready: the one-off container did not end: {error}") from None
+        finally:
+            one_off.remove(force=True)
 
     @_engine_errors
     def resource_usage(self) -> list[Usage]:

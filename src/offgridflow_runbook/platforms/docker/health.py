@@ -68,7 +68,12 @@ def postgres_ready(client: docker.DockerClient) -> bool:
     container = specs.find(client, POSTGRES)
     if container is None or container.status != "running":
         return False
-    return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
+    try:
+        return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
+    except docker.errors.APIError as error:
+        if error.status_code == 409:  # it stopped between the listing and the exec: not ready
+            return False
+        raise
 
 
 def part_health(client: docker.DockerClient, name: str) -> PartHealth:
