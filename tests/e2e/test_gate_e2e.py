@@ -73,13 +73,15 @@ def test_the_known_good_tag_is_rolled_out_passes_and_stays(
     assert running_image(engine) == older  # the candidate stays (the fixture restores afterwards)
 
 
-def test_a_missing_tag_is_rejected_and_rolled_back(
+def test_a_missing_tag_is_rejected_once_its_pull_fails_for_the_grace_and_rolled_back(
     quiet_api: DockerPlatform, token: str, engine: docker.DockerClient, tmp_path: Path
 ) -> None:
-    code, verdict, output = gate(MISSING, token, tmp_path, "--rollout-timeout", "30")
+    code, verdict, output = gate(MISSING, token, tmp_path, "--pull-grace", "10")
     assert code == 1, output
     assert verdict["failed_steps"][0] == "rollout"
     assert verdict["rollout"]["complete"] is False
+    assert "the candidate's image cannot be pulled (" in verdict["rollout"]["unpullable"], output
+    assert verdict["timings_s"]["rollout"] < 120, "waited far past the grace (the bound is 300 s)"
     assert verdict["rollback"]["passed"] is True, verdict["rollback"]
     assert verdict["rollback"]["image_after"] == DEPLOYED
     assert running_image(engine) == DEPLOYED

@@ -116,6 +116,19 @@ def test_the_deployed_image_as_candidate_changes_nothing_and_passes(
     assert json.loads(capsys.readouterr().out) == env.verdict  # --json prints gate.json
 
 
+def test_a_tag_the_registry_lacks_is_rejected_once_its_pull_fails_for_the_grace(env: GateEnv) -> None:
+    assert env.gate(MISSING, "--rollout-timeout", "120", "--pull-grace", "1") == 1
+    verdict = env.verdict
+    assert verdict["failed_steps"][0] == "rollout"
+    message = verdict["failures"][0]["message"]
+    assert "the candidate's image cannot be pulled (ErrImagePull on offgridflow-api-2" in message
+    assert "manifest unknown" in message
+    assert verdict["rollout"]["unpullable"] in message
+    assert verdict["timings_s"]["rollout"] < 60  # two wait slices, not the 120 s bound
+    assert env.platform.template == env.platform.running == GOOD
+    assert verdict["rollback"]["passed"] is True
+
+
 def test_a_missing_tag_never_becomes_ready_within_the_bound_and_is_rolled_back(env: GateEnv) -> None:
     assert env.gate(MISSING, "--rollout-timeout", "1") == 1
     verdict = env.verdict

@@ -11,7 +11,8 @@ import pytest
 from helpers.gate_fakes import GOOD, OLDER, RollingPlatform
 from offgridflow_runbook.gate.judge import CheckReports, PytestChecks, drift_failures
 from offgridflow_runbook.gate.reference import image_reference
-from offgridflow_runbook.gate.runner import GateSettings, run_gate
+from offgridflow_runbook.gate.runner import GateSettings, PullWatch, run_gate
+from offgridflow_runbook.platforms import Workload
 from offgridflow_runbook.runbook import load_runbook
 from offgridflow_runbook.runbook.drift import DriftReport, DriftResult, Outcome
 from offgridflow_runbook.targets import Target
@@ -111,3 +112,39 @@ def test_a_gate_that_breaks_after_the_image_was_set_still_rolls_back(tmp_path: P
     # nothing answers on 127.0.0.1:9, so Verification 2-4 cannot pass: the rollback is not confirmed
     assert report.exit_code == 3
     assert (tmp_path / "reports" / "gate.json").exists()
+
+
+def instance(image: str, reason: str | None, message: str | None = None) -> list[Workload]:
+    """The API's one new instance as api_workloads() gives it: running, or waiting for ``reason``."""
+    phase = "Running" if reason is None else "Pending"
+    return [Workload("api-new", "offgridflow-api", phase, reason is None, 0, image, reason, message)]
+
+
+def test_a_failing_pull_is_given_its_grace_and_a_pull_that_recovers_starts_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr("offgridflow_runbook.gate.runner.time.monotonic", lambda: now[0])
+    watch = PullWatch(OLDER, grace=30.0)
+    assert watch.verdict(instance(OLDER, "ErrImagePull", "manifest unknown")) is None  # the kubelet retries
+    now[0] += 29.9
+    assert watch.verdict(instance(OLDER, "ImagePullBackOff", "Back-off")) is None  # inside the grace
+    assert watch.verdict(instance(OLDER, None)) is None  # it pulled after all
+    now[0] += 10
+    assert watch.verdict(instance(OLDER, "ImagePullBackOff")) is None  # a new failure: a new grace
+    now[0] += 30
+    assert watch.verdict(instance(OLDER, "ImagePullBackOff")) == (
+        "the candidate's image cannot be pulled (ImagePullBackOff on api-new for 30 s)"
+    )
+
+
+@pytest.mark.parametrize("reason", ["InvalidImageName", "ErrImageNeverPull"])
+def test_an_image_no_retry_can_pull_is_rejected_at_once(reason: str) -> None:
+    watch = PullWatch(OLDER, grace=300.0)
+    assert watch.verdict(instance(OLDER, reason, "couldn't parse image name")) == (
+        f"the candidate's image cannot be pulled ({reason} on api-new for 0 s: couldn't parse image name)"
+    )
+
+
+def test_the_old_image_failing_to_pull_is_not_the_candidates_failure() -> None:
+    assert PullWatch(OLDER, grace=0.0).verdict(instance(GOOD, "ImagePullBackOff")) is None

@@ -70,13 +70,18 @@ def test_the_deployed_good_tag_passes_and_stays(kind_platform: Platform, tmp_pat
     assert (tmp_path / "report.html").exists()
 
 
-def test_a_missing_tag_is_rejected_and_rolled_back_with_rollout_undo(
+def test_a_missing_tag_is_rejected_once_the_kubelet_cannot_pull_it_and_rolled_back_with_rollout_undo(
     kind_platform: Platform, tmp_path: Path
 ) -> None:
     revisions_before = [r.number for r in kind_platform.rollout_history()]
-    code, verdict, output = gate(MISSING, tmp_path, "--rollout-timeout", "90")
+    code, verdict, output = gate(MISSING, tmp_path, "--pull-grace", "15")
     assert code == 1, output
     assert verdict["failed_steps"][0] == "rollout"
+    unpullable = verdict["rollout"]["unpullable"]
+    assert unpullable.startswith(
+        "the candidate's image cannot be pulled (ErrImagePull"
+    ) or unpullable.startswith("the candidate's image cannot be pulled (ImagePullBackOff"), output
+    assert verdict["timings_s"]["rollout"] < 120, "waited far past the grace (the bound is 300 s)"
     assert verdict["rollback"]["action"] == "rollout undo"
     assert verdict["rollback"]["passed"] is True, verdict["rollback"]
     assert images(kind_platform) == {DEPLOYED}

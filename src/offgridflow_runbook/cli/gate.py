@@ -50,6 +50,7 @@ def add_parser(subparsers: Any) -> None:
         ("--rollout-timeout", 300.0, "the candidate's rollout may take"),
         ("--checks-timeout", 300.0, "the checks may take"),
         ("--rollback-timeout", 420.0, "the rollback and Verification 1-5 after it may take"),
+        ("--pull-grace", 30.0, "the candidate's image may fail to pull before it is rejected"),
     ):
         parser.add_argument(
             flag, type=_seconds, default=default, help=f"seconds {what} (default: {default:.0f})"
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         rollout_timeout=args.rollout_timeout,
         checks_timeout=args.checks_timeout,
         rollback_timeout=args.rollback_timeout,
+        pull_grace_s=args.pull_grace,
     )
     checks = PytestChecks(args.checks_dir, _target_args(args), settings.checks_timeout)
     platform = platform_for(target)

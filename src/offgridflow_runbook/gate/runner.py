@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from offgridflow_runbook.gate.judge import CheckReports, PytestChecks, drift_failures
 from offgridflow_runbook.gate.verdict import Failure, GateReport, Rollback
-from offgridflow_runbook.platforms import Platform, PlatformError, RolloutStatus
+from offgridflow_runbook.platforms import Platform, PlatformError, RolloutStatus, Workload
 from offgridflow_runbook.platforms.identity import identity_mismatch
 from offgridflow_runbook.reporting import Redactor
 from offgridflow_runbook.runbook.document import Runbook
@@ -30,7 +30,7 @@ from offgridflow_runbook.runbook.drift import DriftReport, drift
 from offgridflow_runbook.runbook.verification import VerificationReport, verify
 from offgridflow_runbook.targets import Target, TargetError
 
-__all__ = ["DRIFT_FILE", "GATE_FILE", "GateSettings", "run_gate"]
+__all__ = ["DRIFT_FILE", "GATE_FILE", "GateSettings", "PullWatch", "run_gate"]
 
 GATE_FILE = "gate.json"
 DRIFT_FILE = "drift.json"
@@ -53,6 +53,15 @@ class GateSettings:
     rollback_timeout: float = 420.0
     drift_timeout: float = 15.0
     poll_s: float = 5.0  # how often a wait looks again and says what it waits for
+    # a candidate whose new instances cannot pull its image for this long is rejected without
+    # waiting out rollout_timeout (a tag the registry lacks never becomes ready)
+    pull_grace_s: float = 30.0
+
+
+# waiting reasons of an instance whose image cannot be pulled: the first two the kubelet retries (so
+# the gate gives them pull_grace_s), the last two no retry can change
+_PULL_RETRIED = frozenset({"ErrImagePull", "ImagePullBackOff"})
+_PULL_FINAL = frozenset({"InvalidImageName", "ErrImageNeverPull"})
 
 
 def _check_identity(target: Target, platform: Platform) -> None:
@@ -90,18 +99,57 @@ class _Clock:
         return f"{self.elapsed:.0f} s of {self.timeout:.0f} s"
 
 
+class PullWatch:
+    """Whether the candidate's instances have been unable to pull its image for ``grace`` seconds
+    on end (looked at between the rollout wait's slices)."""
+
+    def __init__(self, image: str, grace: float) -> None:
+        self.image = image
+        self.grace = grace
+        self.since: float | None = None
+
+    def verdict(self, instances: list[Workload]) -> str | None:
+        """None while the image may still come; else why the rollout will not complete. Read from
+        the API's instances as ``api_workloads()`` gives them, one look after the other."""
+        failing = [
+            w for w in instances if w.image == self.image and w.waiting_reason in _PULL_RETRIED | _PULL_FINAL
+        ]
+        if not failing:
+            self.since = None  # a pull that succeeded (or instances not made yet) starts the grace again
+            return None
+        now = time.monotonic()
+        self.since = now if self.since is None else self.since
+        final = next((w for w in failing if w.waiting_reason in _PULL_FINAL), None)
+        shown = final or failing[0]
+        if final is None and now - self.since < self.grace:
+            return None
+        detail = f": {shown.waiting_message}" if shown.waiting_message else ""
+        return (
+            f"the candidate's image cannot be pulled ({shown.waiting_reason} on {shown.name} for "
+            f"{now - self.since:.0f} s{detail})"
+        )
+
+
 def _wait_rollout(
-    platform: Platform, clock: _Clock, settings: GateSettings, say: Say, what: str
-) -> RolloutStatus:
+    platform: Platform,
+    clock: _Clock,
+    settings: GateSettings,
+    say: Say,
+    what: str,
+    pulls: PullWatch | None = None,
+) -> tuple[RolloutStatus, str | None]:
     """The platform's own rollout wait in slices of ``poll_s``, with a progress line between them.
     A wait that returns incomplete well before its slice ended means the platform gave up (a
-    Deployment past its progress deadline): no use waiting longer."""
+    Deployment past its progress deadline): no use waiting longer. With ``pulls``, an image that
+    cannot be pulled ends the wait too; the second value then says why."""
     while True:
         piece = min(settings.poll_s, clock.remaining)
         asked = time.monotonic()
         status = platform.wait_rollout(timeout=piece)
         if status.complete or clock.remaining <= 0 or time.monotonic() - asked < piece - 1.0:
-            return status
+            return status, None
+        if pulls is not None and (unpullable := pulls.verdict(platform.api_workloads())) is not None:
+            return status, unpullable
         say(f"{what}: waiting for the rollout ({clock.progress()}): {status.message}")
 
 
@@ -157,7 +205,7 @@ def _roll_back(
         platform.rollout_undo()
     except PlatformError as error:
         return Rollback("rollout undo", False, f"rollout undo failed: {error}", seconds=clock.elapsed)
-    status = _wait_rollout(platform, clock, settings, say, "rollback")
+    status, _ = _wait_rollout(platform, clock, settings, say, "rollback")
     report = _verify_until_passed(target, platform, clock, settings, say)
     image_after = _template_image(platform)
     steps = [{"step": s.step, "outcome": str(s.outcome), "message": s.message} for s in report.steps]
@@ -204,12 +252,17 @@ def _roll_out(
 ) -> None:
     """Wait for the candidate's rollout (bounded), then for the old instances to go."""
     clock = _Clock(settings.rollout_timeout)
-    status = _wait_rollout(platform, clock, settings, say, "rollout")
+    pulls = PullWatch(candidate, settings.pull_grace_s)
+    status, unpullable = _wait_rollout(platform, clock, settings, say, "rollout", pulls)
     if status.complete:
         _wait_settled(platform, candidate, clock, settings, say)
     report.rollout = {"complete": status.complete, "message": status.message}
     report.timings_s["rollout"] = round(clock.elapsed, 3)
-    if not status.complete:
+    if unpullable is not None:
+        report.rollout["unpullable"] = unpullable
+        say(f"rollout: {unpullable}: rejected without waiting out the {settings.rollout_timeout:.0f} s bound")
+        report.failures.append(Failure("rollout", "rollout", f"not complete: {unpullable}"))
+    elif not status.complete:
         waited = f"not complete within {settings.rollout_timeout:.0f} s: {status.message}"
         report.failures.append(Failure("rollout", "rollout", waited))
 
