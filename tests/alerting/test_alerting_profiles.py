@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from offgridflow_runbook.alerting.profiles import (
+    MONITOR_DEPLOYMENT,
+    MONITOR_EVERY,
     fast_expression,
     fast_for,
     fast_rules,
@@ -71,6 +73,32 @@ def test_the_fast_kind_overlay_swaps_the_monitoring_config_and_keeps_everything_
         config_map(fast, p)["metadata"]["name"] for p in ("prometheus-rules", "alertmanager-config")
     } <= mounted
     assert mounted <= names
+
+
+def monitor_args(objects: list[dict]) -> list[str]:
+    """The synthetic monitor's container's args, as rendered."""
+    deployment = next(
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == MONITOR_DEPLOYMENT
+    )
+    return [str(a) for a in deployment["spec"]["template"]["spec"]["containers"][0]["args"]]
+
+
+def monitor_every(objects: list[dict]) -> str:
+    args = monitor_args(objects)
+    return args[args.index("--every") + 1]
+
+
+def test_the_fast_kind_overlay_runs_the_synthetic_monitor_at_the_fast_interval_and_keeps_its_other_args(
+    tmp_path: Path,
+):
+    render_kind_overlay("fast", base=KIND_BASE, into=tmp_path / "overlay", root=ROOT)
+    fast, production = kustomize(tmp_path / "overlay"), kustomize(KIND_BASE)
+    assert (monitor_every(fast), monitor_every(production)) == (
+        MONITOR_EVERY["fast"],
+        MONITOR_EVERY["production"],
+    )
+    others = [[a for a in monitor_args(o) if a not in MONITOR_EVERY.values()] for o in (fast, production)]
+    assert others[0] == others[1]
 
 
 def test_the_production_kind_overlay_renders_the_base_unchanged(tmp_path: Path):

@@ -14,11 +14,10 @@ import docker
 import httpx
 import pytest
 
-from offgridflow_runbook.alerting.profiles import seconds
+from offgridflow_runbook.alerting.profiles import MONITOR_EVERY, seconds
 from offgridflow_runbook.gameday.pages import Page, read_pages
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.platforms.docker.names import API, SYNTHETIC_MONITOR, URLS
-from offgridflow_runbook.platforms.docker.specs import MONITOR_EVERY
 from offgridflow_runbook.targets import load_target
 
 from .conftest import QUIET_WITHIN_S, wait_until

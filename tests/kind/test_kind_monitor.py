@@ -4,14 +4,13 @@ Prometheus), OffGridFlowSyntheticCheckFailing reaches the alert receiver; scaled
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from helpers.deploy_files import KUBERNETES
 from offgridflow_runbook.cli import build_parser
 from offgridflow_runbook.gameday.pages import read_pages
 
@@ -22,17 +21,14 @@ MONITOR = "offgridflow-synthetic-monitor"
 ROLLOUT_S = 240
 
 
-def monitor_interval_s() -> float:
-    """--every of the component's Deployment (60 s), read from there."""
-    deployment = yaml.safe_load(
-        (KUBERNETES / "components" / "synthetic-monitor" / "deployment.yaml").read_text()
-    )
-    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    return float(build_parser().parse_args(args).every.total_seconds())
-
-
-# one interval, plus the run (5 s read timeouts) and a 2 s scrape of the fast profile
-WITHIN_ONE_INTERVAL_S = monitor_interval_s() + 15
+def monitor_interval_s(kind_session) -> float:  # type: ignore[no-untyped-def]
+    """--every of the monitor's Deployment as the cluster runs it (the alert profile's interval:
+    alerting.profiles.MONITOR_EVERY), read from the cluster."""
+    shown = kind_session.kubectl(
+        "-n", "offgridflow", "get", f"deployment/{MONITOR}", "-o",
+        "jsonpath={.spec.template.spec.containers[0].args}",
+    )  # fmt: skip
+    return float(build_parser().parse_args(json.loads(shown)).every.total_seconds())
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +37,12 @@ def kind_target(kind_session):
         "-n", "offgridflow", "rollout", "status", f"deployment/{MONITOR}", "--timeout=180s", timeout=200
     )
     return kind_session.target(kind_session.settings.config_file.parent / "targets.yaml")
+
+
+@pytest.fixture(scope="module")
+def within_one_interval_s(kind_session) -> float:  # type: ignore[no-untyped-def]
+    """One interval, plus the run (5 s read timeouts) and a 2 s scrape of the fast profile."""
+    return monitor_interval_s(kind_session) + 15
 
 
 def until(what: str, condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
@@ -76,13 +78,13 @@ def monitor_restarts(kind_session) -> dict[str, str]:  # type: ignore[no-untyped
 
 
 def test_the_api_scaled_to_zero_pages_through_the_monitor_and_resolves_when_scaled_back(
-    kind_session, kind_target
+    kind_session, kind_target, within_one_interval_s
 ):
     prometheus = kind_target.prometheus_url
     until(
         "the monitor says the cluster passes",
         lambda: run_success(prometheus) == "1",
-        2 * WITHIN_ONE_INTERVAL_S,
+        2 * within_one_interval_s,
     )
     until(f"no {ALERT} left from before", lambda: not firing(prometheus), 180)
     # counted before the outage: restarts from earlier (a node container that came back after an
@@ -97,7 +99,7 @@ def test_the_api_scaled_to_zero_pages_through_the_monitor_and_resolves_when_scal
         until(
             "run_success is 0 within one interval",
             lambda: run_success(prometheus) == "0",
-            WITHIN_ONE_INTERVAL_S,
+            within_one_interval_s,
         )
 
         def paged():  # type: ignore[no-untyped-def]
@@ -120,7 +122,7 @@ def test_the_api_scaled_to_zero_pages_through_the_monitor_and_resolves_when_scal
             f"--timeout={ROLLOUT_S}s",
             timeout=ROLLOUT_S + 20,
         )
-    until("run_success is 1 again", lambda: run_success(prometheus) == "1", WITHIN_ONE_INTERVAL_S + 30)
+    until("run_success is 1 again", lambda: run_success(prometheus) == "1", within_one_interval_s + 30)
     until(f"{ALERT} resolves", lambda: not firing(prometheus), 90)
     # the same pods, not one restarted: a monitor that lives through the outage it reports
     after = monitor_restarts(kind_session)

@@ -23,6 +23,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 
 from offgridflow_runbook.alerting import SECRETS_MOUNT
+from offgridflow_runbook.alerting.profiles import MONITOR_EVERY  # one interval per profile, kind's too
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
@@ -202,8 +203,6 @@ def receiver_spec() -> Spec:
 
 
 # -- the synthetic monitor (offgridflow-runbook monitor; docs/synthetic-monitor.md) ---------------------
-# Every 15 s in the fast profile (a game day's faults are seen within seconds), 60 s in production.
-MONITOR_EVERY = {"fast": "15s", "production": "60s"}
 MONITOR_PORT = 9097
 MONITOR_HEALTH_URL = f"http://127.0.0.1:{MONITOR_PORT}/healthz"
 
