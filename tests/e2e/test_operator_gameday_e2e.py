@@ -39,7 +39,7 @@ DOCKER_MODES = sorted(
 )
 # the right call must beat the safety net: the fast profile pages within about a minute
 RIGHT_SLA_SHARE = 0.7
-NET_SLA_SHARE = 0.15  # 45 s of the runbook's 5-minute SLA: before anyone fixes it
+NET_SLA_SHARE = 0.08  # 24 s of the runbook's 5-minute SLA: after the page (about 5 s), nobody fixing
 RUN_DEADLINE_S = 600.0  # the game day's own --deadline rolls it back before this
 DELAYS = (3.0, 3.0, 3.0)  # ack, call, fix: a quick team
 
@@ -119,6 +119,7 @@ def test_the_safety_net_fixes_it_once_the_sla_share_passes(quiet_api: DockerPlat
         lambda desk, target: operator_for(desk, section, target, _platform, fix=False, delays=DELAYS),
     )
     assert score["auto_fixed"] is True, output
+    assert score["page"] is not None, "the safety net came before the page: nothing was detected"
     assert score["outcome"] == "missed"
     assert score["fix_seen"]["auto"] is True
     assert score["fix_seen"]["section"] == section
