@@ -10,13 +10,14 @@ import httpx
 import pytest
 
 from offgridflow_runbook.environments.local import up
-from offgridflow_runbook.platforms.docker import revisions
-from offgridflow_runbook.platforms.docker.driver import DockerPlatform
+from offgridflow_runbook.platforms.docker import driver, revisions
+from offgridflow_runbook.platforms.docker.driver import ONE_OFF_LABEL, DockerPlatform
 from offgridflow_runbook.platforms.docker.names import (
     API,
     API_INTERNAL_PORT,
     API_REPOSITORY,
     POSTGRES,
+    POSTGRES_IMAGE,
     STACK_LABEL,
     STACK_VALUE,
 )
@@ -181,13 +182,16 @@ def test_memory_over_the_limit_is_oom_killed_and_restarts(
 
 
 def _one_offs(engine: docker.DockerClient) -> list[str]:
-    return [c.name for c in engine.containers.list(all=True, filters={"label": "com.offgridflow.one-off"})]
+    return [c.name for c in engine.containers.list(all=True, filters={"label": ONE_OFF_LABEL})]
 
 
 def test_kill_and_restart_the_database(
     healthy_api: DockerPlatform, engine: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
 ):
-    one_offs_before = _one_offs(engine)
+    # what a process killed while it waited on a one-off leaves behind (SIGKILL runs no finally)
+    left_behind = engine.containers.create(POSTGRES_IMAGE, ["true"], labels={ONE_OFF_LABEL: "pg_isready"})
+    left_behind.start()
+    left_behind.wait(timeout=30)
     seen_running = engine.containers.get(POSTGRES)  # as a listing just before the kill saw it
     healthy_api.kill_database()
     wait_until("postgres is down", lambda: _inspect(engine, POSTGRES)["State"]["Status"] == "exited", 30)
@@ -199,9 +203,11 @@ def test_kill_and_restart_the_database(
     assert seen_running.status == "running"
     with monkeypatch.context() as stale:
         stale.setattr(healthy_api, "_container", lambda name: seen_running if name == POSTGRES else None)
+        stale.setattr(driver, "_ONE_OFF_STALE_S", 0.0)  # the one left behind counts as old at once
         raced = healthy_api.pg_isready()
     assert raced.exit_code != 0, raced.output
-    assert _one_offs(engine) == one_offs_before, "a one-off pg_isready container was left behind"
+    # its own one-off removed, and the one left behind swept
+    assert _one_offs(engine) == [], "a one-off pg_isready container was left behind"
     wait_until("the API reports not ready", lambda: _answers("http://127.0.0.1:8080/health/ready") != 200, 30)
 
     healthy_api.restart_database()

@@ -7,6 +7,7 @@ docs/platforms.md for where the behaviour differs from Kubernetes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -55,6 +56,9 @@ from offgridflow_runbook.targets import Target
 __all__ = ["DockerPlatform"]
 
 PG_ISREADY = ("pg_isready", "-h", "127.0.0.1", "-p", "5432")
+# the label of the driver's one-off containers, and the age past which one that exited was left behind
+ONE_OFF_LABEL = "com.offgridflow.one-off"
+_ONE_OFF_STALE_S = 120.0
 
 
 def host_pg_isready(container: Container) -> CommandResult | None:
@@ -349,12 +353,13 @@ class DockerPlatform:
     def _one_off_pg_isready(self) -> CommandResult:
         """``pg_isready`` from a one-off container of the database's image on the host network,
         removed whatever happens (its wait is bounded: pg_isready gives up after 3 s by itself)."""
+        self._sweep_one_offs()
         one_off = self._client.containers.create(
             POSTGRES_IMAGE,
             list(PG_ISREADY),
             network_mode="host",
             entrypoint=[],
-            labels={"com.offgridflow.one-off": "pg_isready"},  # not the stack's label: not one of its parts
+            labels={ONE_OFF_LABEL: "pg_isready"},  # not the stack's label: not one of its parts
         )
         try:
             one_off.start()
@@ -365,6 +370,18 @@ class DockerPlatform:
             raise PlatformError(f"docker: pg_isready: the one-off container did not end: {error}") from None
         finally:
             one_off.remove(force=True)
+
+    def _sweep_one_offs(self) -> None:
+        """Remove the one-offs a process left when it was killed while waiting on one (SIGKILL runs
+        no ``finally``): exited, and older than any live one-off can be."""
+        now = datetime.now(UTC)
+        for left in self._client.containers.list(
+            all=True, filters={"label": ONE_OFF_LABEL, "status": "exited"}
+        ):
+            created = observe.parse_time(left.attrs.get("Created"))
+            if created is not None and (now - created).total_seconds() > _ONE_OFF_STALE_S:
+                with contextlib.suppress(NotFound):
+                    left.remove(force=True)
 
     @_engine_errors
     def resource_usage(self) -> list[Usage]:
