@@ -295,7 +295,7 @@ def test_while_a_part_is_stopped_the_platform_names_it_and_only_it(local_stack: 
     assert seen[part].detail.startswith("container exited")
     # The API's health depends on the database, its Service's on the API; the rest must be seen fine.
     others = {name for name, reading in seen.items() if not reading.fine} - {part}
-    assert others <= DEPENDANTS.get(part, set())
+    assert others <= DEPENDANTS.get(part, set()), {name: seen[name].detail for name in others}
     wait_until("the stack is healthy again", _all_fine, RECOVERY_BOUND_SECONDS)
 
 
