@@ -34,6 +34,7 @@ import pytest
 
 from helpers.triage_corpus import cannot_see, hung, label, scenario_block
 from offgridflow_runbook.environments.kind import KindSession
+from offgridflow_runbook.gameday.alerts import wait_for_quiet
 from offgridflow_runbook.probes import record
 from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE
 from offgridflow_runbook.runbook.triage import decide
@@ -244,9 +245,13 @@ def api_ready(kind_target: Target) -> bool:
 @pytest.fixture
 def healthy(kind_session: KindSession, kind_target: Target, cluster: Callable[..., str]) -> Iterator[None]:
     """The API rolled out and ready before the test, and again after it (whatever it broke), and
-    triage's all-clear before it: an earlier test's alert and log lines must be gone first."""
+    triage's all-clear before it: an earlier test's alert and log lines must be gone first. Quiet
+    means no runbook alert pending either: an earlier test's 5xx answers keep the error-rate alert
+    pending for its `for` after the API recovered, and it fires during the next test's look."""
     cluster("rollout", "status", DEPLOYMENT, "--timeout=240s", timeout=260)
     wait_until("the API answers ready", lambda: api_ready(kind_target), 180)
+    still = wait_for_quiet(str(kind_target.prometheus_url), deadline=240, say=lambda _line: None)
+    assert still == [], f"the cluster did not turn quiet within 240 s: {', '.join(still)}"
     wait_until("diagnose says healthy", lambda: diagnose(kind_session).exit_code == 0, 240, interval=5)
     yield
     cluster("rollout", "status", DEPLOYMENT, "--timeout=240s", timeout=260)
