@@ -37,7 +37,7 @@ from offgridflow_runbook.platforms.base import (
     Workload,
 )
 from offgridflow_runbook.platforms.docker import observe, revisions, rollout, service, specs, usage
-from offgridflow_runbook.platforms.docker.health import PartHealth, health
+from offgridflow_runbook.platforms.docker.health import PartHealth, exec_refused_not_running, health
 from offgridflow_runbook.platforms.docker.names import (
     API,
     API_METRICS_PORT,
@@ -150,11 +150,6 @@ def _unix_socket_problem() -> str | None:
         except OSError as error:
             return f"{path}: {error.strerror or error}"
     return None
-
-
-def _not_running(error: APIError) -> bool:
-    """The engine refused an exec because the container is not running (any more)."""
-    return error.status_code == 409 or "is not running" in str(getattr(error, "explanation", "") or error)
 
 
 def _engine_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -346,7 +341,7 @@ class DockerPlatform:
                 )
             except APIError as error:
                 # it stopped between the listing and the exec (a kill, a crash): ask as if it were down
-                if not _not_running(error):
+                if not exec_refused_not_running(error):
                     raise
         return self._one_off_pg_isready()
 

@@ -66,6 +66,11 @@ def answers(url: str) -> bool:
         return False
 
 
+def exec_refused_not_running(error: docker.errors.APIError) -> bool:
+    """The engine refused an exec because the container is not running (any more)."""
+    return error.status_code == 409 or "is not running" in str(getattr(error, "explanation", "") or error)
+
+
 def postgres_ready(client: docker.DockerClient) -> bool:
     container = specs.find(client, POSTGRES)
     if container is None or container.status != "running":
@@ -73,7 +78,7 @@ def postgres_ready(client: docker.DockerClient) -> bool:
     try:
         return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
     except docker.errors.APIError as error:
-        if error.status_code == 409:  # it stopped between the listing and the exec: not ready
+        if exec_refused_not_running(error):  # it stopped between the listing and the exec: not ready
             return False
         raise
 
