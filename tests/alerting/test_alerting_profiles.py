@@ -12,11 +12,14 @@ import yaml
 from offgridflow_runbook.alerting.profiles import (
     MONITOR_DEPLOYMENT,
     MONITOR_EVERY,
+    MONITOR_RULE_GROUP,
     fast_expression,
     fast_for,
+    fast_monitor_for,
     fast_rules,
     fast_window,
     render_kind_overlay,
+    seconds,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +29,35 @@ KIND_BASE = ROOT / "deploy" / "kubernetes" / "overlays" / "kind"
 @pytest.mark.parametrize(("production", "fast"), [("30s", "3s"), ("1m", "3s"), ("5m", "10s"), ("2h", "15s")])
 def test_fast_profile_scales_for_into_a_few_seconds(production: str, fast: str):
     assert fast_for(production) == fast
+
+
+SYNTHETIC_RULES = ROOT / "deploy" / "prometheus" / "rules" / "offgridflow-synthetic.rules.yml"
+
+
+def test_the_monitors_page_waits_for_as_many_fast_runs_as_production_runs() -> None:
+    document = yaml.safe_load(SYNTHETIC_RULES.read_text(encoding="utf-8"))
+    (group,) = document["groups"]
+    assert group["name"] == MONITOR_RULE_GROUP
+    production = {rule["alert"]: rule["for"] for rule in group["rules"]}
+    fast_rules(document)
+    fast = {rule["alert"]: rule["for"] for rule in document["groups"][0]["rules"]}
+    for alert, production_for in production.items():
+        runs = seconds(production_for) / seconds(MONITOR_EVERY["production"])
+        assert seconds(fast[alert]) / seconds(MONITOR_EVERY["fast"]) == runs, (alert, fast[alert])
+        # more than one run: a single failed run is a blip in both profiles
+        assert seconds(fast[alert]) > seconds(MONITOR_EVERY["fast"])
+
+
+@pytest.mark.parametrize(("production", "fast"), [("2m", "10s"), ("5m", "25s"), ("60s", "5s")])
+def test_the_monitors_for_scales_with_its_interval(production: str, fast: str) -> None:
+    assert fast_monitor_for(production) == fast
+
+
+def test_the_other_rules_keep_the_thirtieth() -> None:
+    rule = {"alert": "A", "for": "2m", "expr": "up == 0"}
+    document = {"groups": [{"name": "offgridflow", "rules": [rule]}]}
+    fast_rules(document)
+    assert document["groups"][0]["rules"][0]["for"] == fast_for("2m") == "4s"
 
 
 def kustomize(folder: Path) -> list[dict]:

@@ -28,7 +28,7 @@ ALERT = "OffGridFlowSyntheticCheckFailing"
 EVERY_S = seconds(MONITOR_EVERY["fast"])  # the stack's tests run the fast profile
 # a run reads with 5 s timeouts at most; one interval plus that run and a second for the scrape
 WITHIN_ONE_INTERVAL_S = EVERY_S + 10
-# fast `for` (4 s), 1 s evaluations, Alertmanager's group_wait, the receiver
+# fast `for` (two runs: alerting.profiles.fast_monitor_for), 1 s evaluations, group_wait, the receiver
 PAGE_S = 60
 TARGET = load_target("local", Path(__file__).parents[2] / "targets.yaml")
 
