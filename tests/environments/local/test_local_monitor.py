@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from offgridflow_runbook.alerting.profiles import MONITOR_EVERY, seconds
 from offgridflow_runbook.cli import build_parser
 from offgridflow_runbook.environments.local import prometheus as prometheus_config
 from offgridflow_runbook.environments.local.images import StackError, monitor_requirements, monitor_rules_file
@@ -34,7 +35,9 @@ def test_the_monitor_container_runs_the_monitor_of_the_local_target(profile: str
     assert args.command == "monitor"
     assert args.listen == ("127.0.0.1", specs.MONITOR_PORT)
     assert PORTS[SYNTHETIC_MONITOR] == (specs.MONITOR_PORT,)
-    assert args.every.total_seconds() == {"fast": 15, "production": 60}[profile]
+    # the profile's one interval (kind's too); production's is the documented 60 s
+    assert args.every.total_seconds() == seconds(MONITOR_EVERY[profile])
+    assert seconds(MONITOR_EVERY["production"]) == 60
     assert spec["network_mode"] == "host"
     assert spec["restart_policy"]["Name"] == "unless-stopped"
     volumes = {bind["bind"]: (source, bind["mode"]) for source, bind in spec["volumes"].items()}
