@@ -15,7 +15,13 @@ from offgridflow_runbook.environments.local import prometheus as prometheus_conf
 from offgridflow_runbook.environments.local.preflight import StackError, check_machine, ensure_engine
 from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms.docker import revisions, specs
-from offgridflow_runbook.platforms.docker.health import HEALTH_URLS, answers, postgres_ready
+from offgridflow_runbook.platforms.docker.health import (
+    HEALTH_URLS,
+    PARTS,
+    answers,
+    part_health,
+    postgres_ready,
+)
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
@@ -229,8 +235,11 @@ def up(profile: str = "fast", say: Say = print) -> None:
         ensure(API_SERVICE)
         for name in (EXPORTER, RECEIVER, ALERTMANAGER, PROMETHEUS):
             ensure(name)
-        for name, url in HEALTH_URLS.items():
-            settle(name, lambda url=url: answers(url))  # type: ignore[misc]
+        # each part as health() judges it (its endpoint, and its Docker health check where the image
+        # has one: a just-replaced API container answers before its check has passed), so the stack
+        # that up() leaves is the one health() calls fine
+        for name in PARTS:
+            settle(name, lambda name=name: part_health(client, name).fine)  # type: ignore[misc]
         # issue 22: the synthetic monitor last, once what it checks is up (its first run is then green)
         builds.ensure_monitor_image(client, base_id, say)
         ensure(SYNTHETIC_MONITOR)
