@@ -29,6 +29,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ -n "$FAKE_NICENESS" ]; then echo "$marker=$(nice)" >> "$FAKE_NICENESS"; fi
 case "$marker" in
   "e2e and not kind") set -- $FAKE_DOCKER ;;
   kind) set -- $FAKE_KIND ;;
@@ -49,7 +50,13 @@ exit "$3"
 
 
 def run_tiers(
-    tmp_path: Path, docker: str, kind: str, *options: str, units: str = "5 0 0", corpus: str = ""
+    tmp_path: Path,
+    docker: str,
+    kind: str,
+    *options: str,
+    units: str = "5 0 0",
+    corpus: str = "",
+    niceness: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
@@ -63,6 +70,7 @@ def run_tiers(
         "FAKE_KIND": kind,
         "FAKE_UNITS": units,
         "FAKE_CORPUS": corpus,
+        "FAKE_NICENESS": str(niceness or ""),
     }
     return subprocess.run(
         ["bash", str(tmp_path / "scripts" / "test-tiers.sh"), *options],
@@ -84,6 +92,19 @@ def test_every_tier_passing_passes_with_one_closing_line_for_all(tmp_path: Path)
     assert "[kind] 3 tests, 0 failed in 0.01s" in lines
     assert "[docker] 7 tests, 0 failed in 0.01s" in lines
     assert (tmp_path / "reports" / "tiers" / "kind.log").read_text() == "3 tests, 0 failed in 0.01s\n"
+
+
+def test_the_units_run_at_a_lower_priority_than_the_tiers_that_wait_on_timings(tmp_path: Path) -> None:
+    seen = tmp_path / "niceness"
+    result = run_tiers(tmp_path, "7 0 0", "3 0 0", niceness=seen)
+    assert result.returncode == 0, result.stdout + result.stderr
+    base = os.nice(0)
+    niceness = dict(line.split("=") for line in seen.read_text().splitlines())
+    assert niceness == {
+        "e2e and not kind": str(base),
+        "kind": str(base),
+        "not e2e and not kind": str(min(base + 10, 19)),
+    }
 
 
 def test_the_triage_corpus_figures_and_every_miss_are_repeated_at_the_end(tmp_path: Path) -> None:
