@@ -131,21 +131,30 @@ LOCAL_PROMETHEUS = "http://127.0.0.1:9090"
 
 
 @pytest.fixture
-def quiet_api(healthy_api: DockerPlatform) -> DockerPlatform:
+def quiet_api(healthy_api: DockerPlatform, record_property: Callable[[str, object], None]) -> DockerPlatform:
     """``healthy_api`` once none of the runbook's alerts is pending or firing: a test that judges
     Verification 5 or a page starts from a quiet stack, never from what an earlier test's fault left
-    firing or about to fire (a crash-loop alert still pending fires in the middle of the next test)."""
-    wait_until("no runbook alert is pending or firing on the local stack", quiet, QUIET_WITHIN_S, interval=2)
+    firing or about to fire (a crash-loop alert still pending fires in the middle of the next test).
+    How long that took and what it waited for go into the JUnit report (``quiet_wait_s``,
+    ``quiet_waited_for``): where the tier's time goes."""
+    waiting = time.monotonic()
+    seen: set[str] = set()
+
+    def quiet_now() -> bool:
+        try:
+            active = still_alerting(LOCAL_PROMETHEUS, timeout=3)
+        except ProbeError:  # judged as the game day judges its steady state: could not see is not quiet
+            seen.add("Prometheus not readable")
+            return False
+        seen.update(active)
+        return not active
+
+    wait_until(
+        "no runbook alert is pending or firing on the local stack", quiet_now, QUIET_WITHIN_S, interval=2
+    )
+    record_property("quiet_wait_s", round(time.monotonic() - waiting, 1))
+    record_property("quiet_waited_for", ", ".join(sorted(seen)))
     return healthy_api
-
-
-def quiet() -> bool:
-    """No runbook alert pending or firing on the local stack's Prometheus, judged as the game day
-    judges its steady state (unreadable counts as not quiet)."""
-    try:
-        return not still_alerting(LOCAL_PROMETHEUS, timeout=3)
-    except ProbeError:
-        return False  # could not see: not quiet
 
 
 def _ready() -> bool:
