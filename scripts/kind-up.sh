@@ -164,30 +164,63 @@ read -r deployed_tag known_good_tag <<<"$tags"
 broken="$("$python" -c 'from offgridflow_runbook.platforms.docker.names import BROKEN_API_TAG, BROKEN_API_DEFECT
 print(BROKEN_API_TAG, BROKEN_API_DEFECT)')" || fail "cannot read the gate's broken API tag"
 read -r broken_tag broken_defect <<<"$broken"
-step "building and pushing the API images ($deployed_tag deployed, $known_good_tag Fix 4's known-good tag)"
-# the same lock as the local stack's API build: one wheelhouse folder serves both
-exec 9>/tmp/offgridflow-api-images.lock
-flock -w 900 9
-"$python" -m offgridflow_runbook.environments.local wheelhouse
-for tag in "$deployed_tag" "$known_good_tag"; do
-  build --network host -f deploy/docker/api.Dockerfile \
-    --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" -t "$api_repository:$tag" deploy/docker
-  push "$api_repository:$tag" "your-org/offgridflow-api:$tag"
-done
-# issue 22: the same build with one build argument more (the gate's "becomes ready, fails Verification 3")
-build --network host -f deploy/docker/api.Dockerfile --build-arg "OFFGRIDFLOW_VERSION=${broken_tag#v}" \
-  --build-arg "OFFGRIDFLOW_DEFECT=$broken_defect" -t "$api_repository:$broken_tag" deploy/docker
-push "$api_repository:$broken_tag" "your-org/offgridflow-api:$broken_tag"
 # The synthetic monitor (components/synthetic-monitor) from the same wheelhouse, under the name its
 # Deployment gives (read from there, not written here again); it pulls Always, so this build is what runs.
 monitor_image="$("$python" -c 'import yaml
 print(yaml.safe_load(open("deploy/kubernetes/components/synthetic-monitor/deployment.yaml"))["spec"]["template"]["spec"]["containers"][0]["image"])')" \
   || fail "cannot read the synthetic monitor's image from its Deployment"
-step "building and pushing the synthetic monitor's image $monitor_image"
-build --network host -f deploy/docker/monitor.Dockerfile -t "$monitor_image" deploy/docker
-push "$monitor_image" "${monitor_image#ghcr.io/}"
-flock -u 9
-exec 9>&-
+# Each image is built only when its inputs changed, as make up's builds of the same Dockerfiles: the
+# inputs hash (sources, lock, Dockerfile, base image) plus the tag and build arguments is its label.
+# A warm kind-up builds nothing and only pushes, which costs little: the registry has the layers.
+inputs="$("$python" -m offgridflow_runbook.environments.local inputs)" \
+  || fail "cannot hash the API's and the monitor's inputs (above)"
+for pair in $inputs; do
+  case "$pair" in label=*) inputs_label="${pair#label=}" ;; api=*) api_inputs="${pair#api=}" ;; monitor=*) monitor_inputs="${pair#monitor=}" ;; esac
+done
+[ -n "${inputs_label:-}" ] && [ -n "${api_inputs:-}" ] && [ -n "${monitor_inputs:-}" ] \
+  || fail "the inputs hashes are incomplete: $inputs"
+label_of() { docker image inspect -f "{{if .Config.Labels}}{{index .Config.Labels \"$inputs_label\"}}{{end}}" "$1" 2>/dev/null || true; }
+declare -A wanted=(  # image -> its label value
+  ["$api_repository:$deployed_tag"]="$api_inputs $deployed_tag"
+  ["$api_repository:$known_good_tag"]="$api_inputs $known_good_tag"
+  ["$api_repository:$broken_tag"]="$api_inputs $broken_tag OFFGRIDFLOW_DEFECT=$broken_defect"
+  ["$monitor_image"]="$monitor_inputs"
+)
+stale=()
+for image in "${!wanted[@]}"; do
+  [ "$(label_of "$image")" = "${wanted[$image]}" ] || stale+=("$image")
+done
+if [ "${#stale[@]}" -gt 0 ]; then
+  step "building ${stale[*]} ($deployed_tag deployed, $known_good_tag Fix 4's known-good tag, $broken_tag the gate's broken candidate)"
+  # the same lock as the local stack's API build: one wheelhouse folder serves both
+  exec 9>/tmp/offgridflow-api-images.lock
+  flock -w 900 9
+  "$python" -m offgridflow_runbook.environments.local wheelhouse
+  for image in "${stale[@]}"; do
+    if [ "$image" = "$monitor_image" ]; then
+      build --network host -f deploy/docker/monitor.Dockerfile --label "$inputs_label=${wanted[$image]}" \
+        -t "$image" deploy/docker
+      continue
+    fi
+    tag="${image##*:}"
+    defect=()
+    # issue 22: the same build with one build argument more (the gate's "becomes ready, fails Verification 3")
+    [ "$tag" = "$broken_tag" ] && defect=(--build-arg "OFFGRIDFLOW_DEFECT=$broken_defect")
+    build --network host -f deploy/docker/api.Dockerfile --build-arg "OFFGRIDFLOW_VERSION=${tag#v}" \
+      "${defect[@]}" --label "$inputs_label=${wanted[$image]}" -t "$image" deploy/docker
+  done
+  flock -u 9
+  exec 9>&-
+  # the builds took their tags from earlier builds: those are left dangling (a few hundred MB each)
+  docker image prune -f --filter "label=$inputs_label" >/dev/null
+else
+  step "the API's and the synthetic monitor's images are up to date (their inputs did not change)"
+fi
+step "pushing the API images and the synthetic monitor's image to $registry"
+for image in "${!wanted[@]}"; do
+  inventory "$image"  # a build made by another checkout has none beside this one yet
+  push "$image" "${image#ghcr.io/}"
+done
 # The pods pull IfNotPresent: a node that has an older build under the same tag would keep it, so each
 # node pulls the tags again now (new pods then run this checkout's code; running pods are left alone).
 for node in $("$kind_bin" get nodes --name "$cluster"); do

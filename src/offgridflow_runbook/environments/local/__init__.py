@@ -10,7 +10,7 @@ images use it too); ``stack_lock()`` is the lock every change holds.
 
 from __future__ import annotations
 
-from offgridflow_runbook.environments.local.images import build_wheelhouse
+from offgridflow_runbook.environments.local.images import build_inputs, build_wheelhouse
 from offgridflow_runbook.environments.local.lifecycle import ContainerStatus, clean, down, images, status, up
 from offgridflow_runbook.environments.local.lock import LOCK_HELD_ENV, STACK_LOCK, stack_lock
 from offgridflow_runbook.environments.local.preflight import StackError
@@ -25,6 +25,7 @@ __all__ = [
     "ContainerStatus",
     "PartHealth",
     "StackError",
+    "build_inputs",
     "build_wheelhouse",
     "clean",
     "down",

@@ -1,7 +1,8 @@
 """The local stack's commands.
 
 ``python -m offgridflow_runbook.environments.local up [--profile fast|production] | down | clean |
-status | health`` (and ``images``; ``wheelhouse``: only the API image's wheels, for the kind images).
+status | health`` (and ``images``; for the kind images: ``wheelhouse``, only the API image's wheels, and
+``inputs``, the API's and the monitor's inputs hashes).
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+import docker
+from docker.errors import DockerException
+
 from offgridflow_runbook.environments.local import (
     StackError,
+    build_inputs,
     build_wheelhouse,
     clean,
     down,
@@ -19,6 +24,7 @@ from offgridflow_runbook.environments.local import (
     status,
     up,
 )
+from offgridflow_runbook.platforms.docker.names import INPUTS_HASH_LABEL
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("health", help="each part fine, bad or unknown (exit 1 unless all are fine)")
     commands.add_parser("images", help="build the images and fill the local registry, start nothing else")
     commands.add_parser("wheelhouse", help="build only the API image's wheels (deploy/docker/wheelhouse)")
+    commands.add_parser(
+        "inputs", help="print the inputs label and the API's and monitor's hashes (label= api= monitor=)"
+    )
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "up":
@@ -46,6 +55,17 @@ def main(argv: list[str] | None = None) -> int:
             images()
         elif arguments.command == "wheelhouse":
             build_wheelhouse(print)
+        elif arguments.command == "inputs":
+            try:
+                client = docker.from_env(timeout=30)
+            except DockerException as error:
+                raise StackError(f"the Docker Engine does not answer: {error}") from None
+            try:
+                hashes = build_inputs(client)
+            finally:
+                client.close()
+            pairs = [f"label={INPUTS_HASH_LABEL}", *(f"{name}={value}" for name, value in hashes.items())]
+            print(" ".join(pairs))
         elif arguments.command == "health":
             parts = health()
             for seen in parts:

@@ -211,6 +211,17 @@ def ensure_monitor_image(client: docker.DockerClient, base_id: str, say: Say) ->
         _build(client, "monitor.Dockerfile", MONITOR_IMAGE, inputs_hash)
 
 
+def build_inputs(client: docker.DockerClient) -> dict[str, str]:
+    """The inputs hash of the API's and the monitor's images (``api``, ``monitor``), as the stack's
+    builds label them: make kind-up labels its builds of the same Dockerfiles with these and skips a
+    build whose label already matches. Needs the base image (it is part of the inputs)."""
+    try:
+        base_id = str(client.images.get(BASE_IMAGE).id)
+    except ImageNotFound:
+        raise StackError(f"{BASE_IMAGE} is missing: scripts/build-base-image.sh builds it") from None
+    return {"api": _api_inputs(base_id), "monitor": _monitor_inputs(base_id)}
+
+
 def registry_has(reference: str) -> bool:
     """Whether the local registry holds ``reference`` (a HEAD on its manifest)."""
     import httpx
