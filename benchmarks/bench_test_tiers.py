@@ -5,8 +5,9 @@
 
 For each tier (docker, kind, units): its wall time as pytest printed it in the tier's log, the sum of
 its tests' times (JUnit, set-up and teardown included), the slowest tests and the slowest files. For
-the tiers whose tests wait for a quiet stack (the e2e fixture `quiet_api` records `quiet_wait_s` and
-what it waited for): how much of the tier those waits are, and which alerts they waited out. The
+the tiers whose tests wait for a quiet stack (the e2e fixture `quiet_api` notes each wait and what it
+waited for in `<tier>.quiet-waits.jsonl` beside the JUnit report): how much of the tier those waits
+are, and which alerts they waited out. The
 goal it serves (issue 24): a warm `make test` within 15 minutes, the tiers side by side, so the
 longest tier is the figure to cut. Prints the figures and writes reports/bench/bench_test_tiers.json.
 """
@@ -80,24 +81,37 @@ def test_file(classname: str) -> str:
 
 
 def read_cases(junit: Path) -> list[Case]:
-    """The test cases of a JUnit report, with the quiet-wait properties where a test recorded them."""
+    """The test cases of a JUnit report, with the quiet waits noted beside it where a test waited."""
     root = ElementTree.parse(junit).getroot()  # noqa: S314 - our own pytest wrote it
+    waits = read_quiet_waits(junit.with_suffix(".quiet-waits.jsonl"))
     cases = []
     for element in root.iter("testcase"):
         classname = element.get("classname", "")
-        properties = {p.get("name"): p.get("value", "") for p in element.iter("property")}
-        waited = properties.get("quiet_wait_s")
-        waited_for = properties.get("quiet_waited_for", "")
+        name = element.get("name", "")
+        file = test_file(classname)
+        waited = waits.get(f"{file}::{name}") or waits.get(f"{file}::{classname.rsplit('.', 1)[-1]}::{name}")
         cases.append(
             Case(
-                node=f"{classname}::{element.get('name', '')}",
-                file=test_file(classname),
+                node=f"{classname}::{name}",
+                file=file,
                 seconds=float(element.get("time", 0) or 0),
-                quiet_wait_s=float(waited) if waited else None,
-                quiet_waited_for=[a for a in waited_for.split(", ") if a],
+                quiet_wait_s=waited[0] if waited else None,
+                quiet_waited_for=waited[1] if waited else [],
             )
         )
     return cases
+
+
+def read_quiet_waits(path: Path) -> dict[str, tuple[float, list[str]]]:
+    """pytest node id -> (seconds waited, alerts waited out), from ``quiet_api``'s notes ({} without)."""
+    if not path.is_file():
+        return {}
+    waits = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            note = json.loads(line)
+            waits[note["test"]] = (float(note["quiet_wait_s"]), list(note["waited_for"]))
+    return waits
 
 
 def wall_seconds(log: Path) -> float | None:
@@ -159,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         return 64
     try:
         tiers = read_tiers(arguments.folder)
-    except (OSError, ElementTree.ParseError) as error:
+    except (OSError, ElementTree.ParseError, ValueError, KeyError) as error:
         print(f"error: cannot read the tier reports in {arguments.folder}: {error}", file=sys.stderr)
         return 2
     if not tiers:

@@ -8,6 +8,7 @@ the API's rollout is put back to the first revision's template, so the stack is 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import time
@@ -130,13 +131,38 @@ QUIET_WITHIN_S = 240
 LOCAL_PROMETHEUS = "http://127.0.0.1:9090"
 
 
+@pytest.fixture(scope="session")
+def quiet_wait_log(pytestconfig: pytest.Config) -> Iterator[Callable[[str, float, list[str]], None]]:
+    """Where ``quiet_api`` notes each wait: ``<junit report>.quiet-waits.jsonl`` beside the JUnit
+    report of the run (``reports/tiers/docker.quiet-waits.jsonl`` in make test; made anew per run),
+    read by benchmarks/bench_test_tiers.py. Without a JUnit report nothing is written."""
+    xmlpath = getattr(pytestconfig.option, "xmlpath", None)
+    if not xmlpath:
+        yield lambda _node, _seconds, _alerts: None
+        return
+    path = Path(xmlpath).with_suffix(".quiet-waits.jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as log:
+
+        def note(node: str, seconds: float, alerts: list[str]) -> None:
+            log.write(
+                json.dumps({"test": node, "quiet_wait_s": round(seconds, 1), "waited_for": alerts}) + "\n"
+            )
+            log.flush()
+
+        yield note
+
+
 @pytest.fixture
-def quiet_api(healthy_api: DockerPlatform, record_property: Callable[[str, object], None]) -> DockerPlatform:
+def quiet_api(
+    healthy_api: DockerPlatform,
+    request: pytest.FixtureRequest,
+    quiet_wait_log: Callable[[str, float, list[str]], None],
+) -> DockerPlatform:
     """``healthy_api`` once none of the runbook's alerts is pending or firing: a test that judges
     Verification 5 or a page starts from a quiet stack, never from what an earlier test's fault left
     firing or about to fire (a crash-loop alert still pending fires in the middle of the next test).
-    How long that took and what it waited for go into the JUnit report (``quiet_wait_s``,
-    ``quiet_waited_for``): where the tier's time goes."""
+    How long that took and what it waited for are noted (``quiet_wait_log``): where the tier's time goes."""
     waiting = time.monotonic()
     seen: set[str] = set()
 
@@ -152,8 +178,7 @@ def quiet_api(healthy_api: DockerPlatform, record_property: Callable[[str, objec
     wait_until(
         "no runbook alert is pending or firing on the local stack", quiet_now, QUIET_WITHIN_S, interval=2
     )
-    record_property("quiet_wait_s", round(time.monotonic() - waiting, 1))
-    record_property("quiet_waited_for", ", ".join(sorted(seen)))
+    quiet_wait_log(request.node.nodeid, time.monotonic() - waiting, sorted(seen))
     return healthy_api
 
 

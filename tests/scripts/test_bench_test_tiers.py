@@ -1,5 +1,5 @@
 """benchmarks/bench_test_tiers.py reads a finished run's tier reports: pytest's wall time from each
-tier's log, the tests' times and the quiet waits the e2e fixture recorded, from its JUnit report."""
+tier's log, the tests' times from its JUnit report and the quiet waits the e2e fixture noted beside it."""
 
 from __future__ import annotations
 
@@ -13,17 +13,19 @@ from helpers.benchmarks import load_benchmark
 
 DOCKER_XML = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="3" failures="0" errors="0" skipped="0">
-<testcase classname="tests.e2e.test_gate_e2e" name="test_slow" time="40.0">
-  <properties><property name="quiet_wait_s" value="12.5"/>
-  <property name="quiet_waited_for" value="OffGridFlowAPIHighErrorRate (firing), PodCrashLooping (pending)"/>
-  </properties></testcase>
-<testcase classname="tests.e2e.test_gate_e2e" name="test_quick" time="2.0">
-  <properties><property name="quiet_wait_s" value="0.0"/>
-  <property name="quiet_waited_for" value=""/></properties>
-</testcase>
+<testcase classname="tests.e2e.test_gate_e2e" name="test_slow" time="40.0"/>
+<testcase classname="tests.e2e.test_gate_e2e" name="test_quick" time="2.0"/>
 <testcase classname="tests.e2e.test_paging" name="test_no_fixture" time="8.0"/>
 </testsuite></testsuites>
 """
+QUIET_WAITS = [
+    {
+        "test": "tests/e2e/test_gate_e2e.py::test_slow",
+        "quiet_wait_s": 12.5,
+        "waited_for": ["OffGridFlowAPIHighErrorRate (firing)", "PodCrashLooping (pending)"],
+    },
+    {"test": "tests/e2e/test_gate_e2e.py::test_quick", "quiet_wait_s": 0.0, "waited_for": []},
+]
 DOCKER_LOG = "[docker] ...\n== 3 passed, 1992 deselected in 50.25s (0:00:50) ==\n"
 
 
@@ -37,6 +39,8 @@ def test_a_tiers_wall_tests_and_quiet_waits_are_read_from_its_reports(
 ) -> None:
     (tmp_path / "docker.xml").write_text(DOCKER_XML, encoding="utf-8")
     (tmp_path / "docker.log").write_text(DOCKER_LOG, encoding="utf-8")
+    lines = "".join(json.dumps(note) + "\n" for note in QUIET_WAITS)
+    (tmp_path / "docker.quiet-waits.jsonl").write_text(lines, encoding="utf-8")
     (tier,) = bench.read_tiers(tmp_path)
     assert tier.name == "docker"
     assert tier.wall_s == 50.25
@@ -54,6 +58,8 @@ def test_the_figures_are_printed_and_written(
 ) -> None:
     (tmp_path / "docker.xml").write_text(DOCKER_XML, encoding="utf-8")
     (tmp_path / "docker.log").write_text(DOCKER_LOG, encoding="utf-8")
+    lines = "".join(json.dumps(note) + "\n" for note in QUIET_WAITS)
+    (tmp_path / "docker.quiet-waits.jsonl").write_text(lines, encoding="utf-8")
     out = tmp_path / "bench.json"
     assert bench.main([str(tmp_path), "--top", "2", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
