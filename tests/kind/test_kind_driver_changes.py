@@ -67,6 +67,8 @@ def test_restarting_the_database_replaces_its_pod_and_waits_until_it_is_ready(ki
     assert all(pod.ready for pod in after)
     assert not before & {pod.uid for pod in after}, "the StatefulSet kept the old postgres pod"
     assert kind_platform.pg_isready().exit_code == 0
+    # the API's pods turn unready while their database restarts: the next test starts from ready ones
+    _until(lambda: _api_pods_ready(kind_platform), "the API's pods ready again after the database restart")
 
 
 SERVICE_WAIT_S = 60
@@ -90,6 +92,11 @@ def _api_refuses(url: str) -> bool:
     return False
 
 
+def _api_pods_ready(platform) -> bool:
+    pods = platform.api_workloads()
+    return bool(pods) and all(pod.ready for pod in pods)
+
+
 def _until(check, what: str) -> None:
     deadline = time.monotonic() + SERVICE_WAIT_S
     while not check():
@@ -100,6 +107,8 @@ def _until(check, what: str) -> None:
 def test_a_service_selector_matching_no_pod_empties_its_endpoints_and_fix_5_as_written_puts_it_back(
     kind_platform, kind_session
 ):
+    # the claim below is that the pods stay ready: they must be ready before the change
+    _until(lambda: _api_pods_ready(kind_platform), "the API's pods ready before the selector changes")
     selector = kind_platform.api_service_selector()
     base_url = kind_platform.target.base_url
     broken = {**selector, "offgridflow.io/chaos": "network"}
