@@ -15,6 +15,7 @@ from offgridflow_runbook.alerting.profiles import (
     MONITOR_RULE_GROUP,
     fast_expression,
     fast_for,
+    fast_hold,
     fast_monitor_for,
     fast_rules,
     fast_window,
@@ -155,15 +156,25 @@ def test_the_fast_profile_scales_rate_windows_but_keeps_increase_windows() -> No
 
 def test_the_fast_profile_scales_a_hold_like_a_for() -> None:
     """PodCrashLooping ends once a container has been ready for a minute: in the fast profile for
-    15 s, so a recovered part is quiet again within seconds, as its `for` would have it."""
+    6 s, so a recovered part is quiet again within seconds, as its `for` would have it."""
     hold = "x > 2 unless on (pod) min_over_time(kube_pod_container_status_ready[1m]) == 1"
-    assert fast_expression(hold) == hold.replace("[1m]", "[15s]")
+    assert fast_expression(hold) == hold.replace("[1m]", "[6s]")
     assert fast_expression("max_over_time(up[10m]) == 0") == "max_over_time(up[20s]) == 0"
     document = yaml.safe_load((ROOT / "deploy/prometheus/rules/offgridflow.rules.yml").read_text())
     fast_rules(document)
     (rule,) = [r for g in document["groups"] for r in g["rules"] if r.get("alert") == "PodCrashLooping"]
-    assert 'min_over_time(kube_pod_container_status_ready{namespace="offgridflow"}[15s])' in rule["expr"]
+    assert 'min_over_time(kube_pod_container_status_ready{namespace="offgridflow"}[6s])' in rule["expr"]
     assert "[10m]" in rule["expr"]  # its restarts are still counted over 10 minutes
+
+
+@pytest.mark.parametrize(("production", "fast"), [("1m", "6s"), ("3m", "6s"), ("4m", "8s"), ("10m", "20s")])
+def test_a_fast_hold_is_a_thirtieth_and_never_below_6_seconds(production: str, fast: str) -> None:
+    assert fast_hold(production) == fast
+
+
+def test_a_hold_and_a_rate_in_one_expression_each_get_their_own_floor() -> None:
+    expression = "rate(x_total[1m]) > 0 unless min_over_time(ready[1m]) == 1"
+    assert fast_expression(expression) == "rate(x_total[15s]) > 0 unless min_over_time(ready[6s]) == 1"
 
 
 @pytest.mark.parametrize(("production", "fast"), [("5m", "15s"), ("30m", "60s"), ("1m", "15s")])

@@ -26,6 +26,7 @@ __all__ = [
     "PROFILES",
     "fast_expression",
     "fast_for",
+    "fast_hold",
     "fast_monitor_for",
     "fast_rules",
     "fast_window",
@@ -39,13 +40,17 @@ _FAST_FOR_BOUNDS = (3, 15)
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d)")
 # a rate() window: at least this many seconds, so a 2 s scrape still leaves several samples in it
+# for a rate over sparse traffic
 _FAST_WINDOW_LOW = 15
-# rate(<selector>[<window>]) and the holds, min_over_time/max_over_time(<selector>[<window>]) (how long
-# a state must last: PodCrashLooping ends once a container has been ready for that long, a wait like a
-# `for`); increase() counts events (restarts) and keeps its span
-_SCALED_WINDOW = re.compile(
-    r"(\b(?:rate|min_over_time|max_over_time)\([^\[\]()]*\[)((?:\d+(?:ms|s|m|h|d))+)(\])"
-)
+# a hold, min_over_time/max_over_time(<selector>[<window>]) (how long a state must last: PodCrashLooping
+# ends once a container has been ready for that long, a wait like a `for`): at least three of kind's 2 s
+# scrapes (six of the local stack's). A hold reads a state, not a rate, so it needs no more samples:
+# at 15 s, every test after a crash-looping fault waited 16 s for the all-clear (7 such waits, 114 s,
+# in one fresh-clone run's Docker tier).
+_FAST_HOLD_LOW = 6
+# rate(<selector>[<window>]) and the holds; increase() counts events (restarts) and keeps its span
+_SCALED_RATE = re.compile(r"(\brate\([^\[\]()]*\[)((?:\d+(?:ms|s|m|h|d))+)(\])")
+_SCALED_HOLD = re.compile(r"(\b(?:min_over_time|max_over_time)\([^\[\]()]*\[)((?:\d+(?:ms|s|m|h|d))+)(\])")
 # kind's Prometheus discovers pods through the API server and scrapes about ten targets: every 2 s
 # keeps the floor low without loading a 2-core machine (the local stack's 1 s scrapes 4 static targets).
 KIND_FAST_INTERVAL = "2s"
@@ -86,11 +91,18 @@ def fast_window(duration: str) -> str:
     return f"{round(max(seconds(duration) / _FAST_FOR_DIVISOR, _FAST_WINDOW_LOW))}s"
 
 
+def fast_hold(duration: str) -> str:
+    """A production hold (``min_over_time``/``max_over_time``) in the fast profile: the same thirtieth
+    as ``for``, at least 6 s."""
+    return f"{round(max(seconds(duration) / _FAST_FOR_DIVISOR, _FAST_HOLD_LOW))}s"
+
+
 def fast_expression(expression: str) -> str:
-    """``expression`` with each ``rate(...[window])`` and each hold (``min_over_time``/``max_over_time``)
-    scaled by :func:`fast_window`: a fast game day waits seconds, not a minute, for a recovered
-    container to count as recovered."""
-    return _SCALED_WINDOW.sub(lambda m: f"{m.group(1)}{fast_window(m.group(2))}{m.group(3)}", expression)
+    """``expression`` with each ``rate(...[window])`` scaled by :func:`fast_window` and each hold
+    (``min_over_time``/``max_over_time``) by :func:`fast_hold`: a fast game day waits seconds, not a
+    minute, for a recovered container to count as recovered."""
+    scaled = _SCALED_RATE.sub(lambda m: f"{m.group(1)}{fast_window(m.group(2))}{m.group(3)}", expression)
+    return _SCALED_HOLD.sub(lambda m: f"{m.group(1)}{fast_hold(m.group(2))}{m.group(3)}", scaled)
 
 
 def fast_rules(document: dict[str, Any], *, interval: str = "1s") -> None:
