@@ -26,11 +26,14 @@ run_tier() {
   # rollouts, the stack's and the node's containers) needs the CPU at once when it comes. So the
   # units run at a lower priority: they take the cores the others leave idle (they finish minutes
   # before the longest tier either way), and the measured times of the others are not the units'.
-  local priority=()
+  local priority=() output=()
   [ "$name" = units ] && priority=(nice -n 10)
+  # What an e2e or kind test prints (its measured times: where the node restart's minutes went) is
+  # kept in the JUnit report of passing tests too; the units' thousands of tests print little
+  [ "$name" != units ] && output=(-o junit_logging=system-out)
   # stdbuf: pytest's lines reach the prefixing sed as they are written, not when a buffer fills
   { "${priority[@]}" stdbuf -oL -eL "$python" -m pytest tests -m "$marker" -p no:cacheprovider \
-      --junitxml="$reports/$name.xml" "$@" 2>&1; echo $? > "$reports/$name.rc"; } \
+      --junitxml="$reports/$name.xml" "${output[@]}" "$@" 2>&1; echo $? > "$reports/$name.rc"; } \
     | tee "$reports/$name.log" | sed -u "s/^/[$name] /"
 }
 
