@@ -8,6 +8,7 @@ import time
 import docker
 import httpx
 import pytest
+from docker.models.containers import Container
 
 from offgridflow_runbook.environments.local import up
 from offgridflow_runbook.platforms.docker import driver, revisions
@@ -188,12 +189,39 @@ def _one_offs(engine: docker.DockerClient) -> list[str]:
 def test_kill_and_restart_the_database(
     healthy_api: DockerPlatform, engine: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
 ):
-    # what a process killed while it waited on a one-off leaves behind (SIGKILL runs no finally)
+    # what a process killed while it waited on a one-off leaves behind (SIGKILL runs no finally):
+    # an exited one, and one killed between create and start, never started
     left_behind = engine.containers.create(POSTGRES_IMAGE, ["true"], labels={ONE_OFF_LABEL: "pg_isready"})
     left_behind.start()
     left_behind.wait(timeout=30)
+    engine.containers.create(POSTGRES_IMAGE, ["true"], labels={ONE_OFF_LABEL: "pg_isready"})
     seen_running = engine.containers.get(POSTGRES)  # as a listing just before the kill saw it
     healthy_api.kill_database()
+    try:
+        _judge_the_killed_database(healthy_api, engine, monkeypatch, seen_running)
+    except BaseException:
+        # the fault must not outlive a failed check: every later test would find the database down
+        healthy_api.restart_database()
+        healthy_api.wait_database_ready(timeout=60)
+        healthy_api.rollout_restart()
+        raise
+
+    healthy_api.restart_database()
+    healthy_api.wait_database_ready(timeout=60)
+    assert healthy_api.pg_isready().exit_code == 0
+    assert _inspect(engine, POSTGRES)["State"]["Running"] is True
+    healthy_api.rollout_restart()
+    wait_until("the API is ready", lambda: _answers("http://127.0.0.1:8080/health/ready") == 200, 60)
+
+
+def _judge_the_killed_database(
+    healthy_api: DockerPlatform,
+    engine: docker.DockerClient,
+    monkeypatch: pytest.MonkeyPatch,
+    seen_running: Container,
+) -> None:
+    """What the platform shows of a database ``docker kill`` ended, and that pg_isready never
+    leaves a one-off container behind."""
     wait_until("postgres is down", lambda: _inspect(engine, POSTGRES)["State"]["Status"] == "exited", 30)
     assert _inspect(engine, POSTGRES)["State"]["ExitCode"] == 137
     result = healthy_api.pg_isready()
@@ -209,13 +237,6 @@ def test_kill_and_restart_the_database(
     # its own one-off removed, and the one left behind swept
     assert _one_offs(engine) == [], "a one-off pg_isready container was left behind"
     wait_until("the API reports not ready", lambda: _answers("http://127.0.0.1:8080/health/ready") != 200, 30)
-
-    healthy_api.restart_database()
-    healthy_api.wait_database_ready(timeout=60)
-    assert healthy_api.pg_isready().exit_code == 0
-    assert _inspect(engine, POSTGRES)["State"]["Running"] is True
-    healthy_api.rollout_restart()
-    wait_until("the API is ready", lambda: _answers("http://127.0.0.1:8080/health/ready") == 200, 60)
 
 
 def test_bad_configuration_crash_loops_with_the_error_in_previous_logs(

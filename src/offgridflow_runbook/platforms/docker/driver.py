@@ -59,6 +59,7 @@ PG_ISREADY = ("pg_isready", "-h", "127.0.0.1", "-p", "5432")
 # the label of the driver's one-off containers, and the age past which one that exited was left behind
 ONE_OFF_LABEL = "com.offgridflow.one-off"
 _ONE_OFF_STALE_S = 120.0
+_ONE_OFF_LEFT_STATES = ("exited", "created", "dead")  # what a killed waiter leaves; never "running"
 
 
 def host_pg_isready(container: Container) -> CommandResult | None:
@@ -368,11 +369,12 @@ class DockerPlatform:
 
     def _sweep_one_offs(self) -> None:
         """Remove the one-offs a process left when it was killed while waiting on one (SIGKILL runs
-        no ``finally``): exited, and older than any live one-off can be."""
+        no ``finally``): not running (exited; or created and never started, when the kill came
+        between the two calls, as a killed game day's once did), and older than any live one-off can be."""
         now = datetime.now(UTC)
-        for left in self._client.containers.list(
-            all=True, filters={"label": ONE_OFF_LABEL, "status": "exited"}
-        ):
+        for left in self._client.containers.list(all=True, filters={"label": ONE_OFF_LABEL}):
+            if left.status not in _ONE_OFF_LEFT_STATES:
+                continue
             created = observe.parse_time(left.attrs.get("Created"))
             if created is not None and (now - created).total_seconds() > _ONE_OFF_STALE_S:
                 with contextlib.suppress(NotFound):
