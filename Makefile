@@ -21,12 +21,16 @@ system-deps:
 # The suite's dependencies (extras service and dev) come from the lock, exactly and hash-checked; the
 # project itself is installed editable without its ranges. A changed lock or pyproject re-installs.
 # (The lock is made with pip-compile: see its header; pyproject.toml keeps the ranges for users.)
+# uv installs them (pinned and hash-checked in requirements/uv.txt, put in by pip): about 2 s where
+# pip took 45 s on every fresh clone. It uses the system's certificates, as pip does here.
 LOCK := requirements/lock.txt
-$(STAMP): $(LOCK) pyproject.toml
+UV_LOCK := requirements/uv.txt
+UV := UV_NATIVE_TLS=1 $(BIN)/uv pip install --quiet --python $(BIN)/python
+$(STAMP): $(LOCK) $(UV_LOCK) pyproject.toml
 	python3 -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -U pip
-	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r $(LOCK)
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r $(UV_LOCK)
+	$(UV) --require-hashes -r $(LOCK)
+	$(UV) --no-deps -e .
 	touch $@
 
 venv: $(STAMP)

@@ -57,6 +57,17 @@ def test_every_pin_has_hashes_and_the_linters_are_pinned() -> None:
     assert {"ruff", "mypy"} <= pins.keys()
 
 
+def test_the_installer_uv_is_pinned_with_a_hash_for_each_linux_platform() -> None:
+    pins = [
+        line
+        for line in (ROOT / "requirements" / "uv.txt").read_text().splitlines()
+        if line.startswith("uv==")
+    ]
+    assert len(pins) == 1, pins
+    text = (ROOT / "requirements" / "uv.txt").read_text()
+    assert text.count("--hash=sha256:") >= 2
+
+
 def test_the_unused_types_requests_is_gone() -> None:
     assert "types-requests" not in locked()
     assert "types-requests" not in {canonicalize_name(r.name) for r in declared()}
@@ -64,14 +75,14 @@ def test_the_unused_types_requests_is_gone() -> None:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not on PATH")
 def test_a_changed_lock_makes_the_venv_out_of_date(tmp_path: Path) -> None:
-    # `make -q` only asks whether the stamp is up to date: nothing runs, in a copy of the three files
-    for name in ("Makefile", "pyproject.toml", "requirements/lock.txt", ".venv/.installed-stamp"):
+    # `make -q` only asks whether the stamp is up to date: nothing runs, in a copy of its inputs
+    inputs = ("Makefile", "pyproject.toml", "requirements/lock.txt", "requirements/uv.txt")
+    for name in (*inputs, ".venv/.installed-stamp"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("" if name.startswith(".venv") else (ROOT / name).read_text())
     stamp = tmp_path / ".venv" / ".installed-stamp"
-    os.utime(tmp_path / "Makefile", (1_000, 1_000))
-    os.utime(tmp_path / "pyproject.toml", (1_000, 1_000))
-    os.utime(tmp_path / "requirements" / "lock.txt", (1_000, 1_000))
+    for name in inputs:
+        os.utime(tmp_path / name, (1_000, 1_000))
     os.utime(stamp, (2_000, 2_000))
 
     def up_to_date() -> bool:
@@ -85,5 +96,7 @@ def test_a_changed_lock_makes_the_venv_out_of_date(tmp_path: Path) -> None:
         return result.returncode == 0
 
     assert up_to_date()
-    os.utime(tmp_path / "requirements" / "lock.txt", (3_000, 3_000))
-    assert not up_to_date()
+    for name in ("requirements/lock.txt", "requirements/uv.txt"):
+        os.utime(tmp_path / name, (3_000, 3_000))
+        assert not up_to_date(), f"a changed {name} leaves the venv up to date"
+        os.utime(tmp_path / name, (1_000, 1_000))
