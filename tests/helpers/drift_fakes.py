@@ -87,7 +87,8 @@ def fake_api(
 
 # POSIX sh, so that each of the ~20 calls of a drift run starts in milliseconds on a busy machine
 FAKE_KUBECTL = r"""#!/bin/sh
-printf '%s\t' "$@" >> "$FAKE_KUBECTL_LOG"; echo >> "$FAKE_KUBECTL_LOG"
+# one write per call: drift runs several at once, and their lines must not interleave
+line=$(printf '%s\t' "$@"); printf '%s\n' "$line" >> "$FAKE_KUBECTL_LOG"
 verb=; noun=; previous=
 for a in "$@"; do
   case "$a" in

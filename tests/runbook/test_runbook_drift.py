@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -361,3 +362,52 @@ def test_the_token_reaches_curl_on_stdin_never_on_a_command_line(token: str) -> 
     assert argv[0] == "curl"
     assert argv[-3:-1] == ["-H", "@-"]
     assert stdin == f"Authorization: Bearer {TOKEN}\n"
+
+
+def test_the_runbooks_waiting_lines_wait_side_by_side_and_the_results_keep_the_runbooks_order(
+    kube: tuple[Target, Path],
+) -> None:
+    # A stuck rollout makes each `rollout status` line wait out its whole bound; the runner lets
+    # such a wait end only once the other one is waiting too (a barrier), so one at a time would fail.
+    target, _ = kube
+    both_waiting = threading.Barrier(2, timeout=10)
+
+    def waits_for_the_other(argv: Sequence[str], stdin: str | None, timeout: float) -> Ran:
+        if argv[1:3] == ["rollout", "status"]:
+            try:
+                both_waiting.wait()
+            except threading.BrokenBarrierError:
+                return Ran(1, "", "error: waited alone")
+            return Ran(1, "", "error: timed out waiting for the condition")
+        return run_subprocess(argv, stdin, timeout)
+
+    runbook = load_runbook()
+    waiting_lines = [c.line for c in runbook.commands if "rollout status" in c.text]
+    assert len(waiting_lines) == 2, "the runbook's waiting lines changed: this test assumes two"
+    report = drift(runbook, target, run=waits_for_the_other, timeout=5)
+    assert [r.command.line for r in report.results] == [c.line for c in runbook.commands]
+    for line in waiting_lines:
+        outcome, message = by_line(report)[line]
+        assert outcome == Outcome.UNKNOWN
+        assert "timed out waiting for the condition" in message, message
+
+
+def test_one_at_a_time_is_a_choice_and_fewer_than_one_is_refused(kube: tuple[Target, Path]) -> None:
+    target, _ = kube
+    in_flight: list[int] = [0, 0]  # now, most
+    lock = threading.Lock()
+
+    def counting(argv: Sequence[str], stdin: str | None, timeout: float) -> Ran:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+        try:
+            return run_subprocess(argv, stdin, timeout)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    drift(load_runbook(), target, run=counting, timeout=5, at_once=1)
+    assert in_flight == [0, 1]
+    with pytest.raises(ValueError, match="at least 1"):
+        drift(load_runbook(), target, run=counting, at_once=0)
