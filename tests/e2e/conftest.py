@@ -21,11 +21,10 @@ import pytest
 from docker.errors import DockerException
 
 from offgridflow_runbook.environments.local import StackError, down, stack_lock, status, up
-from offgridflow_runbook.gameday.alerts import still_alerting
+from offgridflow_runbook.gameday.alerts import wait_for_quiet
 from offgridflow_runbook.platforms.docker import revisions
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.platforms.docker.names import API, STACK_LABEL, STACK_VALUE
-from offgridflow_runbook.probes import ProbeError
 from offgridflow_runbook.targets import load_target
 
 
@@ -165,20 +164,10 @@ def quiet_api(
     How long that took and what it waited for are noted (``quiet_wait_log``): where the tier's time goes."""
     waiting = time.monotonic()
     seen: set[str] = set()
-
-    def quiet_now() -> bool:
-        try:
-            active = still_alerting(LOCAL_PROMETHEUS, timeout=3)
-        except ProbeError:  # judged as the game day judges its steady state: could not see is not quiet
-            seen.add("Prometheus not readable")
-            return False
-        seen.update(active)
-        return not active
-
-    wait_until(
-        "no runbook alert is pending or firing on the local stack", quiet_now, QUIET_WITHIN_S, interval=2
-    )
+    still = wait_for_quiet(LOCAL_PROMETHEUS, deadline=QUIET_WITHIN_S, say=lambda _line: None, seen=seen)
     quiet_wait_log(request.node.nodeid, time.monotonic() - waiting, sorted(seen))
+    if still:
+        pytest.fail(f"the local stack did not turn quiet within {QUIET_WITHIN_S:.0f} s: {', '.join(still)}")
     return healthy_api
 
 

@@ -53,6 +53,13 @@ def test_the_wait_ends_as_soon_as_the_left_over_alert_resolves(prometheus: Any) 
     assert "PodCrashLooping (pending)" in said[1]
 
 
+def test_everything_the_wait_waited_out_is_collected_for_its_caller(prometheus: Any) -> None:
+    prometheus.answers = [[_alert("PostgreSQLDown", "firing")], [_alert("PodCrashLooping", "pending")], []]
+    seen: set[str] = set()
+    assert wait_for_quiet(prometheus.url, deadline=10, interval=0.01, say=lambda _: None, seen=seen) == []
+    assert seen == {"PostgreSQLDown (firing)", "PodCrashLooping (pending)"}
+
+
 def test_an_alert_that_never_resolves_is_returned_at_the_deadline(prometheus: Any) -> None:
     prometheus.answers = [[_alert("OffGridFlowAPIDown", "firing")]]
     assert wait_for_quiet(prometheus.url, deadline=0.2, interval=0.05, say=lambda _: None) == [

@@ -199,11 +199,13 @@ def wait_for_quiet(
     deadline: float = QUIET_DEADLINE_S,
     interval: float = 2.0,
     say: Callable[[str], None] = print,
+    seen: set[str] | None = None,
 ) -> list[str]:
     """Wait (at most ``deadline`` s) until none of the runbook's alerts is pending or firing, so a
     fault's detection is never an earlier fault's alert resolving or firing on. Returns what is still
     alerting at the deadline ([] when quiet), or the reason Prometheus could not be read; says what it
-    waits for once, and again when that changes."""
+    waits for once, and again when that changes. ``seen`` collects everything it waited out (what a
+    benchmark of the waits reports)."""
     end = time.monotonic() + deadline
     shown: list[str] | None = None
     while True:
@@ -211,6 +213,8 @@ def wait_for_quiet(
             alerting = still_alerting(prometheus_url)
         except ProbeError as error:
             alerting = [f"Prometheus not readable: {error}"]
+        if seen is not None:
+            seen.update(alerting)
         if not alerting:
             return []
         if alerting != shown:
