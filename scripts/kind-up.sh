@@ -27,6 +27,8 @@ started=$SECONDS
 
 fail() { echo "error: $*" >&2; exit 2; }
 step() { echo "[kind-up +$((SECONDS - started))s] $*"; }
+# an image's label; empty when the image or the label is missing
+label_of() { docker image inspect -f "{{if .Config.Labels}}{{index .Config.Labels \"$2\"}}{{end}}" "$1" 2>/dev/null || true; }
 # shellcheck source=scripts/lib/docker-build.sh
 source scripts/lib/docker-build.sh
 
@@ -106,7 +108,7 @@ if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
   # gets another image ID), else by image ID.
   build_of() {
     local inputs
-    inputs="$(docker image inspect -f '{{if .Config.Labels}}{{index .Config.Labels "offgridflow.inputs"}}{{end}}' "$1" 2>/dev/null || true)"
+    inputs="$(label_of "$1" offgridflow.inputs)"
     if [ -n "$inputs" ]; then echo "$inputs"; else docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; fi
   }
   running_image="$(docker inspect -f '{{.Image}}' "$cluster-control-plane" 2>/dev/null || true)"
@@ -179,7 +181,6 @@ for pair in $inputs; do
 done
 [ -n "${inputs_label:-}" ] && [ -n "${api_inputs:-}" ] && [ -n "${monitor_inputs:-}" ] \
   || fail "the inputs hashes are incomplete: $inputs"
-label_of() { docker image inspect -f "{{if .Config.Labels}}{{index .Config.Labels \"$inputs_label\"}}{{end}}" "$1" 2>/dev/null || true; }
 declare -A wanted=(  # image -> its label value
   ["$api_repository:$deployed_tag"]="$api_inputs $deployed_tag"
   ["$api_repository:$known_good_tag"]="$api_inputs $known_good_tag"
@@ -188,7 +189,7 @@ declare -A wanted=(  # image -> its label value
 )
 stale=()
 for image in "${!wanted[@]}"; do
-  [ "$(label_of "$image")" = "${wanted[$image]}" ] || stale+=("$image")
+  [ "$(label_of "$image" "$inputs_label")" = "${wanted[$image]}" ] || stale+=("$image")
 done
 if [ "${#stale[@]}" -gt 0 ]; then
   step "building ${stale[*]} ($deployed_tag deployed, $known_good_tag Fix 4's known-good tag, $broken_tag the gate's broken candidate)"
