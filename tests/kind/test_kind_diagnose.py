@@ -248,11 +248,27 @@ def healthy(kind_session: KindSession, kind_target: Target, cluster: Callable[..
     triage's all-clear before it: an earlier test's alert and log lines must be gone first. Quiet
     means no runbook alert pending either: an earlier test's 5xx answers keep the error-rate alert
     pending for its `for` after the API recovered, and it fires during the next test's look."""
+    started = time.monotonic()
     cluster("rollout", "status", DEPLOYMENT, "--timeout=240s", timeout=260)
     wait_until("the API answers ready", lambda: api_ready(kind_target), 180)
-    still = wait_for_quiet(str(kind_target.prometheus_url), deadline=240, say=lambda _line: None)
+    ready_s = time.monotonic() - started
+    seen: set[str] = set()
+    still = wait_for_quiet(str(kind_target.prometheus_url), deadline=240, say=lambda _line: None, seen=seen)
     assert still == [], f"the cluster did not turn quiet within 240 s: {', '.join(still)}"
-    wait_until("diagnose says healthy", lambda: diagnose(kind_session).exit_code == 0, 240, interval=5)
+    quiet_s = time.monotonic() - started - ready_s
+    looks: list[Verdict] = []
+
+    def all_clear() -> bool:
+        looks.append(diagnose(kind_session))
+        return looks[-1].exit_code == 0
+
+    wait_until("diagnose says healthy", all_clear, 240, interval=5)
+    # where a test's set-up time went (kept in make test's JUnit report)
+    print(
+        f"healthy before the test: rolled out and ready {ready_s:.0f} s, quiet {quiet_s:.0f} s later "
+        f"(waited out: {', '.join(sorted(seen)) or 'nothing'}), diagnose's all-clear at look {len(looks)}"
+        + "".join(f"; look {n}: exit {v.exit_code} {v.section}" for n, v in enumerate(looks[:-1], start=1))
+    )
     yield
     cluster("rollout", "status", DEPLOYMENT, "--timeout=240s", timeout=260)
     cluster("rollout", "status", "statefulset/postgres", "--timeout=240s", timeout=260)
