@@ -92,6 +92,9 @@ class FakePlatform:
         default_factory=lambda: [Usage("offgridflow-api-1", 100 * 2**20, 20.0, 512 * 2**20)]
     )
     net: NetworkStatus = field(default_factory=lambda: NetworkStatus(("offgridflow-api",), 1, 0))
+    rollout: RolloutStatus = field(
+        default_factory=lambda: RolloutStatus(True, 1, 1, 1, "successfully rolled out")
+    )
     reads: list[str] = field(default_factory=list)
 
     def api_workloads(self) -> list[Workload]:
@@ -121,7 +124,7 @@ class FakePlatform:
         return self.net
 
     def rollout_status(self) -> RolloutStatus:
-        return RolloutStatus(True, 1, 1, 1, "successfully rolled out")
+        return self.rollout
 
     def rollout_history(self) -> list[Revision]:
         return [Revision(1, IMAGE)]

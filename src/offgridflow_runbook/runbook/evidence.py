@@ -35,11 +35,13 @@ from offgridflow_runbook.runbook.steps import (
 )
 
 __all__ = [
+    "API_DEPLOYMENT",
     "CONFIG_ERROR_MARKER",
     "CONFIG_WAITING_REASONS",
     "DATABASE_DOWN_MARKER",
     "DATABASE_UP_MARKER",
     "DEFAULT_SINCE",
+    "FAILED_CREATE",
     "IMAGE_PULL_REASONS",
     "MAX_SINCE",
     "PAGES_UNDELIVERABLE",
@@ -47,6 +49,7 @@ __all__ = [
     "Seen",
     "Signal",
     "api_readings",
+    "blocked_rollout_readings",
     "config_error_lines",
     "config_refused",
     "crashed",
@@ -75,6 +78,9 @@ PAGES_UNDELIVERABLE = "pages cannot be delivered"
 # one, that the pod spec names and that does not exist): a configuration error, before any crash.
 CONFIG_WAITING_REASONS = frozenset({"CreateContainerConfigError"})
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+# The API's Deployment, and the reason its ReplicaSet's event gives when it cannot create a pod.
+API_DEPLOYMENT = "offgridflow-api"
+FAILED_CREATE = "FailedCreate"
 # "Check recent pod events": the API server keeps events for one hour, so "recent" is that hour.
 DEFAULT_SINCE = timedelta(hours=1)
 # The longest window ``--since`` or a record may ask for: no source the suite reads keeps events longer.
@@ -100,6 +106,7 @@ class Signal(StrEnum):
     CRASH_LOOP = "crash_loop"
     NETWORK = "network"
     API_NOT_ANSWERING = "api_not_answering"
+    ROLLOUT_BLOCKED = "rollout_blocked"
     UNHEALTHY = "unhealthy"
 
 
@@ -269,6 +276,38 @@ def pull_failure_event(event: Event) -> bool:
     """An event that says an image could not be pulled (kubelet's "Failed to pull image", or a reason
     such as ``ErrImagePull``)."""
     return "failed to pull image" in event.message.lower() or event.reason in IMAGE_PULL_REASONS
+
+
+def blocked_rollout_readings(observations: Observations, since: timedelta = DEFAULT_SINCE) -> list[Reading]:
+    """The API's rollout not complete while a ReplicaSet of its Deployment cannot create pods: a
+    ``FailedCreate`` event within ``since`` (a ResourceQuota, an admission webhook, PodSecurity),
+    newer than the newest start of the API's instances (the controller repeats it while it keeps being
+    refused; one older than a pod made since is history). One reading per ReplicaSet, its newest
+    event. A rollout that completed makes such an event history too."""
+    rollout, events = observations.api_rollout, observations.events
+    if not (rollout.ok and rollout.value is not None and not rollout.value.complete and events.ok):
+        return []
+    start = _aware(observations.at) - since
+    starts = [_aware(w.started_at) for w in observations.api_workloads.value or [] if w.started_at]
+    start = max([start, *starts])
+    newest: dict[str, Event] = {}
+    for event in events.value or []:
+        # a Deployment's ReplicaSets are named <deployment>-<template hash>; its pods have one part more
+        if event.reason != FAILED_CREATE or _aware(event.at) < start:
+            continue
+        if not event.involved.startswith(f"{API_DEPLOYMENT}-"):
+            continue
+        if event.involved not in newest or _aware(event.at) >= _aware(newest[event.involved].at):
+            newest[event.involved] = event
+    return [
+        Reading(
+            "events",
+            Seen.BAD,
+            f"the rollout is stuck ({rollout.value.message}): {FAILED_CREATE} {name}: {event.message}",
+            Signal.ROLLOUT_BLOCKED,
+        )
+        for name, event in sorted(newest.items())
+    ]
 
 
 def oom_event(event: Event) -> bool:
@@ -649,6 +688,7 @@ def read_everything(observations: Observations, since: timedelta = DEFAULT_SINCE
     groups: Iterable[list[Reading]] = (
         http_readings(observations),
         api_readings(observations, since),
+        blocked_rollout_readings(observations, since),
         database_readings(observations),
         resource_readings(observations),
         network_readings(observations),

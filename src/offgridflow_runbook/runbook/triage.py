@@ -64,6 +64,7 @@ class Cause(StrEnum):
     RESOURCES = "resources"
     NETWORK = "network"
     DATABASE_PATH = "database_path"
+    ROLLOUT_BLOCKED = "rollout_blocked"
     UNREACHABLE = "unreachable"
     UNKNOWN = "unknown"
     INCONCLUSIVE = "inconclusive"
@@ -112,7 +113,8 @@ _SPECIFIC = (
     Signal.IMAGE_PULL,
 )
 
-# In the order the runbook says to act: nothing can be fixed before an API exists; a database seen
+# In the order the runbook says to act: nothing can be fixed before an API exists, nor while the
+# Deployment cannot create pods (every Fix rolls out new ones); a database seen
 # ready that the API cannot reach comes before Fix 1, which it rules out (restarting a database that
 # runs would not help); then the Fixes in the runbook's order (1-4); the Quick Fix only for a crash
 # no Fix explains (restarting a pod that a Fix explains just crashes again); then Triage 2D and
@@ -126,6 +128,15 @@ DECISION_TABLE: tuple[Rule, ...] = (
         "no pod/container with app=offgridflow-api at all and the API does not answer over HTTP, with "
         "why (the Deployment scaled to 0, no pod matching its selector, no Deployment, stack not up); "
         "when the API answers, the missing pods are an unknown of the platform view instead",
+    ),
+    Rule(
+        Signal.ROLLOUT_BLOCKED,
+        Cause.ROLLOUT_BLOCKED,
+        NOT_COVERED,
+        "rollout blocked",
+        "the Deployment's rollout is not complete and a ReplicaSet of it cannot create pods (a "
+        "FailedCreate event within --since: a ResourceQuota, an admission webhook, PodSecurity), which "
+        "no Fix covers: each of them needs a new pod too (remove or raise what refuses it)",
     ),
     Rule(
         Signal.DATABASE_PATH,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from helpers.triage_fakes import FakeHttp, FakePlatform, api_pod, crashed, look, make_target, oom
-from offgridflow_runbook.platforms import CommandResult, NetworkStatus, Usage, Workload
+from offgridflow_runbook.platforms import CommandResult, Event, NetworkStatus, RolloutStatus, Usage, Workload
 from offgridflow_runbook.runbook import load_runbook
 from offgridflow_runbook.runbook.evidence import Signal
 from offgridflow_runbook.runbook.triage import DECISION_TABLE, NOT_COVERED, decide, decision_table_markdown
@@ -55,6 +56,12 @@ def test_a_row_is_only_explained_by_rows_ranked_above_it() -> None:
 PG_DOWN = CommandResult(("pg_isready", "-h", "postgres-service", "-p", "5432"), 2, "no response")
 REFUSED = httpx.ConnectError("[Errno 111] Connection refused")
 DB_NOT_READY = [Workload("postgres-0", "postgres", "Running", False, 0, "postgres:15")]
+STUCK = RolloutStatus(False, 2, 0, 2, 'Waiting for deployment "offgridflow-api" rollout to finish')
+QUOTA_REFUSED = Event(
+    datetime.now(UTC), "Warning", "FailedCreate",
+    'Error creating: pods "offgridflow-api-c487484b5-6wbqt" is forbidden: exceeded quota: pods',
+    "offgridflow-api-c487484b5",
+)  # fmt: skip
 CONFIG_LINE = '{"level": "error", "event": "invalid configuration", "key": "OFFGRIDFLOW_DB_POOL_MAX"}'
 # One state per row that shows that row's signal and nothing a row above would claim.
 ROW_STATES: dict[Signal, tuple[FakePlatform, FakeHttp]] = {
@@ -77,6 +84,7 @@ ROW_STATES: dict[Signal, tuple[FakePlatform, FakeHttp]] = {
     Signal.CRASH_LOOP: (FakePlatform(api=[api_pod(**crashed(1))]), FakeHttp(live=REFUSED, ready=REFUSED)),
     Signal.NETWORK: (FakePlatform(net=NetworkStatus((), 1, 0)), FakeHttp()),
     Signal.API_NOT_ANSWERING: (FakePlatform(), FakeHttp(live=httpx.ReadTimeout("timed out"))),
+    Signal.ROLLOUT_BLOCKED: (FakePlatform(rollout=STUCK, event_list=[QUOTA_REFUSED]), FakeHttp()),
     Signal.UNHEALTHY: (
         FakePlatform(),
         FakeHttp(ready=(503, {"status": "unhealthy", "reason": "warming up"})),

@@ -19,7 +19,15 @@ from helpers.triage_fakes import (
     make_target,
     oom,
 )
-from offgridflow_runbook.platforms import CommandResult, NetworkStatus, PlatformError, Usage, Workload
+from offgridflow_runbook.platforms import (
+    CommandResult,
+    Event,
+    NetworkStatus,
+    PlatformError,
+    RolloutStatus,
+    Usage,
+    Workload,
+)
 from offgridflow_runbook.runbook.triage import Cause, Outcome, decide
 
 CONFIG_LINE = (
@@ -477,3 +485,63 @@ def test_a_container_the_kubelet_cannot_configure_is_a_configuration_error_fix_3
     diagnosis = diagnose_fake(platform, rules)
     assert (diagnosis.cause, diagnosis.sections) == (Cause.CONFIG_ERROR, ["Fix 3"])
     assert message in diagnosis.summary
+
+
+# -- a rollout the Deployment cannot create pods for ---------------------------------------------------
+STUCK = RolloutStatus(False, 2, 0, 2, 'Waiting for deployment "offgridflow-api" rollout to finish')
+
+
+def failed_create(involved: str = "offgridflow-api-c487484b5", age: timedelta = timedelta()) -> Event:
+    return Event(
+        datetime.now(UTC) - age, "Warning", "FailedCreate",
+        f'Error creating: pods "{involved}-6wbqt" is forbidden: exceeded quota: offgridflow-pods',
+        involved,
+    )  # fmt: skip
+
+
+def test_a_stuck_rollout_whose_replicaset_cannot_create_pods_is_named_and_not_covered(rules: Path) -> None:
+    # the old pods serve: the API is up, but no Fix could roll anything out
+    diagnosis = diagnose_fake(FakePlatform(rollout=STUCK, event_list=[failed_create()]), rules)
+    assert diagnosis.outcome is Outcome.DIAGNOSED
+    assert (diagnosis.cause, diagnosis.sections) == (Cause.ROLLOUT_BLOCKED, ["not covered"])
+    assert "exceeded quota" in diagnosis.summary
+    assert "rollout is stuck" in diagnosis.summary
+
+
+def test_it_names_the_blocked_rollout_before_a_fix_that_would_need_a_new_pod(rules: Path) -> None:
+    platform = FakePlatform(api=[api_pod(**oom())], rollout=STUCK, event_list=[failed_create()])
+    diagnosis = diagnose_fake(platform, rules)
+    assert diagnosis.sections[:2] == ["not covered", "Fix 2"]
+
+
+@pytest.mark.parametrize(
+    ("rollout", "refused", "why"),
+    [
+        (
+            RolloutStatus(True, 2, 2, 2, "successfully rolled out"),
+            failed_create(),
+            "the rollout completed since",
+        ),
+        (STUCK, failed_create(age=timedelta(hours=2)), "older than --since"),
+        (STUCK, failed_create("postgres"), "not a ReplicaSet of the API's Deployment"),
+        (STUCK, event("FailedScheduling", "0/1 nodes are available"), "not a refused pod creation"),
+    ],
+)
+def test_a_failed_create_that_does_not_block_the_rollout_now_is_not_a_cause(
+    rollout: RolloutStatus, refused: Event, why: str, rules: Path
+) -> None:
+    diagnosis = diagnose_fake(FakePlatform(rollout=rollout, event_list=[refused]), rules)
+    assert diagnosis.cause is not Cause.ROLLOUT_BLOCKED, why
+
+
+def test_a_failed_create_older_than_a_pod_made_since_is_history(rules: Path) -> None:
+    # seen on kind: a quota's refusals, kept by the API server for an hour, under a later rollout
+    # that is stuck for another reason (its pods were made after the quota was gone)
+    made_since = api_pod(started_at=datetime.now(UTC) - timedelta(minutes=1))
+    platform = FakePlatform(
+        api=[made_since], rollout=STUCK, event_list=[failed_create(age=timedelta(minutes=5))]
+    )
+    assert diagnose_fake(platform, rules).cause is not Cause.ROLLOUT_BLOCKED
+    refused_again = failed_create(age=timedelta(seconds=10))  # the controller is still refused
+    platform = FakePlatform(api=[made_since], rollout=STUCK, event_list=[refused_again])
+    assert diagnose_fake(platform, rules).cause is Cause.ROLLOUT_BLOCKED
