@@ -174,18 +174,22 @@ class Database:
         """None when the database answers `SELECT 1` within `timeout_seconds`, else the reason.
 
         The check runs as its own task: on a hung server psycopg spends seconds trying to cancel the
-        query, and a readiness probe must not wait for that. At most one check is in flight.
+        query, and a readiness probe must not wait for that. At most one check is in flight: a probe
+        that comes while one is (the kubelet's and a load balancer's at once) shares its answer, as
+        long as it waits for its own; it never answers "unreachable" for a database that answers.
         """
         if not self.schema_ready:
             return f"database unreachable: {self.last_error}"
-        if self._pending_check is not None and not self._pending_check.done():
-            return "database unreachable: the previous check has not answered yet"
-        check = asyncio.create_task(self._select_one(timeout_seconds), name="readiness-check")
-        check.add_done_callback(_consume_outcome)
-        self._pending_check = check
+        check = self._pending_check
+        if check is None or check.done():
+            check = asyncio.create_task(self._select_one(timeout_seconds), name="readiness-check")
+            check.add_done_callback(_consume_outcome)
+            self._pending_check = check
         done, _pending = await asyncio.wait({check}, timeout=timeout_seconds)
         if not done:
-            check.cancel()
+            check.cancel()  # hung: the next probe starts a check of its own once this one has ended
+            return f"database unreachable: no answer within {timeout_seconds:g} s"
+        if check.cancelled():  # the probe that started it gave up on it
             return f"database unreachable: no answer within {timeout_seconds:g} s"
         error = check.exception()
         if error is None:
