@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from offgridflow_runbook.platforms.base import (
+    API_WORKLOAD,
     CommandResult,
     Event,
     NetworkStatus,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from offgridflow_runbook.targets import Target
 
 __all__ = [
+    "API_WORKLOAD",
     "CommandResult",
     "Event",
     "NetworkStatus",

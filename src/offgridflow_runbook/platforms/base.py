@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from offgridflow_runbook.platforms.identity import SeenIdentity
 
 __all__ = [
+    "API_WORKLOAD",
     "CHANGE_METHODS",
     "CRASH_POSTGRES",
     "CommandResult",
@@ -36,6 +37,10 @@ __all__ = [
     "label_selector",
 ]
 
+
+# The runbook's API on every platform: its Deployment and the pods' ``app`` label on Kubernetes, its
+# container and that label on Docker. Both drivers and the judging side read it from here.
+API_WORKLOAD = "offgridflow-api"
 
 # The server stops at once without a checkpoint, as if it crashed; its container exits with it. As the
 # database's own user, from inside its container, on both platforms (``$PGDATA`` is set in both images).

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from offgridflow_runbook.platforms import Event, NetworkStatus, Workload, runbook_commands
+from offgridflow_runbook.platforms import API_WORKLOAD, Event, NetworkStatus, Workload, runbook_commands
 from offgridflow_runbook.probes.http import ProbeError, ProbeTimeout
 from offgridflow_runbook.probes.prometheus import RUNBOOK_ALERTS
 from offgridflow_runbook.probes.snapshot import Observations, Observed
@@ -35,7 +35,6 @@ from offgridflow_runbook.runbook.steps import (
 )
 
 __all__ = [
-    "API_DEPLOYMENT",
     "CONFIG_ERROR_MARKER",
     "CONFIG_WAITING_REASONS",
     "DATABASE_DOWN_MARKER",
@@ -78,8 +77,7 @@ PAGES_UNDELIVERABLE = "pages cannot be delivered"
 # one, that the pod spec names and that does not exist): a configuration error, before any crash.
 CONFIG_WAITING_REASONS = frozenset({"CreateContainerConfigError"})
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
-# The API's Deployment, and the reason its ReplicaSet's event gives when it cannot create a pod.
-API_DEPLOYMENT = "offgridflow-api"
+# The reason a ReplicaSet's event gives when it cannot create a pod.
 FAILED_CREATE = "FailedCreate"
 # "Check recent pod events": the API server keeps events for one hour, so "recent" is that hour.
 DEFAULT_SINCE = timedelta(hours=1)
@@ -156,17 +154,17 @@ def why_no_api_instance(observations: Observations) -> str:
     elif rollout.ok and rollout.value is not None:
         status = rollout.value
         if status.desired == 0:
-            reason = "deployment/offgridflow-api is scaled to 0 replicas"
+            reason = f"deployment/{API_WORKLOAD} is scaled to 0 replicas"
         else:
             reason = (
-                f"deployment/offgridflow-api wants {status.desired} replica(s), {status.available} "
-                "available, but no pod matches the selector app=offgridflow-api (pods labelled "
+                f"deployment/{API_WORKLOAD} wants {status.desired} replica(s), {status.available} "
+                f"available, but no pod matches the selector app={API_WORKLOAD} (pods labelled "
                 f"otherwise, or none created: quota, admission, scheduling); {status.message}"
             )
     elif rollout.error is not None:
-        reason = f"deployment/offgridflow-api could not be read ({rollout.problem}): never deployed?"
+        reason = f"deployment/{API_WORKLOAD} could not be read ({rollout.problem}): never deployed?"
     else:
-        reason = "no pod matches the selector app=offgridflow-api (the Deployment was not read)"
+        reason = f"no pod matches the selector app={API_WORKLOAD} (the Deployment was not read)"
     return reason
 
 
@@ -295,7 +293,7 @@ def blocked_rollout_readings(observations: Observations, since: timedelta = DEFA
         # a Deployment's ReplicaSets are named <deployment>-<template hash>; its pods have one part more
         if event.reason != FAILED_CREATE or _aware(event.at) < start:
             continue
-        if not event.involved.startswith(f"{API_DEPLOYMENT}-"):
+        if not event.involved.startswith(f"{API_WORKLOAD}-"):
             continue
         if event.involved not in newest or _aware(event.at) >= _aware(newest[event.involved].at):
             newest[event.involved] = event
@@ -326,7 +324,7 @@ def api_readings(observations: Observations, since: timedelta = DEFAULT_SINCE) -
     if not pods.ok:
         readings.append(_unknown("API pods", pods))
     elif not workloads:
-        detail = f"no API pods/containers (app=offgridflow-api): {why_no_api_instance(observations)}"
+        detail = f"no API pods/containers (app={API_WORKLOAD}): {why_no_api_instance(observations)}"
         answered = _answering(observations)
         if answered is not None:
             # Something answers as the API, so an instance exists: what the platform shows is not where

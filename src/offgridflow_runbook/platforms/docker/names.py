@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from offgridflow_runbook.platforms.base import API_WORKLOAD
 from offgridflow_runbook.project import project_root
 
 STACK_LABEL = "com.offgridflow.stack"
@@ -16,7 +17,7 @@ PROFILE_LABEL = "com.offgridflow.prometheus-profile"
 # "false": the event recorder does not start the container again after a `docker kill` (the database).
 RESTART_AFTER_KILL_LABEL = "com.offgridflow.restart-after-kill"
 
-API = "offgridflow-api"
+API = API_WORKLOAD
 # The API's "Service": a routing proxy on 127.0.0.1:8080 (where users and probes address the API) that
 # forwards to the ready API containers its selector matches (deploy/docker/api_service.py).
 API_SERVICE = "offgridflow-api-service"

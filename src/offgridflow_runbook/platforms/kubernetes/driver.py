@@ -46,7 +46,7 @@ __all__ = ["CONFIG_MAP", "ConfigUpdate", "KubernetesPlatform", "hashed_config_ma
 
 JSON = dict[str, Any]
 
-DEPLOYMENT = "offgridflow-api"
+DEPLOYMENT = mapping.API_APP
 SERVICE = "offgridflow-api-service"
 PG_ISREADY = ("pg_isready", "-h", "postgres-service", "-p", "5432")
 KUBELET_LOGS_GONE = "unable to retrieve container logs for "

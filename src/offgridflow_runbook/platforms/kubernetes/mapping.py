@@ -16,11 +16,19 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity
 
-from offgridflow_runbook.platforms.base import Event, Revision, RolloutStatus, Termination, Usage, Workload
+from offgridflow_runbook.platforms.base import (
+    API_WORKLOAD,
+    Event,
+    Revision,
+    RolloutStatus,
+    Termination,
+    Usage,
+    Workload,
+)
 
 JSON = dict[str, Any]
 
-API_APP = "offgridflow-api"
+API_APP = API_WORKLOAD
 API_CONTAINER = "api"
 DATABASE_APP = "postgres"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
