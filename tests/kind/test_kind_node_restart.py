@@ -3,9 +3,13 @@ after a Docker Engine restart: the node's entrypoint takes the new address over,
 answers /readyz, the node is Ready, the API serves again and the database keeps its rows.
 
 The Docker Engine itself is never restarted (the Docker e2e tier runs beside this one): the node
-container is stopped, moved to a free address of the ``kind`` network and started again. The node
-keeps that address afterwards. Every wait is bounded; a cluster that does not come back fails the
-test with what ``make kind-up`` will then do, never quietly.
+container is stopped and taken off the ``kind`` network; short-lived holder containers of the test's
+own take the free addresses up to and including the node's old one, as other containers do when an
+engine restart starts them first; the node is put back and started, so Docker gives it another
+address. That works on every ``kind`` network: one that kind made itself has no user-configured IPv4
+subnet, and Docker then refuses to place a container on an address of our choosing. The node keeps
+its new address afterwards. Every wait and loop is bounded; a cluster that does not come back fails
+the test with what ``make kind-up`` will then do, never quietly.
 """
 
 from __future__ import annotations
@@ -71,20 +75,36 @@ def node_address(node: str) -> str | None:
     return (found or {}).get("IPAddress") or None
 
 
-def free_address(current: str) -> str:
-    """An IPv4 of the kind network's subnet that no container and not the gateway has, from the top
-    (Docker hands out addresses from the bottom, so a later container does not want it)."""
-    document = json.loads(docker("network", "inspect", NETWORK))[0]
-    subnets = [c for c in document["IPAM"]["Config"] if ":" not in c["Subnet"]]
-    assert subnets, f"the {NETWORK} network has no IPv4 subnet: {document['IPAM']}"
-    subnet = ipaddress.IPv4Network(subnets[0]["Subnet"])
-    taken = {current, subnets[0].get("Gateway", "")}
-    taken |= {c["IPv4Address"].split("/")[0] for c in document["Containers"].values() if c.get("IPv4Address")}
-    for offset in range(2, 200):  # bounded: a /16 or /24 has a free one near its top
-        candidate = str(subnet.broadcast_address - offset)
-        if candidate not in taken:
-            return candidate
-    raise AssertionError(f"no free address near the top of {subnet}: {sorted(taken)}")
+HOLDER = "offgridflow-node-restart-holder"  # the holders' name prefix: only these are removed
+HOLDER_S = 600  # a holder's sleep: it ends by itself (and is removed, --rm) should the test die
+MAX_HOLDERS = 32
+
+
+def hold_addresses_up_to(old: str, image: str) -> list[str]:
+    """With the node off the kind network: holder containers started on it one by one until one has
+    ``old`` (Docker hands out the lowest free address, so the ones before fill the gaps below it), or
+    one above it (an allocator that hands addresses out in turn is past it already). Returns their
+    names, for :func:`remove_holders`; fails the test past :data:`MAX_HOLDERS`."""
+    names: list[str] = []
+    for index in range(MAX_HOLDERS):
+        name = f"{HOLDER}-{uuid.uuid4().hex[:8]}"
+        docker(
+            "run", "-d", "--rm", "--name", name, "--network", NETWORK, "--entrypoint", "sleep",
+            image, str(HOLDER_S),
+        )  # fmt: skip
+        names.append(name)
+        held = node_address(name)
+        assert held is not None, f"holder {name} is not on the {NETWORK} network"
+        if ipaddress.ip_address(held) >= ipaddress.ip_address(old):
+            return names
+        assert index < MAX_HOLDERS - 1, f"{old} or above not handed out to {MAX_HOLDERS} holders on {NETWORK}"
+    return names
+
+
+def remove_holders(names: list[str]) -> None:
+    """The holders, by name (the test's own containers only); one that is gone already is no error."""
+    if names:
+        subprocess.run(["docker", "rm", "-f", *names], capture_output=True, timeout=120, check=False)
 
 
 def wait_for(what: str, condition: Callable[[], bool], timeout: float, interval: float = 2.0) -> float:
@@ -171,18 +191,23 @@ def test_the_cluster_comes_back_with_its_rows_after_its_node_moves_to_another_ad
     activity_id = int(answer.json()["id"])
     old = node_address(node)
     assert old is not None, f"{node} is not on the {NETWORK} network"
-    new = free_address(old)
+    image = docker("inspect", "-f", "{{.Config.Image}}", node)  # a holder needs only `sleep`: it has it
 
     passed = False
+    holders: list[str] = []
     try:
         stopping = time.monotonic()
         docker("stop", "-t", f"{STOP_S:.0f}", node, timeout=STOP_S + 30)
         stop_s = time.monotonic() - stopping
         docker("network", "disconnect", NETWORK, node)
-        docker("network", "connect", "--ip", new, NETWORK, node)
+        holders = hold_addresses_up_to(old, image)
+        docker("network", "connect", NETWORK, node)
         docker("start", node)
         started = time.monotonic()
-        assert node_address(node) == new
+        new = node_address(node)
+        assert new is not None, f"{node} came back off the {NETWORK} network"
+        assert new != old, f"{node} came back at its old address {old}: the move was not made"
+        remove_holders(holders)
 
         bound = back_seconds()
         readyz_s = wait_for(
@@ -209,10 +234,19 @@ def test_the_cluster_comes_back_with_its_rows_after_its_node_moves_to_another_ad
         )
         passed = True
     finally:
+        remove_holders(holders)
         if not passed:
             problem = bring_back(kind_session, node)
             if problem is not None:
                 pytest.fail(f"{NOT_BACK}: {problem}")
+            # the node is back: the pods and the monitoring as make kind-up leaves them, so the tests
+            # after this one do not inherit its failure (the failure itself is raised after this)
+            reset_pods_and_settle(kind_session, kind_target, kind_platform)
+    reset_pods_and_settle(kind_session, kind_target, kind_platform)
+
+
+def reset_pods_and_settle(kind_session: KindSession, kind_target: Target, kind_platform: Platform) -> None:
+    """After the node's restart: the database's and the API's pods made fresh, and the monitoring settled."""
     # The pods came back with a restart each (new sandboxes after the node's): the database's and the
     # API's are made fresh, as make kind-up leaves them, for the tests that count restarts. All of them
     # deleted at once (a reset, not the runbook's Fix 1; a rolling restart waits for each API pod in
