@@ -19,6 +19,7 @@ __all__ = [
     "AlertTiming",
     "alert_history",
     "alert_timing",
+    "not_quiet",
     "still_alerting",
     "timelines_from_series",
     "wait_for_quiet",
@@ -193,6 +194,15 @@ def still_alerting(prometheus_url: str, *, timeout: float = 5.0) -> list[str]:
         return prometheus.runbook_alerts_active()
 
 
+def not_quiet(prometheus_url: str, *, timeout: float = 5.0) -> list[str]:
+    """What keeps the target from a quiet steady state now: scrape targets not up (the monitoring is
+    blind to what they export, so a fault there could not page), then the runbook's alerts pending or
+    firing; ProbeError when Prometheus cannot be read."""
+    with PrometheusProbe(prometheus_url, timeout=timeout) as prometheus:
+        down = [f"target {line}" for line in prometheus.targets_not_up()]
+        return down or prometheus.runbook_alerts_active()
+
+
 def wait_for_quiet(
     prometheus_url: str,
     *,
@@ -201,16 +211,17 @@ def wait_for_quiet(
     say: Callable[[str], None] = print,
     seen: set[str] | None = None,
 ) -> list[str]:
-    """Wait (at most ``deadline`` s) until none of the runbook's alerts is pending or firing, so a
-    fault's detection is never an earlier fault's alert resolving or firing on. Returns what is still
-    alerting at the deadline ([] when quiet), or the reason Prometheus could not be read; says what it
-    waits for once, and again when that changes. ``seen`` collects everything it waited out (what a
-    benchmark of the waits reports)."""
+    """Wait (at most ``deadline`` s) until every scrape target is up and none of the runbook's alerts
+    is pending or firing, so a fault's detection is never an earlier fault's alert resolving or firing
+    on, and a fault never lands where the monitoring cannot see (a target an earlier fault or a restart
+    left down or not yet scraped). Returns what is still down or alerting at the deadline ([] when
+    quiet), or the reason Prometheus could not be read; says what it waits for once, and again when
+    that changes. ``seen`` collects everything it waited out (what a benchmark of the waits reports)."""
     end = time.monotonic() + deadline
     shown: list[str] | None = None
     while True:
         try:
-            alerting = still_alerting(prometheus_url)
+            alerting = not_quiet(prometheus_url)
         except ProbeError as error:
             alerting = [f"Prometheus not readable: {error}"]
         if seen is not None:
