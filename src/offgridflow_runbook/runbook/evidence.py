@@ -281,8 +281,12 @@ def blocked_rollout_readings(observations: Observations, since: timedelta = DEFA
     ``FailedCreate`` event within ``since`` (a ResourceQuota, an admission webhook, PodSecurity),
     newer than the newest start of the API's instances (the controller repeats it while it keeps being
     refused; one older than a pod made since is history). One reading per ReplicaSet, its newest
-    event. A rollout that completed makes such an event history too."""
+    event. A rollout that completed makes such an event history too. A rollout read that failed is
+    unknown, with its reason: a blocked rollout cannot be ruled out (a look recorded before the
+    rollout was read has none to judge, as before)."""
     rollout, events = observations.api_rollout, observations.events
+    if rollout.error is not None:
+        return [_unknown("rollout", rollout)]
     if not (rollout.ok and rollout.value is not None and not rollout.value.complete and events.ok):
         return []
     start = _aware(observations.at) - since

@@ -28,6 +28,7 @@ from offgridflow_runbook.platforms import (
     Usage,
     Workload,
 )
+from offgridflow_runbook.runbook.evidence import Seen
 from offgridflow_runbook.runbook.triage import Cause, Outcome, decide
 
 CONFIG_LINE = (
@@ -545,3 +546,18 @@ def test_a_failed_create_older_than_a_pod_made_since_is_history(rules: Path) -> 
     refused_again = failed_create(age=timedelta(seconds=10))  # the controller is still refused
     platform = FakePlatform(api=[made_since], rollout=STUCK, event_list=[refused_again])
     assert diagnose_fake(platform, rules).cause is Cause.ROLLOUT_BLOCKED
+
+
+@dataclasses.dataclass
+class _RolloutForbidden(FakePlatform):
+    def rollout_status(self) -> RolloutStatus:
+        raise PlatformError('deployments.apps "offgridflow-api" is forbidden: User "reader" cannot get')
+
+
+def test_a_rollout_that_could_not_be_read_is_unknown_never_healthy(rules: Path) -> None:
+    # everything else is fine, but a blocked rollout cannot be ruled out without the Deployment
+    diagnosis = diagnose_fake(_RolloutForbidden(), rules)
+    assert diagnosis.outcome is Outcome.INCONCLUSIVE
+    (unknown,) = [r for r in diagnosis.readings if r.source == "rollout"]
+    assert unknown.seen is Seen.UNKNOWN
+    assert "forbidden" in unknown.detail
