@@ -80,12 +80,12 @@ HOLDER_S = 600  # a holder's sleep: it ends by itself (and is removed, --rm) sho
 MAX_HOLDERS = 32
 
 
-def hold_addresses_up_to(old: str, image: str) -> list[str]:
+def hold_addresses_up_to(old: str, image: str, names: list[str]) -> None:
     """With the node off the kind network: holder containers started on it one by one until one has
     ``old`` (Docker hands out the lowest free address, so the ones before fill the gaps below it), or
-    one above it (an allocator that hands addresses out in turn is past it already). Returns their
-    names, for :func:`remove_holders`; fails the test past :data:`MAX_HOLDERS`."""
-    names: list[str] = []
+    one above it (an allocator that hands addresses out in turn is past it already). Their names go
+    into ``names`` as each is started, for :func:`remove_holders` even when this fails the test (past
+    :data:`MAX_HOLDERS`)."""
     for index in range(MAX_HOLDERS):
         name = f"{HOLDER}-{uuid.uuid4().hex[:8]}"
         docker(
@@ -96,15 +96,16 @@ def hold_addresses_up_to(old: str, image: str) -> list[str]:
         held = node_address(name)
         assert held is not None, f"holder {name} is not on the {NETWORK} network"
         if ipaddress.ip_address(held) >= ipaddress.ip_address(old):
-            return names
+            return
         assert index < MAX_HOLDERS - 1, f"{old} or above not handed out to {MAX_HOLDERS} holders on {NETWORK}"
-    return names
 
 
 def remove_holders(names: list[str]) -> None:
-    """The holders, by name (the test's own containers only); one that is gone already is no error."""
+    """The holders, by name (the test's own containers only), and ``names`` emptied; one that is gone
+    already is no error."""
     if names:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True, timeout=120, check=False)
+        names.clear()
 
 
 def wait_for(what: str, condition: Callable[[], bool], timeout: float, interval: float = 2.0) -> float:
@@ -200,7 +201,7 @@ def test_the_cluster_comes_back_with_its_rows_after_its_node_moves_to_another_ad
         docker("stop", "-t", f"{STOP_S:.0f}", node, timeout=STOP_S + 30)
         stop_s = time.monotonic() - stopping
         docker("network", "disconnect", NETWORK, node)
-        holders = hold_addresses_up_to(old, image)
+        hold_addresses_up_to(old, image, holders)
         docker("network", "connect", NETWORK, node)
         docker("start", node)
         started = time.monotonic()
