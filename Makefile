@@ -23,14 +23,19 @@ system-deps:
 # (The lock is made with pip-compile: see its header; pyproject.toml keeps the ranges for users.)
 # uv installs them (pinned and hash-checked in requirements/uv.txt, put in by pip): about 2 s where
 # pip took 45 s on every fresh clone. It uses the system's certificates, as pip does here.
+# Bytecode is compiled at install, as pip does and uv does not by default: where PYTHONDONTWRITEBYTECODE
+# is set (it is on this machine), nothing would ever write it, and every Python process (each check
+# run, each CLI a test starts) compiled pytest, httpx and the rest from source again: `pytest checks
+# --co` took 1.2 s instead of 0.4 s. The project's own packages are compiled once here too.
 LOCK := requirements/lock.txt
 UV_LOCK := requirements/uv.txt
-UV := UV_NATIVE_TLS=1 $(BIN)/uv pip install --quiet --python $(BIN)/python
+UV := UV_NATIVE_TLS=1 $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 $(STAMP): $(LOCK) $(UV_LOCK) pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r $(UV_LOCK)
 	$(UV) --require-hashes -r $(LOCK)
 	$(UV) --no-deps -e .
+	$(BIN)/python -m compileall -q src checks chaos > /dev/null
 	touch $@
 
 venv: $(STAMP)

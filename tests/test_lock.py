@@ -100,3 +100,24 @@ def test_a_changed_lock_makes_the_venv_out_of_date(tmp_path: Path) -> None:
         os.utime(tmp_path / name, (3_000, 3_000))
         assert not up_to_date(), f"a changed {name} leaves the venv up to date"
         os.utime(tmp_path / name, (1_000, 1_000))
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not on PATH")
+def test_the_venv_is_installed_with_its_bytecode_compiled(tmp_path: Path) -> None:
+    # with PYTHONDONTWRITEBYTECODE set nothing writes it later: every Python process would compile
+    # pytest, httpx and the project again (a check run's start-up tripled)
+    for name in ("Makefile", "pyproject.toml", "requirements/lock.txt", "requirements/uv.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    result = subprocess.run(
+        ["make", "-n", "-B", ".venv/.installed-stamp"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    installs = [line for line in result.stdout.splitlines() if "uv pip install" in line]
+    assert len(installs) == 2, result.stdout  # the lock, then the project
+    assert all("--compile-bytecode" in line for line in installs), installs
+    assert re.search(r"python -m compileall -q src checks chaos", result.stdout), result.stdout
