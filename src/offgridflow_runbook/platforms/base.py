@@ -165,6 +165,10 @@ class RolloutStatus:
     updated: int
     available: int
     message: str  # the kubectl-style sentence
+    # The Deployment's ReplicaFailure condition, "reason: message", while its controller cannot create
+    # a pod (a ResourceQuota, an admission webhook, PodSecurity); the controller drops it once one is
+    # made. None where there is none (and on Docker, where nothing refuses a container's creation).
+    failure: str | None = None
 
 
 @dataclass(frozen=True)

@@ -281,19 +281,22 @@ def blocked_rollout_readings(observations: Observations, since: timedelta = DEFA
     ``FailedCreate`` event within ``since`` (a ResourceQuota, an admission webhook, PodSecurity),
     newer than the newest start of the API's instances (the controller repeats it while it keeps being
     refused; one older than a pod made since is history). One reading per ReplicaSet, its newest
-    event. A rollout that completed makes such an event history too. A rollout read that failed is
+    event. Without such an event (aged out, or the events not readable), the Deployment's own
+    ReplicaFailure condition, which its controller keeps while it is refused and drops once a pod is
+    made, is the reading. A rollout that completed makes either history. A rollout read that failed is
     unknown, with its reason: a blocked rollout cannot be ruled out (a look recorded before the
     rollout was read has none to judge, as before)."""
     rollout, events = observations.api_rollout, observations.events
     if rollout.error is not None:
         return [_unknown("rollout", rollout)]
-    if not (rollout.ok and rollout.value is not None and not rollout.value.complete and events.ok):
+    if not (rollout.ok and rollout.value is not None and not rollout.value.complete):
         return []
+    status = rollout.value
     start = _aware(observations.at) - since
     starts = [_aware(w.started_at) for w in observations.api_workloads.value or [] if w.started_at]
     start = max([start, *starts])
     newest: dict[str, Event] = {}
-    for event in events.value or []:
+    for event in (events.value or []) if events.ok else []:
         # a Deployment's ReplicaSets are named <deployment>-<template hash>; its pods have one part more
         if event.reason != FAILED_CREATE or _aware(event.at) < start:
             continue
@@ -301,15 +304,26 @@ def blocked_rollout_readings(observations: Observations, since: timedelta = DEFA
             continue
         if event.involved not in newest or _aware(event.at) >= _aware(newest[event.involved].at):
             newest[event.involved] = event
-    return [
+    readings = [
         Reading(
             "events",
             Seen.BAD,
-            f"the rollout is stuck ({rollout.value.message}): {FAILED_CREATE} {name}: {event.message}",
+            f"the rollout is stuck ({status.message}): {FAILED_CREATE} {name}: {event.message}",
             Signal.ROLLOUT_BLOCKED,
         )
         for name, event in sorted(newest.items())
     ]
+    if not readings and status.failure:
+        readings.append(
+            Reading(
+                "rollout",
+                Seen.BAD,
+                f"the rollout is stuck ({status.message}): deployment/{API_WORKLOAD} ReplicaFailure "
+                f"{status.failure}",
+                Signal.ROLLOUT_BLOCKED,
+            )
+        )
+    return readings
 
 
 def oom_event(event: Event) -> bool:

@@ -135,8 +135,9 @@ DECISION_TABLE: tuple[Rule, ...] = (
         NOT_COVERED,
         "rollout blocked",
         "the Deployment's rollout is not complete and a ReplicaSet of it cannot create pods (a "
-        "FailedCreate event within --since: a ResourceQuota, an admission webhook, PodSecurity), which "
-        "no Fix covers: each of them needs a new pod too (remove or raise what refuses it)",
+        "FailedCreate event within --since, or else the Deployment's ReplicaFailure condition: a "
+        "ResourceQuota, an admission webhook, PodSecurity), which no Fix covers: each of them needs a "
+        "new pod too (remove or raise what refuses it)",
     ),
     Rule(
         Signal.DATABASE_PATH,

@@ -105,6 +105,21 @@ def test_rollout_status_waits_for_the_spec_to_be_observed(kube_fake):
     assert status.message == "Waiting for deployment spec update to be observed..."
 
 
+def test_rollout_status_carries_the_deployments_replica_failure_while_its_controller_is_refused(kube_fake):
+    kube_fake.seed_runbook_namespace()
+    deployment = kube_fake.fake.get("apis/apps/v1", "deployments", "offgridflow-api")
+    deployment["spec"]["replicas"] = 3  # one more than the quota lets the controller create
+    refused = 'pods "offgridflow-api-7d9f-x2" is forbidden: exceeded quota: offgridflow-pods'
+    conditions = deployment["status"].setdefault("conditions", [])
+    failure = {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": refused}
+    conditions.append(failure)
+    status = kube_fake.platform().rollout_status()
+    assert not status.complete
+    assert status.failure == f"FailedCreate: {refused}"
+    conditions[-1]["status"] = "False"  # as the controller leaves it once a pod was made
+    assert kube_fake.platform().rollout_status().failure is None
+
+
 def test_undo_without_history_says_so(kube_fake):
     kube_fake.seed_runbook_namespace()
     for key in [k for k in kube_fake.fake.objects if k[1] == "replicasets"]:

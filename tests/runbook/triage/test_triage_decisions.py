@@ -28,7 +28,7 @@ from offgridflow_runbook.platforms import (
     Usage,
     Workload,
 )
-from offgridflow_runbook.runbook.evidence import Seen
+from offgridflow_runbook.runbook.evidence import Seen, Signal
 from offgridflow_runbook.runbook.triage import Cause, Outcome, decide
 
 CONFIG_LINE = (
@@ -546,6 +546,22 @@ def test_a_failed_create_older_than_a_pod_made_since_is_history(rules: Path) -> 
     refused_again = failed_create(age=timedelta(seconds=10))  # the controller is still refused
     platform = FakePlatform(api=[made_since], rollout=STUCK, event_list=[refused_again])
     assert diagnose_fake(platform, rules).cause is Cause.ROLLOUT_BLOCKED
+
+
+def test_the_deployments_replica_failure_names_a_blocked_rollout_whose_events_are_gone(rules: Path) -> None:
+    # the API server keeps events an hour; the controller keeps the condition while it is refused
+    refused = dataclasses.replace(STUCK, failure="FailedCreate: exceeded quota: offgridflow-pods")
+    diagnosis = diagnose_fake(FakePlatform(rollout=refused), rules)
+    assert (diagnosis.cause, diagnosis.sections) == (Cause.ROLLOUT_BLOCKED, ["not covered"])
+    assert "ReplicaFailure FailedCreate: exceeded quota" in diagnosis.summary
+    # with the event too, the event is the reading (it names the ReplicaSet), not both
+    both = diagnose_fake(FakePlatform(rollout=refused, event_list=[failed_create()]), rules)
+    assert [r.source for r in both.readings if r.signal is Signal.ROLLOUT_BLOCKED] == ["events"]
+
+
+def test_a_replica_failure_on_a_completed_rollout_is_not_a_cause(rules: Path) -> None:
+    done = RolloutStatus(True, 2, 2, 2, "successfully rolled out", "FailedCreate: exceeded quota")
+    assert diagnose_fake(FakePlatform(rollout=done), rules).cause is not Cause.ROLLOUT_BLOCKED
 
 
 @dataclasses.dataclass

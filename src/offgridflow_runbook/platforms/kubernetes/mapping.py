@@ -166,9 +166,17 @@ def rollout_status(deployment: JSON) -> RolloutStatus:
     updated = int(status.get("updatedReplicas", 0))
     available = int(status.get("availableReplicas", 0))
     total = int(status.get("replicas", 0))
+    failure = next(
+        (
+            f"{condition.get('reason') or 'ReplicaFailure'}: {condition.get('message') or ''}".rstrip(": ")
+            for condition in status.get("conditions", []) or []
+            if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True"
+        ),
+        None,
+    )
 
     def waiting(message: str) -> RolloutStatus:
-        return RolloutStatus(False, desired, updated, available, message)
+        return RolloutStatus(False, desired, updated, available, message, failure)
 
     if generation > int(status.get("observedGeneration", 0)):
         return waiting("Waiting for deployment spec update to be observed...")
@@ -190,7 +198,9 @@ def rollout_status(deployment: JSON) -> RolloutStatus:
             f'Waiting for deployment "{name}" rollout to finish: '
             f"{available} of {updated} updated replicas are available..."
         )
-    return RolloutStatus(True, desired, updated, available, f'deployment "{name}" successfully rolled out')
+    return RolloutStatus(
+        True, desired, updated, available, f'deployment "{name}" successfully rolled out', failure
+    )
 
 
 def progress_deadline_exceeded(status: RolloutStatus) -> bool:
