@@ -12,6 +12,7 @@ packages=(
   prometheus-postgres-exporter  # PostgreSQL metrics for the PostgreSQLDown alert
   debootstrap           # builds debian:bookworm-slim when it cannot be pulled
   curl                  # runs the runbook's curl lines (offgridflow-runbook drift)
+  chromium              # headless, for the operator game day's live view in a real browser
 )
 
 missing=()
