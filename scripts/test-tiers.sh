@@ -52,18 +52,18 @@ else
   # without job control starts background jobs with SIGINT ignored, and pytest would not stop).
   set -m
   run_tier kind "$KIND_TIER" "$@" &
-  kind_pid=$!
   run_tier docker "$DOCKER_TIER" "$@" &
-  docker_pid=$!
   run_tier units "$UNITS_TIER" "$@" &
-  units_pid=$!
   set +m
-  # Ctrl-C, or a scheduler's SIGTERM, interrupts every tier as Ctrl-C would (their clean-up runs)
-  trap 'kill -INT -- "-$kind_pid" "-$docker_pid" "-$units_pid" 2>/dev/null' INT TERM
-  while kill -0 "$kind_pid" 2>/dev/null || kill -0 "$docker_pid" 2>/dev/null \
-      || kill -0 "$units_pid" 2>/dev/null; do
-    wait "$kind_pid" "$docker_pid" "$units_pid"
-  done
+  # Ctrl-C, or a scheduler's SIGTERM, interrupts every tier still running as Ctrl-C would (their
+  # clean-up runs). Which are running is the shell's own job table, never `kill -0 PID`: a long run
+  # starts so many processes that PIDs wrap (pid_max 32768 here), and a finished tier's PID or group
+  # then belongs to someone else (fresh-clone run 22 spun forever on a container's process that had
+  # a finished tier's PID; a Ctrl-C would have signalled its group).
+  trap 'for job in $(jobs -pr); do kill -INT -- "-$job" 2>/dev/null; done' INT TERM
+  # `wait` returns above 128 when a trapped signal interrupts it, with the tiers still cleaning up:
+  # wait again until every tier has ended
+  until wait; do :; done
   trap - INT TERM
 fi
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ -n "$FAKE_NICENESS" ]; then echo "$marker=$(nice)" >> "$FAKE_NICENESS"; fi
+if [ -n "$FAKE_INTERRUPTED" ]; then
+  # a tier that runs until Ctrl-C, then cleans up for a moment (as pytest's finalizers do)
+  trap 'sleep 0.5; echo "$marker" >> "$FAKE_INTERRUPTED"; exit 130' INT
+  for _ in $(seq 300); do sleep 0.1; done
+  exit 0
+fi
 case "$marker" in
   "e2e and not kind") set -- $FAKE_DOCKER ;;
   kind) set -- $FAKE_KIND ;;
@@ -214,3 +222,33 @@ def test_every_test_lands_in_exactly_one_tier(pytester: pytest.Pytester) -> None
         "kind": {"test_kind", "test_kind_e2e"},
         "units": {"test_unit"},
     }
+
+
+def test_ctrl_c_interrupts_every_running_tier_and_the_run_ends_after_their_clean_up(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(STAND_IN)
+    python.chmod(0o755)
+    interrupted = tmp_path / "interrupted"
+    environment = {**os.environ, "FAKE_INTERRUPTED": str(interrupted), "FAKE_UNITS": "5 0 0"}
+    run = subprocess.Popen(
+        ["bash", str(tmp_path / "scripts" / "test-tiers.sh")],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(2)  # the three tiers are running
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=20)
+    finally:
+        run.kill()
+    # each tier got the Ctrl-C and finished its clean-up before the run ended (and said so)
+    assert sorted(interrupted.read_text().split("\n")[:-1]) == sorted(
+        ["e2e and not kind", "kind", "not e2e and not kind"]
+    ), output
+    assert run.returncode != 0, output
