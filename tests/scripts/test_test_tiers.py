@@ -57,6 +57,16 @@ exit "$3"
 """
 
 
+def install_tiers(tmp_path: Path) -> None:
+    """scripts/test-tiers.sh in ``tmp_path`` with the stand-in as its venv's python."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(STAND_IN)
+    python.chmod(0o755)
+
+
 def run_tiers(
     tmp_path: Path,
     docker: str,
@@ -66,12 +76,7 @@ def run_tiers(
     corpus: str = "",
     niceness: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
-    python = tmp_path / ".venv" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text(STAND_IN)
-    python.chmod(0o755)
+    install_tiers(tmp_path)
     environment = {
         **os.environ,
         "FAKE_DOCKER": docker,
@@ -225,12 +230,7 @@ def test_every_test_lands_in_exactly_one_tier(pytester: pytest.Pytester) -> None
 
 
 def test_ctrl_c_interrupts_every_running_tier_and_the_run_ends_after_their_clean_up(tmp_path: Path) -> None:
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "test-tiers.sh", tmp_path / "scripts" / "test-tiers.sh")
-    python = tmp_path / ".venv" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text(STAND_IN)
-    python.chmod(0o755)
+    install_tiers(tmp_path)
     interrupted = tmp_path / "interrupted"
     environment = {**os.environ, "FAKE_INTERRUPTED": str(interrupted), "FAKE_UNITS": "5 0 0"}
     run = subprocess.Popen(
