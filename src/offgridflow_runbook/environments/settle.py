@@ -34,10 +34,7 @@ def unsettled(prometheus_url: str) -> list[str]:
     or firing, or why Prometheus could not be read ([] when settled)."""
     try:
         with PrometheusProbe(prometheus_url) as prometheus:
-            down = prometheus.targets_not_up()
-            if down:
-                return [f"target {line}" for line in down]
-            return prometheus.runbook_alerts_active()
+            return prometheus.not_quiet()
     except ProbeError as error:
         return [f"Prometheus not readable: {error}"]
 

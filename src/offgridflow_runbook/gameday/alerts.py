@@ -199,8 +199,7 @@ def not_quiet(prometheus_url: str, *, timeout: float = 5.0) -> list[str]:
     blind to what they export, so a fault there could not page), then the runbook's alerts pending or
     firing; ProbeError when Prometheus cannot be read."""
     with PrometheusProbe(prometheus_url, timeout=timeout) as prometheus:
-        down = [f"target {line}" for line in prometheus.targets_not_up()]
-        return down or prometheus.runbook_alerts_active()
+        return prometheus.not_quiet()
 
 
 def wait_for_quiet(

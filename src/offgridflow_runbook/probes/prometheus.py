@@ -215,6 +215,12 @@ class PrometheusProbe:
         """The runbook's alerts pending or firing now, as ``name (state)``, sorted."""
         return sorted({f"{a.name} ({a.state})" for a in self.alerts() if a.name in RUNBOOK_ALERTS})
 
+    def not_quiet(self) -> list[str]:
+        """What keeps the monitoring from quiet now: the scrape targets not up, as ``target job
+        instance: health``, or else the runbook's alerts pending or firing ([] when quiet)."""
+        down = [f"target {line}" for line in self.targets_not_up()]
+        return down or self.runbook_alerts_active()
+
     def alert_state(self, name: str) -> tuple[str, datetime | None]:
         """``("inactive" | "pending" | "firing", activeAt)`` of one alert (firing wins over pending)."""
         states = [alert for alert in self.alerts() if alert.name == name]
