@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -183,17 +184,48 @@ def test_serial_runs_the_docker_tier_first_then_kind_then_the_units(
     assert "(serial)" in out
 
 
-def tier_markers() -> dict[str, str]:
-    """The marker expressions the script gives each tier, as bash evaluates them."""
+def tier_settings(suffix: str) -> dict[str, str]:
+    """What the script gives each tier in its ``<TIER>_<suffix>`` variables (``TIER``: the marker
+    expression, ``PATHS``: the directories collected), as bash evaluates them."""
     script = (ROOT / "scripts" / "test-tiers.sh").read_text()
     assignments = "\n".join(
-        line for line in script.splitlines() if line.endswith('_TIER"') or "_TIER=" in line
+        line for line in script.splitlines() if line.startswith(("DOCKER_", "KIND_", "UNITS_"))
     )
+    echoes = "".join(f'\necho "${tier}_{suffix}"' for tier in ("DOCKER", "KIND", "UNITS"))
     shown = subprocess.run(
-        ["bash", "-c", f'{assignments}\necho "$DOCKER_TIER"; echo "$KIND_TIER"; echo "$UNITS_TIER"'],
+        ["bash", "-c", assignments + echoes],
         capture_output=True, text=True, timeout=10, check=True,
     ).stdout.splitlines()  # fmt: skip
     return {"docker": shown[0], "kind": shown[1], "units": shown[2]}
+
+
+def tier_markers() -> dict[str, str]:
+    return tier_settings("TIER")
+
+
+def collected(paths: list[str], expression: str) -> set[str]:
+    """The node ids real pytest collects from ``paths`` of this repository under ``-m expression``."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *paths, "-m", expression, "--collect-only", "-q",
+         "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return {line for line in result.stdout.splitlines() if "::" in line}
+
+
+def test_each_tiers_directories_hold_every_test_its_marker_selects_in_the_whole_suite() -> None:
+    # a tier collects only its directories: an e2e or kind test written anywhere else would be in no
+    # tier and never run, so the whole suite is collected here once and compared
+    markers, paths = tier_markers(), tier_settings("PATHS")
+    assert paths["units"] == "tests", "the units tier's expression is what is left: it collects everything"
+    waiting = ["docker", "kind"]
+    everywhere = collected(["tests"], " or ".join(f"({markers[tier]})" for tier in waiting))
+    assert len(everywhere) > 50, "the e2e and kind tests were not collected at all"
+    narrowed = {tier: collected(paths[tier].split(), markers[tier]) for tier in waiting}
+    lost = sorted(everywhere - set().union(*narrowed.values()))
+    assert not lost, f"{len(lost)} tests outside their tier's directories, in no tier: {lost[:10]}"
+    assert not narrowed["docker"] & narrowed["kind"]
 
 
 def test_every_test_lands_in_exactly_one_tier(pytester: pytest.Pytester) -> None:
