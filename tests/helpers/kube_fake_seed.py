@@ -104,6 +104,31 @@ def add_pod(
     )
 
 
+def route_database_to(fake: KubeFake, pod: JSON) -> None:
+    """The database Service's endpoints as the endpoints controller writes them for ready ``pod``."""
+    fake.put(
+        "api/v1",
+        "endpoints",
+        {
+            "metadata": {"name": "postgres-service"},
+            "subsets": [
+                {
+                    "addresses": [
+                        {
+                            "ip": "10.244.0.9",
+                            "targetRef": {
+                                "kind": "Pod",
+                                "name": pod["metadata"]["name"],
+                                "uid": pod["metadata"]["uid"],
+                            },
+                        }
+                    ]
+                }
+            ],
+        },
+    )
+
+
 def seed_runbook_namespace(fake: KubeFake, *, hashed_config: bool = False) -> None:
     """A healthy namespace as the runbook knows it: API at revision 2 (revision 1 ran v1.2.3)."""
     config = {"OFFGRIDFLOW_DB_POOL_MAX": "10", "OFFGRIDFLOW_LOG_LEVEL": "INFO"}
@@ -137,12 +162,13 @@ def seed_runbook_namespace(fake: KubeFake, *, hashed_config: bool = False) -> No
             "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1},
         },
     )
-    add_pod(
+    postgres = add_pod(
         fake,
         "postgres-0",
         app="postgres",
         spec_container=container(name="postgres", image="postgres:15", config_map=None),
     )
+    route_database_to(fake, postgres)
     fake.put(
         "api/v1",
         "endpoints",

@@ -151,6 +151,21 @@ def test_wait_database_ready_times_out_with_the_reason(kube_fake):
     assert time.monotonic() - started < 5
 
 
+def test_a_ready_postgres_pod_its_service_does_not_route_to_yet_is_not_ready(kube_fake):
+    # the endpoints controller still lists the pod the new one replaced (or nothing): the API's
+    # pg_isready -h postgres-service answers "no response" although the pod is Ready
+    kube_fake.seed_runbook_namespace()
+    endpoints = kube_fake.fake.get("api/v1", "endpoints", "postgres-service")
+    endpoints["subsets"][0]["addresses"][0]["targetRef"]["uid"] = "the-replaced-pod"
+    with pytest.raises(
+        PlatformError, match=r"not ready after 1s: service postgres-service does not route to postgres-0"
+    ):
+        kube_fake.platform().wait_database_ready(timeout=1.0)
+    del kube_fake.fake.objects[("api/v1", "endpoints", "offgridflow", "postgres-service")]
+    with pytest.raises(PlatformError, match="service postgres-service does not route to postgres-0 yet"):
+        kube_fake.platform().wait_database_ready(timeout=0.5)
+
+
 def test_restart_database_starts_a_scaled_down_statefulset(kube_fake):
     kube_fake.seed_runbook_namespace()
     kube_fake.fake.get("apis/apps/v1", "statefulsets", "postgres")["spec"]["replicas"] = 0
@@ -205,6 +220,7 @@ def test_reactions_let_a_test_play_the_statefulset_controller(kube_fake):
                 fake, "postgres-0", app="postgres", spec_container=seed.container(name="postgres")
             )
             recreated.append(pod["metadata"]["uid"])
+            seed.route_database_to(fake, pod)  # and the endpoints controller's part
 
     kube_fake.fake.reactions.append(statefulset_controller)
     platform = kube_fake.platform()

@@ -16,6 +16,8 @@ from offgridflow_runbook.platforms.kubernetes.client import NotFound
 JSON = dict[str, Any]
 STATEFULSET = "postgres"
 CONTAINER = "postgres"
+# the Service the API reaches its database through (the runbook's `pg_isready -h postgres-service`)
+SERVICE = "postgres-service"
 POLL_SECONDS = 1.0
 CRASH_SEEN_SECONDS = 30.0
 KILL_GRACE_SECONDS = 1
@@ -118,7 +120,29 @@ class PostgresStatefulSet:
         ready = [w for w in workloads if w.ready]
         if len(ready) < wanted or len(ready) != len(workloads):
             return False, f"{len(ready)} of {wanted} postgres pods ready"
+        # A ready pod is not yet a database the API can reach: the endpoints controller adds it to
+        # the Service a moment later (seconds on a busy node), and until then the Service still
+        # routes to the pod it replaced, or to nothing. Fix 1 is done when the Service routes to it.
+        routed = self._routed()
+        unrouted = [w.name for w in ready if w.uid not in routed]
+        if unrouted:
+            return False, f"service {SERVICE} does not route to {', '.join(unrouted)} yet"
         return True, "postgres ready"
+
+    def _routed(self) -> set[str]:
+        """The UIDs of the pods the database Service's ready endpoints point to (none when it has no
+        Endpoints object)."""
+        try:
+            endpoints: JSON = self._call(
+                f"get endpoints {SERVICE}", self._core.read_namespaced_endpoints, SERVICE, self._namespace
+            )
+        except NotFound:
+            return set()
+        return {
+            str((address.get("targetRef") or {}).get("uid"))
+            for subset in endpoints.get("subsets") or []
+            for address in subset.get("addresses") or []
+        }
 
     def wait_ready(self, timeout: float) -> None:
         """``kubectl wait --for=condition=ready pod -l app=postgres --timeout``, after any rollout."""

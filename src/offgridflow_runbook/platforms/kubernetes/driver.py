@@ -38,6 +38,7 @@ from offgridflow_runbook.platforms.kubernetes.config import (
     hashed_config_map_name,
     scheme_of,
 )
+from offgridflow_runbook.platforms.kubernetes.database import SERVICE as DATABASE_SERVICE
 from offgridflow_runbook.platforms.kubernetes.database import PostgresStatefulSet
 from offgridflow_runbook.platforms.kubernetes.exec import run_in_pod
 from offgridflow_runbook.targets import Target
@@ -48,7 +49,7 @@ JSON = dict[str, Any]
 
 DEPLOYMENT = mapping.API_APP
 SERVICE = "offgridflow-api-service"
-PG_ISREADY = ("pg_isready", "-h", "postgres-service", "-p", "5432")
+PG_ISREADY = ("pg_isready", "-h", DATABASE_SERVICE, "-p", "5432")
 KUBELET_LOGS_GONE = "unable to retrieve container logs for "
 _POLL_SECONDS = 1.0
 
