@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,7 @@ from offgridflow_runbook.proofs import (
     PROOFS_ENV,
     QUARTER,
     Proof,
+    ProofsError,
     parse_age,
     proof_table,
     read_proofs,
@@ -94,3 +100,81 @@ def test_the_automated_game_day_keeps_a_passing_run_as_a_proof() -> None:
         "docker",
     )
     assert proof.steps == steps_proven_by(RUNBOOK, mode.fix)
+
+
+def test_a_proofs_file_not_written_yet_holds_no_proofs(proofs_file: Path) -> None:
+    assert read_proofs() == []
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda path: path.mkdir(), "is a directory, not a JSON-lines file (OFFGRIDFLOW_PROOFS)"),
+        (
+            lambda path: path.write_bytes(b'{"at": 1}\n\xff\n'),
+            "is not UTF-8 text (byte 10: invalid start byte)",
+        ),
+    ],
+    ids=["directory", "binary"],
+)
+def test_a_proofs_file_that_cannot_be_read_is_one_line_naming_it(
+    proofs_file: Path, make: Callable[[Path], object], problem: str
+) -> None:
+    proofs_file.parent.mkdir()
+    make(proofs_file)
+    with pytest.raises(ProofsError) as raised:
+        read_proofs()
+    assert str(raised.value) == f"proofs file {proofs_file} {problem}"
+
+
+def test_a_proofs_path_under_a_file_is_one_line_not_no_proofs(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(
+        ProofsError, match=r"^proofs file .*/file/proofs.jsonl cannot be read: Not a directory$"
+    ):
+        read_proofs(tmp_path / "file" / "proofs.jsonl")
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (2**31, 2**31))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_proofs_file_that_never_ends_is_refused_before_it_is_read(tmp_path: Path, kind: str) -> None:
+    path = Path("/dev/zero")
+    if kind == "fifo":
+        path = tmp_path / "proofs.jsonl"
+        os.mkfifo(path)
+    # in a child with a deadline and a memory cap: a FIFO would wait for a writer, /dev/zero be read forever
+    code = "import sys, pathlib, offgridflow_runbook.proofs as p\np.read_proofs(pathlib.Path(sys.argv[1]))"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_limit_memory,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"offgridflow_runbook.proofs.ProofsError: proofs file {path} is not a regular file ({PROOFS_ENV})"
+    )
+
+
+@pytest.mark.parametrize("at", ["1e300", "-1e300", "1e400", "-1e400", '"nan"', "NaN", '"inf"', "-1e11"])
+def test_a_proof_whose_time_is_no_date_is_skipped_like_any_malformed_line(proofs_file: Path, at: str) -> None:
+    record_proof(Proof(NOW - DAY, "local", "docker", "automatic", "oom", ("Triage 1", "Fix 2")))
+    fields = '"target": "kind", "platform": "kubernetes", "kind": "operator", "mode": "oom"'
+    with proofs_file.open("a") as stream:
+        stream.write(f'{{"at": {at}, {fields}, "steps": ["Triage 1", "Fix 2"]}}\n')
+    [proof] = read_proofs()
+    assert proof.target == "local"
+    rows = step_proofs(RUNBOOK, [proof], _provable(), now=NOW)
+    assert "by automatic oom on local" in proof_table(rows)
+    assert json.dumps([row.as_dict() for row in rows])
+
+
+def test_a_line_nested_too_deeply_is_skipped_like_any_malformed_line(proofs_file: Path) -> None:
+    record_proof(Proof(NOW - DAY, "local", "docker", "automatic", "oom", ("Triage 1", "Fix 2")))
+    with proofs_file.open("a") as stream:
+        stream.write("[" * 100_000 + "\n")
+    assert [proof.target for proof in read_proofs()] == ["local"]

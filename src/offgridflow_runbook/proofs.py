@@ -5,7 +5,8 @@ A passing run proves the steps it exercised: Triage 1 (the issue was confirmed),
 fixed its fault, and Verification 1-5. Each proof is one JSON line in ``reports/proofs/proofs.jsonl``
 (``$OFFGRIDFLOW_PROOFS``), written with one ``write`` and ``fsync``. The runbook says game days are
 quarterly, so a proof older than :data:`QUARTER` is stale; ``offgridflow-runbook coverage
---max-proof-age 90d`` fails (exit 1) on a stale or missing proof.
+--max-proof-age 90d`` fails (exit 1) on a stale or missing proof. A proofs file that cannot be read
+(a directory, a device, not UTF-8) is a :class:`ProofsError`, one line; a missing one holds no proofs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -22,11 +24,13 @@ from typing import Any
 
 from offgridflow_runbook.reporting import append_json_line
 from offgridflow_runbook.runbook.document import Runbook
+from offgridflow_runbook.runbook.location import RunbookError
 
 __all__ = [
     "PROOFS_ENV",
     "QUARTER",
     "Proof",
+    "ProofsError",
     "StepProof",
     "parse_age",
     "proof_table",
@@ -42,6 +46,11 @@ _DEFAULT = Path("reports/proofs/proofs.jsonl")
 QUARTER = 92 * 86400.0  # seconds: the longest quarter
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+class ProofsError(RunbookError):
+    """The proofs file cannot be read; one line naming it. A :class:`RunbookError`: the proofs are the
+    runbook's, and the command line reports it as it does an unreadable runbook (exit 64)."""
 
 
 @dataclass(frozen=True)
@@ -85,19 +94,51 @@ def record_proof(proof: Proof, path: Path | None = None) -> Path:
     return where
 
 
-def read_proofs(path: Path | None = None) -> list[Proof]:
-    """Every readable proof (a malformed line proves nothing and is skipped)."""
+def _read_text(where: Path) -> str:
+    """The proofs file's text, "" when there is none yet; :class:`ProofsError` otherwise."""
     try:
-        text = (path or proofs_path()).read_text(encoding="utf-8")
+        # O_NONBLOCK: a FIFO given by mistake is refused below instead of waiting for a writer
+        descriptor = os.open(where, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        return []
+        return ""
+    except OSError as error:
+        raise ProofsError(f"proofs file {where} cannot be read: {error.strerror or error}") from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):  # /dev/zero would be read forever
+        os.close(descriptor)
+        what = "a directory, not a JSON-lines file" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ProofsError(f"proofs file {where} is {what} ({PROOFS_ENV})")
+    with os.fdopen(descriptor, encoding="utf-8") as stream:
+        try:
+            return stream.read()
+        except UnicodeDecodeError as error:
+            raise ProofsError(
+                f"proofs file {where} is not UTF-8 text (byte {error.start}: {error.reason})"
+            ) from None
+        except OSError as error:
+            raise ProofsError(f"proofs file {where} cannot be read: {error.strerror or error}") from None
+
+
+def _when(raw: Any) -> float:
+    """A proof's ``at`` as seconds; ValueError unless it is a date (NaN, inf, 1e300 are not)."""
+    at = float(raw)
+    try:
+        datetime.fromtimestamp(at, UTC)
+    except (OverflowError, OSError) as error:
+        raise ValueError(f"at {raw!r} is not a date") from error
+    return at
+
+
+def read_proofs(path: Path | None = None) -> list[Proof]:
+    """Every readable proof (a malformed line, or one whose ``at`` is no date, proves nothing and is
+    skipped); :class:`ProofsError` when the file cannot be read."""
     proofs = []
-    for line in text.splitlines():
+    for line in _read_text(path or proofs_path()).splitlines():
         try:
             raw = json.loads(line)
             proofs.append(
                 Proof(
-                    float(raw["at"]),
+                    _when(raw["at"]),
                     str(raw["target"]),
                     str(raw["platform"]),
                     str(raw["kind"]),
@@ -105,7 +146,7 @@ def read_proofs(path: Path | None = None) -> list[Proof]:
                     tuple(str(step) for step in raw["steps"]),
                 )
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: [[[[... nested deep
             continue
     return proofs
 

@@ -4,6 +4,7 @@ the runbook that the suite does not follow fails here with the section and line.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,9 +15,10 @@ import pytest
 
 from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.cli import EXIT_USAGE, main
-from offgridflow_runbook.coverage import Project, coverage
+from offgridflow_runbook.coverage import CoverageError, Project, coverage
 from offgridflow_runbook.coverage.proofs import Experiment, Role
-from offgridflow_runbook.project import project_root
+from offgridflow_runbook.project import HOME_ENV, project_root
+from offgridflow_runbook.proofs import PROOFS_ENV
 from offgridflow_runbook.runbook import Runbook, load_runbook
 
 MakeCopy = Callable[[str, str], Runbook]
@@ -223,7 +225,7 @@ def test_an_argument_the_experiment_leaves_out_is_the_activitys_default(
     provider = {"type": "python", "module": "offgridflow_runbook.chaos.fixes", "func": "fix_2_patch_memory"}
     experiment = {
         "title": "oom",
-        "extensions": [{"name": "offgridflow-gameday", "mode": "oom"}],
+        "extensions": [{"name": "offgridflow-gameday", "mode": "oom", "fix": "Fix 2"}],
         "method": [{"provider": provider}],
     }
     (tmp_path / "chaos" / "experiments" / "oom.json").write_text(json.dumps(experiment))
@@ -243,3 +245,131 @@ def test_the_coverage_line_of_a_check_run_does_not_load_the_chaos_package() -> N
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["True", "False", "False"]
+
+
+# -- a project or proofs file that cannot be read ------------------------------------------------------
+PROJECT_PARTS = ("docs/runbooks", "checks", "chaos/experiments", "deploy/prometheus/rules")
+RULES = "deploy/prometheus/rules/offgridflow.rules.yml"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project's files coverage reads, as $OFFGRIDFLOW_HOME, and no proofs yet."""
+    root = tmp_path / "home"
+    for part in PROJECT_PARTS:
+        shutil.copytree(project_root() / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv(HOME_ENV, str(root))
+    monkeypatch.delenv("OFFGRIDFLOW_RUNBOOK", raising=False)
+    monkeypatch.setenv(PROOFS_ENV, str(tmp_path / "proofs.jsonl"))
+    return root
+
+
+def coverage_usage_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``coverage``; assert exit 64 and one line on stderr; return the line."""
+    assert main(["coverage", *argv]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.endswith("\n")
+    return err.rstrip("\n")
+
+
+def test_the_copied_project_is_covered_as_the_project_is(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["coverage"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == coverage(load_runbook()).summary()
+
+
+@pytest.mark.parametrize(
+    ("part", "problem"),
+    [
+        (RULES, f"alert rules file {{home}}/{RULES} not found (is $OFFGRIDFLOW_HOME the project's root?)"),
+        ("checks", "no checks directory at {home}/checks (is $OFFGRIDFLOW_HOME the project's root?)"),
+        (
+            "chaos/experiments",
+            "no experiments directory at {home}/chaos/experiments (is $OFFGRIDFLOW_HOME the project's root?)",
+        ),
+    ],
+)
+def test_a_partial_project_home_is_one_line_naming_what_is_missing(
+    home: Path, part: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if (home / part).is_dir():
+        shutil.rmtree(home / part)
+    else:
+        (home / part).unlink()
+    expected = problem.format(home=home.resolve())
+    assert coverage_usage_line([], capsys) == f"offgridflow-runbook: error: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "problem"),
+    [
+        (
+            "chaos/experiments/oom.json",
+            '{"title": ',
+            "not an offgridflow game-day experiment (Expecting value",
+        ),
+        ("chaos/experiments/oom.json", "[]", "not an offgridflow game-day experiment ('list' object"),
+        (
+            "chaos/experiments/zz.json",
+            '{"title": "stray"}',
+            "game-day experiment (experiment 'stray' has no 'offgridflow-gameday' extension)",
+        ),
+        ("chaos/experiments/oom.json", b"\xff", "is not UTF-8 text (byte 0: invalid start byte)"),
+        (RULES, "groups: [", "is not YAML: line 1: expected the node content, but found '<stream end>'"),
+        (RULES, "groups: 5", "is not Prometheus rules: 'int' object is not iterable"),
+        ("checks/test_zz.py", "def (", "is not Python: invalid syntax"),
+        ("checks/test_zz.py", "x = 1\0", "is not Python: source code string cannot contain null bytes"),
+    ],
+)
+def test_a_project_file_that_cannot_be_read_is_one_line_naming_it(
+    home: Path, path: str, text: str | bytes, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = home / path
+    file.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(CoverageError, match="^.*" + str(file.resolve()).replace(".", r"\.")) as raised:
+        coverage(load_runbook(), Project(home.resolve()))
+    assert problem in str(raised.value)
+    assert coverage_usage_line([], capsys) == f"offgridflow-runbook: error: {raised.value}"
+
+
+def test_a_project_file_that_never_ends_is_refused_before_it_is_read(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = home / RULES
+    rules.unlink()
+    os.mkfifo(rules)  # read, it would wait for a writer forever
+    assert coverage_usage_line([], capsys) == (
+        f"offgridflow-runbook: error: alert rules file {rules.resolve()} is not a regular file"
+    )
+
+
+@pytest.mark.parametrize("kind", ["directory", "binary"])
+def test_a_proofs_file_that_cannot_be_read_is_one_line_and_exit_64(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proofs = tmp_path / "proofs.jsonl"
+    if kind == "directory":
+        proofs.mkdir()
+    else:
+        proofs.write_bytes(b"\x89PNG\r\n")
+    monkeypatch.setenv(PROOFS_ENV, str(proofs))
+    for argv in ([], ["--json"]):
+        assert coverage_usage_line(argv, capsys).startswith(
+            f"offgridflow-runbook: error: proofs file {proofs} is "
+        )
+
+
+def test_a_proof_dated_out_of_range_is_skipped_in_the_table_and_the_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proofs = tmp_path / "proofs.jsonl"
+    fields = '"target": "t", "platform": "docker", "kind": "automatic", "mode": "oom", "steps": ["Triage 1"]'
+    proofs.write_text("".join(f'{{"at": {at}, {fields}}}\n' for at in ("1e300", "-1e300", "1e400", '"nan"')))
+    monkeypatch.setenv(PROOFS_ENV, str(proofs))
+    assert main(["coverage"]) == 0
+    assert "Triage 1         never proven by a game day  STALE" in capsys.readouterr().out
+    assert main(["coverage", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert next(row for row in body["proofs"] if row["step"] == "Triage 1")["last_proven"] is None

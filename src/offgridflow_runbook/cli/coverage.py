@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option, number_in
+from offgridflow_runbook.cli.options import UsageError, add_runbook_option, number_in
 from offgridflow_runbook.reporting import printable
 
 EXIT_BELOW = 1
@@ -58,7 +58,7 @@ def _age(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     # imported here: every command builds this parser, and the parser and coverage load in ~25 ms
     from offgridflow_runbook.coverage import runbook_coverage
-    from offgridflow_runbook.gameday.modes import load_modes
+    from offgridflow_runbook.gameday.modes import ModeError, load_modes
     from offgridflow_runbook.proofs import QUARTER, proof_table, read_proofs, step_proofs, steps_proven_by
     from offgridflow_runbook.runbook.document import load_runbook
 
@@ -66,8 +66,17 @@ def run(args: argparse.Namespace) -> int:
     report = runbook_coverage(args.runbook)
     below = report.percent < args.min_coverage
     # the steps a passing game day of some mode proves (a step no mode exercises is not listed)
-    provable = {step for mode in load_modes() for step in steps_proven_by(runbook, mode.fix)}
-    proven = step_proofs(runbook, read_proofs(), provable, max_age_s=args.max_proof_age or QUARTER)
+    try:
+        modes = load_modes()
+    except ModeError as error:  # a broken experiment file: a bad input, like a broken runbook
+        raise UsageError(str(error)) from None
+    provable = {step for mode in modes for step in steps_proven_by(runbook, mode.fix)}
+    proven = step_proofs(
+        runbook,
+        read_proofs(),
+        provable,
+        max_age_s=QUARTER if args.max_proof_age is None else args.max_proof_age,
+    )
     stale = args.max_proof_age is not None and any(row.stale for row in proven)
     if args.json:
         document = {**report.as_dict(), "min_coverage": args.min_coverage}

@@ -16,7 +16,8 @@ that no longer calls the fix, proves nothing) and reports both ways:
 It describes the suite, not the runbook: it reads ``checks/``, ``chaos/experiments/`` and
 ``deploy/``, and the Chaos Toolkit activities of :mod:`offgridflow_runbook.chaos`, so it sits above
 ``chaos`` and ``runbook`` (beside ``cli``): :mod:`.proofs` (what proves a step), :mod:`.rules` (the
-map), :mod:`.report` (:func:`coverage` and its report).
+map), :mod:`.report` (:func:`coverage` and its report). A project file that cannot be read is a
+:class:`CoverageError` naming it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from offgridflow_runbook.coverage.proofs import (
     Alert,
     Check,
+    CoverageError,
     Experiment,
     NotCovered,
     Project,
@@ -47,6 +49,7 @@ __all__ = [
     "Alert",
     "Check",
     "CommandRule",
+    "CoverageError",
     "CoverageItem",
     "CoverageReport",
     "Experiment",

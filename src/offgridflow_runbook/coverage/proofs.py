@@ -1,12 +1,15 @@
 """What can prove a runbook step, and where the proofs live: a check in ``checks/``, a triage rule, an
 experiment's activity (checked against the Chaos Toolkit activity it names), an alert rule, or a
-reason why the step is not proved. Each :class:`Proof` resolves against a :class:`Project`."""
+reason why the step is not proved. Each :class:`Proof` resolves against a :class:`Project`; a project
+whose files cannot be read (a partial ``$OFFGRIDFLOW_HOME``, a broken experiment) is a
+:class:`CoverageError`, one line naming the file."""
 
 from __future__ import annotations
 
 import ast
 import inspect
 import json
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -16,10 +19,30 @@ from typing import Any
 
 import yaml
 
-from offgridflow_runbook.project import project_root
+from offgridflow_runbook.gameday.modes import ModeError, mode_from_experiment
+from offgridflow_runbook.project import HOME_ENV, project_root
+from offgridflow_runbook.runbook.location import RunbookError
 from offgridflow_runbook.runbook.triage import DECISION_TABLE, Cause
 
-__all__ = ["Alert", "Check", "Experiment", "NotCovered", "Project", "Proof", "Role", "TriageRule"]
+__all__ = [
+    "Alert",
+    "Check",
+    "CoverageError",
+    "Experiment",
+    "NotCovered",
+    "Project",
+    "Proof",
+    "Role",
+    "TriageRule",
+]
+
+_NOT_THE_ROOT = f"(is ${HOME_ENV} the project's root?)"
+
+
+class CoverageError(RunbookError):
+    """A file of the project the proofs live in cannot be read; one line naming it. A
+    :class:`RunbookError`: whoever reports an unreadable runbook (the command line, exit 64; the game
+    day's report; the check run's coverage line) reports this the same way."""
 
 
 class Role(StrEnum):
@@ -50,12 +73,37 @@ class Project:
         return self.root / "deploy" / "prometheus" / "rules" / "offgridflow.rules.yml"
 
 
+def _text(path: Path, what: str) -> str:
+    """The text of one of the project's files; :class:`CoverageError` when it cannot be read."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would be read forever
+            raise CoverageError(f"{what} {path} is not a regular file")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CoverageError(f"{what} {path} not found {_NOT_THE_ROOT}") from None
+    except UnicodeDecodeError as error:
+        raise CoverageError(f"{what} {path} is not UTF-8 text (byte {error.start}: {error.reason})") from None
+    except OSError as error:
+        raise CoverageError(f"{what} {path} cannot be read: {error.strerror or error}") from None
+
+
+def _directory(path: Path, what: str) -> Path:
+    # a missing one would make every proof in it "not found": the project is elsewhere, not the proofs
+    if not path.is_dir():
+        raise CoverageError(f"no {what} directory at {path} {_NOT_THE_ROOT}")
+    return path
+
+
 @cache
 def _checks(checks_dir: Path) -> dict[str, tuple[str, str]]:
     """check function name -> (its runbook_step marker, ``checks/file.py::name``)."""
     found: dict[str, tuple[str, str]] = {}
-    for path in sorted(checks_dir.glob("test_*.py")):
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    for path in sorted(_directory(checks_dir, "checks").glob("test_*.py")):
+        try:
+            module = ast.parse(_text(path, "check file"), str(path))
+        except (SyntaxError, ValueError, RecursionError) as error:  # ValueError: a NUL byte
+            raise CoverageError(f"check file {path} is not Python: {error}") from None
+        for node in module.body:
             if not isinstance(node, ast.FunctionDef):
                 continue
             for decorator in node.decorator_list:
@@ -71,25 +119,43 @@ def _checks(checks_dir: Path) -> dict[str, tuple[str, str]]:
 
 @cache
 def _experiments(experiments_dir: Path) -> dict[str, dict[str, Any]]:
-    """mode -> the experiment document."""
+    """mode -> the experiment document. A file the game day's list of modes (``gameday.modes``)
+    would refuse is refused here too, and so is one whose activity arguments are no mapping."""
     found: dict[str, dict[str, Any]] = {}
-    for path in sorted(experiments_dir.glob("*.json")):
-        document = json.loads(path.read_text(encoding="utf-8"))
-        for extension in document.get("extensions", []):
-            if extension.get("name") == "offgridflow-gameday":
-                found[str(extension["mode"])] = {**document, "_file": path.name}
+    for path in sorted(_directory(experiments_dir, "experiments").glob("*.json")):
+        try:
+            document = json.loads(_text(path, "experiment"))
+            mode = mode_from_experiment(document, path)
+            if any(
+                not isinstance(a.get("provider", {}).get("arguments") or {}, dict)
+                for a in document.get("method", [])
+            ):
+                raise ValueError("an activity's arguments are not a mapping")
+        except (ModeError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+            raise CoverageError(f"{path}: not an offgridflow game-day experiment ({error})") from None
+        found[mode.name] = {**document, "_file": path.name}
     return found
 
 
 @cache
 def _alert_names(rules: Path) -> frozenset[str]:
-    document = yaml.safe_load(rules.read_text(encoding="utf-8")) or {}
-    return frozenset(
-        str(rule["alert"])
-        for group in document.get("groups", [])
-        for rule in group.get("rules", [])
-        if "alert" in rule
-    )
+    try:
+        document = yaml.safe_load(_text(rules, "alert rules file")) or {}
+        return frozenset(
+            str(rule["alert"])
+            for group in document.get("groups", [])
+            for rule in group.get("rules", [])
+            if "alert" in rule
+        )
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise CoverageError(
+            f"alert rules file {rules} is not YAML: {where}{error.problem or error.context}"
+        ) from None
+    except (yaml.YAMLError, AttributeError, TypeError, KeyError, RecursionError) as error:
+        what = " ".join(str(error).split())  # a YAML error's text spans lines
+        raise CoverageError(f"alert rules file {rules} is not Prometheus rules: {what}") from None
 
 
 # -- proofs --------------------------------------------------------------------------------------------
@@ -165,7 +231,7 @@ class Experiment(Proof):
         if not activities:
             return False, f"experiment {document['_file']} does not call {self.func}"
         provider = activities[0]["provider"]
-        given = dict(provider.get("arguments", {}))
+        given = dict(provider.get("arguments") or {})
         if any(name not in given for name in self.arguments):
             # the function's defaults stand in for what the experiment leaves out
             given = {**self._defaults(), **given}
