@@ -67,6 +67,15 @@ def test_the_json_lines_file_starts_afresh_and_holds_one_redacted_object_per_lin
     assert all("at" in line for line in lines)
 
 
+def test_a_json_lines_file_that_cannot_be_created_names_what_is_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    with pytest.raises(NotADirectoryError) as raised:
+        JsonLinesWriter(tmp_path / "a-file" / "results.jsonl", Redactor())
+    assert (raised.value.strerror, raised.value.filename) == ("Not a directory", str(tmp_path / "a-file"))
+    with pytest.raises(IsADirectoryError):
+        JsonLinesWriter(tmp_path, Redactor())
+
+
 # -- control characters --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("hostile", "shown"),

@@ -1,4 +1,7 @@
+import os
 import re
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -239,3 +242,41 @@ def test_every_target_key_has_a_rule() -> None:
         "docker_host",
         "stack_label",
     }
+
+
+# -- where the targets file and a kubeconfig are -------------------------------------------------------
+def test_a_kubeconfig_in_a_home_directory_is_kept_as_written_whether_or_not_that_home_exists(
+    tmp_path: Path,
+) -> None:
+    # whether ~user exists depends on the machine: the platform says so when the target is used, and
+    # the other profiles of the file still load
+    for kubeconfig in ("~/.kube/config", "~offgridflow-no-such-user/kubeconfig"):
+        assert _load(tmp_path, GOOD + f"    kubeconfig: '{kubeconfig}'\n")["t"].kubeconfig == kubeconfig
+    assert _load(tmp_path, GOOD + "    kubeconfig: kube/config\n")["t"].kubeconfig == str(
+        tmp_path / "kube/config"
+    )
+
+
+@pytest.mark.parametrize("empty", ["", " "])
+def test_an_empty_targets_file_option_is_refused_not_taken_for_the_default(
+    tmp_path: Path, empty: str
+) -> None:
+    options = {"target": "t", "targets_file": empty}
+    with pytest.raises(
+        TargetError, match=r"^--targets-file is empty: name the targets file, or leave the option out$"
+    ):
+        target_from_options(options.get)
+    with pytest.raises(TargetError, match=r"^the targets file's name is empty$"):
+        load_targets(empty)
+
+
+def test_an_empty_offgridflow_targets_means_unset_as_every_offgridflow_variable_does() -> None:
+    environment = {**os.environ, "OFFGRIDFLOW_TARGETS": ""}
+    shown = subprocess.run(
+        [sys.executable, "-c", "from offgridflow_runbook.targets import DEFAULT_TARGETS_FILE as f; print(f)"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.strip() == "targets.yaml"

@@ -9,6 +9,7 @@ terminal; :func:`printable` shows them as ``\\x1b`` instead, wherever such text 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -118,12 +119,17 @@ def secrets_from_environment(*variable_names: str | None) -> list[str]:
 
 
 class JsonLinesWriter:
-    """Appends one redacted JSON object per line; the file is started afresh on creation."""
+    """Appends one redacted JSON object per line; the file is started afresh on creation. OSError
+    when it cannot be created, or a line cannot be written."""
 
     def __init__(self, path: Path | str, redactor: Redactor) -> None:
         self.path = Path(path)
         self.redactor = redactor
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as error:
+            # mkdir says "File exists" when a file stands where a folder of the path should be
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), error.filename) from None
         self.path.write_text("", encoding="utf-8")
 
     def write(self, record: Mapping[str, Any]) -> None:

@@ -36,10 +36,14 @@ __all__ = [
     "target_document",
     "target_fingerprint",
     "target_from_options",
+    "url_problem",
     "write_resolved_target",
+    "yaml_problem",
 ]
 
-DEFAULT_TARGETS_FILE = Path(os.environ.get("OFFGRIDFLOW_TARGETS", "targets.yaml"))
+# An empty OFFGRIDFLOW_TARGETS counts as unset, as the other OFFGRIDFLOW_* variables do (``export X=`` is
+# how a shell clears one); an empty --targets-file, typed on purpose, is refused instead.
+DEFAULT_TARGETS_FILE = Path(os.environ.get("OFFGRIDFLOW_TARGETS") or "targets.yaml")
 # "none": HTTP only (no kube or Docker access); the platform checks are skipped with that reason
 _PLATFORMS = ("docker", "kubernetes", "none")
 
@@ -121,7 +125,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
-def _url_problem(value: str) -> str | None:
+def url_problem(value: str) -> str | None:
     """Why ``value`` is not an http(s) URL with a host, or None."""
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         return "has spaces or control characters"
@@ -152,7 +156,7 @@ def _boolean(value: object) -> str | None:
 def _url(value: object) -> str | None:
     if not isinstance(value, str):
         return "an http:// or https:// URL"
-    problem = _url_problem(value)
+    problem = url_problem(value)
     return None if problem is None else f"an http:// or https:// URL with a host ({value!r} {problem})"
 
 
@@ -173,7 +177,7 @@ def _env_name(value: object) -> str | None:
 
 
 def _api_server(value: object) -> str | None:
-    if value == "loopback" or (isinstance(value, str) and _url_problem(value) is None):
+    if value == "loopback" or (isinstance(value, str) and url_problem(value) is None):
         return None
     return "'loopback' or the API server's http:// or https:// URL"
 
@@ -266,7 +270,7 @@ class _StrictLoader(_SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _yaml_problem(error: yaml.YAMLError) -> str:
+def yaml_problem(error: yaml.YAMLError) -> str:
     """A YAML error in one line: where (line, column) and what."""
     if isinstance(error, yaml.MarkedYAMLError):
         mark = error.problem_mark or error.context_mark
@@ -294,7 +298,7 @@ def _read(source: Path) -> object:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
-        raise TargetError(f"targets file {source} is not valid YAML: {_yaml_problem(error)}") from None
+        raise TargetError(f"targets file {source} is not valid YAML: {yaml_problem(error)}") from None
     except RecursionError:
         raise TargetError(f"targets file {source} is not valid YAML: nested too deeply") from None
 
@@ -315,7 +319,16 @@ def profile_target(name: object, raw: object, source: Path | None = None) -> Tar
         identity = _checked(f"{where}: identity", _IDENTITY_SCHEMA, values["identity"])
         values["identity"] = Identity(**{**identity, "nodes": tuple(identity.get("nodes", ()))})
     kubeconfig = values.get("kubeconfig")
-    if source is not None and isinstance(kubeconfig, str) and not Path(kubeconfig).expanduser().is_absolute():
+    # "~" or "~user" is a home directory, never relative; not expanded here: whether that user exists
+    # depends on the machine, so one profile must not stop the others loading (the platform says so,
+    # in one line, when the target is used)
+    in_home = isinstance(kubeconfig, str) and kubeconfig.startswith("~")
+    if (
+        source is not None
+        and isinstance(kubeconfig, str)
+        and not in_home
+        and not Path(kubeconfig).is_absolute()
+    ):
         # Relative to the targets file, so the profile means the same from any working directory.
         values["kubeconfig"] = str(source.parent / kubeconfig)
     return Target(name=name, **values)
@@ -324,6 +337,8 @@ def profile_target(name: object, raw: object, source: Path | None = None) -> Tar
 def load_targets(path: Path | str = DEFAULT_TARGETS_FILE) -> dict[str, Target]:
     """Every profile in the targets file, by name. :class:`TargetError` (one line naming the file, the
     target, the key and what it must be) for anything the schema does not allow."""
+    if isinstance(path, str) and not path.strip():  # Path("") would be ".", the working directory
+        raise TargetError("the targets file's name is empty")
     source = Path(path)
     document = _read(source)
     if not isinstance(document, Mapping) or not isinstance(document.get("targets"), Mapping):
@@ -399,7 +414,11 @@ def target_from_options(option: Callable[[str], Any]) -> Target:
     """The target the ``TARGET_OPTIONS`` name, with their overrides applied; ``option(dest)`` reads one
     (``config.getoption`` under pytest, the parsed arguments on the command line). TargetError for a
     user mistake, naming the option."""
-    target = load_target(option("target"), option("targets_file") or DEFAULT_TARGETS_FILE)
+    targets_file = option("targets_file")
+    if targets_file is not None and not str(targets_file).strip():
+        # an empty value (an unset shell variable, say) must not quietly mean the default file
+        raise TargetError("--targets-file is empty: name the targets file, or leave the option out")
+    target = load_target(option("target"), DEFAULT_TARGETS_FILE if targets_file is None else targets_file)
     flags = {o.dest: o.flag for o in _OVERRIDE_OPTIONS}
     return _overridden(target, {o.dest: option(o.dest) for o in _OVERRIDE_OPTIONS}, flags.__getitem__)
 

@@ -110,3 +110,23 @@ def test_prometheus_not_answering_is_never_settled() -> None:
 def test_a_bad_deadline_is_a_usage_error(deadline: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert settle.main(["http://127.0.0.1:9", "--deadline", deadline]) == 64
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "cannot be parsed (Invalid IPv6 URL)"),
+        ("ftp://127.0.0.1:9", "needs the scheme http:// or https://"),
+        ("", "needs the scheme http:// or https://"),
+        ("not a url", "has spaces or control characters"),
+        ("http://", "needs a host"),
+    ],
+)
+def test_a_url_that_can_never_answer_is_a_usage_error_at_once_not_an_unsettled_monitoring(
+    url: str, problem: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settle, "wait_until_settled", lambda *_, **__: pytest.fail("waited"))
+    assert settle.main([url, "--deadline", "2"]) == 64
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"error: PROMETHEUS_URL {url!r} {problem}"]
+    assert captured.out == ""

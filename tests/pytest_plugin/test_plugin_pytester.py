@@ -198,6 +198,39 @@ def test_unknown_target_is_one_usage_error(project: pytest.Pytester) -> None:
     assert result.outlines == []
 
 
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (".", "Is a directory"),
+        ("targets.yaml/results.jsonl", "targets.yaml: Not a directory"),
+    ],
+)
+def test_a_results_file_that_cannot_be_written_is_one_usage_error_before_any_test(
+    project: pytest.Pytester, where: str, expected: str
+) -> None:
+    project.makepyfile(test_any="def test_it():\n    pass\n")
+    result = project.runpytest(
+        "--targets-file", "targets.yaml", "--target", "dead", f"--results-jsonl={where}"
+    )
+    assert result.ret == EXIT_USAGE
+    assert result.errlines == [f"Exit: offgridflow: --results-jsonl {where} cannot be written: {expected}"]
+    assert result.outlines == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+def test_a_results_file_that_fills_up_ends_the_run_in_one_line_with_64(project: pytest.Pytester) -> None:
+    project.makepyfile(test_any="def test_one():\n    pass\n\ndef test_two():\n    pass\n")
+    result = project.runpytest(
+        "--targets-file", "targets.yaml", "--target", "dead", "--results-jsonl=/dev/full"
+    )
+    result.assert_outcomes(passed=2)  # the checks still run, and report in the terminal, HTML and JUnit
+    assert result.ret == EXIT_USAGE
+    assert result.errlines == [
+        "Exit: offgridflow: --results-jsonl /dev/full cannot be written: No space left on device"
+    ]
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
 def _all_artifacts(directory: Path, output: str) -> str:
     texts = [output]
     for path in directory.rglob("*"):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from offgridflow_runbook.probes.http import ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
+from offgridflow_runbook.targets import url_problem
 
 __all__ = ["main", "unsettled", "wait_until_settled"]
 
@@ -81,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         return 64 if stop.code else 0
     if not math.isfinite(arguments.deadline) or arguments.deadline <= 0:
         print("error: --deadline must be a number of seconds above 0", file=sys.stderr)
+        return 64
+    # checked now: a URL that can never answer would be waited on for the whole deadline, then
+    # reported as monitoring that did not settle
+    problem = url_problem(arguments.prometheus_url)
+    if problem is not None:
+        print(f"error: PROMETHEUS_URL {arguments.prometheus_url!r} {problem}", file=sys.stderr)
         return 64
     left = wait_until_settled(arguments.prometheus_url, deadline=arguments.deadline)
     if left:

@@ -36,6 +36,7 @@ from offgridflow_runbook.pytest_plugin.fixtures import (  # noqa: E402
 from offgridflow_runbook.pytest_plugin.options import (  # noqa: E402
     CHECKS_REPORT_OPTIONS,
     exit_on_target_error,
+    exit_on_unwritable_results,
     load_target,
     pytest_addoption,
     pytest_load_initial_conftests,
@@ -85,10 +86,14 @@ def pytest_configure(config: pytest.Config) -> None:
             exit_on_target_error(error)
     config.stash[redactor_key] = redactor
     path = config.getoption("results_jsonl")
+    # an empty --results-jsonl= turns the file off, as --junitxml= and --html= do theirs (how a run
+    # drops a default of checks/pytest.ini)
     if path and not hasattr(config, "workerinput"):
-        config.pluginmanager.register(
-            ResultLines(config, JsonLinesWriter(Path(path), redactor)), "offgridflow-result-lines"
-        )
+        try:
+            writer = JsonLinesWriter(Path(path), redactor)
+        except OSError as error:
+            exit_on_unwritable_results(path, error)
+        config.pluginmanager.register(ResultLines(config, writer), "offgridflow-result-lines")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(config), "offgridflow-html-columns")
 

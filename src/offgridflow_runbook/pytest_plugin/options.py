@@ -102,3 +102,13 @@ def target_chosen(config: pytest.Config) -> bool:
 def exit_on_target_error(error: TargetError) -> NoReturn:
     """End the run: the mistake in one line, exit 64 (as the command line's usage errors)."""
     pytest.exit(f"offgridflow: {printable(str(error), newlines=False)}", returncode=EXIT_USAGE)
+
+
+def exit_on_unwritable_results(path: str | Path, error: OSError) -> NoReturn:
+    """End the run: --results-jsonl cannot be written, in one line, exit 64 (as a bad option value)."""
+    where = f"{error.filename}: " if error.filename is not None and str(error.filename) != str(path) else ""
+    pytest.exit(
+        f"offgridflow: --results-jsonl {printable(str(path), newlines=False)} cannot be written: "
+        f"{printable(where + (error.strerror or str(error)), newlines=False)}",
+        returncode=EXIT_USAGE,
+    )

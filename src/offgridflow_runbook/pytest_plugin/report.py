@@ -15,6 +15,7 @@ from offgridflow_runbook.pytest_plugin._stash import (
     redactor_key,
     target_key,
 )
+from offgridflow_runbook.pytest_plugin.options import exit_on_unwritable_results
 from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, printable
 
 
@@ -106,23 +107,39 @@ class ResultLines:
     def __init__(self, config: pytest.Config, writer: JsonLinesWriter) -> None:
         self.config = config
         self.writer = writer
+        self.unwritable: OSError | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.unwritable is not None:
+            return
         call_result = report.when == "call"
         setup_or_teardown_problem = (report.when == "setup" and not report.passed) or report.failed
         if not (call_result or setup_or_teardown_problem):
             return
         chosen = self.config.stash.get(target_key, None)
-        self.writer.write(
-            {
-                "target": chosen.name if chosen else self.config.getoption("target"),
-                "check": report.nodeid,
-                "step": getattr(report, "runbook_step", None),
-                "outcome": "error" if not call_result and report.failed else report.outcome,
-                "message": _message(report),
-                "duration_seconds": round(report.duration, 4),
-            }
-        )
+        try:
+            self.writer.write(
+                {
+                    "target": chosen.name if chosen else self.config.getoption("target"),
+                    "check": report.nodeid,
+                    "step": getattr(report, "runbook_step", None),
+                    "outcome": "error" if not call_result and report.failed else report.outcome,
+                    "message": _message(report),
+                    "duration_seconds": round(report.duration, 4),
+                }
+            )
+        except OSError as error:
+            # a full disk, say: the checks still run and report elsewhere, and the run ends on it
+            self.unwritable = error
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self) -> Generator[None, Any, Any]:
+        """After every other part has finished (the terminal summary), end with 64 and one line on
+        stderr if a line was lost: a scheduler must not take a short file for the whole run."""
+        result = yield
+        if self.unwritable is not None:
+            exit_on_unwritable_results(self.writer.path, self.unwritable)
+        return result
 
 
 def runbook_coverage_line() -> str:

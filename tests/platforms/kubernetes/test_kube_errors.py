@@ -108,3 +108,60 @@ def test_a_silent_api_server_is_a_timeout_not_unreachable(kube_fake, tmp_path, m
                 platform.api_workloads()
         finally:
             platform.close()
+
+
+# -- malformed kubeconfigs: one line naming the file, never an error from inside the client library ------
+STRING_CONTEXT = "contexts:\n- name: kube-fake\n  context: oops\n"
+STRING_CLUSTER = (
+    "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+    "clusters:\n- name: k\n  cluster: 'http://127.0.0.1:1'\nusers: [{name: u, user: {}}]\n"
+)
+NUMBER_SERVER = STRING_CLUSTER.replace("cluster: 'http://127.0.0.1:1'", "cluster: {server: 5}")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"apiVersion: v1\n\xff\xfe", "is not UTF-8 text (byte 15: invalid start byte)"),
+        ("- a\n- b\n", "must be a mapping (clusters, contexts, users), not a list"),
+        ("hello\n", "must be a mapping (clusters, contexts, users), not the string 'hello'"),
+        ("contexts: {c: 1}\n", ": contexts must be a list of mappings, not a mapping"),
+        ("users: [u]\n", ": users must be a list of mappings, not of the string 'u'"),
+        (STRING_CONTEXT, ": contexts entry 'kube-fake': context must be a mapping, not the string 'oops'"),
+        (
+            STRING_CLUSTER,
+            ": clusters entry 'k': cluster must be a mapping, not the string 'http://127.0.0.1:1'",
+        ),
+        ("contexts: [\n", "is not valid YAML: line 2, column 1: "),
+        (NUMBER_SERVER, ": cannot use kubeconfig"),  # what only the library notices
+    ],
+)
+def test_a_malformed_kubeconfig_is_one_line_naming_the_file(kube_fake, tmp_path, content, expected):
+    path = tmp_path / "bad-kubeconfig"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    target = replace(kube_fake.target, kubeconfig=str(path), kube_context=None)
+    with pytest.raises(PlatformError) as caught:
+        KubernetesPlatform(target)
+    message = str(caught.value)
+    assert expected in message
+    assert str(path) in message
+    assert message.startswith("target 'kube-fake': ")
+    assert "\n" not in message
+
+
+UNKNOWN_HOME = "~offgridflow-no-such-user/kubeconfig"
+
+
+@pytest.mark.parametrize(
+    ("option", "variable", "source"), [(UNKNOWN_HOME, "", "the target"), (None, UNKNOWN_HOME, "KUBECONFIG")]
+)
+def test_a_kubeconfig_in_a_home_directory_that_does_not_exist_is_one_line(
+    kube_fake, monkeypatch, option, variable, source
+):
+    monkeypatch.setenv("KUBECONFIG", variable)
+    with pytest.raises(PlatformError) as caught:
+        KubernetesPlatform(replace(kube_fake.target, kubeconfig=option))
+    assert str(caught.value) == (
+        f"target 'kube-fake': kubeconfig {UNKNOWN_HOME!r} (from {source}): "
+        "cannot expand '~offgridflow-no-such-user': no such user, or no home directory"
+    )

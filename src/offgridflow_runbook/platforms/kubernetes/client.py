@@ -21,7 +21,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException, new_client_from_config
 
 from offgridflow_runbook.platforms.base import PlatformError
-from offgridflow_runbook.targets import Target
+from offgridflow_runbook.reporting import shown
+from offgridflow_runbook.targets import Target, yaml_problem
 
 __all__ = ["BadRequest", "Connection", "NotFound", "connect"]
 
@@ -39,19 +40,62 @@ class BadRequest(PlatformError):
 
 def _kubeconfig_path(target: Target) -> Path:
     if target.kubeconfig:
-        return Path(target.kubeconfig).expanduser()
+        return _expanded(target, target.kubeconfig, "the target")
     from_env = os.environ.get("KUBECONFIG", "")
     if from_env:
-        return Path(from_env.split(os.pathsep)[0]).expanduser()
-    return Path("~/.kube/config").expanduser()
+        return _expanded(target, from_env.split(os.pathsep)[0], "KUBECONFIG")
+    return _expanded(target, "~/.kube/config", "the default")
 
 
-def _context_names(path: Path) -> list[str]:
+def _expanded(target: Target, path: str, source: str) -> Path:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    return [c.get("name", "") for c in document.get("contexts", []) or [] if isinstance(c, dict)]
+        return Path(path).expanduser()
+    except RuntimeError:  # "~name" for a user this machine does not know, or "~" with no home at all
+        home = path.split("/", 1)[0]
+        raise PlatformError(
+            f"target {target.name!r}: kubeconfig {path!r} (from {source}): cannot expand {home!r}: "
+            "no such user, or no home directory"
+        ) from None
+
+
+# what each list of a kubeconfig holds, and the key of each entry's body (the client library reads
+# these without checking their type: a wrong one would be an AttributeError deep inside it)
+_KUBECONFIG_LISTS = {"contexts": "context", "clusters": "cluster", "users": "user"}
+
+
+def _kubeconfig_document(target: Target, path: Path) -> dict[str, Any]:
+    """The kubeconfig, parsed and of the shape the client library expects, or a one-line PlatformError
+    naming the file and what is wrong."""
+    where = f"target {target.name!r}: kubeconfig {path}"
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise PlatformError(f"{where} is not UTF-8 text (byte {error.start}: {error.reason})") from None
+    except OSError as error:
+        raise PlatformError(f"{where} cannot be read: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise PlatformError(f"{where} is not valid YAML: {yaml_problem(error)}") from None
+    except RecursionError:
+        raise PlatformError(f"{where} is not valid YAML: nested too deeply") from None
+    if document is None:  # an empty file: the client library says what it misses
+        return {}
+    if not isinstance(document, dict):
+        raise PlatformError(f"{where} must be a mapping (clusters, contexts, users), not {shown(document)}")
+    for key, body in _KUBECONFIG_LISTS.items():
+        entries = document.get(key)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            raise PlatformError(f"{where}: {key} must be a list of mappings, not {shown(entries)}")
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise PlatformError(f"{where}: {key} must be a list of mappings, not of {shown(entry)}")
+            if entry.get(body) is not None and not isinstance(entry[body], dict):
+                raise PlatformError(
+                    f"{where}: {key} entry {entry.get('name')!r}: {body} must be a mapping, "
+                    f"not {shown(entry[body])}"
+                )
+    return document
 
 
 @dataclass
@@ -150,7 +194,8 @@ def connect(target: Target) -> Connection:
             f"target {target.name!r}: kubeconfig {path} not found "
             "(set 'kubeconfig' for the target in the targets file, or KUBECONFIG)"
         )
-    contexts = _context_names(path)
+    document = _kubeconfig_document(target, path)
+    contexts = [str(entry.get("name", "")) for entry in document.get("contexts") or []]
     if target.kube_context and target.kube_context not in contexts:
         raise PlatformError(
             f"target {target.name!r}: context {target.kube_context!r} is not in {path} "
@@ -165,34 +210,25 @@ def connect(target: Target) -> Connection:
             persist_config=False,
             client_configuration=configuration,
         )
-    except (ConfigException, OSError, ValueError, yaml.YAMLError) as error:
-        raise PlatformError(f"target {target.name!r}: cannot use kubeconfig {path}: {error}") from None
-    context = target.kube_context or _current_context(path)
+    # AttributeError, TypeError, ValueError: the library assumes a well-formed file and fails with
+    # these on what the checks above do not cover (a value of the wrong type in an entry's body)
+    except (ConfigException, OSError, AttributeError, TypeError, ValueError, yaml.YAMLError) as error:
+        text = " ".join(str(error).split()) or type(error).__name__
+        raise PlatformError(f"target {target.name!r}: cannot use kubeconfig {path}: {text}") from None
+    context = target.kube_context or str(document.get("current-context", "?"))
     return Connection(
         client=client,
         target=target,
         context=context,
         host=configuration.host,
-        cluster=_context_cluster(path, context),
+        cluster=_context_cluster(document, context),
     )
 
 
-def _kubeconfig_document(path: Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    return document if isinstance(document, dict) else {}
-
-
-def _current_context(path: Path) -> str:
-    return str(_kubeconfig_document(path).get("current-context", "?"))
-
-
-def _context_cluster(path: Path, context: str) -> str | None:
+def _context_cluster(document: dict[str, Any], context: str) -> str | None:
     """The cluster name the kubeconfig's ``context`` points at (what the client loaded)."""
-    for entry in _kubeconfig_document(path).get("contexts", []) or []:
-        if isinstance(entry, dict) and entry.get("name") == context:
+    for entry in document.get("contexts") or []:
+        if entry.get("name") == context:
             cluster = (entry.get("context") or {}).get("cluster")
             return str(cluster) if cluster is not None else None
     return None
