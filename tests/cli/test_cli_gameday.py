@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from helpers.cli_exit import exit_code
 from offgridflow_runbook.cli import main
 from offgridflow_runbook.gameday.error_budget import MEASURED, VERIFIED, ErrorBudget
 from offgridflow_runbook.gameday.modes import EXTENSION, load_modes
@@ -49,10 +50,7 @@ def desk_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_every_mistake_is_one_line_and_exit_64(
     argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    try:
-        code = main(argv)
-    except SystemExit as exit_:  # argparse's own refusals
-        code = int(exit_.code or 0)
+    code = exit_code(argv)
     assert code == 64
     err = capsys.readouterr().err
     assert says in err

@@ -3,6 +3,7 @@ found" or "checks failed", and never a traceback); a closed stdout pipe ends the
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.cli_exit import exit_code
 from offgridflow_runbook.cli import EXIT_USAGE, main
+from offgridflow_runbook.cli.options import EXIT_CANNOT_CREATE, port_in
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "tests" / "runbook" / "triage" / "scenarios"
@@ -19,10 +22,7 @@ TARGETS = "targets:\n  t:\n    platform: none\n    base_url: http://127.0.0.1:9\
 
 def one_usage_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     """Run the command; assert exit 64, nothing on stdout and one line on stderr; return the line."""
-    try:
-        code = main(argv)
-    except SystemExit as exit_:  # argparse's own errors
-        code = int(exit_.code or 0)
+    code = exit_code(argv)
     captured = capsys.readouterr()
     assert code == EXIT_USAGE, captured
     assert captured.out == ""
@@ -151,18 +151,116 @@ def test_a_from_record_that_is_a_directory_or_missing(
     )
 
 
-def test_a_record_path_that_cannot_be_written(
+def test_a_record_path_that_cannot_be_written_is_one_line_and_exit_73(
     targets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    line = one_usage_line(
-        ["diagnose", "--targets-file", str(targets), "--target", "t", "--record", str(tmp_path)], capsys
-    )
-    assert line.startswith(f"offgridflow-runbook: error: --record {tmp_path}: cannot write: ")
+    argv = ["diagnose", "--targets-file", str(targets), "--target", "t", "--record", str(tmp_path)]
+    assert main(argv) == EXIT_CANNOT_CREATE
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"offgridflow-runbook: error: --record {tmp_path}: cannot write: ")
+    assert captured.err.count("\n") == 1
 
 
 def test_check_without_a_checks_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = one_usage_line(["check", "--checks-dir", str(tmp_path / "none")], capsys)
     assert line == f"offgridflow-runbook: error: no checks directory at {tmp_path / 'none'}"
+
+
+def test_an_empty_checks_dir_is_refused_in_one_line_with_64(capsys: pytest.CaptureFixture[str]) -> None:
+    # Path("") is ".": from the repository that was the whole suite, the tests that change live systems too
+    line = one_usage_line(["check", "--checks-dir", ""], capsys)
+    assert line == "offgridflow-runbook check: error: argument --checks-dir: must not be empty (see --help)"
+
+
+def test_a_directory_without_its_own_pytest_ini_is_not_a_checks_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a directory with tests but not the checks' configuration (were it run, only this stub would)
+    (tmp_path / "test_stub.py").write_text("def test_stub() -> None:\n    pass\n")
+    line = one_usage_line(["check", "--checks-dir", str(tmp_path)], capsys)
+    assert line.startswith(f"offgridflow-runbook: error: no checks directory at {tmp_path}: ")
+    assert line.endswith("it holds no pytest.ini (as checks/ does)")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "--checks-dir"],
+        ["check", "--target"],
+        ["diagnose", "--from-record"],
+        ["diagnose", "--record"],
+        ["diagnose", "--targets-file"],
+        ["diagnose", "--kubeconfig"],
+        ["diagnose", "--target"],
+        ["drift", "--runbook"],
+        ["drift", "--kubectl"],
+        ["coverage", "--runbook"],
+        ["gate", "--checks-dir"],
+        ["gate", "--reports"],
+        ["gameday", "--reports"],
+        ["gameday", "--experiments"],
+        ["monitor", "--metrics-file"],
+        ["restore", "--targets-file"],
+    ],
+    ids=" ".join,
+)
+def test_an_empty_path_or_target_option_is_refused_not_taken_as_not_given(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = one_usage_line([*argv, ""], capsys)
+    assert line.endswith(f"error: argument {argv[1]}: must not be empty (see --help)")
+
+
+@pytest.mark.parametrize(
+    ("extra", "ignored"),
+    [
+        (["--record", "{tmp}/look.json"], "--record"),
+        (["--target", "t"], "--target"),
+        (
+            ["--targets-file", "targets.yaml", "--base-url", "http://127.0.0.1:9"],
+            "--targets-file, --base-url",
+        ),
+    ],
+)
+def test_from_record_refuses_options_it_would_ignore(
+    extra: list[str], ignored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = SCENARIOS / "docker" / "oom.json"
+    given = [part.format(tmp=tmp_path) for part in extra]
+    line = one_usage_line(["diagnose", "--from-record", str(record), *given], capsys)
+    assert line == f"offgridflow-runbook: error: --from-record judges a saved look; drop {ignored}"
+    assert not (tmp_path / "look.json").exists()
+
+
+@pytest.mark.parametrize("port", ["-1", "70000", "65536", "x", "", "1e3", "٣"])
+def test_a_port_out_of_range_is_one_line_and_exit_64(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_usage_line(["gameday", "--operator", f"--port={port}"], capsys)
+    assert (
+        line
+        == f"offgridflow-runbook gameday: error: argument --port: a port 0..65535, not {port!r} (see --help)"
+    )
+
+
+def test_a_port_is_0_only_where_0_means_any() -> None:
+    assert port_in(0)("0") == 0
+    assert port_in(1)("65535") == 65535
+    with pytest.raises(argparse.ArgumentTypeError, match=r"a port 1\.\.65535, not '0'"):
+        port_in(1)("0")
+
+
+def test_a_long_bad_value_is_shown_cut_in_its_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    line = one_usage_line(["coverage", "--min-coverage", "9" * 5000], capsys)
+    assert line.endswith(f"not {'9' * 80!r}... (5000 characters) (see --help)")
+
+
+def test_an_error_line_naming_a_huge_value_keeps_its_start_and_end(
+    targets: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = one_usage_line(["drift", "--targets-file", str(targets), "--target", "x" * 100_000], capsys)
+    assert len(line) < 1100
+    assert line.startswith("offgridflow-runbook: error: unknown target 'xxx")
+    assert "characters left out" in line
+    assert line.endswith(f"known targets in {targets}: t")
 
 
 def test_an_unknown_option_is_one_line_with_its_controls_escaped(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import signal
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.cli_exit import exit_code
 from helpers.gate_fakes import (
     BROKEN,
     GOOD,
@@ -315,3 +316,82 @@ def test_a_target_whose_declared_identity_does_not_answer_is_refused_before_anyt
     assert says in err
     assert env.platform.calls == []  # nothing set, nothing undone
     assert not (env.reports / "gate.json").exists()
+
+
+def a_regular_file(base: Path) -> Path:
+    (base / "reports").write_text("a file")
+    return base / "reports"
+
+
+def under_a_regular_file(base: Path) -> Path:
+    (base / "file").write_text("a file")
+    return base / "file" / "reports"
+
+
+def its_verdict_a_directory(base: Path) -> Path:
+    (base / "reports" / "gate.json").mkdir(parents=True)
+    return base / "reports"
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (a_regular_file, "not a directory"),
+        (under_a_regular_file, "cannot write: Not a directory"),
+        (its_verdict_a_directory, "gate.json is a directory"),
+    ],
+)
+def test_a_reports_directory_that_cannot_take_the_reports_is_refused_before_anything_changes(
+    env: GateEnv,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make: Callable[[Path], Path],
+    says: str,
+) -> None:
+    reports = make(tmp_path)
+    code = main(
+        ["gate", "--target", "fake", "--targets-file", str(env.targets_file), "--image", OLDER,
+         "--checks-dir", str(ROOT / "checks"), "--reports", str(reports)]
+    )  # fmt: skip
+    assert code == 73
+    err = capsys.readouterr().err
+    assert err == f"offgridflow-runbook: error: --reports: reports directory {reports}: {says}\n"
+    assert env.opened == []  # the platform was not even opened
+    assert env.platform.calls == []
+
+
+@pytest.mark.parametrize(
+    ("checks_dir", "says"),
+    [
+        ("", "argument --checks-dir: must not be empty"),
+        (str(ROOT), f"no checks directory at {ROOT}: it holds no pytest.ini"),
+    ],
+)
+def test_a_checks_dir_that_is_not_the_checks_is_refused_before_anything_changes(
+    env: GateEnv, capsys: pytest.CaptureFixture[str], checks_dir: str, says: str
+) -> None:
+    argv = ["gate", "--target", "fake", "--targets-file", str(env.targets_file), "--image", OLDER,
+            "--checks-dir", checks_dir, "--reports", str(env.reports)]  # fmt: skip
+    code = exit_code(argv)
+    assert code == 64
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert says in err
+    assert env.platform.calls == []
+
+
+def test_a_verdict_that_cannot_be_written_after_the_run_is_said_not_raised(
+    env: GateEnv, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from offgridflow_runbook.gate.verdict import GateReport
+
+    def refused(self: GateReport, path: Path, redact: Any) -> Path:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(GateReport, "write", refused)  # the directory made read-only during the run
+    assert env.gate(MISSING, "--rollout-timeout", "1") == 1
+    assert env.platform.template == env.platform.running == GOOD  # rolled back all the same
+    captured = capsys.readouterr()
+    assert f"gate: cannot write {env.reports / 'gate.json'}: Permission denied" in captured.err
+    assert "Traceback" not in captured.err
+    assert "gate: rejected, rolled back" in captured.out

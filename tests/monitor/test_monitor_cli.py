@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -56,6 +57,7 @@ def test_once_fails_with_1_naming_the_step_when_a_step_fails(
         ("--listen", "127.0.0.1:99999", "is not HOST:PORT"),
         ("--every", "soon", "is not a duration"),
         ("--every", "0s", "is not a duration"),
+        ("--metrics-file", "", "argument --metrics-file: must not be empty"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_64(
@@ -67,6 +69,43 @@ def test_bad_options_are_one_line_and_exit_64(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_a_metrics_file_without_once_is_refused_not_ignored(
+    targets_file: Path, tmp_path: Path, recorder: Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(monitor_args(targets_file, "--metrics-file", str(tmp_path / "m.prom"))) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "offgridflow-runbook: error: --metrics-file is written with --once only; add --once or drop it\n"
+    )
+    assert recorder.requests == []  # refused before the target was looked at
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        (lambda tmp: tmp, "Is a directory"),
+        (lambda tmp: tmp / "gone" / "monitor.prom", "No such file or directory"),
+        (lambda tmp: Path("/dev/full"), "No space left on device"),
+    ],
+    ids=["a directory", "under a missing directory", "a full device"],
+)
+def test_a_metrics_file_that_cannot_be_written_is_one_line_and_exit_73(
+    targets_file: Path,
+    tmp_path: Path,
+    where: Callable[[Path], Path],
+    says: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    metrics = where(tmp_path)
+    assert main(monitor_args(targets_file, "--once", "--metrics-file", str(metrics))) == 73
+    captured = capsys.readouterr()
+    assert "run passed" in captured.out  # the run's own lines came first
+    assert (
+        captured.err.splitlines()[-1]
+        == f"offgridflow-runbook: error: --metrics-file {metrics}: cannot write: {says}"
+    )
+    assert "Traceback" not in captured.err
 
 
 def test_an_unknown_target_is_one_line_and_exit_64(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from helpers.monitor_fakes import TOKEN, TOKEN_ENV, Recorder, fake_target, write_targets
+from offgridflow_runbook.monitor.server import MetricsServer, parse_listen
 from offgridflow_runbook.monitor.service import Monitor
 from offgridflow_runbook.targets import Target, load_target
 
@@ -117,3 +119,25 @@ def test_healthz_fails_while_a_run_hangs(target: Target) -> None:
     ok, why = monitor.healthy()
     assert not ok
     assert "51s" in why
+
+
+def test_an_ipv6_listen_address_serves_the_metrics(target: Target) -> None:
+    """``--listen [::1]:PORT``, as its help offers: the server binds an IPv6 socket for an IPv6 host."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError as error:
+        pytest.skip(f"no IPv6 loopback here: {error}")
+    host, port = parse_listen("[::1]:0")
+    monitor = Monitor(target, INTERVAL)
+    server = MetricsServer((host, port), monitor.state, monitor.healthy).start()
+    try:
+        assert re.fullmatch(r"http://\[::1\]:\d+", server.url)
+        assert server.url != "http://[::1]:0"
+        monitor.run_once()
+        metrics = httpx.get(f"{server.url}/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert 'offgridflow_synthetic_run_success{target="fake"} 1' in metrics.text
+        assert httpx.get(f"{server.url}/healthz", timeout=5).text == "ok\n"
+    finally:
+        server.close()

@@ -3,8 +3,9 @@
 To add a subcommand, write a module with ``add_parser(subparsers)`` that registers its parser and
 sets ``run=<function(args) -> exit code>`` as a default, then add the module's name below.
 User mistakes (unknown target, bad targets file, record or runbook, a number out of range) print
-one line and exit 64, without a traceback. A reader that goes away (``| head``) ends the command
-quietly with its own exit code, as git and kubectl do.
+one line and exit 64, without a traceback; an output that cannot be written, one line and exit 73.
+A reader that goes away (``| head``) ends the command quietly with its own exit code, as git and
+kubectl do.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from offgridflow_runbook._startup import defer_httpx_cli
 
 defer_httpx_cli()  # before anything imports httpx: the command's start-up stays under a second
 
-from offgridflow_runbook.cli.options import UsageError  # noqa: E402
+from offgridflow_runbook.cli.options import EXIT_CANNOT_CREATE, OutputError, UsageError  # noqa: E402
 from offgridflow_runbook.platforms import PlatformError  # noqa: E402
 from offgridflow_runbook.reporting import EXIT_USAGE, printable  # noqa: E402
 from offgridflow_runbook.runbook import RunbookError  # noqa: E402
@@ -42,7 +43,23 @@ COMMAND_MODULES = (
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # one line (the usage is one --help away), the user's own text shown with its controls escaped
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message, newlines=False)} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} (see --help)\n")
+
+
+# an error line longer than this keeps its start and its end: a 100 KB value given by mistake is not
+# echoed whole, and what follows it (the known targets, the allowed range) stays readable
+_LINE_MAX = 1000
+_LINE_HEAD = 600
+_LINE_TAIL = 300
+
+
+def _one_line(message: str) -> str:
+    """``message`` on one line, its control characters escaped, its middle left out when very long."""
+    line = printable(message, newlines=False)
+    if len(line) <= _LINE_MAX:
+        return line
+    left_out = len(line) - _LINE_HEAD - _LINE_TAIL
+    return f"{line[:_LINE_HEAD]}... ({left_out} characters left out) ...{line[-_LINE_TAIL:]}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except USER_ERRORS as error:
         sys.stdout.flush()
-        print(f"offgridflow-runbook: error: {printable(str(error), newlines=False)}", file=sys.stderr)
+        print(f"offgridflow-runbook: error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
+    except OutputError as error:
+        sys.stdout.flush()
+        print(f"offgridflow-runbook: error: {_one_line(str(error))}", file=sys.stderr)
+        return EXIT_CANNOT_CREATE
     except KeyboardInterrupt:
         return 130
     finally:

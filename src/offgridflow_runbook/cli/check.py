@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from offgridflow_runbook.cli.options import UsageError
+from offgridflow_runbook.cli.options import checks_dir, non_empty_path, non_empty_text
 
 CHECKS_DIR = Path("checks")
 
@@ -18,9 +18,14 @@ def add_parser(subparsers: Any) -> None:
         description="Runs `pytest checks --target NAME`; extra arguments after `--` go to pytest. "
         "Reports: reports/checks/report.html, junit.xml, results.jsonl.",
     )
-    parser.add_argument("--target", default="local", help="target profile (default: local)")
     parser.add_argument(
-        "--checks-dir", type=Path, default=CHECKS_DIR, help="the checks directory (default: checks)"
+        "--target", type=non_empty_text, default="local", help="target profile (default: local)"
+    )
+    parser.add_argument(
+        "--checks-dir",
+        type=non_empty_path,
+        default=CHECKS_DIR,
+        help="the checks directory, with its pytest.ini (default: checks)",
     )
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed on to pytest")
     parser.set_defaults(run=run)
@@ -29,7 +34,6 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import pytest
 
-    if not args.checks_dir.is_dir():
-        raise UsageError(f"no checks directory at {args.checks_dir}")
+    checks_dir(args.checks_dir)
     extra = [arg for arg in args.pytest_args if arg != "--"]
     return int(pytest.main([str(args.checks_dir), "--target", args.target, *extra]))

@@ -12,7 +12,15 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from offgridflow_runbook.cli.options import UsageError, add_target_options, target_from
+from offgridflow_runbook.cli.options import (
+    OutputError,
+    UsageError,
+    add_target_options,
+    given_target_options,
+    non_empty_path,
+    quoted,
+    target_from,
+)
 from offgridflow_runbook.probes.platform import open_platform
 from offgridflow_runbook.reporting import Redactor, printable
 from offgridflow_runbook.runbook.evidence import DEFAULT_SINCE, MAX_SINCE, Seen
@@ -27,11 +35,11 @@ def duration(text: str) -> timedelta:
     :data:`~offgridflow_runbook.runbook.evidence.MAX_SINCE`."""
     match = _DURATION.fullmatch(text.strip())
     if not match or int(match.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 10m, 1h or 2d")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a duration such as 10m, 1h or 2d")
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds > MAX_SINCE.total_seconds():
         raise argparse.ArgumentTypeError(
-            f"{text!r} is longer than {_longest()}, the longest window events are kept"
+            f"{quoted(text)} is longer than {_longest()}, the longest window events are kept"
         )
     return timedelta(seconds=seconds)
 
@@ -58,11 +66,16 @@ def add_parser(subparsers: Any) -> None:
         "window the look was recorded with); older ones are counted and mentioned",
     )
     parser.add_argument(
-        "--record", metavar="FILE", default=None, help="also save what this look saw to FILE (JSON)"
+        "--record",
+        metavar="FILE",
+        type=non_empty_path,
+        default=None,
+        help="also save what this look saw to FILE (JSON)",
     )
     parser.add_argument(
         "--from-record",
         metavar="FILE",
+        type=non_empty_path,
         default=None,
         help="judge a look saved with --record instead of looking at the target",
     )
@@ -103,7 +116,11 @@ def render(diagnosis: Diagnosis, target_name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.from_record:
+    if args.from_record is not None:
+        # a recorded look has its own target and is not looked at again: these would be ignored
+        ignored = given_target_options(args) + (["--record"] if args.record is not None else [])
+        if ignored:
+            raise UsageError(f"--from-record judges a saved look; drop {', '.join(ignored)}")
         from offgridflow_runbook.probes import record  # imported only for --from-record and --record
 
         try:
@@ -111,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         except record.RecordError as error:
             raise UsageError(str(error)) from None
         target = observations.target
-        since = args.since or record.since_of(saved, DEFAULT_SINCE)
+        since = record.since_of(saved, DEFAULT_SINCE) if args.since is None else args.since
         if since > MAX_SINCE:
             raise UsageError(f"{args.from_record}: since_s is longer than {_longest()}; give --since")
     else:
@@ -121,15 +138,17 @@ def run(args: argparse.Namespace) -> int:
             observations = look_for_triage(target, access.platform, platform_reason=access.reason)
         finally:
             access.close()
-        since = args.since or DEFAULT_SINCE
-        if args.record:
+        since = DEFAULT_SINCE if args.since is None else args.since
+        if args.record is not None:
             from offgridflow_runbook.probes import record
 
             # the window is part of what was judged: the record keeps it for --from-record and the corpus
             try:
                 record.save(observations, args.record, since_s=since.total_seconds())
             except OSError as error:
-                raise UsageError(f"--record {args.record}: cannot write: {error.strerror or error}") from None
+                raise OutputError(
+                    f"--record {args.record}: cannot write: {error.strerror or error}"
+                ) from None
     diagnosis = decide(observations, since=since)
     redact = Redactor([target.token])
     if args.json:

@@ -12,7 +12,13 @@ import argparse
 import json
 from typing import Any
 
-from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, number_in, target_from
+from offgridflow_runbook.cli.options import (
+    add_runbook_option,
+    add_target_options,
+    non_empty_text,
+    number_in,
+    target_from,
+)
 from offgridflow_runbook.reporting import Redactor, printable
 from offgridflow_runbook.runbook.location import KUBECTL_ENV
 
@@ -33,7 +39,10 @@ def add_parser(subparsers: Any) -> None:
     add_target_options(parser)
     add_runbook_option(parser)
     parser.add_argument(
-        "--kubectl", default=None, help=f"the kubectl binary (default: ${KUBECTL_ENV} or PATH)"
+        "--kubectl",
+        type=non_empty_text,
+        default=None,
+        help=f"the kubectl binary (default: ${KUBECTL_ENV} or PATH)",
     )
     parser.add_argument(
         "--timeout",

@@ -16,14 +16,16 @@ import os
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.cli.options import (
     UsageError,
     add_runbook_option,
     add_target_options,
+    non_empty_path,
     number_in,
+    port_in,
+    quoted,
     target_from,
 )
 from offgridflow_runbook.reporting import printable
@@ -53,17 +55,19 @@ def add_parser(subparsers: Any) -> None:
         default=0.8,
         help="the safety net fixes the fault at this share of the runbook's SLA (default: 0.8)",
     )
-    parser.add_argument("--port", type=int, default=8765, help="the live view's port on 127.0.0.1 (0: any)")
+    parser.add_argument(
+        "--port", type=port_in(0), default=8765, help="the live view's port on 127.0.0.1 (0: any)"
+    )
     parser.add_argument(
         "--deadline",
         type=number_in(10, 86400, "seconds"),
         default=1800.0,
         help="roll back if nothing is verified this long after the fault (default: 1800)",
     )
-    parser.add_argument("--experiments", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--experiments", type=non_empty_path, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--reports",
-        type=Path,
+        type=non_empty_path,
         default=None,
         help="where the operator scorecard, post-incident records and proposals go "
         "(default: reports/gameday/operator)",
@@ -95,7 +99,7 @@ def _say(args: argparse.Namespace) -> int:
     if args.saying == "call":
         sections = {step.id.casefold(): step.id for step in load_runbook(args.runbook).steps}
         if text.strip().casefold() not in sections:
-            raise UsageError(f"call a runbook section ({', '.join(sections.values())}), not {text!r}")
+            raise UsageError(f"call a runbook section ({', '.join(sections.values())}), not {quoted(text)}")
         text = sections[text.strip().casefold()]
     running = desk.running()
     if args.saying == "abort" and running is not None and not _alive(running.get("pid")):
@@ -167,7 +171,9 @@ def _operator(args: argparse.Namespace) -> int:
     elif args.fault in modes:
         mode = modes[args.fault]
     else:
-        raise UsageError(f"--fault {args.fault!r}: on {target.platform} one of {', '.join(modes)} or random")
+        raise UsageError(
+            f"--fault {quoted(args.fault)}: on {target.platform} one of {', '.join(modes)} or random"
+        )
     try:
         require_chaos_allowed(target)
     except ChaosNotAllowed as error:
@@ -179,7 +185,7 @@ def _operator(args: argparse.Namespace) -> int:
         )
     runbook = load_runbook(args.runbook)
     budgets = {name: runbook.budget(heading) for name, heading in BUDGET_HEADINGS.items()}
-    reports = args.reports or OPERATOR_REPORTS
+    reports = OPERATOR_REPORTS if args.reports is None else args.reports
     run_dir = reports / "runs" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     desk = Desk()
     hooks = live_hooks(mode, target, run_dir, desk)

@@ -3,7 +3,8 @@ checks" and "automated rollback on failed deployments" as one command).
 
 Exit 0 the candidate passed and stays; 1 rejected and rolled back; 3 rejected and the rollback
 failed; 64 a usage error (bad target, image reference or option; a target that does not allow
-writes; no token) before anything changed; 130 interrupted (rolled back first).
+writes; no token) before anything changed; 73 the reports directory cannot take the reports (found
+before anything changed); 130 interrupted (rolled back first).
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from types import FrameType
 from typing import Any
 
 from offgridflow_runbook.cli.check import CHECKS_DIR
-from offgridflow_runbook.cli.options import add_runbook_option, add_target_options, number_in, target_from
+from offgridflow_runbook.cli.options import (
+    OutputError,
+    add_runbook_option,
+    add_target_options,
+    checks_dir,
+    non_empty_path,
+    number_in,
+    target_from,
+    target_values,
+)
 from offgridflow_runbook.gate.reference import image_reference
 from offgridflow_runbook.targets import TARGET_OPTIONS, TargetError
 
@@ -42,9 +52,11 @@ def add_parser(subparsers: Any) -> None:
         "--image", required=True, type=image_reference, help="the candidate image (with a tag)"
     )
     add_runbook_option(parser)
-    parser.add_argument("--checks-dir", type=Path, default=CHECKS_DIR, help="the checks (default: checks)")
     parser.add_argument(
-        "--reports", type=Path, default=REPORTS_DIR, help="where reports go (default: reports/gate)"
+        "--checks-dir", type=non_empty_path, default=CHECKS_DIR, help="the checks (default: checks)"
+    )
+    parser.add_argument(
+        "--reports", type=non_empty_path, default=REPORTS_DIR, help="where reports go (default: reports/gate)"
     )
     for flag, default, what in (
         ("--rollout-timeout", 300.0, "the candidate's rollout may take"),
@@ -63,7 +75,8 @@ def add_parser(subparsers: Any) -> None:
 
 def _target_args(args: argparse.Namespace) -> list[str]:
     """The target options as given, for the checks' own command line (the same target, resolved alike)."""
-    given = [(option.flag, getattr(args, option.dest)) for option in TARGET_OPTIONS]
+    values = target_values(args)
+    given = [(option.flag, values[option.dest]) for option in TARGET_OPTIONS]
     return [part for flag, value in given if value is not None for part in (flag, str(value))]
 
 
@@ -82,13 +95,12 @@ def run(args: argparse.Namespace) -> int:
         raise TargetError(
             f"the gate needs the API token in ${target.token_env}: without it Verification 3 cannot be judged"
         )
-    if not args.checks_dir.is_dir():
-        raise TargetError(f"no checks directory at {args.checks_dir} (set --checks-dir)")
+    checks_dir(args.checks_dir)
     # imported here: every command builds this parser
     import json
 
     from offgridflow_runbook.gate.judge import PytestChecks
-    from offgridflow_runbook.gate.runner import GateSettings, run_gate
+    from offgridflow_runbook.gate.runner import GateSettings, ReportsError, prepare_reports, run_gate
     from offgridflow_runbook.platforms import platform_for
     from offgridflow_runbook.reporting import Redactor
     from offgridflow_runbook.runbook.document import load_runbook
@@ -101,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         pull_grace_s=args.pull_grace,
     )
     checks = PytestChecks(args.checks_dir, _target_args(args), settings.checks_timeout)
+    try:
+        prepare_reports(args.reports)  # the last refusal, before the platform is even opened
+    except ReportsError as error:
+        raise OutputError(f"--reports: {error}") from None
     platform = platform_for(target)
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:

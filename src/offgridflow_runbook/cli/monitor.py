@@ -2,7 +2,8 @@
 metrics per runbook step (``/metrics``) with ``/healthz``; ``--once`` for a scheduler.
 
 Exit status: 0 stopped cleanly (SIGTERM/SIGINT) or, with ``--once``, every step passed; 1 with
-``--once`` when a step failed; 64 a usage error; 69 the listen address cannot be bound.
+``--once`` when a step failed; 64 a usage error; 69 the listen address cannot be bound; 73 the
+``--metrics-file`` cannot be written.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 from offgridflow_runbook.cli.diagnose import duration
-from offgridflow_runbook.cli.options import add_target_options, target_from
+from offgridflow_runbook.cli.options import (
+    OutputError,
+    UsageError,
+    add_target_options,
+    non_empty_path,
+    target_from,
+)
 
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the address to listen on is taken or not ours
 DEFAULT_LISTEN = "127.0.0.1:9097"
@@ -52,7 +58,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--once", action="store_true", help="run once, print each step, exit 0 or 1")
     parser.add_argument(
         "--metrics-file",
-        type=Path,
+        type=non_empty_path,
         default=None,
         help="with --once: also write the metrics there (for node_exporter's textfile collector)",
     )
@@ -62,6 +68,9 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from offgridflow_runbook.monitor.service import Monitor
 
+    if args.metrics_file is not None and not args.once:
+        # without --once the metrics are served, never written: the file would be silently left alone
+        raise UsageError("--metrics-file is written with --once only; add --once or drop it")
     target = target_from(args)
     monitor = Monitor(target, args.every.total_seconds())
     if args.once:
@@ -71,7 +80,12 @@ def run(args: argparse.Namespace) -> int:
             print(monitor.redact(f"{step.step} {outcome}: {step.message}"))
         print(f"run {'passed' if result.success else 'failed'} in {result.duration_s:.2f}s")
         if args.metrics_file is not None:
-            args.metrics_file.write_text(monitor.state.render(), encoding="utf-8")
+            try:
+                args.metrics_file.write_text(monitor.state.render(), encoding="utf-8")
+            except OSError as error:
+                raise OutputError(
+                    f"--metrics-file {args.metrics_file}: cannot write: {error.strerror or error}"
+                ) from None
         return 0 if result.success else 1
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -79,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
         monitor.serve(args.listen, stop)
     except OSError as error:
         host, port = args.listen
+        shown = f"[{host}]" if ":" in host else host
         print(
-            f"offgridflow-runbook: error: cannot listen on {host}:{port}: {error.strerror or error}",
+            f"offgridflow-runbook: error: cannot listen on {shown}:{port}: {error.strerror or error}",
             file=sys.stderr,
         )
         return EXIT_UNAVAILABLE

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     report = restore(
         target,
         ledger=ledger,
-        verify_deadline=args.deadline or VERIFY_DEADLINE_S,
+        verify_deadline=VERIFY_DEADLINE_S if args.deadline is None else args.deadline,
         say=lambda line: print(line, file=sys.stderr),
     )
     for line in report.lines():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +31,15 @@ from offgridflow_runbook.runbook.drift import DriftReport, drift
 from offgridflow_runbook.runbook.verification import VerificationReport, verify
 from offgridflow_runbook.targets import Target, TargetError
 
-__all__ = ["DRIFT_FILE", "GATE_FILE", "GateSettings", "PullWatch", "run_gate"]
+__all__ = [
+    "DRIFT_FILE",
+    "GATE_FILE",
+    "GateSettings",
+    "PullWatch",
+    "ReportsError",
+    "prepare_reports",
+    "run_gate",
+]
 
 GATE_FILE = "gate.json"
 DRIFT_FILE = "drift.json"
@@ -62,6 +71,36 @@ class GateSettings:
 # the gate gives them pull_grace_s), the last two no retry can change
 _PULL_RETRIED = frozenset({"ErrImagePull", "ImagePullBackOff"})
 _PULL_FINAL = frozenset({"InvalidImageName", "ErrImageNeverPull"})
+
+
+class ReportsError(Exception):
+    """The reports directory cannot take the gate's reports; one line naming it and why."""
+
+
+def prepare_reports(reports_dir: Path) -> None:
+    """Make ``reports_dir`` and write a file there, before anything is changed: found out only when
+    the verdict is written, after a candidate was set and rolled back, the gate would leave no record
+    of what it did. ReportsError if it cannot."""
+    checks = CheckReports.under(reports_dir)
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        for written in (
+            checks.junit,
+            checks.html,
+            checks.jsonl,
+            reports_dir / GATE_FILE,
+            reports_dir / DRIFT_FILE,
+        ):
+            if written.is_dir():
+                raise ReportsError(f"reports directory {reports_dir}: {written.name} is a directory")
+        with tempfile.TemporaryFile(dir=reports_dir):
+            pass
+    except FileExistsError:
+        raise ReportsError(f"reports directory {reports_dir}: not a directory") from None
+    except OSError as error:
+        raise ReportsError(
+            f"reports directory {reports_dir}: cannot write: {error.strerror or error}"
+        ) from None
 
 
 def _check_identity(target: Target, platform: Platform) -> None:
@@ -290,7 +329,7 @@ def run_gate(
     report.reports = {"gate": str(reports_dir / GATE_FILE), "junit": str(reports.junit),
                       "html": str(reports.html), "results": str(reports.jsonl),
                       "drift": str(reports_dir / DRIFT_FILE)}  # fmt: skip
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    prepare_reports(reports_dir)
     redact = Redactor([target.token])
     applied = False
     before_image: str | None = None
@@ -324,7 +363,10 @@ def run_gate(
                 target, platform, applied, before_image, candidate, settings, say
             )
     report.timings_s["total"] = round(time.monotonic() - started, 3)
-    report.write(reports_dir / GATE_FILE, redact)
+    try:
+        report.write(reports_dir / GATE_FILE, redact)
+    except OSError as error:  # taken away during the run: the verdict is still the caller's to show
+        say(f"cannot write {reports_dir / GATE_FILE}: {error.strerror or error}")
     return report
 
 

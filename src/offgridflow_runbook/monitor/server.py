@@ -6,6 +6,7 @@ Only GET and HEAD are answered; the server holds no state of its own, it renders
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +34,9 @@ class MetricsServer:
         self, address: tuple[str, int], state: MonitorState, healthy: Callable[[], tuple[bool, str]]
     ) -> None:
         handler = type("Handler", (_Handler,), {"state": state, "healthy": staticmethod(healthy)})
-        self._server = _Server(address, handler)
+        # an IPv6 literal ([::1]:9097 once parsed) needs a socket of its family; the stdlib's is IPv4
+        server = _Server6 if ":" in address[0] else _Server
+        self._server = server(address, handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="monitor-http", daemon=True)
 
     @property
@@ -54,6 +57,10 @@ class MetricsServer:
 class _Server(ThreadingHTTPServer):
     allow_reuse_address = True  # a restarted monitor binds again at once
     daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
