@@ -58,6 +58,17 @@ def test_without_kind_and_without_go_the_reason_is_exact(bin_dir: Path, tmp_path
     assert str(caught.value) == NO_KIND_REASON
 
 
+def test_a_kind_binary_in_the_home_of_a_user_this_machine_lacks_is_one_reason(
+    bin_dir: Path, tmp_path: Path
+) -> None:
+    for option, environ in (
+        ("~nosuchuser-offgridflow/kind", {}),
+        (None, {"KIND_BIN": "~nosuchuser-offgridflow/kind"}),
+    ):
+        with pytest.raises(KindUnavailable, match=r"~nosuchuser-offgridflow/kind .*: no such user's home"):
+            find_kind_binary(option, _environ(bin_dir, tmp_path, **environ))
+
+
 def test_without_kind_but_with_go_kind_up_builds_ours(bin_dir: Path, tmp_path: Path) -> None:
     _executable(bin_dir / "go")
     assert find_kind_binary(None, _environ(bin_dir, tmp_path)) is None

@@ -106,7 +106,12 @@ def find_kind_binary(option: str | None, environ: Mapping[str, str] = os.environ
     """
     for source, candidate in (("--kind-bin", option), ("KIND_BIN", environ.get("KIND_BIN"))):
         if candidate:
-            path = Path(candidate).expanduser()
+            try:
+                path = Path(candidate).expanduser()
+            except RuntimeError:  # "~someone" of a user this machine does not have
+                raise KindUnavailable(
+                    f"kind binary {candidate} (from {source}): no such user's home"
+                ) from None
             if not _executable(path):
                 raise KindUnavailable(
                     f"kind binary {path} (from {source}) does not exist or is not executable"
