@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.files import NotARegularFile, read_user_text
 from offgridflow_runbook.reporting import append_json_line
 from offgridflow_runbook.runbook.document import Runbook
 from offgridflow_runbook.runbook.location import RunbookError
@@ -97,26 +97,21 @@ def record_proof(proof: Proof, path: Path | None = None) -> Path:
 def _read_text(where: Path) -> str:
     """The proofs file's text, "" when there is none yet; :class:`ProofsError` otherwise."""
     try:
-        # O_NONBLOCK: a FIFO given by mistake is refused below instead of waiting for a writer
-        descriptor = os.open(where, os.O_RDONLY | os.O_NONBLOCK)
+        return read_user_text(where)
     except FileNotFoundError:
         return ""
+    except IsADirectoryError:
+        raise ProofsError(
+            f"proofs file {where} is a directory, not a JSON-lines file ({PROOFS_ENV})"
+        ) from None
+    except NotARegularFile:
+        raise ProofsError(f"proofs file {where} is not a regular file ({PROOFS_ENV})") from None
+    except UnicodeDecodeError as error:
+        raise ProofsError(
+            f"proofs file {where} is not UTF-8 text (byte {error.start}: {error.reason})"
+        ) from None
     except OSError as error:
         raise ProofsError(f"proofs file {where} cannot be read: {error.strerror or error}") from None
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):  # /dev/zero would be read forever
-        os.close(descriptor)
-        what = "a directory, not a JSON-lines file" if stat.S_ISDIR(mode) else "not a regular file"
-        raise ProofsError(f"proofs file {where} is {what} ({PROOFS_ENV})")
-    with os.fdopen(descriptor, encoding="utf-8") as stream:
-        try:
-            return stream.read()
-        except UnicodeDecodeError as error:
-            raise ProofsError(
-                f"proofs file {where} is not UTF-8 text (byte {error.start}: {error.reason})"
-            ) from None
-        except OSError as error:
-            raise ProofsError(f"proofs file {where} cannot be read: {error.strerror or error}") from None
 
 
 def _when(raw: Any) -> float:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from offgridflow_runbook.files import read_user_text
 from offgridflow_runbook.reporting import shown
 
 __all__ = [
@@ -282,7 +283,7 @@ def yaml_problem(error: yaml.YAMLError) -> str:
 def _read(source: Path) -> object:
     """The parsed targets file; TargetError (one line) when it cannot be read or parsed."""
     try:
-        text = source.read_text(encoding="utf-8")
+        text = read_user_text(source)
     except FileNotFoundError:
         raise TargetError(
             f"targets file {source} not found (set --targets-file or OFFGRIDFLOW_TARGETS)"
@@ -469,7 +470,7 @@ def read_resolved_target(path: Path | str, fingerprint: str) -> Target:
     missing or malformed, or its fingerprint is not ``fingerprint``."""
     source = Path(path)
     try:
-        document = json.loads(source.read_text(encoding="utf-8"))
+        document = json.loads(read_user_text(source))
         identity = document.get("identity")
         if identity is not None:
             identity = Identity(**{**identity, "nodes": tuple(identity.get("nodes") or ())})

@@ -341,7 +341,8 @@ def test_a_project_file_that_never_ends_is_refused_before_it_is_read(
     rules.unlink()
     os.mkfifo(rules)  # read, it would wait for a writer forever
     assert coverage_usage_line([], capsys) == (
-        f"offgridflow-runbook: error: alert rules file {rules.resolve()} is not a regular file"
+        f"offgridflow-runbook: error: alert rules file {rules.resolve()} cannot be read: "
+        "not a regular file (a device, pipe or socket)"
     )
 
 

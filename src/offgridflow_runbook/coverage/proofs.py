@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import inspect
 import json
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from offgridflow_runbook.files import read_user_text
 from offgridflow_runbook.gameday.modes import ModeError, mode_from_experiment
 from offgridflow_runbook.project import HOME_ENV, project_root
 from offgridflow_runbook.runbook.location import RunbookError
@@ -76,9 +76,7 @@ class Project:
 def _text(path: Path, what: str) -> str:
     """The text of one of the project's files; :class:`CoverageError` when it cannot be read."""
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would be read forever
-            raise CoverageError(f"{what} {path} is not a regular file")
-        return path.read_text(encoding="utf-8")
+        return read_user_text(path)
     except FileNotFoundError:
         raise CoverageError(f"{what} {path} not found {_NOT_THE_ROOT}") from None
     except UnicodeDecodeError as error:

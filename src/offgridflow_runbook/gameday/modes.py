@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.files import read_user_text
 from offgridflow_runbook.project import project_root
 
 __all__ = [
@@ -176,7 +177,7 @@ def experiments_dir() -> Path:
 
 def _read(path: Path) -> Mode:
     try:
-        return mode_from_experiment(json.loads(path.read_text(encoding="utf-8")), path)
+        return mode_from_experiment(json.loads(read_user_text(path)), path)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ModeError(f"{path}: not an offgridflow game-day experiment ({error})") from None
 

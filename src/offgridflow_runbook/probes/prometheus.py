@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
+from offgridflow_runbook.files import read_user_text
 from offgridflow_runbook.probes.http import ProbeError, classify_transport_error, http_client
 
 __all__ = [
@@ -80,9 +81,14 @@ def alert_expression(alert: str = ERROR_RATE_ALERT, rules_file: Path | str = DEF
     """The ``expr`` of ``alert`` in the rules file (one string, as the rule file defines it)."""
     path = Path(rules_file)
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 (safe)
+        document = yaml.load(read_user_text(path), Loader=_SAFE_LOADER)  # noqa: S506 (safe)
     except FileNotFoundError:
         raise LookupError(f"rules file {path} not found; cannot take the {alert} expression") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else f"not UTF-8 text (byte {error.start})"
+        raise LookupError(
+            f"rules file {path} cannot be read ({reason}); cannot take the {alert} expression"
+        ) from None
     for group in (document or {}).get("groups", []):
         for rule in group.get("rules", []):
             if rule.get("alert") == alert:

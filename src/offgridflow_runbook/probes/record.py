@@ -18,6 +18,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from offgridflow_runbook.files import read_user_text
 from offgridflow_runbook.platforms import (
     PlatformError,
 )
@@ -302,7 +303,7 @@ def load(path: Path | str) -> tuple[Observations, dict[str, Any]]:
     recorded look."""
     source = Path(path)
     try:
-        record = json.loads(source.read_text(encoding="utf-8"))
+        record = json.loads(read_user_text(source))
     except IsADirectoryError:
         raise RecordError(f"{source}: cannot read the recorded look: a directory, not a file") from None
     except OSError as error:

@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 # defined beside the parser (see .location) and still importable from here
+from offgridflow_runbook.files import read_user_text
 from offgridflow_runbook.runbook.location import RUNBOOK_ENV, RunbookError, runbook_path
 
 __all__ = [
@@ -488,7 +489,7 @@ def parse_runbook(text: str, path: Path | str = "runbook.md") -> Runbook:
 @cache
 def _load(path: Path) -> Runbook:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_user_text(path)
     except OSError as error:
         raise RunbookError(f"cannot read the runbook {path}: {error.strerror or error}") from None
     except UnicodeDecodeError as error:

@@ -20,6 +20,7 @@ from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException, new_client_from_config
 
+from offgridflow_runbook.files import read_user_text
 from offgridflow_runbook.platforms.base import PlatformError
 from offgridflow_runbook.reporting import shown
 from offgridflow_runbook.targets import Target, yaml_problem
@@ -68,7 +69,7 @@ def _kubeconfig_document(target: Target, path: Path) -> dict[str, Any]:
     naming the file and what is wrong."""
     where = f"target {target.name!r}: kubeconfig {path}"
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(read_user_text(path))
     except UnicodeDecodeError as error:
         raise PlatformError(f"{where} is not UTF-8 text (byte {error.start}: {error.reason})") from None
     except OSError as error:

@@ -1,0 +1,52 @@
+"""Reading a file a user named (a targets file, the runbook, a record, a kubeconfig, a rules file).
+
+``Path.read_text`` reads whatever the path opens: ``/dev/zero`` or a pipe nobody writes to would be
+read until the memory runs out, or forever. :func:`read_user_text` reads regular files only, up to
+:data:`MAX_BYTES`, and says what else it was given as an :class:`OSError` (whose ``strerror`` the
+callers already put in their one-line errors), so every reader refuses such a path the same way.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+__all__ = ["MAX_BYTES", "NotARegularFile", "TooLarge", "read_user_text"]
+
+# far above any file the suite reads (the runbook is ~20 KB, a recorded look well under 1 MB)
+MAX_BYTES = 64 * 2**20
+
+
+class NotARegularFile(OSError):
+    """A device, pipe or socket where a file was expected."""
+
+
+class TooLarge(OSError):
+    """A regular file larger than the reader's limit."""
+
+
+def read_user_text(path: Path | str, limit: int = MAX_BYTES) -> str:
+    """The UTF-8 text of the regular file at ``path``. OSError for a path that is missing, a
+    directory (IsADirectoryError), not a regular file (:class:`NotARegularFile`), larger than
+    ``limit`` bytes (:class:`TooLarge`) or unreadable; UnicodeDecodeError for text that is not UTF-8."""
+    where = str(path)
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before fstat can say what it is
+    descriptor = os.open(where, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), where)
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(errno.EINVAL, "not a regular file (a device, pipe or socket)", where)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(descriptor, 1 << 20):
+            size += len(chunk)
+            if size > limit:  # read, not stat'ed: a file can grow while it is read
+                raise TooLarge(errno.EFBIG, f"larger than {limit} bytes", where)
+            chunks.append(chunk)
+    finally:
+        os.close(descriptor)
+    return b"".join(chunks).decode("utf-8")
