@@ -1,4 +1,6 @@
 // CoreDNS v1.12.1, the version kubeadm v1.34 names for its DNS image.
+// Not aligned with tools/cluster/kubernetes: CoreDNS v1.12.1 does not compile against client-go v0.34
+// (its informer sets cache.Config.RetryOnError, which v0.34 removed).
 
 module offgridflow.local/tools/cluster/coredns
 

@@ -1,4 +1,6 @@
 // kind v0.30.0 (supports Kubernetes v1.34 node images and cgroup v1 hosts).
+// Not aligned with tools/cluster/kubernetes: kind shares only cobra, pflag, x/sys and sigs.k8s.io/yaml
+// with it, and builds in seconds: there is nothing to save.
 
 module offgridflow.local/tools/cluster/kind
 

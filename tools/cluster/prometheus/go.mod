@@ -1,6 +1,8 @@
 // Prometheus v2.54.1 (module tag v0.54.1) for the offline kind overlay: Debian's prometheus 2.42 is
 // built without Kubernetes service discovery, which the kind Prometheus config needs. Its own klog
 // replacements (go.mod of prometheus) do not apply to a dependent, so they are repeated here.
+// Not aligned with tools/cluster/kubernetes: Prometheus v2.54.1 needs prometheus/common's promlog
+// (gone in v0.62) and replaces klog with klog-gokit, which lacks the klog.Logger apimachinery v0.34 uses.
 
 module offgridflow.local/tools/cluster/prometheus
 
