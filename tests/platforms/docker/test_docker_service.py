@@ -1,8 +1,13 @@
-"""The local stack's API Service: its selector in ``.state/``, and the driver reading it as Endpoints."""
+"""The local stack's API Service: its selector in ``.state/``, and the driver reading it as Endpoints
+(which of its published ports answer, over plain http with no CA bundle loaded)."""
 
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +15,7 @@ import pytest
 
 from helpers.docker_fakes import platform
 from offgridflow_runbook.platforms.base import PlatformError
-from offgridflow_runbook.platforms.docker import driver, service
+from offgridflow_runbook.platforms.docker import driver, health, service
 from offgridflow_runbook.platforms.docker.names import API, API_SERVICE_FILE, STACK_LABEL, STACK_VALUE
 
 BROKEN = {"app": API, "offgridflow.io/chaos": "network"}
@@ -135,3 +140,39 @@ def test_a_selector_of_anything_but_strings_is_refused(state: Path) -> None:
     with pytest.raises(PlatformError, match="label names to values"):
         platform([]).set_api_service_selector({"app": 1})  # type: ignore[dict-item]
     assert service.read_selector() == {"app": API}
+
+
+class _Answers(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(503)  # any answer counts: the Service routed the connection
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_published_port_answers_over_plain_http_without_loading_a_ca_bundle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loaded: list[object] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loaded.append(context)
+        original(context, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert driver._answers_http(int(server.server_address[1]))
+        assert health.answers(f"http://127.0.0.1:{server.server_address[1]}/") is False  # 503
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = int(closed.getsockname()[1])
+    assert not driver._answers_http(port)  # refused: no answer
+    assert loaded == []  # plain http: no verifying context was made for it

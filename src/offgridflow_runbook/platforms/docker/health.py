@@ -28,6 +28,7 @@ from offgridflow_runbook.platforms.docker.names import (
     RECEIVER,
     REGISTRY,
 )
+from offgridflow_runbook.probes.http import http_client
 
 # What "answers" means for each service: an HTTP answer below 400 from its own endpoint.
 HEALTH_URLS = {
@@ -60,8 +61,10 @@ class PartHealth:
 
 
 def answers(url: str) -> bool:
+    """An answer below 400 from ``url``; the CA bundle is loaded only for an https URL."""
     try:
-        return httpx.get(url, timeout=2).status_code < 400
+        with http_client(timeout=2) as client:
+            return client.get(url).status_code < 400
     except httpx.HTTPError:
         return False
 
