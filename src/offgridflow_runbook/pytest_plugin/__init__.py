@@ -7,7 +7,8 @@ judge). A check marked ``@pytest.mark.runbook_step("Triage 1")`` gets that step 
 pytest-html report, as a JUnit property and in its JSON line (``--results-jsonl``). The bearer token
 is redacted from every failure message, captured output, extra and JSON line. A run with runbook
 steps ends with the runbook's coverage (how many of its steps and commands the suite proves), in the
-terminal summary and at the top of the pytest-html report.
+terminal summary and at the top of the pytest-html report. What collection leaves alive is kept out
+of the session's garbage collections until they are over (``freeze``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from offgridflow_runbook.pytest_plugin.fixtures import (  # noqa: E402
     prometheus,
     runbook_observations,
     target,
+)
+from offgridflow_runbook.pytest_plugin.freeze import (  # noqa: E402
+    pytest_collection_finish,
+    release_after_cleanup,
 )
 from offgridflow_runbook.pytest_plugin.options import (  # noqa: E402
     CHECKS_REPORT_OPTIONS,
@@ -64,6 +69,7 @@ __all__ = [
     "progress_writer",
     "prometheus",
     "pytest_addoption",
+    "pytest_collection_finish",
     "pytest_configure",
     "pytest_load_initial_conftests",
     "pytest_runtest_makereport",
@@ -76,6 +82,7 @@ __all__ = [
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    release_after_cleanup(config)  # what pytest_collection_finish freezes
     redactor = Redactor(secrets_from_environment("OFFGRIDFLOW_TOKEN", config.getoption("token_env")))
     try:
         redactor.add(*secrets_from_environment(load_target(config).token_env))
