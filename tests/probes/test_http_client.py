@@ -1,4 +1,5 @@
-"""The probes' HTTP client: a look over plain http loads no CA bundle; https still verifies with the
+"""The probes' HTTP client: its plain-http side is made with it (httpcore imported before a look's
+threads start), a look over plain http loads no CA bundle; https still verifies with the
 one shared context, made on the first https request. Run in a fresh interpreter: the CA bundle is
 loaded once per process, and pytester's runs elsewhere in a session re-import httpcore under httpx."""
 
@@ -8,7 +9,7 @@ import subprocess
 import sys
 
 SCENARIO = """
-import ssl, threading
+import ssl, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from offgridflow_runbook.probes.http import ApiProbe, TlsError, shared_ssl_context
 from offgridflow_runbook.targets import Target
@@ -32,6 +33,8 @@ server = ThreadingHTTPServer(("127.0.0.1", 0), Live)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 url = f"http://127.0.0.1:{server.server_address[1]}"
 probe = ApiProbe(Target(name="t", platform="none", base_url=url))
+# the plain-http side is ready before any read: a look's threads do not import httpcore under its lock
+print("ready before the first read", "httpcore" in sys.modules)
 print("http", probe.live().status, len(loaded))
 try:
     probe.get(url.replace("http://", "https://") + "/health/live")
@@ -50,4 +53,8 @@ def test_plain_http_loads_no_ca_bundle_and_https_verifies_on_first_use() -> None
     )
     assert result.returncode == 0, result.stderr
     # the same server over https: the handshake fails, through the verifying context made for it
-    assert result.stdout.splitlines() == ["http 200 0", "https TlsError True True True"]
+    assert result.stdout.splitlines() == [
+        "ready before the first read True",
+        "http 200 0",
+        "https TlsError True True True",
+    ]

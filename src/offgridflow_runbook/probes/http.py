@@ -51,13 +51,19 @@ def shared_ssl_context() -> ssl.SSLContext:
 class _TlsOnFirstUse(httpx.BaseTransport):
     """A client's transport that makes its https side on the first https request, verifying with
     :func:`shared_ssl_context`: a look at a target served over plain http (the local stack, kind)
-    never loads the CA bundle (30-60 ms of a check run's CPU)."""
+    never loads the CA bundle (30-60 ms of a check run's CPU).
+
+    The plain-http side is made with the client, in the thread that makes it: its first use imports
+    httpcore (10-20 ms), which would otherwise happen under this transport's lock inside a look,
+    with every other read of the look waiting on it."""
 
     def __init__(self, limits: httpx.Limits | None = None) -> None:
         self._limits = limits or httpx.Limits(
             max_connections=100, max_keepalive_connections=20
         )  # httpx's default
-        self._transports: dict[str, httpx.HTTPTransport] = {}
+        self._transports: dict[str, httpx.HTTPTransport] = {
+            "http": httpx.HTTPTransport(verify=False, limits=self._limits)
+        }
         self._lock = threading.Lock()
 
     def _for(self, scheme: str) -> httpx.HTTPTransport:
