@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers.runbook_copies import RUNBOOK_TEXT, edited
 from offgridflow_runbook.cli import EXIT_USAGE, main
-from offgridflow_runbook.coverage import CoverageError, Project, coverage
+from offgridflow_runbook.coverage import CoverageError, Project, coverage, proofs
 from offgridflow_runbook.coverage.proofs import Experiment, Role
 from offgridflow_runbook.project import HOME_ENV, project_root
 from offgridflow_runbook.proofs import PROOFS_ENV
@@ -332,6 +333,13 @@ def test_a_project_file_that_cannot_be_read_is_one_line_naming_it(
         coverage(load_runbook(), Project(home.resolve()))
     assert problem in str(raised.value)
     assert coverage_usage_line([], capsys) == f"offgridflow-runbook: error: {raised.value}"
+
+
+def test_the_rules_file_reads_the_same_with_libyaml_as_in_pure_python() -> None:
+    text = (project_root() / RULES).read_text(encoding="utf-8")
+    document = proofs._yaml(text)
+    assert document == yaml.safe_load(text)
+    assert any("alert" in rule for group in document["groups"] for rule in group["rules"])
 
 
 def test_a_project_file_that_never_ends_is_refused_before_it_is_read(
