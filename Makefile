@@ -47,20 +47,15 @@ lint: venv
 	"$$(bash tools/lint/build-actionlint.sh)" .github/workflows/*.yml
 
 # The kind tier is on here: it builds the kind toolchain and node image the first time (long; cached
-# in /var/cache/offgridflow-cluster) and reuses a running cluster. Go comes from scripts/ensure-go.sh
-# (fetched when this machine's is missing or too old). The tests run the cluster's own kubectl (the
-# Kubernetes version the kind cluster runs): it is built first, and linked alone into .state/bin so
-# that the cluster's other binaries (its prometheus, kind) do not shadow the host's. The Docker e2e
-# tests, the kind tests and the units run side by side, a tier each (scripts/test-tiers.sh;
-# OFFGRIDFLOW_TIERS=serial for one after the other).
-CLUSTER_BIN := $(or $(OFFGRIDFLOW_CLUSTER_CACHE),/var/cache/offgridflow-cluster)/bin
-TEST_PATH := $(CURDIR)/.state/bin
-test: system-deps venv lint
-	go="$$(bash scripts/ensure-go.sh)" && export PATH="$$(dirname "$$go"):$$PATH" && \
-	  (cd tools/cluster/capshim && go test ./...) && \
-	  OUT=$(CLUSTER_BIN) bash tools/cluster/build-kubernetes.sh kubectl && \
-	  mkdir -p $(TEST_PATH) && ln -sfn $(CLUSTER_BIN)/kubectl $(TEST_PATH)/kubectl && \
-	  PATH="$(TEST_PATH):$$PATH" OFFGRIDFLOW_KIND_TIER=1 bash scripts/test-tiers.sh $(PYTEST_ARGS)
+# in /var/cache/offgridflow-cluster) and reuses a running cluster. scripts/make-test.sh starts that
+# Go build first, in the background beside the venv and the lint, then runs them, builds the
+# cluster's own kubectl (the tests use it; linked alone into .state/bin so that the cluster's other
+# binaries, its prometheus and kind, do not shadow the host's) and the suite. Go comes from
+# scripts/ensure-go.sh (fetched when this machine's is missing or too old). The Docker e2e tests, the
+# kind tests and the units run side by side, a tier each (scripts/test-tiers.sh; OFFGRIDFLOW_TIERS=serial
+# for one after the other).
+test: system-deps
+	MAKE="$(MAKE)" bash scripts/make-test.sh $(PYTEST_ARGS)
 
 # The local stack on Docker. Every command that changes it holds the stack lock that the tests take too.
 STACK := flock -w 900 /tmp/offgridflow-stack.lock $(BIN)/python -m offgridflow_runbook.environments.local

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the offline kind node image offgridflow/kind-node:<kubernetes version> (no network needed
 # beyond Debian's packages and the Go module proxy):
-#   1. the toolchain from tools/cluster (Go modules, pinned; skipped when up to date)
+#   1. the node's toolchain from tools/cluster (Go modules, pinned; skipped when up to date; the
+#      monitoring binaries are kind-up's, built once the cluster runs)
 #   2. the control-plane images under the names kubeadm expects (our builds of those exact versions)
 #   3. the node image from deploy/kind-node (Debian, systemd, containerd, the images preloaded)
 # Nothing is rebuilt when its inputs did not change. Prints the image name on its last line.
@@ -18,8 +19,8 @@ source scripts/lib/docker-build.sh
 command -v docker >/dev/null || fail "docker is not installed: make system-deps"
 docker info >/dev/null 2>&1 || fail "the Docker Engine does not answer: make system-deps starts it"
 
-step "toolchain (tools/cluster; the first build takes long on 2 cores)"
-bash tools/cluster/build.sh >&2
+step "the node's toolchain (tools/cluster; the first build takes long on 2 cores)"
+bash tools/cluster/build.sh node >&2
 
 version="$(cd tools/cluster/kubernetes && go list -m -f '{{.Version}}' k8s.io/kubernetes)"
 node_image="offgridflow/kind-node:$version"

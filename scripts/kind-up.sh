@@ -231,6 +231,10 @@ for node in $("$kind_bin" get nodes --name "$cluster"); do
 done
 
 if [ "$offline" = 1 ]; then
+  # their Go binaries are built only now (with the node's they would delay the cluster; the early
+  # toolchain run of `make test` has usually built them by now)
+  step "the monitoring binaries (tools/cluster)"
+  bash tools/cluster/build.sh monitoring
   step "building and pushing the monitoring images (Debian packages, Go modules)"
   for name in alertmanager:0.25 postgres-exporter:0.11 postgres:15; do
     image="offgridflow.local/kind/${name%%:*}-debian:${name#*:}"

@@ -3,6 +3,8 @@
 # all of them, or only those named as arguments (`build-kubernetes.sh kubectl`: make test renders the
 # manifests with it before the kind tier builds the rest). A binary that exists and was built from the
 # same go.mod/go.sum with the same Go is skipped (a stamp per binary, and one for the whole set).
+# Each binary is built under a lock of its own and its stamp read again once the lock is held, so two
+# runs at once (make test's kubectl and the early toolchain build beside it) never build one twice.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:?OUT must name the output folder}"
@@ -30,11 +32,26 @@ pkg=k8s.io/component-base/version
 ldflags="-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
 ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 ldflags="$ldflags -X $pkg.gitCommit=offgridflow-$version"
+mkdir -p "$out/.locks"
 cd "$module"
+built=()
 for c in "${missing[@]}"; do
+  exec 8>"$out/.locks/kubernetes-$c.lock"
+  if ! flock -n 8; then
+    echo "waiting for $c: another build of it is under way ($(date +%T))"
+    flock 8
+  fi
+  if up_to_date "$c"; then exec 8>&-; continue; fi
   echo "building $c $version ($(date +%T))"
-  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$ldflags" -o "$out/$c" "k8s.io/kubernetes/cmd/$c"
+  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$ldflags" -o "$out/$c.new" "k8s.io/kubernetes/cmd/$c"
+  mv "$out/$c.new" "$out/$c"
   echo "$want" > "$out/.kubernetes-$c.stamp"
+  exec 8>&-
+  built+=("$c")
 done
 if [ "$all" = 1 ]; then echo "$want" > "$stamp"; fi
-echo "kubernetes $version: ${missing[*]} built into $out"
+if [ "${#built[@]}" = 0 ]; then
+  echo "kubernetes $version: ${commands[*]} up to date in $out (another run built them)"
+else
+  echo "kubernetes $version: ${built[*]} built into $out"
+fi
