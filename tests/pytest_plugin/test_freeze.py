@@ -38,6 +38,11 @@ def test_leaves_a_cycle_that_only_a_collection_finalises():
     loud = Loud()
     loud.me = loud
 """
+AT_EXIT = """
+import atexit, gc, os
+
+atexit.register(lambda: os.write(1, f"\\nfrozen at exit: {gc.get_freeze_count() > 0}\\n".encode()))
+"""
 SCENARIO = """
 import gc, json, sys
 import pytest
@@ -55,20 +60,21 @@ print(json.dumps({"code": int(code), "collections": seen, "after": gc.get_freeze
 """
 
 
+def run_scenario(directory: Path, conftest: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The scenario's tests and ``conftest`` in ``directory``, run by a fresh interpreter."""
+    (directory / "conftest.py").write_text(conftest)
+    (directory / "test_scenario.py").write_text(TESTS)
+    result = subprocess.run(
+        [sys.executable, *arguments], capture_output=True, text=True, timeout=120, check=False, cwd=directory
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
 def test_the_session_freezes_what_collection_left_and_releases_it_after_pytests_collections(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "conftest.py").write_text(CONFTEST)
-    (tmp_path / "test_scenario.py").write_text(TESTS)
-    result = subprocess.run(
-        [sys.executable, "-c", SCENARIO, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_scenario(tmp_path, CONFTEST, "-c", SCENARIO, str(tmp_path))
     outcome = json.loads(result.stdout.splitlines()[-1])
     assert outcome["code"] == 0, result.stdout
     # pytest's five end-of-session collections (full ones) ran with the freeze in effect ...
@@ -79,8 +85,15 @@ def test_the_session_freezes_what_collection_left_and_releases_it_after_pytests_
     output = result.stdout + result.stderr
     assert "PytestUnraisableExceptionWarning" in output
     assert "finaliser of a cycle a test left" in output
-    # nothing is frozen once the session is over
+    # a program that called pytest.main goes on: nothing is frozen once the session is over
     assert outcome["after"] == 0
+
+
+def test_a_session_started_by_pytests_command_stays_frozen_until_the_process_ends(tmp_path: Path) -> None:
+    # atexit runs after the session, before the interpreter's last collection: the objects are frozen
+    command = ("-m", "pytest", str(tmp_path), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio")
+    result = run_scenario(tmp_path, AT_EXIT, *command)
+    assert result.stdout.splitlines()[-1] == "frozen at exit: True"
 
 
 def test_a_session_inside_another_leaves_the_freeze_as_it_found_it(pytester: pytest.Pytester) -> None:
