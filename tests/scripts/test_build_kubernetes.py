@@ -7,6 +7,7 @@ The `go` here is a stand-in that records its calls and writes a placeholder bina
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,21 @@ case "$1" in
   list) echo v1.34.4 ;;
   env) echo "$GO_VERSION" ;;
   build)
-    while [ $# -gt 1 ]; do [ "$1" = -o ] && out="$2"; shift; done
-    echo built > "$out"; chmod +x "$out" ;;
+    shift
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        -o) out="$2"; shift ;;
+        -*) ;;
+        *) packages="$packages $1" ;;
+      esac
+      shift
+    done
+    case "$out" in
+      */) for package in $packages; do
+            echo built > "$out${package##*/}"; chmod +x "$out${package##*/}"
+          done ;;
+      *) echo built > "$out"; chmod +x "$out" ;;
+    esac ;;
 esac
 """
 
@@ -55,9 +69,10 @@ def build(out: Path, *commands: str, go_version: str = "go1.26.0") -> list[str]:
     result = run_script(SCRIPT, environment, *commands)
     assert result.returncode == 0, result.stderr
     return [
-        line.rsplit("k8s.io/kubernetes/cmd/", 1)[1]
+        name
         for line in calls.read_text().splitlines()
         if line.startswith("build ")
+        for name in re.findall(r"k8s\.io/kubernetes/cmd/([\w-]+)", line)
     ]
 
 

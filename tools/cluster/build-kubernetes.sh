@@ -3,8 +3,8 @@
 # all of them, or only those named as arguments (`build-kubernetes.sh kubectl`: make test renders the
 # manifests with it before the kind tier builds the rest). A binary that exists and was built from the
 # same go.mod/go.sum with the same Go is skipped (a stamp per binary, and one for the whole set).
-# Each binary is built under a lock of its own and its stamp read again once the lock is held, so two
-# runs at once (make test's kubectl and the early toolchain build beside it) never build one twice.
+# The build holds a lock and reads the stamps again once it has it, so two runs at once (make test's
+# kubectl and the early toolchain build beside it) never build a binary twice.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:?OUT must name the output folder}"
@@ -34,21 +34,30 @@ ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-
 ldflags="$ldflags -X $pkg.gitCommit=offgridflow-$version"
 mkdir -p "$out/.locks"
 cd "$module"
+# One lock for the set: the binaries are built by one go build, which links one binary while it
+# compiles the next one's packages (a link uses one core; one at a time they took twice as long).
+exec 8>"$out/.locks/kubernetes.lock"
+if ! flock -n 8; then
+  echo "waiting for ${missing[*]}: another build of Kubernetes binaries is under way ($(date +%T))"
+  flock 8
+fi
 built=()
-for c in "${missing[@]}"; do
-  exec 8>"$out/.locks/kubernetes-$c.lock"
-  if ! flock -n 8; then
-    echo "waiting for $c: another build of it is under way ($(date +%T))"
-    flock 8
-  fi
-  if up_to_date "$c"; then exec 8>&-; continue; fi
-  echo "building $c $version ($(date +%T))"
-  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$ldflags" -o "$out/$c.new" "k8s.io/kubernetes/cmd/$c"
-  mv "$out/$c.new" "$out/$c"
-  echo "$want" > "$out/.kubernetes-$c.stamp"
-  exec 8>&-
-  built+=("$c")
-done
+for c in "${missing[@]}"; do up_to_date "$c" || built+=("$c"); done
+if [ "${#built[@]}" -gt 0 ]; then
+  echo "building ${built[*]} $version ($(date +%T))"
+  started=$SECONDS
+  rm -rf "$out/.kubernetes.new"
+  mkdir -p "$out/.kubernetes.new"
+  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$ldflags" -o "$out/.kubernetes.new/" \
+    "${built[@]/#/k8s.io/kubernetes/cmd/}"
+  for c in "${built[@]}"; do
+    mv "$out/.kubernetes.new/$c" "$out/$c"
+    echo "$want" > "$out/.kubernetes-$c.stamp"
+  done
+  rm -rf "$out/.kubernetes.new"
+  echo "  built in $((SECONDS - started)) s"
+fi
+exec 8>&-
 if [ "$all" = 1 ]; then echo "$want" > "$stamp"; fi
 if [ "${#built[@]}" = 0 ]; then
   echo "kubernetes $version: ${commands[*]} up to date in $out (another run built them)"
