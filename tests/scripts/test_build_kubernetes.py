@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.shell_scripts import run_script, write_tool
+from helpers.shell_scripts import GO_BUILD_WRITES_PLACEHOLDERS, run_script, write_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "tools" / "cluster" / "build-kubernetes.sh"
@@ -25,29 +25,18 @@ ALL = (
     "kubeadm",
     "kubectl",
 )
-FAKE_GO = """#!/bin/sh
+FAKE_GO = (
+    """#!/bin/sh
 echo "$*" >> "$CALLS"
 case "$1" in
   list) echo v1.34.4 ;;
   env) echo "$GO_VERSION" ;;
   build)
-    shift
-    while [ $# -gt 0 ]; do
-      case "$1" in
-        -o) out="$2"; shift ;;
-        -*) ;;
-        *) packages="$packages $1" ;;
-      esac
-      shift
-    done
-    case "$out" in
-      */) for package in $packages; do
-            echo built > "$out${package##*/}"; chmod +x "$out${package##*/}"
-          done ;;
-      *) echo built > "$out"; chmod +x "$out" ;;
-    esac ;;
-esac
 """
+    + GO_BUILD_WRITES_PLACEHOLDERS
+    + """esac
+"""
+)
 
 
 @pytest.fixture

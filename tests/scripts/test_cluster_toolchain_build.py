@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.shell_scripts import SCRIPT_TIMEOUT_SECONDS, run_script, write_tool
+from helpers.shell_scripts import GO_BUILD_WRITES_PLACEHOLDERS, SCRIPT_TIMEOUT_SECONDS, run_script, write_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "tools" / "cluster" / "build.sh"
@@ -25,7 +25,8 @@ KUBERNETES_SCRIPT = (SCRIPT.parent / "build-kubernetes.sh").read_text(encoding="
 KUBERNETES_BINARIES = set(next(COMMANDS_LINE.finditer(KUBERNETES_SCRIPT))["names"].split())
 NODE_BINARIES = {"coredns", "kind", "etcd", "crictl", "pause", "offgridflow-runc"} | KUBERNETES_BINARIES
 MONITORING_BINARIES = {"prometheus", "metrics-server", "kube-state-metrics"}
-FAKE_GO = """#!/bin/sh
+FAKE_GO = (
+    """#!/bin/sh
 echo "$*" >> "$CALLS"
 case "$1" in
   version) echo "go version go1.26.0 linux/amd64" ;;
@@ -38,23 +39,11 @@ case "$1" in
   mod) printf '{\\n\\t"Path": "x",\\n\\t"Dir": "%s",\\n\\t"Sum": "h1:x"\\n}\\n' "$MODULE_DIR" ;;
   build)
     sleep 0.3
-    shift
-    while [ $# -gt 0 ]; do
-      case "$1" in
-        -o) out="$2"; shift ;;
-        -*) ;;
-        *) packages="$packages $1" ;;
-      esac
-      shift
-    done
-    case "$out" in
-      */) for package in $packages; do
-            echo built > "$out${package##*/}"; chmod +x "$out${package##*/}"
-          done ;;
-      *) echo built > "$out"; chmod +x "$out" ;;
-    esac ;;
-esac
 """
+    + GO_BUILD_WRITES_PLACEHOLDERS
+    + """esac
+"""
+)
 
 
 @pytest.fixture
