@@ -11,7 +11,9 @@ the objects are released again (``gc.unfreeze``): nothing stays frozen past the 
 frozen with them is collected as usual by the next full collection. Except when the session was
 started by pytest's own command (``pytest``, ``python -m pytest``): the process ends with it, and the
 interpreter's last collection at exit would only walk them all once more (0.05-0.1 s of a check run);
-they stay frozen, and the operating system takes the memory back.
+they stay frozen, and the operating system takes the memory back. What this changes: a reference
+cycle among those objects that is dropped during the session is finalised after the release rather
+than during the session, and under pytest's own command not at all (its memory goes with the process).
 
 A session run inside another one (pytester's in-process runs) finds the outer session's objects
 frozen already and leaves the freeze to the outer session.
