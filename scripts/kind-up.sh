@@ -152,8 +152,15 @@ for node in $("$kind_bin" get nodes --name "$cluster"); do
   done
 done
 
+# The digest each image got in the registry, by the name the cluster pulls it under (offgridflow.local/
+# <path> without the tag); read by the pinning below.
+declare -A pushed_digest=()
 push() { # local image, path in the registry
   docker tag "$1" "127.0.0.1:$registry_port/$2" && docker push -q "127.0.0.1:$registry_port/$2" >/dev/null
+  local digest
+  digest="$(docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "127.0.0.1:$registry_port/$2" \
+    | sed -n "s|^127.0.0.1:$registry_port/${2%%:*}@||p" | head -n1)"
+  pushed_digest["offgridflow.local/${2%%:*}"]="$digest"
   docker rmi "127.0.0.1:$registry_port/$2" >/dev/null
 }
 
@@ -259,6 +266,19 @@ profile="${OFFGRIDFLOW_ALERT_PROFILE:-fast}"
 step "applying $overlay with the $profile alert profile (.state/kind/overlay)"
 "$python" -m offgridflow_runbook.alerting.profiles "$profile" "$overlay" .state/kind/overlay >/dev/null \
   || fail "cannot render the $profile alert profile (see above)"
+# The images built here for the offline overlay are pulled IfNotPresent under fixed tags, so a node that
+# already holds a tag would keep its old build for ever (a reused cluster kept running a Prometheus and
+# a PostgreSQL that had been rebuilt since). Pinned by the digest just pushed, a rebuilt image changes
+# its pod template and is rolled out; an unchanged one changes nothing.
+if [ "$offline" = 1 ]; then
+  pins=""
+  for name in "${!pushed_digest[@]}"; do
+    [[ "$name" == offgridflow.local/kind/* ]] || continue
+    [ -n "${pushed_digest[$name]}" ] || fail "the registry gave no digest for $name"
+    pins="$pins- name: $name"$'\n'"  digest: ${pushed_digest[$name]}"$'\n'
+  done
+  printf '# kind-up: the offline images by the digest pushed\nimages:\n%s' "$pins" >> .state/kind/overlay/kustomization.yaml
+fi
 kubectl apply -k .state/kind/overlay >/dev/null
 # A StatefulSet does not replace a pod that never became ready on an older revision (it waits for it
 # forever): such a pod is deleted so that the new template (e.g. a fixed image) gets its turn.

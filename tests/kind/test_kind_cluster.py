@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 
 from helpers.kind_pods import settled
@@ -89,3 +94,50 @@ def test_the_runbooks_verification_passes_on_the_fresh_cluster(kind_target, kind
 def test_diagnose_finds_the_fresh_cluster_healthy(kind_target, kind_platform):
     diagnosis = diagnose(kind_target, kind_platform)
     assert diagnosis.cause is Cause.HEALTHY, diagnosis
+
+
+KIND_UP = Path(__file__).resolve().parents[2] / "scripts" / "kind-up.sh"
+OFFLINE_IMAGES = "offgridflow.local/kind/"
+
+
+def _registry_digests(repository: str) -> set[str]:
+    """The digests of every tag of ``repository`` in the registry kind-up pushes to (its port read
+    from kind-up.sh, where it is set)."""
+    port = re.search(r"^registry_port=(\d+)$", KIND_UP.read_text(encoding="utf-8"), re.MULTILINE)
+    assert port, f"no registry_port= line in {KIND_UP}"
+    base = f"http://127.0.0.1:{port[1]}/v2/{repository}"
+    accept = (
+        "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+    )
+    with httpx.Client(timeout=10) as client:
+        tags = client.get(f"{base}/tags/list").raise_for_status().json()["tags"] or []
+        return {
+            client.head(f"{base}/manifests/{tag}", headers={"Accept": accept}).headers[
+                "Docker-Content-Digest"
+            ]
+            for tag in tags
+        }
+
+
+def test_the_offline_images_run_by_the_digest_last_pushed_to_the_registry(kind_session):
+    # kind-up pins the images it builds by the digest it pushed: under their fixed tags and
+    # IfNotPresent, a reused cluster kept running a Prometheus and a PostgreSQL rebuilt since
+    running = set()
+    for namespace in ("offgridflow", "monitoring"):
+        pods = json.loads(kind_session.kubectl("-n", namespace, "get", "pods", "-o", "json", timeout=60))
+        for pod in pods["items"]:
+            for container in pod["spec"].get("initContainers", []) + pod["spec"]["containers"]:
+                if container["image"].startswith(OFFLINE_IMAGES):
+                    running.add(container["image"])
+    if os.environ.get("KIND_NODE_IMAGE"):
+        # kind-up then applies overlays/kind, with the upstream images (pulled, pinned by their tags)
+        assert running == set(), "the upstream overlay runs images of the offline one"
+        return
+    assert running, "no pod runs an image of the offline overlay"
+    for image in sorted(running):
+        name, _, digest = image.partition("@")
+        assert digest, f"{image} is not pinned by digest"
+        repository = name.removeprefix("offgridflow.local/")
+        assert digest in _registry_digests(repository), (
+            f"{image}: the registry holds another build of {repository}"
+        )

@@ -59,7 +59,7 @@ def test_setting_the_known_good_image_rolls_it_out_from_the_clusters_registry(ki
     assert {p.image for p in settled(kind_platform)} == {deployed}
 
 
-def test_restarting_the_database_replaces_its_pod_and_waits_until_it_is_ready(kind_platform):
+def test_restarting_the_database_replaces_its_pod_and_waits_until_it_is_ready(kind_platform, kind_session):
     before = {pod.uid for pod in kind_platform.database_workloads()}
     kind_platform.restart_database()
     kind_platform.wait_database_ready(timeout=ROLLOUT_S)
@@ -67,6 +67,12 @@ def test_restarting_the_database_replaces_its_pod_and_waits_until_it_is_ready(ki
     assert after
     assert all(pod.ready for pod in after)
     assert not before & {pod.uid for pod in after}, "the StatefulSet kept the old postgres pod"
+    # The old PostgreSQL stopped cleanly on the kubelet's stop signal, as the upstream image does
+    # (STOPSIGNAL SIGINT, a fast shutdown): not killed at the end of the grace period, which the new
+    # one would have to recover from ("database system was interrupted").
+    log = kind_session.kubectl("-n", "offgridflow", "logs", "postgres-0", "-c", "postgres", timeout=60)
+    assert "database system was shut down at" in log, log[-2000:]
+    assert "was interrupted" not in log, log[-2000:]
     # the wait includes the Service routing to the new pod (fresh-clone run 25 found the pod Ready
     # and the Service not yet routing to it: "postgres-service:5432 - no response"); what is left
     # is kube-proxy writing that route into the node's rules, a second or so
