@@ -27,7 +27,6 @@ import sys
 from types import FrameType
 
 import pytest
-from _pytest.config import console_main
 
 _froze_key = pytest.StashKey[bool]()
 
@@ -60,7 +59,7 @@ def _process_ends_with_session() -> bool:
     ``pytest.main`` called by a program (the CLI, pytester) returns to the program instead."""
     frame: FrameType | None = sys._getframe()
     while frame is not None:
-        if frame.f_code is console_main.__code__:
+        if frame.f_code is pytest.console_main.__code__:
             return True
         frame = frame.f_back
     return False
