@@ -152,15 +152,15 @@ for node in $("$kind_bin" get nodes --name "$cluster"); do
   done
 done
 
-# The digest each image got in the registry, by the name the cluster pulls it under (offgridflow.local/
-# <path> without the tag); read by the pinning below.
+# The digest each image got in the registry, by its path there without the tag (kind/prometheus-gomod);
+# read by the pinning below.
 declare -A pushed_digest=()
 push() { # local image, path in the registry
   docker tag "$1" "127.0.0.1:$registry_port/$2" && docker push -q "127.0.0.1:$registry_port/$2" >/dev/null
   local digest
   digest="$(docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "127.0.0.1:$registry_port/$2" \
     | sed -n "s|^127.0.0.1:$registry_port/${2%%:*}@||p" | head -n1)"
-  pushed_digest["offgridflow.local/${2%%:*}"]="$digest"
+  pushed_digest["${2%%:*}"]="$digest"
   docker rmi "127.0.0.1:$registry_port/$2" >/dev/null
 }
 
@@ -272,10 +272,10 @@ step "applying $overlay with the $profile alert profile (.state/kind/overlay)"
 # its pod template and is rolled out; an unchanged one changes nothing.
 if [ "$offline" = 1 ]; then
   pins=""
-  for name in "${!pushed_digest[@]}"; do
-    [[ "$name" == offgridflow.local/kind/* ]] || continue
-    [ -n "${pushed_digest[$name]}" ] || fail "the registry gave no digest for $name"
-    pins="$pins- name: $name"$'\n'"  digest: ${pushed_digest[$name]}"$'\n'
+  for path in "${!pushed_digest[@]}"; do
+    [[ "$path" == kind/* ]] || continue  # the offline overlay's images (the API's keep their tags)
+    [ -n "${pushed_digest[$path]}" ] || fail "the registry gave no digest for $path"
+    pins="$pins- name: offgridflow.local/$path"$'\n'"  digest: ${pushed_digest[$path]}"$'\n'
   done
   printf '# kind-up: the offline images by the digest pushed\nimages:\n%s' "$pins" >> .state/kind/overlay/kustomization.yaml
 fi

@@ -52,7 +52,7 @@ builds=(
   "cri-tools|node|sigs.k8s.io/cri-tools/cmd/crictl|crictl|"
   "pause|node|.|pause|"
   "capshim|node|.|offgridflow-runc|"
-  "kubernetes|node|build-kubernetes.sh|(its own stamps and locks, one per binary)|"
+  "kubernetes|node|build-kubernetes.sh|(its own script: a stamp per binary, one lock and one go build for the set)|"
   "prometheus|monitoring|github.com/prometheus/prometheus/cmd/prometheus|prometheus|github.com/prometheus/prometheus"
   "metrics-server|monitoring|sigs.k8s.io/metrics-server/cmd/metrics-server|metrics-server|"
   "kube-state-metrics|monitoring|k8s.io/kube-state-metrics/v2|kube-state-metrics|"
