@@ -24,6 +24,9 @@ typed again. Verification 5 is a Grafana panel in the runbook: by hand it is the
 sent to Prometheus with curl. Each pair (one by-hand pass, one `pytest checks` run) is alternated in
 order; the medians, p95 and the ratio of the check run to the by-hand pass are reported in wall and in
 CPU time (the children's user + system time). Goal: the check run within 3 x the by-hand pass.
+Beside each pair, the same command with --collect-only and no reports measures the start-up every
+check run pays before it reads the target (interpreter, pytest, its plugins, collection): its ratio to
+the by-hand pass, and that of the start-up plus the look, say how much of the ratio is left to win.
 If the stack stops answering (someone restarts it), the benchmark waits for it, bounded by --wait,
 and measures the pair again.
 The summary is printed and written to reports/bench/bench_checks.json.
@@ -188,19 +191,29 @@ def pytest_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "pytest"]
 
 
+def checks_command(targets_file: Path, target: str, *extra: str) -> list[str]:
+    """`pytest checks -q --target T` as a user runs it, with ``extra`` arguments."""
+    # `--targets-file=PATH` in one word: as two words the path would make pytest pick the
+    # repository's pyproject.toml over checks/pytest.ini (and load the test-only plugins)
+    return [
+        *pytest_command(), str(ROOT / "checks"), "-q",
+        "--target", target, f"--targets-file={targets_file}", *extra,
+    ]  # fmt: skip
+
+
+def _checks_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, **extra}
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
 def run_checks(
     targets_file: Path, target: str, workdir: Path
 ) -> tuple[float, float, dict[str, str], dict[str, Any]]:
     """One `pytest checks --target T` run: (wall s, CPU s, outcome per check, the look's timings)."""
     timings = workdir / "timings.json"
-    env = {**os.environ, TIMINGS_ENV: str(timings)}
-    env.pop("PYTEST_ADDOPTS", None)
-    # `--targets-file=PATH` in one word: as two words the path would make pytest pick the
-    # repository's pyproject.toml over checks/pytest.ini (and load the test-only plugins)
-    command = [
-        *pytest_command(), str(ROOT / "checks"), "-q",
-        "--target", target, f"--targets-file={targets_file}",
-    ]  # fmt: skip
+    env = _checks_env(**{TIMINGS_ENV: str(timings)})
+    command = checks_command(targets_file, target)
     (workdir / "reports/checks/results.jsonl").unlink(missing_ok=True)
     cpu_before = _children_cpu()
     started = time.perf_counter()
@@ -218,6 +231,25 @@ def run_checks(
     outcomes = {record["check"]: record["outcome"] for record in map(json.loads, lines)}
     snapshot = json.loads(timings.read_text()) if timings.exists() else {}
     return wall, cpu, outcomes, snapshot
+
+
+def run_start_up(targets_file: Path, target: str, workdir: Path) -> tuple[float, float]:
+    """The same command with ``--collect-only``: (wall s, CPU s) of what every check run pays before
+    it reads the target (the interpreter, pytest and its plugins, the target profile, collection),
+    with no look, no check and no report; exits with the output when it fails."""
+    command = checks_command(
+        targets_file, target, "--collect-only", "--html=", "--junitxml=", "--results-jsonl="
+    )
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, cwd=workdir, env=_checks_env(), capture_output=True, text=True, timeout=120, check=False
+    )
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        output = f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        raise SystemExit(f"bench_checks: the start-up run failed:\n{output}")
+    return wall, _children_cpu() - cpu_before
 
 
 def http_only_targets_file(target: Target, directory: Path) -> Path:
@@ -320,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         bares: list[float] = []
         looks: list[float] = []
         http_spans: list[float] = []
+        floor_walls: list[float] = []
+        floor_cpus: list[float] = []
         failures = 0
         seen: dict[str, set[str]] = defaultdict(set)
         deadline = time.monotonic() + args.deadline
@@ -337,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         checked = run_checks(targets_file, args.target, workdir)
                         hand = by_hand(hand_lines, target)
+                    floor = run_start_up(targets_file, args.target, workdir)
                 except (StackDown, SystemExit):
                     if stack_answers(target):
                         raise
@@ -350,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             hand_cpus.append(hand[1])
             hand_failed.update(hand[2])
             wall, cpu, outcomes, snapshot = checked
+            floor_walls.append(floor[0])
+            floor_cpus.append(floor[1])
             walls.append(wall)
             cpus.append(cpu)
             if snapshot:
@@ -364,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     bare_median = statistics.median(bares)
     wall_ratio = statistics.median(walls) / statistics.median(hand_walls)
     cpu_ratio = statistics.median(cpus) / statistics.median(hand_cpus)
+    look_median = statistics.median(looks) if looks else None
     summary = {
         "target": args.target,
         "platform": "none" if args.http_only else target.platform,
@@ -378,8 +416,25 @@ def main(argv: list[str] | None = None) -> int:
             "failed_lines": sorted(hand_failed),
         },
         "checks_over_by_hand": {"wall": wall_ratio, "cpu": cpu_ratio},
+        # what any run of these checks costs before its look: the part of the ratio no look can win back
+        "start_up": {
+            "command": "the check run with --collect-only and no reports",
+            "wall_seconds": summarise(floor_walls),
+            "cpu_seconds": summarise(floor_cpus),
+            "over_by_hand": {
+                "wall": statistics.median(floor_walls) / statistics.median(hand_walls),
+                "cpu": statistics.median(floor_cpus) / statistics.median(hand_cpus),
+            },
+        },
+        # the start-up plus one look, the look's reads all concurrent (its slowest read): a lower bound
+        # of a check run's wall time, with no check run and no report written
+        "start_up_plus_look_over_by_hand": (
+            (statistics.median(floor_walls) + look_median) / statistics.median(hand_walls)
+            if look_median is not None
+            else None
+        ),
         "bare_http_sum_seconds_median": bare_median,
-        "look_seconds_median": statistics.median(looks) if looks else None,
+        "look_seconds_median": look_median,
         "http_span_seconds_median": statistics.median(http_spans) if http_spans else None,
         "wall_over_bare": statistics.median(walls) / bare_median,
         "http_span_over_bare": (statistics.median(http_spans) / bare_median) if http_spans else None,

@@ -4,6 +4,7 @@ person types, read from the runbook and its Docker equivalents, and run one afte
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -60,3 +61,26 @@ def test_every_line_runs_with_the_token_and_a_failing_one_is_reported(
     assert failed == ["false", "exit 3"]
     assert wall > 0
     assert cpu >= 0
+
+
+def test_the_start_up_run_collects_the_checks_without_reading_the_target_or_writing_reports(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    # a target nobody answers: a run that read it would fail its checks, and one that wrote reports
+    # would leave reports/ in its working directory
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("targets:\n  nobody:\n    platform: none\n    base_url: http://127.0.0.1:9\n")
+    wall, cpu = bench.run_start_up(targets, "nobody", tmp_path)
+    assert wall > 0
+    assert cpu > 0
+    assert not (tmp_path / "reports").exists()
+    command = bench.checks_command(targets, "nobody", "--collect-only")
+    assert command[-1] == "--collect-only"
+    assert f"--targets-file={targets}" in command
+
+
+def test_a_start_up_run_that_fails_exits_with_its_output(bench: ModuleType, tmp_path: Path) -> None:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text("targets:\n  nobody:\n    platform: none\n    base_url: http://127.0.0.1:9\n")
+    with pytest.raises(SystemExit, match=r"the start-up run failed:(.|\n)*'somebody'"):
+        bench.run_start_up(targets, "somebody", tmp_path)
