@@ -21,6 +21,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# httpcore before any pytester run in this process: httpx imports it on a client's first transport
+# and keeps its exception classes for mapping. Imported first inside an in-process pytester run, it
+# would leave sys.modules when that run ends (pytester restores the module table), the next client
+# would import a second copy, and httpx would no longer recognise its exceptions: a refused connection
+# would escape as httpcore.ConnectError instead of httpx.ConnectError (seen when tests/pytest_plugin
+# ran before tests/probes).
+import httpcore  # noqa: F401
 import httpx
 import pytest
 
