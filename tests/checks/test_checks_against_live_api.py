@@ -120,6 +120,27 @@ def test_healthy_api_is_diagnosed_healthy(api_server: Any, tmp_path: Path) -> No
     assert (code, diagnosis["cause"], diagnosis["section"]) == (0, "healthy", "none")
 
 
+def test_the_check_command_passes_its_target_overrides_on_to_the_checks(
+    api_server: Any, tmp_path: Path
+) -> None:
+    # the profile's base_url answers nothing: only the override on the command line reaches the API
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        write_targets(tmp_path, api_server).read_text().replace(api_server.base_url, "http://127.0.0.1:9")
+    )
+    env = {**os.environ, "LIVE_TEST_TOKEN": api_server.token}
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [
+        str(Path(sys.executable).with_name("offgridflow-runbook")), "check", "--checks-dir", str(CHECKS),
+        "--target", "live", "--targets-file", str(targets), "--base-url", api_server.base_url, "--", "-q",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    lines = (tmp_path / "reports/checks/results.jsonl").read_text().splitlines()
+    records = {record["check"]: record for record in map(json.loads, lines)}
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert {check for check, outcome in outcomes(records).items() if outcome == "passed"} == HTTP_CHECKS
+
+
 def test_wrong_token_fails_exactly_the_token_checks_as_unauthorized(api_server: Any, tmp_path: Path) -> None:
     wrong = "wrong-token-" + "x" * 20
     result, records = run_checks(tmp_path, write_targets(tmp_path, api_server), wrong)

@@ -166,6 +166,29 @@ def test_check_without_a_checks_directory(tmp_path: Path, capsys: pytest.Capture
     assert line == f"offgridflow-runbook: error: no checks directory at {tmp_path / 'none'}"
 
 
+def test_check_names_a_wrong_target_in_one_line_before_pytest_starts(
+    targets: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = one_usage_line(["check", "--targets-file", str(targets), "--target", "nope"], capsys)
+    assert line == f"offgridflow-runbook: error: unknown target 'nope'; known targets in {targets}: t"
+    argv = ["check", "--targets-file", str(targets), "--target", "t", "--base-url", "x"]
+    line = one_usage_line(argv, capsys)
+    assert line.startswith(
+        "offgridflow-runbook: error: target 't': --base-url must be an http:// or https://"
+    )
+
+
+def test_check_passes_the_target_options_on_to_pytest_each_as_one_word(targets: Path) -> None:
+    from offgridflow_runbook.cli import build_parser
+    from offgridflow_runbook.cli.check import pytest_target_args
+
+    given = build_parser().parse_args(
+        ["check", "--targets-file", str(targets), "--namespace", "ns", "--", "-q"]
+    )
+    assert pytest_target_args(given) == ["--target=local", f"--targets-file={targets}", "--namespace=ns"]
+    assert given.pytest_args == ["--", "-q"]
+
+
 def test_an_empty_checks_dir_is_refused_in_one_line_with_64(capsys: pytest.CaptureFixture[str]) -> None:
     # Path("") is ".": from the repository that was the whole suite, the tests that change live systems too
     line = one_usage_line(["check", "--checks-dir", ""], capsys)
