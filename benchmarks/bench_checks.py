@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         },
         # the start-up plus one look, the look's reads all concurrent (its slowest read): a lower bound
-        # of a check run's wall time, with no check run and no report written
+        # of a check run's wall time while the look starts after the start-up (no check, no report)
         "start_up_plus_look_over_by_hand": (
             (statistics.median(floor_walls) + look_median) / statistics.median(hand_walls)
             if look_median is not None
