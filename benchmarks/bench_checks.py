@@ -29,7 +29,8 @@ check run pays before it reads the target (interpreter, pytest, its plugins, col
 the by-hand pass, and that of the start-up plus the look, say how much of the ratio is left to win.
 If the stack stops answering (someone restarts it), the benchmark waits for it, bounded by --wait,
 and measures the pair again.
-The summary is printed and written to reports/bench/bench_checks.json.
+Each pair prints one progress line on stderr; the summary is printed on stdout and written to
+reports/bench/bench_checks.json.
 """
 
 from __future__ import annotations
@@ -389,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
             floor_cpus.append(floor[1])
             walls.append(wall)
             cpus.append(cpu)
+            # progress on stderr: stdout carries the summary alone
+            print(
+                f"bench_checks: run {run + 1}/{args.runs}: check run {wall:.3f} s, "
+                f"by hand {hand[0]:.3f} s, start-up {floor[0]:.3f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             if snapshot:
                 looks.append(float(snapshot["wall_seconds"]))
                 http_reads = [snapshot["reads"][name] for name in HTTP_READS if name in snapshot["reads"]]
