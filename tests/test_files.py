@@ -1,4 +1,5 @@
-"""``files.read_user_text``: a file a user named is read only when it is a regular file of sane size."""
+"""``files.read_user_text``: a file a user named is read only when it is a regular file of sane size.
+``files.replace_user_text``: a file a user named is written whole or not at all, and only a file."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from offgridflow_runbook.files import NotARegularFile, TooLarge, read_user_text
+from offgridflow_runbook.files import NotARegularFile, TooLarge, read_user_text, replace_user_text
 
 
 def test_a_regular_utf8_file_is_read_whole(tmp_path: Path) -> None:
@@ -62,3 +63,60 @@ def test_text_that_is_not_utf8_is_a_decode_error(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(UnicodeDecodeError):
         read_user_text(path)
+
+
+# -- replace_user_text ---------------------------------------------------------------------------------
+def test_a_written_file_holds_the_text_is_readable_by_others_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "offgridflow.prom"
+    replace_user_text(path, "offgridflow_synthetic_run_success 1\n")
+    assert path.read_text(encoding="utf-8") == "offgridflow_synthetic_run_success 1\n"
+    assert path.stat().st_mode & 0o777 == 0o644  # node_exporter reads it as a user of its own
+    assert [entry.name for entry in tmp_path.iterdir()] == ["offgridflow.prom"]
+
+
+def test_a_reader_of_the_old_file_sees_it_whole_while_the_new_one_replaces_it(tmp_path: Path) -> None:
+    # what the textfile collector relies on: a file opened before the write is the old one, whole
+    path = tmp_path / "offgridflow.prom"
+    path.write_text("old 1\n" * 1000, encoding="utf-8")
+    with path.open(encoding="utf-8") as reading:
+        replace_user_text(path, "new 2\n")
+        assert reading.read() == "old 1\n" * 1000
+    assert path.read_text(encoding="utf-8") == "new 2\n"
+
+
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/full"])
+def test_a_device_is_never_replaced(device: str) -> None:
+    before = os.stat(device)
+    with pytest.raises(NotARegularFile) as raised:
+        replace_user_text(device, "x")
+    assert raised.value.strerror == "not a regular file (a device, pipe or socket)"
+    after = os.stat(device)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_a_directory_or_a_pipe_is_refused_and_kept(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError):
+        replace_user_text(tmp_path, "x")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(NotARegularFile):
+        replace_user_text(fifo, "x")
+    assert fifo.is_fifo()
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["fifo"]
+
+
+def test_a_missing_directory_is_file_not_found_and_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        replace_user_text(tmp_path / "gone" / "offgridflow.prom", "x")
+    assert not (tmp_path / "gone").exists()
+
+
+def test_a_write_that_fails_leaves_the_old_file_as_it_was_and_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "offgridflow.prom"
+    path.write_text("old 1\n", encoding="utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        replace_user_text(path, "half written \ud800")  # a lone surrogate: no UTF-8 for it
+    assert path.read_text(encoding="utf-8") == "old 1\n"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["offgridflow.prom"]

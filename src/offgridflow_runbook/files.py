@@ -1,19 +1,26 @@
-"""Reading a file a user named (a targets file, the runbook, a record, a kubeconfig, a rules file).
+"""Reading a file a user named (a targets file, the runbook, a record, a kubeconfig, a rules file),
+and writing one that another program reads while it may be written (a metrics file).
 
 ``Path.read_text`` reads whatever the path opens: ``/dev/zero`` or a pipe nobody writes to would be
 read until the memory runs out, or forever. :func:`read_user_text` reads regular files only, up to
 :data:`MAX_BYTES`, and says what else it was given as an :class:`OSError` (whose ``strerror`` the
 callers already put in their one-line errors), so every reader refuses such a path the same way.
+:func:`replace_user_text` writes a file whole or not at all, and never replaces anything but a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
-__all__ = ["MAX_BYTES", "NotARegularFile", "TooLarge", "read_user_text"]
+__all__ = ["MAX_BYTES", "NotARegularFile", "TooLarge", "read_user_text", "replace_user_text"]
+
+# what a written file is given: readable by another user (node_exporter reads a metrics file as its own)
+_WRITTEN_MODE = 0o644
 
 # far above any file the suite reads (the runbook is ~20 KB, a recorded look well under 1 MB)
 MAX_BYTES = 64 * 2**20
@@ -50,3 +57,28 @@ def read_user_text(path: Path | str, limit: int = MAX_BYTES) -> str:
     finally:
         os.close(descriptor)
     return b"".join(chunks).decode("utf-8")
+
+
+def replace_user_text(path: Path | str, text: str) -> None:
+    """Write ``text`` to the file at ``path`` whole or not at all: into a temporary file beside it,
+    then renamed over it, so a reader (node_exporter's textfile collector) never sees half a file.
+    OSError when ``path`` is a directory (IsADirectoryError), exists as anything but a regular file
+    (:class:`NotARegularFile`: a device, pipe or socket is never replaced), or cannot be written; the
+    temporary file is removed then, and ``path`` is as it was."""
+    where = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.stat(where).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(where))
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(errno.EINVAL, "not a regular file (a device, pipe or socket)", str(where))
+    descriptor, temporary = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, _WRITTEN_MODE)
+        os.replace(temporary, where)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -22,6 +22,7 @@ from offgridflow_runbook.cli.options import (
     non_empty_path,
     target_from,
 )
+from offgridflow_runbook.files import replace_user_text
 
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the address to listen on is taken or not ours
 DEFAULT_LISTEN = "127.0.0.1:9097"
@@ -81,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"run {'passed' if result.success else 'failed'} in {result.duration_s:.2f}s")
         if args.metrics_file is not None:
             try:
-                args.metrics_file.write_text(monitor.state.render(), encoding="utf-8")
+                # whole or not at all: node_exporter may read the file while it is written
+                replace_user_text(args.metrics_file, monitor.state.render())
             except OSError as error:
                 raise OutputError(
                     f"--metrics-file {args.metrics_file}: cannot write: {error.strerror or error}"
