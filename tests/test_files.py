@@ -1,16 +1,24 @@
 """``files.read_user_text``: a file a user named is read only when it is a regular file of sane size.
-``files.replace_user_text``: a file a user named is written whole or not at all, and only a file."""
+``files.replace_user_text``: a file a user named is written whole or not at all, and only a file.
+``files.create_user_text``: a file is created whole, and only where none is."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from offgridflow_runbook.files import NotARegularFile, TooLarge, read_user_text, replace_user_text
+from offgridflow_runbook.files import (
+    NotARegularFile,
+    TooLarge,
+    create_user_text,
+    read_user_text,
+    replace_user_text,
+)
 
 
 def test_a_regular_utf8_file_is_read_whole(tmp_path: Path) -> None:
@@ -120,3 +128,38 @@ def test_a_write_that_fails_leaves_the_old_file_as_it_was_and_no_temporary_file(
         replace_user_text(path, "half written \ud800")  # a lone surrogate: no UTF-8 for it
     assert path.read_text(encoding="utf-8") == "old 1\n"
     assert [entry.name for entry in tmp_path.iterdir()] == ["offgridflow.prom"]
+
+
+# -- create_user_text ----------------------------------------------------------------------------------
+def test_of_many_creators_at_once_exactly_one_creates_the_file_and_it_is_whole(tmp_path: Path) -> None:
+    path = tmp_path / "running.json"
+    won: list[int] = []
+    lost: list[int] = []
+
+    def create(number: int) -> None:
+        try:
+            create_user_text(path, f"{number}\n" * 1000)
+        except FileExistsError:
+            lost.append(number)
+        else:
+            won.append(number)
+
+    threads = [threading.Thread(target=create, args=(number,)) for number in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(won) == 1
+    assert len(lost) == 15
+    assert path.read_text(encoding="utf-8") == f"{won[0]}\n" * 1000
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [entry.name for entry in tmp_path.iterdir()] == ["running.json"]
+
+
+def test_creating_where_a_file_is_keeps_that_file(tmp_path: Path) -> None:
+    path = tmp_path / "running.json"
+    path.write_text("first\n", encoding="utf-8")
+    with pytest.raises(FileExistsError):
+        create_user_text(path, "second\n")
+    assert path.read_text(encoding="utf-8") == "first\n"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["running.json"]

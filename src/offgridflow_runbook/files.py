@@ -5,7 +5,8 @@ and writing one that another program reads while it may be written (a metrics fi
 read until the memory runs out, or forever. :func:`read_user_text` reads regular files only, up to
 :data:`MAX_BYTES`, and says what else it was given as an :class:`OSError` (whose ``strerror`` the
 callers already put in their one-line errors), so every reader refuses such a path the same way.
-:func:`replace_user_text` writes a file whole or not at all, and never replaces anything but a file.
+:func:`replace_user_text` writes a file whole or not at all, and never replaces anything but a file;
+:func:`create_user_text` writes one whole, and only where nothing is (of two at once, one wins).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["MAX_BYTES", "NotARegularFile", "TooLarge", "read_user_text", "replace_user_text"]
+__all__ = [
+    "MAX_BYTES",
+    "NotARegularFile",
+    "TooLarge",
+    "create_user_text",
+    "read_user_text",
+    "replace_user_text",
+]
 
 # what a written file is given: readable by another user (node_exporter reads a metrics file as its own)
 _WRITTEN_MODE = 0o644
@@ -59,6 +67,33 @@ def read_user_text(path: Path | str, limit: int = MAX_BYTES) -> str:
     return b"".join(chunks).decode("utf-8")
 
 
+def _written_beside(where: Path, text: str) -> str:
+    """A temporary file beside ``where`` holding ``text`` whole, readable by other users: its path."""
+    descriptor, temporary = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, _WRITTEN_MODE)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return temporary
+
+
+def create_user_text(path: Path | str, text: str) -> None:
+    """Create the file at ``path`` holding ``text`` whole, only if nothing is there: FileExistsError
+    otherwise (of two callers at once, exactly one creates it). A reader never sees it half written:
+    the text is written beside it first, then linked into place."""
+    where = Path(path)
+    temporary = _written_beside(where, text)
+    try:
+        os.link(temporary, where)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
 def replace_user_text(path: Path | str, text: str) -> None:
     """Write ``text`` to the file at ``path`` whole or not at all: into a temporary file beside it,
     then renamed over it, so a reader (node_exporter's textfile collector) never sees half a file.
@@ -72,11 +107,8 @@ def replace_user_text(path: Path | str, text: str) -> None:
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(where))
         if not stat.S_ISREG(mode):
             raise NotARegularFile(errno.EINVAL, "not a regular file (a device, pipe or socket)", str(where))
-    descriptor, temporary = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
+    temporary = _written_beside(where, text)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, _WRITTEN_MODE)
         os.replace(temporary, where)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -45,6 +45,29 @@ def test_commands_reach_the_running_game_day_once_each_and_in_order(tmp_path: Pa
         people.send("ack")
 
 
+def test_of_two_game_days_opened_at_once_one_runs_and_keeps_its_commands(tmp_path: Path) -> None:
+    desks = [Desk(tmp_path) for _ in range(8)]
+    refused: list[Desk] = []
+
+    def open_desk(desk: Desk) -> None:
+        try:
+            desk.open({"target": "local"})
+        except DeskError:
+            refused.append(desk)
+
+    threads = [threading.Thread(target=open_desk, args=(desk,)) for desk in desks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    (running,) = [desk for desk in desks if desk not in refused]
+    Desk(tmp_path).send("note", "seen")
+    with pytest.raises(DeskError, match="already running"):
+        Desk(tmp_path).open({"target": "kind"})  # a late one empties no log either
+    assert [command.text for command in running.new_commands()] == ["seen"]
+    assert json.loads(running.running_path.read_text(encoding="utf-8")) == {"target": "local"}
+
+
 @pytest.mark.parametrize(
     ("kind", "text", "message"), [("call", " ", "needs a text"), ("wave", "", "unknown")]
 )

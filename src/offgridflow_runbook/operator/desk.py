@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.files import create_user_text
 from offgridflow_runbook.reporting import append_json_line
 
 __all__ = ["COMMAND_KINDS", "OPERATOR_DIR_ENV", "Command", "Desk", "DeskError"]
@@ -56,16 +57,19 @@ class Desk:
 
     # -- the running game day ------------------------------------------------------------------------
     def open(self, running: dict[str, Any]) -> None:
-        """Start a game day: a fresh command log and ``running.json``."""
-        if self.running_path.exists():
+        """Start a game day: ``running.json``, then a fresh command log. ``running.json`` is created
+        whole and only where none is, so of two game days started at once one is refused, and the
+        command log of the one that runs is never emptied by the other."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            create_user_text(self.running_path, json.dumps(running, sort_keys=True) + "\n")
+        except FileExistsError:
             raise DeskError(
                 f"an operator game day is already running ({self.running_path}); "
                 "`offgridflow-runbook gameday abort` ends it"
-            )
-        self.directory.mkdir(parents=True, exist_ok=True)
+            ) from None
         self.commands_path.write_text("", encoding="utf-8")
         self._offset = 0
-        self.running_path.write_text(json.dumps(running, sort_keys=True) + "\n", encoding="utf-8")
 
     def close(self) -> None:
         """The game day ended: commands are refused from now on (the log stays for the record)."""
