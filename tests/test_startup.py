@@ -81,3 +81,17 @@ def test_every_http_client_shares_one_verifying_ssl_context() -> None:
         " context.cert_store_stats() == default.cert_store_stats())"
     )
     assert loaded == "2 True True True"  # one for all the clients, one for httpx's default to compare
+
+
+def test_the_probes_import_no_httpcore_until_a_client_is_made() -> None:
+    # `offgridflow-runbook check` imports the probes, then runs pytest in-process: anyio (under
+    # httpcore) imported before pytest marks its plugin for assertion rewriting is a warning, and the
+    # checks turn every warning into an error
+    loaded = run(
+        "import sys, offgridflow_runbook.cli, offgridflow_runbook.probes.snapshot\n"
+        "before = sorted(name for name in ('httpcore', 'anyio') if name in sys.modules)\n"
+        "from offgridflow_runbook.probes.http import http_client\n"
+        "http_client(timeout=1).close()\n"
+        "print(before, 'httpcore' in sys.modules)"
+    )
+    assert loaded == "[] True"

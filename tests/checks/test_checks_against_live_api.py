@@ -135,6 +135,7 @@ def test_the_check_command_passes_its_target_overrides_on_to_the_checks(
         "--target", "live", "--targets-file", str(targets), "--base-url", api_server.base_url, "--", "-q",
     ]  # fmt: skip
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert (tmp_path / "reports/checks/results.jsonl").is_file(), result.stdout + result.stderr
     lines = (tmp_path / "reports/checks/results.jsonl").read_text().splitlines()
     records = {record["check"]: record for record in map(json.loads, lines)}
     assert result.returncode == 0, result.stdout[-2000:]

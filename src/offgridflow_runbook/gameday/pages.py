@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from offgridflow_runbook.probes.http import ProbeError, classify_transport_error
+from offgridflow_runbook.probes.http import ProbeError, classify_transport_error, http_client
 
 __all__ = ["Page", "PageDeliveries", "first_page", "pages_from_deliveries", "read_pages"]
 
@@ -88,7 +88,7 @@ def read_pages(receiver_url: str | None, *, since: float, timeout: float = 5.0) 
         return PageDeliveries(unknown="the target names no alert_receiver_url")
     url = receiver_url.rstrip("/") + "/deliveries"
     try:
-        with httpx.Client(timeout=timeout) as client:
+        with http_client(timeout=timeout) as client:
             response = client.get(url)
     except httpx.TransportError as error:
         return PageDeliveries(unknown=str(classify_transport_error("alert-receiver", url, error)))

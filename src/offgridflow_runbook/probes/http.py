@@ -19,9 +19,12 @@ from typing import Any
 
 import httpx
 
+from offgridflow_runbook.probes import transport
+from offgridflow_runbook.probes.transport import BoundedTransport
 from offgridflow_runbook.targets import Target
 
 __all__ = [
+    "AnswerTooLarge",
     "ApiProbe",
     "DnsFailure",
     "HttpResult",
@@ -58,21 +61,18 @@ class _TlsOnFirstUse(httpx.BaseTransport):
     with every other read of the look waiting on it."""
 
     def __init__(self, limits: httpx.Limits | None = None) -> None:
-        self._limits = limits or httpx.Limits(
-            max_connections=100, max_keepalive_connections=20
-        )  # httpx's default
-        self._transports: dict[str, httpx.HTTPTransport] = {
-            "http": httpx.HTTPTransport(verify=False, limits=self._limits)
-        }
+        self._limits = limits
+        # plain http does no TLS: its side needs no CA bundle
+        self._transports: dict[str, BoundedTransport] = {"http": BoundedTransport(limits=limits)}
         self._lock = threading.Lock()
 
-    def _for(self, scheme: str) -> httpx.HTTPTransport:
+    def _for(self, scheme: str) -> BoundedTransport:
         with self._lock:
             if scheme not in self._transports:
-                # plain http does no TLS: its transport needs no CA bundle (verify=False only spares
-                # httpx loading one); https verifies as httpx does by default
-                verify: ssl.SSLContext | bool = shared_ssl_context() if scheme == "https" else False
-                self._transports[scheme] = httpx.HTTPTransport(verify=verify, limits=self._limits)
+                # https verifies as httpx does by default
+                self._transports[scheme] = BoundedTransport(
+                    ssl_context=shared_ssl_context(), limits=self._limits
+                )
             return self._transports[scheme]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -94,7 +94,9 @@ def http_client(
 ) -> httpx.Client:
     """An httpx client verifying https as httpx does by default, loading the CA bundle on its first
     https request only; ``limits`` its connection pool's (httpx's defaults when None); ``transport``
-    (tests) replaces its own."""
+    (tests) replaces its own. Each request ends within three ``timeout`` (connect, write, read: a
+    server that answers a byte at a time is not waited on for ever) and reads an answer of at most
+    :data:`~offgridflow_runbook.probes.transport.MAX_ANSWER_BYTES` (see ``probes.transport``)."""
     return httpx.Client(timeout=timeout, transport=transport or _TlsOnFirstUse(limits), **options)
 
 
@@ -135,6 +137,12 @@ class ProbeTimeout(ProbeError):
     what = "timed out"
 
 
+class AnswerTooLarge(ProbeError):
+    """The answer's body is larger than a probe reads."""
+
+    what = "answer too large"
+
+
 class Unauthorized(ProbeError):
     """The API answered 401: the bearer token is missing or wrong."""
 
@@ -168,6 +176,8 @@ def classify_transport_error(target: str, url: str, error: httpx.TransportError)
     detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     if isinstance(error, httpx.TimeoutException):
         return ProbeTimeout(target, url, detail)
+    if isinstance(error, transport.AnswerTooLarge):
+        return AnswerTooLarge(target, url, detail)
     if any(isinstance(item, ssl.SSLError) for item in chain) or any(m in text for m in _TLS_MARKERS):
         return TlsError(target, url, detail)
     if any(marker in text for marker in _DNS_MARKERS):

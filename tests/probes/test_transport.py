@@ -1,0 +1,217 @@
+"""probes.transport against real sockets on 127.0.0.1: a request ends within its connect, write and
+read timeouts added up, however slowly the server sends its headers or its body; an answer larger than
+the limit is not read; a request that keeps within each timeout is never cut short, and one request's
+deadline never reaches the next one on the same connection or thread."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from offgridflow_runbook.probes.http import AnswerTooLarge, ApiProbe, ProbeTimeout
+from offgridflow_runbook.probes.transport import AnswerTooLarge as TransportAnswerTooLarge
+from offgridflow_runbook.probes.transport import BoundedTransport
+from offgridflow_runbook.targets import Target
+
+TIMEOUT = 0.4  # each of connect, write and read: a request's deadline is 1.2 s
+DEADLINE = 3 * TIMEOUT
+SERVER_LIFETIME_S = 20.0  # every server here stops by itself
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+
+Handler = Callable[[socket.socket], None]
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Handler], str]]:
+    """Start a server on a free 127.0.0.1 port whose every connection ``handler`` answers; its URL."""
+    stop = threading.Event()
+    listeners: list[socket.socket] = []
+
+    def start(handler: Handler) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.1)
+        listeners.append(listener)
+        deadline = time.monotonic() + SERVER_LIFETIME_S
+
+        def accept() -> None:
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    connection, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return  # the listener was closed: the test is over
+                threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+        def answer(connection: socket.socket) -> None:
+            # OSError: the client gave up, which is what these tests want of it
+            with connection, contextlib.suppress(OSError):
+                handler(connection)
+
+        threading.Thread(target=accept, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    stop.set()
+    for listener in listeners:
+        listener.close()
+
+
+def trickle(connection: socket.socket, data: bytes, every: float) -> None:
+    """Send ``data`` a byte at a time, one every ``every`` seconds (each read of the client gets one)."""
+    for byte in data:
+        connection.sendall(bytes([byte]))
+        time.sleep(every)
+
+
+def read_request(connection: socket.socket) -> None:
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return
+        received += chunk
+
+
+def client(**options: object) -> httpx.Client:
+    return httpx.Client(timeout=TIMEOUT, transport=BoundedTransport(**options))  # type: ignore[arg-type]
+
+
+def timed(call: Callable[[], object]) -> tuple[float, BaseException | None]:
+    started = time.monotonic()
+    try:
+        call()
+    except BaseException as error:  # what was raised is the result
+        return time.monotonic() - started, error
+    return time.monotonic() - started, None
+
+
+def test_a_body_sent_a_byte_at_a_time_ends_at_the_deadline(serve: Callable[[Handler], str]) -> None:
+    def endless_trickle(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"\r\n")
+        trickle(connection, b"x" * 1000, every=TIMEOUT / 4)  # each read well within its timeout
+
+    url = serve(endless_trickle)
+    with client() as http:
+        took, error = timed(lambda: http.get(url))
+    assert isinstance(error, httpx.ReadTimeout)
+    assert f"no whole answer within {DEADLINE:g} s" in str(error)
+    assert DEADLINE <= took < DEADLINE + 1.0
+
+
+def test_headers_sent_a_byte_at_a_time_end_at_the_deadline(serve: Callable[[Handler], str]) -> None:
+    def slow_headers(connection: socket.socket) -> None:
+        read_request(connection)
+        trickle(connection, HEAD + b"X-Padding: " + b"y" * 1000, every=TIMEOUT / 4)
+
+    url = serve(slow_headers)
+    with client() as http:
+        took, error = timed(lambda: http.get(url))
+    assert isinstance(error, httpx.ReadTimeout)
+    assert DEADLINE <= took < DEADLINE + 1.0
+
+
+def test_an_answer_over_the_limit_is_not_read_past_it(serve: Callable[[Handler], str]) -> None:
+    def large(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"\r\n" + b"z" * 200_000)
+
+    url = serve(large)
+    with (
+        client(max_answer_bytes=100_000) as http,
+        pytest.raises(TransportAnswerTooLarge, match="larger than 100000 bytes"),
+    ):
+        http.get(url)
+    with client(max_answer_bytes=200_000) as http:  # at the limit: read whole
+        assert len(http.get(url).content) == 200_000
+
+
+def test_a_request_within_each_timeout_is_not_cut_short(serve: Callable[[Handler], str]) -> None:
+    # every step takes most of its timeout: together past one timeout, within the deadline
+    def deliberate(connection: socket.socket) -> None:
+        read_request(connection)
+        time.sleep(TIMEOUT * 0.7)
+        connection.sendall(HEAD + b"Content-Length: 2\r\n\r\n")
+        time.sleep(TIMEOUT * 0.7)
+        connection.sendall(b"ok")
+
+    url = serve(deliberate)
+    with client() as http:
+        answer = http.get(url)
+    assert (answer.status_code, answer.text) == (200, "ok")
+
+
+def test_one_requests_deadline_never_reaches_the_next_on_the_same_connection(
+    serve: Callable[[Handler], str],
+) -> None:
+    def keep_alive(connection: socket.socket) -> None:
+        for _ in range(2):
+            read_request(connection)
+            connection.sendall(HEAD + b"Content-Length: 2\r\n\r\nok")
+
+    url = serve(keep_alive)
+    with client() as http:
+        assert http.get(url).text == "ok"
+        time.sleep(DEADLINE + 0.2)  # the first request's deadline is long past
+        second = http.get(url)
+    assert second.text == "ok"
+    assert second.extensions["network_stream"] is not None
+
+
+def test_requests_in_threads_each_keep_their_own_deadline(serve: Callable[[Handler], str]) -> None:
+    def quick(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    def endless_trickle(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"\r\n")
+        trickle(connection, b"x" * 1000, every=TIMEOUT / 4)
+
+    quick_url, slow_url = serve(quick), serve(endless_trickle)
+    outcomes: dict[str, object] = {}
+    with client() as http:
+
+        def slow() -> None:
+            outcomes["slow"] = timed(lambda: http.get(slow_url))[1]
+
+        def fast() -> None:
+            time.sleep(DEADLINE / 2)
+            outcomes["fast"] = [http.get(quick_url).text for _ in range(5)]
+
+        threads = [threading.Thread(target=slow), threading.Thread(target=fast)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert isinstance(outcomes["slow"], httpx.ReadTimeout)
+    assert outcomes["fast"] == ["ok"] * 5
+
+
+def test_the_probes_name_a_trickling_or_oversized_answer(serve: Callable[[Handler], str]) -> None:
+    def endless_trickle(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"\r\n")
+        trickle(connection, b"x" * 1000, every=TIMEOUT / 4)
+
+    probe = ApiProbe(Target(name="t", platform="none", base_url=serve(endless_trickle)), timeout=TIMEOUT)
+    with probe, pytest.raises(ProbeTimeout, match=r"timed out: .*/health/live \(no whole answer within"):
+        probe.live()
+
+    def oversized(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"\r\n")
+        chunk = b"z" * 65536
+        for _ in range(300):  # 19.7 MB: past the 16 MiB the probes read
+            connection.sendall(chunk)
+
+    probe = ApiProbe(Target(name="t", platform="none", base_url=serve(oversized)))
+    with probe, pytest.raises(AnswerTooLarge, match=r"answer too large: .*/health/live"):
+        probe.live()
