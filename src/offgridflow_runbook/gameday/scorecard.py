@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.files import replace_user_text
 from offgridflow_runbook.gameday.alerts import AlertTimeline, AlertTiming
 from offgridflow_runbook.gameday.error_budget import NOT_MEASURED, ErrorBudget
 from offgridflow_runbook.gameday.events import EventKind, GamedayEvent, first_event, rounded
@@ -553,5 +554,6 @@ class Scorecard:
 
     def write_json(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+        # whole or not at all: a scheduler reads the verdict, and a run stopped mid-write keeps the last
+        replace_user_text(path, json.dumps(self.as_dict(), indent=2) + "\n")
         return path

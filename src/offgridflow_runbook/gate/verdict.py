@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offgridflow_runbook.files import replace_user_text
 from offgridflow_runbook.reporting import Redactor
 
 __all__ = [
@@ -107,7 +108,8 @@ class GateReport:
 
     def write(self, path: Path, redact: Redactor) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(redact.value(self.as_dict()), indent=2) + "\n", encoding="utf-8")
+        # whole or not at all: the CI job that ran the gate reads the verdict from it
+        replace_user_text(path, json.dumps(redact.value(self.as_dict()), indent=2) + "\n")
         return path
 
     def summary(self) -> str:
