@@ -141,3 +141,18 @@ def test_an_ipv6_listen_address_serves_the_metrics(target: Target) -> None:
         assert httpx.get(f"{server.url}/healthz", timeout=5).text == "ok\n"
     finally:
         server.close()
+
+
+def test_a_connection_that_stays_silent_is_closed_and_scrapes_go_on(target: Target) -> None:
+    # a port scanner or a stuck peer holds a thread of the server for as long as its connection lasts
+    monitor = Monitor(target, INTERVAL)
+    server = MetricsServer(("127.0.0.1", 0), monitor.state, monitor.healthy, client_timeout=0.5).start()
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
+            started = time.monotonic()
+            assert httpx.get(f"{server.url}/healthz", timeout=5).text == "ok\n"  # served meanwhile
+            assert silent.recv(1024) == b""  # closed by the server, with no answer
+            assert time.monotonic() - started < 5
+    finally:
+        server.close()

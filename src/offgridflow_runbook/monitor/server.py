@@ -25,15 +25,27 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# a scrape sends its request at once; a client silent for this long is a scanner or a stuck peer
+CLIENT_TIMEOUT_S = 30.0
+
+
 class MetricsServer:
     """Serve the state's metrics on ``address`` in a daemon thread until :meth:`close`.
 
     ``healthy()`` answers ``/healthz``: (True, "ok") while the monitor's loop is sound."""
 
     def __init__(
-        self, address: tuple[str, int], state: MonitorState, healthy: Callable[[], tuple[bool, str]]
+        self,
+        address: tuple[str, int],
+        state: MonitorState,
+        healthy: Callable[[], tuple[bool, str]],
+        *,
+        client_timeout: float = CLIENT_TIMEOUT_S,
     ) -> None:
-        handler = type("Handler", (_Handler,), {"state": state, "healthy": staticmethod(healthy)})
+        # client_timeout: how long a connection may stay silent (before its request, or between its
+        # keep-alive requests) before the server closes it; each connection holds a thread until then
+        attributes = {"state": state, "healthy": staticmethod(healthy), "timeout": client_timeout}
+        handler = type("Handler", (_Handler,), attributes)
         # an IPv6 literal ([::1]:9097 once parsed) needs a socket of its family; the stdlib's is IPv4
         server = _Server6 if ":" in address[0] else _Server
         self._server = server(address, handler)
