@@ -215,3 +215,28 @@ def test_the_probes_name_a_trickling_or_oversized_answer(serve: Callable[[Handle
     probe = ApiProbe(Target(name="t", platform="none", base_url=serve(oversized)))
     with probe, pytest.raises(AnswerTooLarge, match=r"answer too large: .*/health/live"):
         probe.live()
+
+
+def test_two_answers_read_by_turns_in_one_thread_keep_their_own_deadlines(
+    serve: Callable[[Handler], str],
+) -> None:
+    def endless_trickle(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"\r\n")
+        trickle(connection, b"x" * 1000, every=TIMEOUT / 8)
+
+    def quick(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    slow_url, quick_url = serve(endless_trickle), serve(quick)
+    started = time.monotonic()
+    with client() as http, http.stream("GET", slow_url) as slow:
+        chunks = slow.iter_raw()
+        next(chunks)  # the slow answer has begun
+        with http.stream("GET", quick_url) as fast:
+            assert fast.read() == b"ok"  # read whole between two chunks of the slow one
+        with pytest.raises(httpx.ReadTimeout):
+            for _ in chunks:
+                pass
+    assert time.monotonic() - started < DEADLINE + 1.0  # the slow one kept its own deadline

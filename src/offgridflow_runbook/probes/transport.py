@@ -187,13 +187,19 @@ class _BoundedAnswer(httpx.SyncByteStream):
         self._limit = limit
 
     def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._body)
         read = 0
-        with _within(self._at, self._budget), _as_httpx_errors():
-            for chunk in self._body:
-                read += len(chunk)
-                if read > self._limit:
-                    raise AnswerTooLarge(f"the answer is larger than {self._limit} bytes")
-                yield chunk
+        while True:
+            # the deadline is this request's only while a chunk is read: between chunks the thread
+            # may read another answer, under that request's deadline
+            with _within(self._at, self._budget), _as_httpx_errors():
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            read += len(chunk)
+            if read > self._limit:
+                raise AnswerTooLarge(f"the answer is larger than {self._limit} bytes")
+            yield chunk
 
     def close(self) -> None:
         close = getattr(self._body, "close", None)
