@@ -1,7 +1,8 @@
 """probes.transport against real sockets on 127.0.0.1: a request ends within its connect, write and
 read timeouts added up, however slowly the server sends its headers or its body; an answer larger than
 the limit is not read; a request that keeps within each timeout is never cut short, and one request's
-deadline never reaches the next one on the same connection or thread."""
+deadline never reaches the next one on the same connection or thread. The environment's proxies
+(a real forward proxy here) carry the reads, within the same deadline, except where no_proxy says."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from offgridflow_runbook.probes.http import AnswerTooLarge, ApiProbe, ProbeTimeout
+from offgridflow_runbook.probes.http import (
+    AnswerTooLarge,
+    ApiProbe,
+    ProbeTimeout,
+    ProxyFailed,
+    bypasses_proxy,
+)
 from offgridflow_runbook.probes.transport import AnswerTooLarge as TransportAnswerTooLarge
 from offgridflow_runbook.probes.transport import BoundedTransport
 from offgridflow_runbook.targets import Target
@@ -240,3 +247,96 @@ def test_two_answers_read_by_turns_in_one_thread_keep_their_own_deadlines(
             for _ in chunks:
                 pass
     assert time.monotonic() - started < DEADLINE + 1.0  # the slow one kept its own deadline
+
+
+# -- the environment's proxies -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("host", "no_proxy", "bypassed"),
+    [
+        ("127.0.0.1", "127.0.0.1", True),
+        ("127.0.0.1", "localhost, 127.0.0.1:8080", True),
+        ("10.2.3.4", "10.0.0.0/8", True),
+        ("10.2.3.4", "192.168.0.0/16", False),
+        ("api.example.com", "example.com", True),
+        ("api.example.com", ".example.com", True),
+        ("example.com", ".example.com", True),
+        ("badexample.com", "example.com", False),
+        ("API.Example.COM", "api.example.com", True),
+        ("::1", "[::1]:8080", True),
+        ("anything", "*", True),
+        ("anything", "", False),
+        ("anything", " , ,", False),
+    ],
+)
+def test_no_proxy_sends_the_hosts_it_names_direct(host: str, no_proxy: str, bypassed: bool) -> None:
+    assert bypasses_proxy(host, no_proxy) is bypassed
+
+
+def forward_proxy(seen: list[bytes]) -> Handler:
+    """An HTTP forward proxy: one request per connection, passed on to the host its URL names."""
+
+    def relay(connection: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return
+            head += chunk
+        request_line, _, rest = head.partition(b"\r\n")
+        method, url, version = request_line.split(b" ")
+        seen.append(request_line)
+        authority, _, path = url.removeprefix(b"http://").partition(b"/")
+        host, _, port = authority.partition(b":")
+        with socket.create_connection((host.decode(), int(port)), timeout=10) as upstream:
+            upstream.sendall(b"%s /%s %s\r\nConnection: close\r\n%s" % (method, path, version, rest))
+            while chunk := upstream.recv(65536):
+                connection.sendall(chunk)
+
+    return relay
+
+
+def test_the_environments_proxy_carries_the_reads_and_no_proxy_sends_them_direct(
+    serve: Callable[[Handler], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def live(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    seen: list[bytes] = []
+    target = Target(name="t", platform="none", base_url=serve(live))
+    monkeypatch.setenv("HTTP_PROXY", serve(forward_proxy(seen)))
+    monkeypatch.setenv("NO_PROXY", "")
+    with ApiProbe(target) as probe:
+        assert probe.live().text == "ok"
+    assert seen == [f"GET {target.base_url}/health/live HTTP/1.1".encode()]
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    with ApiProbe(target) as probe:
+        assert probe.live().text == "ok"
+    assert len(seen) == 1  # direct: the proxy saw nothing more
+
+
+def test_a_read_through_a_proxy_keeps_its_deadline(
+    serve: Callable[[Handler], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def endless_trickle(connection: socket.socket) -> None:
+        read_request(connection)
+        connection.sendall(HEAD + b"\r\n")
+        trickle(connection, b"x" * 1000, every=TIMEOUT / 4)
+
+    seen: list[bytes] = []
+    target = Target(name="t", platform="none", base_url=serve(endless_trickle))
+    monkeypatch.setenv("HTTP_PROXY", serve(forward_proxy(seen)))
+    monkeypatch.setenv("NO_PROXY", "")
+    started = time.monotonic()
+    with ApiProbe(target, timeout=TIMEOUT) as probe, pytest.raises(ProbeTimeout):
+        probe.live()
+    assert time.monotonic() - started < DEADLINE + 1.0
+    assert len(seen) == 1
+
+
+def test_a_proxy_of_another_kind_is_named_not_bypassed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    target = Target(name="t", platform="none", base_url="http://127.0.0.1:9")
+    with ApiProbe(target) as probe, pytest.raises(ProxyFailed, match="only http:// and https:// proxies"):
+        probe.live()

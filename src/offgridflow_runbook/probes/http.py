@@ -8,11 +8,14 @@ because a wrong token must never look like an unhealthy service.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import ipaddress
 import json
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +33,11 @@ __all__ = [
     "HttpResult",
     "ProbeError",
     "ProbeTimeout",
+    "ProxyFailed",
     "TlsError",
     "Unauthorized",
     "Unreachable",
+    "bypasses_proxy",
     "classify_transport_error",
     "http_client",
     "shared_ssl_context",
@@ -51,32 +56,81 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class _TlsOnFirstUse(httpx.BaseTransport):
-    """A client's transport that makes its https side on the first https request, verifying with
-    :func:`shared_ssl_context`: a look at a target served over plain http (the local stack, kind)
-    never loads the CA bundle (30-60 ms of a check run's CPU).
+def bypasses_proxy(host: str, no_proxy: str) -> bool:
+    """Whether ``no_proxy`` (comma-separated, as curl reads it) sends ``host`` direct: ``*``; the host
+    itself or a domain it is in (``example.com`` and ``.example.com`` both cover ``api.example.com``);
+    an IP address, or a network holding it (``10.0.0.0/8``). A port after an entry is ignored."""
+    host = host.strip("[]").lower()
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if entry == "*":
+            return True
+        if not entry:
+            continue
+        if "/" in entry and address is not None:
+            with contextlib.suppress(ValueError):
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            continue
+        if entry.startswith("[") or entry.count(":") == 1:  # [::1]:8080, example.com:8080
+            entry = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry.split("]")[0]
+        entry = entry.strip("[]").lstrip(".")
+        if host == entry or host.endswith("." + entry):
+            return True
+    return False
 
-    The plain-http side is made with the client, in the thread that makes it: its first use imports
+
+class _Routes(httpx.BaseTransport):
+    """A client's transport: one :class:`BoundedTransport` per route, a scheme and the proxy it goes
+    through, each made on its route's first request.
+
+    The proxies are the environment's (``http_proxy``, ``https_proxy``, ``all_proxy``, ``no_proxy``,
+    upper case too), read when the client is made, as curl and httpx's own client use them; a host
+    ``no_proxy`` names goes direct. (httpx's client reads them only without a transport of the
+    caller's, and this is one.)
+
+    The https side verifies with :func:`shared_ssl_context`: a look at a target served over plain
+    http (the local stack, kind) never loads the CA bundle (30-60 ms of a check run's CPU). The direct
+    plain-http side is made with the client, in the thread that makes it: its first use imports
     httpcore (10-20 ms), which would otherwise happen under this transport's lock inside a look,
     with every other read of the look waiting on it."""
 
     def __init__(self, limits: httpx.Limits | None = None) -> None:
         self._limits = limits
+        self._proxies = urllib.request.getproxies_environment()
         # plain http does no TLS: its side needs no CA bundle
-        self._transports: dict[str, BoundedTransport] = {"http": BoundedTransport(limits=limits)}
+        self._transports: dict[tuple[str, str | None], BoundedTransport] = {
+            ("http", None): BoundedTransport(limits=limits)
+        }
         self._lock = threading.Lock()
 
-    def _for(self, scheme: str) -> BoundedTransport:
+    def _proxy(self, scheme: str, host: str) -> str | None:
+        proxy = self._proxies.get(scheme) or self._proxies.get("all")
+        if not proxy or bypasses_proxy(host, self._proxies.get("no", "")):
+            return None
+        return proxy
+
+    def _for(self, scheme: str, proxy: str | None) -> BoundedTransport:
         with self._lock:
-            if scheme not in self._transports:
+            if (scheme, proxy) not in self._transports:
                 # https verifies as httpx does by default
-                self._transports[scheme] = BoundedTransport(
-                    ssl_context=shared_ssl_context(), limits=self._limits
+                context = shared_ssl_context() if scheme == "https" else None
+                self._transports[scheme, proxy] = BoundedTransport(
+                    ssl_context=context, limits=self._limits, proxy=proxy
                 )
-            return self._transports[scheme]
+            return self._transports[scheme, proxy]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._for("https" if request.url.scheme == "https" else "http").handle_request(request)
+        scheme = "https" if request.url.scheme == "https" else "http"
+        try:
+            route = self._for(scheme, self._proxy(scheme, request.url.host))
+        except ValueError as error:  # a proxy it cannot go through: as httpx says of one
+            raise httpx.ProxyError(str(error)) from None
+        return route.handle_request(request)
 
     def close(self) -> None:
         with self._lock:
@@ -94,10 +148,11 @@ def http_client(
 ) -> httpx.Client:
     """An httpx client verifying https as httpx does by default, loading the CA bundle on its first
     https request only; ``limits`` its connection pool's (httpx's defaults when None); ``transport``
-    (tests) replaces its own. Each request ends within three ``timeout`` (connect, write, read: a
+    (tests) replaces its own. The environment's proxies are used (``https_proxy``, ``no_proxy``, ...:
+    see :class:`_Routes`). Each request ends within three ``timeout`` (connect, write, read: a
     server that answers a byte at a time is not waited on for ever) and reads an answer of at most
     :data:`~offgridflow_runbook.probes.transport.MAX_ANSWER_BYTES` (see ``probes.transport``)."""
-    return httpx.Client(timeout=timeout, transport=transport or _TlsOnFirstUse(limits), **options)
+    return httpx.Client(timeout=timeout, transport=transport or _Routes(limits), **options)
 
 
 class ProbeError(Exception):
@@ -135,6 +190,12 @@ class ProbeTimeout(ProbeError):
     """No answer within the deadline."""
 
     what = "timed out"
+
+
+class ProxyFailed(ProbeError):
+    """The proxy the environment names refused the request or cannot be used (not http or https)."""
+
+    what = "the proxy failed"
 
 
 class AnswerTooLarge(ProbeError):
@@ -178,6 +239,8 @@ def classify_transport_error(target: str, url: str, error: httpx.TransportError)
         return ProbeTimeout(target, url, detail)
     if isinstance(error, transport.AnswerTooLarge):
         return AnswerTooLarge(target, url, detail)
+    if isinstance(error, httpx.ProxyError):
+        return ProxyFailed(target, url, detail)
     if any(isinstance(item, ssl.SSLError) for item in chain) or any(m in text for m in _TLS_MARKERS):
         return TlsError(target, url, detail)
     if any(marker in text for marker in _DNS_MARKERS):

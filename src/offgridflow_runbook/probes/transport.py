@@ -211,7 +211,9 @@ class _BoundedAnswer(httpx.SyncByteStream):
 class BoundedTransport(httpx.BaseTransport):
     """HTTP/1.1 over httpcore's connection pool (as httpx's own transport), each request ending within
     its connect, write and read timeouts added up, each answer read up to ``max_answer_bytes``.
-    ``ssl_context`` verifies https (None: httpcore's default, for a transport that serves http only)."""
+    ``ssl_context`` verifies https (None: httpcore's default, for a transport that serves http only).
+    ``proxy``: an ``http://`` or ``https://`` proxy URL (credentials in it are sent to the proxy) that
+    every request goes through, https tunnelled (CONNECT), as httpx sends through a proxy."""
 
     def __init__(
         self,
@@ -219,19 +221,38 @@ class BoundedTransport(httpx.BaseTransport):
         ssl_context: ssl.SSLContext | None = None,
         limits: httpx.Limits | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        proxy: str | None = None,
     ) -> None:
         import httpcore
 
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
         self._max_answer_bytes = max_answer_bytes
         self._core = httpcore
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
+        pool: dict[str, Any] = {
+            "ssl_context": ssl_context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
             # httpcore's backend interface, not its class: httpcore is imported only here
-            network_backend=_BoundedBackend(),  # type: ignore[arg-type]
+            "network_backend": _BoundedBackend(),
+        }
+        self._pool: httpcore.ConnectionPool
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(**pool)
+            return
+        through = httpx.Proxy(proxy)
+        if through.url.scheme not in ("http", "https"):
+            raise ValueError(f"proxy {through.url}: only http:// and https:// proxies are supported")
+        self._pool = httpcore.HTTPProxy(
+            proxy_url=httpcore.URL(
+                scheme=through.url.raw_scheme,
+                host=through.url.raw_host,
+                port=through.url.port,
+                target=through.url.raw_path,
+            ),
+            proxy_auth=through.raw_auth,
+            proxy_headers=through.headers.raw,
+            **pool,
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
