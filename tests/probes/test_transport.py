@@ -86,6 +86,18 @@ def read_request(connection: socket.socket) -> None:
         received += chunk
 
 
+def endless_trickle(connection: socket.socket) -> None:
+    """Answer 200, then a body a byte every quarter timeout: each read well within its timeout."""
+    read_request(connection)
+    connection.sendall(HEAD + b"\r\n")
+    trickle(connection, b"x" * 1000, every=TIMEOUT / 4)
+
+
+def quick(connection: socket.socket) -> None:
+    read_request(connection)
+    connection.sendall(HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+
+
 def client(**options: object) -> httpx.Client:
     return httpx.Client(timeout=TIMEOUT, transport=BoundedTransport(**options))  # type: ignore[arg-type]
 
@@ -100,11 +112,6 @@ def timed(call: Callable[[], object]) -> tuple[float, BaseException | None]:
 
 
 def test_a_body_sent_a_byte_at_a_time_ends_at_the_deadline(serve: Callable[[Handler], str]) -> None:
-    def endless_trickle(connection: socket.socket) -> None:
-        read_request(connection)
-        connection.sendall(HEAD + b"\r\n")
-        trickle(connection, b"x" * 1000, every=TIMEOUT / 4)  # each read well within its timeout
-
     url = serve(endless_trickle)
     with client() as http:
         took, error = timed(lambda: http.get(url))
@@ -173,15 +180,6 @@ def test_one_requests_deadline_never_reaches_the_next_on_the_same_connection(
 
 
 def test_requests_in_threads_each_keep_their_own_deadline(serve: Callable[[Handler], str]) -> None:
-    def quick(connection: socket.socket) -> None:
-        read_request(connection)
-        connection.sendall(HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
-
-    def endless_trickle(connection: socket.socket) -> None:
-        read_request(connection)
-        connection.sendall(HEAD + b"\r\n")
-        trickle(connection, b"x" * 1000, every=TIMEOUT / 4)
-
     quick_url, slow_url = serve(quick), serve(endless_trickle)
     outcomes: dict[str, object] = {}
     with client() as http:
@@ -203,11 +201,6 @@ def test_requests_in_threads_each_keep_their_own_deadline(serve: Callable[[Handl
 
 
 def test_the_probes_name_a_trickling_or_oversized_answer(serve: Callable[[Handler], str]) -> None:
-    def endless_trickle(connection: socket.socket) -> None:
-        read_request(connection)
-        connection.sendall(HEAD + b"\r\n")
-        trickle(connection, b"x" * 1000, every=TIMEOUT / 4)
-
     probe = ApiProbe(Target(name="t", platform="none", base_url=serve(endless_trickle)), timeout=TIMEOUT)
     with probe, pytest.raises(ProbeTimeout, match=r"timed out: .*/health/live \(no whole answer within"):
         probe.live()
@@ -227,15 +220,6 @@ def test_the_probes_name_a_trickling_or_oversized_answer(serve: Callable[[Handle
 def test_two_answers_read_by_turns_in_one_thread_keep_their_own_deadlines(
     serve: Callable[[Handler], str],
 ) -> None:
-    def endless_trickle(connection: socket.socket) -> None:
-        read_request(connection)
-        connection.sendall(HEAD + b"\r\n")
-        trickle(connection, b"x" * 1000, every=TIMEOUT / 8)
-
-    def quick(connection: socket.socket) -> None:
-        read_request(connection)
-        connection.sendall(HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
-
     slow_url, quick_url = serve(endless_trickle), serve(quick)
     started = time.monotonic()
     with client() as http, http.stream("GET", slow_url) as slow:
@@ -298,12 +282,8 @@ def forward_proxy(seen: list[bytes]) -> Handler:
 def test_the_environments_proxy_carries_the_reads_and_no_proxy_sends_them_direct(
     serve: Callable[[Handler], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def live(connection: socket.socket) -> None:
-        read_request(connection)
-        connection.sendall(HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
-
     seen: list[bytes] = []
-    target = Target(name="t", platform="none", base_url=serve(live))
+    target = Target(name="t", platform="none", base_url=serve(quick))
     monkeypatch.setenv("HTTP_PROXY", serve(forward_proxy(seen)))
     monkeypatch.setenv("NO_PROXY", "")
     with ApiProbe(target) as probe:
@@ -318,11 +298,6 @@ def test_the_environments_proxy_carries_the_reads_and_no_proxy_sends_them_direct
 def test_a_read_through_a_proxy_keeps_its_deadline(
     serve: Callable[[Handler], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def endless_trickle(connection: socket.socket) -> None:
-        read_request(connection)
-        connection.sendall(HEAD + b"\r\n")
-        trickle(connection, b"x" * 1000, every=TIMEOUT / 4)
-
     seen: list[bytes] = []
     target = Target(name="t", platform="none", base_url=serve(endless_trickle))
     monkeypatch.setenv("HTTP_PROXY", serve(forward_proxy(seen)))
