@@ -77,13 +77,15 @@ def trickle(connection: socket.socket, data: bytes, every: float) -> None:
         time.sleep(every)
 
 
-def read_request(connection: socket.socket) -> None:
+def read_request(connection: socket.socket) -> bytes:
+    """What the client sent, up to the end of its headers (less if it closed first)."""
     received = b""
     while b"\r\n\r\n" not in received:
         chunk = connection.recv(65536)
         if not chunk:
-            return
+            break
         received += chunk
+    return received
 
 
 def endless_trickle(connection: socket.socket) -> None:
@@ -260,12 +262,9 @@ def forward_proxy(seen: list[bytes]) -> Handler:
     """An HTTP forward proxy: one request per connection, passed on to the host its URL names."""
 
     def relay(connection: socket.socket) -> None:
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = connection.recv(65536)
-            if not chunk:
-                return
-            head += chunk
+        head = read_request(connection)
+        if b"\r\n\r\n" not in head:
+            return
         request_line, _, rest = head.partition(b"\r\n")
         method, url, version = request_line.split(b" ")
         seen.append(request_line)
