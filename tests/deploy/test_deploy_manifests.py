@@ -117,6 +117,19 @@ def test_the_api_deployment_is_the_one_the_runbook_names(rendered: tuple[str, li
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
 
 
+def test_a_slow_start_is_waited_for_by_a_startup_probe_before_liveness_can_restart_it(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    # CI run of e7023ef: an API pod started while the whole cluster did, on two busy cores, and the
+    # liveness probe (5 s delay, 3 misses) restarted it before it listened
+    container = api_container(rendered[1])
+    startup, liveness = container["startupProbe"], container["livenessProbe"]
+    assert startup["httpGet"] == liveness["httpGet"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
+    # liveness no longer guesses a start-up time: it begins when the startup probe has passed
+    assert "initialDelaySeconds" not in liveness
+
+
 def test_the_memory_limit_is_below_fix_2_so_the_runbook_patch_is_a_raise(
     rendered: tuple[str, list[Manifest]],
 ) -> None:

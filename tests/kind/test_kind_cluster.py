@@ -42,7 +42,30 @@ def test_api_pods_are_running_ready_without_restarts(kind_platform):
         workloads = kind_platform.api_workloads()
     assert workloads, "no offgridflow-api pods"
     for workload in workloads:
-        assert (workload.phase, workload.ready, workload.restart_count) == ("Running", True, 0), workload
+        settled_state = (workload.phase, workload.ready, workload.restart_count)
+        assert settled_state == ("Running", True, 0), why_not_settled(kind_platform, workload)
+
+
+def why_not_settled(platform, workload) -> str:
+    """The pod, how its last run ended and its warning events: a restart says why it happened."""
+    ended = workload.last_termination
+    lines = [
+        f"{workload.name}: {workload.phase}, ready={workload.ready}, restarts={workload.restart_count}, "
+        f"started {workload.started_at}",
+        f"  last run ended: {ended.reason} (exit {ended.exit_code}) at {ended.finished_at}"
+        if ended
+        else "  no last run recorded",
+    ]
+    # this pod's own events (a StatefulSet's pod of the same name before it has other UIDs), the last ten
+    warnings = [
+        event
+        for event in platform.events()
+        if event.type == "Warning"
+        and event.involved == workload.name
+        and event.involved_uid in (None, workload.uid)
+    ]
+    lines += [f"  {event.at:%H:%M:%S} {event.reason}: {event.message.strip()}" for event in warnings[-10:]]
+    return "\n".join(lines)
 
 
 def test_rollout_is_complete(kind_platform):
