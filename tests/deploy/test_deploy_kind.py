@@ -208,3 +208,30 @@ def test_the_offline_and_upstream_overlays_run_one_set_of_monitoring_versions() 
         # Debian's tag names major.minor (0.25): the upstream pin is that release (v0.25.0)
         assert theirs[: len(ours)] == ours, f"{name}: kind runs {upstream[name]}, kind-offline {image}"
     assert {"alertmanager", "kube-state-metrics", "metrics-server", "prometheus"} <= set(compared)
+
+
+def test_no_liveness_probe_restarts_a_container_in_the_first_minute_of_its_start(
+    kind_overlay: list[Manifest],
+) -> None:
+    # kind-up starts every pod of the cluster at once beside the other test tiers, on two cores: a
+    # start then takes tens of seconds, and a liveness probe that gives up sooner restarts containers
+    # that were only starting (the API in CI of e7023ef, metrics-server after a machine restart)
+    workloads = [m for m in kind_overlay if m["kind"] in ("Deployment", "StatefulSet", "DaemonSet")]
+    checked = []
+    for workload in workloads:
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            liveness = container.get("livenessProbe")
+            if liveness is None:
+                continue
+            # the kubelet's defaults: period 10 s, 3 failures, no initial delay
+            startup = container.get("startupProbe")
+            first_restart_after = (
+                startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
+                if startup
+                else liveness.get("initialDelaySeconds", 0)
+                + liveness.get("periodSeconds", 10) * liveness.get("failureThreshold", 3)
+            )
+            name = f"{workload['metadata']['name']}/{container['name']}"
+            assert first_restart_after >= 60, f"{name}: restarted {first_restart_after} s into a slow start"
+            checked.append(name)
+    assert {"offgridflow-api/api", "metrics-server/metrics-server"} <= set(checked)
