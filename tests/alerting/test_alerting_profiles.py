@@ -19,6 +19,7 @@ from offgridflow_runbook.alerting.profiles import (
     fast_monitor_for,
     fast_rules,
     fast_window,
+    prometheus_flags,
     render_kind_overlay,
     seconds,
 )
@@ -189,3 +190,23 @@ def test_the_fast_rules_shrink_the_error_rate_alerts_window_with_its_for() -> No
     (rule,) = [r for r in rules if r.get("alert") == "OffGridFlowAPIHighErrorRate"]
     assert "[5m]" not in rule["expr"]
     assert rule["expr"].count("[15s]") == 2
+
+
+def prometheus_args(objects: list[dict]) -> list[str]:
+    """kind's Prometheus container's args, as rendered."""
+    (deployment,) = [
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "prometheus"
+    ]
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = [c for c in containers if c["name"] == "prometheus"]
+    return [str(a) for a in container["args"]]
+
+
+def test_the_fast_kind_overlay_runs_prometheus_with_the_fast_lookback_after_its_own_args(tmp_path: Path):
+    render_kind_overlay("fast", base=KIND_BASE, into=tmp_path / "fast", root=ROOT)
+    render_kind_overlay("production", base=KIND_BASE, into=tmp_path / "production", root=ROOT)
+    base = prometheus_args(kustomize(KIND_BASE))
+    assert prometheus_flags("production") == []
+    assert prometheus_args(kustomize(tmp_path / "production")) == base
+    assert prometheus_args(kustomize(tmp_path / "fast")) == [*base, *prometheus_flags("fast")]
+    assert prometheus_flags("fast") == ["--query.lookback-delta=30s"]

@@ -49,15 +49,18 @@ def backfill(directory: Path, lines: Sequence[str]) -> None:
 
 
 @contextmanager
-def throwaway_prometheus(directory: Path, ready_when: str, what: str) -> Iterator[str]:
-    """A Prometheus on ``directory``/prometheus.yml and ``directory``/data, up once ``ready_when``
-    (an expression) has a sample; stopped on leaving."""
+def throwaway_prometheus(
+    directory: Path, ready_when: str, what: str, flags: Sequence[str] = ()
+) -> Iterator[str]:
+    """A Prometheus on ``directory``/prometheus.yml and ``directory``/data, with ``flags`` besides,
+    up once ``ready_when`` (an expression) has a sample; stopped on leaving."""
     assert PROMETHEUS is not None
     port = free_port()
     with (directory / "prometheus.log").open("wb") as log:
         process = subprocess.Popen(
             [PROMETHEUS, f"--config.file={directory / 'prometheus.yml'}",
-             f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+             f"--storage.tsdb.path={directory / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+             *flags],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from docker.errors import NotFound
 
+from offgridflow_runbook.alerting.profiles import PROFILES, prometheus_flags
 from offgridflow_runbook.environments.local import StackError, lifecycle, ports
 from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms.docker import revisions, specs
@@ -57,6 +58,12 @@ def test_monitoring_keeps_its_data_on_a_named_volume_not_a_tmpfs(state: Path, se
     spec = next(spec for spec in _all_specs() if spec["name"] == service)
     assert "tmpfs" not in spec
     assert spec["volumes"][VOLUMES[service]] == {"bind": path, "mode": "rw"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_local_prometheus_runs_with_its_profiles_flags(state: Path, profile: str):
+    command = specs.prometheus_spec(profile, "digest")["command"]
+    assert [arg for arg in command if arg.startswith("--query.")] == prometheus_flags(profile)
 
 
 def test_only_the_database_stays_down_after_docker_kill(state: Path):

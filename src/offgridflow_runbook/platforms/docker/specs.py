@@ -23,7 +23,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 
 from offgridflow_runbook.alerting import SECRETS_MOUNT
-from offgridflow_runbook.alerting.profiles import MONITOR_EVERY  # one interval per profile, kind's too
+from offgridflow_runbook.alerting.profiles import MONITOR_EVERY, prometheus_flags  # one per profile, kind too
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
@@ -255,6 +255,7 @@ def prometheus_spec(profile: str, digest: str) -> Spec:
             # Verification 5 reads 5 minutes back; two days keep a game day's history, not the disk.
             "--storage.tsdb.retention.time=2d",
             "--web.enable-lifecycle",
+            *prometheus_flags(profile),
         ],
         volumes={
             str(folder): {"bind": "/etc/offgridflow/prometheus", "mode": "ro"},
