@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -165,3 +170,93 @@ def test_a_kubeconfig_in_a_home_directory_that_does_not_exist_is_one_line(
         f"target 'kube-fake': kubeconfig {UNKNOWN_HOME!r} (from {source}): "
         "cannot expand '~offgridflow-no-such-user': no such user, or no home directory"
     )
+
+
+# -- answers that trickle or never end: bounded by the request's deadline and a size ----------------------
+PODS = b'{"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []}'
+
+
+@contextlib.contextmanager
+def answering(pieces: Iterator[bytes], pause: float) -> Iterator[int]:
+    """A server on 127.0.0.1 that answers each request 200 with ``pieces`` sent ``pause`` apart (no
+    Content-Length: the answer ends when the connection closes); yields its port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = server.accept()
+            with connection:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += connection.recv(4096)
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                )
+                for piece in pieces:
+                    if stop.wait(pause):
+                        return
+                    connection.sendall(piece)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        server.close()
+        thread.join(timeout=5)
+
+
+def _platform_at(kube_fake, tmp_path, port: int) -> KubernetesPlatform:
+    kubeconfig = write_kubeconfig(tmp_path / "answering", f"http://127.0.0.1:{port}")
+    return KubernetesPlatform(replace(kube_fake.target, kubeconfig=str(kubeconfig)))
+
+
+def test_an_answer_trickled_past_the_deadline_is_cut_there_and_named(kube_fake, tmp_path, monkeypatch):
+    from offgridflow_runbook.platforms.kubernetes import client
+
+    # a byte every 0.1 s never waits out the 0.5 s read timeout: only the whole answer's 0.7 s can stop it
+    monkeypatch.setattr(client, "REQUEST_TIMEOUT", (0.2, 0.5))
+    with answering((PODS[i : i + 1] for i in range(len(PODS))), pause=0.1) as port:
+        platform = _platform_at(kube_fake, tmp_path, port)
+        started = time.monotonic()
+        try:
+            with pytest.raises(
+                PlatformError, match=r"did not finish answering within 0.7s while trying to list pods"
+            ):
+                platform.api_workloads()
+        finally:
+            platform.close()
+    assert time.monotonic() - started < 2
+
+
+def test_an_answer_finished_within_the_deadline_is_read_whole(kube_fake, tmp_path, monkeypatch):
+    from offgridflow_runbook.platforms.kubernetes import client
+
+    monkeypatch.setattr(client, "REQUEST_TIMEOUT", (0.5, 1.0))
+    thirds = [PODS[: len(PODS) // 3], PODS[len(PODS) // 3 : 2 * len(PODS) // 3], PODS[2 * len(PODS) // 3 :]]
+    with answering(iter(thirds), pause=0.3) as port:  # 0.9 s in all: inside 1.5 s, each wait inside 1 s
+        platform = _platform_at(kube_fake, tmp_path, port)
+        try:
+            assert platform.api_workloads() == []
+        finally:
+            platform.close()
+
+
+def test_an_answer_larger_than_the_cap_is_not_read_further(kube_fake, tmp_path, monkeypatch):
+    from offgridflow_runbook.platforms.kubernetes import client
+
+    monkeypatch.setattr(client, "MAX_ANSWER_BYTES", 100_000)
+    endless = itertools.repeat(b" " * 65536, 1000)  # 64 MiB of whitespace, bounded
+    with answering(endless, pause=0) as port:
+        platform = _platform_at(kube_fake, tmp_path, port)
+        try:
+            with pytest.raises(
+                PlatformError, match=r"answered more than 100,000 bytes while trying to list pods"
+            ):
+                platform.api_workloads()
+        finally:
+            platform.close()

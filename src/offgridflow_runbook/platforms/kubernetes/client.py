@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +31,11 @@ __all__ = ["BadRequest", "Connection", "NotFound", "connect"]
 
 # (connect, read) seconds for every API call: a hung API server must not hang a check.
 REQUEST_TIMEOUT = (5.0, 30.0)
+# ... and a whole answer within their sum, at most this big: the read timeout bounds each wait for a
+# byte, so an API server (or a proxy in front of it) that trickles an answer, or one that never ends,
+# would otherwise hold a check for as long as it likes (the probes' transport bounds theirs alike)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+_CHUNK_BYTES = 64 * 1024
 
 
 class NotFound(PlatformError):
@@ -159,10 +166,53 @@ class Connection:
         return PlatformError(f"{self.where}: could not {action} ({error.status} {error.reason}): {message}")
 
     def _body(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
+        deadline = time.monotonic() + sum(REQUEST_TIMEOUT)
         with self.errors(action):
             response = function(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-            data: bytes = response.data
-        return data
+            return self._read_within(response, deadline, action)
+
+    def _read_within(self, response: urllib3.BaseHTTPResponse, deadline: float, action: str) -> bytes:
+        """The answer's body, read by ``deadline`` and at most :data:`MAX_ANSWER_BYTES`, else a
+        one-line PlatformError; the connection is dropped, not returned to the pool, when cut short."""
+        late = threading.Event()
+        finished = threading.Event()
+        lock = threading.Lock()
+
+        def cut() -> None:
+            with lock:  # an answer read whole just before the deadline stays whole
+                if not finished.is_set():
+                    late.set()
+                    response.shutdown()  # a read blocked in the socket returns at once
+
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+        timer.daemon = True
+        timer.start()
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.stream(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    response.close()
+                    raise PlatformError(
+                        f"{self.where} answered more than {MAX_ANSWER_BYTES:,} bytes while trying to "
+                        f"{action}: not read further"
+                    )
+                chunks.append(chunk)
+            with lock:
+                finished.set()
+        except urllib3.exceptions.HTTPError:
+            if not late.is_set():
+                raise
+        finally:
+            timer.cancel()
+        if late.is_set():  # what was read before the cut may look whole: it is not the answer
+            response.close()
+            raise PlatformError(
+                f"{self.where} did not finish answering within {sum(REQUEST_TIMEOUT):g}s while trying "
+                f"to {action}"
+            )
+        return b"".join(chunks)
 
     def call(self, action: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call a generated client method and return its response body as plain JSON."""
