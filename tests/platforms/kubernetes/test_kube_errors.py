@@ -210,9 +210,14 @@ def answering(pieces: Iterator[bytes], pause: float) -> Iterator[int]:
         thread.join(timeout=5)
 
 
-def _platform_at(kube_fake, tmp_path, port: int) -> KubernetesPlatform:
+def _api_workloads_at(kube_fake, tmp_path, port: int) -> list:
+    """The API pods as a platform on the server at ``port`` lists them (its client closed after)."""
     kubeconfig = write_kubeconfig(tmp_path / "answering", f"http://127.0.0.1:{port}")
-    return KubernetesPlatform(replace(kube_fake.target, kubeconfig=str(kubeconfig)))
+    platform = KubernetesPlatform(replace(kube_fake.target, kubeconfig=str(kubeconfig)))
+    try:
+        return platform.api_workloads()
+    finally:
+        platform.close()
 
 
 def test_an_answer_trickled_past_the_deadline_is_cut_there_and_named(kube_fake, tmp_path, monkeypatch):
@@ -220,16 +225,11 @@ def test_an_answer_trickled_past_the_deadline_is_cut_there_and_named(kube_fake, 
 
     # a byte every 0.1 s never waits out the 0.5 s read timeout: only the whole answer's 0.7 s can stop it
     monkeypatch.setattr(client, "REQUEST_TIMEOUT", (0.2, 0.5))
+    cut = r"did not finish answering within 0.7s while trying to list pods"
     with answering((PODS[i : i + 1] for i in range(len(PODS))), pause=0.1) as port:
-        platform = _platform_at(kube_fake, tmp_path, port)
         started = time.monotonic()
-        try:
-            with pytest.raises(
-                PlatformError, match=r"did not finish answering within 0.7s while trying to list pods"
-            ):
-                platform.api_workloads()
-        finally:
-            platform.close()
+        with pytest.raises(PlatformError, match=cut):
+            _api_workloads_at(kube_fake, tmp_path, port)
     assert time.monotonic() - started < 2
 
 
@@ -239,11 +239,7 @@ def test_an_answer_finished_within_the_deadline_is_read_whole(kube_fake, tmp_pat
     monkeypatch.setattr(client, "REQUEST_TIMEOUT", (0.5, 1.0))
     thirds = [PODS[: len(PODS) // 3], PODS[len(PODS) // 3 : 2 * len(PODS) // 3], PODS[2 * len(PODS) // 3 :]]
     with answering(iter(thirds), pause=0.3) as port:  # 0.9 s in all: inside 1.5 s, each wait inside 1 s
-        platform = _platform_at(kube_fake, tmp_path, port)
-        try:
-            assert platform.api_workloads() == []
-        finally:
-            platform.close()
+        assert _api_workloads_at(kube_fake, tmp_path, port) == []
 
 
 def test_an_answer_larger_than_the_cap_is_not_read_further(kube_fake, tmp_path, monkeypatch):
@@ -251,12 +247,6 @@ def test_an_answer_larger_than_the_cap_is_not_read_further(kube_fake, tmp_path, 
 
     monkeypatch.setattr(client, "MAX_ANSWER_BYTES", 100_000)
     endless = itertools.repeat(b" " * 65536, 1000)  # 64 MiB of whitespace, bounded
-    with answering(endless, pause=0) as port:
-        platform = _platform_at(kube_fake, tmp_path, port)
-        try:
-            with pytest.raises(
-                PlatformError, match=r"answered more than 100,000 bytes while trying to list pods"
-            ):
-                platform.api_workloads()
-        finally:
-            platform.close()
+    too_large = r"answered more than 100,000 bytes while trying to list pods"
+    with answering(endless, pause=0) as port, pytest.raises(PlatformError, match=too_large):
+        _api_workloads_at(kube_fake, tmp_path, port)
