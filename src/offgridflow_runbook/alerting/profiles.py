@@ -144,6 +144,19 @@ def _load(path: Path) -> dict[str, Any]:
     return document
 
 
+def _args_patch(deployment: str, namespace: str, container: str, args: list[str]) -> dict[str, Any]:
+    """A kustomize patch that runs ``container`` of Deployment ``deployment`` with ``args`` (its
+    whole list: a strategic merge replaces a container's args)."""
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": deployment, "namespace": namespace},
+        "spec": {"template": {"spec": {"containers": [{"name": container, "args": args}]}}},
+    }
+    target = {"kind": "Deployment", "name": deployment}
+    return {"target": target, "patch": yaml.safe_dump(patch, sort_keys=False)}
+
+
 def _monitor_every_patch(root: Path, every: str) -> dict[str, Any]:
     """A patch that runs the synthetic monitor's Deployment every ``every``: its container's args as
     the component gives them, with the value of ``--every`` swapped."""
@@ -154,16 +167,7 @@ def _monitor_every_patch(root: Path, every: str) -> dict[str, Any]:
     if "--every" not in args[:-1]:
         raise ValueError(f"{component}: the monitor's args have no --every to scale")
     args[args.index("--every") + 1] = every
-    patch = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": MONITOR_DEPLOYMENT, "namespace": deployment["metadata"]["namespace"]},
-        "spec": {"template": {"spec": {"containers": [{"name": container["name"], "args": args}]}}},
-    }
-    return {
-        "target": {"kind": "Deployment", "name": MONITOR_DEPLOYMENT},
-        "patch": yaml.safe_dump(patch, sort_keys=False),
-    }
+    return _args_patch(MONITOR_DEPLOYMENT, deployment["metadata"]["namespace"], container["name"], args)
 
 
 def _prometheus_flags_patch(root: Path, profile: str) -> dict[str, Any]:
@@ -180,24 +184,8 @@ def _prometheus_flags_patch(root: Path, profile: str) -> dict[str, Any]:
     (container,) = [
         c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == PROMETHEUS_DEPLOYMENT
     ]
-    patch = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": PROMETHEUS_DEPLOYMENT, "namespace": "monitoring"},
-        "spec": {
-            "template": {
-                "spec": {
-                    "containers": [
-                        {"name": container["name"], "args": [*container["args"], *prometheus_flags(profile)]}
-                    ]
-                }
-            }
-        },
-    }
-    return {
-        "target": {"kind": "Deployment", "name": PROMETHEUS_DEPLOYMENT},
-        "patch": yaml.safe_dump(patch, sort_keys=False),
-    }
+    args = [*container["args"], *prometheus_flags(profile)]
+    return _args_patch(PROMETHEUS_DEPLOYMENT, "monitoring", container["name"], args)
 
 
 def render_kind_overlay(profile: str, *, base: Path, into: Path, root: Path) -> Path:
