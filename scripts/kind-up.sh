@@ -280,6 +280,12 @@ if [ "$offline" = 1 ]; then
   printf '# kind-up: the offline images by the digest pushed\nimages:\n%s' "$pins" >> .state/kind/overlay/kustomization.yaml
 fi
 kubectl apply -k .state/kind/overlay >/dev/null
+# A node that restarted (above) brought its pods back with a restart each that is not theirs: the
+# runbook's workloads are handed over as a new cluster has them, for triage and for the tests that count
+# restarts (environments/outlived.py; the monitoring's pods keep theirs).
+"$python" -m offgridflow_runbook.environments.outlived --node "$cluster-control-plane" --namespace offgridflow \
+  --deadline "${timeout%s}" -- "$kubectl_bin" --kubeconfig "$kubeconfig" --context "$context" \
+  || fail "the pods that outlived the node's restart (above)"
 # A StatefulSet does not replace a pod that never became ready on an older revision (it waits for it
 # forever): such a pod is deleted so that the new template (e.g. a fixed image) gets its turn.
 update_revision="$(kubectl -n offgridflow get statefulset postgres -o jsonpath='{.status.updateRevision}')"
@@ -297,6 +303,10 @@ for deployment in prometheus alertmanager kube-state-metrics; do
   kubectl -n monitoring rollout status "deployment/$deployment" --timeout="$timeout"
 done
 kubectl -n kube-system rollout status deployment/metrics-server --timeout="$timeout"
+# and the metrics API that kubectl top and triage's usage read: after a node's restart metrics-server
+# may still be in its first run, which ends (exit 2) when the cluster's service address is not routed yet
+kubectl wait --for=condition=Available apiservice/v1beta1.metrics.k8s.io --timeout="$timeout" >/dev/null \
+  || fail "the metrics API (metrics-server) is not available: kubectl -n kube-system logs deploy/metrics-server"
 # A Prometheus that has just rolled out (a changed rule or profile) evaluates before its first scrapes,
 # and in the fast profile its alerts on a missing series fire within seconds: "up" waits until every
 # target is scraped and no runbook alert is pending or firing (said, not fatal, when it does not).

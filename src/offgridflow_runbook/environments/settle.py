@@ -15,11 +15,11 @@ bad argument.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from collections.abc import Callable
 
+from offgridflow_runbook.environments.arguments import seconds_above_zero
 from offgridflow_runbook.probes.http import ProbeError
 from offgridflow_runbook.probes.prometheus import PrometheusProbe
 from offgridflow_runbook.targets import url_problem
@@ -75,14 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m offgridflow_runbook.environments.settle", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("prometheus_url", help="e.g. http://127.0.0.1:19090")
-    parser.add_argument("--deadline", type=float, default=120.0, help="seconds to wait at most (default 120)")
+    parser.add_argument(
+        "--deadline", type=seconds_above_zero, default=120.0, help="seconds to wait at most (default 120)"
+    )
     try:
         arguments = parser.parse_args(argv)
     except SystemExit as stop:
         return 64 if stop.code else 0
-    if not math.isfinite(arguments.deadline) or arguments.deadline <= 0:
-        print("error: --deadline must be a number of seconds above 0", file=sys.stderr)
-        return 64
     # checked now: a URL that can never answer would be waited on for the whole deadline, then
     # reported as monitoring that did not settle
     problem = url_problem(arguments.prometheus_url)
