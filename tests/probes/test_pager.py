@@ -17,7 +17,12 @@ import pytest
 from helpers.local_http import serving
 from offgridflow_runbook.cli import main
 from offgridflow_runbook.probes.http import ApiProbe, ProbeError, Unreachable
-from offgridflow_runbook.probes.pager import PagerUnusable, alertmanager_status, receiver_deliveries
+from offgridflow_runbook.probes.pager import (
+    RECEIVER_DELIVERIES,
+    PagerUnusable,
+    alertmanager_status,
+    receiver_deliveries,
+)
 from offgridflow_runbook.probes.snapshot import look
 from offgridflow_runbook.runbook.steps import Outcome, pages_deliverable
 from offgridflow_runbook.targets import Target
@@ -25,7 +30,7 @@ from offgridflow_runbook.targets import Target
 ROOT = Path(__file__).resolve().parents[2]
 HEALTHY = {"/health/live": {"status": "alive"}, "/health/ready": {"status": "healthy"}}
 ALERTMANAGER = {"/api/v2/status": {"cluster": {"status": "ready"}, "config": {"original": "route: {}"}}}
-RECEIVER: dict[str, object] = {"/deliveries": []}
+RECEIVER: dict[str, object] = {RECEIVER_DELIVERIES: []}
 
 
 def handler(

@@ -2,9 +2,9 @@
 
 Detection means a page (docs: "an alert fires and reaches Alertmanager's receiver"), so the game day's
 MTTD runs from the fault to the first delivery of a firing runbook alert that this fault caused. The
-receiver (``deploy/docker/alert_receiver.py``) keeps every delivery with the time it arrived
-(``GET /deliveries``); each delivery is Alertmanager's webhook payload: the receiver the route chose
-and the alerts of one group, each with its labels and ``startsAt``.
+receiver (``deploy/docker/alert_receiver.py``) keeps its recent deliveries with the time each arrived
+(``GET /deliveries?since=T`` sends those from T on); each delivery is Alertmanager's webhook payload:
+the receiver the route chose and the alerts of one group, each with its labels and ``startsAt``.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def read_pages(receiver_url: str | None, *, since: float, timeout: float = 5.0) 
     url = receiver_url.rstrip("/") + "/deliveries"
     try:
         with http_client(timeout=timeout) as client:
-            response = client.get(url)
+            # the receiver keeps what came before too: it sends only what arrived since
+            response = client.get(url, params={"since": f"{since:.3f}"})
     except httpx.TransportError as error:
         return PageDeliveries(unknown=str(classify_transport_error("alert-receiver", url, error)))
     if response.status_code != 200:

@@ -20,7 +20,9 @@ __all__ = [
 ]
 
 ALERTMANAGER_STATUS = "/api/v2/status"  # its cluster and loaded configuration; answers once it is up
-RECEIVER_DELIVERIES = "/deliveries"  # the webhook receiver's list of what Alertmanager delivered
+# the webhook receiver's list of what Alertmanager delivered, none of them: whether a page can be
+# delivered needs its answer, not its history (which a day of game days made 5 MB long)
+RECEIVER_DELIVERIES = "/deliveries?limit=0"
 
 
 class PagerUnusable(ProbeError):
@@ -49,7 +51,7 @@ def alertmanager_status(probe: ApiProbe, base_url: str) -> HttpResult:
 
 
 def receiver_deliveries(probe: ApiProbe, base_url: str) -> HttpResult:
-    """``GET /deliveries``: the receiver's JSON list of the deliveries it got."""
+    """``GET /deliveries?limit=0``: the receiver answers with a JSON list (of none of its deliveries)."""
     answer = _get(probe, base_url, RECEIVER_DELIVERIES)
     if not isinstance(answer.json(), list):
         raise PagerUnusable(probe.target.name, answer.url, "not a JSON list of deliveries")
