@@ -1,14 +1,16 @@
 """One concurrent look at a target: every read the runbook's Triage and Verification steps need.
 
-All HTTP, Prometheus and platform reads run at the same time in a thread pool, so a full check run
-costs about the slowest read rather than the sum of them. Each read is an :class:`Observed`: a value,
-the error that prevented it, or the reason it was skipped (the target lacks that access).
+All HTTP, Prometheus and platform reads run at the same time, each in a thread, so a full check run
+costs about the slowest read rather than the sum of them, and never more than the look's deadline.
+Each read is an :class:`Observed`: a value, the error that prevented it, or the reason it was skipped
+(the target lacks that access).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +41,17 @@ from offgridflow_runbook.probes.prometheus import (
 )
 from offgridflow_runbook.targets import Target
 
-__all__ = ["HISTORY_READS", "PAGER_READS", "ErrorRate", "Observations", "Observed", "look", "observe"]
+__all__ = [
+    "HISTORY_READS",
+    "LOOK_DEADLINE_SECONDS",
+    "PAGER_READS",
+    "ErrorRate",
+    "NoAnswerInTime",
+    "Observations",
+    "Observed",
+    "look",
+    "observe",
+]
 
 T = TypeVar("T")
 
@@ -49,6 +61,14 @@ _NOT_ASKED = "not read (the checks do not need it)"
 HISTORY_READS = ("api_logs", "previous_logs", "events", "api_rollout")
 # The pager's path, read whenever the target declares it (``alertmanager_url``, ``alert_receiver_url``).
 PAGER_READS = ("alertmanager", "alert_receiver")
+# Each read is bounded on its own (an HTTP read by its timeouts, a Kubernetes answer within 35 s, an
+# exec within 20 s once it runs); this bounds what is not (a websocket handshake the server never
+# answers, a library call without a timeout), so that a look, and a scheduled check run, always ends.
+LOOK_DEADLINE_SECONDS = 120.0
+
+
+class NoAnswerInTime(Exception):
+    """A read that had not ended at the look's deadline: left running, its answer never used."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +158,32 @@ class Observations:
         return {"wall_seconds": self.wall_seconds, "reads": reads}
 
 
+def _read_all(reads: dict[str, Callable[[], object]], deadline: float) -> dict[str, Observed[object]]:
+    """Each read in a thread of its own, all at once; what has not ended by ``deadline`` s is a
+    :class:`NoAnswerInTime`. The threads are daemons: one stuck for good neither holds the look nor
+    keeps the process from ending (an executor's workers are joined when the interpreter exits)."""
+    results: dict[str, Observed[object]] = {}
+    done = threading.Condition()
+
+    def run(name: str, read: Callable[[], object]) -> None:
+        observed = _timed(read)
+        with done:
+            results[name] = observed
+            done.notify_all()
+
+    for name, read in reads.items():
+        threading.Thread(target=run, args=(name, read), name=f"observe-{name}", daemon=True).start()
+    end = time.monotonic() + deadline
+    with done:
+        while len(results) < len(reads) and done.wait(timeout=max(0.0, end - time.monotonic())):
+            pass
+        answered = dict(results)
+    for name in reads.keys() - answered.keys():
+        error = NoAnswerInTime(f"{name}: no answer within the look's {deadline:g} s (left running, not used)")
+        answered[name] = Observed(error=error, seconds=deadline)
+    return {name: answered[name] for name in reads}
+
+
 def _timed(read: Callable[[], T]) -> Observed[T]:
     started = time.perf_counter()
     try:
@@ -187,6 +233,7 @@ def observe(
     rules_file: Path = DEFAULT_RULES_FILE,
     history: bool = False,
     only: Collection[str] | None = None,
+    deadline: float = LOOK_DEADLINE_SECONDS,
 ) -> Observations:
     """Read everything at once; reads the target lacks access for are skipped with the reason.
 
@@ -195,7 +242,9 @@ def observe(
     (Alertmanager and the receiver) is read whenever the target declares it. Events are not filtered
     here: what a window leaves out is for the judge to count and mention, not for the reader to drop.
     ``only`` names the reads to make (fields of :class:`Observations`); the others are not made and
-    say so (the synthetic monitor reads what its steps judge, no exec and no stats)."""
+    say so (the synthetic monitor reads what its steps judge, no exec and no stats). A read that has
+    not ended ``deadline`` seconds after the look began is a :class:`NoAnswerInTime` error: seen as
+    unknown, never as an answer."""
     reads: dict[str, Callable[[], object]] = {
         "live": api.live,
         "ready": api.ready,
@@ -251,9 +300,7 @@ def observe(
     # its own (see platforms.kubernetes.exec), so nothing here is serialised.
     at = datetime.now(UTC)
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, len(reads)), thread_name_prefix="observe") as pool:
-        futures = {name: pool.submit(_timed, read) for name, read in reads.items()}
-        results: dict[str, Observed[object]] = {name: future.result() for name, future in futures.items()}
+    results = _read_all(reads, deadline)
     results.update({name: Observed(skipped=reason) for name, reason in skipped.items()})
     return Observations(
         target=target,
