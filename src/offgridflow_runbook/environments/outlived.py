@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from offgridflow_runbook.environments.arguments import seconds_above_zero
 
@@ -87,12 +88,11 @@ def node_started(node: str, *, timeout: float = 30.0) -> datetime:
         raise RuntimeError(f"docker inspect {node} gave no start time: {result.stdout.strip()!r}") from error
 
 
-def outlived_pods(pods: Mapping[str, object], since: datetime) -> list[OutlivedPod]:
+def outlived_pods(pods: Mapping[str, Any], since: datetime) -> list[OutlivedPod]:
     """The pods of a ``kubectl get pods -o json`` answer created before ``since``, not ended, and owned
     by a controller that makes them again, in name order."""
     found = []
-    items = pods.get("items") or []
-    for pod in items if isinstance(items, list) else []:
+    for pod in _items(pods):
         metadata = pod.get("metadata") or {}
         status = pod.get("status") or {}
         owners = [
@@ -108,7 +108,13 @@ def outlived_pods(pods: Mapping[str, object], since: datetime) -> list[OutlivedP
     return sorted(found, key=lambda pod: pod.name)
 
 
-def _pods(kubectl: Kubectl, namespace: str) -> Mapping[str, object]:
+def _items(pods: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pod objects of a ``kubectl get pods -o json`` answer."""
+    items = pods.get("items")
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _pods(kubectl: Kubectl, namespace: str) -> Mapping[str, Any]:
     answer = kubectl("-n", namespace, "get", "pods", "-o", "json")
     try:
         parsed = json.loads(answer)
@@ -146,10 +152,7 @@ def replace_outlived_pods(
     while True:
         current = _pods(kubectl, namespace)
         left = [pod.name for pod in outlived_pods(current, since)]
-        present = {
-            str((pod.get("metadata") or {}).get("name"))
-            for pod in current.get("items") or []  # type: ignore[attr-defined]
-        }
+        present = {str((pod.get("metadata") or {}).get("name")) for pod in _items(current)}
         missing = sorted(again - present)
         if not left and not missing:
             return old
