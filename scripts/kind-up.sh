@@ -5,7 +5,7 @@
 #                    offline node image is built here (scripts/kind-node-image.sh, long the first time)
 #   KIND             the kind binary (default: ours from tools/cluster, else kind on PATH; never downloaded)
 #   KIND_OVERLAY     overlay to apply (default: overlays/kind-offline with our node image, else overlays/kind)
-#   ROLLOUT_TIMEOUT  per rollout (default 300s)
+#   ROLLOUT_TIMEOUT  per rollout and per wait of its own (default 300s; 5m, 1h30m or bare seconds too)
 #   KIND_NODE_BACK_SECONDS  how long an existing cluster's API server gets to answer /readyz (a node
 #                    restarted with the Docker Engine comes back); past it the cluster is made anew (120; a restarted node
 #                    answered after 19 s here)
@@ -20,6 +20,15 @@ context="kind-$cluster"
 registry=offgridflow-kind-registry
 registry_port=5001
 timeout="${ROLLOUT_TIMEOUT:-300s}"
+# the same bound in seconds, for the waits of our own (kubectl takes 300s, 5m, 1h30m; a bare number is seconds)
+if [[ "$timeout" =~ ^([0-9]+)$ ]]; then
+  timeout_seconds=$((10#${BASH_REMATCH[1]})); timeout="${timeout}s"
+elif [[ "$timeout" =~ ^(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?$ ]] && [ -n "$timeout" ]; then
+  timeout_seconds=$(( 10#${BASH_REMATCH[2]:-0} * 3600 + 10#${BASH_REMATCH[4]:-0} * 60 + 10#${BASH_REMATCH[6]:-0} ))
+else
+  timeout_seconds=0
+fi
+[ "$timeout_seconds" -gt 0 ] || { echo "error: ROLLOUT_TIMEOUT=$timeout: give a time above 0, e.g. 300s, 5m or 1h30m" >&2; exit 2; }
 python="${PYTHON:-.venv/bin/python}"
 kubeconfig="${KUBECONFIG_OUT:-.state/kind/$cluster.kubeconfig}"
 api_repository=ghcr.io/your-org/offgridflow-api
@@ -284,7 +293,7 @@ kubectl apply -k .state/kind/overlay >/dev/null
 # runbook's workloads are handed over as a new cluster has them, for triage and for the tests that count
 # restarts (environments/outlived.py; the monitoring's pods keep theirs).
 "$python" -m offgridflow_runbook.environments.outlived --node "$cluster-control-plane" --namespace offgridflow \
-  --deadline "${timeout%s}" -- "$kubectl_bin" --kubeconfig "$kubeconfig" --context "$context" \
+  --deadline "$timeout_seconds" -- "$kubectl_bin" --kubeconfig "$kubeconfig" --context "$context" \
   || fail "the pods that outlived the node's restart (above)"
 # A StatefulSet does not replace a pod that never became ready on an older revision (it waits for it
 # forever): such a pod is deleted so that the new template (e.g. a fixed image) gets its turn.

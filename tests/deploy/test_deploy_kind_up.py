@@ -68,6 +68,30 @@ def test_without_docker_kind_up_names_the_missing_engine_and_changes_nothing(
     assert calls == ""
 
 
+@pytest.mark.parametrize("rollout_timeout", ["5x", "m", "0s", "1.5m", "-5m"])
+def test_a_rollout_timeout_that_is_no_time_is_one_line_before_anything_runs(
+    tools: Path, tmp_path: Path, rollout_timeout: str
+) -> None:
+    # kind-up's own waits (the outlived pods) take it in seconds, kubectl as it is given
+    result, calls = run_kind_up(tools, tmp_path, ROLLOUT_TIMEOUT=rollout_timeout)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: ROLLOUT_TIMEOUT={rollout_timeout}: give a time above 0, e.g. 300s, 5m or 1h30m"
+    ]
+    assert calls == ""
+
+
+@pytest.mark.parametrize("rollout_timeout", ["300s", "5m", "1h30m", "90"])
+def test_a_rollout_timeout_kubectl_takes_is_accepted(
+    tools: Path, tmp_path: Path, rollout_timeout: str
+) -> None:
+    result, _ = run_kind_up(tools, tmp_path, ROLLOUT_TIMEOUT=rollout_timeout, EXIT_CODE="1")
+    assert "ROLLOUT_TIMEOUT" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: the Docker Engine does not answer (docker info failed): run make system-deps"
+    ]
+
+
 def test_with_the_engine_down_kind_up_says_so_in_one_line(tools: Path, tmp_path: Path) -> None:
     result, calls = run_kind_up(tools, tmp_path, EXIT_CODE="1")
     assert result.returncode == 2
