@@ -85,6 +85,32 @@ def test_exec_refused_by_the_server_is_a_platform_error(kube_fake):
         platform.pg_isready()
 
 
+def test_an_exec_whose_upgrade_does_not_come_is_a_platform_error_at_its_deadline(kube_fake, monkeypatch):
+    # kubernetes' websocket client waits for the upgrade with no timeout of its own
+    from offgridflow_runbook.platforms.kubernetes import exec as kube_exec
+
+    kube_fake.seed_runbook_namespace()
+    kube_fake.add_api_pod("api-1")
+    kube_fake.fake.exec_seconds = 3.0
+    monkeypatch.setattr(kube_exec, "EXEC_DEADLINE_SECONDS", 0.5)
+    platform = kube_fake.platform()
+    started = time.monotonic()
+    with pytest.raises(PlatformError) as caught:
+        platform.pg_isready()
+    assert time.monotonic() - started < 2.5
+    assert str(caught.value).endswith(
+        "could not exec pg_isready -h postgres-service -p 5432 in pod api-1: no answer within 0.5s"
+    )
+
+
+def test_an_exec_within_its_deadline_gives_its_exit_code_and_output(kube_fake):
+    kube_fake.seed_runbook_namespace()
+    kube_fake.add_api_pod("api-1")
+    kube_fake.fake.exec_results[("pg_isready", "-h", "postgres-service", "-p", "5432")] = (2, "no response\n")
+    result = kube_fake.platform().pg_isready()
+    assert (result.exit_code, result.output) == (2, "no response\n")
+
+
 def test_each_platform_has_its_own_client_and_never_the_global_default(kube_fake, tmp_path):
     from kubernetes.client import Configuration
 

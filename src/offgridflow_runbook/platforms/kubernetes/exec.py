@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import websocket
@@ -13,6 +14,10 @@ from offgridflow_runbook.platforms.base import CommandResult, PlatformError
 from offgridflow_runbook.platforms.kubernetes.client import Connection
 
 EXEC_TIMEOUT_SECONDS = 20.0
+# kubernetes' websocket client connects and waits for the upgrade with no timeout of its own: the whole
+# exec, handshake included, is held to this (an API server that accepts and never upgrades, seen only
+# in tests, would otherwise hold a check, a triage or a game day for ever)
+EXEC_DEADLINE_SECONDS = 35.0 + EXEC_TIMEOUT_SECONDS
 
 
 def run_in_pod(connection: Connection, pod: str, container: str, command: Sequence[str]) -> CommandResult:
@@ -22,12 +27,30 @@ def run_in_pod(connection: Connection, pod: str, container: str, command: Sequen
     the exec gets a client of its own: reads running at the same time on the platform's client
     (the checks observe concurrently) must not be sent down the websocket.
     """
-    exec_client = ApiClient(configuration=connection.client.configuration)
-    try:
-        return _run(connection, CoreV1Api(exec_client), pod, container, command)
-    finally:
-        exec_client.close()
-        exec_client.rest_client.pool_manager.clear()
+    outcome: list[CommandResult | BaseException] = []
+
+    def run() -> None:
+        exec_client = ApiClient(configuration=connection.client.configuration)
+        try:
+            outcome.append(_run(connection, CoreV1Api(exec_client), pod, container, command))
+        except BaseException as error:  # handed to the caller's thread, raised there
+            outcome.append(error)
+        finally:
+            exec_client.close()
+            exec_client.rest_client.pool_manager.clear()
+
+    # a daemon thread: one stuck in the handshake is left behind and cannot keep the process alive
+    worker = threading.Thread(target=run, name=f"exec-{pod}", daemon=True)
+    worker.start()
+    worker.join(EXEC_DEADLINE_SECONDS)
+    if not outcome:
+        raise PlatformError(
+            f"{connection.where}: could not exec {' '.join(command)} in pod {pod}: "
+            f"no answer within {EXEC_DEADLINE_SECONDS:g}s"
+        )
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 def _run(
