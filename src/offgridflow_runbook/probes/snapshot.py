@@ -62,8 +62,8 @@ HISTORY_READS = ("api_logs", "previous_logs", "events", "api_rollout")
 # The pager's path, read whenever the target declares it (``alertmanager_url``, ``alert_receiver_url``).
 PAGER_READS = ("alertmanager", "alert_receiver")
 # Each read is bounded on its own (an HTTP read by its timeouts, a Kubernetes answer within 35 s, an
-# exec within 20 s once it runs); this bounds what is not (a websocket handshake the server never
-# answers, a library call without a timeout), so that a look, and a scheduled check run, always ends.
+# exec within 55 s); this bounds whatever is not (a library call without a timeout, a read added
+# later), so that a look, and a scheduled check run, always ends.
 LOOK_DEADLINE_SECONDS = 120.0
 
 
