@@ -27,6 +27,9 @@ CPU time (the children's user + system time). Goal: the check run within 3 x the
 Beside each pair, the same command with --collect-only and no reports measures the start-up every
 check run pays before it reads the target (interpreter, pytest, its plugins, collection): its ratio to
 the by-hand pass, and that of the start-up plus the look, say how much of the ratio is left to win.
+Beside each pair too, `offgridflow-runbook monitor --target T --once` runs the same Triage 1 and
+Verification 1-5 checks without pytest (what a scheduler can run instead, exit 0 or 1): its ratio to
+the by-hand pass is reported beside the goal's, not in place of it.
 If the stack stops answering (someone restarts it), the benchmark waits for it, bounded by --wait,
 and measures the pair again.
 Each pair prints one progress line on stderr; the summary is printed on stdout and written to
@@ -253,6 +256,24 @@ def run_start_up(targets_file: Path, target: str, workdir: Path) -> tuple[float,
     return wall, _children_cpu() - cpu_before
 
 
+def run_without_pytest(targets_file: Path, target: str, workdir: Path) -> tuple[float, float, bool]:
+    """`offgridflow-runbook monitor --once`: the same steps without pytest; (wall s, CPU s, passed)."""
+    script = Path(sys.executable).parent / "offgridflow-runbook"  # the console script make venv installs
+    if not script.exists():
+        raise SystemExit(f"bench_checks: {script} is missing: run make venv")
+    command = [str(script), "monitor", "--target", target, f"--targets-file={targets_file}", "--once"]
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, cwd=workdir, env=_checks_env(), capture_output=True, text=True, timeout=120, check=False
+    )
+    wall = time.perf_counter() - started
+    if result.returncode not in (0, 1):  # 1: a check failed, counted; anything else: it could not run
+        output = f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        raise SystemExit(f"bench_checks: the run without pytest failed (exit {result.returncode}):\n{output}")
+    return wall, _children_cpu() - cpu_before, result.returncode == 0
+
+
 def http_only_targets_file(target: Target, directory: Path) -> Path:
     """The same target with platform `none`, to measure the HTTP part alone."""
     path = directory / "targets-http-only.yaml"
@@ -355,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         http_spans: list[float] = []
         floor_walls: list[float] = []
         floor_cpus: list[float] = []
+        plain_walls: list[float] = []
+        plain_cpus: list[float] = []
+        plain_failed = 0
         failures = 0
         seen: dict[str, set[str]] = defaultdict(set)
         deadline = time.monotonic() + args.deadline
@@ -373,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                         checked = run_checks(targets_file, args.target, workdir)
                         hand = by_hand(hand_lines, target)
                     floor = run_start_up(targets_file, args.target, workdir)
+                    unpytested = run_without_pytest(targets_file, args.target, workdir)
                 except (StackDown, SystemExit):
                     if stack_answers(target):
                         raise
@@ -388,12 +413,15 @@ def main(argv: list[str] | None = None) -> int:
             wall, cpu, outcomes, snapshot = checked
             floor_walls.append(floor[0])
             floor_cpus.append(floor[1])
+            plain_walls.append(unpytested[0])
+            plain_cpus.append(unpytested[1])
+            plain_failed += not unpytested[2]
             walls.append(wall)
             cpus.append(cpu)
             # progress on stderr: stdout carries the summary alone
             print(
                 f"bench_checks: run {run + 1}/{args.runs}: check run {wall:.3f} s, "
-                f"by hand {hand[0]:.3f} s, start-up {floor[0]:.3f} s",
+                f"by hand {hand[0]:.3f} s, start-up {floor[0]:.3f} s, without pytest {unpytested[0]:.3f} s",
                 file=sys.stderr,
                 flush=True,
             )
@@ -433,6 +461,17 @@ def main(argv: list[str] | None = None) -> int:
                 "wall": statistics.median(floor_walls) / statistics.median(hand_walls),
                 "cpu": statistics.median(floor_cpus) / statistics.median(hand_cpus),
             },
+        },
+        # the same steps without pytest, as a scheduler can run them: reported, not the issue's goal
+        "without_pytest": {
+            "command": "offgridflow-runbook monitor --target T --once",
+            "wall_seconds": summarise(plain_walls),
+            "cpu_seconds": summarise(plain_cpus),
+            "over_by_hand": {
+                "wall": statistics.median(plain_walls) / statistics.median(hand_walls),
+                "cpu": statistics.median(plain_cpus) / statistics.median(hand_cpus),
+            },
+            "failed_runs": plain_failed,
         },
         # the start-up plus one look, the look's reads all concurrent (its slowest read): a lower bound
         # of a check run's wall time while the look starts after the start-up (no check, no report)
