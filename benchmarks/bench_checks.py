@@ -331,6 +331,21 @@ def summarise(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "p95": percentile(values, 0.95), "max": max(values)}
 
 
+def beside_by_hand(
+    command: str, walls: list[float], cpus: list[float], hand_walls: list[float], hand_cpus: list[float]
+) -> dict[str, Any]:
+    """A command measured beside each pair: its times, and their medians over the by-hand pass's."""
+    return {
+        "command": command,
+        "wall_seconds": summarise(walls),
+        "cpu_seconds": summarise(cpus),
+        "over_by_hand": {
+            "wall": statistics.median(walls) / statistics.median(hand_walls),
+            "cpu": statistics.median(cpus) / statistics.median(hand_cpus),
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", default="local")
@@ -453,24 +468,18 @@ def main(argv: list[str] | None = None) -> int:
         },
         "checks_over_by_hand": {"wall": wall_ratio, "cpu": cpu_ratio},
         # what any run of these checks costs before its look: the part of the ratio no look can win back
-        "start_up": {
-            "command": "the check run with --collect-only and no reports",
-            "wall_seconds": summarise(floor_walls),
-            "cpu_seconds": summarise(floor_cpus),
-            "over_by_hand": {
-                "wall": statistics.median(floor_walls) / statistics.median(hand_walls),
-                "cpu": statistics.median(floor_cpus) / statistics.median(hand_cpus),
-            },
-        },
+        "start_up": beside_by_hand(
+            "the check run with --collect-only and no reports", floor_walls, floor_cpus, hand_walls, hand_cpus
+        ),
         # the same steps without pytest, as a scheduler can run them: reported, not the issue's goal
         "without_pytest": {
-            "command": "offgridflow-runbook monitor --target T --once",
-            "wall_seconds": summarise(plain_walls),
-            "cpu_seconds": summarise(plain_cpus),
-            "over_by_hand": {
-                "wall": statistics.median(plain_walls) / statistics.median(hand_walls),
-                "cpu": statistics.median(plain_cpus) / statistics.median(hand_cpus),
-            },
+            **beside_by_hand(
+                "offgridflow-runbook monitor --target T --once",
+                plain_walls,
+                plain_cpus,
+                hand_walls,
+                hand_cpus,
+            ),
             "failed_runs": plain_failed,
         },
         # the start-up plus one look, the look's reads all concurrent (its slowest read): a lower bound
