@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from offgridflow_runbook.probes.http import ProbeError, classify_transport_error, http_client
+from offgridflow_runbook.probes.pager import RECEIVER_PATH
 
 __all__ = ["Page", "PageDeliveries", "first_page", "pages_from_deliveries", "read_pages"]
 
@@ -86,7 +87,7 @@ def read_pages(receiver_url: str | None, *, since: float, timeout: float = 5.0) 
     """The pages delivered since ``since``; unknown (with the reason) when the receiver cannot be read."""
     if not receiver_url:
         return PageDeliveries(unknown="the target names no alert_receiver_url")
-    url = receiver_url.rstrip("/") + "/deliveries"
+    url = receiver_url.rstrip("/") + RECEIVER_PATH
     try:
         with http_client(timeout=timeout) as client:
             # the receiver keeps what came before too: it sends only what arrived since

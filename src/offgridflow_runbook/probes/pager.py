@@ -14,15 +14,17 @@ from offgridflow_runbook.probes.http import ApiProbe, HttpResult, ProbeError
 __all__ = [
     "ALERTMANAGER_STATUS",
     "RECEIVER_DELIVERIES",
+    "RECEIVER_PATH",
     "PagerUnusable",
     "alertmanager_status",
     "receiver_deliveries",
 ]
 
 ALERTMANAGER_STATUS = "/api/v2/status"  # its cluster and loaded configuration; answers once it is up
-# the webhook receiver's list of what Alertmanager delivered, none of them: whether a page can be
-# delivered needs its answer, not its history (which a day of game days made 5 MB long)
-RECEIVER_DELIVERIES = "/deliveries?limit=0"
+RECEIVER_PATH = "/deliveries"  # the webhook receiver's list of what Alertmanager delivered
+# ... asked for none of them: whether a page can be delivered needs its answer, not its history
+# (which a day of game days made 5 MB long)
+RECEIVER_DELIVERIES = f"{RECEIVER_PATH}?limit=0"
 
 
 class PagerUnusable(ProbeError):
