@@ -26,7 +26,9 @@ from offgridflow_runbook.probes.transport import AnswerTooLarge as TransportAnsw
 from offgridflow_runbook.probes.transport import BoundedTransport
 from offgridflow_runbook.targets import Target
 
-TIMEOUT = 0.4  # each of connect, write and read: a request's deadline is 1.2 s
+# each of connect, write and read: a request's deadline is 3 s. A second, not less: these tests run
+# beside the kind and Docker tiers on two cores, where a thread can wait a few tenths for its turn.
+TIMEOUT = 1.0
 DEADLINE = 3 * TIMEOUT
 SERVER_LIFETIME_S = 20.0  # every server here stops by itself
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
@@ -150,12 +152,12 @@ def test_an_answer_over_the_limit_is_not_read_past_it(serve: Callable[[Handler],
 
 
 def test_a_request_within_each_timeout_is_not_cut_short(serve: Callable[[Handler], str]) -> None:
-    # every step takes most of its timeout: together past one timeout, within the deadline
+    # each step takes over half its timeout: together past one timeout, within the deadline
     def deliberate(connection: socket.socket) -> None:
         read_request(connection)
-        time.sleep(TIMEOUT * 0.7)
+        time.sleep(TIMEOUT * 0.55)
         connection.sendall(HEAD + b"Content-Length: 2\r\n\r\n")
-        time.sleep(TIMEOUT * 0.7)
+        time.sleep(TIMEOUT * 0.55)
         connection.sendall(b"ok")
 
     url = serve(deliberate)
