@@ -110,6 +110,18 @@ if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
     step "cluster $cluster answers /readyz again"
   fi
 fi
+# A node older than a change that must reach clusters made before it (the node image's generation
+# label, see deploy/kind-node/Dockerfile) cannot give the game day true answers: made anew.
+if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
+  running_image="$(docker inspect -f '{{.Image}}' "$cluster-control-plane" 2>/dev/null || true)"
+  have="$(label_of "$running_image" offgridflow.node-generation)"
+  need="$(label_of "$KIND_NODE_IMAGE" offgridflow.node-generation)"
+  [[ "$have" =~ ^[0-9]+$ ]] || have=1
+  [[ "$need" =~ ^[0-9]+$ ]] || need=1
+  if [ -n "$running_image" ] && [ "$have" -lt "$need" ]; then
+    recreate "runs node generation $have, older than $KIND_NODE_IMAGE's $need ($(label_of "$KIND_NODE_IMAGE" offgridflow.node-generation.why))"
+  fi
+fi
 if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
   step "reusing kind cluster $cluster"
   # The cluster keeps the node image it was made from; a newer build is used only by a new cluster.

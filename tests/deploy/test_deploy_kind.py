@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -235,3 +236,22 @@ def test_no_liveness_probe_restarts_a_container_in_the_first_minute_of_its_start
             assert first_restart_after >= 60, f"{name}: restarted {first_restart_after} s into a slow start"
             checked.append(name)
     assert {"offgridflow-api/api", "metrics-server/metrics-server"} <= set(checked)
+
+
+NODE_FILES = REPO_ROOT / "deploy" / "kind-node" / "files"
+
+
+def test_the_offline_nodes_kubelet_and_containerd_use_one_cgroup_driver_cgroupfs() -> None:
+    # systemd's driver lost OOMKilled reasons (docs/kind-offline.md); the kubelet must agree with
+    # containerd, or it does not start
+    containerd = (NODE_FILES / "containerd-config.toml").read_text()
+    kubelet = (NODE_FILES / "10-kubeadm.conf").read_text()
+    assert [line.strip() for line in containerd.splitlines() if line.strip().startswith("SystemdCgroup")] == [
+        "SystemdCgroup = false"
+    ]
+    assert "--cgroup-driver=cgroupfs" in kubelet
+    # the change must reach clusters made before it: the node image's generation says so
+    dockerfile = (REPO_ROOT / "deploy" / "kind-node" / "Dockerfile").read_text()
+    generation = re.search(r'offgridflow\.node-generation="(\d+)"', dockerfile)
+    assert generation
+    assert int(generation[1]) >= 2

@@ -124,7 +124,9 @@ def test_with_a_node_image_but_no_kind_binary_kind_up_never_downloads_one(
 
 
 # An existing cluster: kind lists it until `kind delete`; its node runs when $NODE_RUNNING says so (or
-# after `docker start`); /readyz answers from the $READYZ_AFTER-th question on (-1: never). Anything
+# after `docker start`), from an image of node generation $RUNNING_GENERATION (the image kind-up
+# would use: $IMAGE_GENERATION; empty: no label); /readyz answers from the $READYZ_AFTER-th question
+# on (-1: never). Anything
 # past the cluster's decision (the registry's image) fails, which ends the script there.
 EXISTING_KIND = """#!/bin/sh
 echo "kind $*" >> "$CALLS"
@@ -141,6 +143,10 @@ case "$*" in
     if [ "$NODE_RUNNING" = true ] || [ -f "$STATE/started" ]; then echo true; else echo false; fi ;;
   "inspect offgridflow-control-plane") ;;
   "start offgridflow-control-plane") touch "$STATE/started" ;;
+  "inspect -f {{.Image}} offgridflow-control-plane") echo sha256:running ;;
+  "image inspect -f "*"offgridflow.node-generation.why"*) echo "$GENERATION_WHY" ;;
+  "image inspect -f "*"offgridflow.node-generation"*" sha256:running") echo "$RUNNING_GENERATION" ;;
+  "image inspect -f "*"offgridflow.node-generation"*) echo "$IMAGE_GENERATION" ;;
   *) exit 1 ;;
 esac
 """
@@ -207,3 +213,29 @@ def test_a_cluster_that_does_not_come_back_is_recreated_saying_what_is_lost(
     ]
     assert "kind delete cluster --name offgridflow" in calls
     assert "kind create cluster" in calls
+
+
+def test_a_node_older_than_the_images_generation_is_recreated_saying_why_and_what_is_lost(
+    tools: Path, tmp_path: Path
+) -> None:
+    lines, calls = existing_cluster(
+        tools, tmp_path, IMAGE_GENERATION="2", GENERATION_WHY="generation 2: the cgroupfs driver"
+    )
+    said = [line.split("] ", 1)[1] for line in lines]
+    # an unlabelled node (made before generations were counted) is generation 1
+    assert said[-2:] == [
+        "cluster offgridflow runs node generation 1, older than offgridflow/kind-node:test's 2 "
+        "(generation 2: the cgroupfs driver): deleting it to create it again; lost: the database's rows "
+        "and everything deployed in the cluster (the registry's images stay)",
+        "creating kind cluster offgridflow from offgridflow/kind-node:test",
+    ]
+    assert "kind delete cluster --name offgridflow" in calls
+
+
+@pytest.mark.parametrize(("running", "image"), [("2", "2"), ("3", "2"), ("", ""), ("2", "")])
+def test_a_node_of_the_images_generation_or_newer_is_reused(
+    tools: Path, tmp_path: Path, running: str, image: str
+) -> None:
+    lines, calls = existing_cluster(tools, tmp_path, RUNNING_GENERATION=running, IMAGE_GENERATION=image)
+    assert [line.split("] ", 1)[1] for line in lines] == ["reusing kind cluster offgridflow"]
+    assert "kind delete" not in calls
