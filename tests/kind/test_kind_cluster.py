@@ -164,3 +164,18 @@ def test_the_offline_images_run_by_the_digest_last_pushed_to_the_registry(kind_s
         assert digest in _registry_digests(repository), (
             f"{image}: the registry holds another build of {repository}"
         )
+
+
+def test_the_offline_nodes_kubelet_runs_the_cgroupfs_driver(kind_session):
+    # under the systemd driver an OOM kill could be reported "Error", not "OOMKilled" (docs/kind-offline.md);
+    # what the running kubelet uses, not what the image says: a reused cluster may be older
+    if os.environ.get("KIND_NODE_IMAGE"):
+        pytest.skip("the cgroup driver is checked on the offline node only (KIND_NODE_IMAGE is set)")
+    nodes = json.loads(kind_session.kubectl("get", "nodes", "-o", "json", timeout=60))["items"]
+    assert nodes, "the cluster has no node"
+    for node in nodes:
+        name = node["metadata"]["name"]
+        configz = json.loads(
+            kind_session.kubectl("get", "--raw", f"/api/v1/nodes/{name}/proxy/configz", timeout=60)
+        )
+        assert configz["kubeletconfig"]["cgroupDriver"] == "cgroupfs", f"{name}: {configz['kubeletconfig']}"
