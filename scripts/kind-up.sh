@@ -132,7 +132,7 @@ if "$kind_bin" get clusters 2>/dev/null | grep -qx "$cluster"; then
     inputs="$(label_of "$1" offgridflow.inputs)"
     if [ -n "$inputs" ]; then echo "$inputs"; else docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; fi
   }
-  running_image="$(docker inspect -f '{{.Image}}' "$cluster-control-plane" 2>/dev/null || true)"
+  # (running_image: read above, with the node's generation)
   if [ -n "$running_image" ] && [ "$(build_of "$running_image")" != "$(build_of "$KIND_NODE_IMAGE")" ]; then
     step "note: its node runs an older build than $KIND_NODE_IMAGE; make kind-down kind-up makes the cluster anew with it ($lost)"
   fi

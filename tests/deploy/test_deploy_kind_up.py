@@ -126,8 +126,8 @@ def test_with_a_node_image_but_no_kind_binary_kind_up_never_downloads_one(
 # An existing cluster: kind lists it until `kind delete`; its node runs when $NODE_RUNNING says so (or
 # after `docker start`), from an image of node generation $RUNNING_GENERATION (the image kind-up
 # would use: $IMAGE_GENERATION; empty: no label); /readyz answers from the $READYZ_AFTER-th question
-# on (-1: never). Anything
-# past the cluster's decision (the registry's image) fails, which ends the script there.
+# on (-1: never). Anything past the cluster's decision (the registry's image) fails, which ends the
+# script there.
 EXISTING_KIND = """#!/bin/sh
 echo "kind $*" >> "$CALLS"
 case "$*" in
