@@ -81,6 +81,22 @@ def test_runbook_step_marker_is_registered_in_the_project_config(pytester: pytes
     assert "@pytest.mark.runbook_step(step)" in result.stdout.str()
 
 
+def test_the_check_run_loads_only_the_plugins_it_names(project: pytest.Pytester) -> None:
+    # checks/pytest.ini: no search of the installed packages for plugins (start-up of every
+    # scheduled run), so none of the test-only ones comes in with it
+    project.makepyfile(
+        test_plugins="""
+        def test_plugins(pytestconfig):
+            loaded = pytestconfig.pluginmanager.list_name_plugin()
+            names = {name for name, plugin in loaded if plugin is not None}  # not the blocked
+            assert {"offgridflow_runbook.pytest_plugin", "pytest_html.plugin"} <= names
+            test_only = {"hypothesispytest", "schemathesis", "asyncio", "anyio", "kmock", "pytest-kind"}
+            assert not names & test_only
+        """
+    )
+    project.runpytest("--targets-file", "targets.yaml", "--target", "dead").assert_outcomes(passed=1)
+
+
 def test_step_column_json_lines_and_junit_property(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_steps="""

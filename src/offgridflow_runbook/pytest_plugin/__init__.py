@@ -50,6 +50,7 @@ from offgridflow_runbook.pytest_plugin.options import (  # noqa: E402
 from offgridflow_runbook.pytest_plugin.report import (  # noqa: E402
     HtmlColumns,
     ResultLines,
+    html_report_on,
     pytest_runtest_makereport,
     pytest_terminal_summary,
     runbook_coverage_line,
@@ -101,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except OSError as error:
             exit_on_unwritable_results(path, error)
         config.pluginmanager.register(ResultLines(config, writer), "offgridflow-result-lines")
-    if config.pluginmanager.hasplugin("html"):
+    if html_report_on(config):
         config.pluginmanager.register(HtmlColumns(config), "offgridflow-html-columns")
 
 

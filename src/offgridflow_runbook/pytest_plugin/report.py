@@ -18,6 +18,15 @@ from offgridflow_runbook.pytest_plugin._stash import (
 from offgridflow_runbook.pytest_plugin.options import exit_on_unwritable_results
 from offgridflow_runbook.reporting import JsonLinesWriter, Redactor, printable
 
+# pytest-html's plugin as its entry point names it, and as `-p pytest_html.plugin` does where the
+# entry points are not read (checks/pytest.ini: --disable-plugin-autoload)
+_HTML_PLUGIN_NAMES = ("html", "pytest_html.plugin")
+
+
+def html_report_on(config: pytest.Config) -> bool:
+    """Whether pytest-html takes part in this run, however it was loaded."""
+    return any(config.pluginmanager.hasplugin(name) for name in _HTML_PLUGIN_NAMES)
+
 
 def _step_of(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("runbook_step")
@@ -90,7 +99,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # one line, and the notes added on its way up (what a clean-up did after it, say)
         report.longrepr = "\n".join([str(call.excinfo.value), *getattr(call.excinfo.value, "__notes__", ())])
     redactor = item.config.stash[redactor_key]
-    if report.failed and step is not None and item.config.pluginmanager.hasplugin("html"):
+    if report.failed and step is not None and html_report_on(item.config):
         from pytest_html import extras  # type: ignore[import-untyped]
 
         attached = getattr(report, "extras", [])
