@@ -8,6 +8,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:?OUT must name the output folder}"
+# shellcheck source=tools/cluster/lock.sh
+source "$here/lock.sh"
 module="$here/kubernetes"
 version="$(cd "$module" && go list -m -f '{{.Version}}' k8s.io/kubernetes)"
 [ -n "$version" ] || { echo "error: no k8s.io/kubernetes version in $module/go.mod" >&2; exit 1; }
@@ -32,15 +34,10 @@ pkg=k8s.io/component-base/version
 ldflags="-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
 ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 ldflags="$ldflags -X $pkg.gitCommit=offgridflow-$version"
-mkdir -p "$out/.locks"
 cd "$module"
 # One lock for the set: the binaries are built by one go build, which links one binary while it
 # compiles the next one's packages (a link uses one core; one at a time they took twice as long).
-exec 8>"$out/.locks/kubernetes.lock"
-if ! flock -n 8; then
-  echo "waiting for ${missing[*]}: another build of Kubernetes binaries is under way ($(date +%T))"
-  flock 8
-fi
+hold_build_lock kubernetes "Kubernetes (${missing[*]})"
 built=()
 for c in "${missing[@]}"; do up_to_date "$c" || built+=("$c"); done
 if [ "${#built[@]}" -gt 0 ]; then

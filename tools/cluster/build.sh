@@ -67,14 +67,8 @@ stamp_of() {
   ) | tr '\n' ' '
 }
 
-# Holds the lock of one module on fd 8 until the caller closes it; says so when another run has it.
-lock() { # name
-  exec 8>"$out/.locks/$1.lock"
-  if ! flock -n 8; then
-    echo "waiting for $1: another build of it is under way ($(date +%T))"
-    flock 8
-  fi
-}
+# shellcheck source=tools/cluster/lock.sh
+source "$here/lock.sh"
 
 # The go build options that apply a module's _overlay/ to a copy of the module it patches.
 overlay_options() { # name module
@@ -114,7 +108,7 @@ for entry in "${builds[@]}"; do
   want="$(stamp_of "$name")"
   up_to_date() { [ -x "$out/$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; }
   up_to_date && continue
-  lock "$name"
+  hold_build_lock "$name" "$name"
   if up_to_date; then exec 8>&-; continue; fi
   echo "building $binary ($name, $(date +%T))"
   started=$SECONDS
