@@ -179,3 +179,31 @@ def test_the_offline_nodes_kubelet_runs_the_cgroupfs_driver(kind_session):
             kind_session.kubectl("get", "--raw", f"/api/v1/nodes/{name}/proxy/configz", timeout=60)
         )
         assert configz["kubeletconfig"]["cgroupDriver"] == "cgroupfs", f"{name}: {configz['kubeletconfig']}"
+
+
+def corefile_directives(corefile: str) -> set[str]:
+    """The first word of every line directly inside a server block (``.:53 { ... }``)."""
+    directives, depth = set(), 0
+    for line in corefile.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words and depth == 1 and words[0] != "}":
+            directives.add(words[0])
+        depth += line.count("{") - line.count("}")
+    return directives
+
+
+def test_every_directive_of_the_clusters_corefile_is_a_plugin_its_coredns_has(kind_session):
+    # the offline node's CoreDNS has fewer plugins than upstream's (tools/cluster/coredns/_overlay): a
+    # Corefile naming one it lacks would leave the cluster without DNS
+    if os.environ.get("KIND_NODE_IMAGE"):
+        pytest.skip("CoreDNS's plugins are checked on the offline node only (KIND_NODE_IMAGE is set)")
+    configmap = kind_session.kubectl(
+        "-n", "kube-system", "get", "configmap", "coredns", "-o", "json", timeout=60
+    )
+    corefile = json.loads(configmap)["data"]["Corefile"]
+    directives = corefile_directives(corefile)
+    assert {"kubernetes", "forward", "cache"} <= directives, corefile
+    listed = kind_session.kubectl(
+        "-n", "kube-system", "exec", "deploy/coredns", "--", "coredns", "-plugins", timeout=60
+    )
+    assert directives - set(listed.split()) == set(), listed

@@ -53,6 +53,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     (module / "plugins").mkdir(parents=True)
     (module / "plugins" / "plugins.go").write_text("package plugins // every discovery\n")
     (module / "plugins" / "minimum.go").write_text("package plugins\n")
+    (module / "core" / "plugin").mkdir(parents=True)  # CoreDNS's: one stand-in module serves both
+    (module / "core" / "plugin" / "zplugin.go").write_text("package plugin // every plugin\n")
     (tmp_path / "calls.txt").write_text("")
     return {
         "PATH": f"{tmp_path / 'fake'}:/usr/bin:/bin",
@@ -133,6 +135,19 @@ def test_prometheus_is_built_with_its_overlay_on_a_copy_of_its_module(env: dict[
     assert replaced == {str(copy / "plugins" / "plugins.go"): str(ours)}
     # the copy is the module as downloaded: the overlay replaces a file at build time, never in place
     assert (copy / "plugins" / "plugins.go").read_text() == "package plugins // every discovery\n"
+
+
+def test_coredns_is_built_with_its_overlay_on_a_copy_of_its_module(env: dict[str, str]) -> None:
+    result = run_script(SCRIPT, env, "node")
+
+    assert result.returncode == 0, result.stderr
+    [coredns] = [args for args in builds(env) if args[-1] == "github.com/coredns/coredns"]
+    overlay = Path(next(a for a in coredns if a.startswith("-overlay=")).split("=", 1)[1])
+    copy = Path(env["OFFGRIDFLOW_CLUSTER_CACHE"]) / "src" / "github.com_coredns_coredns@v0.54.1"
+    ours = REPO_ROOT / "tools" / "cluster" / "coredns" / "_overlay" / "core" / "plugin" / "zplugin.go"
+    assert json.loads(overlay.read_text())["Replace"] == {
+        str(copy / "core" / "plugin" / "zplugin.go"): str(ours)
+    }
 
 
 def test_an_overlay_file_the_module_lacks_stops_the_build_with_one_line(env: dict[str, str]) -> None:

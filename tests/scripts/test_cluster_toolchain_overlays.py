@@ -78,3 +78,19 @@ def test_a_config_with_a_discovery_the_overlay_leaves_out_is_caught() -> None:
     }
 
     assert unregistered(config) == {"consul", "dns"}
+
+
+# -- CoreDNS ---------------------------------------------------------------------------------------------
+COREDNS_OVERLAY = REPO_ROOT / "tools" / "cluster" / "coredns" / "_overlay" / "core" / "plugin" / "zplugin.go"
+COREDNS_PLUGIN_IMPORT = re.compile(r'_ "github\.com/coredns/coredns/plugin/(?P<name>\w+)"')
+# kubeadm v1.34's Corefile, by the plugin package each directive is in (`prometheus` is the metrics
+# plugin); the kind tier checks the running cluster's Corefile against the running binary too
+KUBEADM_COREFILE_PLUGINS = {
+    "errors", "health", "ready", "kubernetes", "metrics", "forward", "cache", "loop", "reload", "loadbalance",
+}  # fmt: skip
+
+
+def test_coredns_is_built_with_every_plugin_kubeadms_corefile_names() -> None:
+    built = {m["name"] for m in COREDNS_PLUGIN_IMPORT.finditer(COREDNS_OVERLAY.read_text(encoding="utf-8"))}
+    assert KUBEADM_COREFILE_PLUGINS - built == set()
+    assert {"azure", "clouddns", "route53", "etcd", "grpc", "trace"} & built == set()

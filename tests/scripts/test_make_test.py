@@ -21,6 +21,7 @@ case "$1" in
   version) echo "go version go1.26.0 linux/amd64" ;;
   env) echo go1.26.0 ;;
   list) echo v1.34.4 ;;
+  mod) printf '{\n\t"Dir": "%s"\n}\n' "$MODULE_DIR" ;;
   build) echo $$ >> "$BUILDS"; sleep 50 ;;
 esac
 """
@@ -36,6 +37,9 @@ exit 2
 def env(tmp_path: Path) -> dict[str, str]:
     write_tool(tmp_path / "fake" / "go", SLOW_GO)
     write_tool(tmp_path / "fake" / "make", FAILING_LINT)
+    # the module CoreDNS's _overlay/ patches, as `go mod download` gives it (the first build is CoreDNS)
+    (tmp_path / "module" / "core" / "plugin").mkdir(parents=True)
+    (tmp_path / "module" / "core" / "plugin" / "zplugin.go").write_text("package plugin\n")
     return {
         "PATH": f"{tmp_path / 'fake'}:/usr/bin:/bin",
         "MAKE": str(tmp_path / "fake" / "make"),
@@ -43,6 +47,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "OFFGRIDFLOW_GO_CANDIDATES": "",
         "BUILDS": str(tmp_path / "builds.txt"),
         "MAKE_CALLS": str(tmp_path / "make-calls.txt"),
+        "MODULE_DIR": str(tmp_path / "module"),
     }
 
 

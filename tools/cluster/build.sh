@@ -46,7 +46,7 @@ fi
 # Within a group the modules that build their libraries at other versions than Kubernetes come first:
 # an early run builds them while `make test` builds kubectl, with no package compiled twice at once.
 builds=(
-  "coredns|node|github.com/coredns/coredns|coredns|"
+  "coredns|node|github.com/coredns/coredns|coredns|github.com/coredns/coredns"
   "kind|node|sigs.k8s.io/kind|kind|"
   "etcd|node|.|etcd|"
   "cri-tools|node|sigs.k8s.io/cri-tools/cmd/crictl|crictl|"
