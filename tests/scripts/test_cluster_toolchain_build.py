@@ -121,33 +121,34 @@ def test_two_runs_at_once_build_each_binary_once_and_the_later_one_says_it_waits
     assert "another build of it is under way" in "".join(outputs)
 
 
-def test_prometheus_is_built_with_its_overlay_on_a_copy_of_its_module(env: dict[str, str]) -> None:
-    result = run_script(SCRIPT, env, "monitoring")
+# each module with an _overlay/: its group, the package built, the module patched and the file replaced
+OVERLAID = [
+    ("prometheus", "monitoring", "github.com/prometheus/prometheus/cmd/prometheus",
+     "github.com/prometheus/prometheus", "plugins/plugins.go"),
+    ("coredns", "node", "github.com/coredns/coredns", "github.com/coredns/coredns", "core/plugin/zplugin.go"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "group", "package", "module", "replaced_file"), OVERLAID, ids=[row[0] for row in OVERLAID]
+)
+def test_a_module_is_built_with_its_overlay_on_a_copy_of_the_module_it_patches(
+    env: dict[str, str], name: str, group: str, package: str, module: str, replaced_file: str
+) -> None:
+    as_downloaded = (Path(env["MODULE_DIR"]) / replaced_file).read_text()
+    result = run_script(SCRIPT, env, group)
 
     assert result.returncode == 0, result.stderr
-    [prometheus] = [args for args in builds(env) if "github.com/prometheus/prometheus/cmd/prometheus" in args]
-    modfile = Path(next(a for a in prometheus if a.startswith("-modfile=")).split("=", 1)[1])
-    overlay = Path(next(a for a in prometheus if a.startswith("-overlay=")).split("=", 1)[1])
-    copy = Path(env["OFFGRIDFLOW_CLUSTER_CACHE"]) / "src" / "github.com_prometheus_prometheus@v0.54.1"
-    assert f"replace github.com/prometheus/prometheus => {copy}" in modfile.read_text()
+    [build] = [args for args in builds(env) if args[-1] == package]
+    modfile = Path(next(a for a in build if a.startswith("-modfile=")).split("=", 1)[1])
+    overlay = Path(next(a for a in build if a.startswith("-overlay=")).split("=", 1)[1])
+    copy = Path(env["OFFGRIDFLOW_CLUSTER_CACHE"]) / "src" / f"{module.replace('/', '_')}@v0.54.1"
+    assert f"replace {module} => {copy}" in modfile.read_text()
     replaced = json.loads(overlay.read_text())["Replace"]
-    ours = REPO_ROOT / "tools" / "cluster" / "prometheus" / "_overlay" / "plugins" / "plugins.go"
-    assert replaced == {str(copy / "plugins" / "plugins.go"): str(ours)}
+    ours = REPO_ROOT / "tools" / "cluster" / name / "_overlay" / replaced_file
+    assert replaced == {str(copy / replaced_file): str(ours)}
     # the copy is the module as downloaded: the overlay replaces a file at build time, never in place
-    assert (copy / "plugins" / "plugins.go").read_text() == "package plugins // every discovery\n"
-
-
-def test_coredns_is_built_with_its_overlay_on_a_copy_of_its_module(env: dict[str, str]) -> None:
-    result = run_script(SCRIPT, env, "node")
-
-    assert result.returncode == 0, result.stderr
-    [coredns] = [args for args in builds(env) if args[-1] == "github.com/coredns/coredns"]
-    overlay = Path(next(a for a in coredns if a.startswith("-overlay=")).split("=", 1)[1])
-    copy = Path(env["OFFGRIDFLOW_CLUSTER_CACHE"]) / "src" / "github.com_coredns_coredns@v0.54.1"
-    ours = REPO_ROOT / "tools" / "cluster" / "coredns" / "_overlay" / "core" / "plugin" / "zplugin.go"
-    assert json.loads(overlay.read_text())["Replace"] == {
-        str(copy / "core" / "plugin" / "zplugin.go"): str(ours)
-    }
+    assert (copy / replaced_file).read_text() == as_downloaded
 
 
 def test_an_overlay_file_the_module_lacks_stops_the_build_with_one_line(env: dict[str, str]) -> None:
