@@ -95,3 +95,13 @@ def test_the_probes_import_no_httpcore_until_a_client_is_made() -> None:
         "print(before, 'httpcore' in sys.modules)"
     )
     assert loaded == "[] True"
+
+
+def test_the_docker_platforms_reads_import_no_docker_sdk() -> None:
+    # a check run reads the engine's API with httpx: the SDK (and requests) were 0.1 s of each run
+    loaded = run(
+        "import sys, offgridflow_runbook.pytest_plugin\n"
+        "from offgridflow_runbook.platforms.docker import driver, health, observe, usage\n"
+        "print(sorted(name for name in ('docker', 'requests', 'urllib3') if name in sys.modules))"
+    )
+    assert loaded == "[]"

@@ -11,6 +11,8 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +28,8 @@ from offgridflow_runbook.platforms.docker import revisions
 from offgridflow_runbook.platforms.docker.driver import DockerPlatform
 from offgridflow_runbook.platforms.docker.names import API, STACK_LABEL, STACK_VALUE
 from offgridflow_runbook.targets import load_target
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _why_not_runnable() -> str | None:
@@ -185,3 +189,19 @@ def wait_until(what: str, condition: Callable[[], bool], timeout: float, interva
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting until {what}")
         time.sleep(interval)
+
+
+def run_checks(
+    token: str, *options: str, interpreter: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``pytest checks --target local -q`` with ``options``, as a user runs it from the project's root,
+    with the stack's token; ``interpreter``: options of Python itself (``-X importtime``)."""
+    return subprocess.run(
+        [sys.executable, *interpreter, "-m", "pytest", "checks", "--target", "local", "-q", *options],
+        cwd=ROOT,
+        env={**os.environ, "OFFGRIDFLOW_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

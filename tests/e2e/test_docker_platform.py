@@ -13,6 +13,7 @@ from docker.models.containers import Container
 from offgridflow_runbook.environments.local import up
 from offgridflow_runbook.platforms.docker import driver, revisions
 from offgridflow_runbook.platforms.docker.driver import ONE_OFF_LABEL, DockerPlatform
+from offgridflow_runbook.platforms.docker.engine_client import EngineClient, engine_endpoint
 from offgridflow_runbook.platforms.docker.names import (
     API,
     API_INTERNAL_PORT,
@@ -23,9 +24,10 @@ from offgridflow_runbook.platforms.docker.names import (
     STACK_VALUE,
 )
 
-from .conftest import wait_until
+from .conftest import run_checks, wait_until
 
 pytestmark = pytest.mark.e2e
+
 
 MiB = 2**20
 STACK_FILTER = {"label": f"{STACK_LABEL}={STACK_VALUE}"}
@@ -67,6 +69,43 @@ def test_stack_runs_on_loopback_with_both_api_tags(local_stack: DockerPlatform, 
     assert {"v1.3.0", "v1.2.3"} <= set(tags["tags"])
     assert _answers("http://127.0.0.1:8080/health/ready") == 200
     assert _answers("http://127.0.0.1:9090/-/ready") == 200
+
+
+def test_the_engine_client_reads_the_stack_as_the_docker_sdk_does(
+    local_stack: DockerPlatform, engine: docker.DockerClient
+) -> None:
+    with EngineClient(engine_endpoint()) as reader:
+        ours = {found.name: found for found in reader.containers(labels=[f"{STACK_LABEL}={STACK_VALUE}"])}
+        theirs = {found.name: found for found in engine.containers.list(all=True, filters=STACK_FILTER)}
+        assert set(ours) == set(theirs)
+        for name, found in ours.items():
+            assert (found.id, found.labels, found.attrs["HostConfig"]) == (
+                theirs[name].id,
+                theirs[name].labels,
+                theirs[name].attrs["HostConfig"],
+            )
+        api = ours[API]
+        code, output = reader.exec(api.id, ["sh", "-c", "echo out; echo err >&2; exit 3"])
+        assert (code, sorted(output.splitlines())) == (3, ["err", "out"])
+        # the API logs every request: lines of ours are among the SDK's last ones, read just after
+        tail = reader.logs(api, tail=5).splitlines()
+        assert tail
+        assert set(tail) <= set(engine.containers.get(API).logs(tail=200).decode().splitlines())
+        assert reader.container("no-such-container-of-the-stack") is None
+        assert reader.pull_refusal(f"{API_REPOSITORY}:v1.3.0") is None
+        assert reader.pull_refusal(f"{API_REPOSITORY}:v0.0.0-never-pushed") is not None
+
+
+def test_a_check_run_on_the_stack_never_imports_the_docker_sdk(
+    local_stack: DockerPlatform, token: str
+) -> None:
+    # the look reads the engine through its API with httpx; the SDK and requests cost 0.1 s a run
+    # -s: pytest's capture would hide from stderr the imports made while the checks run
+    result = run_checks(token, "-s", interpreter=("-X", "importtime"))
+    assert result.returncode == 0, result.stdout[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "offgridflow_runbook.platforms.docker.engine_client" in imported  # the look read the engine
+    assert {"docker", "requests"} & imported == set()
 
 
 def test_the_api_image_carries_pg_isready_for_triage_2b(

@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from offgridflow_runbook.probes import ProbeError
 from offgridflow_runbook.runbook.verification import VerificationReport, verify
 from offgridflow_runbook.targets import load_target
 
-from .conftest import wait_until
+from .conftest import run_checks, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -132,18 +131,10 @@ def _wait_healthy(bound: float, started: float) -> float:
 
 
 def _run_checks(token: str, reports: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "pytest", "checks", "--target", "local", "-q"),
-            *(f"--html={reports}/report.html", f"--junitxml={reports}/junit.xml"),
-            f"--results-jsonl={reports}/results.jsonl",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "OFFGRIDFLOW_TOKEN": token},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return run_checks(
+        token,
+        *(f"--html={reports}/report.html", f"--junitxml={reports}/junit.xml"),
+        f"--results-jsonl={reports}/results.jsonl",
     )
 
 

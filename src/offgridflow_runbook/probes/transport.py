@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import select
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -113,6 +115,57 @@ class _BoundedStream:
         return self._stream.get_extra_info(info)
 
 
+@contextlib.contextmanager
+def _socket_errors(expired: type[Exception], failed: type[Exception]) -> Iterator[None]:
+    try:
+        yield
+    except TimeoutError as error:
+        raise expired(str(error)) from None
+    except OSError as error:
+        raise failed(str(error)) from None
+
+
+class _UnixStream:
+    """An ``httpcore.NetworkStream`` over a connected Unix socket, as httpcore's own sync backend
+    makes one; made here because that backend leaves the socket open when its connect fails."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        import httpcore
+
+        self._sock = sock
+        self._core = httpcore
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        with _socket_errors(self._core.ReadTimeout, self._core.ReadError):
+            self._sock.settimeout(timeout)
+            return self._sock.recv(max_bytes)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        with _socket_errors(self._core.WriteTimeout, self._core.WriteError):
+            while buffer:
+                self._sock.settimeout(timeout)
+                buffer = buffer[self._sock.send(buffer) :]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> _UnixStream:
+        raise self._core.UnsupportedProtocol("no TLS over a Unix socket")
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # httpcore asks before it reuses an idle connection: readable then means the other end
+            # closed it (a Docker engine closes the connection its exec's output went over)
+            if self._sock.fileno() < 0:
+                return True
+            poller = select.poll()
+            poller.register(self._sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return self._sock if info == "socket" else None
+
+
 class _BoundedBackend:
     """httpcore's own sockets (an ``httpcore.NetworkBackend``), each wrapped in a :class:`_BoundedStream`."""
 
@@ -136,8 +189,21 @@ class _BoundedBackend:
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> _BoundedStream:
+        import httpcore
+
         left = _left(timeout, self._expired)
-        return _BoundedStream(self._backend.connect_unix_socket(path, left, socket_options))
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with _socket_errors(httpcore.ConnectTimeout, httpcore.ConnectError):
+                for option in socket_options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(left)
+                sock.connect(path)
+        except BaseException:
+            sock.close()
+            raise
+        # the interface of httpcore.NetworkStream, not its class: httpcore is imported only here
+        return _BoundedStream(cast("httpcore.NetworkStream", _UnixStream(sock)))
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
@@ -213,7 +279,8 @@ class BoundedTransport(httpx.BaseTransport):
     its connect, write and read timeouts added up, each answer read up to ``max_answer_bytes``.
     ``ssl_context`` verifies https (None: httpcore's default, for a transport that serves http only).
     ``proxy``: an ``http://`` or ``https://`` proxy URL (credentials in it are sent to the proxy) that
-    every request goes through, https tunnelled (CONNECT), as httpx sends through a proxy."""
+    every request goes through, https tunnelled (CONNECT), as httpx sends through a proxy. ``uds``: the
+    path of a Unix socket every connection is made to instead (a local engine's API)."""
 
     def __init__(
         self,
@@ -222,6 +289,7 @@ class BoundedTransport(httpx.BaseTransport):
         limits: httpx.Limits | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         proxy: str | None = None,
+        uds: str | None = None,
     ) -> None:
         import httpcore
 
@@ -236,6 +304,8 @@ class BoundedTransport(httpx.BaseTransport):
             # httpcore's backend interface, not its class: httpcore is imported only here
             "network_backend": _BoundedBackend(),
         }
+        if uds is not None:
+            pool["uds"] = uds
         self._pool: httpcore.ConnectionPool
         if proxy is None:
             self._pool = httpcore.ConnectionPool(**pool)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.docker_fakes import platform
+from helpers.docker_fakes import container, platform
 from offgridflow_runbook.platforms import SeenIdentity
 from offgridflow_runbook.platforms.docker import driver
 
@@ -17,13 +17,13 @@ def test_the_endpoint_is_docker_host_else_the_default_socket(monkeypatch: pytest
 
 
 def test_without_contact_only_the_endpoint_is_read() -> None:
-    seen = platform([object()])
+    seen = platform([container("postgres")])
     assert seen.identity(contact=False) == SeenIdentity("docker", docker_host="unix:///var/run/docker.sock")
-    assert seen._client.containers.filters == []  # type: ignore[attr-defined]
+    assert seen._engine.labels == []  # type: ignore[attr-defined]
 
 
 def test_the_stack_label_is_seen_only_on_the_stack_the_driver_acts_on() -> None:
-    with_stack = platform([object()])
+    with_stack = platform([container("postgres")])
     assert with_stack.identity().stack_labels == ("local",)
-    assert with_stack._client.containers.filters == [{"label": "com.offgridflow.stack=local"}]  # type: ignore[attr-defined]
+    assert with_stack._engine.labels == [["com.offgridflow.stack=local"]]  # type: ignore[attr-defined]
     assert platform([]).identity().stack_labels == ()

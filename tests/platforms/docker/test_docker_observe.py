@@ -7,22 +7,21 @@ from typing import Any
 
 import pytest
 
+from offgridflow_runbook.platforms.docker.engine_client import ContainerInfo
 from offgridflow_runbook.platforms.docker.observe import parse_time, split_runs, workload
 from offgridflow_runbook.platforms.docker.usage import CgroupSample
 
 STARTED = "2026-11-27T00:00:10.123456789Z"
 
 
-class StandInContainer:
-    """Only what the driver reads of ``docker.models.containers.Container``."""
-
-    def __init__(self, *, status: str, restart_count: int = 0, policy: str = "on-failure", **state: Any):
-        self.id = "c0ffee"
-        self.name = "offgridflow-api"
-        self.status = status
-        self.labels = {"app": "offgridflow-api"}
-        self.log_text = ""
-        self.attrs: dict[str, Any] = {
+def stand_in(
+    *, status: str, restart_count: int = 0, policy: str = "on-failure", **state: Any
+) -> ContainerInfo:
+    """The API's container as the engine inspects it, in ``status`` with ``state`` over a clean exit."""
+    return ContainerInfo.from_inspect(
+        {
+            "Id": "c0ffee",
+            "Name": "/offgridflow-api",
             "State": {
                 "Status": status,
                 "ExitCode": 0,
@@ -33,11 +32,12 @@ class StandInContainer:
             | state,
             "RestartCount": restart_count,
             "HostConfig": {"RestartPolicy": {"Name": policy}, "Memory": 512 * 2**20, "MemoryReservation": 0},
-            "Config": {"Image": "127.0.0.1:5000/offgridflow-api:v1.3.0"},
+            "Config": {
+                "Image": "127.0.0.1:5000/offgridflow-api:v1.3.0",
+                "Labels": {"app": "offgridflow-api"},
+            },
         }
-
-    def logs(self, **_options: Any) -> bytes:
-        return self.log_text.encode()
+    )
 
 
 def _die(exit_code: int) -> dict[str, Any]:
@@ -51,8 +51,8 @@ def test_parse_time_keeps_microseconds_and_treats_docker_zero_time_as_none():
 
 
 def test_a_healthy_running_container_is_a_ready_running_pod_without_termination():
-    container = StandInContainer(status="running", Health={"Status": "healthy"})
-    seen = workload(container, [])  # type: ignore[arg-type]
+    container = stand_in(status="running", Health={"Status": "healthy"})
+    seen = workload(container, [])
     assert (seen.phase, seen.ready, seen.waiting_reason) == ("Running", True, None)
     assert seen.last_termination is None
     assert seen.memory_limit_bytes == 512 * 2**20
@@ -60,14 +60,14 @@ def test_a_healthy_running_container_is_a_ready_running_pod_without_termination(
 
 
 def test_a_container_still_starting_its_health_check_is_not_ready():
-    container = StandInContainer(status="running", Health={"Status": "starting"})
-    assert workload(container, []).ready is False  # type: ignore[arg-type]
+    container = stand_in(status="running", Health={"Status": "starting"})
+    assert workload(container, []).ready is False
 
 
 def test_a_restarted_container_reports_the_oom_kill_of_its_previous_run():
     healthy = {"Status": "healthy"}
-    container = StandInContainer(status="running", restart_count=2, OOMKilled=True, Health=healthy)
-    seen = workload(container, [_die(1), _die(137)])  # type: ignore[arg-type]
+    container = stand_in(status="running", restart_count=2, OOMKilled=True, Health=healthy)
+    seen = workload(container, [_die(1), _die(137)])
     assert seen.restart_count == 2
     assert seen.last_termination is not None
     assert (seen.last_termination.reason, seen.last_termination.exit_code) == ("OOMKilled", 137)
@@ -75,8 +75,8 @@ def test_a_restarted_container_reports_the_oom_kill_of_its_previous_run():
 
 
 def test_a_restarting_api_is_in_crash_loop_back_off():
-    container = StandInContainer(status="restarting", restart_count=3, ExitCode=78)
-    seen = workload(container, [])  # type: ignore[arg-type]
+    container = stand_in(status="restarting", restart_count=3, ExitCode=78)
+    seen = workload(container, [])
     assert (seen.phase, seen.ready, seen.waiting_reason) == ("Running", False, "CrashLoopBackOff")
     assert seen.last_termination is not None
     assert (seen.last_termination.reason, seen.last_termination.exit_code) == ("Error", 78)
@@ -85,8 +85,8 @@ def test_a_restarting_api_is_in_crash_loop_back_off():
 # `docker kill` cancels the restart policy: an exited container stays down whatever its policy says.
 @pytest.mark.parametrize("policy", ["no", "unless-stopped"])
 def test_a_killed_database_is_failed_whatever_its_restart_policy(policy: str):
-    container = StandInContainer(status="exited", policy=policy, ExitCode=137)
-    seen = workload(container, [])  # type: ignore[arg-type]
+    container = stand_in(status="exited", policy=policy, ExitCode=137)
+    seen = workload(container, [])
     assert (seen.phase, seen.waiting_reason) == ("Failed", None)
     assert seen.last_termination is not None
     assert seen.last_termination.exit_code == 137
@@ -110,9 +110,8 @@ LOG = (
     ],
 )
 def test_logs_are_split_into_runs_at_started_at(status: str, previous: bool, expected: list[str]):
-    container = StandInContainer(status=status, restart_count=1)
-    container.log_text = LOG
-    assert split_runs(container, previous=previous) == expected  # type: ignore[arg-type]
+    container = stand_in(status=status, restart_count=1)
+    assert split_runs(container, LOG, previous=previous) == expected
 
 
 def test_a_cgroup_sample_gives_the_working_set_and_cpu_over_its_window():

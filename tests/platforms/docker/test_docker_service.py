@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from helpers.docker_fakes import platform
+from helpers.docker_fakes import container, platform
 from offgridflow_runbook.platforms.base import PlatformError
 from offgridflow_runbook.platforms.docker import driver, health, service
+from offgridflow_runbook.platforms.docker.engine_client import ContainerInfo
 from offgridflow_runbook.platforms.docker.names import API, API_SERVICE_FILE, STACK_LABEL, STACK_VALUE
 
 BROKEN = {"app": API, "offgridflow.io/chaos": "network"}
@@ -60,15 +61,14 @@ def test_a_selector_matches_labels_carrying_every_key_with_its_value() -> None:
     assert not service.matches(labels, {"app": "postgres"})
 
 
-class Container:
-    """A container as the SDK lists it: labels and the inspected state."""
-
-    def __init__(self, name: str, *, health: str | None = "healthy", status: str = "running") -> None:
-        self.name = name
-        self.labels = {STACK_LABEL: STACK_VALUE, "app": API}
-        self.attrs: dict[str, Any] = {
-            "State": {"Status": status, **({"Health": {"Status": health}} if health else {})}
-        }
+def api_container(*, health: str | None = "healthy", status: str = "running") -> ContainerInfo:
+    """The API's container as the engine inspects it: the stack's labels and its state."""
+    return container(
+        "offgridflow-api",
+        labels={STACK_LABEL: STACK_VALUE, "app": API},
+        Status=status,
+        **({"Health": {"Status": health}} if health else {}),
+    )
 
 
 @pytest.fixture
@@ -83,12 +83,10 @@ def test_a_healthy_stack_has_one_ready_endpoint_and_both_ports_answering(
     state: Path, answering: set[int]
 ) -> None:
     answering |= {8080, 8081}
-    seen = platform([Container("offgridflow-api")])
+    seen = platform([api_container()])
     network = seen.network()
     # only the API's containers of this stack are candidates, as only pods of its namespace are
-    assert seen._client.containers.filters == [  # type: ignore[attr-defined]
-        {"label": [f"{STACK_LABEL}={STACK_VALUE}", f"app={API}"]}
-    ]
+    assert seen._engine.labels == [[f"{STACK_LABEL}={STACK_VALUE}", f"app={API}"]]  # type: ignore[attr-defined]
     assert (network.ready_endpoints, network.not_ready_endpoints) == (1, 0)
     assert network.service_selector == (("app", API),)
     assert network.selected_pods == 1
@@ -97,7 +95,7 @@ def test_a_healthy_stack_has_one_ready_endpoint_and_both_ports_answering(
 
 def test_a_broken_selector_selects_no_pod_while_the_api_is_ready(state: Path, answering: set[int]) -> None:
     answering |= {8081}  # the Service resets its connections; the API's own metrics port still answers
-    seen = platform([Container("offgridflow-api")])
+    seen = platform([api_container()])
     seen.set_api_service_selector(BROKEN)
     network = seen.network()
     assert (network.ready_endpoints, network.not_ready_endpoints) == (0, 0)
@@ -110,13 +108,13 @@ def test_a_broken_selector_selects_no_pod_while_the_api_is_ready(state: Path, an
 def test_a_selected_container_that_is_not_healthy_is_a_not_ready_endpoint(
     state: Path, answering: set[int]
 ) -> None:
-    network = platform([Container("offgridflow-api", health="unhealthy")]).network()
+    network = platform([api_container(health="unhealthy")]).network()
     assert (network.ready_endpoints, network.not_ready_endpoints, network.selected_pods) == (0, 1, 1)
 
 
 def test_an_unreadable_selector_leaves_the_selection_unknown(state: Path, answering: set[int]) -> None:
     (state / API_SERVICE_FILE).write_text("{not json")
-    network = platform([Container("offgridflow-api")]).network()
+    network = platform([api_container()]).network()
     assert network.service_selector is None
     assert network.selected_pods is None
     assert "selector unreadable" in network.detail

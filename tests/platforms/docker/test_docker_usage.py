@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from docker.models.containers import Container
 
 from offgridflow_runbook.platforms.docker import driver, usage
+from offgridflow_runbook.platforms.docker.engine_client import ContainerInfo, EngineClient
 
 ID = "c0ffee" * 10
 
@@ -63,15 +63,22 @@ def test_a_process_of_another_machine_or_container_is_not_read(tmp_path: Path) -
     assert usage.host_cgroup(43, ID, tmp_path) is None  # no such process here (a remote engine)
 
 
-class StandIn:
-    """What container_usage and host_pg_isready read of a container; an exec would be a failure."""
+def stand_in(network: str = "host") -> ContainerInfo:
+    """What container_usage and host_pg_isready read of a container."""
+    return ContainerInfo.from_inspect(
+        {
+            "Id": ID,
+            "Name": "/offgridflow-api",
+            "State": {"Pid": 42},
+            "HostConfig": {"Memory": 512 * 2**20, "NetworkMode": network},
+        }
+    )
 
-    def __init__(self, network: str = "host") -> None:
-        self.id = ID
-        self.name = "offgridflow-api"
-        self.attrs = {"State": {"Pid": 42}, "HostConfig": {"Memory": 512 * 2**20, "NetworkMode": network}}
 
-    def exec_run(self, *_args: Any, **_kwargs: Any) -> Any:
+class NoExec:
+    """An engine whose exec would be a failure: the cgroup is on this machine."""
+
+    def exec(self, *_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("an exec although the cgroup is on this machine")
 
 
@@ -79,7 +86,7 @@ def test_usage_on_this_machine_needs_no_exec(tmp_path: Path, monkeypatch: pytest
     v2_tree(tmp_path)
     real = usage.host_cgroup
     monkeypatch.setattr(usage, "host_cgroup", lambda pid, cid: real(pid, cid, tmp_path))
-    seen = usage.container_usage(cast(Container, StandIn()))
+    seen = usage.container_usage(cast(EngineClient, NoExec()), stand_in())
     assert (seen.memory_bytes, seen.memory_limit_bytes) == (200 * 2**20, 512 * 2**20)
 
 
@@ -96,7 +103,7 @@ def test_pg_isready_runs_on_the_host_network_and_keeps_its_exit_code(
     fake_pg_isready(tmp_path, exit_code)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(usage, "host_cgroup", lambda *_: (tmp_path, tmp_path, "2"))
-    result = driver.host_pg_isready(cast(Container, StandIn()))
+    result = driver.host_pg_isready(stand_in())
     assert result is not None
     assert (result.command, result.exit_code) == (driver.PG_ISREADY, exit_code)
     assert result.output == "127.0.0.1:5432 - from the host\n"
@@ -108,6 +115,6 @@ def test_pg_isready_is_left_to_the_container_off_the_host_network_or_machine(
     fake_pg_isready(tmp_path, 0)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(usage, "host_cgroup", lambda *_: (tmp_path, tmp_path, "2"))
-    assert driver.host_pg_isready(cast(Container, StandIn(network="bridge"))) is None
+    assert driver.host_pg_isready(stand_in(network="bridge")) is None
     monkeypatch.setattr(usage, "host_cgroup", lambda *_: None)
-    assert driver.host_pg_isready(cast(Container, StandIn())) is None
+    assert driver.host_pg_isready(stand_in()) is None

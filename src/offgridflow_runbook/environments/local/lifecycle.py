@@ -15,6 +15,7 @@ from offgridflow_runbook.environments.local import prometheus as prometheus_conf
 from offgridflow_runbook.environments.local.preflight import StackError, check_machine, ensure_engine
 from offgridflow_runbook.ledger import Ledger
 from offgridflow_runbook.platforms.docker import revisions, specs
+from offgridflow_runbook.platforms.docker.engine_client import EngineClient, EngineError, engine_endpoint
 from offgridflow_runbook.platforms.docker.health import (
     HEALTH_URLS,
     PARTS,
@@ -187,6 +188,12 @@ def up(profile: str = "fast", say: Say = print) -> None:
     prometheus_config.render(profile)  # a wrong profile fails before anything starts
     client = ensure_engine(say)
     try:
+        # the health reads go the way the driver reads them (the engine's API); the SDK creates containers
+        reader = EngineClient(engine_endpoint())
+    except EngineError as error:
+        client.close()
+        raise StackError(str(error)) from None
+    try:
         started = time.monotonic()
         _refuse_foreign_ports(client)
         revisions.adopt_environment_token()
@@ -227,7 +234,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
         settle(REGISTRY, lambda: answers(HEALTH_URLS[REGISTRY]))
         builds.ensure_api_images(client, base_id, say)
         ensure(POSTGRES)
-        settle(POSTGRES, lambda: postgres_ready(client))
+        settle(POSTGRES, lambda: postgres_ready(reader))
         _sync_database_password(client, say)
         _deploy_api(client, say)
         # the API's Service once the API container left 127.0.0.1:8080 (a stack from before the
@@ -239,7 +246,7 @@ def up(profile: str = "fast", say: Say = print) -> None:
         # has one: a just-replaced API container answers before its check has passed), so the stack
         # that up() leaves is the one health() calls fine
         for name in PARTS:
-            settle(name, lambda name=name: part_health(client, name).fine)  # type: ignore[misc]
+            settle(name, lambda name=name: part_health(reader, name).fine)  # type: ignore[misc]
         # issue 22: the synthetic monitor last, once what it checks is up (its first run is then green)
         builds.ensure_monitor_image(client, base_id, say)
         ensure(SYNTHETIC_MONITOR)
@@ -249,9 +256,10 @@ def up(profile: str = "fast", say: Say = print) -> None:
         for name, url in URLS.items():
             say(f"  {name:<18} {url}")
         say(f"  bearer token: run `source {env_file}` to export OFFGRIDFLOW_TOKEN (it is not printed)")
-    except DockerException as error:
+    except (DockerException, EngineError) as error:
         raise StackError(f"the Docker Engine refused: {error}") from None
     finally:
+        reader.close()
         client.close()
 
 

@@ -1,8 +1,10 @@
-"""The Docker platform: the runbook's operations on the local stack, with the official Docker SDK.
+"""The Docker platform: the runbook's operations on the local stack, read over the engine's API.
 
 Containers stand in for pods (``app`` label, RestartCount, OOMKilled, exit code), engine events for
 namespace events, and a revision history in ``.state/`` for the Deployment's ReplicaSets; see
-docs/platforms.md for where the behaviour differs from Kubernetes.
+docs/platforms.md for where the behaviour differs from Kubernetes. Every read, and every change that
+needs no container spec, goes through :mod:`.engine_client` (httpx on the engine's socket); the
+Docker SDK is imported only by a change that creates a stack container from its spec (a rollout).
 """
 
 from __future__ import annotations
@@ -10,20 +12,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar
 
-import docker
 import httpx
-import requests
-from docker.errors import APIError, DockerException, NotFound
-from docker.models.containers import Container
 
 from offgridflow_runbook.platforms.base import (
     CRASH_POSTGRES,
@@ -37,6 +35,14 @@ from offgridflow_runbook.platforms.base import (
     Workload,
 )
 from offgridflow_runbook.platforms.docker import observe, revisions, rollout, service, specs, usage
+from offgridflow_runbook.platforms.docker.engine_client import (
+    ContainerInfo,
+    EngineClient,
+    EngineError,
+    EngineTimeout,
+    NoSuchContainer,
+    engine_endpoint,
+)
 from offgridflow_runbook.platforms.docker.health import PartHealth, exec_refused_not_running, health
 from offgridflow_runbook.platforms.docker.names import (
     API,
@@ -54,6 +60,9 @@ from offgridflow_runbook.platforms.identity import SeenIdentity
 from offgridflow_runbook.probes.http import http_client
 from offgridflow_runbook.targets import Target
 
+if TYPE_CHECKING:
+    import docker
+
 __all__ = ["DockerPlatform"]
 
 PG_ISREADY = ("pg_isready", "-h", "127.0.0.1", "-p", "5432")
@@ -63,7 +72,7 @@ _ONE_OFF_STALE_S = 120.0
 _ONE_OFF_LEFT_STATES = ("exited", "created", "dead")  # what a killed waiter leaves; never "running"
 
 
-def host_pg_isready(container: Container) -> CommandResult | None:
+def host_pg_isready(container: ContainerInfo) -> CommandResult | None:
     """``pg_isready`` run on this machine when the database container shares its network (the
     local stack: host network, an engine on this machine) and pg_isready is installed: the same
     127.0.0.1:5432 the API reaches, without an exec (100-300 ms of the engine's time). None otherwise."""
@@ -86,7 +95,6 @@ def host_pg_isready(container: Container) -> CommandResult | None:
 # What users, probes and Prometheus address: the API's Service and the API's metrics port.
 API_PORTS = (API_SERVICE_PORT, API_METRICS_PORT)
 _POLL_SECONDS = 0.5
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _EVENT_ACTIONS = {
     "oom": ("Warning", "OOMKilled"),
     "die": ("Warning", "Died"),
@@ -138,13 +146,8 @@ def _answers_http(port: int) -> bool:
     return True
 
 
-def engine_endpoint() -> str:
-    """The engine endpoint ``docker.from_env`` connects to: ``DOCKER_HOST``, else the default socket."""
-    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
-
-
 def _unix_socket_problem() -> str | None:
-    """Why the engine's Unix socket refuses a connection (checked first: the SDK leaks the socket then)."""
+    """Why the engine's Unix socket refuses a connection, in the words of its errno (None: it accepts)."""
     host = engine_endpoint()
     if not host.startswith("unix://"):
         return None
@@ -158,6 +161,12 @@ def _unix_socket_problem() -> str | None:
     return None
 
 
+def _sdk_failure(error: Exception) -> bool:
+    """A failure of the Docker SDK (only a change that creates a container has imported it)."""
+    errors = sys.modules.get("docker.errors")
+    return errors is not None and isinstance(error, errors.DockerException)
+
+
 def _engine_errors(method: Callable[P, R]) -> Callable[P, R]:
     """Docker failures become one-line PlatformErrors naming the operation."""
 
@@ -165,7 +174,9 @@ def _engine_errors(method: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
-        except DockerException as error:
+        except Exception as error:
+            if not isinstance(error, EngineError) and not _sdk_failure(error):
+                raise
             explanation = getattr(error, "explanation", None) or str(error)
             raise PlatformError(f"docker: {method.__name__.strip('_')} failed: {explanation}") from None
 
@@ -186,43 +197,44 @@ class DockerPlatform:
                 f"target {target.name!r}: cannot reach the Docker Engine ({problem}); "
                 "is dockerd running? `make up` starts it and the local stack"
             )
-        client: docker.DockerClient | None = None
+        engine: EngineClient | None = None
         try:
-            client = docker.from_env(timeout=60)
-            client.ping()
-        except DockerException as error:
-            if client is not None:
-                client.close()
+            engine = EngineClient(self.engine, timeout=60)
+            engine.ping()
+        except EngineError as error:
+            if engine is not None:
+                engine.close()
             raise PlatformError(
-                f"target {target.name!r}: cannot reach the Docker Engine ({error.__class__.__name__}); "
+                f"target {target.name!r}: cannot reach the Docker Engine ({error.explanation}); "
                 "is dockerd running? `make up` starts it and the local stack"
             ) from None
-        self._client = client
+        self._engine = engine
+        self._sdk_client: docker.DockerClient | None = None
+
+    def _sdk(self) -> docker.DockerClient:
+        """The Docker SDK's client, for the changes that create a stack container from its spec
+        (:func:`.specs.ensure`); made on the first such change, so a read-only run never imports it."""
+        if self._sdk_client is None:
+            import docker
+
+            self._sdk_client = docker.from_env(timeout=60)
+        return self._sdk_client
 
     # -- helpers --------------------------------------------------------------------------------
-    def _containers(self, app: str) -> list[Container]:
-        labels = [f"{STACK_LABEL}={STACK_VALUE}", f"app={app}"]
-        return list(self._client.containers.list(all=True, filters={"label": labels}))
+    def _containers(self, app: str) -> list[ContainerInfo]:
+        return self._engine.containers(labels=[f"{STACK_LABEL}={STACK_VALUE}", f"app={app}"])
 
-    def _container(self, name: str) -> Container | None:
-        try:
-            return self._client.containers.get(name)
-        except NotFound:
-            return None
+    def _container(self, name: str) -> ContainerInfo | None:
+        return self._engine.container(name)
 
     def _engine_events(self, since: datetime) -> list[dict[str, Any]]:
-        # The engine holds the stream open until ``until``: a whole second when it lay in the future.
-        # A string keeps the fraction that the SDK's datetime conversion would drop.
-        stream = self._client.api.events(
+        # The engine holds the answer open until ``until``: now, so it answers at once.
+        answered = self._engine.events(
             since=since,
-            until=f"{time.time():.9f}",
+            until=time.time(),
             filters={"type": "container", "label": f"{STACK_LABEL}={STACK_VALUE}"},
-            decode=True,
         )
-        try:
-            live = [event for event in stream if not str(event.get("Action", "")).startswith("exec_")]
-        finally:
-            stream.close()
+        live = [event for event in answered if not str(event.get("Action", "")).startswith("exec_")]
         return _merge(_recorded_engine_events(since), live)
 
     def _workloads(self, app: str) -> list[Workload]:
@@ -233,11 +245,7 @@ class DockerPlatform:
     # -- read ----------------------------------------------------------------------------------
     def _pull_answer(self, image: str) -> str | None:
         """What the engine answers, asking the registry now, about pulling ``image`` (None: it can)."""
-        try:
-            self._client.api.inspect_distribution(image)
-        except docker.errors.APIError as error:
-            return str(error.explanation or error)
-        return None
+        return self._engine.pull_refusal(image)
 
     @_engine_errors
     def api_workloads(self) -> list[Workload]:
@@ -321,7 +329,8 @@ class DockerPlatform:
         for container in self._containers(API):
             if previous and int(container.attrs.get("RestartCount", 0)) == 0:
                 continue
-            lines = observe.split_runs(container, previous=previous)
+            raw = self._engine.logs(container, timestamps=True)
+            lines = observe.split_runs(container, raw, previous=previous)
             logs[container.name] = "\n".join(lines[-tail:] if tail > 0 else lines)
         return logs
 
@@ -330,7 +339,7 @@ class DockerPlatform:
         container = self._container(POSTGRES)
         if container is None:
             raise PlatformError("the postgres container does not exist (make up)")
-        return str(container.logs(tail=tail, stdout=True, stderr=True).decode("utf-8", "replace"))
+        return self._engine.logs(container, tail=tail)
 
     @_engine_errors
     def pg_isready(self) -> CommandResult:
@@ -341,11 +350,9 @@ class DockerPlatform:
             if here is not None:
                 return here
             try:
-                result = container.exec_run(list(PG_ISREADY))
-                return CommandResult(
-                    PG_ISREADY, int(result.exit_code), result.output.decode("utf-8", "replace")
-                )
-            except APIError as error:
+                exit_code, output = self._engine.exec(container.id, PG_ISREADY)
+                return CommandResult(PG_ISREADY, exit_code, output)
+            except EngineError as error:
                 # it stopped between the listing and the exec (a kill, a crash): ask as if it were down
                 if not exec_refused_not_running(error):
                     raise
@@ -355,39 +362,41 @@ class DockerPlatform:
         """``pg_isready`` from a one-off container of the database's image on the host network,
         removed whatever happens (its wait is bounded: pg_isready gives up after 3 s by itself)."""
         self._sweep_one_offs()
-        one_off = self._client.containers.create(
+        one_off = self._engine.create(
             POSTGRES_IMAGE,
-            list(PG_ISREADY),
+            PG_ISREADY,
             network_mode="host",
-            entrypoint=[],
             labels={ONE_OFF_LABEL: "pg_isready"},  # not the stack's label: not one of its parts
         )
         try:
-            one_off.start()
-            status = int(one_off.wait(timeout=30)["StatusCode"])
-            text = one_off.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            self._engine.start(one_off)
+            status = self._engine.wait(one_off, timeout=30)
+            ended = self._engine.container(one_off)
+            text = self._engine.logs(ended) if ended is not None else ""
             return CommandResult(PG_ISREADY, status, text or "127.0.0.1:5432 - no response\n")
-        except requests.exceptions.RequestException as error:  # the bounded wait ran out
+        except EngineTimeout as error:  # the bounded wait ran out
             raise PlatformError(f"docker: pg_isready: the one-off container did not end: {error}") from None
         finally:
-            one_off.remove(force=True)
+            with contextlib.suppress(NoSuchContainer):
+                self._engine.remove(one_off)
 
     def _sweep_one_offs(self) -> None:
         """Remove the one-offs a process left when it was killed while waiting on one (SIGKILL runs
         no ``finally``): not running (exited; or created and never started, when the kill came
         between the two calls, as a killed game day's once did), and older than any live one-off can be."""
         now = datetime.now(UTC)
-        for left in self._client.containers.list(all=True, filters={"label": ONE_OFF_LABEL}):
+        for left in self._engine.containers(labels=[ONE_OFF_LABEL]):
             if left.status not in _ONE_OFF_LEFT_STATES:
                 continue
             created = observe.parse_time(left.attrs.get("Created"))
             if created is not None and (now - created).total_seconds() > _ONE_OFF_STALE_S:
-                with contextlib.suppress(NotFound):
-                    left.remove(force=True)
+                with contextlib.suppress(NoSuchContainer):
+                    self._engine.remove(left.id)
 
     @_engine_errors
     def resource_usage(self) -> list[Usage]:
-        return [usage.container_usage(c) for c in self._containers(API) if c.status == "running"]
+        running = [container for container in self._containers(API) if container.status == "running"]
+        return [usage.container_usage(self._engine, container) for container in running]
 
     @_engine_errors
     def network(self) -> NetworkStatus:
@@ -466,7 +475,7 @@ class DockerPlatform:
         """Docker only: each part of the local stack (API, database, exporter, Prometheus, Alertmanager,
         receiver, registry, event recorder) fine, bad or unknown, with what was seen. A stopped
         Prometheus is ``bad`` here, where the Prometheus probe can only say it could not read."""
-        return health(self._client)
+        return health(self._engine)
 
     @_engine_errors
     def identity(self, *, contact: bool = True) -> SeenIdentity:
@@ -474,14 +483,14 @@ class DockerPlatform:
         on when the engine has containers carrying it (``com.offgridflow.stack=local``)."""
         labels: tuple[str, ...] | None = None
         if contact:
-            found = self._client.containers.list(all=True, filters={"label": f"{STACK_LABEL}={STACK_VALUE}"})
+            found = self._engine.container_ids(labels=[f"{STACK_LABEL}={STACK_VALUE}"])
             labels = (STACK_VALUE,) if found else ()
         return SeenIdentity(platform=self.kind, docker_host=self.engine, stack_labels=labels)
 
     # -- change --------------------------------------------------------------------------------
     @_engine_errors
     def rollout_restart(self) -> None:
-        rollout.restart(self._client)
+        rollout.restart(self._sdk())
 
     def wait_rollout(self, timeout: float = 120.0) -> RolloutStatus:
         deadline = time.monotonic() + timeout
@@ -499,7 +508,7 @@ class DockerPlatform:
             except ValueError as error:
                 raise PlatformError(str(error)) from None
         rollout.change(
-            self._client,
+            self._sdk(),
             f"memory limit {limit}, request {request}",
             memory_limit=limit,
             memory_request=request,
@@ -511,17 +520,17 @@ class DockerPlatform:
             raise PlatformError(
                 f"set image: {image!r} names no tag (expected e.g. 127.0.0.1:5000/offgridflow-api:v1.2.3)"
             )
-        rollout.change(self._client, f"set image api={image}", image=image)
+        rollout.change(self._sdk(), f"set image api={image}", image=image)
 
     @_engine_errors
     def rollout_undo(self) -> None:
-        rollout.undo(self._client)
+        rollout.undo(self._sdk())
 
     @_engine_errors
     def update_config(self, changes: Mapping[str, str]) -> None:
         config = dict(revisions.read_rollout().latest.config) | dict(changes)
         described = ", ".join(f"{key}={value}" for key, value in sorted(changes.items()))
-        rollout.change(self._client, f"configuration {described}", config=config)
+        rollout.change(self._sdk(), f"configuration {described}", config=config)
 
     def set_api_service_selector(self, selector: Mapping[str, str]) -> None:
         """Replace the routing proxy's selector whole; the proxy and the event recorder read it on their
@@ -539,7 +548,7 @@ class DockerPlatform:
         container = self._container(POSTGRES)
         if container is None or container.status != "running":
             raise PlatformError("kill database: the postgres container is not running")
-        container.kill(signal="SIGKILL")
+        self._engine.kill(container.id, signal="SIGKILL")
 
     @_engine_errors
     def crash_database(self) -> None:
@@ -547,17 +556,17 @@ class DockerPlatform:
         if container is None or container.status != "running":
             raise PlatformError("crash database: the postgres container is not running")
         # the server stops without a checkpoint, like a crash; the container exits with it
-        container.exec_run(list(CRASH_POSTGRES), user="postgres")
+        self._engine.exec(container.id, CRASH_POSTGRES, user="postgres")
 
     @_engine_errors
     def restart_database(self) -> None:
         container = self._container(POSTGRES)
         if container is None:
-            specs.ensure(self._client, specs.postgres_spec())
+            specs.ensure(self._sdk(), specs.postgres_spec())
         elif container.status == "running":
-            container.restart(timeout=30)
+            self._engine.restart(container.id, timeout=30)
         else:
-            container.start()
+            self._engine.start(container.id)
 
     def wait_database_ready(self, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
@@ -569,4 +578,6 @@ class DockerPlatform:
             result = self.pg_isready()
 
     def close(self) -> None:
-        self._client.close()
+        self._engine.close()
+        if self._sdk_client is not None:
+            self._sdk_client.close()

@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import docker
 import httpx
-from docker.errors import DockerException
 
-from offgridflow_runbook.platforms.docker import specs
+from offgridflow_runbook.platforms.docker.engine_client import EngineClient, EngineError, engine_endpoint
 from offgridflow_runbook.platforms.docker.names import (
     ALERTMANAGER,
     API,
@@ -69,27 +67,27 @@ def answers(url: str) -> bool:
         return False
 
 
-def exec_refused_not_running(error: docker.errors.APIError) -> bool:
+def exec_refused_not_running(error: EngineError) -> bool:
     """The engine refused an exec because the container is not running (any more)."""
     return error.status_code == 409 or "is not running" in str(getattr(error, "explanation", "") or error)
 
 
-def postgres_ready(client: docker.DockerClient) -> bool:
-    container = specs.find(client, POSTGRES)
+def postgres_ready(engine: EngineClient) -> bool:
+    container = engine.container(POSTGRES)
     if container is None or container.status != "running":
         return False
     try:
-        return bool(container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).exit_code == 0)
-    except docker.errors.APIError as error:
+        return engine.exec(container.id, ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"])[0] == 0
+    except EngineError as error:
         if exec_refused_not_running(error):  # it stopped between the listing and the exec: not ready
             return False
         raise
 
 
-def part_health(client: docker.DockerClient, name: str) -> PartHealth:
+def part_health(engine: EngineClient, name: str) -> PartHealth:
     """One part as the engine and its own endpoint show it."""
     try:
-        container = specs.find(client, name)
+        container = engine.container(name)
         if container is None:
             return PartHealth(name, "bad", "no container (make up creates it)")
         state = container.attrs["State"]
@@ -98,9 +96,9 @@ def part_health(client: docker.DockerClient, name: str) -> PartHealth:
         seen = f"container {state['Status']}" + (f" ({health})" if health else "") + f", {restarts} restarts"
         if state["Status"] != "running":
             return PartHealth(name, "bad", f"{seen}, exit code {state['ExitCode']}")
-        serving = postgres_ready(client) if name == POSTGRES else answers(HEALTH_URLS[name])
-    except DockerException as error:
-        return PartHealth(name, "unknown", f"the Docker Engine did not answer: {error.__class__.__name__}")
+        serving = postgres_ready(engine) if name == POSTGRES else answers(HEALTH_URLS[name])
+    except EngineError as error:
+        return PartHealth(name, "unknown", f"the Docker Engine did not answer: {error.explanation}")
     if not serving:
         what = "pg_isready fails" if name == POSTGRES else f"{HEALTH_URLS[name]} does not answer"
         return PartHealth(name, "bad", f"{seen}, {what}")
@@ -109,16 +107,16 @@ def part_health(client: docker.DockerClient, name: str) -> PartHealth:
     return PartHealth(name, "fine", seen)
 
 
-def health(client: docker.DockerClient | None = None) -> list[PartHealth]:
+def health(engine: EngineClient | None = None) -> list[PartHealth]:
     """Every part of the stack; all ``unknown`` when the engine cannot be reached."""
-    own = client is None
+    own = engine is None
     try:
-        engine = client or docker.from_env(timeout=10)
-    except DockerException as error:
-        reason = f"the Docker Engine did not answer: {error.__class__.__name__}"
+        reader = engine or EngineClient(engine_endpoint(), timeout=10)
+    except EngineError as error:
+        reason = f"the Docker Engine did not answer: {error.explanation}"
         return [PartHealth(name, "unknown", reason) for name in PARTS]
     try:
-        return [part_health(engine, name) for name in PARTS]
+        return [part_health(reader, name) for name in PARTS]
     finally:
         if own:
-            engine.close()
+            reader.close()

@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from docker.models.containers import Container
-
 from offgridflow_runbook.platforms.base import Termination, Workload
+from offgridflow_runbook.platforms.docker.engine_client import ContainerInfo
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -27,7 +26,7 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(stamp).replace(tzinfo=UTC)
 
 
-def last_exit_code(container: Container, engine_events: list[dict[str, Any]]) -> int | None:
+def last_exit_code(container: ContainerInfo, engine_events: list[dict[str, Any]]) -> int | None:
     """The exit code of the container's most recent ``die`` event."""
     codes = [
         int(event["Actor"]["Attributes"].get("exitCode", 0))
@@ -37,7 +36,7 @@ def last_exit_code(container: Container, engine_events: list[dict[str, Any]]) ->
     return codes[-1] if codes else None
 
 
-def termination(container: Container, engine_events: list[dict[str, Any]]) -> Termination | None:
+def termination(container: ContainerInfo, engine_events: list[dict[str, Any]]) -> Termination | None:
     """How the previous run ended (``lastState.terminated``), or ``None`` when there was none."""
     state = container.attrs["State"]
     running = state["Status"] == "running"
@@ -50,14 +49,14 @@ def termination(container: Container, engine_events: list[dict[str, Any]]) -> Te
     return Termination(reason=reason, exit_code=exit_code, finished_at=parse_time(state.get("FinishedAt")))
 
 
-def container_ready(container: Container) -> bool:
+def container_ready(container: ContainerInfo) -> bool:
     """A pod's readiness: running and its health check (where the image has one) ``healthy``."""
     state = container.attrs["State"]
     health = (state.get("Health") or {}).get("Status")
     return bool(state["Status"] == "running" and health in (None, "healthy"))
 
 
-def workload(container: Container, engine_events: list[dict[str, Any]]) -> Workload:
+def workload(container: ContainerInfo, engine_events: list[dict[str, Any]]) -> Workload:
     """A container as a pod: phase, readiness, restarts, waiting reason, last termination, limits."""
     attrs = container.attrs
     state = attrs["State"]
@@ -98,15 +97,15 @@ def workload(container: Container, engine_events: list[dict[str, Any]]) -> Workl
     )
 
 
-def split_runs(container: Container, *, previous: bool) -> list[str]:
-    """The log lines of the current run, or of the run before it (``previous``), without timestamps.
+def split_runs(container: ContainerInfo, raw: str, *, previous: bool) -> list[str]:
+    """The log lines of the current run, or of the run before it (``previous``), without timestamps,
+    from ``raw``: the container's whole log, each line with its timestamp (``docker logs -t``).
 
     While the container is down between restarts, its "current" run has not started, so the
     previous run is the one that just ended, as in a pod in CrashLoopBackOff.
     """
     state = container.attrs["State"]
     started = parse_time(state.get("StartedAt"))
-    raw = container.logs(stdout=True, stderr=True, timestamps=True).decode("utf-8", "replace")
     current: list[str] = []
     earlier: list[str] = []
     for line in raw.splitlines():

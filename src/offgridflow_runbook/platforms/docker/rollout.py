@@ -14,12 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
-
-import docker
+from typing import TYPE_CHECKING
 
 from offgridflow_runbook.platforms.base import PlatformError
 from offgridflow_runbook.platforms.docker import revisions, specs
 from offgridflow_runbook.platforms.docker.names import API
+
+if TYPE_CHECKING:
+    import docker  # the driver hands its SDK client in: made on the first change
 
 # After this long in ErrImagePull a pod shows ImagePullBackOff (the kubelet's first back-off).
 _PULL_BACKOFF_SECONDS = 10.0

@@ -16,11 +16,7 @@ import json
 import os
 import pwd
 import re
-from typing import Any
-
-import docker
-from docker.errors import NotFound
-from docker.models.containers import Container
+from typing import TYPE_CHECKING, Any
 
 from offgridflow_runbook.alerting import SECRETS_MOUNT
 from offgridflow_runbook.alerting.profiles import MONITOR_EVERY, prometheus_flags  # one per profile, kind too
@@ -53,6 +49,12 @@ from offgridflow_runbook.platforms.docker.names import (
     state_dir,
 )
 from offgridflow_runbook.platforms.docker.revisions import StoredRevision, database_password, secrets_env
+
+if TYPE_CHECKING:
+    # the SDK is imported by the functions that create containers, when called: the driver's reads
+    # (every check run) use the engine's API with httpx and never need it
+    import docker
+    from docker.models.containers import Container
 from offgridflow_runbook.project import project_root
 
 Spec = dict[str, Any]
@@ -304,6 +306,8 @@ def spec_hash(client: docker.DockerClient, spec: Spec) -> str:
 
 
 def find(client: docker.DockerClient, name: str) -> Container | None:
+    from docker.errors import NotFound
+
     try:
         return client.containers.get(name)
     except NotFound:
@@ -311,6 +315,8 @@ def find(client: docker.DockerClient, name: str) -> Container | None:
 
 
 def remove(client: docker.DockerClient, name: str, *, timeout: int = 10) -> None:
+    from docker.errors import NotFound
+
     container = find(client, name)
     if container is None:
         return

@@ -15,10 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.errors import APIError
-from docker.models.containers import Container
-
 from offgridflow_runbook.platforms.base import Usage
+from offgridflow_runbook.platforms.docker.engine_client import ContainerInfo, EngineClient, EngineError
 
 CPU_SAMPLE_SECONDS = 0.1
 
@@ -131,7 +129,7 @@ def host_cgroup_sample(memory_dir: Path, cpu_dir: Path, version: str) -> CgroupS
     return CgroupSample(memory, inactive, (cpu_before, cpu_after), (wall_before, wall_after))
 
 
-def container_usage(container: Container) -> Usage:
+def container_usage(engine: EngineClient, container: ContainerInfo) -> Usage:
     """Memory (working set) and CPU of a running container, against its memory limit."""
     limit = container.attrs["HostConfig"].get("Memory") or None
     local = host_cgroup(int(container.attrs["State"].get("Pid") or 0), str(container.id))
@@ -142,17 +140,17 @@ def container_usage(container: Container) -> Usage:
         except (OSError, ValueError):
             pass  # the container stopped under us: the exec or the engine's stats say how it stands
     try:
-        result = container.exec_run(["sh", "-c", _CGROUP_SCRIPT])
-        if result.exit_code == 0:
-            sample = CgroupSample.parse(result.output.decode("utf-8", "replace"))
+        exit_code, output = engine.exec(container.id, ["sh", "-c", _CGROUP_SCRIPT])
+        if exit_code == 0:
+            sample = CgroupSample.parse(output)
             return Usage(container.name, sample.working_set_bytes, sample.cpu_millicores, limit)
-    except (APIError, ValueError):
+    except (EngineError, ValueError):
         pass  # the engine's stats below answer whatever the image holds
-    return _engine_stats_usage(container, limit)
+    return _engine_stats_usage(engine, container, limit)
 
 
-def _engine_stats_usage(container: Container, limit: int | None) -> Usage:
-    stats = container.stats(stream=False)
+def _engine_stats_usage(engine: EngineClient, container: ContainerInfo, limit: int | None) -> Usage:
+    stats = engine.stats(container.id)
     memory = stats.get("memory_stats", {})
     inactive = memory.get("stats", {}).get("total_inactive_file", memory.get("stats", {}).get("cache", 0))
     cpu, before = stats.get("cpu_stats", {}), stats.get("precpu_stats", {})
