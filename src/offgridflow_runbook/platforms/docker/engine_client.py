@@ -238,8 +238,6 @@ class EngineClient:
         the engine's explanation (an unknown tag, an unreachable registry)."""
         try:
             self._call("GET", f"/distribution/{image}/json")
-        except EngineTimeout:
-            raise
         except EngineError as error:
             if error.status_code is None:
                 raise  # the engine did not answer: that is not the registry's answer
