@@ -194,11 +194,17 @@ class _BoundedBackend:
         left = _left(timeout, self._expired)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            with _socket_errors(httpcore.ConnectTimeout, httpcore.ConnectError):
-                for option in socket_options or ():
-                    sock.setsockopt(*option)
-                sock.settimeout(left)
-                sock.connect(path)
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(left)
+            sock.connect(path)
+        except TimeoutError as error:
+            sock.close()
+            raise httpcore.ConnectTimeout(f"{path}: {error}") from None
+        except OSError as error:
+            sock.close()
+            # the socket's path and why it refused (no such file, permission denied, nobody listening)
+            raise httpcore.ConnectError(f"{path}: {error.strerror or error}") from None
         except BaseException:
             sock.close()
             raise

@@ -13,7 +13,6 @@ import contextlib
 import functools
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -146,21 +145,6 @@ def _answers_http(port: int) -> bool:
     return True
 
 
-def _unix_socket_problem() -> str | None:
-    """Why the engine's Unix socket refuses a connection, in the words of its errno (None: it accepts)."""
-    host = engine_endpoint()
-    if not host.startswith("unix://"):
-        return None
-    path = host.removeprefix("unix://")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(5)
-        try:
-            probe.connect(path)
-        except OSError as error:
-            return f"{path}: {error.strerror or error}"
-    return None
-
-
 def _sdk_failure(error: Exception) -> bool:
     """A failure of the Docker SDK (only a change that creates a container has imported it)."""
     errors = sys.modules.get("docker.errors")
@@ -192,11 +176,6 @@ class DockerPlatform:
         self.target = target
         # read once, with the client below: the endpoint this instance really talks to
         self.engine = engine_endpoint()
-        if problem := _unix_socket_problem():
-            raise PlatformError(
-                f"target {target.name!r}: cannot reach the Docker Engine ({problem}); "
-                "is dockerd running? `make up` starts it and the local stack"
-            )
         engine: EngineClient | None = None
         try:
             engine = EngineClient(self.engine, timeout=60)
